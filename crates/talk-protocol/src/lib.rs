@@ -1,0 +1,429 @@
+//! Every HTTP body and socket event that crosses the wire between the Talk widget, the
+//! server and the inbox. Serde only, so the widget's WASM stays small.
+//!
+//! Times are Unix milliseconds; ids are opaque strings.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The body of every error answer: `{"error": {"code": "…", "message": "…"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable, snake_case: clients branch on this, never on the message.
+    pub code: String,
+    /// For a human: says what to fix.
+    pub message: String,
+}
+
+/// Field names of the person fields the server understands (Ortto's naming).
+pub mod field {
+    pub const EMAIL: &str = "str::email";
+    pub const NAME: &str = "str::name";
+    pub const FIRST_NAME: &str = "str::first";
+    pub const LAST_NAME: &str = "str::last";
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/talk/session: the site owner's backend mints a verified-session token (X-Api-Key).
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TalkSessionRequest {
+    /// Main and optional fallback merge field, or `["person_id"]` alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_by: Option<Vec<String>>,
+    /// 1 append only, 2 overwrite existing (default), 3 ignore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_strategy: Option<u8>,
+    /// 0 any, 1 fallback only if the main value is empty, 2 all must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub find_strategy: Option<u8>,
+    #[serde(default)]
+    pub skip_non_existing: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<String>,
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A person field's value; the field name's prefix (`str::`, `int::`, `bool::`) says which.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FieldValue {
+    Text(String),
+    Integer(i64),
+    Number(f64),
+    Bool(bool),
+}
+
+impl FieldValue {
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            FieldValue::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TalkSessionResponse {
+    pub session_id: String,
+    /// Signed, valid 365 days; the page passes it to `ap3c.init` or `setVerifiedSession`.
+    pub token: String,
+    pub person_id: String,
+    pub person_status: PersonStatus,
+}
+
+/// How the person behind a session was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PersonStatus {
+    ById,
+    ByMergeField,
+    Created,
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/talk/widget/session: the widget starts a browser session with the public capture key.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WidgetSessionRequest {
+    pub capture_key: String,
+    /// The anonymous visitor id from the host page's first-party cookie.
+    pub visitor_id: String,
+    /// A verified-session token from `POST /v1/talk/session`, when the page has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WidgetSessionResponse {
+    pub session_id: String,
+    /// Short-lived; sent in the socket's first frame or an `Authorization: Bearer` header,
+    /// never in a URL.
+    pub session_token: String,
+    pub session_token_expires_at: i64,
+    /// Token-free WebSocket URL.
+    pub socket_url: String,
+    /// Token-free HTTP + SSE messages URL.
+    pub messages_url: String,
+    pub ice_servers: Vec<IceServer>,
+    pub verified: bool,
+    /// The person this visitor is known as, if any.
+    pub person: Option<PersonSummary>,
+    pub identity: IdentityRequirements,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityRequirements {
+    /// First and last name are required besides the email.
+    pub names_required: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonSummary {
+    pub id: String,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub name: Option<String>,
+}
+
+impl PersonSummary {
+    /// The name to greet the person by: first name, else full name.
+    pub fn greeting_name(&self) -> Option<&str> {
+        fn non_blank(name: &Option<String>) -> Option<&str> {
+            name.as_deref()
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+        }
+        non_blank(&self.first_name).or_else(|| non_blank(&self.name))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// POST /v1/talk/identify: an unidentified visitor gives its email (Authorization: Bearer).
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentifyRequest {
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentifyResponse {
+    pub person: PersonSummary,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversations and messages.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationStatus {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: String,
+    /// Created in a session whose verified token was valid then; never changes afterwards.
+    pub verified: bool,
+    pub status: ConversationStatus,
+    pub visitor_id: String,
+    pub person_id: Option<String>,
+    /// Sequence number of the newest message (0 when empty).
+    pub last_seq: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorKind {
+    Visitor,
+    Agent,
+    Bot,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Author {
+    pub kind: AuthorKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: String,
+    pub conversation_id: String,
+    /// 1, 2, 3 … within its conversation, in commit order.
+    pub seq: i64,
+    pub author: Author,
+    /// Plain text. Clients render it as text, never as HTML.
+    pub body: String,
+    /// The sender's idempotency key (a UUID), for messages sent by a client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// Longest message body accepted, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+
+/// Agent API (X-Api-Key): `POST /v1/conversations/{id}/messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentReplyRequest {
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+}
+
+/// Agent API (X-Api-Key): `GET /v1/conversations`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationList {
+    pub conversations: Vec<Conversation>,
+}
+
+/// Agent API (X-Api-Key): `GET /v1/conversations/{id}/messages`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageList {
+    pub messages: Vec<Message>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket events.
+// ---------------------------------------------------------------------------------------------
+
+/// What a client sends on the socket. The first frame must be `auth`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientEvent {
+    Auth {
+        token: String,
+    },
+    /// Sends a message; without `conversation_id` it starts a new conversation.
+    /// Idempotent on `client_msg_id`: a resend returns the committed message again.
+    Send {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        conversation_id: Option<String>,
+        client_msg_id: String,
+        body: String,
+    },
+    /// Asks for every message of a conversation after `after_seq`, then live ones.
+    Resume {
+        conversation_id: String,
+        after_seq: i64,
+    },
+    Ping,
+}
+
+/// What the server sends on the socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerEvent {
+    /// Authentication succeeded; lists the conversations this session may see, newest first.
+    Ready {
+        session_id: String,
+        conversations: Vec<Conversation>,
+    },
+    /// The message is committed.
+    Ack {
+        client_msg_id: String,
+        message: Message,
+    },
+    /// Missed messages after a `resume`, in sequence order.
+    History {
+        conversation_id: String,
+        messages: Vec<Message>,
+    },
+    /// A live message (from anyone, including this visitor's other tabs).
+    Message {
+        message: Message,
+    },
+    Error {
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_msg_id: Option<String>,
+    },
+    Pong,
+}
+
+/// WebSocket close codes the server uses, so clients can tell why a socket ended.
+pub mod close_code {
+    /// The server is shutting down or restarting: reconnect after a pause.
+    pub const GOING_AWAY: u16 = 1001;
+    /// The first frame was not a valid `auth` event, or the token is bad: do not retry as is.
+    pub const AUTH_FAILED: u16 = 4001;
+    /// The session token expired: get a new one, then reconnect.
+    pub const TOKEN_EXPIRED: u16 = 4002;
+    /// The client fell too far behind: reconnect and resume.
+    pub const TOO_SLOW: u16 = 4008;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn seed_session_request_parses() {
+        // The seed's cURL body (with the commas it forgot).
+        let request: TalkSessionRequest = serde_json::from_value(json!({
+            "merge_by": ["str::email"],
+            "merge_strategy": 2,
+            "find_strategy": 0,
+            "skip_non_existing": false,
+            "person_id": "006281d8ff95c3ed70b70801",
+            "fields": {"str::email": "john.smith@example.com", "str::name": "John Smith"},
+            "location": {"source_ip": "119.19.0.218"}
+        }))
+        .unwrap();
+        assert_eq!(request.merge_by.as_deref(), Some(&["str::email".to_string()][..]));
+        assert_eq!(request.merge_strategy, Some(2));
+        assert_eq!(
+            request.fields[field::EMAIL].as_text(),
+            Some("john.smith@example.com")
+        );
+        assert_eq!(
+            request.location.unwrap().source_ip.as_deref(),
+            Some("119.19.0.218")
+        );
+    }
+
+    #[test]
+    fn session_response_has_the_seed_shape() {
+        let response = TalkSessionResponse {
+            session_id: "000000000000000000000000".into(),
+            token: "t".into(),
+            person_id: "006281d8ff95c3ed70b70801".into(),
+            person_status: PersonStatus::ByMergeField,
+        };
+        assert_eq!(
+            serde_json::to_value(&response).unwrap(),
+            json!({
+                "session_id": "000000000000000000000000",
+                "token": "t",
+                "person_id": "006281d8ff95c3ed70b70801",
+                "person_status": "by-merge-field"
+            })
+        );
+    }
+
+    #[test]
+    fn socket_events_are_tagged_by_type() {
+        let send = ClientEvent::Send {
+            conversation_id: None,
+            client_msg_id: "c1".into(),
+            body: "hi".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&send).unwrap(),
+            json!({"type": "send", "client_msg_id": "c1", "body": "hi"})
+        );
+        let parsed: ClientEvent =
+            serde_json::from_str(r#"{"type":"resume","conversation_id":"x","after_seq":3}"#)
+                .unwrap();
+        assert_eq!(
+            parsed,
+            ClientEvent::Resume {
+                conversation_id: "x".into(),
+                after_seq: 3
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&ServerEvent::Pong).unwrap(),
+            r#"{"type":"pong"}"#
+        );
+    }
+
+    #[test]
+    fn unknown_event_type_is_an_error() {
+        assert!(serde_json::from_str::<ClientEvent>(r#"{"type":"nope"}"#).is_err());
+    }
+
+    #[test]
+    fn greeting_prefers_first_name_and_skips_blank() {
+        let mut person = PersonSummary {
+            name: Some("John Smith".into()),
+            ..Default::default()
+        };
+        assert_eq!(person.greeting_name(), Some("John Smith"));
+        person.first_name = Some("John".into());
+        assert_eq!(person.greeting_name(), Some("John"));
+        person.first_name = Some("  ".into());
+        assert_eq!(person.greeting_name(), Some("John Smith"));
+        person.first_name = None;
+        person.name = None;
+        assert_eq!(person.greeting_name(), None);
+    }
+}
