@@ -1,0 +1,167 @@
+use fantoccini::elements::{Element, ShadowRoot};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use std::net::TcpListener;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+
+/// Headless Chromium behind its own chromedriver on a free port.
+pub struct Browser {
+    pub client: Client,
+    _driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = free_port();
+        let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+        let driver = Command::new(&driver_bin)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|error| panic!("start {driver_bin} (run scripts/install-tools.sh --browser): {error}"));
+        let profile = tempfile::tempdir().expect("profile dir");
+        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-quic", "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync", "--window-size=1280,800",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let capabilities = capabilities.as_object().cloned().expect("an object");
+        let url = format!("http://127.0.0.1:{port}");
+        let client = crate::eventually("chromedriver to accept a session", Duration::from_secs(30), || {
+            let capabilities = capabilities.clone();
+            let url = url.clone();
+            async move {
+                ClientBuilder::new(HttpConnector::new())
+                    .capabilities(capabilities)
+                    .connect(&url)
+                    .await
+                    .ok()
+            }
+        })
+        .await;
+        Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+        }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("navigate");
+    }
+
+    /// The widget's shadow root, once the loader has started the WASM and it has mounted.
+    pub async fn widget(&self) -> Widget {
+        let host = crate::eventually("the widget to mount", Duration::from_secs(20), || async {
+            let host = self.client.find(Locator::Css("ap3c-talk")).await.ok()?;
+            let root = host.shadow_root().await.ok()?;
+            root.find(Locator::Css("[data-testid=talk-launcher]")).await.ok()?;
+            Some(root)
+        })
+        .await;
+        Widget { root: host }
+    }
+
+    pub async fn screenshot(&self, name: &str) {
+        if let Ok(png) = self.client.screenshot().await {
+            let _ = std::fs::write(crate::output_dir().join(format!("{name}.png")), png);
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// The widget as a visitor sees it: elements found by `data-testid` inside its shadow root.
+pub struct Widget {
+    root: ShadowRoot,
+}
+
+fn by_testid(testid: &str) -> String {
+    format!("[data-testid={testid}]")
+}
+
+impl Widget {
+    pub async fn find(&self, testid: &str) -> Option<Element> {
+        self.root.find(Locator::Css(&by_testid(testid))).await.ok()
+    }
+
+    pub async fn wait_for(&self, testid: &str) -> Element {
+        crate::eventually(&format!("[data-testid={testid}]"), Duration::from_secs(15), || {
+            self.find(testid)
+        })
+        .await
+    }
+
+    pub async fn click(&self, testid: &str) {
+        self.wait_for(testid).await.click().await.expect("click");
+    }
+
+    pub async fn type_into(&self, testid: &str, text: &str) {
+        self.wait_for(testid)
+            .await
+            .send_keys(text)
+            .await
+            .expect("type");
+    }
+
+    /// Each message as (author, body, delivery state), in display order.
+    pub async fn messages(&self) -> Vec<(String, String, String)> {
+        let mut found = Vec::new();
+        let Ok(items) = self.root.find_all(Locator::Css(&by_testid("talk-message"))).await else {
+            return found;
+        };
+        for item in items {
+            let author = item.attr("data-author").await.ok().flatten().unwrap_or_default();
+            let state = item.attr("data-state").await.ok().flatten().unwrap_or_default();
+            let body = match item.find(Locator::Css(".talk-message-body")).await {
+                Ok(body) => body.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            found.push((author, body, state));
+        }
+        found
+    }
+
+    /// Waits until the list shows exactly these (author, body) pairs, all committed.
+    pub async fn wait_for_messages(&self, expected: &[(&str, &str)]) {
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(author, body)| (author.to_string(), body.to_string()))
+            .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let last = self.messages().await;
+            let shown: Vec<(String, String)> =
+                last.iter().map(|(a, b, _)| (a.clone(), b.clone())).collect();
+            if shown == expected && last.iter().all(|(_, _, state)| state == "sent") {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!("messages shown {last:?}, expected {expected:?} all sent");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}

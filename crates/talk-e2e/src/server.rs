@@ -1,0 +1,161 @@
+use std::path::PathBuf;
+use talk_protocol::{
+    AgentReplyRequest, Conversation, ConversationList, FieldValue, Message, MessageList,
+    TalkSessionRequest, TalkSessionResponse,
+};
+use talk_server::{create_workspace, AppState, Settings};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A real talk-server on a free loopback port with a fresh SQLite file and one workspace.
+pub struct TestServer {
+    pub url: String,
+    pub capture_key: String,
+    pub api_key: String,
+    pub state: AppState,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: tempfile::TempDir,
+}
+
+/// The Trunk-built widget; `scripts/test.sh` builds it before the tests run.
+pub fn widget_dir() -> PathBuf {
+    let dir = std::env::var_os("TALK_WIDGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist"));
+    assert!(
+        dir.join("talk-widget_bg.wasm").is_file(),
+        "no widget build in {}: run `trunk build --release` (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let url = format!("http://{addr}");
+        let settings = Settings {
+            listen: addr.to_string(),
+            database_url: format!("sqlite://{}", dir.path().join("talk.db").display()),
+            public_url: url.clone(),
+            widget_dir: widget_dir(),
+            demo_page: true,
+            ..Settings::default()
+        };
+        let state = AppState::connect(settings).await.expect("open the database");
+        let workspace = create_workspace(&state.db, "E2E").await.expect("create a workspace");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(talk_server::serve(listener, state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            url,
+            capture_key: workspace.capture_key,
+            api_key: workspace.api_key,
+            state,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+        }
+    }
+
+    pub fn demo_url(&self) -> String {
+        format!("{}/demo?capture_key={}", self.url, self.capture_key)
+    }
+
+    async fn api<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> T {
+        let response = request
+            .header("X-Api-Key", &self.api_key)
+            .send()
+            .await
+            .expect("API request");
+        let status = response.status();
+        let text = response.text().await.expect("API body");
+        assert!(status.is_success(), "API answered {status}: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|error| panic!("API body {text}: {error}"))
+    }
+
+    pub async fn conversations(&self) -> Vec<Conversation> {
+        let list: ConversationList = self
+            .api(self.http.get(format!("{}/v1/conversations", self.url)))
+            .await;
+        list.conversations
+    }
+
+    pub async fn messages(&self, conversation_id: &str) -> Vec<Message> {
+        let list: MessageList = self
+            .api(self.http.get(format!(
+                "{}/v1/conversations/{conversation_id}/messages",
+                self.url
+            )))
+            .await;
+        list.messages
+    }
+
+    /// An agent's reply through the agent API.
+    pub async fn reply(&self, conversation_id: &str, body: &str) -> Message {
+        self.api(
+            self.http
+                .post(format!("{}/v1/conversations/{conversation_id}/messages", self.url))
+                .json(&AgentReplyRequest {
+                    body: body.into(),
+                    agent_name: Some("Grace".into()),
+                }),
+        )
+        .await
+    }
+
+    /// What the site owner's backend does after a login: `POST /v1/talk/session`.
+    pub async fn mint_token(&self, email: &str, name: &str) -> TalkSessionResponse {
+        let request = TalkSessionRequest {
+            merge_by: Some(vec!["str::email".into()]),
+            fields: [
+                ("str::email".to_string(), FieldValue::Text(email.into())),
+                ("str::name".to_string(), FieldValue::Text(name.into())),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        self.api(
+            self.http
+                .post(format!("{}/v1/talk/session", self.url))
+                .json(&request),
+        )
+        .await
+    }
+
+    /// A served file, as the browser would fetch it.
+    pub async fn fetch(&self, path: &str) -> Vec<u8> {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("GET");
+        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        response.bytes().await.expect("body").to_vec()
+    }
+
+    /// The workspace's token-signing secrets, straight from the database.
+    pub async fn signing_secrets(&self) -> Vec<String> {
+        sqlx::query_scalar("SELECT secret FROM signing_keys")
+            .fetch_all(&self.state.db)
+            .await
+            .expect("read signing keys")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server");
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! A visitor on the demo page chats with an agent through the real server, in real Chromium.
+
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use talk_e2e::{eventually, Browser, TestServer};
+
+const ENTER: &str = "\u{E007}";
+
+/// Runs `body`, keeps a screenshot if it fails, and always ends the browser session.
+async fn with_browser<F>(name: &str, body: impl FnOnce(TestServer, Browser) -> F)
+where
+    F: std::future::Future<Output = ()>,
+{
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    let client = browser.client.clone();
+    let outcome = AssertUnwindSafe(body(server, browser)).catch_unwind().await;
+    if outcome.is_err() {
+        if let Ok(png) = client.screenshot().await {
+            let _ = std::fs::write(talk_e2e::output_dir().join(format!("{name}-failed.png")), png);
+        }
+    }
+    let _ = client.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
+    with_browser("conversation", |server, browser| async move {
+        // An unidentified visitor opens the messenger and is asked for an email.
+        browser.goto(&server.demo_url()).await;
+        let widget = browser.widget().await;
+        widget.click("talk-launcher").await;
+        widget.wait_for("talk-identify-form").await;
+        widget.type_into("talk-email", "ada@example.com").await;
+        widget.click("talk-identify-submit").await;
+
+        // Enter sends; the message is shown once the server has committed it.
+        widget.type_into("talk-composer", "hello").await;
+        widget.type_into("talk-composer", ENTER).await;
+        widget.wait_for_messages(&[("visitor", "hello")]).await;
+
+        let conversations = server.conversations().await;
+        assert_eq!(conversations.len(), 1, "{conversations:?}");
+        let first = conversations[0].clone();
+        assert!(!first.verified, "a typed email proves nothing");
+        let stored: Vec<String> = server.messages(&first.id).await.into_iter().map(|m| m.body).collect();
+        assert_eq!(stored, ["hello"]);
+
+        // An agent replies through the API; it appears live.
+        server.reply(&first.id, "Hi Ada, how can I help?").await;
+        widget
+            .wait_for_messages(&[("visitor", "hello"), ("agent", "Hi Ada, how can I help?")])
+            .await;
+        browser.screenshot("conversation-1280x800").await;
+
+        // After a reload the same visitor (cookie) sees its history and is not asked again.
+        browser.client.refresh().await.expect("reload");
+        let widget = browser.widget().await;
+        widget.click("talk-launcher").await;
+        widget
+            .wait_for_messages(&[("visitor", "hello"), ("agent", "Hi Ada, how can I help?")])
+            .await;
+        assert!(widget.find("talk-identify-form").await.is_none());
+
+        // The site's backend mints a token after a login; the page switches sessions.
+        let session = server.mint_token("ada@example.com", "Ada Lovelace").await;
+        assert_eq!(session.person_id, first.person_id.clone().expect("identified person"));
+        browser
+            .client
+            .execute(
+                "window.ap3c.talk.setVerifiedSession({token: arguments[0]})",
+                vec![session.token.clone().into()],
+            )
+            .await
+            .expect("setVerifiedSession");
+        let greeting = eventually("the greeting to name the person", Duration::from_secs(15), || async {
+            let text = widget.find("talk-greeting").await?.text().await.ok()?;
+            text.contains("Ada Lovelace").then_some(text)
+        })
+        .await;
+        assert!(greeting.starts_with("Hi"), "{greeting}");
+        assert!(widget.find("talk-identify-form").await.is_none(), "a verified person is never asked");
+
+        // The new session starts a new conversation, and only that one is verified.
+        widget.wait_for_messages(&[]).await;
+        widget.type_into("talk-composer", "I'm signed in now").await;
+        widget.click("talk-send").await;
+        widget.wait_for_messages(&[("visitor", "I'm signed in now")]).await;
+
+        let conversations = server.conversations().await;
+        assert_eq!(conversations.len(), 2, "{conversations:?}");
+        let old = conversations.iter().find(|c| c.id == first.id).expect("first conversation");
+        let new = conversations.iter().find(|c| c.id != first.id).expect("second conversation");
+        assert!(!old.verified, "the earlier conversation stays unverified");
+        assert!(new.verified, "the conversation started in the verified session is verified");
+        let stored: Vec<String> = server.messages(&new.id).await.into_iter().map(|m| m.body).collect();
+        assert_eq!(stored, ["I'm signed in now"]);
+
+        // Nothing a browser downloads carries a secret.
+        let secrets: Vec<String> = server
+            .signing_secrets()
+            .await
+            .into_iter()
+            .chain([server.api_key.clone()])
+            .collect();
+        assert!(secrets.len() >= 2);
+        let demo_path = server.demo_url().replacen(&server.url, "", 1);
+        for path in [
+            "/app.js",
+            "/widget/talk-widget.js",
+            "/widget/talk-widget_bg.wasm",
+            demo_path.as_str(),
+        ] {
+            let served = server.fetch(path).await;
+            for secret in &secrets {
+                assert!(
+                    !served.windows(secret.len()).any(|window| window == secret.as_bytes()),
+                    "{path} contains a secret"
+                );
+            }
+        }
+        server.stop().await;
+    })
+    .await;
+}

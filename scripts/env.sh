@@ -1,0 +1,9 @@
+# Sourced by the other scripts: where the project's tools live.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export ROOT
+export PATH="$ROOT/.tools/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+# The wasm-bindgen the widget is built with; the CLI must be the very same version.
+WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")"
+export WASM_BINDGEN_VERSION
+export TRUNK_VERSION=0.21.14
+export BINARYEN_VERSION=132

@@ -1,0 +1,127 @@
+//! Typed client for the Talk server's browser endpoints.
+
+use serde::{de::DeserializeOwned, Serialize};
+use std::fmt;
+use talk_protocol::{
+    ErrorBody, IdentifyRequest, IdentifyResponse, WidgetSessionRequest, WidgetSessionResponse,
+};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestInit, Response};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// The request never got an answer (offline, blocked, server down).
+    Network(String),
+    /// The server answered with an error body.
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The answer was not what the protocol says.
+    Decode(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &str {
+        match self {
+            ApiError::Network(_) => "network",
+            ApiError::Server { code, .. } => code,
+            ApiError::Decode(_) => "decode",
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ApiError::Network(_) => f.write_str("Can't reach the chat service. Check your connection."),
+            ApiError::Server { message, .. } => f.write_str(message),
+            ApiError::Decode(_) => f.write_str("The chat service sent an unexpected answer."),
+        }
+    }
+}
+
+fn js_error(value: JsValue) -> String {
+    value
+        .as_string()
+        .or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()))
+        .unwrap_or_default()
+}
+
+#[derive(Clone, Debug)]
+pub struct ApiClient {
+    base: String,
+}
+
+impl ApiClient {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    pub async fn widget_session(
+        &self,
+        request: &WidgetSessionRequest,
+    ) -> Result<WidgetSessionResponse, ApiError> {
+        self.post("/v1/talk/widget/session", request, None).await
+    }
+
+    pub async fn identify(
+        &self,
+        session_token: &str,
+        request: &IdentifyRequest,
+    ) -> Result<IdentifyResponse, ApiError> {
+        self.post("/v1/talk/identify", request, Some(session_token))
+            .await
+    }
+
+    async fn post<Req: Serialize, Res: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &Req,
+        bearer: Option<&str>,
+    ) -> Result<Res, ApiError> {
+        let json = serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))?;
+        let init = RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&JsValue::from_str(&json));
+        let request = Request::new_with_str_and_init(&format!("{}{path}", self.base), &init)
+            .map_err(|e| ApiError::Network(js_error(e)))?;
+        let headers = request.headers();
+        let _ = headers.set("Content-Type", "application/json");
+        if let Some(token) = bearer {
+            // Tokens travel in headers, never in URLs.
+            let _ = headers.set("Authorization", &format!("Bearer {token}"));
+        }
+        let window = web_sys::window().ok_or_else(|| ApiError::Network("no window".into()))?;
+        let response: Response = JsFuture::from(window.fetch_with_request(&request))
+            .await
+            .map_err(|e| ApiError::Network(js_error(e)))?
+            .unchecked_into();
+        let text = JsFuture::from(response.text().map_err(|e| ApiError::Network(js_error(e)))?)
+            .await
+            .map_err(|e| ApiError::Network(js_error(e)))?
+            .as_string()
+            .unwrap_or_default();
+        if response.ok() {
+            serde_json::from_str(&text).map_err(|e| ApiError::Decode(e.to_string()))
+        } else {
+            let status = response.status();
+            Err(match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(body) => ApiError::Server {
+                    status,
+                    code: body.error.code,
+                    message: body.error.message,
+                },
+                Err(_) => ApiError::Server {
+                    status,
+                    code: "http_error".into(),
+                    message: format!("The chat service answered {status}."),
+                },
+            })
+        }
+    }
+}

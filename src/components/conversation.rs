@@ -1,0 +1,140 @@
+use crate::state::{ChatLine, Delivery};
+use leptos::prelude::*;
+use talk_protocol::AuthorKind;
+
+/// The conversation: its messages and the composer.
+#[component]
+pub fn Conversation(
+    #[prop(into)] lines: Signal<Vec<ChatLine>>,
+    on_send: Callback<String>,
+    on_retry: Callback<String>,
+) -> impl IntoView {
+    view! {
+        <div class="talk-conversation">
+            <MessageList lines on_retry/>
+            <Composer on_send/>
+        </div>
+    }
+}
+
+fn author_label(line: &ChatLine) -> String {
+    match line.author.kind {
+        AuthorKind::Visitor => "You".to_string(),
+        AuthorKind::Agent => line.author.name.clone().unwrap_or_else(|| "Agent".into()),
+        AuthorKind::Bot => line.author.name.clone().unwrap_or_else(|| "Bot".into()),
+    }
+}
+
+fn author_kind(kind: AuthorKind) -> &'static str {
+    match kind {
+        AuthorKind::Visitor => "visitor",
+        AuthorKind::Agent => "agent",
+        AuthorKind::Bot => "bot",
+    }
+}
+
+fn clock(unix_ms: i64) -> String {
+    let date = js_sys::Date::new(&(unix_ms as f64).into());
+    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
+}
+
+/// Messages in order. Bodies are text nodes: whatever a visitor or agent typed is never HTML.
+#[component]
+pub fn MessageList(
+    #[prop(into)] lines: Signal<Vec<ChatLine>>,
+    on_retry: Callback<String>,
+) -> impl IntoView {
+    let list = NodeRef::<leptos::html::Ol>::new();
+    // Follow new messages.
+    Effect::new(move |_| {
+        lines.track();
+        if let Some(list) = list.get() {
+            list.set_scroll_top(list.scroll_height());
+        }
+    });
+    view! {
+        <ol class="talk-messages" data-testid="talk-messages" role="log" aria-live="polite" node_ref=list>
+            <Show when=move || lines.with(Vec::is_empty)>
+                <li class="talk-empty">"Ask us anything. We usually reply within a few minutes."</li>
+            </Show>
+            <For each=move || lines.get() key=|line| (line.key.clone(), line.delivery) let:line>
+                {
+                    let kind = author_kind(line.author.kind);
+                    let failed = line.delivery == Delivery::Failed;
+                    let key = line.key.clone();
+                    view! {
+                        <li
+                            class=format!("talk-message talk-message-{kind}")
+                            data-testid="talk-message"
+                            data-author=kind
+                            data-state=line.delivery.as_str()
+                        >
+                            <span class="talk-message-author">{author_label(&line)}</span>
+                            <p class="talk-message-body">{line.body.clone()}</p>
+                            <span class="talk-message-meta">
+                                {line.created_at.map(clock)}
+                                {(line.delivery == Delivery::Sending).then_some("Sending…")}
+                            </span>
+                            <Show when=move || failed>
+                                {
+                                    let key = key.clone();
+                                    view! {
+                                        <button
+                                            type="button"
+                                            class="talk-retry"
+                                            data-testid="talk-retry"
+                                            on:click=move |_| on_retry.run(key.clone())
+                                        >
+                                            "Not sent. Retry"
+                                        </button>
+                                    }
+                                }
+                            </Show>
+                        </li>
+                    }
+                }
+            </For>
+        </ol>
+    }
+}
+
+/// Enter sends, Shift+Enter starts a new line.
+#[component]
+pub fn Composer(on_send: Callback<String>) -> impl IntoView {
+    let draft = RwSignal::new(String::new());
+    let send = move || {
+        let text = draft.get_untracked();
+        if !text.trim().is_empty() {
+            on_send.run(text);
+            draft.set(String::new());
+        }
+    };
+    view! {
+        <form
+            class="talk-composer"
+            on:submit=move |event| {
+                event.prevent_default();
+                send();
+            }
+        >
+            <label for="talk-composer-input" class="talk-visually-hidden">"Message"</label>
+            <textarea
+                id="talk-composer-input"
+                data-testid="talk-composer"
+                rows="1"
+                placeholder="Write a message…"
+                prop:value=move || draft.get()
+                on:input=move |event| draft.set(event_target_value(&event))
+                on:keydown=move |event| {
+                    if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+                        event.prevent_default();
+                        send();
+                    }
+                }
+            ></textarea>
+            <button type="submit" class="talk-send" data-testid="talk-send" aria-label="Send">
+                <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 20l18-8L3 4v6l12 2-12 2z"/></svg>
+            </button>
+        </form>
+    }
+}

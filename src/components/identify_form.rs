@@ -1,0 +1,138 @@
+use crate::validation::{check_identity, FieldError};
+use leptos::prelude::*;
+use talk_protocol::IdentifyRequest;
+
+/// Asks an unidentified visitor for an email (and names, when the workspace wants them).
+/// `busy` is raised by the owner as soon as a submit is accepted, so a double click sends once.
+#[component]
+pub fn IdentifyForm(
+    #[prop(into)] names_required: Signal<bool>,
+    #[prop(into)] busy: Signal<bool>,
+    #[prop(into)] server_error: Signal<Option<String>>,
+    on_submit: Callback<IdentifyRequest>,
+) -> impl IntoView {
+    let email = RwSignal::new(String::new());
+    let first_name = RwSignal::new(String::new());
+    let last_name = RwSignal::new(String::new());
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+
+    let submit = move |event: leptos::ev::SubmitEvent| {
+        event.prevent_default();
+        if busy.get_untracked() {
+            return;
+        }
+        let names = names_required.get_untracked();
+        let found = check_identity(
+            &email.get_untracked(),
+            &first_name.get_untracked(),
+            &last_name.get_untracked(),
+            names,
+        );
+        let valid = found.is_empty();
+        errors.set(found);
+        if valid {
+            let name = |value: RwSignal<String>| {
+                Some(value.get_untracked().trim().to_string()).filter(|_| names)
+            };
+            on_submit.run(IdentifyRequest {
+                email: email.get_untracked().trim().to_string(),
+                first_name: name(first_name),
+                last_name: name(last_name),
+            });
+        }
+    };
+
+    let error_for = move |fields: &'static [FieldError]| {
+        move || {
+            errors.with(|errors| {
+                errors
+                    .iter()
+                    .find(|error| fields.contains(error))
+                    .map(|error| error.text())
+            })
+        }
+    };
+    let email_error = error_for(&[FieldError::EmailMissing, FieldError::EmailInvalid]);
+    let first_error = error_for(&[FieldError::FirstNameMissing]);
+    let last_error = error_for(&[FieldError::LastNameMissing]);
+
+    view! {
+        <form class="talk-identify" data-testid="talk-identify-form" novalidate on:submit=submit>
+            <p class="talk-identify-intro">"Leave your email so we can get back to you."</p>
+            <Show when=move || names_required.get()>
+                <div class="talk-field-row">
+                    <Field
+                        id="talk-first-name"
+                        label="First name"
+                        kind="text"
+                        autocomplete="given-name"
+                        value=first_name
+                        error=Signal::derive(first_error)
+                    />
+                    <Field
+                        id="talk-last-name"
+                        label="Last name"
+                        kind="text"
+                        autocomplete="family-name"
+                        value=last_name
+                        error=Signal::derive(last_error)
+                    />
+                </div>
+            </Show>
+            <Field
+                id="talk-email"
+                label="Email"
+                kind="email"
+                autocomplete="email"
+                value=email
+                error=Signal::derive(email_error)
+            />
+            <Show when=move || server_error.get().is_some()>
+                <p class="talk-form-error" role="alert" data-testid="talk-identify-error">
+                    {move || server_error.get()}
+                </p>
+            </Show>
+            <button
+                type="submit"
+                class="talk-button"
+                data-testid="talk-identify-submit"
+                aria-disabled=move || busy.get().to_string()
+            >
+                {move || if busy.get() { "Starting…" } else { "Start conversation" }}
+            </button>
+        </form>
+    }
+}
+
+#[component]
+fn Field(
+    id: &'static str,
+    label: &'static str,
+    kind: &'static str,
+    autocomplete: &'static str,
+    value: RwSignal<String>,
+    error: Signal<Option<&'static str>>,
+) -> impl IntoView {
+    let error_id = format!("{id}-error");
+    let described_by = error_id.clone();
+    view! {
+        <div class="talk-field">
+            <label for=id>{label}</label>
+            <input
+                id=id
+                type=kind
+                autocomplete=autocomplete
+                data-testid=id
+                aria-invalid=move || error.get().is_some().to_string()
+                aria-describedby=move || error.get().map(|_| described_by.clone())
+                prop:value=move || value.get()
+                on:input=move |event| value.set(event_target_value(&event))
+            />
+            <Show when=move || error.get().is_some()>
+                <p class="talk-field-error" id=error_id.clone() data-testid=format!("{id}-error")>
+                    {move || error.get()}
+                </p>
+            </Show>
+        </div>
+    }
+}

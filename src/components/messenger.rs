@@ -1,0 +1,65 @@
+use super::{Conversation, IdentifyForm, Launcher};
+use crate::runtime;
+use crate::state::{MessengerState, Stage};
+use leptos::prelude::*;
+
+/// Launcher plus, when open, the messenger panel.
+#[component]
+pub fn Widget(state: MessengerState) -> impl IntoView {
+    view! {
+        <div class="talk-root">
+            <Show when=move || state.open.get()>
+                <Messenger state/>
+            </Show>
+            <Launcher open=state.open/>
+        </div>
+    }
+}
+
+#[component]
+pub fn Messenger(state: MessengerState) -> impl IntoView {
+    let greeting = move || {
+        state.person.with(|person| match person.as_ref().and_then(|p| p.greeting_name()) {
+            Some(name) => format!("Hi {name}"),
+            None => "Hi there".to_string(),
+        })
+    };
+    let body = move || match state.stage.get() {
+        Stage::Starting => view! {
+            <p class="talk-status" data-testid="talk-starting">"Connecting…"</p>
+        }
+        .into_any(),
+        Stage::Identify => view! {
+            <IdentifyForm
+                names_required=state.names_required
+                busy=state.identify_busy
+                server_error=state.identify_error
+                on_submit=Callback::new(runtime::identify)
+            />
+        }
+        .into_any(),
+        Stage::Chat => view! {
+            <Conversation
+                lines=state.lines
+                on_send=Callback::new(runtime::send_message)
+                on_retry=Callback::new(runtime::retry_message)
+            />
+        }
+        .into_any(),
+        Stage::Unavailable(reason) => view! {
+            <p class="talk-status" role="alert" data-testid="talk-unavailable">{reason}</p>
+        }
+        .into_any(),
+    };
+    view! {
+        <section class="talk-panel" role="dialog" aria-label="Chat" data-testid="talk-panel">
+            <header class="talk-header" data-testid="talk-header">
+                <h2 class="talk-greeting" data-testid="talk-greeting">{greeting}</h2>
+                <p class="talk-subtitle">
+                    {move || if state.connected.get() { "We're here to help." } else { "Connecting…" }}
+                </p>
+            </header>
+            {body}
+        </section>
+    }
+}

@@ -1,0 +1,11 @@
+//! The messenger's components. Each takes what it shows as props, so tests can mount it alone.
+
+mod conversation;
+mod identify_form;
+mod launcher;
+mod messenger;
+
+pub use conversation::{Composer, Conversation, MessageList};
+pub use identify_form::IdentifyForm;
+pub use launcher::Launcher;
+pub use messenger::{Messenger, Widget};

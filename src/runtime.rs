@@ -1,0 +1,483 @@
+//! The messenger's engine: opens the browser session, keeps the realtime socket up, resumes
+//! after drops and sends the visitor's messages exactly once, in order.
+//!
+//! Browser handles (the socket, its callbacks) are not `Send`, so the engine lives in a
+//! thread-local; components reach it through the free functions at the bottom.
+
+use crate::api::{ApiClient, ApiError};
+use crate::state::{merge_message, set_delivery, ChatLine, Delivery, MessengerState, Stage};
+use leptos::prelude::*;
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use talk_protocol::{
+    close_code, ClientEvent, Conversation, IdentifyRequest, ServerEvent, WidgetSessionRequest,
+    WidgetSessionResponse,
+};
+use wasm_bindgen::prelude::*;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+/// What the loader hands over from `ap3c.init`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WidgetConfig {
+    pub capture_key: String,
+    pub api_url: String,
+    pub visitor_id: String,
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// A message typed by the visitor and not yet acknowledged.
+struct Outgoing {
+    client_msg_id: String,
+    body: String,
+    /// Written to the current socket (cleared on reconnect: the server dedupes resends).
+    in_flight: bool,
+}
+
+struct Socket {
+    ws: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.ws.set_onopen(None);
+        self.ws.set_onmessage(None);
+        self.ws.set_onclose(None);
+        let _ = self.ws.close();
+    }
+}
+
+struct Engine {
+    config: WidgetConfig,
+    api: ApiClient,
+    state: MessengerState,
+    /// Bumped on every restart so callbacks of an abandoned session do nothing.
+    generation: u32,
+    session: Option<WidgetSessionResponse>,
+    socket: Option<Socket>,
+    /// Authenticated and told which conversations it may see.
+    ready: bool,
+    conversation_id: Option<String>,
+    last_seq: i64,
+    outbox: VecDeque<Outgoing>,
+    /// Consecutive failed attempts, for the backoff.
+    attempt: u32,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+}
+
+fn with_engine<R>(f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
+    ENGINE.with(|engine| engine.borrow_mut().as_mut().map(f))
+}
+
+/// Runs `f` only if the engine is still in generation `generation`.
+fn with_current<R>(generation: u32, f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
+    with_engine(|engine| (engine.generation == generation).then(|| f(engine))).flatten()
+}
+
+pub fn install(config: WidgetConfig, state: MessengerState) {
+    let api = ApiClient::new(&config.api_url);
+    ENGINE.with(|engine| {
+        *engine.borrow_mut() = Some(Engine {
+            config,
+            api,
+            state,
+            generation: 0,
+            session: None,
+            socket: None,
+            ready: false,
+            conversation_id: None,
+            last_seq: 0,
+            outbox: VecDeque::new(),
+            attempt: 0,
+        })
+    });
+    restart(None);
+}
+
+pub fn is_installed() -> bool {
+    ENGINE.with(|engine| engine.borrow().is_some())
+}
+
+/// Starts (or restarts) the messenger in a new session; with a token the session is verified.
+/// Old conversations keep their verified flag; new ones get this session's.
+pub fn restart(token: Option<String>) {
+    let generation = with_engine(|engine| {
+        if token.is_some() {
+            engine.config.token = token;
+        }
+        engine.generation = engine.generation.wrapping_add(1);
+        engine.session = None;
+        engine.socket = None;
+        engine.ready = false;
+        engine.conversation_id = None;
+        engine.last_seq = 0;
+        engine.outbox.clear();
+        engine.attempt = 0;
+        engine.state.reset();
+        engine.generation
+    });
+    if let Some(generation) = generation {
+        wasm_bindgen_futures::spawn_local(open_session(generation));
+    }
+}
+
+async fn open_session(generation: u32) {
+    let Some((api, request)) = with_current(generation, |engine| {
+        (
+            engine.api.clone(),
+            WidgetSessionRequest {
+                capture_key: engine.config.capture_key.clone(),
+                visitor_id: engine.config.visitor_id.clone(),
+                token: engine.config.token.clone(),
+            },
+        )
+    }) else {
+        return;
+    };
+    let result = api.widget_session(&request).await;
+    with_current(generation, |engine| match result {
+        Ok(session) => {
+            engine.attempt = 0;
+            let state = engine.state;
+            state.verified.set(session.verified);
+            state.names_required.set(session.identity.names_required);
+            let known = session.person.is_some() || session.verified;
+            state.person.set(session.person.clone());
+            state.stage.set(if known { Stage::Chat } else { Stage::Identify });
+            engine.session = Some(session);
+            connect(engine);
+        }
+        Err(ApiError::Server { code, .. })
+            if matches!(
+                code.as_str(),
+                "token_expired" | "invalid_token" | "token_wrong_workspace"
+            ) =>
+        {
+            // A stale verified token must not lock the visitor out: carry on unverified.
+            web_sys::console::warn_1(
+                &format!("[talk] verified-session token refused ({code}); continuing unverified")
+                    .into(),
+            );
+            engine.config.token = None;
+            retry_later(engine, Retry::Session);
+        }
+        Err(ApiError::Server { status, message, .. }) if (400..500).contains(&status) => {
+            web_sys::console::error_1(&format!("[talk] the messenger is off: {message}").into());
+            engine.state.stage.set(Stage::Unavailable(message));
+        }
+        Err(_) => retry_later(engine, Retry::Session),
+    });
+}
+
+enum Retry {
+    Session,
+    Socket,
+}
+
+/// Exponential backoff with jitter, so a restarted server is not hit by every visitor at once.
+fn retry_later(engine: &mut Engine, what: Retry) {
+    let attempt = engine.attempt.min(6);
+    engine.attempt = engine.attempt.saturating_add(1);
+    let ceiling = 500.0 * f64::from(1u32 << attempt);
+    let delay = ceiling * (0.5 + js_sys::Math::random() * 0.5);
+    let generation = engine.generation;
+    let callback = Closure::once_into_js(move || match what {
+        Retry::Session => wasm_bindgen_futures::spawn_local(open_session(generation)),
+        Retry::Socket => {
+            with_current(generation, |engine| {
+                if token_fresh(engine) {
+                    connect(engine)
+                } else {
+                    wasm_bindgen_futures::spawn_local(open_session(generation))
+                }
+            });
+        }
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            callback.unchecked_ref(),
+            delay as i32,
+        );
+    }
+}
+
+/// The socket token has at least a minute left.
+fn token_fresh(engine: &Engine) -> bool {
+    engine
+        .session
+        .as_ref()
+        .is_some_and(|session| session.session_token_expires_at - 60_000 > js_sys::Date::now() as i64)
+}
+
+fn connect(engine: &mut Engine) {
+    let Some(session) = &engine.session else {
+        return;
+    };
+    engine.socket = None;
+    engine.ready = false;
+    let ws = match WebSocket::new(&session.socket_url) {
+        Ok(ws) => ws,
+        Err(_) => return retry_later(engine, Retry::Socket),
+    };
+    let generation = engine.generation;
+    let token = session.session_token.clone();
+
+    let on_open = Closure::<dyn FnMut()>::new(move || {
+        // The token goes in the first frame, never in the URL.
+        with_current(generation, |engine| {
+            send_event(engine, &ClientEvent::Auth {
+                token: token.clone(),
+            })
+        });
+    });
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let Some(text) = event.data().as_string() else {
+            return;
+        };
+        match serde_json::from_str::<ServerEvent>(&text) {
+            Ok(event) => {
+                with_current(generation, |engine| handle_event(engine, event));
+            }
+            Err(error) => web_sys::console::warn_1(
+                &format!("[talk] ignored an unknown socket event: {error}").into(),
+            ),
+        }
+    });
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {
+        with_current(generation, |engine| {
+            engine.socket = None;
+            engine.ready = false;
+            engine.state.connected.set(false);
+            for outgoing in engine.outbox.iter_mut() {
+                outgoing.in_flight = false;
+            }
+            if matches!(event.code(), close_code::AUTH_FAILED | close_code::TOKEN_EXPIRED) {
+                // Start over with a fresh session token.
+                engine.session = None;
+                retry_later(engine, Retry::Session);
+            } else {
+                retry_later(engine, Retry::Socket);
+            }
+        });
+    });
+    ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+    engine.socket = Some(Socket {
+        ws,
+        _on_open: on_open,
+        _on_message: on_message,
+        _on_close: on_close,
+    });
+}
+
+fn send_event(engine: &Engine, event: &ClientEvent) -> bool {
+    let Some(socket) = &engine.socket else {
+        return false;
+    };
+    match serde_json::to_string(event) {
+        Ok(json) => socket.ws.send_with_str(&json).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The conversation this session continues: the newest one with the session's own verified
+/// state, so a verified session never appends to a conversation that was not verified.
+fn current_conversation(conversations: &[Conversation], verified: bool) -> Option<&Conversation> {
+    conversations
+        .iter()
+        .filter(|conversation| conversation.verified == verified)
+        .max_by_key(|conversation| conversation.created_at)
+}
+
+fn handle_event(engine: &mut Engine, event: ServerEvent) {
+    match event {
+        ServerEvent::Ready { conversations, .. } => {
+            engine.ready = true;
+            engine.attempt = 0;
+            engine.state.connected.set(true);
+            let verified = engine.session.as_ref().is_some_and(|s| s.verified);
+            if engine.conversation_id.is_none() {
+                engine.conversation_id =
+                    current_conversation(&conversations, verified).map(|c| c.id.clone());
+            }
+            if let Some(conversation_id) = engine.conversation_id.clone() {
+                send_event(engine, &ClientEvent::Resume {
+                    conversation_id,
+                    after_seq: engine.last_seq,
+                });
+            }
+            flush_outbox(engine);
+        }
+        ServerEvent::History {
+            conversation_id,
+            messages,
+        } => {
+            if engine.conversation_id.as_deref() == Some(conversation_id.as_str()) {
+                for message in messages {
+                    accept_message(engine, message);
+                }
+            }
+        }
+        ServerEvent::Message { message } => {
+            if engine.conversation_id.as_deref() == Some(message.conversation_id.as_str()) {
+                accept_message(engine, message);
+            }
+        }
+        ServerEvent::Ack {
+            client_msg_id,
+            message,
+        } => {
+            engine
+                .outbox
+                .retain(|outgoing| outgoing.client_msg_id != client_msg_id);
+            if engine.conversation_id.is_none() {
+                engine.conversation_id = Some(message.conversation_id.clone());
+            }
+            accept_message(engine, message);
+            flush_outbox(engine);
+        }
+        ServerEvent::Error {
+            code,
+            message,
+            client_msg_id,
+        } => {
+            web_sys::console::warn_1(&format!("[talk] {code}: {message}").into());
+            if let Some(client_msg_id) = client_msg_id {
+                engine
+                    .outbox
+                    .retain(|outgoing| outgoing.client_msg_id != client_msg_id);
+                engine
+                    .state
+                    .lines
+                    .update(|lines| set_delivery(lines, &client_msg_id, Delivery::Failed));
+                flush_outbox(engine);
+            }
+        }
+        ServerEvent::Pong => {}
+    }
+}
+
+fn accept_message(engine: &mut Engine, message: talk_protocol::Message) {
+    engine.last_seq = engine.last_seq.max(message.seq);
+    engine.state.lines.update(|lines| merge_message(lines, message));
+}
+
+/// Writes queued messages to the socket in order. While the first message of a new
+/// conversation is in flight the rest wait, or each would start a conversation of its own.
+fn flush_outbox(engine: &mut Engine) {
+    if !engine.ready || engine.socket.is_none() {
+        return;
+    }
+    let conversation_id = engine.conversation_id.clone();
+    if conversation_id.is_none() && engine.outbox.iter().any(|outgoing| outgoing.in_flight) {
+        return;
+    }
+    let mut to_send = Vec::new();
+    for outgoing in engine.outbox.iter_mut().filter(|outgoing| !outgoing.in_flight) {
+        outgoing.in_flight = true;
+        to_send.push(ClientEvent::Send {
+            conversation_id: conversation_id.clone(),
+            client_msg_id: outgoing.client_msg_id.clone(),
+            body: outgoing.body.clone(),
+        });
+        if conversation_id.is_none() {
+            break;
+        }
+    }
+    for event in &to_send {
+        send_event(engine, event);
+    }
+}
+
+/// Queues a message; it goes out now if connected, else as soon as the socket is back.
+pub fn send_message(body: String) {
+    let body = body.trim().to_string();
+    if body.is_empty() {
+        return;
+    }
+    let client_msg_id = crate::ids::uuid_v4();
+    with_engine(|engine| {
+        engine
+            .state
+            .lines
+            .update(|lines| lines.push(ChatLine::pending(&client_msg_id, &body)));
+        engine.outbox.push_back(Outgoing {
+            client_msg_id,
+            body,
+            in_flight: false,
+        });
+        flush_outbox(engine);
+    });
+}
+
+/// Sends a failed message again under the same id, so it can never be stored twice.
+pub fn retry_message(client_msg_id: String) {
+    with_engine(|engine| {
+        let Some(body) = engine
+            .state
+            .lines
+            .with_untracked(|lines| {
+                lines
+                    .iter()
+                    .find(|line| line.key == client_msg_id && line.delivery == Delivery::Failed)
+                    .map(|line| line.body.clone())
+            })
+        else {
+            return;
+        };
+        engine
+            .state
+            .lines
+            .update(|lines| set_delivery(lines, &client_msg_id, Delivery::Sending));
+        engine.outbox.push_back(Outgoing {
+            client_msg_id,
+            body,
+            in_flight: false,
+        });
+        flush_outbox(engine);
+    });
+}
+
+/// Gives the visitor's email (and names) so a conversation can start.
+pub fn identify(request: IdentifyRequest) {
+    let Some((generation, api, token, state)) = with_engine(|engine| {
+        let token = engine.session.as_ref().map(|s| s.session_token.clone());
+        (engine.generation, engine.api.clone(), token, engine.state)
+    }) else {
+        return;
+    };
+    let Some(token) = token else {
+        state
+            .identify_error
+            .set(Some("Still connecting, try again in a moment.".into()));
+        return;
+    };
+    if state.identify_busy.get_untracked() {
+        return;
+    }
+    state.identify_busy.set(true);
+    state.identify_error.set(None);
+    wasm_bindgen_futures::spawn_local(async move {
+        let result = api.identify(&token, &request).await;
+        with_current(generation, |engine| {
+            let state = engine.state;
+            state.identify_busy.set(false);
+            match result {
+                Ok(response) => {
+                    state.person.set(Some(response.person));
+                    state.stage.set(Stage::Chat);
+                }
+                Err(error) => state.identify_error.set(Some(error.to_string())),
+            }
+        });
+    });
+}

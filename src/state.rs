@@ -1,0 +1,148 @@
+//! What the messenger shows, as signals, and the pure rules that update it.
+
+use leptos::prelude::*;
+use talk_protocol::{Author, AuthorKind, Message, PersonSummary};
+
+/// Where the messenger is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stage {
+    /// Opening a session with the server.
+    Starting,
+    /// An unidentified visitor must give an email before a conversation starts.
+    Identify,
+    Chat,
+    /// The server refused this page for good (unknown capture key, origin not allowed …).
+    Unavailable(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// Waiting for the server to commit it (queued while offline).
+    Sending,
+    /// Committed: it has a sequence number.
+    Sent,
+    /// The server refused it; the visitor may retry.
+    Failed,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Sending => "sending",
+            Delivery::Sent => "sent",
+            Delivery::Failed => "failed",
+        }
+    }
+}
+
+/// One row of the conversation view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLine {
+    /// Stable across the line's life: the client_msg_id for the visitor's own sends.
+    pub key: String,
+    pub author: Author,
+    pub body: String,
+    pub seq: Option<i64>,
+    pub created_at: Option<i64>,
+    pub delivery: Delivery,
+}
+
+impl ChatLine {
+    pub fn pending(client_msg_id: &str, body: &str) -> Self {
+        ChatLine {
+            key: client_msg_id.to_string(),
+            author: Author {
+                kind: AuthorKind::Visitor,
+                name: None,
+            },
+            body: body.to_string(),
+            seq: None,
+            created_at: None,
+            delivery: Delivery::Sending,
+        }
+    }
+
+    fn committed(message: Message) -> Self {
+        ChatLine {
+            key: message.client_msg_id.unwrap_or(message.id),
+            author: message.author,
+            body: message.body,
+            seq: Some(message.seq),
+            created_at: Some(message.created_at),
+            delivery: Delivery::Sent,
+        }
+    }
+}
+
+/// Puts a committed message in its place: committed lines in sequence order, then the
+/// visitor's unconfirmed ones in the order they were typed. A message seen twice (live and
+/// again in a resume) is shown once.
+pub fn merge_message(lines: &mut Vec<ChatLine>, message: Message) {
+    if lines.iter().any(|line| line.seq == Some(message.seq)) {
+        return;
+    }
+    if let Some(own) = &message.client_msg_id {
+        lines.retain(|line| !(line.seq.is_none() && &line.key == own));
+    }
+    let committed = lines.iter().take_while(|line| line.seq.is_some()).count();
+    let at = lines[..committed].partition_point(|line| line.seq < Some(message.seq));
+    lines.insert(at, ChatLine::committed(message));
+}
+
+/// Marks an unconfirmed line as failed (or back to sending on retry).
+pub fn set_delivery(lines: &mut [ChatLine], client_msg_id: &str, delivery: Delivery) {
+    for line in lines
+        .iter_mut()
+        .filter(|line| line.seq.is_none() && line.key == client_msg_id)
+    {
+        line.delivery = delivery;
+    }
+}
+
+/// The reactive state the components read. Cheap to copy: every field is a signal handle.
+#[derive(Clone, Copy)]
+pub struct MessengerState {
+    pub open: RwSignal<bool>,
+    pub stage: RwSignal<Stage>,
+    pub person: RwSignal<Option<PersonSummary>>,
+    pub verified: RwSignal<bool>,
+    pub names_required: RwSignal<bool>,
+    pub lines: RwSignal<Vec<ChatLine>>,
+    /// The realtime socket is connected and authenticated.
+    pub connected: RwSignal<bool>,
+    pub identify_busy: RwSignal<bool>,
+    pub identify_error: RwSignal<Option<String>>,
+}
+
+impl MessengerState {
+    pub fn new() -> Self {
+        MessengerState {
+            open: RwSignal::new(false),
+            stage: RwSignal::new(Stage::Starting),
+            person: RwSignal::new(None),
+            verified: RwSignal::new(false),
+            names_required: RwSignal::new(false),
+            lines: RwSignal::new(Vec::new()),
+            connected: RwSignal::new(false),
+            identify_busy: RwSignal::new(false),
+            identify_error: RwSignal::new(None),
+        }
+    }
+
+    /// Back to a blank messenger, e.g. when a verified session replaces the current one.
+    pub fn reset(&self) {
+        self.stage.set(Stage::Starting);
+        self.person.set(None);
+        self.verified.set(false);
+        self.lines.set(Vec::new());
+        self.connected.set(false);
+        self.identify_busy.set(false);
+        self.identify_error.set(None);
+    }
+}
+
+impl Default for MessengerState {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,71 @@
+//! Checks made before anything is sent, so the visitor sees the problem at once.
+//! The server checks again; these only spare a round trip.
+
+/// Why the identify form can't be sent yet; the text is what the visitor reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldError {
+    EmailMissing,
+    EmailInvalid,
+    FirstNameMissing,
+    LastNameMissing,
+}
+
+impl FieldError {
+    pub fn text(self) -> &'static str {
+        match self {
+            FieldError::EmailMissing => "Enter your email so we can reply.",
+            FieldError::EmailInvalid => "That doesn't look like an email address.",
+            FieldError::FirstNameMissing => "Enter your first name.",
+            FieldError::LastNameMissing => "Enter your last name.",
+        }
+    }
+}
+
+/// A deliberately plain shape check: one `@`, something before it, a dotted domain after it,
+/// no spaces. Anything subtler is the server's call.
+pub fn check_email(email: &str) -> Result<(), FieldError> {
+    let email = email.trim();
+    if email.is_empty() {
+        return Err(FieldError::EmailMissing);
+    }
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains("..")
+            }
+            None => false,
+        };
+    if valid {
+        Ok(())
+    } else {
+        Err(FieldError::EmailInvalid)
+    }
+}
+
+/// Every problem with the form, in the order the fields appear.
+pub fn check_identity(
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+    names_required: bool,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Err(error) = check_email(email) {
+        errors.push(error);
+    }
+    if names_required {
+        if first_name.trim().is_empty() {
+            errors.push(FieldError::FirstNameMissing);
+        }
+        if last_name.trim().is_empty() {
+            errors.push(FieldError::LastNameMissing);
+        }
+    }
+    errors
+}
