@@ -1,1 +1,72 @@
-//! placeholder
+//! The Talk server: HTTP API, WebSocket transport and storage for the chat widget.
+
+pub mod cli;
+pub mod config;
+pub mod conversations;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod people;
+pub mod realtime;
+pub mod tokens;
+pub mod workspaces;
+
+pub use config::Settings;
+pub use http::app;
+pub use workspaces::{create_workspace, NewWorkspace};
+
+use std::future::Future;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: db::Db,
+    pub hub: Arc<realtime::Hub>,
+    /// Cancelled when the server shuts down: open sockets close with 1001.
+    shutdown: CancellationToken,
+    /// Upgraded sockets outlive their HTTP request, so serve() waits for them here.
+    sockets: TaskTracker,
+}
+
+impl AppState {
+    pub fn new(settings: Settings, db: db::Db) -> Self {
+        AppState {
+            settings: Arc::new(settings),
+            db,
+            hub: Arc::new(realtime::Hub::new()),
+            shutdown: CancellationToken::new(),
+            sockets: TaskTracker::new(),
+        }
+    }
+
+    /// Opens (creating and migrating) the database named by the settings.
+    pub async fn connect(settings: Settings) -> Result<Self, sqlx::Error> {
+        let db = db::connect(&settings.database_url).await?;
+        Ok(AppState::new(settings, db))
+    }
+}
+
+/// Serves until `shutdown` resolves, then closes every open socket with `GOING_AWAY` and
+/// waits for them before returning.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let closing = state.shutdown.clone();
+    let sockets = state.sockets.clone();
+    let signal = async move {
+        shutdown.await;
+        closing.cancel();
+    };
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(signal)
+        .await?;
+    sockets.close();
+    sockets.wait().await;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Command line: `serve` and `workspace create`. Logs go to stderr so stdout stays
+//! machine-readable.
+
+use crate::{create_workspace, serve, AppState, NewWorkspace, Settings};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "talk-server", version, about = "The Talk chat server")]
+pub struct Cli {
+    /// Settings file (default: talk.toml in the working directory, if present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve,
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Create a workspace and print its keys and admin login once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("talk-server: starting the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("talk-server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+pub async fn run(cli: Cli) -> CliResult {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => run_serve(settings).await,
+        Command::Workspace {
+            command: WorkspaceCommand::Create { name, json },
+        } => {
+            let state = AppState::connect(settings).await?;
+            let created = create_workspace(&state.db, &name).await?;
+            if json {
+                println!("{}", serde_json::to_string(&created)?);
+            } else {
+                print_workspace(&name, &created);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_workspace(name: &str, created: &NewWorkspace) {
+    println!(
+        "Workspace \"{name}\" ({id})\n  capture key:    {capture}\n  API key:        {api}\n  admin email:    {email}\n  admin password: {password}\nThe API key and password are shown only now.",
+        id = created.workspace_id,
+        capture = created.capture_key,
+        api = created.api_key,
+        email = created.admin_email,
+        password = created.admin_password,
+    );
+}
+
+async fn run_serve(settings: Settings) -> CliResult {
+    let state = AppState::connect(settings.clone()).await?;
+    if crate::workspaces::count(&state.db).await? == 0 {
+        let created = create_workspace(&state.db, "Default").await?;
+        println!("First start: created a default workspace.");
+        print_workspace("Default", &created);
+    }
+    let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
+    tracing::info!(address = %listener.local_addr()?, public_url = %settings.public_url, "listening");
+    serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,385 @@
+//! Conversations and messages. A message gets its sequence number and is committed in one
+//! transaction; callers acknowledge or publish only after that.
+
+use crate::db::{self, Db};
+use talk_protocol::{Author, AuthorKind, Conversation, ConversationStatus, Message};
+
+/// Who is looking: decides which conversations are visible.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub workspace_id: String,
+    pub visitor_id: String,
+    /// Set only for a verified session: its person's verified conversations are visible too.
+    /// An unverified claim of an email never widens what a visitor sees.
+    pub verified_person_id: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConversationRow {
+    id: String,
+    visitor_id: String,
+    person_id: Option<String>,
+    verified: bool,
+    status: String,
+    last_seq: i64,
+    created_at: i64,
+}
+
+impl From<ConversationRow> for Conversation {
+    fn from(row: ConversationRow) -> Self {
+        Conversation {
+            id: row.id,
+            verified: row.verified,
+            status: if row.status == "closed" {
+                ConversationStatus::Closed
+            } else {
+                ConversationStatus::Open
+            },
+            visitor_id: row.visitor_id,
+            person_id: row.person_id,
+            last_seq: row.last_seq,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: String,
+    conversation_id: String,
+    seq: i64,
+    author_kind: String,
+    author_name: Option<String>,
+    body: String,
+    client_msg_id: Option<String>,
+    created_at: i64,
+}
+
+impl From<MessageRow> for Message {
+    fn from(row: MessageRow) -> Self {
+        let kind = match row.author_kind.as_str() {
+            "agent" => AuthorKind::Agent,
+            "bot" => AuthorKind::Bot,
+            _ => AuthorKind::Visitor,
+        };
+        Message {
+            id: row.id,
+            conversation_id: row.conversation_id,
+            seq: row.seq,
+            author: Author {
+                kind,
+                name: row.author_name,
+            },
+            body: row.body,
+            client_msg_id: row.client_msg_id,
+            created_at: row.created_at,
+        }
+    }
+}
+
+fn author_kind_text(kind: AuthorKind) -> &'static str {
+    match kind {
+        AuthorKind::Visitor => "visitor",
+        AuthorKind::Agent => "agent",
+        AuthorKind::Bot => "bot",
+    }
+}
+
+const CONVERSATION_COLUMNS: &str =
+    "id, visitor_id, person_id, verified, status, last_seq, created_at";
+const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at";
+
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub author: Author,
+    pub body: String,
+    pub client_msg_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewConversation {
+    pub workspace_id: String,
+    pub visitor_id: String,
+    pub person_id: Option<String>,
+    pub session_id: String,
+    pub verified: bool,
+}
+
+/// The conversations a viewer may see, newest first.
+pub async fn visible(db: &Db, viewer: &Viewer) -> Result<Vec<Conversation>, sqlx::Error> {
+    let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations
+         WHERE workspace_id = ?1
+           AND (visitor_id = ?2 OR (?3 IS NOT NULL AND person_id = ?3 AND verified))
+         ORDER BY created_at DESC, id DESC"
+    ))
+    .bind(&viewer.workspace_id)
+    .bind(&viewer.visitor_id)
+    .bind(&viewer.verified_person_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Conversation::from).collect())
+}
+
+/// One conversation, if the viewer may see it.
+pub async fn find_visible(
+    db: &Db,
+    viewer: &Viewer,
+    conversation_id: &str,
+) -> Result<Option<Conversation>, sqlx::Error> {
+    let row: Option<ConversationRow> = sqlx::query_as(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations
+         WHERE id = ?4 AND workspace_id = ?1
+           AND (visitor_id = ?2 OR (?3 IS NOT NULL AND person_id = ?3 AND verified))"
+    ))
+    .bind(&viewer.workspace_id)
+    .bind(&viewer.visitor_id)
+    .bind(&viewer.verified_person_id)
+    .bind(conversation_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Conversation::from))
+}
+
+/// A workspace's conversations, newest first (agent API).
+pub async fn list_for_workspace(
+    db: &Db,
+    workspace_id: &str,
+) -> Result<Vec<Conversation>, sqlx::Error> {
+    let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = ?
+         ORDER BY created_at DESC, id DESC"
+    ))
+    .bind(workspace_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Conversation::from).collect())
+}
+
+pub async fn find_in_workspace(
+    db: &Db,
+    workspace_id: &str,
+    conversation_id: &str,
+) -> Result<Option<Conversation>, sqlx::Error> {
+    let row: Option<ConversationRow> = sqlx::query_as(&format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = ? AND id = ?"
+    ))
+    .bind(workspace_id)
+    .bind(conversation_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Conversation::from))
+}
+
+/// Messages with `seq > after_seq`, in sequence order.
+pub async fn messages_after(
+    db: &Db,
+    conversation_id: &str,
+    after_seq: i64,
+) -> Result<Vec<Message>, sqlx::Error> {
+    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq"
+    ))
+    .bind(conversation_id)
+    .bind(after_seq)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Message::from).collect())
+}
+
+pub async fn message_by_client_id(
+    db: &Db,
+    conversation_id: &str,
+    client_msg_id: &str,
+) -> Result<Option<Message>, sqlx::Error> {
+    let row: Option<MessageRow> = sqlx::query_as(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND client_msg_id = ?"
+    ))
+    .bind(conversation_id)
+    .bind(client_msg_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Message::from))
+}
+
+/// A message this visitor already sent with this `client_msg_id`, in any of its conversations
+/// (a resent first message must not start a second conversation).
+pub async fn visitor_message_by_client_id(
+    db: &Db,
+    workspace_id: &str,
+    visitor_id: &str,
+    client_msg_id: &str,
+) -> Result<Option<Message>, sqlx::Error> {
+    let row: Option<MessageRow> = sqlx::query_as(
+        "SELECT m.id, m.conversation_id, m.seq, m.author_kind, m.author_name, m.body,
+                m.client_msg_id, m.created_at
+         FROM messages m JOIN conversations c ON c.id = m.conversation_id
+         WHERE c.workspace_id = ? AND c.visitor_id = ? AND m.client_msg_id = ?
+         LIMIT 1",
+    )
+    .bind(workspace_id)
+    .bind(visitor_id)
+    .bind(client_msg_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Message::from))
+}
+
+async fn insert_message(
+    tx: &mut sqlx::SqliteConnection,
+    conversation_id: &str,
+    message: NewMessage,
+) -> Result<Message, sqlx::Error> {
+    let now = db::now_ms();
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?
+         RETURNING last_seq",
+    )
+    .bind(now)
+    .bind(conversation_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let id = db::new_id();
+    sqlx::query(
+        "INSERT INTO messages
+           (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&id)
+    .bind(conversation_id)
+    .bind(seq)
+    .bind(author_kind_text(message.author.kind))
+    .bind(&message.author.name)
+    .bind(&message.body)
+    .bind(&message.client_msg_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(Message {
+        id,
+        conversation_id: conversation_id.to_string(),
+        seq,
+        author: message.author,
+        body: message.body,
+        client_msg_id: message.client_msg_id,
+        created_at: now,
+    })
+}
+
+/// The outcome of an idempotent append.
+#[derive(Debug, Clone)]
+pub enum Appended {
+    /// Newly committed: acknowledge and publish.
+    New(Message),
+    /// This `client_msg_id` was committed before: acknowledge again, publish nothing.
+    Duplicate(Message),
+}
+
+/// Appends a message to an existing conversation, committed before returning.
+pub async fn append(
+    db: &Db,
+    conversation_id: &str,
+    message: NewMessage,
+) -> Result<Appended, sqlx::Error> {
+    if let Some(client_msg_id) = &message.client_msg_id {
+        if let Some(existing) = message_by_client_id(db, conversation_id, client_msg_id).await? {
+            return Ok(Appended::Duplicate(existing));
+        }
+    }
+    let client_msg_id = message.client_msg_id.clone();
+    let mut tx = db.begin().await?;
+    match insert_message(&mut tx, conversation_id, message).await {
+        Ok(message) => {
+            tx.commit().await?;
+            Ok(Appended::New(message))
+        }
+        // Another tab resent the same message concurrently: return the one that won.
+        Err(error) if db::is_unique_violation(&error) && client_msg_id.is_some() => {
+            drop(tx);
+            let client_msg_id = client_msg_id.unwrap_or_default();
+            message_by_client_id(db, conversation_id, &client_msg_id)
+                .await?
+                .map(Appended::Duplicate)
+                .ok_or(error)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Starts a conversation with its first message, in one transaction.
+pub async fn create_with_message(
+    db: &Db,
+    conversation: NewConversation,
+    message: NewMessage,
+) -> Result<(Conversation, Message), sqlx::Error> {
+    let id = db::new_id();
+    let now = db::now_ms();
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO conversations
+           (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
+            created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'open', 0, ?, ?)",
+    )
+    .bind(&id)
+    .bind(&conversation.workspace_id)
+    .bind(&conversation.visitor_id)
+    .bind(&conversation.person_id)
+    .bind(&conversation.session_id)
+    .bind(conversation.verified)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let message = insert_message(&mut tx, &id, message).await?;
+    tx.commit().await?;
+    let created = Conversation {
+        id,
+        verified: conversation.verified,
+        status: ConversationStatus::Open,
+        visitor_id: conversation.visitor_id,
+        person_id: conversation.person_id,
+        last_seq: message.seq,
+        created_at: now,
+    };
+    Ok((created, message))
+}
+
+/// Why a message body was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyProblem {
+    Empty,
+    TooLong,
+}
+
+impl BodyProblem {
+    pub fn code(self) -> &'static str {
+        match self {
+            BodyProblem::Empty => "empty_message",
+            BodyProblem::TooLong => "message_too_long",
+        }
+    }
+
+    pub fn message(self) -> String {
+        match self {
+            BodyProblem::Empty => "the message is empty".to_string(),
+            BodyProblem::TooLong => format!(
+                "the message is longer than {} bytes",
+                talk_protocol::MAX_MESSAGE_BYTES
+            ),
+        }
+    }
+}
+
+/// The body as stored: trimmed, non-empty, at most `MAX_MESSAGE_BYTES`.
+pub fn checked_body(body: &str) -> Result<String, BodyProblem> {
+    let trimmed = body.trim();
+    if trimmed.is_empty() {
+        Err(BodyProblem::Empty)
+    } else if trimmed.len() > talk_protocol::MAX_MESSAGE_BYTES {
+        Err(BodyProblem::TooLong)
+    } else {
+        Ok(trimmed.to_string())
+    }
+}

@@ -1,0 +1,68 @@
+//! The loader script and the demo host page.
+
+use crate::error::{ApiError, ApiResult};
+use crate::workspaces;
+use crate::AppState;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use serde::Deserialize;
+
+const LOADER_SCRIPT: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../loader/app.js"));
+const DEMO_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.html"));
+
+pub async fn loader_script() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        LOADER_SCRIPT,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct DemoQuery {
+    capture_key: Option<String>,
+}
+
+pub async fn demo_page(
+    State(state): State<AppState>,
+    Query(query): Query<DemoQuery>,
+) -> ApiResult<Html<String>> {
+    if !state.settings.demo_page {
+        return Err(ApiError::not_found("not_found", "no such path"));
+    }
+    let workspace = match &query.capture_key {
+        Some(capture_key) => workspaces::by_capture_key(&state.db, capture_key).await?,
+        None => workspaces::oldest(&state.db).await?,
+    }
+    .ok_or_else(|| {
+        ApiError::not_found("unknown_capture_key", "no workspace has this capture key")
+    })?;
+    let public_url = &state.settings.public_url;
+    let page = DEMO_PAGE
+        .replace("{{CAPTURE_KEY}}", &js_string(&workspace.capture_key))
+        .replace("{{API_URL}}", &js_string(&format!("{public_url}/")))
+        .replace(
+            "{{LOADER_URL}}",
+            &js_string(&format!("{public_url}/app.js")),
+        );
+    Ok(Html(page))
+}
+
+/// A JavaScript string literal that can't close the surrounding `<script>` element.
+fn js_string(value: &str) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|_| "\"\"".to_string())
+        .replace('<', "\\u003c")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn js_string_cannot_close_the_script() {
+        assert_eq!(super::js_string("</script>\""), r#""\u003c/script>\"""#);
+    }
+}

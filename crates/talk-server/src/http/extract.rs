@@ -1,0 +1,94 @@
+//! Extractors that answer in the JSON error shape instead of axum's plain-text rejections.
+
+use crate::error::ApiError;
+use crate::tokens::{self, SocketClaims};
+use crate::workspaces;
+use crate::AppState;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+
+/// A JSON body: malformed → 400 `invalid_json` (with serde's message), wrong content type →
+/// 415 `unsupported_media_type`, too large → 413 `payload_too_large`.
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge)
+            }
+            Err(rejection) => Err(ApiError::bad_request("invalid_json", rejection.body_text())),
+        }
+    }
+}
+
+/// The workspace whose API key (`X-Api-Key`) authenticated a server-to-server request.
+pub struct ApiKeyWorkspace(pub String);
+
+impl FromRequestParts<AppState> for ApiKeyWorkspace {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let api_key = parts
+            .headers
+            .get("x-api-key")
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing_api_key",
+                    "send your API key in the X-Api-Key header",
+                )
+            })?;
+        workspaces::by_api_key(&state.db, api_key)
+            .await?
+            .map(ApiKeyWorkspace)
+            .ok_or_else(|| {
+                ApiError::unauthorized("invalid_api_key", "the API key is unknown or revoked")
+            })
+    }
+}
+
+/// A browser session authenticated by `Authorization: Bearer <session_token>`.
+pub struct BearerSession(pub SocketClaims);
+
+impl FromRequestParts<AppState> for BearerSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing_token",
+                    "send the session token as `Authorization: Bearer <session_token>`",
+                )
+            })?;
+        Ok(BearerSession(
+            tokens::verify_socket_token(&state.db, token).await?,
+        ))
+    }
+}

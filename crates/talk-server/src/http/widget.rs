@@ -1,0 +1,203 @@
+//! Browser endpoints: starting a widget session (public capture key) and identifying.
+
+use super::{ApiJson, BearerSession};
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::people::{self, Fields, MergeStrategy, Person};
+use crate::tokens::{self, SocketClaims};
+use crate::workspaces::{self, Workspace};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::Json;
+use talk_protocol::{
+    field, IdentifyRequest, IdentifyResponse, IdentityRequirements, WidgetSessionRequest,
+    WidgetSessionResponse,
+};
+
+const MAX_NAME_CHARS: usize = 100;
+
+/// Visitor ids are 128 random bits as 32 lowercase hex chars.
+fn is_valid_visitor_id(visitor_id: &str) -> bool {
+    visitor_id.len() == 32
+        && visitor_id
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
+}
+
+fn check_origin(workspace: &Workspace, headers: &HeaderMap) -> ApiResult<()> {
+    let allowed = workspace.allowed_origins();
+    if allowed.is_empty() {
+        return Ok(());
+    }
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .map(|origin| origin.trim_end_matches('/'));
+    match origin {
+        Some(origin)
+            if allowed
+                .iter()
+                .any(|allowed| allowed.trim_end_matches('/') == origin) =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::forbidden(
+            "origin_not_allowed",
+            "this page's origin is not in the workspace's allowed origins",
+        )),
+    }
+}
+
+pub async fn start_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<WidgetSessionRequest>,
+) -> ApiResult<Json<WidgetSessionResponse>> {
+    let workspace = workspaces::by_capture_key(&state.db, &request.capture_key)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("unknown_capture_key", "no workspace has this capture key")
+        })?;
+    if !is_valid_visitor_id(&request.visitor_id) {
+        return Err(ApiError::bad_request(
+            "invalid_visitor_id",
+            "visitor_id must be 32 lowercase hex characters",
+        ));
+    }
+    check_origin(&workspace, &headers)?;
+
+    let verified_person_id = match request.token.as_deref().filter(|token| !token.is_empty()) {
+        Some(token) => Some(
+            tokens::verify_talk_token(&state.db, token, &workspace.id)
+                .await?
+                .sub,
+        ),
+        None => None,
+    };
+    let visitor_id = request.visitor_id;
+    people::upsert_visitor(&state.db, &workspace.id, &visitor_id).await?;
+
+    let (person, verified) = match verified_person_id {
+        Some(person_id) => {
+            let person = people::by_id(&state.db, &workspace.id, &person_id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::unauthorized("invalid_token", "the token's person no longer exists")
+                })?;
+            people::link_visitor(&state.db, &workspace.id, &visitor_id, &person.id).await?;
+            (Some(person), true)
+        }
+        None => {
+            // Known from an earlier identify, but not verified.
+            let person =
+                match people::visitor_person_id(&state.db, &workspace.id, &visitor_id).await? {
+                    Some(person_id) => people::by_id(&state.db, &workspace.id, &person_id).await?,
+                    None => None,
+                };
+            (person, false)
+        }
+    };
+
+    let session_id = db::new_id();
+    let person_id = person.as_ref().map(|person| person.id.clone());
+    sqlx::query(
+        "INSERT INTO sessions (id, workspace_id, visitor_id, person_id, verified, kind, created_at)
+         VALUES (?, ?, ?, ?, ?, 'widget', ?)",
+    )
+    .bind(&session_id)
+    .bind(&workspace.id)
+    .bind(&visitor_id)
+    .bind(&person_id)
+    .bind(verified)
+    .bind(db::now_ms())
+    .execute(&state.db)
+    .await?;
+
+    let settings = &state.settings;
+    let issued_at = tokens::now_secs();
+    let expires_at =
+        issued_at + i64::try_from(settings.socket_token_ttl_secs).unwrap_or(i64::MAX / 2_000);
+    let claims = SocketClaims {
+        typ: tokens::SOCKET_TYP.to_string(),
+        ws: workspace.id.clone(),
+        sid: session_id.clone(),
+        vid: visitor_id,
+        // Only a verified session carries its person: an unverified one is looked up anew,
+        // so identifying later takes effect without a new token.
+        pid: if verified { person_id } else { None },
+        ver: verified,
+        iat: issued_at,
+        exp: expires_at,
+    };
+    let key = tokens::active_key(&state.db, &workspace.id).await?;
+    Ok(Json(WidgetSessionResponse {
+        session_id,
+        session_token: tokens::sign(&key, &claims)?,
+        session_token_expires_at: expires_at * 1000,
+        socket_url: format!("{}/v1/talk/socket", settings.public_ws_url()),
+        messages_url: format!("{}/v1/talk/messages", settings.public_url),
+        ice_servers: settings.ice_servers.clone(),
+        verified,
+        person: person.as_ref().map(Person::summary),
+        identity: IdentityRequirements {
+            names_required: workspace.names_required,
+        },
+    }))
+}
+
+/// A trimmed, non-blank name, at most `MAX_NAME_CHARS` characters.
+fn checked_name(name: Option<&str>) -> ApiResult<Option<String>> {
+    let name = name.map(str::trim).filter(|name| !name.is_empty());
+    match name {
+        Some(name) if name.chars().count() > MAX_NAME_CHARS => Err(ApiError::bad_request(
+            "name_too_long",
+            format!("names are at most {MAX_NAME_CHARS} characters"),
+        )),
+        name => Ok(name.map(str::to_string)),
+    }
+}
+
+pub async fn identify(
+    State(state): State<AppState>,
+    BearerSession(session): BearerSession,
+    ApiJson(request): ApiJson<IdentifyRequest>,
+) -> ApiResult<Json<IdentifyResponse>> {
+    let email = request.email.trim();
+    if !people::is_valid_email(email) {
+        return Err(ApiError::bad_request(
+            "invalid_email",
+            "the email address is not valid",
+        ));
+    }
+    let first_name = checked_name(request.first_name.as_deref())?;
+    let last_name = checked_name(request.last_name.as_deref())?;
+    let workspace = workspaces::by_id(&state.db, &session.ws)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "the workspace no longer exists"))?;
+    if workspace.names_required && (first_name.is_none() || last_name.is_none()) {
+        return Err(ApiError::bad_request(
+            "missing_name",
+            "this workspace requires a first and a last name",
+        ));
+    }
+
+    let mut fields = Fields::new();
+    fields.insert(field::EMAIL.to_string(), email.into());
+    if let Some(first_name) = first_name {
+        fields.insert(field::FIRST_NAME.to_string(), first_name.into());
+    }
+    if let Some(last_name) = last_name {
+        fields.insert(field::LAST_NAME.to_string(), last_name.into());
+    }
+    let (mut person, created) = people::create_or_get(&state.db, &workspace.id, &fields).await?;
+    // An unverified claim may add to a person but never overwrite what is known.
+    if !created && people::merge_fields(&mut person.fields, &fields, MergeStrategy::AppendOnly) {
+        people::save(&state.db, &workspace.id, &person).await?;
+    }
+    people::upsert_visitor(&state.db, &workspace.id, &session.vid).await?;
+    people::link_visitor(&state.db, &workspace.id, &session.vid, &person.id).await?;
+    Ok(Json(IdentifyResponse {
+        person: person.summary(),
+    }))
+}

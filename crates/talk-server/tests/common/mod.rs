@@ -1,0 +1,193 @@
+//! Shared test helpers: a real SQLite file in a temp dir, in-process HTTP calls and a real
+//! server for sockets.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use talk_server::{app, create_workspace, AppState, NewWorkspace, Settings};
+use tempfile::TempDir;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub workspace: NewWorkspace,
+    _dir: TempDir,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text))
+    }
+
+    /// The stable error code of an error answer.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|value| value.to_str().unwrap())
+            .unwrap_or_default()
+    }
+}
+
+pub async fn test_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        database_url: format!("sqlite://{}", dir.path().join("talk.db").display()),
+        widget_dir: dir.path().join("dist"),
+        ..Settings::default()
+    };
+    configure(&mut settings);
+    let state = AppState::connect(settings).await.unwrap();
+    let workspace = create_workspace(&state.db, "Test").await.unwrap();
+    TestApp {
+        router: app(state.clone()),
+        state,
+        workspace,
+        _dir: dir,
+    }
+}
+
+pub async fn test_app() -> TestApp {
+    test_app_with(|_| {}).await
+}
+
+pub fn visitor_id(n: u8) -> String {
+    format!(
+        "{:032x}",
+        0xabc0_0000_0000_0000_0000_0000_0000_0000u128 + u128::from(n)
+    )
+}
+
+impl TestApp {
+    pub async fn request(&self, request: Request<Body>) -> Answer {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        Answer {
+            status,
+            headers,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Answer {
+        let mut builder = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let body = match body {
+            Some(body) => {
+                builder = builder.header("content-type", "application/json");
+                Body::from(body.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.request(builder.body(body).unwrap()).await
+    }
+
+    pub async fn get(&self, uri: &str) -> Answer {
+        self.send(Method::GET, uri, &[], None).await
+    }
+
+    /// `POST /v1/talk/session` with this workspace's API key.
+    pub async fn talk_session(&self, body: Value) -> Answer {
+        let api_key = self.workspace.api_key.clone();
+        self.send(
+            Method::POST,
+            "/v1/talk/session",
+            &[("x-api-key", &api_key)],
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn widget_session(&self, visitor_id: &str, token: Option<&str>) -> Answer {
+        let mut body = json!({"capture_key": self.workspace.capture_key, "visitor_id": visitor_id});
+        if let Some(token) = token {
+            body["token"] = json!(token);
+        }
+        self.send(Method::POST, "/v1/talk/widget/session", &[], Some(body))
+            .await
+    }
+
+    /// A widget session's token, asserting success.
+    pub async fn session_token(&self, visitor_id: &str, token: Option<&str>) -> String {
+        let answer = self.widget_session(visitor_id, token).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.json()["session_token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn identify(&self, session_token: &str, body: Value) -> Answer {
+        let bearer = format!("Bearer {session_token}");
+        self.send(
+            Method::POST,
+            "/v1/talk/identify",
+            &[("authorization", &bearer)],
+            Some(body),
+        )
+        .await
+    }
+
+    pub async fn agent(&self, method: Method, uri: &str, body: Option<Value>) -> Answer {
+        let api_key = self.workspace.api_key.clone();
+        self.send(method, uri, &[("x-api-key", &api_key)], body)
+            .await
+    }
+
+    /// The workspace's active signing key: (kid, secret).
+    pub async fn signing_key(&self) -> (String, String) {
+        sqlx::query_as("SELECT kid, secret FROM signing_keys WHERE workspace_id = ?")
+            .bind(&self.workspace.workspace_id)
+            .fetch_one(&self.state.db)
+            .await
+            .unwrap()
+    }
+
+    /// Signs arbitrary claims with this workspace's key (for expired or odd tokens).
+    pub async fn sign(&self, claims: Value) -> String {
+        let (kid, secret) = self.signing_key().await;
+        sign_with(&kid, &secret, claims)
+    }
+}
+
+pub fn sign_with(kid: &str, secret: &str, claims: Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs whatever is missing, builds the widget, and runs every test:
+# protocol and server (HTTP in-process, WebSocket over real sockets), the widget's
+# components in headless Chromium, and end-to-end tests (real server + real Chromium).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+
+"$ROOT/scripts/install-tools.sh" --browser
+
+echo "==> building the widget"
+"$ROOT/scripts/build-widget.sh"
+"$ROOT/scripts/size-report.sh"
+
+echo "==> protocol, server and end-to-end tests"
+cargo test --locked -p talk-protocol -p talk-server -p talk-e2e
+
+echo "==> widget tests in headless Chromium"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --locked -p talk-widget --target wasm32-unknown-unknown

@@ -1,0 +1,241 @@
+//! Widget components mounted alone in headless Chromium.
+#![cfg(target_arch = "wasm32")]
+
+use leptos::prelude::*;
+use talk_protocol::{Author, AuthorKind, IdentifyRequest, Message};
+use talk_widget::components::{IdentifyForm, MessageList};
+use talk_widget::state::{merge_message, ChatLine, Delivery};
+use talk_widget::validation::{check_email, FieldError};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+use web_sys::{HtmlElement, HtmlInputElement};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+/// A fresh node owned by the test, so tests can't see each other's DOM.
+fn test_root() -> HtmlElement {
+    let document = document();
+    let root: HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&root).unwrap();
+    root
+}
+
+fn find(root: &HtmlElement, testid: &str) -> Option<HtmlElement> {
+    root.query_selector(&format!("[data-testid={testid}]"))
+        .unwrap()
+        .map(|element| element.unchecked_into())
+}
+
+fn text_of(root: &HtmlElement, testid: &str) -> Option<String> {
+    find(root, testid).and_then(|element| element.text_content())
+}
+
+fn type_into(root: &HtmlElement, testid: &str, value: &str) {
+    let input: HtmlInputElement = find(root, testid).unwrap().unchecked_into();
+    input.set_value(value);
+    input
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+}
+
+async fn click(root: &HtmlElement, testid: &str) {
+    find(root, testid).unwrap().click();
+    leptos::task::tick().await;
+}
+
+fn message(seq: i64, kind: AuthorKind, body: &str, client_msg_id: Option<&str>) -> Message {
+    Message {
+        id: format!("m{seq}"),
+        conversation_id: "c1".into(),
+        seq,
+        author: Author { kind, name: None },
+        body: body.into(),
+        client_msg_id: client_msg_id.map(Into::into),
+        created_at: 1_700_000_000_000 + seq,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn identify_form_requires_a_valid_email_and_submits_once() {
+    let root = test_root();
+    let submitted = RwSignal::new(Vec::<IdentifyRequest>::new());
+    let busy = RwSignal::new(false);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <IdentifyForm
+                names_required=false
+                busy=busy
+                server_error=Signal::derive(|| None::<String>)
+                on_submit=Callback::new(move |request| {
+                    busy.set(true);
+                    submitted.update(|all| all.push(request));
+                })
+            />
+        }
+    });
+
+    assert!(find(&root, "talk-first-name").is_none(), "names are not asked for");
+    click(&root, "talk-identify-submit").await;
+    assert_eq!(
+        text_of(&root, "talk-email-error").as_deref(),
+        Some(FieldError::EmailMissing.text())
+    );
+
+    type_into(&root, "talk-email", "ada@example");
+    click(&root, "talk-identify-submit").await;
+    assert_eq!(
+        text_of(&root, "talk-email-error").as_deref(),
+        Some(FieldError::EmailInvalid.text())
+    );
+    assert!(submitted.get_untracked().is_empty());
+
+    type_into(&root, "talk-email", "  ada@example.com ");
+    click(&root, "talk-identify-submit").await;
+    click(&root, "talk-identify-submit").await; // a double click
+    assert!(find(&root, "talk-email-error").is_none());
+    assert_eq!(
+        submitted.get_untracked(),
+        vec![IdentifyRequest {
+            email: "ada@example.com".into(),
+            first_name: None,
+            last_name: None,
+        }]
+    );
+    assert_eq!(
+        text_of(&root, "talk-identify-submit").as_deref(),
+        Some("Starting…")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn identify_form_asks_for_names_when_the_workspace_requires_them() {
+    let root = test_root();
+    let submitted = RwSignal::new(Vec::<IdentifyRequest>::new());
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <IdentifyForm
+                names_required=true
+                busy=false
+                server_error=Signal::derive(|| Some("Server says no".to_string()))
+                on_submit=Callback::new(move |request| submitted.update(|all| all.push(request)))
+            />
+        }
+    });
+    leptos::task::tick().await;
+    assert_eq!(
+        text_of(&root, "talk-identify-error").as_deref(),
+        Some("Server says no")
+    );
+    type_into(&root, "talk-email", "ada@example.com");
+    click(&root, "talk-identify-submit").await;
+    assert_eq!(
+        text_of(&root, "talk-first-name-error").as_deref(),
+        Some(FieldError::FirstNameMissing.text())
+    );
+    assert_eq!(
+        text_of(&root, "talk-last-name-error").as_deref(),
+        Some(FieldError::LastNameMissing.text())
+    );
+    assert!(submitted.get_untracked().is_empty());
+
+    type_into(&root, "talk-first-name", "Ada");
+    type_into(&root, "talk-last-name", "Lovelace");
+    click(&root, "talk-identify-submit").await;
+    assert_eq!(
+        submitted.get_untracked(),
+        vec![IdentifyRequest {
+            email: "ada@example.com".into(),
+            first_name: Some("Ada".into()),
+            last_name: Some("Lovelace".into()),
+        }]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn message_list_shows_markup_as_text_and_delivery_states() {
+    let root = test_root();
+    let lines = RwSignal::new(Vec::<ChatLine>::new());
+    let retried = RwSignal::new(Vec::<String>::new());
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <MessageList
+                lines=lines
+                on_retry=Callback::new(move |key| retried.update(|all| all.push(key)))
+            />
+        }
+    });
+    leptos::task::tick().await;
+    assert!(find(&root, "talk-message").is_none());
+
+    let hostile = "<img src=x onerror=alert(1)>";
+    lines.update(|lines| {
+        merge_message(lines, message(1, AuthorKind::Agent, hostile, None));
+        lines.push(ChatLine::pending("pending-1", "on its way"));
+        let mut failed = ChatLine::pending("failed-1", "too long");
+        failed.delivery = Delivery::Failed;
+        lines.push(failed);
+    });
+    leptos::task::tick().await;
+
+    let list = find(&root, "talk-messages").unwrap();
+    assert!(list.query_selector("img").unwrap().is_none(), "markup must not become elements");
+    let items = list.query_selector_all("[data-testid=talk-message]").unwrap();
+    assert_eq!(items.length(), 3);
+    let item = |index: u32| -> HtmlElement { items.item(index).unwrap().unchecked_into() };
+    let body = |index: u32| {
+        item(index)
+            .query_selector(".talk-message-body")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap()
+    };
+    assert_eq!(body(0), hostile);
+    assert_eq!(item(0).get_attribute("data-author").as_deref(), Some("agent"));
+    assert_eq!(item(0).get_attribute("data-state").as_deref(), Some("sent"));
+    assert_eq!(item(1).get_attribute("data-state").as_deref(), Some("sending"));
+    assert_eq!(item(2).get_attribute("data-state").as_deref(), Some("failed"));
+
+    click(&root, "talk-retry").await;
+    assert_eq!(retried.get_untracked(), vec!["failed-1".to_string()]);
+}
+
+#[wasm_bindgen_test]
+fn merge_orders_by_sequence_confirms_own_sends_and_drops_duplicates() {
+    let mut lines = vec![ChatLine::pending("own-1", "first"), ChatLine::pending("own-2", "second")];
+    merge_message(&mut lines, message(2, AuthorKind::Agent, "reply", None));
+    merge_message(&mut lines, message(1, AuthorKind::Visitor, "first", Some("own-1")));
+    merge_message(&mut lines, message(2, AuthorKind::Agent, "reply", None)); // seen again on resume
+    let shown: Vec<(&str, Option<i64>, Delivery)> = lines
+        .iter()
+        .map(|line| (line.body.as_str(), line.seq, line.delivery))
+        .collect();
+    assert_eq!(
+        shown,
+        vec![
+            ("first", Some(1), Delivery::Sent),
+            ("reply", Some(2), Delivery::Sent),
+            ("second", None, Delivery::Sending),
+        ]
+    );
+    assert_eq!(lines[0].key, "own-1", "an own message keeps its key once confirmed");
+}
+
+#[wasm_bindgen_test]
+fn email_check_accepts_plain_addresses_only() {
+    assert_eq!(check_email(" ada@example.com "), Ok(()));
+    assert_eq!(check_email("a.b+tag@mail.example.co.uk"), Ok(()));
+    assert_eq!(check_email(""), Err(FieldError::EmailMissing));
+    for bad in ["ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@@example.com", "ada@example..com"] {
+        assert_eq!(check_email(bad), Err(FieldError::EmailInvalid), "{bad}");
+    }
+}
+
+#[wasm_bindgen_test]
+fn uuids_are_version_4() {
+    let id = talk_widget::ids::uuid_v4();
+    assert_eq!(id.len(), 36);
+    assert_eq!(&id[14..15], "4");
+    assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
+    assert_ne!(id, talk_widget::ids::uuid_v4());
+}
