@@ -169,7 +169,10 @@ async fn open_session(generation: u32) {
             engine.config.token = None;
             retry_later(engine, Retry::Session);
         }
-        Err(ApiError::Server { status, message, .. }) if (400..500).contains(&status) => {
+        // A refusal that retrying can't fix (unknown capture key, origin not allowed …).
+        Err(ApiError::Server { status, message, .. })
+            if (400..500).contains(&status) && status != 429 =>
+        {
             web_sys::console::error_1(&format!("[talk] the messenger is off: {message}").into());
             engine.state.stage.set(Stage::Unavailable(message));
         }

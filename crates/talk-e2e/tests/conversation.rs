@@ -33,6 +33,16 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         // An unidentified visitor opens the messenger and is asked for an email.
         browser.goto(&server.demo_url()).await;
         let widget = browser.widget().await;
+        // The snippet's queue was drained; later pushes run at once.
+        let ran_at_once = browser
+            .client
+            .execute(
+                "var ran = false; ap3c.cmd.push(function () { ran = true; }); return ran;",
+                vec![],
+            )
+            .await
+            .expect("push to ap3c.cmd");
+        assert_eq!(ran_at_once, serde_json::Value::Bool(true));
         widget.click("talk-launcher").await;
         widget.wait_for("talk-identify-form").await;
         widget.type_into("talk-email", "ada@example.com").await;
