@@ -1,10 +1,12 @@
+use leptos::html::Button;
 use leptos::prelude::*;
 
 /// The round button that opens and closes the messenger.
 #[component]
-pub fn Launcher(open: RwSignal<bool>) -> impl IntoView {
+pub fn Launcher(open: RwSignal<bool>, node_ref: NodeRef<Button>) -> impl IntoView {
     view! {
         <button
+            node_ref=node_ref
             type="button"
             class="talk-launcher"
             data-testid="talk-launcher"

@@ -1,17 +1,30 @@
 use super::{Conversation, IdentifyForm, Launcher};
 use crate::runtime;
 use crate::state::{MessengerState, Stage};
+use leptos::html::Button;
 use leptos::prelude::*;
 
 /// Launcher plus, when open, the messenger panel.
 #[component]
 pub fn Widget(state: MessengerState) -> impl IntoView {
+    let launcher = NodeRef::<Button>::new();
+    // Keyboard users land back on the launcher when the messenger closes. An effect, because
+    // on narrow screens the launcher is hidden until the panel is gone.
+    Effect::new(move |was_open: Option<bool>| {
+        let open = state.open.get();
+        if was_open == Some(true) && !open {
+            if let Some(launcher) = launcher.get_untracked() {
+                let _ = launcher.focus();
+            }
+        }
+        open
+    });
     view! {
-        <div class="talk-root">
+        <div class="talk-root" class:talk-open=move || state.open.get()>
             <Show when=move || state.open.get()>
                 <Messenger state/>
             </Show>
-            <Launcher open=state.open/>
+            <Launcher open=state.open node_ref=launcher/>
         </div>
     }
 }
@@ -52,12 +65,31 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         .into_any(),
     };
     view! {
-        <section class="talk-panel" role="dialog" aria-label="Chat" data-testid="talk-panel">
+        <section
+            class="talk-panel"
+            role="dialog"
+            aria-label="Chat"
+            data-testid="talk-panel"
+            on:keydown=move |event| {
+                if event.key() == "Escape" {
+                    state.open.set(false);
+                }
+            }
+        >
             <header class="talk-header" data-testid="talk-header">
                 <h2 class="talk-greeting" data-testid="talk-greeting">{greeting}</h2>
                 <p class="talk-subtitle">
                     {move || if state.connected.get() { "We're here to help." } else { "Connecting…" }}
                 </p>
+                <button
+                    type="button"
+                    class="talk-close"
+                    data-testid="talk-close"
+                    aria-label="Close chat"
+                    on:click=move |_| state.open.set(false)
+                >
+                    <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>
+                </button>
             </header>
             {body}
         </section>

@@ -7,8 +7,34 @@ mod server;
 pub use browser::{Browser, Widget};
 pub use server::TestServer;
 
+use futures_util::FutureExt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
+
+/// WebDriver's Enter key.
+pub const ENTER: &str = "\u{E007}";
+
+/// Runs `body` against a fresh server and browser, keeps a screenshot in `e2e-output/` if it
+/// fails, and always ends the browser session.
+pub async fn with_browser<F>(name: &str, body: impl FnOnce(TestServer, Browser) -> F)
+where
+    F: Future<Output = ()>,
+{
+    let server = TestServer::start().await;
+    let browser = Browser::start().await;
+    let client = browser.client.clone();
+    let outcome = AssertUnwindSafe(body(server, browser)).catch_unwind().await;
+    if outcome.is_err() {
+        if let Ok(png) = client.screenshot().await {
+            let _ = std::fs::write(output_dir().join(format!("{name}-failed.png")), png);
+        }
+    }
+    let _ = client.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
 
 /// Polls `check` until it yields a value or `timeout` passes. The DOM and the socket update
 /// asynchronously, so tests wait for a state instead of sleeping.

@@ -4,7 +4,8 @@ use talk_protocol::{
     TalkSessionRequest, TalkSessionResponse,
 };
 use talk_server::{create_workspace, AppState, Settings};
-use tokio::net::TcpListener;
+use std::net::SocketAddr;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -14,6 +15,7 @@ pub struct TestServer {
     pub capture_key: String,
     pub api_key: String,
     pub state: AppState,
+    settings: Settings,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
@@ -33,10 +35,18 @@ pub fn widget_dir() -> PathBuf {
     dir
 }
 
+/// Binds with SO_REUSEADDR so a restarted server gets its old port back at once.
+fn listen(addr: SocketAddr) -> TcpListener {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+    socket.bind(addr).expect("bind");
+    socket.listen(1024).expect("listen")
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = listen("127.0.0.1:0".parse().expect("address"));
         let addr = listener.local_addr().expect("address");
         let url = format!("http://{addr}");
         let settings = Settings {
@@ -47,22 +57,50 @@ impl TestServer {
             demo_page: true,
             ..Settings::default()
         };
-        let state = AppState::connect(settings).await.expect("open the database");
+        let state = AppState::connect(settings.clone()).await.expect("open the database");
         let workspace = create_workspace(&state.db, "E2E").await.expect("create a workspace");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(talk_server::serve(listener, state.clone(), async move {
-            let _ = stopped.await;
-        }));
-        TestServer {
+        let mut server = TestServer {
             url,
             capture_key: workspace.capture_key,
             api_key: workspace.api_key,
             state,
+            settings,
             http: reqwest::Client::new(),
-            stop: Some(stop),
-            task: Some(task),
+            stop: None,
+            task: None,
             _dir: dir,
+        };
+        server.run(listener);
+        server
+    }
+
+    fn run(&mut self, listener: TcpListener) {
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.task = Some(tokio::spawn(talk_server::serve(
+            listener,
+            self.state.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        )));
+        self.stop = Some(stop);
+    }
+
+    /// Stops serving (open sockets are closed with "going away"); the database stays.
+    pub async fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server");
+        }
+    }
+
+    /// A new server process, as after a crash or deploy: same address, same database file.
+    pub async fn start_again(&mut self) {
+        let addr = self.settings.listen.parse().expect("address");
+        self.state = AppState::connect(self.settings.clone()).await.expect("reopen the database");
+        self.run(listen(addr));
     }
 
     pub fn demo_url(&self) -> String {
@@ -151,11 +189,6 @@ impl TestServer {
     }
 
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server");
-        }
+        self.shut_down().await;
     }
 }

@@ -1,31 +1,7 @@
 //! A visitor on the demo page chats with an agent through the real server, in real Chromium.
 
-use futures_util::FutureExt;
-use std::panic::AssertUnwindSafe;
 use std::time::Duration;
-use talk_e2e::{eventually, Browser, TestServer};
-
-const ENTER: &str = "\u{E007}";
-
-/// Runs `body`, keeps a screenshot if it fails, and always ends the browser session.
-async fn with_browser<F>(name: &str, body: impl FnOnce(TestServer, Browser) -> F)
-where
-    F: std::future::Future<Output = ()>,
-{
-    let server = TestServer::start().await;
-    let browser = Browser::start().await;
-    let client = browser.client.clone();
-    let outcome = AssertUnwindSafe(body(server, browser)).catch_unwind().await;
-    if outcome.is_err() {
-        if let Ok(png) = client.screenshot().await {
-            let _ = std::fs::write(talk_e2e::output_dir().join(format!("{name}-failed.png")), png);
-        }
-    }
-    let _ = client.close().await;
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-}
+use talk_e2e::{eventually, with_browser, ENTER};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visitor_chats_reloads_and_switches_to_a_verified_session() {

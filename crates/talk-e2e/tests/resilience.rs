@@ -1,0 +1,150 @@
+//! What a production widget must survive: server restarts, hostile message content, and
+//! keyboard-only visitors.
+
+use std::time::Duration;
+use talk_e2e::{eventually, with_browser, Browser, TestServer, Widget, ENTER};
+
+/// Opens the demo page and identifies; returns the widget ready to chat.
+async fn identified_visitor(server: &TestServer, browser: &Browser) -> Widget {
+    browser.goto(&server.demo_url()).await;
+    let widget = browser.widget().await;
+    widget.click("talk-launcher").await;
+    widget.type_into("talk-email", "ada@example.com").await;
+    widget.click("talk-identify-submit").await;
+    widget.wait_for("talk-composer").await;
+    widget
+}
+
+async fn send(widget: &Widget, text: &str) {
+    widget.type_into("talk-composer", text).await;
+    widget.type_into("talk-composer", ENTER).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_restart_mid_conversation_loses_and_duplicates_nothing() {
+    with_browser("restart", |mut server, browser| async move {
+        let widget = identified_visitor(&server, &browser).await;
+        send(&widget, "one").await;
+        widget.wait_for_messages(&[("visitor", "one")]).await;
+        let conversation = server.conversations().await.remove(0);
+        server.reply(&conversation.id, "two").await;
+        widget
+            .wait_for_messages(&[("visitor", "one"), ("agent", "two")])
+            .await;
+
+        // The server goes away; the visitor keeps typing.
+        server.shut_down().await;
+        send(&widget, "three").await;
+        send(&widget, "four").await;
+        let shown = widget.messages().await;
+        assert_eq!(
+            shown.iter().map(|(_, body, state)| (body.as_str(), state.as_str())).collect::<Vec<_>>(),
+            [("one", "sent"), ("two", "sent"), ("three", "sending"), ("four", "sending")],
+            "typed while offline: queued, in order"
+        );
+
+        // A new server process on the same database: the queue drains once, in order.
+        server.start_again().await;
+        widget
+            .wait_for_messages(&[
+                ("visitor", "one"),
+                ("agent", "two"),
+                ("visitor", "three"),
+                ("visitor", "four"),
+            ])
+            .await;
+        server.reply(&conversation.id, "five").await;
+        widget
+            .wait_for_messages(&[
+                ("visitor", "one"),
+                ("agent", "two"),
+                ("visitor", "three"),
+                ("visitor", "four"),
+                ("agent", "five"),
+            ])
+            .await;
+
+        let stored: Vec<(i64, String)> = server
+            .messages(&conversation.id)
+            .await
+            .into_iter()
+            .map(|message| (message.seq, message.body))
+            .collect();
+        let expected: Vec<(i64, String)> = ["one", "two", "three", "four", "five"]
+            .iter()
+            .enumerate()
+            .map(|(index, body)| (index as i64 + 1, body.to_string()))
+            .collect();
+        assert_eq!(stored, expected, "every message stored once, in order");
+        assert_eq!(server.conversations().await.len(), 1);
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_messages_is_shown_as_text() {
+    with_browser("markup", |server, browser| async move {
+        let widget = identified_visitor(&server, &browser).await;
+        let hostile = "<img src=x onerror=alert(1)>";
+        send(&widget, hostile).await;
+        widget.wait_for_messages(&[("visitor", hostile)]).await;
+        let conversation = server.conversations().await.remove(0);
+        let reply = "<b>bold</b> & <script>alert(2)</script>";
+        server.reply(&conversation.id, reply).await;
+        widget
+            .wait_for_messages(&[("visitor", hostile), ("agent", reply)])
+            .await;
+        let injected = browser
+            .client
+            .execute(
+                "const root = document.querySelector('ap3c-talk').shadowRoot; \
+                 return root.querySelectorAll('.talk-messages img, .talk-messages b, .talk-messages script').length \
+                   + document.querySelectorAll('body img').length;",
+                vec![],
+            )
+            .await
+            .expect("count injected elements");
+        assert_eq!(injected, serde_json::json!(0), "no markup became elements");
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_users_can_close_and_land_back_on_the_launcher() {
+    with_browser("keyboard", |server, browser| async move {
+        let widget = identified_visitor(&server, &browser).await;
+        let focused_testid = || async {
+            browser
+                .client
+                .execute(
+                    "const active = document.querySelector('ap3c-talk').shadowRoot.activeElement; \
+                     return active && active.getAttribute('data-testid');",
+                    vec![],
+                )
+                .await
+                .expect("read focus")
+        };
+
+        widget.click("talk-close").await;
+        eventually("the panel to close", Duration::from_secs(5), || async {
+            widget.find("talk-panel").await.is_none().then_some(())
+        })
+        .await;
+        eventually("focus back on the launcher", Duration::from_secs(5), || async {
+            (focused_testid().await == serde_json::json!("talk-launcher")).then_some(())
+        })
+        .await;
+
+        // Escape closes too.
+        widget.click("talk-launcher").await;
+        widget.type_into("talk-composer", "\u{E00C}").await;
+        eventually("Escape to close the panel", Duration::from_secs(5), || async {
+            widget.find("talk-panel").await.is_none().then_some(())
+        })
+        .await;
+        server.stop().await;
+    })
+    .await;
+}
