@@ -84,7 +84,7 @@ impl ApiClient {
         body: &Req,
         bearer: Option<&str>,
     ) -> Result<Res, ApiError> {
-        let json = serde_json::to_string(body).map_err(|e| ApiError::Decode(e.to_string()))?;
+        let json = crate::json::stringify(body).map_err(ApiError::Decode)?;
         let init = RequestInit::new();
         init.set_method("POST");
         init.set_body(&JsValue::from_str(&json));
@@ -107,10 +107,10 @@ impl ApiClient {
             .as_string()
             .unwrap_or_default();
         if response.ok() {
-            serde_json::from_str(&text).map_err(|e| ApiError::Decode(e.to_string()))
+            crate::json::parse(&text).map_err(ApiError::Decode)
         } else {
             let status = response.status();
-            Err(match serde_json::from_str::<ErrorBody>(&text) {
+            Err(match crate::json::parse::<ErrorBody>(&text) {
                 Ok(body) => ApiError::Server {
                     status,
                     code: body.error.code,

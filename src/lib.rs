@@ -7,6 +7,7 @@ pub mod api;
 pub mod components;
 mod host;
 pub mod ids;
+mod json;
 mod runtime;
 pub mod state;
 pub mod validation;
@@ -24,7 +25,7 @@ pub fn start(config: &str) -> Result<(), JsValue> {
     if runtime::is_installed() {
         return Ok(());
     }
-    let config: WidgetConfig = serde_json::from_str(config)
+    let config: WidgetConfig = json::parse(config)
         .map_err(|error| JsValue::from_str(&format!("talk: bad configuration: {error}")))?;
     let state = MessengerState::new();
     let mount = host::create_mount_point()?;

@@ -245,7 +245,7 @@ fn connect(engine: &mut Engine) {
         let Some(text) = event.data().as_string() else {
             return;
         };
-        match serde_json::from_str::<ServerEvent>(&text) {
+        match crate::json::parse::<ServerEvent>(&text) {
             Ok(event) => {
                 with_current(generation, |engine| handle_event(engine, event));
             }
@@ -286,7 +286,7 @@ fn send_event(engine: &Engine, event: &ClientEvent) -> bool {
     let Some(socket) = &engine.socket else {
         return false;
     };
-    match serde_json::to_string(event) {
+    match crate::json::stringify(event) {
         Ok(json) => socket.ws.send_with_str(&json).is_ok(),
         Err(_) => false,
     }

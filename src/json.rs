@@ -1,0 +1,17 @@
+//! JSON through the browser's own parser: `JSON.parse` / `JSON.stringify` plus
+//! serde-wasm-bindgen, instead of compiling a JSON parser and printer into the WASM.
+
+use serde::{de::DeserializeOwned, Serialize};
+
+pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
+    let value = js_sys::JSON::parse(text).map_err(|_| "not JSON".to_string())?;
+    serde_wasm_bindgen::from_value(value).map_err(|error| error.to_string())
+}
+
+pub fn stringify<T: Serialize>(value: &T) -> Result<String, String> {
+    let value = serde_wasm_bindgen::to_value(value).map_err(|error| error.to_string())?;
+    js_sys::JSON::stringify(&value)
+        .ok()
+        .and_then(|text| text.as_string())
+        .ok_or_else(|| "not serialisable".to_string())
+}
