@@ -1,5 +1,6 @@
 /* Talk loader: served as the snippet's app.js. Makes the seed's ap3c snippet work verbatim
- * (cmd queue, init, track) and starts the WASM widget. Kept tiny and dependency-free. */
+ * (cmd queue, init, track), gives the page ap3c.talk, and starts the WASM widget.
+ * Kept tiny and dependency-free; types in ap3c.d.ts. */
 (function (w, d) {
   'use strict';
   var ap3c = (w.ap3c = w.ap3c || {});
@@ -10,13 +11,24 @@
   var me = d.currentScript;
   var assetBase = me && me.src ? new URL('.', me.src).href : '';
   var talk = (ap3c.talk = ap3c.talk || {});
+  var config = null; // set by ap3c.init
   var widget = null;
-  var early = []; // page calls made before the WASM is ready: replayed, never lost
+  var early = []; // page calls made before the WASM is ready: replayed in order, never lost
   var started = false;
+  var unreadListeners = [];
+  var readyListeners = [];
+  var ready = false;
+  var pendingViews = 0; // ap3c.track calls before ap3c.init
 
   function callWidget(name, arg) {
     if (widget) widget[name](arg);
     else early.push([name, arg]);
+  }
+
+  function each(list, arg) {
+    list.forEach(function (cb) {
+      try { cb(arg); } catch (err) { console.error('[talk] a page callback failed:', err); }
+    });
   }
 
   talk.setVerifiedSession = function (opts) {
@@ -25,8 +37,28 @@
     }
     callWidget('set_verified_session', opts.token);
   };
+  talk.open = function () { callWidget('open'); };
+  talk.close = function () { callWidget('close'); };
+  talk.show = function () { callWidget('show'); };
+  talk.hide = function () { callWidget('hide'); };
+  talk.onUnreadCountChange = function (cb) { unreadListeners.push(cb); };
+  talk.onReady = function (cb) {
+    if (ready) cb();
+    else readyListeners.push(cb);
+  };
+  // Forget the visitor, e.g. on logout: a new anonymous visitor id from now on.
+  talk.shutdown = function () {
+    if (!config) return;
+    config.visitorId = randomId();
+    config.token = null;
+    storeVisitorId(config.visitorId);
+    callWidget('shutdown', config.visitorId);
+  };
+  // Single-page apps call this after a route change: records the page view, keeps the widget.
+  talk.route = function () { track(); };
 
   var COOKIE = 'ap3c_talk_vid';
+  var cookieOptions = {};
 
   function randomId() {
     var bytes = new Uint8Array(16);
@@ -41,38 +73,67 @@
     return m && m[1];
   }
 
-  // The visitor id is first-party on the host page, scoped by cookieDomains and talk.cookiePath
-  // so two workspaces on one site don't mix; localStorage when cookies are refused.
-  function visitorId(options) {
-    var id = readCookie();
-    var store = null;
-    try {
-      store = w.localStorage;
-      id = id || store.getItem(COOKIE);
-    } catch (e) { /* storage blocked */ }
-    if (!/^[0-9a-f]{32}$/.test(id || '')) id = randomId();
+  function storage() {
+    try { return w.localStorage; } catch (e) { return null; } // storage blocked
+  }
+
+  // First-party on the host page, scoped by cookieDomains and talk.cookiePath so two
+  // workspaces on one site don't mix; localStorage when cookies are refused.
+  function storeVisitorId(id) {
     var host = location.hostname;
-    var domain = (options.cookieDomains || []).filter(function (dom) {
+    var domain = (cookieOptions.cookieDomains || []).filter(function (dom) {
       var bare = String(dom).replace(/^\./, '');
       return host === bare || host.slice(-bare.length - 1) === '.' + bare;
     })[0];
-    var path = (options.talk && options.talk.cookiePath) || '/';
+    var path = (cookieOptions.talk && cookieOptions.talk.cookiePath) || '/';
     d.cookie = COOKIE + '=' + id + '; path=' + path + '; max-age=63072000; SameSite=Lax' +
       (domain ? '; domain=' + domain : '') + (location.protocol === 'https:' ? '; Secure' : '');
-    if (readCookie() !== id && store) {
-      try { store.setItem(COOKIE, id); } catch (e) { /* nowhere to keep it: one visit only */ }
+    var store = storage();
+    if (store) {
+      try {
+        if (readCookie() === id) store.removeItem(COOKIE);
+        else store.setItem(COOKIE, id);
+      } catch (e) { /* nowhere to keep it: one visit only */ }
     }
+  }
+
+  function visitorId() {
+    var store = storage();
+    var id = readCookie() || (store && store.getItem(COOKIE));
+    if (!/^[0-9a-f]{32}$/.test(id || '')) id = randomId();
+    storeVisitorId(id);
     return id;
   }
 
-  function start(config) {
+  // A page view, for the agents' view of the visitor's browsing.
+  function track() {
+    if (!config) { pendingViews++; return; }
+    w.fetch(config.apiUrl + '/v1/talk/track', {
+      method: 'POST',
+      keepalive: true,
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        capture_key: config.captureKey,
+        visitor_id: config.visitorId,
+        url: location.href,
+        title: d.title || undefined,
+        referrer: d.referrer || undefined
+      })
+    }).catch(function () { /* analytics must never break the page */ });
+  }
+
+  function start() {
     if (started) return;
     started = true;
     var base = assetBase || config.apiUrl + '/';
+    var hooks = {
+      unread: function (count) { each(unreadListeners, count); },
+      ready: function () { ready = true; each(readyListeners.splice(0)); }
+    };
     import(base + 'widget/talk-widget.js')
       .then(function (mod) {
         return mod.default({ module_or_path: base + 'widget/talk-widget_bg.wasm' }).then(function () {
-          mod.start(JSON.stringify(config));
+          mod.start(JSON.stringify(config), hooks);
           widget = mod;
           early.splice(0).forEach(function (call) { widget[call[0]](call[1]); });
         });
@@ -85,19 +146,19 @@
 
   ap3c.init = function (captureKey, apiUrl, options) {
     options = options || {};
+    cookieOptions = options;
     var talkOptions = options.talk || {};
-    if (options.disableTalk) return;
-    start({
+    config = {
       captureKey: String(captureKey),
       apiUrl: String(apiUrl || '').replace(/\/+$/, '') || location.origin,
-      visitorId: visitorId(options),
+      visitorId: visitorId(),
       token: typeof talkOptions.token === 'string' && talkOptions.token ? talkOptions.token : null
-    });
+    };
+    for (; pendingViews > 0; pendingViews--) track();
+    if (!options.disableTalk) start();
   };
 
-  // Page-view tracking (agents' browsing history) comes with the people API; until then
-  // track() accepts and drops events so the snippet runs unchanged.
-  ap3c.track = ap3c.track || function () {};
+  ap3c.track = track;
 
   // Run what the snippet queued, then make later pushes run at once.
   var queued = ap3c.cmd || [];

@@ -27,3 +27,39 @@ pub fn create_mount_point() -> Result<HtmlElement, JsValue> {
     shadow.append_child(&mount)?;
     Ok(mount.unchecked_into())
 }
+
+/// Prefixes the tab title with the unread count, e.g. "(2) Shop", and restores it at 0.
+/// Only our own prefix is replaced, so titles the page sets itself survive.
+pub fn show_unread_in_title(count: u32) {
+    let Some(document) = web_sys::window().and_then(|window| window.document()) else {
+        return;
+    };
+    let title = document.title();
+    let bare = strip_count(&title);
+    let wanted = if count == 0 {
+        bare.to_string()
+    } else {
+        format!("({count}) {bare}")
+    };
+    if wanted != title {
+        document.set_title(&wanted);
+    }
+}
+
+fn strip_count(title: &str) -> &str {
+    title
+        .strip_prefix('(')
+        .and_then(|rest| rest.split_once(") "))
+        .filter(|(count, _)| !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit()))
+        .map_or(title, |(_, bare)| bare)
+}
+
+/// Runs `f` whenever the tab becomes visible or hidden, for the page's lifetime.
+pub fn on_visibility_change(f: impl FnMut() + 'static) {
+    if let Some(document) = web_sys::window().and_then(|window| window.document()) {
+        let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(f);
+        let _ = document
+            .add_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref());
+        listener.forget(); // lives as long as the page
+    }
+}

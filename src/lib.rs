@@ -19,9 +19,10 @@ use state::MessengerState;
 use wasm_bindgen::prelude::*;
 
 /// Mounts the messenger and opens its session. `config` is the JSON the loader builds from
-/// `ap3c.init`: `{captureKey, apiUrl, visitorId, token}`. A second call does nothing.
+/// `ap3c.init`: `{captureKey, apiUrl, visitorId, token}`; `hooks` holds the page callbacks
+/// `unread(count)` and `ready()`. A second call does nothing.
 #[wasm_bindgen]
-pub fn start(config: &str) -> Result<(), JsValue> {
+pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     if runtime::is_installed() {
         return Ok(());
     }
@@ -29,9 +30,63 @@ pub fn start(config: &str) -> Result<(), JsValue> {
         .map_err(|error| JsValue::from_str(&format!("talk: bad configuration: {error}")))?;
     let state = MessengerState::new();
     let mount = host::create_mount_point()?;
-    leptos::mount::mount_to(mount, move || view! { <Widget state/> }).forget();
-    runtime::install(config, state);
+    leptos::mount::mount_to(mount, move || {
+        // Opening the messenger (or coming back to its tab) reads what arrived.
+        Effect::new(move |_| {
+            if state.open.get() {
+                runtime::mark_seen();
+            }
+        });
+        view! { <Widget state/> }
+    })
+    .forget();
+    host::on_visibility_change(runtime::mark_seen);
+    runtime::install(config, runtime::Hooks::from_js(&hooks), state);
     Ok(())
+}
+
+fn with_state(f: impl FnOnce(MessengerState)) {
+    if let Some(state) = runtime::state() {
+        f(state);
+    }
+}
+
+/// `ap3c.talk.open()`: opens the messenger (and shows it if hidden).
+#[wasm_bindgen]
+pub fn open() {
+    with_state(|state| {
+        state.hidden.set(false);
+        state.open.set(true);
+    });
+}
+
+/// `ap3c.talk.close()`.
+#[wasm_bindgen]
+pub fn close() {
+    with_state(|state| state.open.set(false));
+}
+
+/// `ap3c.talk.show()`: brings back a launcher hidden with `hide()`.
+#[wasm_bindgen]
+pub fn show() {
+    with_state(|state| state.hidden.set(false));
+}
+
+/// `ap3c.talk.hide()`: no launcher and no panel until `show()` or `open()`; the session and
+/// its messages carry on.
+#[wasm_bindgen]
+pub fn hide() {
+    with_state(|state| {
+        state.open.set(false);
+        state.hidden.set(true);
+    });
+}
+
+/// `ap3c.talk.shutdown()`: forgets the visitor (e.g. on logout). The loader has already
+/// replaced the visitor id in the cookie; the messenger restarts as that new, anonymous visitor.
+#[wasm_bindgen]
+pub fn shutdown(new_visitor_id: String) {
+    runtime::shutdown(new_visitor_id);
 }
 
 /// Restarts the messenger in a new, verified session for the person the token names.

@@ -52,8 +52,32 @@ impl Drop for Socket {
     }
 }
 
+/// Page callbacks the loader passes in: `unread(count)` and `ready()`.
+#[derive(Default)]
+pub struct Hooks {
+    pub unread: Option<js_sys::Function>,
+    pub ready: Option<js_sys::Function>,
+}
+
+impl Hooks {
+    pub fn from_js(hooks: &JsValue) -> Self {
+        let get = |name: &str| {
+            js_sys::Reflect::get(hooks, &name.into())
+                .ok()
+                .and_then(|value| value.dyn_into::<js_sys::Function>().ok())
+        };
+        Hooks {
+            unread: get("unread"),
+            ready: get("ready"),
+        }
+    }
+}
+
 struct Engine {
     config: WidgetConfig,
+    hooks: Hooks,
+    /// `ready` is announced once per page, not on every reconnect.
+    announced_ready: bool,
     api: ApiClient,
     state: MessengerState,
     /// Bumped on every restart so callbacks of an abandoned session do nothing.
@@ -82,11 +106,13 @@ fn with_current<R>(generation: u32, f: impl FnOnce(&mut Engine) -> R) -> Option<
     with_engine(|engine| (engine.generation == generation).then(|| f(engine))).flatten()
 }
 
-pub fn install(config: WidgetConfig, state: MessengerState) {
+pub fn install(config: WidgetConfig, hooks: Hooks, state: MessengerState) {
     let api = ApiClient::new(&config.api_url);
     ENGINE.with(|engine| {
         *engine.borrow_mut() = Some(Engine {
             config,
+            hooks,
+            announced_ready: false,
             api,
             state,
             generation: 0,
@@ -102,6 +128,10 @@ pub fn install(config: WidgetConfig, state: MessengerState) {
     restart(None);
 }
 
+pub fn state() -> Option<MessengerState> {
+    with_engine(|engine| engine.state)
+}
+
 pub fn is_installed() -> bool {
     ENGINE.with(|engine| engine.borrow().is_some())
 }
@@ -109,10 +139,25 @@ pub fn is_installed() -> bool {
 /// Starts (or restarts) the messenger in a new session; with a token the session is verified.
 /// Old conversations keep their verified flag; new ones get this session's.
 pub fn restart(token: Option<String>) {
-    let generation = with_engine(|engine| {
+    begin_session(|config| {
         if token.is_some() {
-            engine.config.token = token;
+            config.token = token;
         }
+    });
+}
+
+/// Forgets the visitor (e.g. on logout): a new anonymous visitor id, no verified token.
+pub fn shutdown(new_visitor_id: String) {
+    begin_session(|config| {
+        config.visitor_id = new_visitor_id;
+        config.token = None;
+    });
+    with_engine(|engine| engine.state.open.set(false));
+}
+
+fn begin_session(adjust: impl FnOnce(&mut WidgetConfig)) {
+    let generation = with_engine(|engine| {
+        adjust(&mut engine.config);
         engine.generation = engine.generation.wrapping_add(1);
         engine.session = None;
         engine.socket = None;
@@ -307,6 +352,12 @@ fn handle_event(engine: &mut Engine, event: ServerEvent) {
             engine.ready = true;
             engine.attempt = 0;
             engine.state.connected.set(true);
+            if !engine.announced_ready {
+                engine.announced_ready = true;
+                if let Some(ready) = &engine.hooks.ready {
+                    let _ = ready.call0(&JsValue::NULL);
+                }
+            }
             let verified = engine.session.as_ref().is_some_and(|s| s.verified);
             if engine.conversation_id.is_none() {
                 engine.conversation_id =
@@ -332,6 +383,10 @@ fn handle_event(engine: &mut Engine, event: ServerEvent) {
         }
         ServerEvent::Message { message } => {
             if engine.conversation_id.as_deref() == Some(message.conversation_id.as_str()) {
+                let from_us = message.author.kind != talk_protocol::AuthorKind::Visitor;
+                if from_us && (!engine.state.open.get_untracked() || page_hidden()) {
+                    set_unread(engine, engine.state.unread.get_untracked() + 1);
+                }
                 accept_message(engine, message);
             }
         }
@@ -367,6 +422,32 @@ fn handle_event(engine: &mut Engine, event: ServerEvent) {
         }
         ServerEvent::Pong => {}
     }
+}
+
+fn page_hidden() -> bool {
+    web_sys::window()
+        .and_then(|window| window.document())
+        .is_some_and(|document| document.hidden())
+}
+
+fn set_unread(engine: &Engine, count: u32) {
+    if engine.state.unread.get_untracked() == count {
+        return;
+    }
+    engine.state.unread.set(count);
+    crate::host::show_unread_in_title(count);
+    if let Some(unread) = &engine.hooks.unread {
+        let _ = unread.call1(&JsValue::NULL, &count.into());
+    }
+}
+
+/// The visitor is looking at the open messenger: everything is read.
+pub fn mark_seen() {
+    with_engine(|engine| {
+        if engine.state.open.get_untracked() && !page_hidden() {
+            set_unread(engine, 0);
+        }
+    });
 }
 
 fn accept_message(engine: &mut Engine, message: talk_protocol::Message) {

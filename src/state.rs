@@ -103,6 +103,10 @@ pub fn set_delivery(lines: &mut [ChatLine], client_msg_id: &str, delivery: Deliv
 #[derive(Clone, Copy)]
 pub struct MessengerState {
     pub open: RwSignal<bool>,
+    /// Hidden by the page (`ap3c.talk.hide()`): no launcher, no panel.
+    pub hidden: RwSignal<bool>,
+    /// Agent and bot messages that arrived while the messenger was closed or the tab hidden.
+    pub unread: RwSignal<u32>,
     pub stage: RwSignal<Stage>,
     pub person: RwSignal<Option<PersonSummary>>,
     pub verified: RwSignal<bool>,
@@ -118,6 +122,8 @@ impl MessengerState {
     pub fn new() -> Self {
         MessengerState {
             open: RwSignal::new(false),
+            hidden: RwSignal::new(false),
+            unread: RwSignal::new(0),
             stage: RwSignal::new(Stage::Starting),
             person: RwSignal::new(None),
             verified: RwSignal::new(false),
@@ -135,6 +141,7 @@ impl MessengerState {
         self.person.set(None);
         self.verified.set(false);
         self.lines.set(Vec::new());
+        self.unread.set(0);
         self.connected.set(false);
         self.identify_busy.set(false);
         self.identify_error.set(None);

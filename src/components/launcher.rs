@@ -3,20 +3,35 @@ use leptos::prelude::*;
 
 /// The round button that opens and closes the messenger.
 #[component]
-pub fn Launcher(open: RwSignal<bool>, node_ref: NodeRef<Button>) -> impl IntoView {
+pub fn Launcher(
+    open: RwSignal<bool>,
+    #[prop(into)] unread: Signal<u32>,
+    node_ref: NodeRef<Button>,
+) -> impl IntoView {
+    let label = move || match (open.get(), unread.get()) {
+        (true, _) => "Close chat".to_string(),
+        (false, 0) => "Open chat".to_string(),
+        (false, 1) => "Open chat, 1 unread message".to_string(),
+        (false, count) => format!("Open chat, {count} unread messages"),
+    };
     view! {
         <button
             node_ref=node_ref
             type="button"
             class="talk-launcher"
             data-testid="talk-launcher"
-            aria-label=move || if open.get() { "Close chat" } else { "Open chat" }
+            aria-label=label
             aria-expanded=move || open.get().to_string()
             on:click=move |_| open.update(|open| *open = !*open)
         >
             <svg viewBox="0 0 24 24" aria-hidden="true" class="talk-launcher-icon">
                 <path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/>
             </svg>
+            <Show when=move || unread.get() != 0>
+                <span class="talk-badge" data-testid="talk-unread" aria-hidden="true">
+                    {move || if unread.get() > 99 { "99+".to_string() } else { unread.get().to_string() }}
+                </span>
+            </Show>
         </button>
     }
 }

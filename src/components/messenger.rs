@@ -20,11 +20,11 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
         open
     });
     view! {
-        <div class="talk-root" class:talk-open=move || state.open.get()>
+        <div class="talk-root" class:talk-open=move || state.open.get() hidden=move || state.hidden.get()>
             <Show when=move || state.open.get()>
                 <Messenger state/>
             </Show>
-            <Launcher open=state.open node_ref=launcher/>
+            <Launcher open=state.open unread=state.unread node_ref=launcher/>
         </div>
     }
 }

@@ -3,9 +3,11 @@
 
 mod browser;
 mod server;
+mod site;
 
 pub use browser::{Browser, Widget};
 pub use server::TestServer;
+pub use site::{page_with_snippet, HostSite};
 
 use futures_util::FutureExt;
 use std::future::Future;

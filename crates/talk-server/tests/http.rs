@@ -50,6 +50,18 @@ async fn widget_files_are_served_with_no_cache_and_wasm_type() {
     assert_eq!(answer.header("cache-control"), "no-cache");
     let missing = app.get("/widget/nope.js").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // Customer pages on other origins load the module and the WASM in CORS mode.
+    let cross_origin = app
+        .request(
+            Request::get("/widget/talk_widget_bg.wasm")
+                .header("origin", "https://shop.example")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(cross_origin.status, StatusCode::OK);
+    assert_eq!(cross_origin.header("access-control-allow-origin"), "*");
 }
 
 #[tokio::test]

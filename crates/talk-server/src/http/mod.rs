@@ -40,8 +40,15 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(browser_cors);
 
-    // The widget's files are not content-hashed, so browsers must revalidate them.
+    // The widget's files are not content-hashed, so browsers must revalidate them. Customer
+    // pages on other origins import the JS module and fetch the WASM in CORS mode; the files
+    // are public and carry no credentials, so any origin may read them.
     let widget_files = tower::ServiceBuilder::new()
+        .layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::any())
+                .allow_methods([Method::GET, Method::HEAD]),
+        )
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),

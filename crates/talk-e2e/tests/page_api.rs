@@ -1,0 +1,162 @@
+//! The widget embedded on a customer's site (another origin) and driven through `window.ap3c`.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use talk_e2e::{eventually, page_with_snippet, with_browser, Browser, HostSite, ENTER};
+
+/// Registers page callbacks that record what they were told in `window.talkEvents`.
+const RECORD_EVENTS: &str = "window.talkEvents = []; ap3c.cmd.push(function () { \
+     ap3c.talk.onReady(function () { talkEvents.push('ready'); }); \
+     ap3c.talk.onUnreadCountChange(function (n) { talkEvents.push('unread:' + n); }); });";
+
+async fn js(browser: &Browser, script: &str) -> Value {
+    browser
+        .client
+        .execute(script, vec![])
+        .await
+        .unwrap_or_else(|error| panic!("{script}: {error}"))
+}
+
+async fn wait_for_event(browser: &Browser, event: &str) {
+    eventually(&format!("page event {event}"), Duration::from_secs(15), || async {
+        let events = js(browser, "return window.talkEvents;").await;
+        events
+            .as_array()
+            .is_some_and(|events| events.contains(&json!(event)))
+            .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
+    with_browser("page-api", |server, browser| async move {
+        let site = HostSite::start(vec![(
+            "/",
+            page_with_snippet(&server.capture_key, &server.url, "{talk: {}}", RECORD_EVENTS),
+        )])
+        .await;
+        browser.goto(&format!("{}/", site.url)).await;
+        let widget = browser.widget().await;
+        wait_for_event(&browser, "ready").await;
+
+        // open() from the page; the visitor identifies and writes.
+        js(&browser, "ap3c.talk.open();").await;
+        widget.type_into("talk-email", "ada@example.com").await;
+        widget.click("talk-identify-submit").await;
+        widget.type_into("talk-composer", "Do you ship to Norway?").await;
+        widget.type_into("talk-composer", ENTER).await;
+        widget.wait_for_messages(&[("visitor", "Do you ship to Norway?")]).await;
+
+        // Closed, an agent's reply counts as unread: callback, badge and tab title.
+        js(&browser, "ap3c.talk.close();").await;
+        let conversation = server.conversations().await.remove(0);
+        server.reply(&conversation.id, "We do!").await;
+        wait_for_event(&browser, "unread:1").await;
+        assert_eq!(widget.wait_for("talk-unread").await.text().await.unwrap(), "1");
+        assert_eq!(js(&browser, "return document.title;").await, json!("(1) Shop"));
+
+        // Opening reads it.
+        js(&browser, "ap3c.talk.open();").await;
+        wait_for_event(&browser, "unread:0").await;
+        assert_eq!(js(&browser, "return document.title;").await, json!("Shop"));
+        widget
+            .wait_for_messages(&[("visitor", "Do you ship to Norway?"), ("agent", "We do!")])
+            .await;
+
+        // hide() takes launcher and panel away; show() brings the launcher back.
+        let launcher_shown = "const l = document.querySelector('ap3c-talk').shadowRoot \
+             .querySelector('[data-testid=talk-launcher]'); return l.checkVisibility();";
+        js(&browser, "ap3c.talk.hide();").await;
+        eventually("the launcher to hide", Duration::from_secs(5), || async {
+            (js(&browser, launcher_shown).await == json!(false)).then_some(())
+        })
+        .await;
+        assert!(widget.find("talk-panel").await.is_none());
+        js(&browser, "ap3c.talk.show();").await;
+        eventually("the launcher to come back", Duration::from_secs(5), || async {
+            (js(&browser, launcher_shown).await == json!(true)).then_some(())
+        })
+        .await;
+
+        // shutdown() forgets the visitor: a new id, and the next visitor is asked who they are.
+        let cookie = "return (document.cookie.match(/ap3c_talk_vid=([0-9a-f]{32})/) || [])[1];";
+        let before = js(&browser, cookie).await;
+        js(&browser, "ap3c.talk.shutdown(); ap3c.talk.open();").await;
+        let after = js(&browser, cookie).await;
+        assert!(before.is_string() && after.is_string() && before != after, "{before} {after}");
+        widget.wait_for("talk-identify-form").await;
+        assert!(widget.messages().await.is_empty(), "the old visitor's history is gone");
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_init_greets_the_known_contact_and_verifies_the_conversation() {
+    with_browser("init-token", |server, browser| async move {
+        let session = server.mint_token("grace@example.com", "Grace Hopper").await;
+        let options = format!("{{cookieDomains: [], talk: {{token: '{}'}}}}", session.token);
+        let site = HostSite::start(vec![(
+            "/",
+            page_with_snippet(&server.capture_key, &server.url, &options, ""),
+        )])
+        .await;
+        browser.goto(&format!("{}/", site.url)).await;
+        let widget = browser.widget().await;
+        widget.click("talk-launcher").await;
+        let greeting = eventually("a greeting by name", Duration::from_secs(15), || async {
+            let text = widget.find("talk-greeting").await?.text().await.ok()?;
+            text.contains("Grace").then_some(text)
+        })
+        .await;
+        assert!(greeting.starts_with("Hi"), "{greeting}");
+        assert!(widget.find("talk-identify-form").await.is_none(), "a known contact is never asked");
+        widget.type_into("talk-composer", "Hello from my account").await;
+        widget.click("talk-send").await;
+        widget.wait_for_messages(&[("visitor", "Hello from my account")]).await;
+        let conversations = server.conversations().await;
+        assert_eq!(conversations.len(), 1);
+        assert!(conversations[0].verified);
+        assert_eq!(conversations[0].person_id.as_deref(), Some(session.person_id.as_str()));
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_talk_keeps_the_messenger_off_that_page() {
+    with_browser("disable-talk", |server, browser| async move {
+        let site = HostSite::start(vec![
+            (
+                "/quiet",
+                page_with_snippet(&server.capture_key, &server.url, "{disableTalk: true}", ""),
+            ),
+            (
+                "/",
+                page_with_snippet(&server.capture_key, &server.url, "{talk: {}}", ""),
+            ),
+        ])
+        .await;
+        browser.goto(&format!("{}/quiet", site.url)).await;
+        eventually("the loader to run ap3c.init", Duration::from_secs(10), || async {
+            (js(&browser, "return !!(window.ap3c && ap3c._talkLoaded && document.readyState === 'complete');").await
+                == json!(true))
+            .then_some(())
+        })
+        .await;
+        // Absence needs a moment to be meaningful: a normal page mounts well within it.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let fetched_widget = "return performance.getEntriesByType('resource') \
+             .some(function (entry) { return entry.name.indexOf('talk-widget') >= 0; });";
+        assert_eq!(js(&browser, fetched_widget).await, json!(false), "no widget download");
+        assert_eq!(js(&browser, "return document.querySelector('ap3c-talk') === null;").await, json!(true));
+
+        // The same site without the option gets the messenger.
+        browser.goto(&format!("{}/", site.url)).await;
+        browser.widget().await;
+        assert_eq!(js(&browser, fetched_widget).await, json!(true));
+        server.stop().await;
+    })
+    .await;
+}
