@@ -23,7 +23,17 @@ pub async fn with_browser<F>(name: &str, body: impl FnOnce(TestServer, Browser) 
 where
     F: Future<Output = ()>,
 {
-    let server = TestServer::start().await;
+    with_browser_using(name, TestServer::start().await, body).await
+}
+
+/// `with_browser` with a server the test set up itself.
+pub async fn with_browser_using<F>(
+    name: &str,
+    server: TestServer,
+    body: impl FnOnce(TestServer, Browser) -> F,
+) where
+    F: Future<Output = ()>,
+{
     let browser = Browser::start().await;
     let client = browser.client.clone();
     let outcome = AssertUnwindSafe(body(server, browser)).catch_unwind().await;

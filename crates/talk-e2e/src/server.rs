@@ -45,6 +45,11 @@ fn listen(addr: SocketAddr) -> TcpListener {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Like `start`, with some settings changed (e.g. a short token lifetime).
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = listen("127.0.0.1:0".parse().expect("address"));
         let addr = listener.local_addr().expect("address");
@@ -57,6 +62,8 @@ impl TestServer {
             demo_page: true,
             ..Settings::default()
         };
+        let mut settings = settings;
+        adjust(&mut settings);
         let state = AppState::connect(settings.clone()).await.expect("open the database");
         let workspace = create_workspace(&state.db, "E2E").await.expect("create a workspace");
         let mut server = TestServer {
@@ -178,6 +185,14 @@ impl TestServer {
             .expect("GET");
         assert!(response.status().is_success(), "GET {path}: {}", response.status());
         response.bytes().await.expect("body").to_vec()
+    }
+
+    /// How many browser sessions the widget has opened so far.
+    pub async fn widget_sessions(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE kind = 'widget'")
+            .fetch_one(&self.state.db)
+            .await
+            .expect("count sessions")
     }
 
     /// The workspace's token-signing secrets, straight from the database.

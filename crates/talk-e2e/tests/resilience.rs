@@ -148,3 +148,45 @@ async fn keyboard_users_can_close_and_land_back_on_the_launcher() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_socket_token_is_refreshed_while_the_conversation_goes_on() {
+    let server = TestServer::start_with(|settings| settings.socket_token_ttl_secs = 3).await;
+    talk_e2e::with_browser_using("token-refresh", server, |mut server, browser| async move {
+        let widget = identified_visitor(&server, &browser).await;
+        send(&widget, "first").await;
+        widget.wait_for_messages(&[("visitor", "first")]).await;
+        let conversation = server.conversations().await.remove(0);
+        let sessions_at_start = server.widget_sessions().await;
+
+        // Several token lifetimes pass; the widget renews its token on its own.
+        eventually("two silent token refreshes", Duration::from_secs(15), || async {
+            (server.widget_sessions().await >= sessions_at_start + 2).then_some(())
+        })
+        .await;
+        server.reply(&conversation.id, "still here?").await;
+        send(&widget, "yes").await;
+        widget
+            .wait_for_messages(&[("visitor", "first"), ("agent", "still here?"), ("visitor", "yes")])
+            .await;
+
+        // A reconnect long after the first token expired still just works.
+        server.shut_down().await;
+        server.start_again().await;
+        server.reply(&conversation.id, "after the restart").await;
+        send(&widget, "got it").await;
+        widget
+            .wait_for_messages(&[
+                ("visitor", "first"),
+                ("agent", "still here?"),
+                ("visitor", "yes"),
+                ("agent", "after the restart"),
+                ("visitor", "got it"),
+            ])
+            .await;
+        assert!(widget.find("talk-identify-form").await.is_none(), "never asked again");
+        assert_eq!(server.conversations().await.len(), 1, "one conversation throughout");
+        server.stop().await;
+    })
+    .await;
+}
