@@ -5,6 +5,8 @@ export interface Ap3cTalkOptions {
   token?: string;
   /** Scopes the visitor cookie, e.g. when two workspaces share one site. Default "/". */
   cookiePath?: string;
+  /** The messenger's language ("en", "de", "ar"); default: the browser's languages, else English. */
+  language?: string;
 }
 
 export interface Ap3cInitOptions {

@@ -152,7 +152,8 @@
       captureKey: String(captureKey),
       apiUrl: String(apiUrl || '').replace(/\/+$/, '') || location.origin,
       visitorId: visitorId(),
-      token: typeof talkOptions.token === 'string' && talkOptions.token ? talkOptions.token : null
+      token: typeof talkOptions.token === 'string' && talkOptions.token ? talkOptions.token : null,
+      language: typeof talkOptions.language === 'string' ? talkOptions.language : null
     };
     for (; pendingViews > 0; pendingViews--) track();
     if (!options.disableTalk) start();

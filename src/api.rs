@@ -1,7 +1,7 @@
 //! Typed client for the Talk server's browser endpoints.
 
+use crate::i18n::Texts;
 use serde::{de::DeserializeOwned, Serialize};
-use std::fmt;
 use talk_protocol::{
     ErrorBody, IdentifyRequest, IdentifyResponse, WidgetSessionRequest, WidgetSessionResponse,
 };
@@ -33,12 +33,13 @@ impl ApiError {
     }
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ApiError {
+    /// What the visitor reads. The server's messages say what to fix; ours are translated.
+    pub fn user_message(&self, texts: &Texts) -> String {
         match self {
-            ApiError::Network(_) => f.write_str("Can't reach the chat service. Check your connection."),
-            ApiError::Server { message, .. } => f.write_str(message),
-            ApiError::Decode(_) => f.write_str("The chat service sent an unexpected answer."),
+            ApiError::Network(_) => texts.network_error.to_string(),
+            ApiError::Server { message, .. } => message.clone(),
+            ApiError::Decode(_) => texts.unexpected_answer.to_string(),
         }
     }
 }

@@ -6,8 +6,9 @@ use web_sys::{CssStyleSheet, HtmlElement, ShadowRootInit, ShadowRootMode};
 
 const STYLES: &str = include_str!("../style/widget.css");
 
-/// Creates `<ap3c-talk>` at the end of `<body>` and returns the element to mount into.
-pub fn create_mount_point() -> Result<HtmlElement, JsValue> {
+/// Creates `<ap3c-talk>` at the end of `<body>` and returns the element to mount into,
+/// marked with the messenger's language and writing direction.
+pub fn create_mount_point(lang: crate::i18n::Lang) -> Result<HtmlElement, JsValue> {
     let document = web_sys::window()
         .and_then(|window| window.document())
         .ok_or("no document")?;
@@ -24,8 +25,24 @@ pub fn create_mount_point() -> Result<HtmlElement, JsValue> {
         &js_sys::Array::of1(&sheet),
     )?;
     let mount = document.create_element("div")?;
+    mount.set_attribute("lang", lang.code())?;
+    mount.set_attribute("dir", lang.dir())?;
     shadow.append_child(&mount)?;
     Ok(mount.unchecked_into())
+}
+
+/// The browser's preferred languages, most preferred first.
+pub fn browser_languages() -> Vec<String> {
+    web_sys::window()
+        .map(|window| {
+            window
+                .navigator()
+                .languages()
+                .iter()
+                .filter_map(|language| language.as_string())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Prefixes the tab title with the unread count, e.g. "(2) Shop", and restores it at 0.

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod components;
 mod host;
+pub mod i18n;
 pub mod ids;
 mod json;
 mod runtime;
@@ -29,8 +30,10 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     let config: WidgetConfig = json::parse(config)
         .map_err(|error| JsValue::from_str(&format!("talk: bad configuration: {error}")))?;
     let state = MessengerState::new();
-    let mount = host::create_mount_point()?;
+    let lang = i18n::Lang::pick(config.language.as_deref(), host::browser_languages().iter().map(String::as_str));
+    let mount = host::create_mount_point(lang)?;
     leptos::mount::mount_to(mount, move || {
+        provide_context(lang);
         // Opening the messenger (or coming back to its tab) reads what arrived.
         Effect::new(move |_| {
             if state.open.get() {
@@ -41,7 +44,7 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     })
     .forget();
     host::on_visibility_change(runtime::mark_seen);
-    runtime::install(config, runtime::Hooks::from_js(&hooks), state);
+    runtime::install(config, lang, runtime::Hooks::from_js(&hooks), state);
     Ok(())
 }
 

@@ -26,6 +26,9 @@ pub struct WidgetConfig {
     pub visitor_id: String,
     #[serde(default)]
     pub token: Option<String>,
+    /// `talk.language` from `ap3c.init`, e.g. "de"; else the browser's languages decide.
+    #[serde(default)]
+    pub language: Option<String>,
 }
 
 /// A message typed by the visitor and not yet acknowledged.
@@ -75,6 +78,7 @@ impl Hooks {
 
 struct Engine {
     config: WidgetConfig,
+    texts: &'static crate::i18n::Texts,
     hooks: Hooks,
     /// `ready` is announced once per page, not on every reconnect.
     announced_ready: bool,
@@ -108,11 +112,12 @@ fn with_current<R>(generation: u32, f: impl FnOnce(&mut Engine) -> R) -> Option<
     with_engine(|engine| (engine.generation == generation).then(|| f(engine))).flatten()
 }
 
-pub fn install(config: WidgetConfig, hooks: Hooks, state: MessengerState) {
+pub fn install(config: WidgetConfig, lang: crate::i18n::Lang, hooks: Hooks, state: MessengerState) {
     let api = ApiClient::new(&config.api_url);
     ENGINE.with(|engine| {
         *engine.borrow_mut() = Some(Engine {
             config,
+            texts: lang.texts(),
             hooks,
             announced_ready: false,
             api,
@@ -592,16 +597,14 @@ pub fn retry_message(client_msg_id: String) {
 
 /// Gives the visitor's email (and names) so a conversation can start.
 pub fn identify(request: IdentifyRequest) {
-    let Some((generation, api, token, state)) = with_engine(|engine| {
+    let Some((generation, api, token, state, texts)) = with_engine(|engine| {
         let token = engine.session.as_ref().map(|s| s.session_token.clone());
-        (engine.generation, engine.api.clone(), token, engine.state)
+        (engine.generation, engine.api.clone(), token, engine.state, engine.texts)
     }) else {
         return;
     };
     let Some(token) = token else {
-        state
-            .identify_error
-            .set(Some("Still connecting, try again in a moment.".into()));
+        state.identify_error.set(Some(texts.still_connecting.into()));
         return;
     };
     if state.identify_busy.get_untracked() {
@@ -619,7 +622,7 @@ pub fn identify(request: IdentifyRequest) {
                     state.person.set(Some(response.person));
                     state.stage.set(Stage::Chat);
                 }
-                Err(error) => state.identify_error.set(Some(error.to_string())),
+                Err(error) => state.identify_error.set(Some(error.user_message(texts))),
             }
         });
     });

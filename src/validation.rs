@@ -1,7 +1,9 @@
 //! Checks made before anything is sent, so the visitor sees the problem at once.
 //! The server checks again; these only spare a round trip.
 
-/// Why the identify form can't be sent yet; the text is what the visitor reads.
+use crate::i18n::Texts;
+
+/// Why the identify form can't be sent yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FieldError {
     EmailMissing,
@@ -11,12 +13,12 @@ pub enum FieldError {
 }
 
 impl FieldError {
-    pub fn text(self) -> &'static str {
+    pub fn text(self, texts: &Texts) -> &'static str {
         match self {
-            FieldError::EmailMissing => "Enter your email so we can reply.",
-            FieldError::EmailInvalid => "That doesn't look like an email address.",
-            FieldError::FirstNameMissing => "Enter your first name.",
-            FieldError::LastNameMissing => "Enter your last name.",
+            FieldError::EmailMissing => texts.email_missing,
+            FieldError::EmailInvalid => texts.email_invalid,
+            FieldError::FirstNameMissing => texts.first_name_missing,
+            FieldError::LastNameMissing => texts.last_name_missing,
         }
     }
 }

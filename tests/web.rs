@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use talk_protocol::{Author, AuthorKind, IdentifyRequest, Message};
 use talk_widget::components::{IdentifyForm, MessageList};
+use talk_widget::i18n::{Lang, EN};
 use talk_widget::state::{merge_message, ChatLine, Delivery};
 use talk_widget::validation::{check_email, FieldError};
 use wasm_bindgen::JsCast;
@@ -78,14 +79,14 @@ async fn identify_form_requires_a_valid_email_and_submits_once() {
     click(&root, "talk-identify-submit").await;
     assert_eq!(
         text_of(&root, "talk-email-error").as_deref(),
-        Some(FieldError::EmailMissing.text())
+        Some(FieldError::EmailMissing.text(&EN))
     );
 
     type_into(&root, "talk-email", "ada@example");
     click(&root, "talk-identify-submit").await;
     assert_eq!(
         text_of(&root, "talk-email-error").as_deref(),
-        Some(FieldError::EmailInvalid.text())
+        Some(FieldError::EmailInvalid.text(&EN))
     );
     assert!(submitted.get_untracked().is_empty());
 
@@ -130,11 +131,11 @@ async fn identify_form_asks_for_names_when_the_workspace_requires_them() {
     click(&root, "talk-identify-submit").await;
     assert_eq!(
         text_of(&root, "talk-first-name-error").as_deref(),
-        Some(FieldError::FirstNameMissing.text())
+        Some(FieldError::FirstNameMissing.text(&EN))
     );
     assert_eq!(
         text_of(&root, "talk-last-name-error").as_deref(),
-        Some(FieldError::LastNameMissing.text())
+        Some(FieldError::LastNameMissing.text(&EN))
     );
     assert!(submitted.get_untracked().is_empty());
 
@@ -238,4 +239,42 @@ fn uuids_are_version_4() {
     assert_eq!(&id[14..15], "4");
     assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
     assert_ne!(id, talk_widget::ids::uuid_v4());
+}
+
+#[wasm_bindgen_test]
+fn language_comes_from_the_option_then_the_browser_then_english() {
+    assert_eq!(Lang::pick(Some("ar"), ["de-DE"]), Lang::Ar);
+    assert_eq!(Lang::pick(None, ["fr-FR", "de-AT", "en"]), Lang::De);
+    assert_eq!(Lang::pick(Some("xx"), ["pt-BR"]), Lang::En);
+    assert_eq!(Lang::pick(None, []), Lang::En);
+    assert_eq!(Lang::Ar.dir(), "rtl");
+    assert_eq!(Lang::De.dir(), "ltr");
+}
+
+#[wasm_bindgen_test]
+async fn identify_form_speaks_the_messenger_language() {
+    let root = test_root();
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        provide_context(Lang::Ar);
+        view! {
+            <IdentifyForm
+                names_required=false
+                busy=false
+                server_error=Signal::derive(|| None::<String>)
+                on_submit=Callback::new(|_| {})
+            />
+        }
+    });
+    click(&root, "talk-identify-submit").await;
+    let texts = Lang::Ar.texts();
+    assert_eq!(
+        text_of(&root, "talk-identify-submit").as_deref(),
+        Some(texts.start_conversation)
+    );
+    assert_eq!(
+        text_of(&root, "talk-email-error").as_deref(),
+        Some(texts.email_missing)
+    );
+    let label = root.query_selector("label[for=talk-email]").unwrap().unwrap();
+    assert_eq!(label.text_content().as_deref(), Some(texts.email));
 }

@@ -1,3 +1,4 @@
+use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
 use leptos::prelude::*;
 use talk_protocol::AuthorKind;
@@ -17,11 +18,11 @@ pub fn Conversation(
     }
 }
 
-fn author_label(line: &ChatLine) -> String {
+fn author_label(line: &ChatLine, texts: &Texts) -> String {
     match line.author.kind {
-        AuthorKind::Visitor => "You".to_string(),
-        AuthorKind::Agent => line.author.name.clone().unwrap_or_else(|| "Agent".into()),
-        AuthorKind::Bot => line.author.name.clone().unwrap_or_else(|| "Bot".into()),
+        AuthorKind::Visitor => texts.you.to_string(),
+        AuthorKind::Agent => line.author.name.clone().unwrap_or_else(|| texts.agent.into()),
+        AuthorKind::Bot => line.author.name.clone().unwrap_or_else(|| texts.bot.into()),
     }
 }
 
@@ -44,6 +45,7 @@ pub fn MessageList(
     #[prop(into)] lines: Signal<Vec<ChatLine>>,
     on_retry: Callback<String>,
 ) -> impl IntoView {
+    let texts = use_texts();
     let list = NodeRef::<leptos::html::Ol>::new();
     // Follow new messages.
     Effect::new(move |_| {
@@ -55,7 +57,7 @@ pub fn MessageList(
     view! {
         <ol class="talk-messages" data-testid="talk-messages" role="log" aria-live="polite" node_ref=list>
             <Show when=move || lines.with(Vec::is_empty)>
-                <li class="talk-empty">"Ask us anything. We usually reply within a few minutes."</li>
+                <li class="talk-empty">{texts.empty_conversation}</li>
             </Show>
             <For each=move || lines.get() key=|line| (line.key.clone(), line.delivery) let:line>
                 {
@@ -69,11 +71,11 @@ pub fn MessageList(
                             data-author=kind
                             data-state=line.delivery.as_str()
                         >
-                            <span class="talk-message-author">{author_label(&line)}</span>
+                            <span class="talk-message-author">{author_label(&line, texts)}</span>
                             <p class="talk-message-body">{line.body.clone()}</p>
                             <span class="talk-message-meta">
                                 {line.created_at.map(clock)}
-                                {(line.delivery == Delivery::Sending).then_some("Sending…")}
+                                {(line.delivery == Delivery::Sending).then_some(texts.sending)}
                             </span>
                             <Show when=move || failed>
                                 {
@@ -85,7 +87,7 @@ pub fn MessageList(
                                             data-testid="talk-retry"
                                             on:click=move |_| on_retry.run(key.clone())
                                         >
-                                            "Not sent. Retry"
+                                            {texts.not_sent_retry}
                                         </button>
                                     }
                                 }
@@ -101,6 +103,7 @@ pub fn MessageList(
 /// Enter sends, Shift+Enter starts a new line.
 #[component]
 pub fn Composer(on_send: Callback<String>) -> impl IntoView {
+    let texts = use_texts();
     let draft = RwSignal::new(String::new());
     let send = move || {
         let text = draft.get_untracked();
@@ -117,12 +120,12 @@ pub fn Composer(on_send: Callback<String>) -> impl IntoView {
                 send();
             }
         >
-            <label for="talk-composer-input" class="talk-visually-hidden">"Message"</label>
+            <label for="talk-composer-input" class="talk-visually-hidden">{texts.message}</label>
             <textarea
                 id="talk-composer-input"
                 data-testid="talk-composer"
                 rows="1"
-                placeholder="Write a message…"
+                placeholder=texts.write_a_message
                 prop:value=move || draft.get()
                 on:input=move |event| draft.set(event_target_value(&event))
                 on:keydown=move |event| {
@@ -132,7 +135,7 @@ pub fn Composer(on_send: Callback<String>) -> impl IntoView {
                     }
                 }
             ></textarea>
-            <button type="submit" class="talk-send" data-testid="talk-send" aria-label="Send">
+            <button type="submit" class="talk-send" data-testid="talk-send" aria-label=texts.send>
                 <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 20l18-8L3 4v6l12 2-12 2z"/></svg>
             </button>
         </form>

@@ -1,3 +1,4 @@
+use crate::i18n::use_texts;
 use crate::validation::{check_identity, FieldError};
 use leptos::prelude::*;
 use talk_protocol::IdentifyRequest;
@@ -11,6 +12,7 @@ pub fn IdentifyForm(
     #[prop(into)] server_error: Signal<Option<String>>,
     on_submit: Callback<IdentifyRequest>,
 ) -> impl IntoView {
+    let texts = use_texts();
     let email = RwSignal::new(String::new());
     let first_name = RwSignal::new(String::new());
     let last_name = RwSignal::new(String::new());
@@ -48,7 +50,7 @@ pub fn IdentifyForm(
                 errors
                     .iter()
                     .find(|error| fields.contains(error))
-                    .map(|error| error.text())
+                    .map(|error| error.text(texts))
             })
         }
     };
@@ -58,12 +60,12 @@ pub fn IdentifyForm(
 
     view! {
         <form class="talk-identify" data-testid="talk-identify-form" novalidate on:submit=submit>
-            <p class="talk-identify-intro">"Leave your email so we can get back to you."</p>
+            <p class="talk-identify-intro">{texts.identify_intro}</p>
             <Show when=move || names_required.get()>
                 <div class="talk-field-row">
                     <Field
                         id="talk-first-name"
-                        label="First name"
+                        label=texts.first_name
                         kind="text"
                         autocomplete="given-name"
                         value=first_name
@@ -71,7 +73,7 @@ pub fn IdentifyForm(
                     />
                     <Field
                         id="talk-last-name"
-                        label="Last name"
+                        label=texts.last_name
                         kind="text"
                         autocomplete="family-name"
                         value=last_name
@@ -81,7 +83,7 @@ pub fn IdentifyForm(
             </Show>
             <Field
                 id="talk-email"
-                label="Email"
+                label=texts.email
                 kind="email"
                 autocomplete="email"
                 value=email
@@ -98,7 +100,7 @@ pub fn IdentifyForm(
                 data-testid="talk-identify-submit"
                 aria-disabled=move || busy.get().to_string()
             >
-                {move || if busy.get() { "Starting…" } else { "Start conversation" }}
+                {move || if busy.get() { texts.starting } else { texts.start_conversation }}
             </button>
         </form>
     }

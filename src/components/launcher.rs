@@ -1,3 +1,4 @@
+use crate::i18n::use_texts;
 use leptos::html::Button;
 use leptos::prelude::*;
 
@@ -8,11 +9,12 @@ pub fn Launcher(
     #[prop(into)] unread: Signal<u32>,
     node_ref: NodeRef<Button>,
 ) -> impl IntoView {
+    let texts = use_texts();
     let label = move || match (open.get(), unread.get()) {
-        (true, _) => "Close chat".to_string(),
-        (false, 0) => "Open chat".to_string(),
-        (false, 1) => "Open chat, 1 unread message".to_string(),
-        (false, count) => format!("Open chat, {count} unread messages"),
+        (true, _) => texts.close_chat.to_string(),
+        (false, 0) => texts.open_chat.to_string(),
+        (false, 1) => texts.open_chat_one_unread.to_string(),
+        (false, count) => texts.open_chat_unread.replace("{n}", &count.to_string()),
     };
     view! {
         <button

@@ -1,4 +1,5 @@
 use super::{Conversation, IdentifyForm, Launcher};
+use crate::i18n::use_texts;
 use crate::runtime;
 use crate::state::{MessengerState, Stage};
 use leptos::html::Button;
@@ -31,15 +32,16 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
 
 #[component]
 pub fn Messenger(state: MessengerState) -> impl IntoView {
+    let texts = use_texts();
     let greeting = move || {
         state.person.with(|person| match person.as_ref().and_then(|p| p.greeting_name()) {
-            Some(name) => format!("Hi {name}"),
-            None => "Hi there".to_string(),
+            Some(name) => texts.greeting_named.replace("{name}", name),
+            None => texts.greeting.to_string(),
         })
     };
     let body = move || match state.stage.get() {
         Stage::Starting => view! {
-            <p class="talk-status" data-testid="talk-starting">"Connecting…"</p>
+            <p class="talk-status" data-testid="talk-starting">{texts.connecting}</p>
         }
         .into_any(),
         Stage::Identify => view! {
@@ -68,7 +70,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         <section
             class="talk-panel"
             role="dialog"
-            aria-label="Chat"
+            aria-label=texts.chat
             data-testid="talk-panel"
             on:keydown=move |event| {
                 if event.key() == "Escape" {
@@ -79,13 +81,13 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
             <header class="talk-header" data-testid="talk-header">
                 <h2 class="talk-greeting" data-testid="talk-greeting">{greeting}</h2>
                 <p class="talk-subtitle">
-                    {move || if state.connected.get() { "We're here to help." } else { "Connecting…" }}
+                    {move || if state.connected.get() { texts.here_to_help } else { texts.connecting }}
                 </p>
                 <button
                     type="button"
                     class="talk-close"
                     data-testid="talk-close"
-                    aria-label="Close chat"
+                    aria-label=texts.close_chat
                     on:click=move |_| state.open.set(false)
                 >
                     <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>

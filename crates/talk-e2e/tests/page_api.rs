@@ -160,3 +160,26 @@ async fn disable_talk_keeps_the_messenger_off_that_page() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_language_option_gives_an_arabic_right_to_left_messenger() {
+    with_browser("arabic", |server, browser| async move {
+        let site = HostSite::start(vec![(
+            "/",
+            page_with_snippet(&server.capture_key, &server.url, "{talk: {language: 'ar'}}", ""),
+        )])
+        .await;
+        browser.goto(&format!("{}/", site.url)).await;
+        let widget = browser.widget().await;
+        widget.click("talk-launcher").await;
+        widget.wait_for("talk-identify-form").await;
+        let root = "const m = document.querySelector('ap3c-talk').shadowRoot.querySelector('[dir]'); \
+             return [m.getAttribute('lang'), m.getAttribute('dir')];";
+        assert_eq!(js(&browser, root).await, json!(["ar", "rtl"]));
+        let greeting = widget.wait_for("talk-greeting").await.text().await.unwrap();
+        assert_eq!(greeting, "مرحبًا");
+        browser.screenshot("arabic-1280x800").await;
+        server.stop().await;
+    })
+    .await;
+}
