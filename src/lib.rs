@@ -3,6 +3,7 @@
 //! The loader (`loader/app.js`) fetches this module and calls [`start`]; page JavaScript
 //! reaches [`set_verified_session`] through `window.ap3c.talk.setVerifiedSession`.
 
+mod alert;
 pub mod api;
 pub mod components;
 mod host;
@@ -44,6 +45,7 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     })
     .forget();
     host::on_visibility_change(runtime::mark_seen);
+    alert::join_election(&config.capture_key);
     runtime::install(config, lang, runtime::Hooks::from_js(&hooks), state);
     Ok(())
 }

@@ -450,6 +450,7 @@ fn handle_event(engine: &mut Engine, event: ServerEvent) {
                 let from_us = message.author.kind != talk_protocol::AuthorKind::Visitor;
                 if from_us && (!engine.state.open.get_untracked() || page_hidden()) {
                     set_unread(engine, engine.state.unread.get_untracked() + 1);
+                    crate::alert::new_message();
                 }
                 accept_message(engine, message);
             }

@@ -183,3 +183,87 @@ async fn the_language_option_gives_an_arabic_right_to_left_messenger() {
     })
     .await;
 }
+
+/// Counts `play()` calls instead of making noise.
+const COUNT_PLAYS: &str =
+    "window.plays = 0; HTMLMediaElement.prototype.play = function () { window.plays++; return Promise.resolve(); };";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_tab_plays_the_sound_and_only_after_the_visitor_interacted() {
+    with_browser("sound", |server, browser| async move {
+        let site = HostSite::start(vec![(
+            "/",
+            page_with_snippet(&server.capture_key, &server.url, "{talk: {}}", RECORD_EVENTS),
+        )])
+        .await;
+        let page = format!("{}/", site.url);
+
+        // Tab A: the visitor writes (an interaction), then closes the messenger.
+        browser.goto(&page).await;
+        let first_tab = browser.client.window().await.unwrap();
+        let widget = browser.widget().await;
+        wait_for_event(&browser, "ready").await;
+        widget.click("talk-launcher").await;
+        widget.type_into("talk-email", "ada@example.com").await;
+        widget.click("talk-identify-submit").await;
+        widget.type_into("talk-composer", "hello").await;
+        widget.type_into("talk-composer", ENTER).await;
+        widget.wait_for_messages(&[("visitor", "hello")]).await;
+        widget.click("talk-close").await;
+        js(&browser, COUNT_PLAYS).await;
+
+        // Tab B: the same visitor, no interaction yet.
+        let second_tab = browser.client.new_window(true).await.unwrap().handle;
+        browser.client.switch_to_window(second_tab.clone()).await.unwrap();
+        browser.goto(&page).await;
+        browser.widget().await;
+        wait_for_event(&browser, "ready").await;
+        js(&browser, COUNT_PLAYS).await;
+
+        let conversation = server.conversations().await.remove(0);
+        server.reply(&conversation.id, "one").await;
+        wait_for_event(&browser, "unread:1").await;
+        browser.client.switch_to_window(first_tab).await.unwrap();
+        wait_for_event(&browser, "unread:1").await;
+        assert_eq!(js(&browser, "return window.plays;").await, json!(1), "tab A plays");
+        browser.client.close_window().await.unwrap();
+        browser.client.switch_to_window(second_tab).await.unwrap();
+        assert_eq!(js(&browser, "return window.plays;").await, json!(0), "tab B stays quiet");
+
+        // Tab A is gone: B inherits the player's lock, but the page hasn't been touched yet.
+        eventually("tab B to hold the sound lock", Duration::from_secs(10), || async {
+            let held = browser
+                .client
+                .execute_async(
+                    "const done = arguments[0]; navigator.locks.query() \
+                       .then(function (s) { done(s.held.map(function (l) { return l.name; })); });",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            held.as_array()?
+                .iter()
+                .any(|name| name.as_str().is_some_and(|n| n.starts_with("ap3c-talk-sound:")))
+                .then_some(())
+        })
+        .await;
+        server.reply(&conversation.id, "two").await;
+        wait_for_event(&browser, "unread:2").await;
+        assert_eq!(js(&browser, "return window.plays;").await, json!(0), "no sound before an interaction");
+
+        // After a click on the page, it may ding.
+        browser
+            .client
+            .find(fantoccini::Locator::Css("h1"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        server.reply(&conversation.id, "three").await;
+        wait_for_event(&browser, "unread:3").await;
+        assert_eq!(js(&browser, "return window.plays;").await, json!(1));
+        server.stop().await;
+    })
+    .await;
+}
