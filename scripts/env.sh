@@ -7,3 +7,4 @@ WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/
 export WASM_BINDGEN_VERSION
 export TRUNK_VERSION=0.21.14
 export BINARYEN_VERSION=132
+export AXE_CORE_VERSION=4.11.4

@@ -31,6 +31,13 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version_$BINARYEN_VERSION"; then
   npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
 fi
 
+# The accessibility checker the end-to-end tests inject into pages.
+axe_version() { node -p "require('$ROOT/.tools/node_modules/axe-core/package.json').version" 2>/dev/null; }
+if $want_browser && [[ "$(axe_version)" != "$AXE_CORE_VERSION" ]]; then
+  step "installing axe-core $AXE_CORE_VERSION into .tools/"
+  npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error "axe-core@$AXE_CORE_VERSION"
+fi
+
 if $want_browser && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
   step "installing Debian's chromium and chromium-driver"
   sudo_cmd=()

@@ -46,16 +46,18 @@ pub fn MessageList(
     on_retry: Callback<String>,
 ) -> impl IntoView {
     let texts = use_texts();
-    let list = NodeRef::<leptos::html::Ol>::new();
+    let log = NodeRef::<leptos::html::Div>::new();
     // Follow new messages.
     Effect::new(move |_| {
         lines.track();
-        if let Some(list) = list.get() {
-            list.set_scroll_top(list.scroll_height());
+        if let Some(log) = log.get() {
+            log.set_scroll_top(log.scroll_height());
         }
     });
     view! {
-        <ol class="talk-messages" data-testid="talk-messages" role="log" aria-live="polite" node_ref=list>
+        // The log role announces new messages; the list inside keeps list semantics.
+        <div class="talk-log" role="log" aria-live="polite" node_ref=log>
+        <ol class="talk-messages" data-testid="talk-messages">
             <Show when=move || lines.with(Vec::is_empty)>
                 <li class="talk-empty">{texts.empty_conversation}</li>
             </Show>
@@ -97,6 +99,7 @@ pub fn MessageList(
                 }
             </For>
         </ol>
+        </div>
     }
 }
 

@@ -82,6 +82,31 @@ impl Browser {
         Widget { root: host }
     }
 
+    /// Runs axe-core (installed by `scripts/install-tools.sh --browser`) on the widget, shadow
+    /// DOM included, and returns one line per violation.
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        let axe = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../.tools/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&axe).unwrap_or_else(|error| {
+            panic!("{}: {error} (run scripts/install-tools.sh --browser)", axe.display())
+        });
+        self.client.execute(&source, vec![]).await.expect("inject axe-core");
+        let report = self
+            .client
+            .execute_async(
+                "const done = arguments[0]; \
+                 axe.run({include: [['ap3c-talk']]}, {resultTypes: ['violations']}) \
+                   .then(function (r) { done(r.violations.map(function (v) { \
+                     return v.id + ': ' + v.help + ' at ' + v.nodes.map(function (n) { \
+                       return JSON.stringify(n.target); }).join(', '); })); }) \
+                   .catch(function (e) { done(['axe failed: ' + e]); });",
+                vec![],
+            )
+            .await
+            .expect("run axe-core");
+        serde_json::from_value(report).expect("a list of violations")
+    }
+
     pub async fn screenshot(&self, name: &str) {
         if let Ok(png) = self.client.screenshot().await {
             let _ = std::fs::write(crate::output_dir().join(format!("{name}.png")), png);

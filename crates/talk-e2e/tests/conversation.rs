@@ -19,8 +19,10 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
             .await
             .expect("push to ap3c.cmd");
         assert_eq!(ran_at_once, serde_json::Value::Bool(true));
+        assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "launcher");
         widget.click("talk-launcher").await;
         widget.wait_for("talk-identify-form").await;
+        assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "email form");
         widget.type_into("talk-email", "ada@example.com").await;
         widget.click("talk-identify-submit").await;
 
@@ -41,6 +43,7 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         widget
             .wait_for_messages(&[("visitor", "hello"), ("agent", "Hi Ada, how can I help?")])
             .await;
+        assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "conversation");
         browser.screenshot("conversation-1280x800").await;
 
         // After a reload the same visitor (cookie) sees its history and is not asked again.
