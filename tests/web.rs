@@ -278,3 +278,35 @@ async fn identify_form_speaks_the_messenger_language() {
     let label = root.query_selector("label[for=talk-email]").unwrap().unwrap();
     assert_eq!(label.text_content().as_deref(), Some(texts.email));
 }
+
+#[wasm_bindgen_test]
+async fn the_list_follows_new_messages_unless_the_visitor_scrolled_up() {
+    let root = test_root();
+    let lines = RwSignal::new(Vec::<ChatLine>::new());
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! { <MessageList lines=lines on_retry=Callback::new(|_: String| {})/> }
+    });
+    leptos::task::tick().await;
+    // Component tests load no stylesheet: give the log a viewport of its own.
+    let log: HtmlElement = root.query_selector(".talk-log").unwrap().unwrap().unchecked_into();
+    log.set_attribute("style", "height: 100px; overflow-y: auto").unwrap();
+    let at_bottom = |log: &HtmlElement| log.scroll_height() - log.scroll_top() - log.client_height() <= 1;
+
+    lines.update(|lines| {
+        for seq in 1..=30 {
+            merge_message(lines, message(seq, AuthorKind::Agent, "line", None));
+        }
+    });
+    leptos::task::tick().await;
+    assert!(at_bottom(&log), "follows new messages");
+
+    log.set_scroll_top(0);
+    log.dispatch_event(&web_sys::Event::new("scroll").unwrap()).unwrap();
+    lines.update(|lines| merge_message(lines, message(31, AuthorKind::Agent, "new", None)));
+    leptos::task::tick().await;
+    assert_eq!(log.scroll_top(), 0, "reading history: stays put");
+
+    lines.update(|lines| lines.push(ChatLine::pending("own", "mine")));
+    leptos::task::tick().await;
+    assert!(at_bottom(&log), "an own message brings the visitor down");
+}

@@ -47,16 +47,33 @@ pub fn MessageList(
 ) -> impl IntoView {
     let texts = use_texts();
     let log = NodeRef::<leptos::html::Div>::new();
-    // Follow new messages.
-    Effect::new(move |_| {
-        lines.track();
+    // Follow new messages, unless the visitor scrolled up to read; their own sends always
+    // bring them back down.
+    let following = StoredValue::new(true);
+    Effect::new(move |count: Option<usize>| {
+        let (now, newest_is_own) = lines.with(|lines| {
+            let own = lines
+                .last()
+                .is_some_and(|line| line.author.kind == AuthorKind::Visitor);
+            (lines.len(), own)
+        });
+        let grew = count.is_some_and(|count| now > count);
         if let Some(log) = log.get() {
-            log.set_scroll_top(log.scroll_height());
+            if following.get_value() || (grew && newest_is_own) {
+                log.set_scroll_top(log.scroll_height());
+            }
         }
+        now
     });
+    let on_scroll = move |_| {
+        if let Some(log) = log.get_untracked() {
+            let from_bottom = log.scroll_height() - log.scroll_top() - log.client_height();
+            following.set_value(from_bottom < 48);
+        }
+    };
     view! {
         // The log role announces new messages; the list inside keeps list semantics.
-        <div class="talk-log" role="log" aria-live="polite" node_ref=log>
+        <div class="talk-log" role="log" aria-live="polite" node_ref=log on:scroll=on_scroll>
         <ol class="talk-messages" data-testid="talk-messages">
             <Show when=move || lines.with(Vec::is_empty)>
                 <li class="talk-empty">{texts.empty_conversation}</li>
