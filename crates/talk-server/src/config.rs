@@ -23,6 +23,14 @@ pub struct Settings {
     pub socket_token_ttl_secs: u64,
     /// STUN/TURN servers handed to the widget for voice.
     pub ice_servers: Vec<IceServer>,
+    /// Requests per minute per client IP to the public browser endpoints (widget session,
+    /// identify, widget config, socket upgrade). 0: unlimited.
+    pub browser_requests_per_minute: u32,
+    /// Agent sign-in attempts per minute per client IP. 0: unlimited.
+    pub login_attempts_per_minute: u32,
+    /// Messages one socket may send per `socket_message_window_secs`. 0: unlimited.
+    pub socket_messages_per_window: u32,
+    pub socket_message_window_secs: u64,
 }
 
 impl Default for Settings {
@@ -35,6 +43,10 @@ impl Default for Settings {
             demo_page: false,
             socket_token_ttl_secs: 900,
             ice_servers: Vec::new(),
+            browser_requests_per_minute: 300,
+            login_attempts_per_minute: 10,
+            socket_messages_per_window: 20,
+            socket_message_window_secs: 10,
         }
     }
 }

@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::time::Duration;
-use talk_protocol::{close_code, Conversation, Message, ServerEvent};
+use talk_protocol::{close_code, AuthorKind, Conversation, Message, ServerEvent};
 use talk_server::{serve, Settings};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -153,6 +153,26 @@ async fn close_code_of(ws: &mut Ws) -> u16 {
     }
 }
 
+/// Sends the first message of a new conversation: answers its ack's message and the bot's
+/// auto-reply, which follows it on the same socket.
+async fn start_conversation(ws: &mut Ws, client_msg_id: &str, body: &str) -> (Message, Message) {
+    let first = ack(send_message(ws, None, client_msg_id, body).await);
+    let auto_reply = live_message(next_event(ws).await);
+    assert_eq!(auto_reply.author.kind, AuthorKind::Bot, "{auto_reply:?}");
+    assert_eq!(
+        (auto_reply.conversation_id.as_str(), auto_reply.seq),
+        (first.conversation_id.as_str(), first.seq + 1)
+    );
+    (first, auto_reply)
+}
+
+fn live_message(event: ServerEvent) -> Message {
+    match event {
+        ServerEvent::Message { message } => message,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
 fn ack(event: ServerEvent) -> Message {
     match event {
         ServerEvent::Ack { message, .. } => message,
@@ -227,7 +247,7 @@ async fn sending_requires_identify_and_is_idempotent() {
 
     server.identify(&visitor, "ann@example.com").await;
     // The same socket may send now: identity is looked up per send.
-    let first = ack(send_message(&mut ws, None, MSG_1, "  Hello  ").await);
+    let (first, _) = start_conversation(&mut ws, MSG_1, "  Hello  ").await;
     assert_eq!(first.seq, 1);
     assert_eq!(first.body, "Hello");
     assert_eq!(first.client_msg_id.as_deref(), Some(MSG_1));
@@ -250,10 +270,10 @@ async fn sending_requires_identify_and_is_idempotent() {
         )
         .await
         .json();
-    assert_eq!(listed["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["messages"].as_array().unwrap().len(), 2, "hello and the auto-reply");
 
     let second = ack(send_message(&mut ws, Some(&first.conversation_id), MSG_2, "More").await);
-    assert_eq!(second.seq, 2);
+    assert_eq!(second.seq, 3);
 
     // Refusals are events, not closes.
     let cases = [
@@ -296,7 +316,7 @@ async fn agent_replies_arrive_live_on_every_tab() {
     let visitor = visitor_id(1);
     server.identify(&visitor, "ann@example.com").await;
     let (mut tab_one, _) = server.open(&visitor, None).await;
-    let first = ack(send_message(&mut tab_one, None, MSG_1, "Hello").await);
+    let (first, _) = start_conversation(&mut tab_one, MSG_1, "Hello").await;
     let (mut tab_two, conversations) = server.open(&visitor, None).await;
     assert_eq!(conversations.len(), 1);
     assert_eq!(conversations[0].id, first.conversation_id);
@@ -317,7 +337,7 @@ async fn agent_replies_arrive_live_on_every_tab() {
     );
 
     let reply = server.agent_reply(&first.conversation_id, "Hi Ann").await;
-    assert_eq!(reply.seq, 3);
+    assert_eq!(reply.seq, 4);
     for tab in [&mut tab_one, &mut tab_two] {
         assert_eq!(
             next_event(tab).await,
@@ -334,25 +354,25 @@ async fn resume_returns_exactly_the_missed_messages() {
     let visitor = visitor_id(1);
     server.identify(&visitor, "ann@example.com").await;
     let (mut ws, _) = server.open(&visitor, None).await;
-    let first = ack(send_message(&mut ws, None, MSG_1, "Hello").await);
+    let (_, seen) = start_conversation(&mut ws, MSG_1, "Hello").await;
     ws.close(None).await.unwrap();
     drop(ws);
 
     let missed = [
-        server.agent_reply(&first.conversation_id, "One").await,
-        server.agent_reply(&first.conversation_id, "Two").await,
+        server.agent_reply(&seen.conversation_id, "One").await,
+        server.agent_reply(&seen.conversation_id, "Two").await,
     ];
     let (mut ws, conversations) = server.open(&visitor, None).await;
-    assert_eq!(conversations[0].last_seq, 3);
+    assert_eq!(conversations[0].last_seq, 4);
     send(
         &mut ws,
-        json!({"type": "resume", "conversation_id": first.conversation_id, "after_seq": first.seq}),
+        json!({"type": "resume", "conversation_id": seen.conversation_id, "after_seq": seen.seq}),
     )
     .await;
     assert_eq!(
         next_event(&mut ws).await,
         ServerEvent::History {
-            conversation_id: first.conversation_id.clone(),
+            conversation_id: seen.conversation_id.clone(),
             messages: missed.to_vec(),
         }
     );
