@@ -6,6 +6,8 @@ use std::time::Duration;
 use talk_e2e::{eventually, Browser, TestServer};
 
 const ENTER: &str = "\u{E007}";
+/// The bot's answer to a new conversation while no agent is online (default settings).
+const AUTO_REPLY: &str = "Thanks for your message! We'll reply as soon as we're back.";
 
 /// Runs `body`, keeps a screenshot if it fails, and always ends the browser session.
 async fn with_browser<F>(name: &str, body: impl FnOnce(TestServer, Browser) -> F)
@@ -51,19 +53,23 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         // Enter sends; the message is shown once the server has committed it.
         widget.type_into("talk-composer", "hello").await;
         widget.type_into("talk-composer", ENTER).await;
-        widget.wait_for_messages(&[("visitor", "hello")]).await;
+        widget.wait_for_messages(&[("visitor", "hello"), ("bot", AUTO_REPLY)]).await;
 
         let conversations = server.conversations().await;
         assert_eq!(conversations.len(), 1, "{conversations:?}");
         let first = conversations[0].clone();
         assert!(!first.verified, "a typed email proves nothing");
         let stored: Vec<String> = server.messages(&first.id).await.into_iter().map(|m| m.body).collect();
-        assert_eq!(stored, ["hello"]);
+        assert_eq!(stored, ["hello", AUTO_REPLY]);
 
         // An agent replies through the API; it appears live.
         server.reply(&first.id, "Hi Ada, how can I help?").await;
         widget
-            .wait_for_messages(&[("visitor", "hello"), ("agent", "Hi Ada, how can I help?")])
+            .wait_for_messages(&[
+                ("visitor", "hello"),
+                ("bot", AUTO_REPLY),
+                ("agent", "Hi Ada, how can I help?"),
+            ])
             .await;
         browser.screenshot("conversation-1280x800").await;
 
@@ -72,7 +78,11 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         let widget = browser.widget().await;
         widget.click("talk-launcher").await;
         widget
-            .wait_for_messages(&[("visitor", "hello"), ("agent", "Hi Ada, how can I help?")])
+            .wait_for_messages(&[
+                ("visitor", "hello"),
+                ("bot", AUTO_REPLY),
+                ("agent", "Hi Ada, how can I help?"),
+            ])
             .await;
         assert!(widget.find("talk-identify-form").await.is_none());
 
@@ -99,7 +109,9 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         widget.wait_for_messages(&[]).await;
         widget.type_into("talk-composer", "I'm signed in now").await;
         widget.click("talk-send").await;
-        widget.wait_for_messages(&[("visitor", "I'm signed in now")]).await;
+        widget
+            .wait_for_messages(&[("visitor", "I'm signed in now"), ("bot", AUTO_REPLY)])
+            .await;
 
         let conversations = server.conversations().await;
         assert_eq!(conversations.len(), 2, "{conversations:?}");
@@ -108,7 +120,7 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         assert!(!old.verified, "the earlier conversation stays unverified");
         assert!(new.verified, "the conversation started in the verified session is verified");
         let stored: Vec<String> = server.messages(&new.id).await.into_iter().map(|m| m.body).collect();
-        assert_eq!(stored, ["I'm signed in now"]);
+        assert_eq!(stored, ["I'm signed in now", AUTO_REPLY]);
 
         // Nothing a browser downloads carries a secret.
         let secrets: Vec<String> = server

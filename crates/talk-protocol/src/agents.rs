@@ -133,8 +133,14 @@ mod tests {
 
     #[test]
     fn presence_and_role_are_snake_case() {
-        assert_eq!(serde_json::to_value(Presence::Online).unwrap(), json!("online"));
-        assert_eq!(serde_json::to_value(AgentRole::Admin).unwrap(), json!("admin"));
+        assert_eq!(
+            serde_json::to_value(Presence::Online).unwrap(),
+            json!("online")
+        );
+        assert_eq!(
+            serde_json::to_value(AgentRole::Admin).unwrap(),
+            json!("admin")
+        );
         assert!(serde_json::from_value::<AgentRole>(json!("owner")).is_err());
     }
 }

@@ -270,7 +270,9 @@ mod tests {
         assert!(GreetingTemplate::parse("Hi {{first_name").is_err());
         assert!(GreetingTemplate::parse("Hi {{password}}").is_err());
         assert_eq!(
-            GreetingTemplate::parse("{{ name | friend }}!").unwrap().render(None),
+            GreetingTemplate::parse("{{ name | friend }}!")
+                .unwrap()
+                .render(None),
             "friend!"
         );
     }

@@ -88,11 +88,13 @@ pub async fn hash_password(password: &str) -> Result<String, sqlx::Error> {
     .map_err(hash_error)?
 }
 
-async fn verify_password(password: &str, hash: &str) -> Result<bool, sqlx::Error> {
+/// Checks a password against a stored hash, or against [`DECOY_HASH`] when `hash` is `None`.
+async fn verify_password(password: &str, hash: Option<String>) -> Result<bool, sqlx::Error> {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    let (password, hash) = (password.to_string(), hash.to_string());
+    let password = password.to_string();
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(hash_error)?;
+        let hash = hash.as_deref().unwrap_or(&DECOY_HASH);
+        let parsed = PasswordHash::new(hash).map_err(hash_error)?;
         Ok(argon2::Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok())
@@ -157,9 +159,8 @@ pub async fn create(
     let password = new_password();
     let password_hash = hash_password(&password).await?;
     let email = normalized_email(agent.email);
-    let mut conn = db.acquire().await?;
     let inserted = insert(
-        &mut conn,
+        &mut *db.acquire().await?,
         workspace_id,
         &email,
         agent.name,
@@ -225,12 +226,13 @@ pub async fn reset_password(
     let password = new_password();
     let password_hash = hash_password(&password).await?;
     let mut tx = db.begin().await?;
-    let updated = sqlx::query("UPDATE agents SET password_hash = ? WHERE workspace_id = ? AND id = ?")
-        .bind(password_hash)
-        .bind(workspace_id)
-        .bind(agent_id)
-        .execute(&mut *tx)
-        .await?;
+    let updated =
+        sqlx::query("UPDATE agents SET password_hash = ? WHERE workspace_id = ? AND id = ?")
+            .bind(password_hash)
+            .bind(workspace_id)
+            .bind(agent_id)
+            .execute(&mut *tx)
+            .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
@@ -300,11 +302,11 @@ pub async fn authenticate(
     .fetch_all(db)
     .await?;
     if candidates.is_empty() {
-        verify_password(password, &DECOY_HASH).await?;
+        verify_password(password, None).await?;
         return Ok(None);
     }
     for (agent_id, workspace_id, hash) in candidates {
-        if verify_password(password, &hash).await? {
+        if verify_password(password, Some(hash)).await? {
             return by_id(db, &workspace_id, &agent_id).await;
         }
     }
@@ -363,7 +365,9 @@ pub async fn session_agent(db: &Db, session_id: &str) -> Result<SessionLookup, s
             .bind(&agent_id)
             .fetch_optional(db)
             .await?;
-    Ok(row.map_or(SessionLookup::Unknown, |row| SessionLookup::Valid(row.into())))
+    Ok(row.map_or(SessionLookup::Unknown, |row| {
+        SessionLookup::Valid(row.into())
+    }))
 }
 
 pub async fn end_session(db: &Db, session_id: &str) -> Result<(), sqlx::Error> {

@@ -74,6 +74,14 @@ impl Settings {
         self.public_url = trimmed;
     }
 
+    /// The origin (`scheme://host[:port]`) of `public_url`: what browsers send as `Origin`
+    /// from the server's own pages.
+    pub fn public_origin(&self) -> String {
+        url::Url::parse(&self.public_url)
+            .map(|url| url.origin().ascii_serialization())
+            .unwrap_or_else(|_| self.public_url.clone())
+    }
+
     /// `public_url` with http→ws, https→wss.
     pub fn public_ws_url(&self) -> String {
         if let Some(rest) = self.public_url.strip_prefix("https://") {
@@ -99,5 +107,7 @@ mod tests {
         settings.normalize();
         assert_eq!(settings.public_url, "https://talk.example.com");
         assert_eq!(settings.public_ws_url(), "wss://talk.example.com");
+        settings.public_url = "https://Talk.Example.com:443/chat".into();
+        assert_eq!(settings.public_origin(), "https://talk.example.com");
     }
 }

@@ -6,7 +6,7 @@ use crate::Settings;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -29,7 +29,9 @@ pub struct IpLimiter(Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>);
 
 impl IpLimiter {
     pub fn per_minute(n: u32) -> Self {
-        IpLimiter(quota(n, Duration::from_secs(60)).map(|quota| Arc::new(RateLimiter::keyed(quota))))
+        IpLimiter(
+            quota(n, Duration::from_secs(60)).map(|quota| Arc::new(RateLimiter::keyed(quota))),
+        )
     }
 
     /// How long to wait, if `ip` is over its limit.
@@ -42,7 +44,7 @@ impl IpLimiter {
         }
         limiter
             .check_key(&ip)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+            .map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
     }
 }
 
@@ -74,7 +76,11 @@ impl Limits {
 
 /// Middleware: 429 `rate_limited` with `Retry-After` once the client IP is over the limit.
 /// The IP is the TCP peer's (`serve` records it); behind a reverse proxy that is the proxy's.
-pub async fn limit_by_ip(State(limiter): State<IpLimiter>, request: Request, next: Next) -> Response {
+pub async fn limit_by_ip(
+    State(limiter): State<IpLimiter>,
+    request: Request,
+    next: Next,
+) -> Response {
     // Without connection info (the app embedded elsewhere) every client shares one budget.
     let ip = request
         .extensions()
@@ -102,9 +108,14 @@ mod tests {
             assert!(limiter.check(ip).is_ok());
         }
         let wait = limiter.check(ip).unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(20), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
         // Another client has its own budget.
-        assert!(limiter.check(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1))).is_ok());
+        assert!(limiter
+            .check(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)))
+            .is_ok());
     }
 
     #[test]

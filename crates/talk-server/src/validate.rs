@@ -106,15 +106,28 @@ mod tests {
             "https://",
             "",
         ] {
-            assert_eq!(checked_url("logo_url", bad).unwrap_err().code(), "invalid_url", "{bad}");
+            assert_eq!(
+                checked_url("logo_url", bad).unwrap_err().code(),
+                "invalid_url",
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn origins_are_bare_and_normalised() {
-        assert_eq!(checked_origin("https://Shop.Example.com/").unwrap(), "https://shop.example.com");
-        assert_eq!(checked_origin("https://example.com:443").unwrap(), "https://example.com");
-        assert_eq!(checked_origin("http://localhost:3000").unwrap(), "http://localhost:3000");
+        assert_eq!(
+            checked_origin("https://Shop.Example.com/").unwrap(),
+            "https://shop.example.com"
+        );
+        assert_eq!(
+            checked_origin("https://example.com:443").unwrap(),
+            "https://example.com"
+        );
+        assert_eq!(
+            checked_origin("http://localhost:3000").unwrap(),
+            "http://localhost:3000"
+        );
         for bad in [
             "example.com",
             "https://example.com/path",
@@ -124,7 +137,11 @@ mod tests {
             "*",
             "null",
         ] {
-            assert_eq!(checked_origin(bad).unwrap_err().code(), "invalid_origin", "{bad}");
+            assert_eq!(
+                checked_origin(bad).unwrap_err().code(),
+                "invalid_origin",
+                "{bad}"
+            );
         }
     }
 
@@ -132,7 +149,10 @@ mod tests {
     fn colors_are_six_hex_digits() {
         assert_eq!(checked_color("brand_color", "#1F6FEB").unwrap(), "#1f6feb");
         for bad in ["1f6feb", "#fff", "#12345g", "red", "#1f6feb; x"] {
-            assert_eq!(checked_color("brand_color", bad).unwrap_err().code(), "invalid_color");
+            assert_eq!(
+                checked_color("brand_color", bad).unwrap_err().code(),
+                "invalid_color"
+            );
         }
     }
 }

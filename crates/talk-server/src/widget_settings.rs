@@ -38,7 +38,11 @@ pub async fn load(db: &Db, workspace_id: &str) -> Result<Option<WidgetSettings>,
 }
 
 /// Stores settings that passed [`validated`].
-pub async fn save(db: &Db, workspace_id: &str, settings: &WidgetSettings) -> Result<(), sqlx::Error> {
+pub async fn save(
+    db: &Db,
+    workspace_id: &str,
+    settings: &WidgetSettings,
+) -> Result<(), sqlx::Error> {
     let json = serde_json::to_string(settings)
         .map_err(|error| sqlx::Error::Protocol(format!("encoding widget settings: {error}")))?;
     sqlx::query("UPDATE workspaces SET widget_settings = ?, names_required = ? WHERE id = ?")
@@ -128,7 +132,10 @@ pub fn validated(mut settings: WidgetSettings) -> ApiResult<WidgetSettings> {
 fn checked_font_family(value: &str) -> ApiResult<String> {
     let value = value.trim();
     let allowed = |c: char| c.is_alphanumeric() || matches!(c, ' ' | ',' | '-' | '_' | '\'' | '"');
-    if value.is_empty() || value.chars().count() > MAX_FONT_FAMILY_CHARS || !value.chars().all(allowed) {
+    if value.is_empty()
+        || value.chars().count() > MAX_FONT_FAMILY_CHARS
+        || !value.chars().all(allowed)
+    {
         return Err(ApiError::bad_request(
             "invalid_font_family",
             format!(
@@ -167,7 +174,10 @@ mod tests {
     fn font_family_cannot_break_out_of_the_declaration() {
         assert!(checked_font_family("\"Helvetica Neue\", Arial, sans-serif").is_ok());
         for bad in ["Arial; color: red", "x} body {", "a(b)", ""] {
-            assert_eq!(checked_font_family(bad).unwrap_err().code(), "invalid_font_family");
+            assert_eq!(
+                checked_font_family(bad).unwrap_err().code(),
+                "invalid_font_family"
+            );
         }
     }
 }

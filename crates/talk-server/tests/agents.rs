@@ -36,7 +36,10 @@ async fn login_sets_an_http_only_cookie_and_stores_only_its_hash() {
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
         assert!(set_cookie.contains(attribute), "{set_cookie}");
     }
-    assert!(!set_cookie.contains("Secure"), "public_url is http: {set_cookie}");
+    assert!(
+        !set_cookie.contains("Secure"),
+        "public_url is http: {set_cookie}"
+    );
     let cookie = session_cookie(&answer).unwrap();
     let session_id = cookie.trim_start_matches("talk_agent=");
     assert_eq!(session_id.len(), 64);
@@ -46,15 +49,22 @@ async fn login_sets_an_http_only_cookie_and_stores_only_its_hash() {
         .unwrap();
     assert_eq!(stored, [db::sha256_hex(session_id)]);
 
-    let me = app.as_agent(&cookie, Method::GET, "/v1/agent/me", None).await;
+    let me = app
+        .as_agent(&cookie, Method::GET, "/v1/agent/me", None)
+        .await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json(), profile);
-    assert_eq!(session_cookie(&me).as_deref(), Some(cookie.as_str()), "renewed");
+    assert_eq!(
+        session_cookie(&me).as_deref(),
+        Some(cookie.as_str()),
+        "renewed"
+    );
 }
 
 #[tokio::test]
 async fn cookie_is_secure_when_the_public_url_is_https() {
-    let app = test_app_with(|settings| settings.public_url = "https://talk.example.com".into()).await;
+    let app =
+        test_app_with(|settings| settings.public_url = "https://talk.example.com".into()).await;
     let answer = app
         .login(&app.workspace.admin_email, &app.workspace.admin_password)
         .await;
@@ -104,13 +114,17 @@ async fn me_needs_a_live_session() {
         .execute(&app.state.db)
         .await
         .unwrap();
-    let expired = app.as_agent(&cookie, Method::GET, "/v1/agent/me", None).await;
+    let expired = app
+        .as_agent(&cookie, Method::GET, "/v1/agent/me", None)
+        .await;
     assert_eq!(
         (expired.status, expired.code().as_str()),
         (StatusCode::UNAUTHORIZED, "session_expired")
     );
     assert_eq!(session_expiry(&app, &cookie).await, None, "deleted");
-    let again = app.as_agent(&cookie, Method::GET, "/v1/agent/me", None).await;
+    let again = app
+        .as_agent(&cookie, Method::GET, "/v1/agent/me", None)
+        .await;
     assert_eq!(again.code(), "not_signed_in");
 }
 
@@ -124,7 +138,9 @@ async fn using_a_session_slides_its_expiry() {
         .execute(&app.state.db)
         .await
         .unwrap();
-    let me = app.as_agent(&cookie, Method::GET, "/v1/agent/me", None).await;
+    let me = app
+        .as_agent(&cookie, Method::GET, "/v1/agent/me", None)
+        .await;
     assert_eq!(me.status, StatusCode::OK);
     let expires_at = session_expiry(&app, &cookie).await.unwrap();
     assert!(expires_at > db::now_ms() + 29 * one_day, "{expires_at}");
@@ -144,7 +160,9 @@ async fn logout_ends_the_session_and_clears_the_cookie() {
         "{cleared}"
     );
     assert_eq!(session_expiry(&app, &cookie).await, None);
-    let me = app.as_agent(&cookie, Method::GET, "/v1/agent/me", None).await;
+    let me = app
+        .as_agent(&cookie, Method::GET, "/v1/agent/me", None)
+        .await;
     assert_eq!(me.code(), "not_signed_in");
     // Signing out without a session is fine too.
     let again = app.send(Method::POST, "/v1/agent/logout", &[], None).await;
@@ -229,7 +247,10 @@ async fn cookie_requests_from_another_origin_are_refused() {
         .send(
             Method::PUT,
             "/v1/agent/presence",
-            &[("cookie", &cookie), ("origin", &app.state.settings.public_url)],
+            &[
+                ("cookie", &cookie),
+                ("origin", &app.state.settings.public_url),
+            ],
             body,
         )
         .await;
@@ -255,7 +276,8 @@ async fn login_is_rate_limited_per_ip() {
     assert!((1..=30).contains(&retry_after), "{retry_after}");
 
     // Another client is not affected.
-    let body = json!({"email": app.workspace.admin_email, "password": app.workspace.admin_password});
+    let body =
+        json!({"email": app.workspace.admin_email, "password": app.workspace.admin_password});
     let mut request = Request::post("/v1/agent/login")
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))

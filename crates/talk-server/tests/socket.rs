@@ -270,7 +270,11 @@ async fn sending_requires_identify_and_is_idempotent() {
         )
         .await
         .json();
-    assert_eq!(listed["messages"].as_array().unwrap().len(), 2, "hello and the auto-reply");
+    assert_eq!(
+        listed["messages"].as_array().unwrap().len(),
+        2,
+        "hello and the auto-reply"
+    );
 
     let second = ack(send_message(&mut ws, Some(&first.conversation_id), MSG_2, "More").await);
     assert_eq!(second.seq, 3);
@@ -464,4 +468,152 @@ async fn shutdown_closes_open_sockets_with_going_away() {
     assert_eq!(close_code_of(&mut ws).await, close_code::GOING_AWAY);
     assert_eq!(close_code_of(&mut waiting).await, close_code::GOING_AWAY);
     server.shutdown().await;
+}
+
+impl Server {
+    /// Changes the widget settings as the workspace's admin.
+    async fn update_widget_settings(&self, change: impl FnOnce(&mut Value)) {
+        let cookie = self.app.admin_cookie().await;
+        let mut settings = self
+            .app
+            .as_agent(&cookie, Method::GET, "/v1/admin/widget-settings", None)
+            .await
+            .json();
+        change(&mut settings);
+        let answer = self
+            .app
+            .as_agent(
+                &cookie,
+                Method::PUT,
+                "/v1/admin/widget-settings",
+                Some(settings),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+
+    async fn set_admin_presence(&self, presence: &str) {
+        let cookie = self.app.admin_cookie().await;
+        let answer = self
+            .app
+            .as_agent(
+                &cookie,
+                Method::PUT,
+                "/v1/agent/presence",
+                Some(json!({"presence": presence})),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    }
+}
+
+#[tokio::test]
+async fn the_bot_quotes_the_response_time_of_the_current_status() {
+    let server = start().await;
+    server
+        .update_widget_settings(|settings| {
+            settings["homepage"]["bot_name"] = json!("Acme Bot");
+            settings["response_times"] =
+                json!({"online": "We typically reply in a few minutes.", "away": "We reply within a day."});
+        })
+        .await;
+
+    // Nobody online: the away text.
+    let away_visitor = visitor_id(1);
+    server.identify(&away_visitor, "ann@example.com").await;
+    let (mut ws, _) = server.open(&away_visitor, None).await;
+    let (first, auto_reply) = start_conversation(&mut ws, MSG_1, "Hello").await;
+    assert_eq!(
+        auto_reply.body,
+        "Thanks for your message! We reply within a day."
+    );
+    assert_eq!(auto_reply.author.name.as_deref(), Some("Acme Bot"));
+    assert_eq!(auto_reply.client_msg_id, None);
+    // Only the first message of a conversation gets one.
+    ack(send_message(&mut ws, Some(&first.conversation_id), MSG_2, "Anyone?").await);
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next_event(&mut ws).await, ServerEvent::Pong);
+
+    // An agent online: the online text.
+    server.set_admin_presence("online").await;
+    let online_visitor = visitor_id(2);
+    server.identify(&online_visitor, "bob@example.com").await;
+    let (mut tab_one, _) = server.open(&online_visitor, None).await;
+    let (mut tab_two, _) = server.open(&online_visitor, None).await;
+    let (first, auto_reply) = start_conversation(&mut tab_one, MSG_3, "Hi").await;
+    assert_eq!(
+        auto_reply.body,
+        "Thanks for your message! We typically reply in a few minutes."
+    );
+    // The second tab learns of the new conversation by resuming it.
+    send(
+        &mut tab_two,
+        json!({"type": "resume", "conversation_id": first.conversation_id, "after_seq": 0}),
+    )
+    .await;
+    assert_eq!(
+        next_event(&mut tab_two).await,
+        ServerEvent::History {
+            conversation_id: first.conversation_id.clone(),
+            messages: vec![first.clone(), auto_reply.clone()],
+        }
+    );
+    // It is stored like any message.
+    let stored = server
+        .app
+        .agent(
+            Method::GET,
+            &format!("/v1/conversations/{}/messages", first.conversation_id),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        stored["messages"][1]["author"],
+        json!({"kind": "bot", "name": "Acme Bot"})
+    );
+}
+
+#[tokio::test]
+async fn an_empty_response_time_means_no_auto_reply() {
+    let server = start().await;
+    server
+        .update_widget_settings(|settings| settings["response_times"]["away"] = json!(""))
+        .await;
+    let visitor = visitor_id(1);
+    server.identify(&visitor, "ann@example.com").await;
+    let (mut ws, _) = server.open(&visitor, None).await;
+    let first = ack(send_message(&mut ws, None, MSG_1, "Hello").await);
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next_event(&mut ws).await, ServerEvent::Pong);
+    let conversations = server.agent_conversations().await;
+    assert_eq!(conversations[0].last_seq, first.seq);
+}
+
+#[tokio::test]
+async fn a_socket_sending_too_fast_is_told_to_wait() {
+    let server = start_with(|settings| {
+        settings.socket_messages_per_window = 3;
+        settings.socket_message_window_secs = 3600;
+    })
+    .await;
+    let visitor = visitor_id(1);
+    server.identify(&visitor, "ann@example.com").await;
+    let (mut ws, _) = server.open(&visitor, None).await;
+    let (first, _) = start_conversation(&mut ws, MSG_1, "One").await;
+    for client_msg_id in [MSG_2, MSG_3] {
+        ack(send_message(&mut ws, Some(&first.conversation_id), client_msg_id, "More").await);
+    }
+    let fourth = "6f1c1c8e-4a4c-4f0e-9a57-3f5d3c2b1a04";
+    let refused = send_message(&mut ws, Some(&first.conversation_id), fourth, "Too many").await;
+    assert_eq!(
+        error_code(refused),
+        ("rate_limited".to_string(), Some(fourth.to_string()))
+    );
+    // Refused, not stored; the socket stays open and a new socket has its own budget.
+    send(&mut ws, json!({"type": "ping"})).await;
+    assert_eq!(next_event(&mut ws).await, ServerEvent::Pong);
+    let (mut fresh, _) = server.open(&visitor, None).await;
+    let accepted = ack(send_message(&mut fresh, Some(&first.conversation_id), fourth, "Now").await);
+    assert_eq!(accepted.seq, 5);
 }

@@ -14,8 +14,8 @@ CREATE TABLE agent_sessions (
 );
 CREATE INDEX agent_sessions_agent ON agent_sessions(agent_id);
 
--- JSON of talk_protocol::WidgetSettings without names_required (its own column);
--- NULL means the defaults.
+-- JSON of talk_protocol::WidgetSettings; NULL means the defaults. Its names_required is
+-- ignored on reading: the names_required column (which the widget session reads) wins.
 ALTER TABLE workspaces ADD COLUMN widget_settings TEXT;
 
 -- First 8 characters of the key's secret part, to tell keys apart in a list.

@@ -94,7 +94,10 @@ pub async fn create_agent(
 ) -> ApiResult<(StatusCode, Json<NewAgentResponse>)> {
     let email = request.email.trim();
     if !people::is_valid_email(email) {
-        return Err(ApiError::bad_request("invalid_email", "the email address is not valid"));
+        return Err(ApiError::bad_request(
+            "invalid_email",
+            "the email address is not valid",
+        ));
     }
     let name = checked_text("invalid_name", "name", &request.name, MAX_AGENT_NAME_CHARS)?;
     let photo_url = checked_optional_url("photo_url", request.photo_url.as_deref())?;
@@ -107,9 +110,15 @@ pub async fn create_agent(
     let (agent, password) = agents::create(&state.db, &admin.workspace_id, new_agent)
         .await?
         .ok_or_else(|| {
-            ApiError::conflict("email_taken", "this workspace already has an agent with this email")
+            ApiError::conflict(
+                "email_taken",
+                "this workspace already has an agent with this email",
+            )
         })?;
-    Ok((StatusCode::CREATED, Json(NewAgentResponse { agent, password })))
+    Ok((
+        StatusCode::CREATED,
+        Json(NewAgentResponse { agent, password }),
+    ))
 }
 
 fn agent_not_found() -> ApiError {

@@ -64,7 +64,10 @@ impl FromRequestParts<AppState> for AdminSession {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let AgentSession { agent, .. } = AgentSession::from_request_parts(parts, state).await?;
         if agent.role != AgentRole::Admin {
-            return Err(ApiError::forbidden("admin_only", "only an admin may do this"));
+            return Err(ApiError::forbidden(
+                "admin_only",
+                "only an admin may do this",
+            ));
         }
         Ok(AdminSession(agent))
     }
@@ -81,7 +84,7 @@ fn check_same_origin(parts: &Parts, state: &AppState) -> ApiResult<()> {
         .get(header::ORIGIN)
         .and_then(|value| value.to_str().ok());
     match origin {
-        Some(origin) if origin != state.settings.public_url => Err(ApiError::forbidden(
+        Some(origin) if origin != state.settings.public_origin() => Err(ApiError::forbidden(
             "cross_origin_request",
             "agent requests must come from the Talk server's own origin",
         )),
@@ -110,7 +113,10 @@ pub async fn login(
 }
 
 /// `POST /v1/agent/logout`: ends the session (if any) and clears the cookie.
-pub async fn logout(State(state): State<AppState>, jar: CookieJar) -> ApiResult<(CookieJar, StatusCode)> {
+pub async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+) -> ApiResult<(CookieJar, StatusCode)> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
         agents::end_session(&state.db, cookie.value()).await?;
     }

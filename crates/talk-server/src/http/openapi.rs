@@ -4,7 +4,8 @@
 use axum::http::header;
 use axum::response::IntoResponse;
 
-pub const DOCUMENT: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/openapi.json"));
+pub const DOCUMENT: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/openapi.json"));
 
 pub async fn document() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], DOCUMENT)

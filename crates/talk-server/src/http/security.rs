@@ -8,7 +8,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 /// For everything that is not one of our HTML pages: nothing may load, nothing may frame it.
-const DEFAULT_CSP: &str = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const DEFAULT_CSP: &str =
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /// Middleware: nosniff, referrer policy, and (except under `/widget/`, whose frame assets must
 /// be embeddable by customers' pages) `X-Frame-Options: DENY` and a default CSP unless the

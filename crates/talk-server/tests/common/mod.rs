@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use talk_server::{app, create_workspace, AppState, NewWorkspace, Settings};
 use std::net::SocketAddr;
+use talk_server::{app, create_workspace, AppState, NewWorkspace, Settings};
 use tempfile::TempDir;
 use tower::ServiceExt;
 
@@ -80,7 +80,11 @@ pub fn visitor_id(n: u8) -> String {
 impl TestApp {
     /// Sends a request in-process as if from 127.0.0.1 (as `serve` records the peer).
     pub async fn request(&self, mut request: Request<Body>) -> Answer {
-        if request.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
+        if request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_none()
+        {
             request
                 .extensions_mut()
                 .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
