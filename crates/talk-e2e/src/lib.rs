@@ -14,6 +14,9 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
+/// The bot's answer to a new conversation while no agent is online (default settings).
+pub const AUTO_REPLY: &str = "Thanks for your message! We'll reply as soon as we're back.";
+
 /// WebDriver's Enter key.
 pub const ENTER: &str = "\u{E007}";
 

@@ -1,7 +1,7 @@
 //! A visitor on the demo page chats with an agent through the real server, in real Chromium.
 
 use std::time::Duration;
-use talk_e2e::{eventually, with_browser, ENTER};
+use talk_e2e::{eventually, with_browser, AUTO_REPLY, ENTER};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
@@ -29,19 +29,23 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         // Enter sends; the message is shown once the server has committed it.
         widget.type_into("talk-composer", "hello").await;
         widget.type_into("talk-composer", ENTER).await;
-        widget.wait_for_messages(&[("visitor", "hello")]).await;
+        widget.wait_for_messages(&[("visitor", "hello"), ("bot", AUTO_REPLY)]).await;
 
         let conversations = server.conversations().await;
         assert_eq!(conversations.len(), 1, "{conversations:?}");
         let first = conversations[0].clone();
         assert!(!first.verified, "a typed email proves nothing");
         let stored: Vec<String> = server.messages(&first.id).await.into_iter().map(|m| m.body).collect();
-        assert_eq!(stored, ["hello"]);
+        assert_eq!(stored, ["hello", AUTO_REPLY]);
 
         // An agent replies through the API; it appears live.
         server.reply(&first.id, "Hi Ada, how can I help?").await;
         widget
-            .wait_for_messages(&[("visitor", "hello"), ("agent", "Hi Ada, how can I help?")])
+            .wait_for_messages(&[
+                ("visitor", "hello"),
+                ("bot", AUTO_REPLY),
+                ("agent", "Hi Ada, how can I help?"),
+            ])
             .await;
         assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "conversation");
         browser.screenshot("conversation-1280x800").await;
@@ -51,7 +55,11 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         let widget = browser.widget().await;
         widget.click("talk-launcher").await;
         widget
-            .wait_for_messages(&[("visitor", "hello"), ("agent", "Hi Ada, how can I help?")])
+            .wait_for_messages(&[
+                ("visitor", "hello"),
+                ("bot", AUTO_REPLY),
+                ("agent", "Hi Ada, how can I help?"),
+            ])
             .await;
         assert!(widget.find("talk-identify-form").await.is_none());
 
@@ -78,7 +86,9 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         widget.wait_for_messages(&[]).await;
         widget.type_into("talk-composer", "I'm signed in now").await;
         widget.click("talk-send").await;
-        widget.wait_for_messages(&[("visitor", "I'm signed in now")]).await;
+        widget
+            .wait_for_messages(&[("visitor", "I'm signed in now"), ("bot", AUTO_REPLY)])
+            .await;
 
         let conversations = server.conversations().await;
         assert_eq!(conversations.len(), 2, "{conversations:?}");
@@ -87,7 +97,7 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         assert!(!old.verified, "the earlier conversation stays unverified");
         assert!(new.verified, "the conversation started in the verified session is verified");
         let stored: Vec<String> = server.messages(&new.id).await.into_iter().map(|m| m.body).collect();
-        assert_eq!(stored, ["I'm signed in now"]);
+        assert_eq!(stored, ["I'm signed in now", AUTO_REPLY]);
 
         // Nothing a browser downloads carries a secret.
         let secrets: Vec<String> = server

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use talk_e2e::{eventually, page_with_snippet, with_browser, Browser, HostSite, ENTER};
+use talk_e2e::{eventually, page_with_snippet, with_browser, Browser, HostSite, AUTO_REPLY, ENTER};
 
 /// Registers page callbacks that record what they were told in `window.talkEvents`.
 const RECORD_EVENTS: &str = "window.talkEvents = []; ap3c.cmd.push(function () { \
@@ -46,7 +46,9 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
         widget.click("talk-identify-submit").await;
         widget.type_into("talk-composer", "Do you ship to Norway?").await;
         widget.type_into("talk-composer", ENTER).await;
-        widget.wait_for_messages(&[("visitor", "Do you ship to Norway?")]).await;
+        widget
+            .wait_for_messages(&[("visitor", "Do you ship to Norway?"), ("bot", AUTO_REPLY)])
+            .await;
 
         // Closed, an agent's reply counts as unread: callback, badge and tab title.
         js(&browser, "ap3c.talk.close();").await;
@@ -61,7 +63,11 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
         wait_for_event(&browser, "unread:0").await;
         assert_eq!(js(&browser, "return document.title;").await, json!("Shop"));
         widget
-            .wait_for_messages(&[("visitor", "Do you ship to Norway?"), ("agent", "We do!")])
+            .wait_for_messages(&[
+                ("visitor", "Do you ship to Norway?"),
+                ("bot", AUTO_REPLY),
+                ("agent", "We do!"),
+            ])
             .await;
 
         // hide() takes launcher and panel away; show() brings the launcher back.
@@ -114,7 +120,9 @@ async fn a_token_in_init_greets_the_known_contact_and_verifies_the_conversation(
         assert!(widget.find("talk-identify-form").await.is_none(), "a known contact is never asked");
         widget.type_into("talk-composer", "Hello from my account").await;
         widget.click("talk-send").await;
-        widget.wait_for_messages(&[("visitor", "Hello from my account")]).await;
+        widget
+            .wait_for_messages(&[("visitor", "Hello from my account"), ("bot", AUTO_REPLY)])
+            .await;
         let conversations = server.conversations().await;
         assert_eq!(conversations.len(), 1);
         assert!(conversations[0].verified);
@@ -208,7 +216,7 @@ async fn one_tab_plays_the_sound_and_only_after_the_visitor_interacted() {
         widget.click("talk-identify-submit").await;
         widget.type_into("talk-composer", "hello").await;
         widget.type_into("talk-composer", ENTER).await;
-        widget.wait_for_messages(&[("visitor", "hello")]).await;
+        widget.wait_for_messages(&[("visitor", "hello"), ("bot", AUTO_REPLY)]).await;
         widget.click("talk-close").await;
         js(&browser, COUNT_PLAYS).await;
 

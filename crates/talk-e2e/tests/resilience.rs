@@ -2,7 +2,7 @@
 //! keyboard-only visitors.
 
 use std::time::Duration;
-use talk_e2e::{eventually, with_browser, Browser, TestServer, Widget, ENTER};
+use talk_e2e::{eventually, with_browser, Browser, TestServer, Widget, AUTO_REPLY, ENTER};
 
 /// Opens the demo page and identifies; returns the widget ready to chat.
 async fn identified_visitor(server: &TestServer, browser: &Browser) -> Widget {
@@ -25,11 +25,11 @@ async fn a_server_restart_mid_conversation_loses_and_duplicates_nothing() {
     with_browser("restart", |mut server, browser| async move {
         let widget = identified_visitor(&server, &browser).await;
         send(&widget, "one").await;
-        widget.wait_for_messages(&[("visitor", "one")]).await;
+        widget.wait_for_messages(&[("visitor", "one"), ("bot", AUTO_REPLY)]).await;
         let conversation = server.conversations().await.remove(0);
         server.reply(&conversation.id, "two").await;
         widget
-            .wait_for_messages(&[("visitor", "one"), ("agent", "two")])
+            .wait_for_messages(&[("visitor", "one"), ("bot", AUTO_REPLY), ("agent", "two")])
             .await;
 
         // The server goes away; the visitor keeps typing.
@@ -39,7 +39,13 @@ async fn a_server_restart_mid_conversation_loses_and_duplicates_nothing() {
         let shown = widget.messages().await;
         assert_eq!(
             shown.iter().map(|(_, body, state)| (body.as_str(), state.as_str())).collect::<Vec<_>>(),
-            [("one", "sent"), ("two", "sent"), ("three", "sending"), ("four", "sending")],
+            [
+                ("one", "sent"),
+                (AUTO_REPLY, "sent"),
+                ("two", "sent"),
+                ("three", "sending"),
+                ("four", "sending")
+            ],
             "typed while offline: queued, in order"
         );
 
@@ -48,6 +54,7 @@ async fn a_server_restart_mid_conversation_loses_and_duplicates_nothing() {
         widget
             .wait_for_messages(&[
                 ("visitor", "one"),
+                ("bot", AUTO_REPLY),
                 ("agent", "two"),
                 ("visitor", "three"),
                 ("visitor", "four"),
@@ -57,6 +64,7 @@ async fn a_server_restart_mid_conversation_loses_and_duplicates_nothing() {
         widget
             .wait_for_messages(&[
                 ("visitor", "one"),
+                ("bot", AUTO_REPLY),
                 ("agent", "two"),
                 ("visitor", "three"),
                 ("visitor", "four"),
@@ -70,7 +78,7 @@ async fn a_server_restart_mid_conversation_loses_and_duplicates_nothing() {
             .into_iter()
             .map(|message| (message.seq, message.body))
             .collect();
-        let expected: Vec<(i64, String)> = ["one", "two", "three", "four", "five"]
+        let expected: Vec<(i64, String)> = ["one", AUTO_REPLY, "two", "three", "four", "five"]
             .iter()
             .enumerate()
             .map(|(index, body)| (index as i64 + 1, body.to_string()))
@@ -88,12 +96,12 @@ async fn markup_in_messages_is_shown_as_text() {
         let widget = identified_visitor(&server, &browser).await;
         let hostile = "<img src=x onerror=alert(1)>";
         send(&widget, hostile).await;
-        widget.wait_for_messages(&[("visitor", hostile)]).await;
+        widget.wait_for_messages(&[("visitor", hostile), ("bot", AUTO_REPLY)]).await;
         let conversation = server.conversations().await.remove(0);
         let reply = "<b>bold</b> & <script>alert(2)</script>";
         server.reply(&conversation.id, reply).await;
         widget
-            .wait_for_messages(&[("visitor", hostile), ("agent", reply)])
+            .wait_for_messages(&[("visitor", hostile), ("bot", AUTO_REPLY), ("agent", reply)])
             .await;
         let injected = browser
             .client
@@ -155,7 +163,7 @@ async fn the_socket_token_is_refreshed_while_the_conversation_goes_on() {
     talk_e2e::with_browser_using("token-refresh", server, |mut server, browser| async move {
         let widget = identified_visitor(&server, &browser).await;
         send(&widget, "first").await;
-        widget.wait_for_messages(&[("visitor", "first")]).await;
+        widget.wait_for_messages(&[("visitor", "first"), ("bot", AUTO_REPLY)]).await;
         let conversation = server.conversations().await.remove(0);
         let sessions_at_start = server.widget_sessions().await;
 
@@ -167,7 +175,12 @@ async fn the_socket_token_is_refreshed_while_the_conversation_goes_on() {
         server.reply(&conversation.id, "still here?").await;
         send(&widget, "yes").await;
         widget
-            .wait_for_messages(&[("visitor", "first"), ("agent", "still here?"), ("visitor", "yes")])
+            .wait_for_messages(&[
+                ("visitor", "first"),
+                ("bot", AUTO_REPLY),
+                ("agent", "still here?"),
+                ("visitor", "yes"),
+            ])
             .await;
 
         // A reconnect long after the first token expired still just works.
@@ -178,6 +191,7 @@ async fn the_socket_token_is_refreshed_while_the_conversation_goes_on() {
         widget
             .wait_for_messages(&[
                 ("visitor", "first"),
+                ("bot", AUTO_REPLY),
                 ("agent", "still here?"),
                 ("visitor", "yes"),
                 ("agent", "after the restart"),

@@ -6,6 +6,11 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub mod agents;
+pub mod settings;
+pub use agents::*;
+pub use settings::*;
+
 /// The body of every error answer: `{"error": {"code": "…", "message": "…"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

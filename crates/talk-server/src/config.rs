@@ -23,6 +23,14 @@ pub struct Settings {
     pub socket_token_ttl_secs: u64,
     /// STUN/TURN servers handed to the widget for voice.
     pub ice_servers: Vec<IceServer>,
+    /// Requests per minute per client IP to the public browser endpoints (widget session,
+    /// identify, widget config, socket upgrade). 0: unlimited.
+    pub browser_requests_per_minute: u32,
+    /// Agent sign-in attempts per minute per client IP. 0: unlimited.
+    pub login_attempts_per_minute: u32,
+    /// Messages one socket may send per `socket_message_window_secs`. 0: unlimited.
+    pub socket_messages_per_window: u32,
+    pub socket_message_window_secs: u64,
 }
 
 impl Default for Settings {
@@ -35,6 +43,10 @@ impl Default for Settings {
             demo_page: false,
             socket_token_ttl_secs: 900,
             ice_servers: Vec::new(),
+            browser_requests_per_minute: 300,
+            login_attempts_per_minute: 10,
+            socket_messages_per_window: 20,
+            socket_message_window_secs: 10,
         }
     }
 }
@@ -62,6 +74,14 @@ impl Settings {
         self.public_url = trimmed;
     }
 
+    /// The origin (`scheme://host[:port]`) of `public_url`: what browsers send as `Origin`
+    /// from the server's own pages.
+    pub fn public_origin(&self) -> String {
+        url::Url::parse(&self.public_url)
+            .map(|url| url.origin().ascii_serialization())
+            .unwrap_or_else(|_| self.public_url.clone())
+    }
+
     /// `public_url` with http→ws, https→wss.
     pub fn public_ws_url(&self) -> String {
         if let Some(rest) = self.public_url.strip_prefix("https://") {
@@ -87,5 +107,7 @@ mod tests {
         settings.normalize();
         assert_eq!(settings.public_url, "https://talk.example.com");
         assert_eq!(settings.public_ws_url(), "wss://talk.example.com");
+        settings.public_url = "https://Talk.Example.com:443/chat".into();
+        assert_eq!(settings.public_origin(), "https://talk.example.com");
     }
 }

@@ -1,5 +1,7 @@
 //! The Talk server: HTTP API, WebSocket transport and storage for the chat widget.
 
+pub mod agents;
+pub mod auto_reply;
 pub mod cli;
 pub mod config;
 pub mod conversations;
@@ -7,8 +9,11 @@ pub mod db;
 pub mod error;
 pub mod http;
 pub mod people;
+pub mod rate_limit;
 pub mod realtime;
 pub mod tokens;
+pub mod validate;
+pub mod widget_settings;
 pub mod workspaces;
 
 pub use config::Settings;
@@ -26,6 +31,7 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: db::Db,
     pub hub: Arc<realtime::Hub>,
+    pub limits: rate_limit::Limits,
     /// Cancelled when the server shuts down: open sockets close with 1001.
     shutdown: CancellationToken,
     /// Upgraded sockets outlive their HTTP request, so serve() waits for them here.
@@ -35,6 +41,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(settings: Settings, db: db::Db) -> Self {
         AppState {
+            limits: rate_limit::Limits::new(&settings),
             settings: Arc::new(settings),
             db,
             hub: Arc::new(realtime::Hub::new()),
@@ -63,7 +70,9 @@ pub async fn serve(
         shutdown.await;
         closing.cancel();
     };
-    axum::serve(listener, app(state))
+    // The peer address feeds the per-IP rate limits.
+    let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(signal)
         .await?;
     sockets.close();

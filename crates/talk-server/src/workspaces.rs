@@ -1,10 +1,11 @@
 //! Workspaces (tenants), their keys and their first admin.
 
+use crate::agents;
 use crate::db::{self, Db};
 use crate::tokens;
-use argon2::password_hash::{PasswordHasher, SaltString};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use sqlx::SqliteConnection;
+use talk_protocol::{AgentRole, ApiKeyInfo};
 
 /// What creating a workspace hands out once; the API key and password are never stored.
 #[derive(Debug, Clone, Serialize)]
@@ -37,31 +38,45 @@ const WORKSPACE_COLUMNS: &str =
     "id, name, capture_key, names_required, allowed_origins, created_at";
 
 pub fn hash_api_key(api_key: &str) -> String {
-    hex::encode(Sha256::digest(api_key.as_bytes()))
+    db::sha256_hex(api_key)
 }
 
-fn hash_password(password: &str) -> Result<String, sqlx::Error> {
-    let mut salt = [0u8; 16];
-    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut salt);
-    let salt =
-        SaltString::encode_b64(&salt).map_err(|error| sqlx::Error::Protocol(error.to_string()))?;
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|error| sqlx::Error::Protocol(format!("hashing a password: {error}")))
+const API_KEY_PREFIX: &str = "talk_sk_";
+
+/// Adds an API key (inside the caller's transaction); the key itself is returned once and
+/// only its hash is kept, with the first 8 characters of its secret part to tell keys apart.
+pub async fn insert_api_key(
+    conn: &mut SqliteConnection,
+    workspace_id: &str,
+) -> Result<(ApiKeyInfo, String), sqlx::Error> {
+    let secret = db::random_hex(32);
+    let api_key = format!("{API_KEY_PREFIX}{secret}");
+    let info = ApiKeyInfo {
+        id: db::new_id(),
+        prefix: Some(secret[..8].to_string()),
+        created_at: db::now_ms(),
+        revoked_at: None,
+    };
+    sqlx::query(
+        "INSERT INTO api_keys (id, workspace_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&info.id)
+    .bind(workspace_id)
+    .bind(hash_api_key(&api_key))
+    .bind(&info.prefix)
+    .bind(info.created_at)
+    .execute(conn)
+    .await?;
+    Ok((info, api_key))
 }
 
 /// Creates a workspace with a capture key, an API key, a signing key and an admin agent.
 pub async fn create_workspace(db: &Db, name: &str) -> Result<NewWorkspace, sqlx::Error> {
     let workspace_id = db::new_id();
     let capture_key = format!("talk_pk_{}", db::random_hex(16));
-    let api_key = format!("talk_sk_{}", db::random_hex(32));
     let admin_email = format!("admin@{}.talk.local", &workspace_id[..8]);
-    let admin_password = db::random_hex(12);
-    let password = admin_password.clone();
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|error| sqlx::Error::Protocol(error.to_string()))??;
+    let admin_password = agents::new_password();
+    let password_hash = agents::hash_password(&admin_password).await?;
     let now = db::now_ms();
 
     let mut tx = db.begin().await?;
@@ -81,25 +96,16 @@ pub async fn create_workspace(db: &Db, name: &str) -> Result<NewWorkspace, sqlx:
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO api_keys (id, workspace_id, key_hash, created_at) VALUES (?, ?, ?, ?)",
+    let (_, api_key) = insert_api_key(&mut tx, &workspace_id).await?;
+    agents::insert(
+        &mut tx,
+        &workspace_id,
+        &admin_email,
+        "Admin",
+        AgentRole::Admin,
+        None,
+        &password_hash,
     )
-    .bind(db::new_id())
-    .bind(&workspace_id)
-    .bind(hash_api_key(&api_key))
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "INSERT INTO agents (id, workspace_id, email, name, password_hash, role, created_at)
-         VALUES (?, ?, ?, 'Admin', ?, 'admin', ?)",
-    )
-    .bind(db::new_id())
-    .bind(&workspace_id)
-    .bind(&admin_email)
-    .bind(password_hash)
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
     tx.commit().await?;
 
@@ -188,4 +194,42 @@ pub async fn revoke_api_key(db: &Db, api_key: &str) -> Result<(), sqlx::Error> {
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// A workspace's API keys, oldest first (never the keys themselves).
+pub async fn list_api_keys(db: &Db, workspace_id: &str) -> Result<Vec<ApiKeyInfo>, sqlx::Error> {
+    let rows: Vec<(String, Option<String>, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT id, prefix, created_at, revoked_at FROM api_keys WHERE workspace_id = ?
+         ORDER BY created_at, id",
+    )
+    .bind(workspace_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, prefix, created_at, revoked_at)| ApiKeyInfo {
+            id,
+            prefix,
+            created_at,
+            revoked_at,
+        })
+        .collect())
+}
+
+/// Revokes a key by id (revoking twice keeps the first time); false if the workspace has no
+/// such key.
+pub async fn revoke_api_key_by_id(
+    db: &Db,
+    workspace_id: &str,
+    key_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE workspace_id = ? AND id = ?",
+    )
+    .bind(db::now_ms())
+    .bind(workspace_id)
+    .bind(key_id)
+    .execute(db)
+    .await?;
+    Ok(result.rows_affected() > 0)
 }

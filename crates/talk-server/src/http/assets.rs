@@ -1,5 +1,6 @@
 //! The loader script and the demo host page.
 
+use super::security;
 use crate::error::{ApiError, ApiResult};
 use crate::workspaces;
 use crate::AppState;
@@ -30,7 +31,7 @@ pub struct DemoQuery {
 pub async fn demo_page(
     State(state): State<AppState>,
     Query(query): Query<DemoQuery>,
-) -> ApiResult<Html<String>> {
+) -> ApiResult<impl IntoResponse> {
     if !state.settings.demo_page {
         return Err(ApiError::not_found("not_found", "no such path"));
     }
@@ -42,14 +43,17 @@ pub async fn demo_page(
         ApiError::not_found("unknown_capture_key", "no workspace has this capture key")
     })?;
     let public_url = &state.settings.public_url;
+    let nonce = security::new_nonce();
     let page = DEMO_PAGE
+        .replace("{{NONCE}}", &nonce)
         .replace("{{CAPTURE_KEY}}", &js_string(&workspace.capture_key))
         .replace("{{API_URL}}", &js_string(&format!("{public_url}/")))
         .replace(
             "{{LOADER_URL}}",
             &js_string(&format!("{public_url}/app.js")),
         );
-    Ok(Html(page))
+    let csp = security::snippet_page_csp(&state.settings, &nonce);
+    Ok(([(header::CONTENT_SECURITY_POLICY, csp)], Html(page)))
 }
 
 /// A JavaScript string literal that can't close the surrounding `<script>` element.

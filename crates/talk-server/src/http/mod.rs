@@ -1,26 +1,35 @@
 //! The HTTP surface: routes, middleware and the shared extractors.
 
+mod admin;
 mod agent;
+mod agent_session;
 mod assets;
 mod extract;
+mod openapi;
+mod security;
 mod talk_session;
 mod widget;
+mod widget_config;
 
+pub use agent_session::{AdminSession, AgentSession, SESSION_COOKIE};
 pub use extract::{ApiJson, ApiKeyWorkspace, BearerSession};
 
 use crate::error::ApiError;
+use crate::rate_limit::limit_by_ip;
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::HandlerWithoutStateExt;
-use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::header::{self, HeaderValue};
 use axum::http::Method;
-use axum::routing::{get, post};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
 
 /// Largest request body accepted.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -30,15 +39,56 @@ pub fn app(state: AppState) -> Router {
     // allowed origins, because only it knows which workspace is asked.
     let browser_cors = CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
-        .allow_methods([Method::POST])
+        .allow_methods([Method::GET, Method::POST])
         .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
         .max_age(Duration::from_secs(600));
+    let browser_limit = from_fn_with_state(state.limits.browser.clone(), limit_by_ip);
     let browser = Router::new()
         .route("/v1/talk/widget/session", post(widget::start_session))
         .route("/v1/talk/identify", post(widget::identify))
+        .route("/v1/talk/widget/config", get(widget_config::widget_config))
         // Before the CORS layer, so preflight OPTIONS requests reach it.
         .method_not_allowed_fallback(method_not_allowed)
+        // Inside CORS: preflights don't count, and a 429 carries CORS headers.
+        .layer(browser_limit.clone())
         .layer(browser_cors);
+    let socket = Router::new()
+        .route("/v1/talk/socket", get(crate::realtime::socket::upgrade))
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(browser_limit);
+
+    let agent_login = Router::new()
+        .route("/v1/agent/login", post(agent_session::login))
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(from_fn_with_state(state.limits.login.clone(), limit_by_ip));
+    let agents_and_admins = Router::new()
+        .route("/v1/agent/logout", post(agent_session::logout))
+        .route("/v1/agent/me", get(agent_session::me))
+        .route("/v1/agent/presence", put(agent_session::set_presence))
+        .route(
+            "/v1/admin/widget-settings",
+            get(admin::get_widget_settings).put(admin::put_widget_settings),
+        )
+        .route(
+            "/v1/admin/allowed-origins",
+            get(admin::get_allowed_origins).put(admin::put_allowed_origins),
+        )
+        .route(
+            "/v1/admin/agents",
+            get(admin::list_agents).post(admin::create_agent),
+        )
+        .route("/v1/admin/agents/{id}", delete(admin::delete_agent))
+        .route(
+            "/v1/admin/agents/{id}/reset-password",
+            post(admin::reset_password),
+        )
+        .route(
+            "/v1/admin/api-keys",
+            get(admin::list_api_keys).post(admin::create_api_key),
+        )
+        .route("/v1/admin/api-keys/{id}", delete(admin::revoke_api_key))
+        .method_not_allowed_fallback(method_not_allowed)
+        .merge(agent_login);
 
     // The widget's files are not content-hashed, so browsers must revalidate them. Customer
     // pages on other origins import the JS module and fetch the WASM in CORS mode; the files
@@ -62,7 +112,7 @@ pub fn app(state: AppState) -> Router {
         .route("/app.js", get(assets::loader_script))
         .route("/demo", get(assets::demo_page))
         .route("/v1/talk/session", post(talk_session::create))
-        .route("/v1/talk/socket", get(crate::realtime::socket::upgrade))
+        .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/conversations", get(agent::list_conversations))
         .route(
             "/v1/conversations/{id}/messages",
@@ -70,18 +120,17 @@ pub fn app(state: AppState) -> Router {
         )
         .method_not_allowed_fallback(method_not_allowed)
         .merge(browser)
+        .merge(socket)
+        .merge(agents_and_admins)
         .nest_service("/widget", widget_files)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .layer(TraceLayer::new_for_http())
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("referrer-policy"),
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
+        .layer(from_fn(security::security_headers))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
         .with_state(state)
 }
 

@@ -2,6 +2,7 @@
 //! must be `auth`. Everything after that is `ClientEvent` in, `ServerEvent` out.
 
 use super::hub::Subscriber;
+use crate::auto_reply;
 use crate::conversations::{self, Appended, NewConversation, NewMessage, Viewer};
 use crate::error::ApiError;
 use crate::people;
@@ -11,6 +12,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use governor::DefaultDirectRateLimiter;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,6 +133,7 @@ async fn run(mut socket: WebSocket, state: AppState) {
             verified_person_id: if claims.ver { claims.pid.clone() } else { None },
         },
         claims,
+        message_budget: state.limits.socket_limiter(),
         state,
         subscriber,
         subscribed: HashSet::new(),
@@ -160,6 +163,8 @@ struct Connection {
     state: AppState,
     subscriber: Subscriber,
     subscribed: HashSet<String>,
+    /// Sent messages allowed; `None`: unlimited.
+    message_budget: Option<DefaultDirectRateLimiter>,
 }
 
 /// A failure to report to the client as an `error` event.
@@ -281,10 +286,25 @@ impl Connection {
                 conversation_id,
                 client_msg_id,
                 body,
-            } => match self.send(conversation_id, &client_msg_id, &body).await {
-                Ok(ack) => vec![ack],
-                Err(error) => vec![error_event(error.code, error.message, Some(client_msg_id))],
-            },
+            } => {
+                let over_budget = self
+                    .message_budget
+                    .as_ref()
+                    .is_some_and(|budget| budget.check().is_err());
+                if over_budget {
+                    return vec![error_event(
+                        "rate_limited",
+                        "too many messages: wait a few seconds, then resend",
+                        Some(client_msg_id),
+                    )];
+                }
+                match self.send(conversation_id, &client_msg_id, &body).await {
+                    Ok(ack) => vec![ack],
+                    Err(error) => {
+                        vec![error_event(error.code, error.message, Some(client_msg_id))]
+                    }
+                }
+            }
         }
     }
 
@@ -348,14 +368,17 @@ impl Connection {
             client_msg_id: Some(client_msg_id.to_string()),
         };
 
-        let appended = match conversation_id {
+        let (appended, started_conversation) = match conversation_id {
             Some(conversation_id) => {
                 let conversation = conversations::find_visible(db, &self.viewer, &conversation_id)
                     .await?
                     .ok_or_else(|| {
                         EventError::new("conversation_not_found", "no such conversation")
                     })?;
-                conversations::append(db, &conversation.id, new_message).await?
+                (
+                    conversations::append(db, &conversation.id, new_message).await?,
+                    false,
+                )
             }
             None => {
                 let earlier = conversations::visitor_message_by_client_id(
@@ -366,7 +389,7 @@ impl Connection {
                 )
                 .await?;
                 match earlier {
-                    Some(message) => Appended::Duplicate(message),
+                    Some(message) => (Appended::Duplicate(message), false),
                     None => {
                         let conversation = NewConversation {
                             workspace_id: self.viewer.workspace_id.clone(),
@@ -378,7 +401,7 @@ impl Connection {
                         let (_, message) =
                             conversations::create_with_message(db, conversation, new_message)
                                 .await?;
-                        Appended::New(message)
+                        (Appended::New(message), true)
                     }
                 }
             }
@@ -399,6 +422,18 @@ impl Connection {
             }
         };
         self.subscribe(&message.conversation_id);
+        if started_conversation {
+            // The visitor's message is committed and acknowledged regardless.
+            if let Err(error) = auto_reply::after_first_message(
+                &self.state,
+                &self.viewer.workspace_id,
+                &message.conversation_id,
+            )
+            .await
+            {
+                tracing::error!(%error, "auto-reply");
+            }
+        }
         Ok(ServerEvent::Ack {
             client_msg_id: client_msg_id.to_string(),
             message,

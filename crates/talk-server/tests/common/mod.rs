@@ -3,10 +3,12 @@
 #![allow(dead_code)]
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
+use std::net::SocketAddr;
 use talk_server::{app, create_workspace, AppState, NewWorkspace, Settings};
 use tempfile::TempDir;
 use tower::ServiceExt;
@@ -76,7 +78,17 @@ pub fn visitor_id(n: u8) -> String {
 }
 
 impl TestApp {
-    pub async fn request(&self, request: Request<Body>) -> Answer {
+    /// Sends a request in-process as if from 127.0.0.1 (as `serve` records the peer).
+    pub async fn request(&self, mut request: Request<Body>) -> Answer {
+        if request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .is_none()
+        {
+            request
+                .extensions_mut()
+                .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        }
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
@@ -158,6 +170,44 @@ impl TestApp {
             .await
     }
 
+    /// `POST /v1/agent/login`.
+    pub async fn login(&self, email: &str, password: &str) -> Answer {
+        self.send(
+            Method::POST,
+            "/v1/agent/login",
+            &[],
+            Some(json!({"email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// Signs in and answers the `Cookie` header value that carries the session.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let answer = self.login(email, password).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        session_cookie(&answer).expect("login sets the session cookie")
+    }
+
+    /// The workspace's first admin, signed in.
+    pub async fn admin_cookie(&self) -> String {
+        let (email, password) = (
+            self.workspace.admin_email.clone(),
+            self.workspace.admin_password.clone(),
+        );
+        self.sign_in(&email, &password).await
+    }
+
+    /// A request carrying an agent's session cookie.
+    pub async fn as_agent(
+        &self,
+        cookie: &str,
+        method: Method,
+        uri: &str,
+        body: Option<Value>,
+    ) -> Answer {
+        self.send(method, uri, &[("cookie", cookie)], body).await
+    }
+
     /// The workspace's active signing key: (kid, secret).
     pub async fn signing_key(&self) -> (String, String) {
         sqlx::query_as("SELECT kid, secret FROM signing_keys WHERE workspace_id = ?")
@@ -172,6 +222,18 @@ impl TestApp {
         let (kid, secret) = self.signing_key().await;
         sign_with(&kid, &secret, claims)
     }
+}
+
+/// `talk_agent=<id>` from an answer's `Set-Cookie`, if it sets a non-empty one.
+pub fn session_cookie(answer: &Answer) -> Option<String> {
+    answer
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| value.split(';').next())
+        .find(|pair| pair.starts_with("talk_agent=") && pair.len() > "talk_agent=".len())
+        .map(str::to_string)
 }
 
 pub fn sign_with(kid: &str, secret: &str, claims: Value) -> String {

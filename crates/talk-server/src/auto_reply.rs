@@ -1,0 +1,47 @@
+//! The bot's auto-reply: when a visitor starts a conversation, the bot answers once with the
+//! response time for the workspace's current status (online or away).
+
+use crate::conversations::{self, Appended, NewMessage};
+use crate::{agents, widget_settings, AppState};
+use talk_protocol::{Author, AuthorKind, Message, Presence, ServerEvent};
+
+pub fn reply_text(response_time: &str) -> String {
+    format!("Thanks for your message! {response_time}")
+}
+
+/// Posts the auto-reply to a conversation whose first message is committed, and publishes it
+/// like any message. Nothing is posted when the response time for the status is empty.
+pub async fn after_first_message(
+    state: &AppState,
+    workspace_id: &str,
+    conversation_id: &str,
+) -> Result<Option<Message>, sqlx::Error> {
+    let Some(settings) = widget_settings::load(&state.db, workspace_id).await? else {
+        return Ok(None);
+    };
+    let response_time = match agents::workspace_status(&state.db, workspace_id).await? {
+        Presence::Online => settings.response_times.online,
+        Presence::Away => settings.response_times.away,
+    };
+    if response_time.is_empty() {
+        return Ok(None);
+    }
+    let reply = NewMessage {
+        author: Author {
+            kind: AuthorKind::Bot,
+            name: Some(settings.homepage.bot_name),
+        },
+        body: reply_text(&response_time),
+        client_msg_id: None,
+    };
+    let (Appended::New(message) | Appended::Duplicate(message)) =
+        conversations::append(&state.db, conversation_id, reply).await?;
+    state.hub.publish(
+        conversation_id,
+        ServerEvent::Message {
+            message: message.clone(),
+        },
+        None,
+    );
+    Ok(Some(message))
+}

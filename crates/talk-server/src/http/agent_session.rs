@@ -1,0 +1,146 @@
+//! Agent sign-in for the inbox: a `talk_agent` session cookie (HttpOnly, SameSite=Lax) holding
+//! a random id whose SHA-256 is stored, 30 days sliding. Extractors for signed-in agents and
+//! admins.
+
+use super::ApiJson;
+use crate::agents::{self, SessionLookup};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, Method, StatusCode};
+use axum::Json;
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use talk_protocol::{AgentProfile, AgentRole, LoginRequest, PresenceRequest};
+
+pub const SESSION_COOKIE: &str = "talk_agent";
+
+fn session_cookie(state: &AppState, session_id: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, session_id))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .secure(state.settings.public_url.starts_with("https://"))
+        .max_age(time::Duration::milliseconds(agents::SESSION_TTL_MS))
+        .build()
+}
+
+/// A signed-in agent (any role): 401 `not_signed_in` without a valid session cookie,
+/// `session_expired` when it ran out.
+pub struct AgentSession {
+    pub agent: AgentProfile,
+    session_id: String,
+}
+
+impl FromRequestParts<AppState> for AgentSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        check_same_origin(parts, state)?;
+        let not_signed_in =
+            || ApiError::unauthorized("not_signed_in", "sign in at POST /v1/agent/login first");
+        let jar = CookieJar::from_headers(&parts.headers);
+        let session_id = jar
+            .get(SESSION_COOKIE)
+            .map(|cookie| cookie.value().to_string())
+            .ok_or_else(not_signed_in)?;
+        match agents::session_agent(&state.db, &session_id).await? {
+            SessionLookup::Valid(agent) => Ok(AgentSession { agent, session_id }),
+            SessionLookup::Expired => Err(ApiError::unauthorized(
+                "session_expired",
+                "the session expired: sign in again",
+            )),
+            SessionLookup::Unknown => Err(not_signed_in()),
+        }
+    }
+}
+
+/// A signed-in admin: as [`AgentSession`], then 403 `admin_only` for other roles.
+pub struct AdminSession(pub AgentProfile);
+
+impl FromRequestParts<AppState> for AdminSession {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let AgentSession { agent, .. } = AgentSession::from_request_parts(parts, state).await?;
+        if agent.role != AgentRole::Admin {
+            return Err(ApiError::forbidden(
+                "admin_only",
+                "only an admin may do this",
+            ));
+        }
+        Ok(AdminSession(agent))
+    }
+}
+
+/// A cookie-authenticated change must come from our own pages. SameSite=Lax already keeps
+/// other sites' requests cookie-less; this also turns away sibling subdomains.
+fn check_same_origin(parts: &Parts, state: &AppState) -> ApiResult<()> {
+    if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok());
+    match origin {
+        Some(origin) if origin != state.settings.public_origin() => Err(ApiError::forbidden(
+            "cross_origin_request",
+            "agent requests must come from the Talk server's own origin",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `POST /v1/agent/login`: wrong email and wrong password answer alike.
+pub async fn login(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> ApiResult<(CookieJar, Json<AgentProfile>)> {
+    let agent = agents::authenticate(
+        &state.db,
+        &request.email,
+        &request.password,
+        request.workspace_id.as_deref(),
+    )
+    .await?
+    .ok_or_else(|| {
+        ApiError::unauthorized("invalid_credentials", "the email or password is wrong")
+    })?;
+    let session_id = agents::start_session(&state.db, &agent.id).await?;
+    Ok((jar.add(session_cookie(&state, session_id)), Json(agent)))
+}
+
+/// `POST /v1/agent/logout`: ends the session (if any) and clears the cookie.
+pub async fn logout(
+    State(state): State<AppState>,
+    jar: CookieJar,
+) -> ApiResult<(CookieJar, StatusCode)> {
+    if let Some(cookie) = jar.get(SESSION_COOKIE) {
+        agents::end_session(&state.db, cookie.value()).await?;
+    }
+    let removal = Cookie::build(SESSION_COOKIE).path("/").build();
+    Ok((jar.remove(removal), StatusCode::NO_CONTENT))
+}
+
+/// `GET /v1/agent/me`. Re-issues the cookie, so an inbox used within 30 days stays signed in.
+pub async fn me(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    session: AgentSession,
+) -> (CookieJar, Json<AgentProfile>) {
+    let cookie = session_cookie(&state, session.session_id);
+    (jar.add(cookie), Json(session.agent))
+}
+
+/// `PUT /v1/agent/presence`.
+pub async fn set_presence(
+    State(state): State<AppState>,
+    AgentSession { mut agent, .. }: AgentSession,
+    ApiJson(request): ApiJson<PresenceRequest>,
+) -> ApiResult<Json<AgentProfile>> {
+    agents::set_presence(&state.db, &agent.id, request.presence).await?;
+    agent.presence = request.presence;
+    Ok(Json(agent))
+}

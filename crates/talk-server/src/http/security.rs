@@ -1,0 +1,55 @@
+//! Security headers on every response, and the Content-Security-Policy of the HTML pages the
+//! server renders itself.
+
+use crate::Settings;
+use axum::extract::Request;
+use axum::http::header::{self, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+
+/// For everything that is not one of our HTML pages: nothing may load, nothing may frame it.
+const DEFAULT_CSP: &str =
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// Middleware: nosniff, referrer policy, and (except under `/widget/`, whose frame assets must
+/// be embeddable by customers' pages) `X-Frame-Options: DENY` and a default CSP unless the
+/// handler set its own.
+pub async fn security_headers(request: Request, next: Next) -> Response {
+    let framable = request.uri().path().starts_with("/widget/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
+    if !framable {
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers
+            .entry(header::CONTENT_SECURITY_POLICY)
+            .or_insert(HeaderValue::from_static(DEFAULT_CSP));
+    }
+    response
+}
+
+/// A fresh nonce for one page's inline script.
+pub fn new_nonce() -> String {
+    crate::db::random_hex(16)
+}
+
+/// A strict (level 3) policy for a page that runs the capture snippet: only the inline script
+/// carrying `nonce` runs, and what it loads (`'strict-dynamic'`): the loader, then the widget,
+/// which compiles WebAssembly and talks to this server over HTTP and WebSocket.
+pub fn snippet_page_csp(settings: &Settings, nonce: &str) -> String {
+    let server = &settings.public_url;
+    let socket = settings.public_ws_url();
+    format!(
+        "default-src 'none'; script-src 'nonce-{nonce}' 'strict-dynamic' 'wasm-unsafe-eval'; \
+         connect-src 'self' {server} {socket}; img-src 'self' {server} https: data:; \
+         style-src 'self'; font-src 'self'; frame-src {server}; base-uri 'none'; \
+         object-src 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+}
