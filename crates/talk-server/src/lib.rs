@@ -6,6 +6,7 @@ pub mod conversations;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod page_views;
 pub mod people;
 pub mod realtime;
 pub mod tokens;

@@ -2,8 +2,10 @@
 
 mod agent;
 mod assets;
+mod contact;
 mod extract;
 mod talk_session;
+mod track;
 mod widget;
 
 pub use extract::{ApiJson, ApiKeyWorkspace, BearerSession};
@@ -36,6 +38,7 @@ pub fn app(state: AppState) -> Router {
     let browser = Router::new()
         .route("/v1/talk/widget/session", post(widget::start_session))
         .route("/v1/talk/identify", post(widget::identify))
+        .route("/v1/talk/track", post(track::track))
         // Before the CORS layer, so preflight OPTIONS requests reach it.
         .method_not_allowed_fallback(method_not_allowed)
         .layer(browser_cors);
@@ -61,6 +64,11 @@ pub fn app(state: AppState) -> Router {
             "/v1/conversations/{id}/messages",
             get(agent::list_messages).post(agent::reply),
         )
+        .route(
+            "/v1/conversations/{id}/contact",
+            get(contact::conversation_contact),
+        )
+        .route("/v1/people/{id}", get(contact::person_profile))
         .method_not_allowed_fallback(method_not_allowed)
         .merge(browser)
         .nest_service("/widget", widget_files)
