@@ -158,9 +158,29 @@ impl TestApp {
             .await
     }
 
+    /// `GET /v1/people/{id}` (agent API), asserting success.
+    pub async fn person_profile(&self, person_id: &str) -> Value {
+        let answer = self
+            .agent(Method::GET, &format!("/v1/people/{person_id}"), None)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.json()
+    }
+
+    pub async fn people_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE workspace_id = ?")
+            .bind(&self.workspace.workspace_id)
+            .fetch_one(&self.state.db)
+            .await
+            .unwrap()
+    }
+
     /// The workspace's active signing key: (kid, secret).
     pub async fn signing_key(&self) -> (String, String) {
-        sqlx::query_as("SELECT kid, secret FROM signing_keys WHERE workspace_id = ?")
+        sqlx::query_as(
+            "SELECT kid, secret FROM signing_keys WHERE workspace_id = ? AND retired_at IS NULL
+             ORDER BY created_at DESC LIMIT 1",
+        )
             .bind(&self.workspace.workspace_id)
             .fetch_one(&self.state.db)
             .await
