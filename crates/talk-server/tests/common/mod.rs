@@ -175,6 +175,40 @@ impl TestApp {
             .unwrap()
     }
 
+    /// A conversation started in a widget session, written straight into the database as
+    /// the socket would (verified iff the session is; the session's person, else the
+    /// visitor's). The socket tests cover the real path.
+    pub async fn conversation_in_session(&self, session_id: &str) -> String {
+        let conversation_id = talk_server::db::new_id();
+        let now = talk_server::db::now_ms();
+        let inserted = sqlx::query(
+            "INSERT INTO conversations
+               (id, workspace_id, visitor_id, person_id, session_id, verified, created_at, updated_at)
+             SELECT ?1, s.workspace_id, s.visitor_id,
+                    COALESCE(s.person_id, v.person_id), s.id, s.verified, ?2, ?2
+             FROM sessions s
+             LEFT JOIN visitors v ON v.workspace_id = s.workspace_id AND v.id = s.visitor_id
+             WHERE s.id = ?3",
+        )
+        .bind(&conversation_id)
+        .bind(now)
+        .bind(session_id)
+        .execute(&self.state.db)
+        .await
+        .unwrap();
+        assert_eq!(inserted.rows_affected(), 1, "no session {session_id}");
+        conversation_id
+    }
+
+    /// `POST /v1/talk/track` for this workspace.
+    pub async fn track(&self, visitor_id: &str, body: Value) -> Answer {
+        let mut body = body;
+        body["capture_key"] = json!(self.workspace.capture_key);
+        body["visitor_id"] = json!(visitor_id);
+        self.send(Method::POST, "/v1/talk/track", &[], Some(body))
+            .await
+    }
+
     /// The workspace's active signing key: (kid, secret).
     pub async fn signing_key(&self) -> (String, String) {
         sqlx::query_as(
