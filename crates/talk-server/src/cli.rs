@@ -2,8 +2,8 @@
 //! machine-readable.
 
 use crate::{create_workspace, serve, tokens, AppState, NewWorkspace, Settings};
-use serde_json::json;
 use clap::{Parser, Subcommand};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;

@@ -434,7 +434,15 @@ mod tests {
         assert_eq!(field_kind("str:cm:job-title"), Some(FieldKind::Text));
         assert_eq!(field_kind("int::age"), Some(FieldKind::Integer));
         assert_eq!(field_kind("bool:cm:vip_2"), Some(FieldKind::Bool));
-        for bad in ["email", "phn::phone", "str::", "str:cm:", "str::a\"b", "str::a.b", "STR::x"] {
+        for bad in [
+            "email",
+            "phn::phone",
+            "str::",
+            "str:cm:",
+            "str::a\"b",
+            "str::a.b",
+            "STR::x",
+        ] {
             assert_eq!(field_kind(bad), None, "{bad}");
         }
         assert_eq!(field_kind(&format!("str::{}", "a".repeat(60))), None);

@@ -119,7 +119,14 @@ fn keys_rotate_and_retire_print_json() {
 
     let retired = json_line(&talk_server(
         &database,
-        &["keys", "retire", "--workspace", workspace_id, "--kid", first_kid],
+        &[
+            "keys",
+            "retire",
+            "--workspace",
+            workspace_id,
+            "--kid",
+            first_kid,
+        ],
     ));
     assert_eq!(
         retired,

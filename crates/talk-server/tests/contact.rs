@@ -61,8 +61,10 @@ async fn track_validates_its_input() {
             Method::POST,
             "/v1/talk/track",
             &[],
-            Some(json!({"capture_key": "talk_pk_nope", "visitor_id": visitor_id(1),
-                "url": "https://shop.example.com/"})),
+            Some(
+                json!({"capture_key": "talk_pk_nope", "visitor_id": visitor_id(1),
+                "url": "https://shop.example.com/"}),
+            ),
         )
         .await;
     assert_eq!(
@@ -183,8 +185,10 @@ async fn track_is_a_browser_endpoint_with_the_workspace_origin_check() {
 async fn history_follows_the_visitor_and_only_verified_visitors_join_a_verified_contact() {
     let app = test_app().await;
     let minted = app
-        .talk_session(json!({"fields": {"str::email": "ann@example.com", "str::name": "Ann Lee"},
-            "location": {"source_ip": "203.0.113.9"}}))
+        .talk_session(
+            json!({"fields": {"str::email": "ann@example.com", "str::name": "Ann Lee"},
+            "location": {"source_ip": "203.0.113.9"}}),
+        )
         .await
         .json();
     let token = minted["token"].as_str().unwrap();
@@ -215,8 +219,14 @@ async fn history_follows_the_visitor_and_only_verified_visitors_join_a_verified_
     let verified = contact(&app, &app.conversation_in_session(&laptop_session).await).await;
     assert_eq!(verified["verified"], true);
     assert_eq!(verified["visitor_id"], laptop.as_str());
-    assert_eq!(paths(&verified["page_views"]), ["/phone", "/pricing", "/home"]);
-    assert_eq!(verified["current_page"]["url"], "https://shop.example.com/pricing");
+    assert_eq!(
+        paths(&verified["page_views"]),
+        ["/phone", "/pricing", "/home"]
+    );
+    assert_eq!(
+        verified["current_page"]["url"],
+        "https://shop.example.com/pricing"
+    );
     assert_eq!(verified["current_page"]["title"], "Title /pricing");
     assert_eq!(verified["current_page"]["visitor_id"], laptop.as_str());
     let person = &verified["person"];
@@ -233,7 +243,10 @@ async fn history_follows_the_visitor_and_only_verified_visitors_join_a_verified_
     let unverified = contact(&app, &app.conversation_in_session(&impostor_session).await).await;
     assert_eq!(unverified["verified"], false);
     assert_eq!(unverified["person"]["id"], ann_id, "who it claims to be");
-    assert_eq!(paths(&unverified["page_views"]), ["/impostor", "/before-claim"]);
+    assert_eq!(
+        paths(&unverified["page_views"]),
+        ["/impostor", "/before-claim"]
+    );
 
     // Nobody known: no person, just the visitor's views.
     let anonymous = contact(&app, &app.conversation_in_session(&stranger_session).await).await;
@@ -271,7 +284,9 @@ async fn contact_endpoints_are_for_agents_only() {
         .await
         .json();
     let ann_id = minted["person_id"].as_str().unwrap();
-    let session_answer = app.widget_session(&visitor_id(1), minted["token"].as_str()).await;
+    let session_answer = app
+        .widget_session(&visitor_id(1), minted["token"].as_str())
+        .await;
     let session_json = session_answer.json();
     let conversation_id = app
         .conversation_in_session(session_json["session_id"].as_str().unwrap())
@@ -317,7 +332,10 @@ async fn contact_endpoints_are_for_agents_only() {
         )
         .await;
     assert_eq!(
-        (unknown_conversation.status, unknown_conversation.code().as_str()),
+        (
+            unknown_conversation.status,
+            unknown_conversation.code().as_str()
+        ),
         (StatusCode::NOT_FOUND, "conversation_not_found")
     );
     let unknown_person = app

@@ -144,7 +144,10 @@ async fn create_existing(app: &TestApp, case: &Case) -> String {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     assert_eq!(answer.json()["person_status"], "created");
     let person_id = answer.json()["person_id"].as_str().unwrap().to_string();
-    assert_eq!(app.person_profile(&person_id).await["person"]["fields"], fields);
+    assert_eq!(
+        app.person_profile(&person_id).await["person"]["fields"],
+        fields
+    );
     person_id
 }
 
@@ -173,7 +176,8 @@ async fn every_strategy_combination_with_a_two_field_merge_by() {
                         "fields": case.request_fields(scenario),
                     }))
                     .await;
-                let existing_now = app.person_profile(&existing_id).await["person"]["fields"].clone();
+                let existing_now =
+                    app.person_profile(&existing_id).await["person"]["fields"].clone();
 
                 match (lookup, skip_non_existing) {
                     (Finds, _) => {
@@ -353,12 +357,17 @@ async fn person_id_with_merge_fields_tries_the_id_first() {
         (collision.status, collision.code().as_str()),
         (StatusCode::CONFLICT, "email_in_use")
     );
-    assert_eq!(person_fields(&app, &ann_id).await["str::email"], "ann@example.com");
+    assert_eq!(
+        person_fields(&app, &ann_id).await["str::email"],
+        "ann@example.com"
+    );
 
     // An unknown id falls back to the merge fields.
     let fallback = app
-        .talk_session(json!({"person_id": "006281d8ff95c3ed70b70801", "skip_non_existing": true,
-            "fields": {"str::email": "bo@example.com", "str::name": "Bo Other"}}))
+        .talk_session(
+            json!({"person_id": "006281d8ff95c3ed70b70801", "skip_non_existing": true,
+            "fields": {"str::email": "bo@example.com", "str::name": "Bo Other"}}),
+        )
         .await
         .json();
     assert_eq!(fallback["person_status"], "by-merge-field");
@@ -413,8 +422,10 @@ async fn typed_and_custom_fields_are_stored_with_their_json_type() {
         assert_eq!(found["person_id"], person_id.as_str(), "{merge_by}");
     }
     let other_count = app
-        .talk_session(json!({"merge_by": ["int::visits"], "skip_non_existing": true,
-            "fields": {"str::email": "ann@example.com", "str::name": "Ann", "int::visits": 4}}))
+        .talk_session(
+            json!({"merge_by": ["int::visits"], "skip_non_existing": true,
+            "fields": {"str::email": "ann@example.com", "str::name": "Ann", "int::visits": 4}}),
+        )
         .await;
     assert_eq!(other_count.code(), "person_not_found");
 }
@@ -423,8 +434,10 @@ async fn typed_and_custom_fields_are_stored_with_their_json_type() {
 async fn given_first_or_last_name_is_not_split_from_the_full_name() {
     let app = test_app().await;
     let answer = app
-        .talk_session(json!({"fields": {"str::email": "cher@example.com", "str::name": "Cher",
-            "str::last": "Sarkisian"}}))
+        .talk_session(
+            json!({"fields": {"str::email": "cher@example.com", "str::name": "Cher",
+            "str::last": "Sarkisian"}}),
+        )
         .await
         .json();
     let fields = person_fields(&app, answer["person_id"].as_str().unwrap()).await;
@@ -432,7 +445,9 @@ async fn given_first_or_last_name_is_not_split_from_the_full_name() {
     assert_eq!(fields["str::last"], "Sarkisian");
 
     let single = app
-        .talk_session(json!({"fields": {"str::email": "prince@example.com", "str::name": "Prince"}}))
+        .talk_session(
+            json!({"fields": {"str::email": "prince@example.com", "str::name": "Prince"}}),
+        )
         .await
         .json();
     let fields = person_fields(&app, single["person_id"].as_str().unwrap()).await;
@@ -483,7 +498,10 @@ async fn field_and_location_errors() {
         (with(json!({"bool::vip": 1})), "invalid_field_value"),
         (with(json!({"str:cm:x": true})), "invalid_field_value"),
         (with(json!({"str::email": 7})), "invalid_field_value"),
-        (with(json!({"str:cm:bio": "x".repeat(1001)})), "field_too_long"),
+        (
+            with(json!({"str:cm:bio": "x".repeat(1001)})),
+            "field_too_long",
+        ),
         (
             json!({"merge_by": ["phone"], "fields": ann()}),
             "invalid_merge_by",
@@ -524,9 +542,11 @@ async fn source_ip_is_the_last_seen_ip_whatever_the_merge_strategy() {
         app.person_profile(person_id).await["person"]["last_seen_ip"],
         "119.19.0.218"
     );
-    app.talk_session(json!({"merge_strategy": 3, "location": {"source_ip": "2001:db8::1"},
-        "fields": ann()}))
-        .await;
+    app.talk_session(
+        json!({"merge_strategy": 3, "location": {"source_ip": "2001:db8::1"},
+        "fields": ann()}),
+    )
+    .await;
     let profile = app.person_profile(person_id).await;
     assert_eq!(profile["person"]["last_seen_ip"], "2001:db8::1");
     assert_eq!(profile["person"]["fields"]["str::name"], "Ann Original");

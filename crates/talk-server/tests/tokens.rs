@@ -49,7 +49,10 @@ async fn rotation_keeps_old_tokens_until_their_key_is_retired() {
 
     // The key that signs can't be retired; the old one can.
     let refused = tokens::retire_signing_key(&app.state.db, &workspace_id, &new_kid).await;
-    assert!(matches!(refused, Err(KeyError::ActiveKey(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(KeyError::ActiveKey(_))),
+        "{refused:?}"
+    );
     tokens::retire_signing_key(&app.state.db, &workspace_id, &first_kid)
         .await
         .unwrap();
@@ -98,7 +101,10 @@ async fn keys_belong_to_one_workspace() {
         .unwrap();
     let (kid, _) = app.signing_key().await;
     let foreign = tokens::retire_signing_key(&app.state.db, &other.workspace_id, &kid).await;
-    assert!(matches!(foreign, Err(KeyError::UnknownKey(_))), "{foreign:?}");
+    assert!(
+        matches!(foreign, Err(KeyError::UnknownKey(_))),
+        "{foreign:?}"
+    );
     let unknown = tokens::rotate_signing_key(&app.state.db, "000000000000000000000000").await;
     assert!(
         matches!(unknown, Err(KeyError::UnknownWorkspace(_))),

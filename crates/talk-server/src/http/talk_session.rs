@@ -12,9 +12,7 @@ use axum::Json;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use talk_protocol::{
-    field, FieldValue, PersonStatus, TalkSessionRequest, TalkSessionResponse,
-};
+use talk_protocol::{field, FieldValue, PersonStatus, TalkSessionRequest, TalkSessionResponse};
 
 const TOKEN_LIFETIME_SECS: i64 = 365 * 24 * 60 * 60;
 const PERSON_ID: &str = "person_id";
@@ -66,7 +64,9 @@ fn merge_by(value: Option<&[String]>) -> ApiResult<Vec<String>> {
     }
     let invalid = merge_by.is_empty()
         || merge_by.len() > 2
-        || merge_by.iter().any(|name| people::field_kind(name).is_none())
+        || merge_by
+            .iter()
+            .any(|name| people::field_kind(name).is_none())
         || (merge_by.len() == 2 && merge_by[0] == merge_by[1]);
     if invalid {
         return Err(ApiError::bad_request(
@@ -214,10 +214,12 @@ impl Merge {
         let main = self.keys.first().and_then(key);
         let fallback = self.keys.get(1).and_then(key);
         let found = match self.find {
-            FindStrategy::Any => match people::find_matching(db, workspace_id, main.as_slice()).await? {
-                Some(person) => Some(person),
-                None => people::find_matching(db, workspace_id, fallback.as_slice()).await?,
-            },
+            FindStrategy::Any => {
+                match people::find_matching(db, workspace_id, main.as_slice()).await? {
+                    Some(person) => Some(person),
+                    None => people::find_matching(db, workspace_id, fallback.as_slice()).await?,
+                }
+            }
             FindStrategy::FallbackIfMainEmpty => match main {
                 Some(_) => people::find_matching(db, workspace_id, main.as_slice()).await?,
                 None => people::find_matching(db, workspace_id, fallback.as_slice()).await?,

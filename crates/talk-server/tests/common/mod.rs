@@ -215,10 +215,10 @@ impl TestApp {
             "SELECT kid, secret FROM signing_keys WHERE workspace_id = ? AND retired_at IS NULL
              ORDER BY created_at DESC LIMIT 1",
         )
-            .bind(&self.workspace.workspace_id)
-            .fetch_one(&self.state.db)
-            .await
-            .unwrap()
+        .bind(&self.workspace.workspace_id)
+        .fetch_one(&self.state.db)
+        .await
+        .unwrap()
     }
 
     /// Signs arbitrary claims with this workspace's key (for expired or odd tokens).
