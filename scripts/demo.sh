@@ -43,7 +43,7 @@ cat <<INFO
       -d '{"body": "Hi! How can I help?", "agent_name": "Grace"}' \\
       $TALK_PUBLIC_URL/v1/conversations/<conversation id>/messages
 
-  Mint a verified-session token as the site's backend would (docs in README.md):
+  Mint a verified-session token as the site's backend would (docs/api.md has every field):
 
     curl -s -H 'X-Api-Key: $api_key' -H 'Content-Type: application/json' \\
       -d '{"fields": {"str::email": "ada@example.com", "str::name": "Ada Lovelace"}}' \\

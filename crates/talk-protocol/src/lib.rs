@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod agents;
+pub mod people;
 pub mod settings;
 pub use agents::*;
+pub use people::*;
 pub use settings::*;
 
 /// The body of every error answer: `{"error": {"code": "…", "message": "…"}}`.

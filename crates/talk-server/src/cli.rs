@@ -1,8 +1,9 @@
-//! Command line: `serve` and `workspace create`. Logs go to stderr so stdout stays
+//! Command line: `serve`, `workspace create` and `keys rotate|retire`. Logs go to stderr so stdout stays
 //! machine-readable.
 
-use crate::{create_workspace, serve, AppState, NewWorkspace, Settings};
+use crate::{create_workspace, serve, tokens, AppState, NewWorkspace, Settings};
 use clap::{Parser, Subcommand};
+use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
@@ -25,6 +26,27 @@ pub enum Command {
     Workspace {
         #[command(subcommand)]
         command: WorkspaceCommand,
+    },
+    /// Rotate or retire a workspace's token-signing keys (prints JSON).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Add a key that signs new tokens from now on; older tokens keep working.
+    Rotate {
+        #[arg(long)]
+        workspace: String,
+    },
+    /// Reject every token signed by this key from now on.
+    Retire {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        kid: String,
     },
 }
 
@@ -80,6 +102,21 @@ pub async fn run(cli: Cli) -> CliResult {
             } else {
                 print_workspace(&name, &created);
             }
+            Ok(())
+        }
+        Command::Keys { command } => {
+            let state = AppState::connect(settings).await?;
+            let printed = match command {
+                KeysCommand::Rotate { workspace } => {
+                    let kid = tokens::rotate_signing_key(&state.db, &workspace).await?;
+                    json!({"workspace_id": workspace, "kid": kid})
+                }
+                KeysCommand::Retire { workspace, kid } => {
+                    tokens::retire_signing_key(&state.db, &workspace, &kid).await?;
+                    json!({"workspace_id": workspace, "kid": kid, "retired": true})
+                }
+            };
+            println!("{printed}");
             Ok(())
         }
     }

@@ -8,6 +8,7 @@ pub mod conversations;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod page_views;
 pub mod people;
 pub mod rate_limit;
 pub mod realtime;

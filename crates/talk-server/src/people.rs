@@ -2,21 +2,70 @@
 
 use crate::db::{self, Db};
 use serde_json::{Map, Value};
-use talk_protocol::{field, PersonSummary};
+use talk_protocol::{field, FieldValue, PersonDetail, PersonSummary};
 
 /// Person fields keyed by Ortto field name (`str::email`, `str::first`, …).
 pub type Fields = Map<String, Value>;
+
+/// What a field holds, told by its name's prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Integer,
+    Bool,
+}
+
+impl FieldKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            FieldKind::Text => "a string",
+            FieldKind::Integer => "an integer",
+            FieldKind::Bool => "true or false",
+        }
+    }
+}
+
+const FIELD_PREFIXES: [(&str, FieldKind); 6] = [
+    ("str::", FieldKind::Text),
+    ("str:cm:", FieldKind::Text),
+    ("int::", FieldKind::Integer),
+    ("int:cm:", FieldKind::Integer),
+    ("bool::", FieldKind::Bool),
+    ("bool:cm:", FieldKind::Bool),
+];
+const MAX_FIELD_NAME_BYTES: usize = 64;
+
+/// The kind of a well-formed field name (`str::phone`, `str:cm:plan`, `int::age`,
+/// `bool:cm:vip`, …); `None` for an unknown prefix or a malformed name. Names are limited
+/// to ASCII letters, digits, `-` and `_`, so they are safe inside a JSON path.
+pub fn field_kind(name: &str) -> Option<FieldKind> {
+    if name.len() > MAX_FIELD_NAME_BYTES {
+        return None;
+    }
+    FIELD_PREFIXES.iter().find_map(|(prefix, kind)| {
+        let rest = name.strip_prefix(prefix)?;
+        let well_formed = !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+        well_formed.then_some(*kind)
+    })
+}
 
 #[derive(Debug, Clone)]
 pub struct Person {
     pub id: String,
     pub fields: Fields,
+    pub created_at: i64,
+    pub last_seen_ip: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
 struct PersonRow {
     id: String,
     fields: String,
+    created_at: i64,
+    last_seen_ip: Option<String>,
 }
 
 impl From<PersonRow> for Person {
@@ -24,6 +73,8 @@ impl From<PersonRow> for Person {
         Person {
             id: row.id,
             fields: serde_json::from_str(&row.fields).unwrap_or_default(),
+            created_at: row.created_at,
+            last_seen_ip: row.last_seen_ip,
         }
     }
 }
@@ -52,6 +103,28 @@ impl Person {
             first_name: self.text(field::FIRST_NAME).map(str::to_string),
             last_name: self.text(field::LAST_NAME).map(str::to_string),
             name: self.display_name(),
+        }
+    }
+
+    /// Every field, for agents.
+    pub fn detail(&self) -> PersonDetail {
+        let summary = self.summary();
+        PersonDetail {
+            id: self.id.clone(),
+            fields: self
+                .fields
+                .iter()
+                .filter_map(|(name, value)| {
+                    let value = serde_json::from_value::<FieldValue>(value.clone()).ok()?;
+                    Some((name.clone(), value))
+                })
+                .collect(),
+            email: summary.email,
+            first_name: summary.first_name,
+            last_name: summary.last_name,
+            name: summary.name,
+            created_at: self.created_at,
+            last_seen_ip: self.last_seen_ip.clone(),
         }
     }
 }
@@ -111,7 +184,7 @@ pub fn merge_fields(existing: &mut Fields, incoming: &Fields, strategy: MergeStr
     changed
 }
 
-const PERSON_COLUMNS: &str = "id, fields";
+const PERSON_COLUMNS: &str = "id, fields, created_at, last_seen_ip";
 
 pub async fn by_id(db: &Db, workspace_id: &str, id: &str) -> Result<Option<Person>, sqlx::Error> {
     let row: Option<PersonRow> = sqlx::query_as(&format!(
@@ -139,40 +212,55 @@ pub async fn by_email(
     Ok(row.map(Person::from))
 }
 
-/// Finds a person whose field `name` equals `value` (email compared normalised).
-pub async fn by_field(
+/// The oldest person whose fields match every `(name, value)` pair: `str::email` compared
+/// normalised, other text trimmed, integers and booleans exactly. `None` for no pairs.
+pub async fn find_matching(
     db: &Db,
     workspace_id: &str,
-    name: &str,
-    value: &Value,
+    keys: &[(&str, &Value)],
 ) -> Result<Option<Person>, sqlx::Error> {
-    if name == field::EMAIL {
-        return match value.as_str() {
-            Some(email) => by_email(db, workspace_id, email).await,
-            None => Ok(None),
-        };
+    if keys.is_empty() {
+        return Ok(None);
     }
-    let path = format!("$.{}", serde_json::to_string(name).unwrap_or_default());
-    let row: Option<PersonRow> = sqlx::query_as(&format!(
-        "SELECT {PERSON_COLUMNS} FROM people
-         WHERE workspace_id = ? AND json_extract(fields, ?) = json_extract(?, '$')
-         ORDER BY created_at LIMIT 1"
-    ))
-    .bind(workspace_id)
-    .bind(path)
-    .bind(value.to_string())
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(Person::from))
+    let mut conditions = Vec::new();
+    let mut binds = Vec::new();
+    for (name, value) in keys {
+        let path = format!("$.{}", Value::from(*name));
+        match (*name, value.as_str()) {
+            (field::EMAIL, Some(email)) => {
+                conditions.push("email_norm = ?");
+                binds.push(normalize_email(email));
+            }
+            (_, Some(text)) => {
+                conditions.push("trim(json_extract(fields, ?)) = ?");
+                binds.push(path);
+                binds.push(text.trim().to_string());
+            }
+            _ => {
+                conditions.push("json_extract(fields, ?) = json_extract(?, '$')");
+                binds.push(path);
+                binds.push(value.to_string());
+            }
+        }
+    }
+    let sql = format!(
+        "SELECT {PERSON_COLUMNS} FROM people WHERE workspace_id = ? AND {}
+         ORDER BY created_at, id LIMIT 1",
+        conditions.join(" AND ")
+    );
+    let mut query = sqlx::query_as::<_, PersonRow>(&sql).bind(workspace_id);
+    for bind in binds {
+        query = query.bind(bind);
+    }
+    Ok(query.fetch_optional(db).await?.map(Person::from))
 }
 
-/// Creates a person with these fields, or, when the email is taken (a concurrent create),
-/// returns the existing one. The bool says whether it was created.
-pub async fn create_or_get(
+/// Creates a person with these fields; `None` when the email is taken.
+pub async fn insert(
     db: &Db,
     workspace_id: &str,
     fields: &Fields,
-) -> Result<(Person, bool), sqlx::Error> {
+) -> Result<Option<Person>, sqlx::Error> {
     let email = normalize_email(text_field(fields, field::EMAIL).unwrap_or_default());
     let id = db::new_id();
     let now = db::now_ms();
@@ -191,16 +279,26 @@ pub async fn create_or_get(
     .await?
     .rows_affected()
         == 1;
-    if inserted {
-        return Ok((
-            Person {
-                id,
-                fields: fields.clone(),
-            },
-            true,
-        ));
+    Ok(inserted.then(|| Person {
+        id,
+        fields: fields.clone(),
+        created_at: now,
+        last_seen_ip: None,
+    }))
+}
+
+/// Creates a person with these fields, or, when the email is taken (a concurrent create),
+/// returns the existing one. The bool says whether it was created.
+pub async fn create_or_get(
+    db: &Db,
+    workspace_id: &str,
+    fields: &Fields,
+) -> Result<(Person, bool), sqlx::Error> {
+    if let Some(person) = insert(db, workspace_id, fields).await? {
+        return Ok((person, true));
     }
-    let existing = by_email(db, workspace_id, &email)
+    let email = text_field(fields, field::EMAIL).unwrap_or_default();
+    let existing = by_email(db, workspace_id, email)
         .await?
         .ok_or(sqlx::Error::RowNotFound)?;
     Ok((existing, false))
@@ -220,6 +318,27 @@ pub async fn save(db: &Db, workspace_id: &str, person: &Person) -> Result<(), sq
     .bind(&person.id)
     .execute(db)
     .await?;
+    Ok(())
+}
+
+/// Records the IP the site's backend last saw the person at.
+pub async fn record_source_ip(
+    db: &Db,
+    workspace_id: &str,
+    person: &mut Person,
+    ip: std::net::IpAddr,
+) -> Result<(), sqlx::Error> {
+    let ip = ip.to_string();
+    sqlx::query(
+        "UPDATE people SET last_seen_ip = ?, last_seen_at = ? WHERE workspace_id = ? AND id = ?",
+    )
+    .bind(&ip)
+    .bind(db::now_ms())
+    .bind(workspace_id)
+    .bind(&person.id)
+    .execute(db)
+    .await?;
+    person.last_seen_ip = Some(ip);
     Ok(())
 }
 
@@ -307,6 +426,26 @@ mod tests {
             MergeStrategy::Ignore
         ));
         assert_eq!(ignored, existing);
+    }
+
+    #[test]
+    fn field_kinds_come_from_the_prefix() {
+        assert_eq!(field_kind("str::email"), Some(FieldKind::Text));
+        assert_eq!(field_kind("str:cm:job-title"), Some(FieldKind::Text));
+        assert_eq!(field_kind("int::age"), Some(FieldKind::Integer));
+        assert_eq!(field_kind("bool:cm:vip_2"), Some(FieldKind::Bool));
+        for bad in [
+            "email",
+            "phn::phone",
+            "str::",
+            "str:cm:",
+            "str::a\"b",
+            "str::a.b",
+            "STR::x",
+        ] {
+            assert_eq!(field_kind(bad), None, "{bad}");
+        }
+        assert_eq!(field_kind(&format!("str::{}", "a".repeat(60))), None);
     }
 
     #[test]

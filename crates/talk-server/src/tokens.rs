@@ -45,6 +45,7 @@ pub struct SigningKey {
     pub kid: String,
     pub workspace_id: String,
     secret: String,
+    pub retired_at: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,8 @@ pub enum TokenError {
     Expired,
     #[error("the token belongs to another workspace")]
     WrongWorkspace,
+    #[error("the token's signing key was retired")]
+    KeyRetired,
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
@@ -74,6 +77,10 @@ impl From<TokenError> for ApiError {
                 "token_wrong_workspace",
                 "the token was issued for another workspace",
             ),
+            TokenError::KeyRetired => ApiError::unauthorized(
+                "token_key_retired",
+                "the key that signed this token was retired: mint a new token",
+            ),
             TokenError::Database(error) => ApiError::Database(error),
         }
     }
@@ -84,24 +91,90 @@ pub fn new_secret() -> String {
     db::random_hex(32)
 }
 
-/// The key new tokens of this workspace are signed with.
+const KEY_COLUMNS: &str = "kid, workspace_id, secret, retired_at";
+
+/// The key new tokens of this workspace are signed with: its newest key not retired.
 pub async fn active_key(db: &Db, workspace_id: &str) -> Result<SigningKey, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT kid, workspace_id, secret FROM signing_keys
+    sqlx::query_as(&format!(
+        "SELECT {KEY_COLUMNS} FROM signing_keys
          WHERE workspace_id = ? AND retired_at IS NULL
-         ORDER BY created_at DESC LIMIT 1",
-    )
+         ORDER BY created_at DESC LIMIT 1"
+    ))
     .bind(workspace_id)
     .fetch_one(db)
     .await
 }
 
-/// Retired keys no longer sign but still verify the tokens they signed.
 async fn key_by_kid(db: &Db, kid: &str) -> Result<Option<SigningKey>, sqlx::Error> {
-    sqlx::query_as("SELECT kid, workspace_id, secret FROM signing_keys WHERE kid = ?")
+    sqlx::query_as(&format!(
+        "SELECT {KEY_COLUMNS} FROM signing_keys WHERE kid = ?"
+    ))
+    .bind(kid)
+    .fetch_optional(db)
+    .await
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("the workspace has no signing key {0:?}")]
+    UnknownKey(String),
+    #[error("no workspace has the id {0:?}")]
+    UnknownWorkspace(String),
+    #[error("key {0:?} signs the workspace's new tokens: rotate first, then retire it")]
+    ActiveKey(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Adds a key that signs the workspace's tokens from now on; tokens signed by older keys
+/// keep verifying until those keys are retired. Returns the new key's id.
+pub async fn rotate_signing_key(db: &Db, workspace_id: &str) -> Result<String, KeyError> {
+    let mut tx = db.begin().await?;
+    // Strictly newer than every key, so the new key is the active one even within one ms.
+    let newest: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT (SELECT MAX(created_at) FROM signing_keys WHERE workspace_id = ?1)
+         FROM workspaces WHERE id = ?1",
+    )
+    .bind(workspace_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(newest) = newest else {
+        return Err(KeyError::UnknownWorkspace(workspace_id.to_string()));
+    };
+    let created_at = db::now_ms().max(newest.map_or(0, |newest| newest + 1));
+    let kid = db::new_id();
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, workspace_id, secret, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&kid)
+    .bind(workspace_id)
+    .bind(new_secret())
+    .bind(created_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(kid)
+}
+
+/// Retires a key: every token it signed is rejected from now on (`token_key_retired`).
+/// The active key can't be retired; rotate first. Retiring twice is a no-op.
+pub async fn retire_signing_key(db: &Db, workspace_id: &str, kid: &str) -> Result<(), KeyError> {
+    let key = key_by_kid(db, kid)
+        .await?
+        .filter(|key| key.workspace_id == workspace_id)
+        .ok_or_else(|| KeyError::UnknownKey(kid.to_string()))?;
+    if key.retired_at.is_some() {
+        return Ok(());
+    }
+    if active_key(db, workspace_id).await?.kid == kid {
+        return Err(KeyError::ActiveKey(kid.to_string()));
+    }
+    sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL")
+        .bind(db::now_ms())
         .bind(kid)
-        .fetch_optional(db)
-        .await
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 pub fn sign<C: Serialize>(key: &SigningKey, claims: &C) -> Result<String, ApiError> {
@@ -115,8 +188,8 @@ pub fn sign<C: Serialize>(key: &SigningKey, claims: &C) -> Result<String, ApiErr
     .map_err(|error| ApiError::Internal(format!("signing a token: {error}")))
 }
 
-/// Checks the signature with the key the header names, then expiry (no leeway).
-/// Returns the claims and the workspace the key belongs to.
+/// Checks the signature with the key the header names, then expiry (no leeway), then that
+/// the key is not retired. Returns the claims and the workspace the key belongs to.
 async fn verify<C: DeserializeOwned>(db: &Db, token: &str) -> Result<(C, String), TokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
     if header.alg != Algorithm::HS256 {
@@ -136,6 +209,9 @@ async fn verify<C: DeserializeOwned>(db: &Db, token: &str) -> Result<(C, String)
         ErrorKind::ExpiredSignature => TokenError::Expired,
         _ => TokenError::Invalid,
     })?;
+    if key.retired_at.is_some() {
+        return Err(TokenError::KeyRetired);
+    }
     Ok((decoded.claims, key.workspace_id))
 }
 

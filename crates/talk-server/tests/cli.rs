@@ -73,3 +73,74 @@ fn invalid_config_path_fails_cleanly() {
     assert!(!output.status.success());
     assert!(output.stdout.is_empty());
 }
+
+fn talk_server(database: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_talk-server"))
+        .args(args)
+        .env(
+            "TALK_DATABASE_URL",
+            format!("sqlite://{}", database.display()),
+        )
+        .output()
+        .unwrap()
+}
+
+fn json_line(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn keys_rotate_and_retire_print_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("talk.db");
+    let created = json_line(&talk_server(
+        &database,
+        &["workspace", "create", "--name", "Acme", "--json"],
+    ));
+    let workspace_id = created["workspace_id"].as_str().unwrap();
+
+    let first = json_line(&talk_server(
+        &database,
+        &["keys", "rotate", "--workspace", workspace_id],
+    ));
+    assert_eq!(first["workspace_id"], workspace_id);
+    let first_kid = first["kid"].as_str().unwrap();
+    let second = json_line(&talk_server(
+        &database,
+        &["keys", "rotate", "--workspace", workspace_id],
+    ));
+    let second_kid = second["kid"].as_str().unwrap();
+    assert_ne!(first_kid, second_kid);
+
+    let retired = json_line(&talk_server(
+        &database,
+        &[
+            "keys",
+            "retire",
+            "--workspace",
+            workspace_id,
+            "--kid",
+            first_kid,
+        ],
+    ));
+    assert_eq!(
+        retired,
+        serde_json::json!({"workspace_id": workspace_id, "kid": first_kid, "retired": true})
+    );
+
+    // The key that signs new tokens can't be retired, nor a key that doesn't exist.
+    for kid in [second_kid, "nope"] {
+        let refused = talk_server(
+            &database,
+            &["keys", "retire", "--workspace", workspace_id, "--kid", kid],
+        );
+        assert!(!refused.status.success(), "{kid}");
+        assert!(refused.stdout.is_empty());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains(kid));
+    }
+}

@@ -729,30 +729,11 @@ async fn identify_links_the_visitor_but_never_overwrites_a_person() {
 // Agent API
 // ---------------------------------------------------------------------------------------------
 
-/// A conversation written straight into the database (the socket tests cover the real path).
+/// A conversation of an anonymous visitor's widget session.
 async fn insert_conversation(app: &TestApp) -> String {
-    let session_id = talk_server::db::new_id();
-    let conversation_id = talk_server::db::new_id();
-    let now = talk_server::db::now_ms();
-    sqlx::query("INSERT INTO sessions (id, workspace_id, visitor_id, verified, kind, created_at) VALUES (?, ?, ?, FALSE, 'widget', ?)")
-        .bind(&session_id)
-        .bind(&app.workspace.workspace_id)
-        .bind(visitor_id(1))
-        .bind(now)
-        .execute(&app.state.db)
+    let session = app.widget_session(&visitor_id(1), None).await.json();
+    app.conversation_in_session(session["session_id"].as_str().unwrap())
         .await
-        .unwrap();
-    sqlx::query("INSERT INTO conversations (id, workspace_id, visitor_id, session_id, verified, created_at, updated_at) VALUES (?, ?, ?, ?, FALSE, ?, ?)")
-        .bind(&conversation_id)
-        .bind(&app.workspace.workspace_id)
-        .bind(visitor_id(1))
-        .bind(&session_id)
-        .bind(now)
-        .bind(now)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    conversation_id
 }
 
 #[tokio::test]

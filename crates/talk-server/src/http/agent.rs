@@ -21,7 +21,7 @@ pub async fn list_conversations(
     Ok(Json(ConversationList { conversations }))
 }
 
-async fn own_conversation(
+pub(super) async fn own_conversation(
     state: &AppState,
     workspace_id: &str,
     conversation_id: &str,

@@ -4,10 +4,12 @@ mod admin;
 mod agent;
 mod agent_session;
 mod assets;
+mod contact;
 mod extract;
 mod openapi;
 mod security;
 mod talk_session;
+mod track;
 mod widget;
 mod widget_config;
 
@@ -47,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/talk/widget/session", post(widget::start_session))
         .route("/v1/talk/identify", post(widget::identify))
         .route("/v1/talk/widget/config", get(widget_config::widget_config))
+        .route("/v1/talk/track", post(track::track))
         // Before the CORS layer, so preflight OPTIONS requests reach it.
         .method_not_allowed_fallback(method_not_allowed)
         // Inside CORS: preflights don't count, and a 429 carries CORS headers.
@@ -118,6 +121,11 @@ pub fn app(state: AppState) -> Router {
             "/v1/conversations/{id}/messages",
             get(agent::list_messages).post(agent::reply),
         )
+        .route(
+            "/v1/conversations/{id}/contact",
+            get(contact::conversation_contact),
+        )
+        .route("/v1/people/{id}", get(contact::person_profile))
         .method_not_allowed_fallback(method_not_allowed)
         .merge(browser)
         .merge(socket)

@@ -1,17 +1,23 @@
-//! `POST /v1/talk/session`: the site's backend mints a verified-session token (X-Api-Key).
+//! `POST /v1/talk/session`: the site's backend mints a verified-session token (X-Api-Key),
+//! finding or creating the person with Ortto's merge semantics.
 
 use super::{ApiJson, ApiKeyWorkspace};
-use crate::db;
+use crate::db::{self, Db};
 use crate::error::{ApiError, ApiResult};
-use crate::people::{self, Fields, MergeStrategy, Person};
+use crate::people::{self, FieldKind, Fields, MergeStrategy, Person};
 use crate::tokens::{self, TalkClaims};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
-use talk_protocol::{field, PersonStatus, TalkSessionRequest, TalkSessionResponse};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use talk_protocol::{field, FieldValue, PersonStatus, TalkSessionRequest, TalkSessionResponse};
 
 const TOKEN_LIFETIME_SECS: i64 = 365 * 24 * 60 * 60;
 const PERSON_ID: &str = "person_id";
+/// Longest text field value, in characters.
+const MAX_FIELD_CHARS: usize = 1000;
 
 /// How merge fields are tried when looking a person up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,41 +54,78 @@ fn find_strategy(value: Option<u8>) -> ApiResult<FindStrategy> {
     }
 }
 
-fn merge_by(value: Option<Vec<String>>) -> ApiResult<Vec<String>> {
-    let merge_by = value.unwrap_or_else(|| vec![field::EMAIL.to_string()]);
+/// The fields people are looked up by: main and optional fallback. Empty for
+/// `["person_id"]`, where the request's `person_id` is the only key.
+fn merge_by(value: Option<&[String]>) -> ApiResult<Vec<String>> {
+    let default = [field::EMAIL.to_string()];
+    let merge_by = value.unwrap_or(&default);
+    if merge_by == [PERSON_ID] {
+        return Ok(Vec::new());
+    }
     let invalid = merge_by.is_empty()
         || merge_by.len() > 2
-        || merge_by.iter().any(|name| name.trim().is_empty())
-        || (merge_by.len() > 1 && merge_by.iter().any(|name| name == PERSON_ID));
+        || merge_by
+            .iter()
+            .any(|name| people::field_kind(name).is_none())
+        || (merge_by.len() == 2 && merge_by[0] == merge_by[1]);
     if invalid {
         return Err(ApiError::bad_request(
             "invalid_merge_by",
-            "merge_by takes one or two field names (main, fallback), or [\"person_id\"] alone",
+            "merge_by takes one or two different field names (main, fallback) such as \
+             \"str::email\" or \"str:cm:customer-id\", or [\"person_id\"] alone",
         ));
     }
-    Ok(merge_by)
+    Ok(merge_by.to_vec())
 }
 
-/// The request's fields as JSON, with the email trimmed.
-fn incoming_fields(request: &TalkSessionRequest) -> ApiResult<Fields> {
+/// The request's fields, checked against their prefixes: text trimmed (blank text is left
+/// out, so it never erases a value), integers and booleans as JSON numbers and booleans.
+fn checked_fields(raw: &BTreeMap<String, FieldValue>) -> ApiResult<Fields> {
     let mut fields = Fields::new();
-    for (name, value) in &request.fields {
-        let value = serde_json::to_value(value)
-            .map_err(|error| ApiError::Internal(format!("encoding a field: {error}")))?;
+    for (name, value) in raw {
+        let kind = people::field_kind(name).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_field",
+                format!(
+                    "unknown field {name:?}: names are str::, int:: or bool:: followed by \
+                     letters, digits, - or _ (custom fields: str:cm:, int:cm:, bool:cm:)"
+                ),
+            )
+        })?;
+        let value = match (kind, value) {
+            (FieldKind::Text, FieldValue::Text(text)) => {
+                let text = text.trim();
+                if text.chars().count() > MAX_FIELD_CHARS {
+                    return Err(ApiError::bad_request(
+                        "field_too_long",
+                        format!("{name} is longer than {MAX_FIELD_CHARS} characters"),
+                    ));
+                }
+                if text.is_empty() {
+                    continue;
+                }
+                Value::from(text)
+            }
+            (FieldKind::Integer, FieldValue::Integer(number)) => Value::from(*number),
+            (FieldKind::Bool, FieldValue::Bool(flag)) => Value::from(*flag),
+            (kind, _) => {
+                return Err(ApiError::bad_request(
+                    "invalid_field_value",
+                    format!("{name} takes {}", kind.describe()),
+                ))
+            }
+        };
         fields.insert(name.clone(), value);
     }
-    let email = people::text_field(&fields, field::EMAIL)
-        .ok_or_else(|| {
-            ApiError::bad_request("missing_email", "fields[\"str::email\"] is required")
-        })?
-        .to_string();
-    if !people::is_valid_email(&email) {
+    let email = people::text_field(&fields, field::EMAIL).ok_or_else(|| {
+        ApiError::bad_request("missing_email", "fields[\"str::email\"] is required")
+    })?;
+    if !people::is_valid_email(email) {
         return Err(ApiError::bad_request(
             "invalid_email",
             "fields[\"str::email\"] is not a valid email address",
         ));
     }
-    fields.insert(field::EMAIL.to_string(), email.into());
     if people::text_field(&fields, field::NAME).is_none() {
         return Err(ApiError::bad_request(
             "missing_name",
@@ -92,62 +135,189 @@ fn incoming_fields(request: &TalkSessionRequest) -> ApiResult<Fields> {
     Ok(fields)
 }
 
-/// Finds the person by the merge fields, following the find strategy.
-async fn find_by_merge_fields(
-    state: &AppState,
-    workspace_id: &str,
-    merge_by: &[String],
-    strategy: FindStrategy,
-    fields: &Fields,
-) -> ApiResult<Option<Person>> {
-    let value_of = |name: &String| {
-        fields.get(name).filter(|value| {
-            !value.is_null() && value.as_str().is_none_or(|text| !text.trim().is_empty())
+/// First and last name split from `str::name` at its first space, when the request gives
+/// neither. They only ever fill empty fields.
+fn names_from_full_name(fields: &Fields) -> Fields {
+    let mut derived = Fields::new();
+    if fields.contains_key(field::FIRST_NAME) || fields.contains_key(field::LAST_NAME) {
+        return derived;
+    }
+    let Some(name) = people::text_field(fields, field::NAME) else {
+        return derived;
+    };
+    let (first, last) = name.split_once(' ').unwrap_or((name, ""));
+    derived.insert(field::FIRST_NAME.to_string(), first.into());
+    if !last.trim().is_empty() {
+        derived.insert(field::LAST_NAME.to_string(), last.trim().into());
+    }
+    derived
+}
+
+fn source_ip(request: &TalkSessionRequest) -> ApiResult<Option<IpAddr>> {
+    let Some(text) = request
+        .location
+        .as_ref()
+        .and_then(|location| location.source_ip.as_deref())
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+    else {
+        return Ok(None);
+    };
+    text.parse().map(Some).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_source_ip",
+            "location.source_ip must be an IPv4 or IPv6 address",
+        )
+    })
+}
+
+/// A validated request: how to find the person and what to write.
+struct Merge {
+    keys: Vec<String>,
+    find: FindStrategy,
+    strategy: MergeStrategy,
+    skip_non_existing: bool,
+    person_id: Option<String>,
+    fields: Fields,
+    derived_names: Fields,
+}
+
+impl Merge {
+    fn from_request(request: &TalkSessionRequest) -> ApiResult<Self> {
+        let strategy = merge_strategy(request.merge_strategy)?;
+        let find = find_strategy(request.find_strategy)?;
+        let keys = merge_by(request.merge_by.as_deref())?;
+        let fields = checked_fields(&request.fields)?;
+        Ok(Merge {
+            keys,
+            find,
+            strategy,
+            skip_non_existing: request.skip_non_existing,
+            person_id: request
+                .person_id
+                .as_deref()
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(str::to_string),
+            derived_names: names_from_full_name(&fields),
+            fields,
         })
-    };
-    let main = &merge_by[0];
-    let fallback = merge_by.get(1);
-    let find = |name: &String| {
-        let value = value_of(name).cloned();
-        let name = name.clone();
-        async move {
-            match value {
-                Some(value) => people::by_field(&state.db, workspace_id, &name, &value).await,
-                None => Ok(None),
-            }
-        }
-    };
-    let found = match strategy {
-        FindStrategy::Any => match find(main).await? {
-            Some(person) => Some(person),
-            None => match fallback {
-                Some(fallback) => find(fallback).await?,
-                None => None,
-            },
-        },
-        FindStrategy::FallbackIfMainEmpty => match (value_of(main), fallback) {
-            (None, Some(fallback)) => find(fallback).await?,
-            _ => find(main).await?,
-        },
-        FindStrategy::All => {
-            let person = find(main).await?;
-            match (person, fallback) {
-                (Some(person), Some(fallback)) => {
-                    let matches = match (person.fields.get(fallback), value_of(fallback)) {
-                        (Some(stored), Some(wanted)) if fallback == field::EMAIL => {
-                            stored.as_str().map(people::normalize_email)
-                                == wanted.as_str().map(people::normalize_email)
-                        }
-                        (Some(stored), Some(wanted)) => stored == wanted,
-                        _ => false,
-                    };
-                    matches.then_some(person)
+    }
+
+    /// A merge field and its value in the request; `None` when absent or blank.
+    fn key<'a>(&'a self, name: &'a String) -> Option<(&'a str, &'a Value)> {
+        self.fields.get(name).map(|value| (name.as_str(), value))
+    }
+
+    async fn find_by_merge_fields(&self, db: &Db, workspace_id: &str) -> ApiResult<Option<Person>> {
+        let key = |name| self.key(name);
+        let main = self.keys.first().and_then(key);
+        let fallback = self.keys.get(1).and_then(key);
+        let found = match self.find {
+            FindStrategy::Any => {
+                match people::find_matching(db, workspace_id, main.as_slice()).await? {
+                    Some(person) => Some(person),
+                    None => people::find_matching(db, workspace_id, fallback.as_slice()).await?,
                 }
-                (person, _) => person,
             }
+            FindStrategy::FallbackIfMainEmpty => match main {
+                Some(_) => people::find_matching(db, workspace_id, main.as_slice()).await?,
+                None => people::find_matching(db, workspace_id, fallback.as_slice()).await?,
+            },
+            FindStrategy::All => {
+                let keys: Option<Vec<_>> = self.keys.iter().map(key).collect();
+                match keys {
+                    Some(keys) => people::find_matching(db, workspace_id, &keys).await?,
+                    // An empty value matches nobody.
+                    None => None,
+                }
+            }
+        };
+        Ok(found)
+    }
+
+    /// Applies the request's fields to an existing person; true when something changed.
+    fn apply_to(&self, person: &mut Person) -> bool {
+        let changed = people::merge_fields(&mut person.fields, &self.fields, self.strategy);
+        let named = self.strategy != MergeStrategy::Ignore
+            && people::merge_fields(
+                &mut person.fields,
+                &self.derived_names,
+                MergeStrategy::AppendOnly,
+            );
+        changed || named
+    }
+
+    fn new_person_fields(&self) -> Fields {
+        let mut fields = self.fields.clone();
+        people::merge_fields(&mut fields, &self.derived_names, MergeStrategy::AppendOnly);
+        fields
+    }
+}
+
+fn email_in_use() -> ApiError {
+    ApiError::conflict(
+        "email_in_use",
+        "another person already has this str::email: find that person instead \
+         (merge_by, person_id) or send a different email",
+    )
+}
+
+async fn update(db: &Db, workspace_id: &str, merge: &Merge, person: &mut Person) -> ApiResult<()> {
+    if merge.apply_to(person) {
+        people::save(db, workspace_id, person)
+            .await
+            .map_err(|error| {
+                if db::is_unique_violation(&error) {
+                    email_in_use()
+                } else {
+                    error.into()
+                }
+            })?;
+    }
+    Ok(())
+}
+
+/// Finds (by id, then by merge fields), updates or creates the person.
+async fn resolve_person(
+    db: &Db,
+    workspace_id: &str,
+    merge: &Merge,
+) -> ApiResult<(Person, PersonStatus)> {
+    let mut found = None;
+    if let Some(person_id) = &merge.person_id {
+        found = people::by_id(db, workspace_id, person_id)
+            .await?
+            .map(|person| (person, PersonStatus::ById));
+    }
+    if found.is_none() {
+        found = merge
+            .find_by_merge_fields(db, workspace_id)
+            .await?
+            .map(|person| (person, PersonStatus::ByMergeField));
+    }
+    if let Some((mut person, status)) = found {
+        update(db, workspace_id, merge, &mut person).await?;
+        return Ok((person, status));
+    }
+    if merge.skip_non_existing {
+        return Err(ApiError::not_found(
+            "person_not_found",
+            "no person matches, and skip_non_existing forbids creating one",
+        ));
+    }
+    if let Some(person) = people::insert(db, workspace_id, &merge.new_person_fields()).await? {
+        return Ok((person, PersonStatus::Created));
+    }
+    // The email is taken: by the same person created concurrently (found now), or by
+    // someone the merge fields do not match.
+    match merge.find_by_merge_fields(db, workspace_id).await? {
+        Some(mut person) => {
+            update(db, workspace_id, merge, &mut person).await?;
+            Ok((person, PersonStatus::ByMergeField))
         }
-    };
-    Ok(found)
+        None => Err(email_in_use()),
+    }
 }
 
 pub async fn create(
@@ -155,61 +325,13 @@ pub async fn create(
     ApiKeyWorkspace(workspace_id): ApiKeyWorkspace,
     ApiJson(request): ApiJson<TalkSessionRequest>,
 ) -> ApiResult<Json<TalkSessionResponse>> {
-    let merge_strategy = merge_strategy(request.merge_strategy)?;
-    let find_strategy = find_strategy(request.find_strategy)?;
-    let merge_by = merge_by(request.merge_by.clone())?;
-    let fields = incoming_fields(&request)?;
-
-    let mut found = None;
-    if let Some(person_id) = request.person_id.as_deref().filter(|id| !id.is_empty()) {
-        found = people::by_id(&state.db, &workspace_id, person_id)
-            .await?
-            .map(|person| (person, PersonStatus::ById));
+    let merge = Merge::from_request(&request)?;
+    let source_ip = source_ip(&request)?;
+    let (mut person, person_status) = resolve_person(&state.db, &workspace_id, &merge).await?;
+    // Activity, not a field: recorded whatever the merge strategy.
+    if let Some(ip) = source_ip {
+        people::record_source_ip(&state.db, &workspace_id, &mut person, ip).await?;
     }
-    if found.is_none() && merge_by[0] != PERSON_ID {
-        found = find_by_merge_fields(&state, &workspace_id, &merge_by, find_strategy, &fields)
-            .await?
-            .map(|person| (person, PersonStatus::ByMergeField));
-    }
-
-    let (person, person_status) = match found {
-        Some((mut person, status)) => {
-            if people::merge_fields(&mut person.fields, &fields, merge_strategy) {
-                people::save(&state.db, &workspace_id, &person)
-                    .await
-                    .map_err(|error| {
-                        if db::is_unique_violation(&error) {
-                            ApiError::conflict(
-                                "email_in_use",
-                                "another person already has this str::email",
-                            )
-                        } else {
-                            error.into()
-                        }
-                    })?;
-            }
-            (person, status)
-        }
-        None if request.skip_non_existing => {
-            return Err(ApiError::not_found(
-                "person_not_found",
-                "no person matches, and skip_non_existing forbids creating one",
-            ));
-        }
-        None => {
-            let (mut person, created) =
-                people::create_or_get(&state.db, &workspace_id, &fields).await?;
-            if created {
-                (person, PersonStatus::Created)
-            } else {
-                // Created concurrently by another request: merge as if found.
-                if people::merge_fields(&mut person.fields, &fields, merge_strategy) {
-                    people::save(&state.db, &workspace_id, &person).await?;
-                }
-                (person, PersonStatus::ByMergeField)
-            }
-        }
-    };
 
     let session_id = db::new_id();
     let now = db::now_ms();

@@ -49,23 +49,36 @@ fn check_origin(workspace: &Workspace, headers: &HeaderMap) -> ApiResult<()> {
     }
 }
 
-pub async fn start_session(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ApiJson(request): ApiJson<WidgetSessionRequest>,
-) -> ApiResult<Json<WidgetSessionResponse>> {
-    let workspace = workspaces::by_capture_key(&state.db, &request.capture_key)
+/// The workspace a browser request names by its public capture key, after checking the
+/// visitor id and that the page's `Origin` is one the workspace allows.
+pub(super) async fn browser_workspace(
+    state: &AppState,
+    headers: &HeaderMap,
+    capture_key: &str,
+    visitor_id: &str,
+) -> ApiResult<Workspace> {
+    let workspace = workspaces::by_capture_key(&state.db, capture_key)
         .await?
         .ok_or_else(|| {
             ApiError::not_found("unknown_capture_key", "no workspace has this capture key")
         })?;
-    if !is_valid_visitor_id(&request.visitor_id) {
+    if !is_valid_visitor_id(visitor_id) {
         return Err(ApiError::bad_request(
             "invalid_visitor_id",
             "visitor_id must be 32 lowercase hex characters",
         ));
     }
-    check_origin(&workspace, &headers)?;
+    check_origin(&workspace, headers)?;
+    Ok(workspace)
+}
+
+pub async fn start_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<WidgetSessionRequest>,
+) -> ApiResult<Json<WidgetSessionResponse>> {
+    let workspace =
+        browser_workspace(&state, &headers, &request.capture_key, &request.visitor_id).await?;
 
     let verified_person_id = match request.token.as_deref().filter(|token| !token.is_empty()) {
         Some(token) => Some(

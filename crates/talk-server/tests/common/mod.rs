@@ -208,13 +208,67 @@ impl TestApp {
         self.send(method, uri, &[("cookie", cookie)], body).await
     }
 
-    /// The workspace's active signing key: (kid, secret).
-    pub async fn signing_key(&self) -> (String, String) {
-        sqlx::query_as("SELECT kid, secret FROM signing_keys WHERE workspace_id = ?")
+    /// `GET /v1/people/{id}` (agent API), asserting success.
+    pub async fn person_profile(&self, person_id: &str) -> Value {
+        let answer = self
+            .agent(Method::GET, &format!("/v1/people/{person_id}"), None)
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.json()
+    }
+
+    pub async fn people_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE workspace_id = ?")
             .bind(&self.workspace.workspace_id)
             .fetch_one(&self.state.db)
             .await
             .unwrap()
+    }
+
+    /// A conversation started in a widget session, written straight into the database as
+    /// the socket would (verified iff the session is; the session's person, else the
+    /// visitor's). The socket tests cover the real path.
+    pub async fn conversation_in_session(&self, session_id: &str) -> String {
+        let conversation_id = talk_server::db::new_id();
+        let now = talk_server::db::now_ms();
+        let inserted = sqlx::query(
+            "INSERT INTO conversations
+               (id, workspace_id, visitor_id, person_id, session_id, verified, created_at, updated_at)
+             SELECT ?1, s.workspace_id, s.visitor_id,
+                    COALESCE(s.person_id, v.person_id), s.id, s.verified, ?2, ?2
+             FROM sessions s
+             LEFT JOIN visitors v ON v.workspace_id = s.workspace_id AND v.id = s.visitor_id
+             WHERE s.id = ?3",
+        )
+        .bind(&conversation_id)
+        .bind(now)
+        .bind(session_id)
+        .execute(&self.state.db)
+        .await
+        .unwrap();
+        assert_eq!(inserted.rows_affected(), 1, "no session {session_id}");
+        conversation_id
+    }
+
+    /// `POST /v1/talk/track` for this workspace.
+    pub async fn track(&self, visitor_id: &str, body: Value) -> Answer {
+        let mut body = body;
+        body["capture_key"] = json!(self.workspace.capture_key);
+        body["visitor_id"] = json!(visitor_id);
+        self.send(Method::POST, "/v1/talk/track", &[], Some(body))
+            .await
+    }
+
+    /// The workspace's active signing key: (kid, secret).
+    pub async fn signing_key(&self) -> (String, String) {
+        sqlx::query_as(
+            "SELECT kid, secret FROM signing_keys WHERE workspace_id = ? AND retired_at IS NULL
+             ORDER BY created_at DESC LIMIT 1",
+        )
+        .bind(&self.workspace.workspace_id)
+        .fetch_one(&self.state.db)
+        .await
+        .unwrap()
     }
 
     /// Signs arbitrary claims with this workspace's key (for expired or odd tokens).

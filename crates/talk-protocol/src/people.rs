@@ -1,0 +1,108 @@
+//! People (CDP) as agents see them, and the page views that make up a visitor's browsing
+//! history. Only the agent API (X-Api-Key) answers with these; visitors never see them.
+
+use crate::FieldValue;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Longest page URL and referrer accepted by `POST /v1/talk/track`, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+/// Longest page title accepted by `POST /v1/talk/track`, in characters.
+pub const MAX_TITLE_CHARS: usize = 512;
+/// Most page views an agent endpoint returns.
+pub const MAX_PAGE_VIEWS: usize = 100;
+
+/// `POST /v1/talk/track` (browser, public capture key): the visitor viewed a page. Answers 204.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrackRequest {
+    pub capture_key: String,
+    pub visitor_id: String,
+    /// Absolute `http(s)` URL of the page.
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// `document.referrer`; empty means none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageView {
+    pub url: String,
+    pub title: Option<String>,
+    pub referrer: Option<String>,
+    /// The visitor (browser) that viewed it.
+    pub visitor_id: String,
+    pub created_at: i64,
+}
+
+/// A person with every field, for agents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonDetail {
+    pub id: String,
+    /// Keyed by field name (`str::email`, `str:cm:plan`, `int::…`, `bool::…`).
+    pub fields: BTreeMap<String, FieldValue>,
+    pub email: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// `str::name`, else first and last name joined.
+    pub name: Option<String>,
+    pub created_at: i64,
+    /// From `location.source_ip` of the newest `POST /v1/talk/session`.
+    pub last_seen_ip: Option<String>,
+}
+
+/// Agent API: `GET /v1/conversations/{id}/contact`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub person: Option<PersonDetail>,
+    pub visitor_id: String,
+    /// The conversation's: it was started in a verified session.
+    pub verified: bool,
+    /// The newest page view of the conversation's visitor.
+    pub current_page: Option<PageView>,
+    /// Newest first, at most [`MAX_PAGE_VIEWS`]: the conversation's visitor's and, for a
+    /// verified conversation, those of the person's other verified visitors.
+    pub page_views: Vec<PageView>,
+}
+
+/// Agent API: `GET /v1/people/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonProfile {
+    pub person: PersonDetail,
+    /// Newest first, at most [`MAX_PAGE_VIEWS`].
+    pub page_views: Vec<PageView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn track_request_takes_optional_title_and_referrer() {
+        let request: TrackRequest = serde_json::from_value(json!({
+            "capture_key": "k", "visitor_id": "v", "url": "https://shop.example.com/"
+        }))
+        .unwrap();
+        assert_eq!(request.title, None);
+        assert_eq!(request.referrer, None);
+        assert!(serde_json::from_value::<TrackRequest>(json!({"capture_key": "k"})).is_err());
+    }
+
+    #[test]
+    fn person_fields_keep_their_json_types() {
+        let detail: PersonDetail = serde_json::from_value(json!({
+            "id": "p", "fields": {"str::email": "a@example.com", "int::age": 42, "bool::vip": true},
+            "email": "a@example.com", "first_name": null, "last_name": null, "name": null,
+            "created_at": 1, "last_seen_ip": null
+        }))
+        .unwrap();
+        assert_eq!(detail.fields["int::age"], FieldValue::Integer(42));
+        assert_eq!(detail.fields["bool::vip"], FieldValue::Bool(true));
+        assert_eq!(
+            serde_json::to_value(&detail).unwrap()["fields"]["int::age"],
+            json!(42)
+        );
+    }
+}
