@@ -23,6 +23,10 @@ pub struct Settings {
     pub socket_token_ttl_secs: u64,
     /// STUN/TURN servers handed to the widget for voice.
     pub ice_servers: Vec<IceServer>,
+    /// Seconds between WebSocket pings to an idle socket.
+    pub heartbeat_secs: u64,
+    /// Seconds between keep-alive comments on an idle SSE stream.
+    pub sse_keep_alive_secs: u64,
 }
 
 impl Default for Settings {
@@ -35,6 +39,8 @@ impl Default for Settings {
             demo_page: false,
             socket_token_ttl_secs: 900,
             ice_servers: Vec::new(),
+            heartbeat_secs: 30,
+            sse_keep_alive_secs: 15,
         }
     }
 }

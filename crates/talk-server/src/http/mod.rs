@@ -2,7 +2,9 @@
 
 mod agent;
 mod assets;
+mod conversation_state;
 mod extract;
+mod talk_messages;
 mod talk_session;
 mod widget;
 
@@ -30,12 +32,18 @@ pub fn app(state: AppState) -> Router {
     // allowed origins, because only it knows which workspace is asked.
     let browser_cors = CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
-        .allow_methods([Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("last-event-id"),
+        ])
         .max_age(Duration::from_secs(600));
     let browser = Router::new()
         .route("/v1/talk/widget/session", post(widget::start_session))
         .route("/v1/talk/identify", post(widget::identify))
+        .route("/v1/talk/messages", post(talk_messages::post))
+        .route("/v1/talk/messages/stream", get(talk_messages::stream))
         // Before the CORS layer, so preflight OPTIONS requests reach it.
         .method_not_allowed_fallback(method_not_allowed)
         .layer(browser_cors);
@@ -60,6 +68,26 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/conversations/{id}/messages",
             get(agent::list_messages).post(agent::reply),
+        )
+        .route(
+            "/v1/conversations/{id}/close",
+            post(conversation_state::close),
+        )
+        .route(
+            "/v1/conversations/{id}/reopen",
+            post(conversation_state::reopen),
+        )
+        .route(
+            "/v1/conversations/{id}/assign",
+            post(conversation_state::assign),
+        )
+        .route(
+            "/v1/conversations/{id}/typing",
+            post(conversation_state::typing),
+        )
+        .route(
+            "/v1/conversations/{id}/read",
+            post(conversation_state::read),
         )
         .method_not_allowed_fallback(method_not_allowed)
         .merge(browser)
