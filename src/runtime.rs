@@ -486,6 +486,10 @@ fn handle_event(engine: &mut Engine, event: ServerEvent) {
             }
         }
         ServerEvent::Pong => {}
+        // Not shown by the widget yet.
+        ServerEvent::ConversationUpdated { .. }
+        | ServerEvent::Typing { .. }
+        | ServerEvent::Read { .. } => {}
     }
 }
 

@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 
 pub mod agents;
 pub mod people;
+pub mod realtime;
 pub mod settings;
 pub use agents::*;
 pub use people::*;
+pub use realtime::*;
 pub use settings::*;
 
 /// The body of every error answer: `{"error": {"code": "…", "message": "…"}}`.
@@ -211,6 +213,15 @@ pub struct Conversation {
     /// Sequence number of the newest message (0 when empty).
     pub last_seq: i64,
     pub created_at: i64,
+    /// The agent the conversation is assigned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee_id: Option<String>,
+    /// The visitor has read every message up to this sequence number; never decreases.
+    #[serde(default)]
+    pub visitor_read_seq: i64,
+    /// The agents have read every message up to this sequence number; never decreases.
+    #[serde(default)]
+    pub agent_read_seq: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -290,6 +301,25 @@ pub enum ClientEvent {
         conversation_id: String,
         after_seq: i64,
     },
+    /// Asks for an older page: up to `limit` (default 50, at most 200) messages before
+    /// `before_seq` (default: the newest), answered by `history` in ascending order.
+    LoadBefore {
+        conversation_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before_seq: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// The visitor started or stopped typing. At most one per second is passed on.
+    Typing {
+        conversation_id: String,
+        typing: bool,
+    },
+    /// The visitor has read every message up to `up_to_seq`.
+    Read {
+        conversation_id: String,
+        up_to_seq: i64,
+    },
     Ping,
 }
 
@@ -307,7 +337,8 @@ pub enum ServerEvent {
         client_msg_id: String,
         message: Message,
     },
-    /// Missed messages after a `resume`, in sequence order.
+    /// Missed messages after a `resume`, or an older page after `load_before`; in sequence
+    /// order.
     History {
         conversation_id: String,
         messages: Vec<Message>,
@@ -315,6 +346,22 @@ pub enum ServerEvent {
     /// A live message (from anyone, including this visitor's other tabs).
     Message {
         message: Message,
+    },
+    /// A conversation was started (in another tab), closed, reopened or assigned.
+    ConversationUpdated {
+        conversation: Conversation,
+    },
+    /// Someone else in the conversation started or stopped typing. Not stored.
+    Typing {
+        conversation_id: String,
+        author: Author,
+        typing: bool,
+    },
+    /// Someone else has read the conversation up to `up_to_seq`.
+    Read {
+        conversation_id: String,
+        reader: AuthorKind,
+        up_to_seq: i64,
     },
     Error {
         code: String,
@@ -355,7 +402,10 @@ mod tests {
             "location": {"source_ip": "119.19.0.218"}
         }))
         .unwrap();
-        assert_eq!(request.merge_by.as_deref(), Some(&["str::email".to_string()][..]));
+        assert_eq!(
+            request.merge_by.as_deref(),
+            Some(&["str::email".to_string()][..])
+        );
         assert_eq!(request.merge_strategy, Some(2));
         assert_eq!(
             request.fields[field::EMAIL].as_text(),
@@ -410,6 +460,52 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&ServerEvent::Pong).unwrap(),
             r#"{"type":"pong"}"#
+        );
+    }
+
+    #[test]
+    fn realtime_events_have_their_wire_shape() {
+        let load: ClientEvent =
+            serde_json::from_str(r#"{"type":"load_before","conversation_id":"x"}"#).unwrap();
+        assert_eq!(
+            load,
+            ClientEvent::LoadBefore {
+                conversation_id: "x".into(),
+                before_seq: None,
+                limit: None
+            }
+        );
+        let typing = ServerEvent::Typing {
+            conversation_id: "x".into(),
+            author: Author {
+                kind: AuthorKind::Agent,
+                name: Some("Sam".into()),
+            },
+            typing: true,
+        };
+        assert_eq!(
+            serde_json::to_value(&typing).unwrap(),
+            json!({"type": "typing", "conversation_id": "x",
+                   "author": {"kind": "agent", "name": "Sam"}, "typing": true})
+        );
+        let read = ServerEvent::Read {
+            conversation_id: "x".into(),
+            reader: AuthorKind::Visitor,
+            up_to_seq: 4,
+        };
+        assert_eq!(
+            serde_json::to_value(&read).unwrap(),
+            json!({"type": "read", "conversation_id": "x", "reader": "visitor", "up_to_seq": 4})
+        );
+        // Conversations serialized before read positions existed still parse.
+        let conversation: Conversation = serde_json::from_value(json!({
+            "id": "x", "verified": false, "status": "closed", "visitor_id": "v",
+            "person_id": null, "last_seq": 2, "created_at": 1
+        }))
+        .unwrap();
+        assert_eq!(
+            (conversation.assignee_id, conversation.visitor_read_seq),
+            (None, 0)
         );
     }
 

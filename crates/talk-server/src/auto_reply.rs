@@ -1,7 +1,9 @@
 //! The bot's auto-reply: when a visitor starts a conversation, the bot answers once with the
 //! response time for the workspace's current status (online or away).
 
-use crate::conversations::{self, Appended, NewMessage};
+use crate::conversations::{self, NewMessage};
+use crate::realtime::hub::Except;
+use crate::realtime::publish;
 use crate::{agents, widget_settings, AppState};
 use talk_protocol::{Author, AuthorKind, Message, Presence, ServerEvent};
 
@@ -33,15 +35,18 @@ pub async fn after_first_message(
         },
         body: reply_text(&response_time),
         client_msg_id: None,
+        reopens: false,
     };
-    let (Appended::New(message) | Appended::Duplicate(message)) =
-        conversations::append(&state.db, conversation_id, reply).await?;
-    state.hub.publish(
+    let message = conversations::append(&state.db, conversation_id, reply)
+        .await?
+        .into_message();
+    publish::in_conversation(
+        &state.hub,
         conversation_id,
         ServerEvent::Message {
             message: message.clone(),
         },
-        None,
+        Except::Nobody,
     );
     Ok(Some(message))
 }

@@ -31,6 +31,10 @@ pub struct Settings {
     /// Messages one socket may send per `socket_message_window_secs`. 0: unlimited.
     pub socket_messages_per_window: u32,
     pub socket_message_window_secs: u64,
+    /// Seconds between WebSocket pings to an idle socket.
+    pub heartbeat_secs: u64,
+    /// Seconds between keep-alive comments on an idle SSE stream.
+    pub sse_keep_alive_secs: u64,
 }
 
 impl Default for Settings {
@@ -47,6 +51,8 @@ impl Default for Settings {
             login_attempts_per_minute: 10,
             socket_messages_per_window: 20,
             socket_message_window_secs: 10,
+            heartbeat_secs: 30,
+            sse_keep_alive_secs: 15,
         }
     }
 }

@@ -2,7 +2,10 @@
 //! transaction; callers acknowledge or publish only after that.
 
 use crate::db::{self, Db};
-use talk_protocol::{Author, AuthorKind, Conversation, ConversationStatus, Message};
+use crate::error::{ApiError, ApiResult};
+use talk_protocol::{
+    Author, AuthorKind, Conversation, ConversationStatus, Message, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+};
 
 /// Who is looking: decides which conversations are visible.
 #[derive(Debug, Clone)]
@@ -23,6 +26,9 @@ struct ConversationRow {
     status: String,
     last_seq: i64,
     created_at: i64,
+    assignee_id: Option<String>,
+    visitor_read_seq: i64,
+    agent_read_seq: i64,
 }
 
 impl From<ConversationRow> for Conversation {
@@ -39,6 +45,9 @@ impl From<ConversationRow> for Conversation {
             person_id: row.person_id,
             last_seq: row.last_seq,
             created_at: row.created_at,
+            assignee_id: row.assignee_id,
+            visitor_read_seq: row.visitor_read_seq,
+            agent_read_seq: row.agent_read_seq,
         }
     }
 }
@@ -85,8 +94,8 @@ fn author_kind_text(kind: AuthorKind) -> &'static str {
     }
 }
 
-const CONVERSATION_COLUMNS: &str =
-    "id, visitor_id, person_id, verified, status, last_seq, created_at";
+const CONVERSATION_COLUMNS: &str = "id, visitor_id, person_id, verified, status, last_seq, \
+     created_at, assignee_id, visitor_read_seq, agent_read_seq";
 const MESSAGE_COLUMNS: &str =
     "id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at";
 
@@ -95,6 +104,8 @@ pub struct NewMessage {
     pub author: Author,
     pub body: String,
     pub client_msg_id: Option<String>,
+    /// Reopen the conversation if it is closed (a visitor writing again), in the same commit.
+    pub reopens: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -170,6 +181,25 @@ pub async fn find_in_workspace(
     .fetch_optional(db)
     .await?;
     Ok(row.map(Conversation::from))
+}
+
+/// The newest `limit` messages with `seq < before_seq` (all when `None`), in sequence order.
+pub async fn messages_before(
+    db: &Db,
+    conversation_id: &str,
+    before_seq: Option<i64>,
+    limit: u32,
+) -> Result<Vec<Message>, sqlx::Error> {
+    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq < ?
+         ORDER BY seq DESC LIMIT ?"
+    ))
+    .bind(conversation_id)
+    .bind(before_seq.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().rev().map(Message::from).collect())
 }
 
 /// Messages with `seq > after_seq`, in sequence order.
@@ -270,10 +300,18 @@ async fn insert_message(
 /// The outcome of an idempotent append.
 #[derive(Debug, Clone)]
 pub enum Appended {
-    /// Newly committed: acknowledge and publish.
-    New(Message),
+    /// Newly committed: acknowledge and publish (and the reopening, if it reopened).
+    New { message: Message, reopened: bool },
     /// This `client_msg_id` was committed before: acknowledge again, publish nothing.
     Duplicate(Message),
+}
+
+impl Appended {
+    pub fn into_message(self) -> Message {
+        match self {
+            Appended::New { message, .. } | Appended::Duplicate(message) => message,
+        }
+    }
 }
 
 /// Appends a message to an existing conversation, committed before returning.
@@ -289,10 +327,19 @@ pub async fn append(
     }
     let client_msg_id = message.client_msg_id.clone();
     let mut tx = db.begin().await?;
+    let reopened = message.reopens
+        && sqlx::query(
+            "UPDATE conversations SET status = 'open' WHERE id = ? AND status = 'closed'",
+        )
+        .bind(conversation_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
     match insert_message(&mut tx, conversation_id, message).await {
         Ok(message) => {
             tx.commit().await?;
-            Ok(Appended::New(message))
+            Ok(Appended::New { message, reopened })
         }
         // Another tab resent the same message concurrently: return the one that won.
         Err(error) if db::is_unique_violation(&error) && client_msg_id.is_some() => {
@@ -342,8 +389,147 @@ pub async fn create_with_message(
         person_id: conversation.person_id,
         last_seq: message.seq,
         created_at: now,
+        assignee_id: None,
+        visitor_read_seq: 0,
+        agent_read_seq: 0,
     };
     Ok((created, message))
+}
+
+/// Whether an update changed anything; either way, the conversation as it is now.
+#[derive(Debug, Clone)]
+pub struct Updated {
+    pub conversation: Conversation,
+    pub changed: bool,
+}
+
+/// Runs `UPDATE conversations SET {assignments} WHERE workspace_id = ?1 AND id = ?2 AND
+/// {unless_already}` with `value` bound as ?3, then reloads the conversation.
+async fn update<V>(
+    db: &Db,
+    workspace_id: &str,
+    conversation_id: &str,
+    assignments: &str,
+    unless_already: &str,
+    value: V,
+) -> Result<Option<Updated>, sqlx::Error>
+where
+    V: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + 'static,
+{
+    let changed = sqlx::query(&format!(
+        "UPDATE conversations SET {assignments}, updated_at = ?4
+         WHERE workspace_id = ?1 AND id = ?2 AND {unless_already}"
+    ))
+    .bind(workspace_id)
+    .bind(conversation_id)
+    .bind(value)
+    .bind(db::now_ms())
+    .execute(db)
+    .await?
+    .rows_affected()
+        > 0;
+    let conversation = find_in_workspace(db, workspace_id, conversation_id).await?;
+    Ok(conversation.map(|conversation| Updated {
+        conversation,
+        changed,
+    }))
+}
+
+pub async fn set_status(
+    db: &Db,
+    workspace_id: &str,
+    conversation_id: &str,
+    status: ConversationStatus,
+) -> Result<Option<Updated>, sqlx::Error> {
+    let status = match status {
+        ConversationStatus::Open => "open",
+        ConversationStatus::Closed => "closed",
+    };
+    let status = status.to_string();
+    update(
+        db,
+        workspace_id,
+        conversation_id,
+        "status = ?3",
+        "status != ?3",
+        status,
+    )
+    .await
+}
+
+/// Assigns to `agent_id` (which the caller checked is an agent of the workspace), or
+/// unassigns with `None`.
+pub async fn assign(
+    db: &Db,
+    workspace_id: &str,
+    conversation_id: &str,
+    agent_id: Option<&str>,
+) -> Result<Option<Updated>, sqlx::Error> {
+    update(
+        db,
+        workspace_id,
+        conversation_id,
+        "assignee_id = ?3",
+        "assignee_id IS NOT ?3",
+        agent_id.map(str::to_string),
+    )
+    .await
+}
+
+/// Moves the reader's read position forward to `up_to_seq` (0 ..= `last_seq`); never back.
+pub async fn mark_read(
+    db: &Db,
+    workspace_id: &str,
+    conversation: &Conversation,
+    reader: AuthorKind,
+    up_to_seq: i64,
+) -> ApiResult<Updated> {
+    if !(0..=conversation.last_seq).contains(&up_to_seq) {
+        return Err(ApiError::bad_request(
+            "invalid_seq",
+            format!(
+                "up_to_seq must be between 0 and the conversation's last_seq ({})",
+                conversation.last_seq
+            ),
+        ));
+    }
+    let column = match reader {
+        AuthorKind::Visitor => "visitor_read_seq",
+        AuthorKind::Agent | AuthorKind::Bot => "agent_read_seq",
+    };
+    update(
+        db,
+        workspace_id,
+        &conversation.id,
+        &format!("{column} = ?3"),
+        &format!("{column} < ?3"),
+        up_to_seq,
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("conversation_not_found", "no such conversation"))
+}
+
+/// A page request's `before_seq` (≥ 1, default: after the newest) and `limit` (1 ..=
+/// `MAX_PAGE_SIZE`, default `DEFAULT_PAGE_SIZE`).
+pub fn checked_page(before_seq: Option<i64>, limit: Option<u32>) -> ApiResult<(Option<i64>, u32)> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
+        return Err(invalid_paging());
+    }
+    if before_seq.is_some_and(|before_seq| before_seq < 1) {
+        return Err(invalid_paging());
+    }
+    Ok((before_seq, limit))
+}
+
+pub fn invalid_paging() -> ApiError {
+    ApiError::bad_request(
+        "invalid_paging",
+        format!(
+            "before_seq must be a sequence number of at least 1 and limit between 1 and \
+             {MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})"
+        ),
+    )
 }
 
 /// Why a message body was refused.
@@ -382,4 +568,15 @@ pub fn checked_body(body: &str) -> Result<String, BodyProblem> {
     } else {
         Ok(trimmed.to_string())
     }
+}
+
+/// Whether `agent_id` is an agent of the workspace (assignment targets).
+pub async fn is_agent_of(db: &Db, workspace_id: &str, agent_id: &str) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM agents WHERE workspace_id = ? AND id = ?")
+            .bind(workspace_id)
+            .bind(agent_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(found.is_some())
 }

@@ -33,6 +33,7 @@ pub struct AppState {
     pub db: db::Db,
     pub hub: Arc<realtime::Hub>,
     pub limits: rate_limit::Limits,
+    pub typing_limiter: Arc<realtime::TypingLimiter>,
     /// Cancelled when the server shuts down: open sockets close with 1001.
     shutdown: CancellationToken,
     /// Upgraded sockets outlive their HTTP request, so serve() waits for them here.
@@ -46,6 +47,7 @@ impl AppState {
             settings: Arc::new(settings),
             db,
             hub: Arc::new(realtime::Hub::new()),
+            typing_limiter: Arc::new(realtime::typing_limiter()),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
         }
@@ -67,6 +69,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let closing = state.shutdown.clone();
     let sockets = state.sockets.clone();
+    tokio::spawn(forget_idle_typists(
+        Arc::clone(&state.typing_limiter),
+        closing.clone(),
+    ));
     let signal = async move {
         shutdown.await;
         closing.cancel();
@@ -79,4 +85,16 @@ pub async fn serve(
     sockets.close();
     sockets.wait().await;
     Ok(())
+}
+
+/// The typing limiter keeps a slot per session that typed; drop the ones idle long enough
+/// to be indistinguishable from new.
+async fn forget_idle_typists(limiter: Arc<realtime::TypingLimiter>, stop: CancellationToken) {
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every_minute.tick() => limiter.retain_recent(),
+        }
+    }
 }

@@ -2,12 +2,16 @@
 //! socket subscribed to the conversation.
 
 use super::{ApiJson, ApiKeyWorkspace};
-use crate::conversations::{self, Appended, NewMessage};
+use crate::conversations::{self, NewMessage};
 use crate::error::{ApiError, ApiResult};
+use crate::realtime::hub::Except;
+use crate::realtime::publish;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use serde::Deserialize;
 use talk_protocol::{
     AgentReplyRequest, Author, AuthorKind, Conversation, ConversationList, Message, MessageList,
     ServerEvent,
@@ -31,14 +35,34 @@ pub(super) async fn own_conversation(
         .ok_or_else(|| ApiError::not_found("conversation_not_found", "no such conversation"))
 }
 
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    before_seq: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// The newest page (or the one before `before_seq`), in ascending order.
 pub async fn list_messages(
     State(state): State<AppState>,
     ApiKeyWorkspace(workspace_id): ApiKeyWorkspace,
     Path(conversation_id): Path<String>,
+    page: Result<Query<PageQuery>, QueryRejection>,
 ) -> ApiResult<Json<MessageList>> {
+    let Query(page) = page.map_err(|_| conversations::invalid_paging())?;
+    let (before_seq, limit) = conversations::checked_page(page.before_seq, page.limit)?;
     let conversation = own_conversation(&state, &workspace_id, &conversation_id).await?;
-    let messages = conversations::messages_after(&state.db, &conversation.id, 0).await?;
+    let messages =
+        conversations::messages_before(&state.db, &conversation.id, before_seq, limit).await?;
     Ok(Json(MessageList { messages }))
+}
+
+/// The name an agent's messages and typing show: as given, else "Agent".
+pub(super) fn agent_name(given: Option<&str>) -> String {
+    given
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .unwrap_or("Agent")
+        .to_string()
 }
 
 pub async fn reply(
@@ -50,31 +74,26 @@ pub async fn reply(
     let conversation = own_conversation(&state, &workspace_id, &conversation_id).await?;
     let body = conversations::checked_body(&request.body)
         .map_err(|problem| ApiError::bad_request(problem.code(), problem.message()))?;
-    let agent_name = request
-        .agent_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .unwrap_or("Agent")
-        .to_string();
     let new_message = NewMessage {
         author: Author {
             kind: AuthorKind::Agent,
-            name: Some(agent_name),
+            name: Some(agent_name(request.agent_name.as_deref())),
         },
         body,
         client_msg_id: None,
+        reopens: false,
     };
-    let message = match conversations::append(&state.db, &conversation.id, new_message).await? {
-        Appended::New(message) | Appended::Duplicate(message) => message,
-    };
+    let message = conversations::append(&state.db, &conversation.id, new_message)
+        .await?
+        .into_message();
     // Committed: now it may be seen.
-    state.hub.publish(
+    publish::in_conversation(
+        &state.hub,
         &conversation.id,
         ServerEvent::Message {
             message: message.clone(),
         },
-        None,
+        Except::Nobody,
     );
     Ok((StatusCode::CREATED, Json(message)))
 }

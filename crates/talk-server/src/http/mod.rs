@@ -5,9 +5,11 @@ mod agent;
 mod agent_session;
 mod assets;
 mod contact;
+mod conversation_state;
 mod extract;
 mod openapi;
 mod security;
+mod talk_messages;
 mod talk_session;
 mod track;
 mod widget;
@@ -21,7 +23,7 @@ use crate::rate_limit::limit_by_ip;
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::HandlerWithoutStateExt;
-use axum::http::header::{self, HeaderValue};
+use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, post, put};
@@ -42,7 +44,11 @@ pub fn app(state: AppState) -> Router {
     let browser_cors = CorsLayer::new()
         .allow_origin(AllowOrigin::mirror_request())
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("last-event-id"),
+        ])
         .max_age(Duration::from_secs(600));
     let browser_limit = from_fn_with_state(state.limits.browser.clone(), limit_by_ip);
     let browser = Router::new()
@@ -50,6 +56,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/talk/identify", post(widget::identify))
         .route("/v1/talk/widget/config", get(widget_config::widget_config))
         .route("/v1/talk/track", post(track::track))
+        .route("/v1/talk/messages", post(talk_messages::post))
+        .route("/v1/talk/messages/stream", get(talk_messages::stream))
         // Before the CORS layer, so preflight OPTIONS requests reach it.
         .method_not_allowed_fallback(method_not_allowed)
         // Inside CORS: preflights don't count, and a 429 carries CORS headers.
@@ -126,6 +134,26 @@ pub fn app(state: AppState) -> Router {
             get(contact::conversation_contact),
         )
         .route("/v1/people/{id}", get(contact::person_profile))
+        .route(
+            "/v1/conversations/{id}/close",
+            post(conversation_state::close),
+        )
+        .route(
+            "/v1/conversations/{id}/reopen",
+            post(conversation_state::reopen),
+        )
+        .route(
+            "/v1/conversations/{id}/assign",
+            post(conversation_state::assign),
+        )
+        .route(
+            "/v1/conversations/{id}/typing",
+            post(conversation_state::typing),
+        )
+        .route(
+            "/v1/conversations/{id}/read",
+            post(conversation_state::read),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .merge(browser)
         .merge(socket)

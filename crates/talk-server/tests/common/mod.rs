@@ -13,6 +13,8 @@ use talk_server::{app, create_workspace, AppState, NewWorkspace, Settings};
 use tempfile::TempDir;
 use tower::ServiceExt;
 
+pub mod live;
+
 pub struct TestApp {
     pub state: AppState,
     pub router: Router,

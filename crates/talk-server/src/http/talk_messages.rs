@@ -1,0 +1,223 @@
+//! The HTTP + SSE transport, for browsers where the WebSocket can't get through: the same
+//! events and the same session core as the socket, with the session token in
+//! `Authorization: Bearer`, never in the URL.
+//!
+//! - `POST /v1/talk/messages`: one `ClientEvent` → its direct answers as a JSON array.
+//! - `GET /v1/talk/messages/stream`: `ready`, then every event of the session's
+//!   subscriptions, as `text/event-stream`.
+//!
+//! **Event ids.** Each SSE event's `id` is the stream's cursor: `v1` followed by
+//! `;{conversation_id}:{seq}` for every conversation, the seq being the newest message the
+//! stream delivered (or, for one visible when the stream started, its `last_seq` then, as
+//! listed in `ready`). A reconnect sending it back as `Last-Event-ID` gets every message after
+//! those positions — a conversation missing from the cursor started later, so all of its
+//! messages — then live events, dropping any message at or below the cursor, so each missed
+//! message arrives exactly once. Per-conversation positions rather than one server-wide
+//! sequence because seqs are already assigned in commit order inside each conversation,
+//! which no shared counter is once two writers commit concurrently. The id grows with the
+//! number of conversations a session sees, which for a visitor is a handful.
+
+use super::{ApiJson, BearerSession};
+use crate::conversations;
+use crate::error::{ApiError, ApiResult};
+use crate::realtime::{Session, QUEUE_CAPACITY};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Json;
+use futures_util::Stream;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use talk_protocol::{ClientEvent, ServerEvent};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub async fn post(
+    State(state): State<AppState>,
+    BearerSession(claims): BearerSession,
+    ApiJson(event): ApiJson<serde_json::Value>,
+) -> ApiResult<Json<Vec<ServerEvent>>> {
+    let event: ClientEvent = serde_json::from_value(event)
+        .map_err(|error| ApiError::bad_request("invalid_event", error.to_string()))?;
+    if let ClientEvent::Auth { .. } = event {
+        return Err(ApiError::bad_request(
+            "invalid_event",
+            "auth is for the WebSocket: here the token goes in the Authorization header",
+        ));
+    }
+    let mut session = Session::new(state, claims);
+    Ok(Json(session.handle(event).await?))
+}
+
+/// Where a stream is: the newest message seq delivered per conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Cursor(BTreeMap<String, i64>);
+
+const CURSOR_VERSION: &str = "v1";
+
+impl Cursor {
+    fn parse(text: &str) -> Option<Cursor> {
+        let mut parts = text.split(';');
+        if parts.next()? != CURSOR_VERSION {
+            return None;
+        }
+        let mut positions = BTreeMap::new();
+        for part in parts {
+            let (conversation_id, seq) = part.split_once(':')?;
+            let seq: i64 = seq.parse().ok()?;
+            if conversation_id.is_empty() || seq < 0 {
+                return None;
+            }
+            positions.insert(conversation_id.to_string(), seq);
+        }
+        Some(Cursor(positions))
+    }
+
+    fn position(&self, conversation_id: &str) -> i64 {
+        self.0.get(conversation_id).copied().unwrap_or(0)
+    }
+
+    /// Records a message as delivered; false if it was delivered before.
+    fn advance(&mut self, event: &ServerEvent) -> bool {
+        let ServerEvent::Message { message } = event else {
+            return true;
+        };
+        if message.seq <= self.position(&message.conversation_id) {
+            return false;
+        }
+        self.0.insert(message.conversation_id.clone(), message.seq);
+        true
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(CURSOR_VERSION)?;
+        for (conversation_id, seq) in &self.0 {
+            write!(formatter, ";{conversation_id}:{seq}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One open stream: what is left to replay, then the hub's queue.
+struct EventStream {
+    session: Session,
+    backlog: VecDeque<ServerEvent>,
+    outgoing: mpsc::Receiver<Arc<ServerEvent>>,
+    cursor: Cursor,
+    too_slow: CancellationToken,
+    shutdown: CancellationToken,
+}
+
+impl EventStream {
+    /// The next event to write; `None` ends the stream (shutdown, or too slow: the client
+    /// reconnects with `Last-Event-ID`).
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            let event = match self.backlog.pop_front() {
+                Some(event) => Arc::new(event),
+                None => tokio::select! {
+                    _ = self.shutdown.cancelled() => return None,
+                    _ = self.too_slow.cancelled() => return None,
+                    event = self.outgoing.recv() => event?,
+                },
+            };
+            self.session.on_delivered(&event);
+            if !self.cursor.advance(&event) {
+                continue;
+            }
+            let id = self.cursor.to_string();
+            match Event::default().id(id).json_data(&*event) {
+                Ok(sse_event) => return Some(sse_event),
+                Err(error) => {
+                    tracing::error!(%error, "encoding an SSE event");
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+pub async fn stream(
+    State(state): State<AppState>,
+    BearerSession(claims): BearerSession,
+    headers: HeaderMap,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, std::convert::Infallible>>>> {
+    let resume_from = match headers.get("last-event-id") {
+        Some(value) => Some(value.to_str().ok().and_then(Cursor::parse).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_last_event_id",
+                "Last-Event-ID must be the id of an event of this stream",
+            )
+        })?),
+        None => None,
+    };
+
+    let (queue, outgoing) = mpsc::channel(QUEUE_CAPACITY);
+    let too_slow = CancellationToken::new();
+    let mut session = Session::live(state.clone(), claims, queue, too_slow.clone());
+    // Subscribed from here on: anything committed later is queued, anything earlier is
+    // in the conversations read now.
+    let visible = session.start().await?;
+    let mut backlog = VecDeque::new();
+    let cursor = match resume_from {
+        None => Cursor(
+            visible
+                .iter()
+                .map(|conversation| (conversation.id.clone(), conversation.last_seq))
+                .collect(),
+        ),
+        Some(cursor) => {
+            for conversation in &visible {
+                let missed = conversations::messages_after(
+                    &state.db,
+                    &conversation.id,
+                    cursor.position(&conversation.id),
+                )
+                .await?;
+                backlog.extend(
+                    missed
+                        .into_iter()
+                        .map(|message| ServerEvent::Message { message }),
+                );
+            }
+            cursor
+        }
+    };
+    backlog.push_front(session.ready(visible));
+
+    let events = EventStream {
+        session,
+        backlog,
+        outgoing,
+        cursor,
+        too_slow,
+        shutdown: state.shutdown.clone(),
+    };
+    let stream = futures_util::stream::unfold(events, |mut events| async move {
+        let event = events.next().await?;
+        Some((Ok(event), events))
+    });
+    let keep_alive = Duration::from_secs(state.settings.sse_keep_alive_secs.max(1));
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(keep_alive).text("keep-alive")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let cursor = Cursor::parse("v1;a:3;b:0").unwrap();
+        assert_eq!((cursor.position("a"), cursor.position("b")), (3, 0));
+        assert_eq!(cursor.position("new"), 0);
+        assert_eq!(cursor.to_string(), "v1;a:3;b:0");
+        assert_eq!(Cursor::parse("v1"), Some(Cursor::default()));
+        for garbage in ["", "v2;a:1", "v1;a", "v1;a:x", "v1;:1", "v1;a:-1", "a:1"] {
+            assert_eq!(Cursor::parse(garbage), None, "{garbage}");
+        }
+    }
+}

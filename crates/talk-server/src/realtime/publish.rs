@@ -1,0 +1,58 @@
+//! Who hears about what. Messages, typing and read receipts go to a conversation's
+//! subscribers; a conversation's state (started, closed, reopened, assigned) also goes to the
+//! viewer topics of everyone allowed to see it, so their other tabs learn about new
+//! conversations and subscribe.
+
+use super::hub::{Except, Hub, Topic};
+use talk_protocol::{Conversation, Message, ServerEvent};
+
+/// The conversation's own topic plus the viewer topics that may see it: its visitor's, and
+/// its person's when it is verified (the Security rule: never an unverified one).
+fn audience(workspace_id: &str, conversation: &Conversation) -> Vec<Topic> {
+    let mut topics = vec![
+        Topic::conversation(&conversation.id),
+        Topic::Visitor {
+            workspace_id: workspace_id.to_string(),
+            visitor_id: conversation.visitor_id.clone(),
+        },
+    ];
+    if let (true, Some(person_id)) = (conversation.verified, &conversation.person_id) {
+        topics.push(Topic::Person {
+            workspace_id: workspace_id.to_string(),
+            person_id: person_id.clone(),
+        });
+    }
+    topics
+}
+
+pub fn conversation_updated(
+    hub: &Hub,
+    workspace_id: &str,
+    conversation: &Conversation,
+    except: Except,
+) {
+    let event = ServerEvent::ConversationUpdated {
+        conversation: conversation.clone(),
+    };
+    hub.publish(&audience(workspace_id, conversation), event, except);
+}
+
+/// A new conversation and its first message, in that order.
+pub fn conversation_started(
+    hub: &Hub,
+    workspace_id: &str,
+    conversation: &Conversation,
+    message: &Message,
+    except: Except,
+) {
+    conversation_updated(hub, workspace_id, conversation, except);
+    let event = ServerEvent::Message {
+        message: message.clone(),
+    };
+    hub.publish(&audience(workspace_id, conversation), event, except);
+}
+
+/// Messages, typing, read receipts: to the conversation's subscribers.
+pub fn in_conversation(hub: &Hub, conversation_id: &str, event: ServerEvent, except: Except) {
+    hub.publish(&[Topic::conversation(conversation_id)], event, except);
+}
