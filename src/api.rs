@@ -3,7 +3,8 @@
 use crate::i18n::Texts;
 use serde::{de::DeserializeOwned, Serialize};
 use talk_protocol::{
-    ErrorBody, IdentifyRequest, IdentifyResponse, WidgetSessionRequest, WidgetSessionResponse,
+    ErrorBody, IdentifyRequest, IdentifyResponse, WidgetConfig, WidgetSessionRequest,
+    WidgetSessionResponse,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -70,6 +71,13 @@ impl ApiClient {
         self.post("/v1/talk/widget/session", request, None).await
     }
 
+    /// The workspace's public widget settings and status (the capture key is public).
+    pub async fn widget_config(&self, capture_key: &str) -> Result<WidgetConfig, ApiError> {
+        let key = String::from(js_sys::encode_uri_component(capture_key));
+        self.request("GET", &format!("/v1/talk/widget/config?capture_key={key}"), None, None)
+            .await
+    }
+
     pub async fn identify(
         &self,
         session_token: &str,
@@ -86,13 +94,27 @@ impl ApiClient {
         bearer: Option<&str>,
     ) -> Result<Res, ApiError> {
         let json = crate::json::stringify(body).map_err(ApiError::Decode)?;
+        self.request("POST", path, Some(&json), bearer).await
+    }
+
+    async fn request<Res: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<&str>,
+        bearer: Option<&str>,
+    ) -> Result<Res, ApiError> {
         let init = RequestInit::new();
-        init.set_method("POST");
-        init.set_body(&JsValue::from_str(&json));
+        init.set_method(method);
+        if let Some(json) = json {
+            init.set_body(&JsValue::from_str(json));
+        }
         let request = Request::new_with_str_and_init(&format!("{}{path}", self.base), &init)
             .map_err(|e| ApiError::Network(js_error(e)))?;
         let headers = request.headers();
-        let _ = headers.set("Content-Type", "application/json");
+        if json.is_some() {
+            let _ = headers.set("Content-Type", "application/json");
+        }
         if let Some(token) = bearer {
             // Tokens travel in headers, never in URLs.
             let _ = headers.set("Authorization", &format!("Bearer {token}"));

@@ -1,10 +1,18 @@
 //! Where the widget lives on the host page: a shadow root, so the page's CSS can't reach in,
 //! styled by a constructable stylesheet, so a `style-src` without 'unsafe-inline' is fine.
 
+use std::cell::RefCell;
+use talk_protocol::WidgetSettings;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{CssStyleSheet, HtmlElement, ShadowRootInit, ShadowRootMode};
+use web_sys::{CssStyleSheet, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
 const STYLES: &str = include_str!("../style/widget.css");
+
+thread_local! {
+    /// The widget's shadow root and its stylesheets: the base one and the workspace's theme.
+    static SHEETS: RefCell<Option<(ShadowRoot, CssStyleSheet, CssStyleSheet)>> =
+        const { RefCell::new(None) };
+}
 
 /// Creates `<ap3c-talk>` at the end of `<body>` and returns the element to mount into,
 /// marked with the messenger's language and writing direction.
@@ -19,16 +27,60 @@ pub fn create_mount_point(lang: crate::i18n::Lang) -> Result<HtmlElement, JsValu
     let shadow = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
     let sheet = CssStyleSheet::new()?;
     sheet.replace_sync(STYLES)?;
+    let theme = CssStyleSheet::new()?;
     js_sys::Reflect::set(
         &shadow,
         &"adoptedStyleSheets".into(),
-        &js_sys::Array::of1(&sheet),
+        &js_sys::Array::of2(&sheet, &theme),
     )?;
+    SHEETS.with(|sheets| *sheets.borrow_mut() = Some((shadow.clone(), sheet, theme)));
     let mount = document.create_element("div")?;
     mount.set_attribute("lang", lang.code())?;
     mount.set_attribute("dir", lang.dir())?;
     shadow.append_child(&mount)?;
     Ok(mount.unchecked_into())
+}
+
+/// The workspace's look, as custom properties over the defaults in widget.css. The server
+/// validated every value; they are checked again because they become CSS text.
+pub fn apply_theme(settings: &WidgetSettings) {
+    let css = theme_css(settings);
+    SHEETS.with(|sheets| {
+        if let Some((_, _, theme)) = sheets.borrow().as_ref() {
+            let _ = theme.replace_sync(&css);
+        }
+    });
+}
+
+pub fn theme_css(settings: &WidgetSettings) -> String {
+    let homepage = &settings.homepage;
+    let launcher = &settings.launcher;
+    let mut rules = vec![
+        format!("--talk-offset-x: {}px", launcher.horizontal_margin),
+        format!("--talk-offset-y: {}px", launcher.vertical_margin),
+        format!("--talk-z: {}", launcher.z_index.min(i32::MAX as u32)),
+    ];
+    if is_hex_colour(&homepage.brand_color) {
+        rules.push(format!("--talk-brand: {}", homepage.brand_color));
+    }
+    if is_hex_colour(&homepage.text_color) {
+        rules.push(format!("--talk-on-brand: {}", homepage.text_color));
+    }
+    let font = &homepage.font_family;
+    if !font.trim().is_empty()
+        && font
+            .chars()
+            .all(|c| c.is_alphanumeric() || " ,-'\"".contains(c))
+    {
+        rules.push(format!("--talk-font: {font}"));
+    }
+    format!(":host {{ {}; }}", rules.join("; "))
+}
+
+fn is_hex_colour(value: &str) -> bool {
+    value.len() == 7
+        && value.starts_with('#')
+        && value[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// The browser's preferred languages, most preferred first.

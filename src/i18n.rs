@@ -94,6 +94,14 @@ pub struct Texts {
     pub still_connecting: &'static str,
     pub network_error: &'static str,
     pub unexpected_answer: &'static str,
+    pub conversations: &'static str,
+    pub send_us_a_message: &'static str,
+    pub continue_conversation: &'static str,
+    pub quick_links: &'static str,
+    pub back: &'static str,
+    pub typing: &'static str,
+    pub seen: &'static str,
+    pub opens_in_new_tab: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -128,6 +136,14 @@ pub static EN: Texts = Texts {
     still_connecting: "Still connecting, try again in a moment.",
     network_error: "Can't reach the chat service. Check your connection.",
     unexpected_answer: "The chat service sent an unexpected answer.",
+    conversations: "Conversations",
+    send_us_a_message: "Send us a message",
+    continue_conversation: "Continue the conversation",
+    quick_links: "Quick links",
+    back: "Back",
+    typing: "{name} is typing…",
+    seen: "Seen",
+    opens_in_new_tab: "(opens in a new tab)",
 };
 
 pub static DE: Texts = Texts {
@@ -162,6 +178,14 @@ pub static DE: Texts = Texts {
     still_connecting: "Die Verbindung wird noch aufgebaut. Bitte gleich noch einmal versuchen.",
     network_error: "Der Chat-Dienst ist nicht erreichbar. Bitte prüfen Sie Ihre Verbindung.",
     unexpected_answer: "Der Chat-Dienst hat unerwartet geantwortet.",
+    conversations: "Unterhaltungen",
+    send_us_a_message: "Schreiben Sie uns",
+    continue_conversation: "Unterhaltung fortsetzen",
+    quick_links: "Schnelllinks",
+    back: "Zurück",
+    typing: "{name} schreibt…",
+    seen: "Gelesen",
+    opens_in_new_tab: "(öffnet in einem neuen Tab)",
 };
 
 pub static AR: Texts = Texts {
@@ -196,4 +220,12 @@ pub static AR: Texts = Texts {
     still_connecting: "ما زال الاتصال جاريًا، حاول مرة أخرى بعد قليل.",
     network_error: "تعذّر الوصول إلى خدمة المحادثة. تحقّق من اتصالك.",
     unexpected_answer: "أرسلت خدمة المحادثة ردًا غير متوقع.",
+    conversations: "المحادثات",
+    send_us_a_message: "أرسل لنا رسالة",
+    continue_conversation: "تابع المحادثة",
+    quick_links: "روابط سريعة",
+    back: "رجوع",
+    typing: "{name} يكتب…",
+    seen: "تمت القراءة",
+    opens_in_new_tab: "(يفتح في علامة تبويب جديدة)",
 };

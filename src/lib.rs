@@ -35,8 +35,10 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     let mount = host::create_mount_point(lang)?;
     leptos::mount::mount_to(mount, move || {
         provide_context(lang);
-        // Opening the messenger (or coming back to its tab) reads what arrived.
+        // Opening the messenger or the conversation (or coming back to its tab) reads what
+        // arrived.
         Effect::new(move |_| {
+            state.screen.track();
             if state.open.get() {
                 runtime::mark_seen();
             }

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use talk_protocol::{
-    close_code, ClientEvent, Conversation, IdentifyRequest, ServerEvent, WidgetSessionRequest,
-    WidgetSessionResponse,
+    close_code, AuthorKind, ClientEvent, Conversation, IdentifyRequest, ServerEvent,
+    WidgetSessionRequest, WidgetSessionResponse,
 };
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
@@ -91,7 +91,15 @@ struct Engine {
     /// Authenticated and told which conversations it may see.
     ready: bool,
     conversation_id: Option<String>,
+    /// The visitor chose "new conversation": a reconnect must not pick the old one again.
+    starting_new: bool,
     last_seq: i64,
+    /// The visitor has read up to here (sent to the server as a read receipt).
+    read_sent: i64,
+    /// When the visitor's last "typing" went out (ms), to send at most one every few seconds.
+    typing_sent_at: f64,
+    /// Clears the agent's typing indicator if no update arrives (a stop may be dropped).
+    typing_timer: Option<i32>,
     outbox: VecDeque<Outgoing>,
     /// Consecutive failed attempts, for the backoff.
     attempt: u32,
@@ -127,13 +135,42 @@ pub fn install(config: WidgetConfig, lang: crate::i18n::Lang, hooks: Hooks, stat
             socket: None,
             ready: false,
             conversation_id: None,
+            starting_new: false,
             last_seq: 0,
+            read_sent: 0,
+            typing_sent_at: 0.0,
+            typing_timer: None,
             outbox: VecDeque::new(),
             attempt: 0,
             refresh_timer: None,
         })
     });
     restart(None);
+    wasm_bindgen_futures::spawn_local(load_config());
+}
+
+/// The workspace's look and status. Until it arrives (or if it can't), defaults apply.
+async fn load_config() {
+    let Some((api, capture_key)) =
+        with_engine(|engine| (engine.api.clone(), engine.config.capture_key.clone()))
+    else {
+        return;
+    };
+    let config = match api.widget_config(&capture_key).await {
+        Ok(config) => config,
+        Err(error) => {
+            web_sys::console::warn_1(
+                &format!("[talk] widget settings unavailable, using defaults: {error:?}").into(),
+            );
+            talk_protocol::WidgetConfig {
+                settings: Default::default(),
+                status: talk_protocol::Presence::Away,
+                online_agents: Vec::new(),
+            }
+        }
+    };
+    crate::host::apply_theme(&config.settings);
+    with_engine(|engine| engine.state.config.set(Some(config)));
 }
 
 pub fn state() -> Option<MessengerState> {
@@ -171,7 +208,9 @@ fn begin_session(adjust: impl FnOnce(&mut WidgetConfig)) {
         engine.socket = None;
         engine.ready = false;
         engine.conversation_id = None;
+        engine.starting_new = false;
         engine.last_seq = 0;
+        engine.read_sent = 0;
         engine.outbox.clear();
         engine.attempt = 0;
         engine.state.reset();
@@ -411,6 +450,12 @@ fn current_conversation(conversations: &[Conversation], verified: bool) -> Optio
 }
 
 fn handle_event(engine: &mut Engine, event: ServerEvent) {
+    apply_event(engine, event);
+    // One receipt for whatever this event brought in, if the visitor is looking.
+    send_read_receipt(engine);
+}
+
+fn apply_event(engine: &mut Engine, event: ServerEvent) {
     match event {
         ServerEvent::Ready { conversations, .. } => {
             engine.ready = true;
@@ -423,9 +468,15 @@ fn handle_event(engine: &mut Engine, event: ServerEvent) {
                 }
             }
             let verified = engine.session.as_ref().is_some_and(|s| s.verified);
-            if engine.conversation_id.is_none() {
+            if engine.conversation_id.is_none() && !engine.starting_new {
                 engine.conversation_id =
                     current_conversation(&conversations, verified).map(|c| c.id.clone());
+            }
+            if let Some(current) = conversations
+                .iter()
+                .find(|c| Some(&c.id) == engine.conversation_id.as_ref())
+            {
+                engine.state.agent_read_seq.set(current.agent_read_seq);
             }
             if let Some(conversation_id) = engine.conversation_id.clone() {
                 send_event(engine, &ClientEvent::Resume {
@@ -447,7 +498,7 @@ fn handle_event(engine: &mut Engine, event: ServerEvent) {
         }
         ServerEvent::Message { message } => {
             if engine.conversation_id.as_deref() == Some(message.conversation_id.as_str()) {
-                let from_us = message.author.kind != talk_protocol::AuthorKind::Visitor;
+                let from_us = message.author.kind != AuthorKind::Visitor;
                 if from_us && (!engine.state.open.get_untracked() || page_hidden()) {
                     set_unread(engine, engine.state.unread.get_untracked() + 1);
                     crate::alert::new_message();
@@ -464,6 +515,7 @@ fn handle_event(engine: &mut Engine, event: ServerEvent) {
                 .retain(|outgoing| outgoing.client_msg_id != client_msg_id);
             if engine.conversation_id.is_none() {
                 engine.conversation_id = Some(message.conversation_id.clone());
+                engine.starting_new = false;
             }
             accept_message(engine, message);
             flush_outbox(engine);
@@ -486,10 +538,110 @@ fn handle_event(engine: &mut Engine, event: ServerEvent) {
             }
         }
         ServerEvent::Pong => {}
-        // Not shown by the widget yet.
-        ServerEvent::ConversationUpdated { .. }
-        | ServerEvent::Typing { .. }
-        | ServerEvent::Read { .. } => {}
+        ServerEvent::ConversationUpdated { conversation } => {
+            if engine.conversation_id.as_ref() == Some(&conversation.id) {
+                engine
+                    .state
+                    .agent_read_seq
+                    .update(|seq| *seq = (*seq).max(conversation.agent_read_seq));
+            }
+        }
+        ServerEvent::Typing {
+            conversation_id,
+            author,
+            typing,
+        } => {
+            if engine.conversation_id.as_deref() == Some(conversation_id.as_str())
+                && author.kind != AuthorKind::Visitor
+            {
+                show_agent_typing(engine, typing.then(|| author.name.unwrap_or_default()));
+            }
+        }
+        ServerEvent::Read {
+            conversation_id,
+            reader,
+            up_to_seq,
+        } => {
+            if engine.conversation_id.as_deref() == Some(conversation_id.as_str())
+                && reader != AuthorKind::Visitor
+            {
+                engine
+                    .state
+                    .agent_read_seq
+                    .update(|seq| *seq = (*seq).max(up_to_seq));
+            }
+        }
+    }
+}
+
+/// Shows who is typing; the indicator clears itself after a few seconds without news.
+fn show_agent_typing(engine: &mut Engine, typing: Option<String>) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    if let Some(timer) = engine.typing_timer.take() {
+        window.clear_timeout_with_handle(timer);
+    }
+    let active = typing.is_some();
+    engine.state.agent_typing.set(typing);
+    if active {
+        let generation = engine.generation;
+        let clear = Closure::once_into_js(move || {
+            with_current(generation, |engine| {
+                engine.typing_timer = None;
+                engine.state.agent_typing.set(None);
+            });
+        });
+        engine.typing_timer = window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(clear.unchecked_ref(), 6_000)
+            .ok();
+    }
+}
+
+/// The visitor is typing in the composer: tell the agents, at most every 3 seconds.
+pub fn visitor_typing() {
+    with_engine(|engine| {
+        let now = js_sys::Date::now();
+        if !engine.ready || now - engine.typing_sent_at < 3_000.0 {
+            return;
+        }
+        if let Some(conversation_id) = engine.conversation_id.clone() {
+            engine.typing_sent_at = now;
+            send_event(engine, &ClientEvent::Typing {
+                conversation_id,
+                typing: true,
+            });
+        }
+    });
+}
+
+/// Starts a new conversation from the homepage: the next message opens it.
+pub fn start_new_conversation() {
+    with_engine(|engine| {
+        engine.conversation_id = None;
+        engine.starting_new = true;
+        engine.last_seq = 0;
+        engine.read_sent = 0;
+        engine.state.lines.set(Vec::new());
+        engine.state.agent_read_seq.set(0);
+        engine.state.agent_typing.set(None);
+    });
+}
+
+/// Tells the agents what the visitor has seen, when the conversation is on screen.
+fn send_read_receipt(engine: &mut Engine) {
+    let on_screen = engine.state.open.get_untracked()
+        && engine.state.screen.get_untracked() == crate::state::Screen::Conversation
+        && !page_hidden();
+    if !on_screen || !engine.ready || engine.last_seq <= engine.read_sent {
+        return;
+    }
+    if let Some(conversation_id) = engine.conversation_id.clone() {
+        engine.read_sent = engine.last_seq;
+        send_event(engine, &ClientEvent::Read {
+            conversation_id,
+            up_to_seq: engine.last_seq,
+        });
     }
 }
 
@@ -516,11 +668,16 @@ pub fn mark_seen() {
         if engine.state.open.get_untracked() && !page_hidden() {
             set_unread(engine, 0);
         }
+        send_read_receipt(engine);
     });
 }
 
 fn accept_message(engine: &mut Engine, message: talk_protocol::Message) {
     engine.last_seq = engine.last_seq.max(message.seq);
+    if message.author.kind != AuthorKind::Visitor {
+        // A message ends the author's typing.
+        engine.state.agent_typing.set(None);
+    }
     engine.state.lines.update(|lines| merge_message(lines, message));
 }
 

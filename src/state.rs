@@ -1,7 +1,7 @@
 //! What the messenger shows, as signals, and the pure rules that update it.
 
 use leptos::prelude::*;
-use talk_protocol::{Author, AuthorKind, Message, PersonSummary};
+use talk_protocol::{Author, AuthorKind, Message, PersonSummary, WidgetConfig};
 
 /// Where the messenger is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +13,15 @@ pub enum Stage {
     Chat,
     /// The server refused this page for good (unknown capture key, origin not allowed …).
     Unavailable(String),
+}
+
+/// What the open messenger shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// Greeting, conversations and quick links.
+    Home,
+    /// The current conversation (or the email form before it).
+    Conversation,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -102,6 +111,13 @@ pub fn set_delivery(lines: &mut [ChatLine], client_msg_id: &str, delivery: Deliv
 /// The reactive state the components read. Cheap to copy: every field is a signal handle.
 #[derive(Clone, Copy)]
 pub struct MessengerState {
+    /// The workspace's settings and status; `None` until loaded (defaults apply meanwhile).
+    pub config: RwSignal<Option<WidgetConfig>>,
+    pub screen: RwSignal<Screen>,
+    /// Who is typing on the agents' side, if anyone.
+    pub agent_typing: RwSignal<Option<String>>,
+    /// The agents have read the visitor's messages up to this sequence number.
+    pub agent_read_seq: RwSignal<i64>,
     pub open: RwSignal<bool>,
     /// Hidden by the page (`ap3c.talk.hide()`): no launcher, no panel.
     pub hidden: RwSignal<bool>,
@@ -121,6 +137,10 @@ pub struct MessengerState {
 impl MessengerState {
     pub fn new() -> Self {
         MessengerState {
+            config: RwSignal::new(None),
+            screen: RwSignal::new(Screen::Home),
+            agent_typing: RwSignal::new(None),
+            agent_read_seq: RwSignal::new(0),
             open: RwSignal::new(false),
             hidden: RwSignal::new(false),
             unread: RwSignal::new(0),
@@ -142,6 +162,9 @@ impl MessengerState {
         self.verified.set(false);
         self.lines.set(Vec::new());
         self.unread.set(0);
+        self.screen.set(Screen::Home);
+        self.agent_typing.set(None);
+        self.agent_read_seq.set(0);
         self.connected.set(false);
         self.identify_busy.set(false);
         self.identify_error.set(None);

@@ -7,13 +7,25 @@ use talk_protocol::AuthorKind;
 #[component]
 pub fn Conversation(
     #[prop(into)] lines: Signal<Vec<ChatLine>>,
+    /// Who is typing on the other side.
+    #[prop(into)] typing: Signal<Option<String>>,
+    /// The agents have read up to this sequence number.
+    #[prop(into)] read_up_to: Signal<i64>,
     on_send: Callback<String>,
     on_retry: Callback<String>,
+    on_typing: Callback<()>,
 ) -> impl IntoView {
+    let texts = use_texts();
     view! {
         <div class="talk-conversation">
-            <MessageList lines on_retry/>
-            <Composer on_send/>
+            <MessageList lines read_up_to on_retry/>
+            <p class="talk-typing" data-testid="talk-typing" aria-live="polite">
+                {move || typing.get().map(|name| {
+                    let name = if name.is_empty() { texts.agent.to_string() } else { name };
+                    texts.typing.replace("{name}", &name)
+                })}
+            </p>
+            <Composer on_send on_typing/>
         </div>
     }
 }
@@ -43,9 +55,23 @@ fn clock(unix_ms: i64) -> String {
 #[component]
 pub fn MessageList(
     #[prop(into)] lines: Signal<Vec<ChatLine>>,
+    /// The agents have read the visitor's messages up to this sequence number.
+    #[prop(into, default = Signal::stored(0))]
+    read_up_to: Signal<i64>,
     on_retry: Callback<String>,
 ) -> impl IntoView {
     let texts = use_texts();
+    // "Seen" goes under the newest of the visitor's messages the agents have read.
+    let seen = Memo::new(move |_| {
+        let read = read_up_to.get();
+        lines.with(|lines| {
+            lines
+                .iter()
+                .rev()
+                .find(|line| line.author.kind == AuthorKind::Visitor && line.seq.is_some_and(|seq| seq <= read))
+                .map(|line| line.key.clone())
+        })
+    });
     let log = NodeRef::<leptos::html::Div>::new();
     // Follow new messages, unless the visitor scrolled up to read; their own sends always
     // bring them back down.
@@ -95,6 +121,16 @@ pub fn MessageList(
                             <span class="talk-message-meta">
                                 {line.created_at.map(clock)}
                                 {(line.delivery == Delivery::Sending).then_some(texts.sending)}
+                                {
+                                    let key = line.key.clone();
+                                    move || {
+                                        seen.with(|seen| seen.as_ref() == Some(&key))
+                                            .then(|| view! {
+                                                " · "
+                                                <span data-testid="talk-seen">{texts.seen}</span>
+                                            })
+                                    }
+                                }
                             </span>
                             <Show when=move || failed>
                                 {
@@ -122,7 +158,12 @@ pub fn MessageList(
 
 /// Enter sends, Shift+Enter starts a new line.
 #[component]
-pub fn Composer(on_send: Callback<String>) -> impl IntoView {
+pub fn Composer(
+    on_send: Callback<String>,
+    /// Called as the visitor types (the owner decides how often to tell anyone).
+    #[prop(optional)]
+    on_typing: Option<Callback<()>>,
+) -> impl IntoView {
     let texts = use_texts();
     let draft = RwSignal::new(String::new());
     let send = move || {
@@ -147,7 +188,12 @@ pub fn Composer(on_send: Callback<String>) -> impl IntoView {
                 rows="1"
                 placeholder=texts.write_a_message
                 prop:value=move || draft.get()
-                on:input=move |event| draft.set(event_target_value(&event))
+                on:input=move |event| {
+                    draft.set(event_target_value(&event));
+                    if let Some(on_typing) = on_typing {
+                        on_typing.run(());
+                    }
+                }
                 on:keydown=move |event| {
                     if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
                         event.prevent_default();

@@ -1,12 +1,14 @@
 use crate::i18n::use_texts;
 use leptos::html::Button;
 use leptos::prelude::*;
+use talk_protocol::LauncherIcon;
 
 /// The round button that opens and closes the messenger.
 #[component]
 pub fn Launcher(
     open: RwSignal<bool>,
     #[prop(into)] unread: Signal<u32>,
+    #[prop(into)] icon: Signal<LauncherIcon>,
     node_ref: NodeRef<Button>,
 ) -> impl IntoView {
     let texts = use_texts();
@@ -26,9 +28,23 @@ pub fn Launcher(
             aria-expanded=move || open.get().to_string()
             on:click=move |_| open.update(|open| *open = !*open)
         >
-            <svg viewBox="0 0 24 24" aria-hidden="true" class="talk-launcher-icon">
-                <path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/>
-            </svg>
+            {move || match icon.get() {
+                LauncherIcon::Custom { url } => {
+                    view! { <img class="talk-launcher-icon" src=url alt=""/> }.into_any()
+                }
+                LauncherIcon::Question => view! {
+                    <svg viewBox="0 0 24 24" aria-hidden="true" class="talk-launcher-icon">
+                        <path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 16h-2v-2h2zm2.1-7.8-.9.9c-.7.7-1.2 1.3-1.2 2.9h-2v-.5c0-1.1.5-2.1 1.2-2.8l1.2-1.3a2 2 0 1 0-3.4-1.4H8a4 4 0 1 1 7.1 2.2z"/>
+                    </svg>
+                }
+                .into_any(),
+                LauncherIcon::Default | LauncherIcon::Chat => view! {
+                    <svg viewBox="0 0 24 24" aria-hidden="true" class="talk-launcher-icon">
+                        <path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/>
+                    </svg>
+                }
+                .into_any(),
+            }}
             <Show when=move || unread.get() != 0>
                 <span class="talk-badge" data-testid="talk-unread" aria-hidden="true">
                     {move || if unread.get() > 99 { "99+".to_string() } else { unread.get().to_string() }}

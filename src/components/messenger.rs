@@ -1,11 +1,13 @@
-use super::{Conversation, IdentifyForm, Launcher};
+use super::{Conversation, Home, IdentifyForm, Launcher};
 use crate::i18n::use_texts;
 use crate::runtime;
-use crate::state::{MessengerState, Stage};
+use crate::state::{MessengerState, Screen, Stage};
 use leptos::html::Button;
 use leptos::prelude::*;
+use talk_protocol::{GreetingTemplate, Homepage, LauncherIcon, LauncherPosition};
 
-/// Launcher plus, when open, the messenger panel.
+/// Launcher plus, when open, the messenger panel. Nothing shows until the workspace's
+/// settings are known, so a widget switched off on the server never flashes.
 #[component]
 pub fn Widget(state: MessengerState) -> impl IntoView {
     let launcher = NodeRef::<Button>::new();
@@ -20,26 +22,63 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
         }
         open
     });
+    let enabled = move || state.config.with(|c| c.as_ref().is_some_and(|c| c.settings.enabled));
+    let left = move || {
+        state.config.with(|c| {
+            c.as_ref()
+                .is_some_and(|c| c.settings.launcher.position == LauncherPosition::Left)
+        })
+    };
+    let icon = Signal::derive(move || {
+        state
+            .config
+            .with(|c| c.as_ref().map(|c| c.settings.launcher.icon.clone()))
+            .unwrap_or(LauncherIcon::Default)
+    });
     view! {
-        <div class="talk-root" class:talk-open=move || state.open.get() hidden=move || state.hidden.get()>
-            <Show when=move || state.open.get()>
-                <Messenger state/>
-            </Show>
-            <Launcher open=state.open unread=state.unread node_ref=launcher/>
-        </div>
+        <Show when=enabled>
+            <div
+                class="talk-root"
+                class:talk-open=move || state.open.get()
+                class:talk-left=left
+                hidden=move || state.hidden.get()
+            >
+                <Show when=move || state.open.get()>
+                    <Messenger state/>
+                </Show>
+                <Launcher open=state.open unread=state.unread icon node_ref=launcher/>
+            </div>
+        </Show>
     }
 }
 
 #[component]
 pub fn Messenger(state: MessengerState) -> impl IntoView {
     let texts = use_texts();
+    // The workspace's greeting with merge tags; the built-in one, in the visitor's language,
+    // while the workspace keeps the default.
     let greeting = move || {
-        state.person.with(|person| match person.as_ref().and_then(|p| p.greeting_name()) {
-            Some(name) => texts.greeting_named.replace("{name}", name),
-            None => texts.greeting.to_string(),
+        let template = state.config.with(|config| {
+            config
+                .as_ref()
+                .map(|config| config.settings.homepage.greeting.clone())
+                .filter(|greeting| *greeting != Homepage::default().greeting)
+                .and_then(|greeting| GreetingTemplate::parse(&greeting).ok())
+        });
+        state.person.with(|person| match template {
+            Some(template) => template.render(person.as_ref()),
+            None => match person.as_ref().and_then(|p| p.greeting_name()) {
+                Some(name) => texts.greeting_named.replace("{name}", name),
+                None => texts.greeting.to_string(),
+            },
         })
     };
-    let body = move || match state.stage.get() {
+    let logo = move || {
+        state
+            .config
+            .with(|config| config.as_ref().and_then(|c| c.settings.homepage.logo_url.clone()))
+    };
+    let conversation = move || match state.stage.get() {
         Stage::Starting => view! {
             <p class="talk-status" data-testid="talk-starting">{texts.connecting}</p>
         }
@@ -56,8 +95,11 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         Stage::Chat => view! {
             <Conversation
                 lines=state.lines
+                typing=state.agent_typing
+                read_up_to=state.agent_read_seq
                 on_send=Callback::new(runtime::send_message)
                 on_retry=Callback::new(runtime::retry_message)
+                on_typing=Callback::new(|_| runtime::visitor_typing())
             />
         }
         .into_any(),
@@ -65,6 +107,10 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
             <p class="talk-status" role="alert" data-testid="talk-unavailable">{reason}</p>
         }
         .into_any(),
+    };
+    let body = move || match (state.stage.get(), state.screen.get()) {
+        (Stage::Unavailable(_), _) | (_, Screen::Conversation) => conversation().into_any(),
+        (_, Screen::Home) => view! { <Home state/> }.into_any(),
     };
     view! {
         <section
@@ -79,6 +125,18 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
             }
         >
             <header class="talk-header" data-testid="talk-header">
+                <Show when=move || state.screen.get() == Screen::Conversation>
+                    <button
+                        type="button"
+                        class="talk-back"
+                        data-testid="talk-back"
+                        aria-label=texts.back
+                        on:click=move |_| state.screen.set(Screen::Home)
+                    >
+                        <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M15 5l-7 7 7 7"/></svg>
+                    </button>
+                </Show>
+                {move || logo().map(|url| view! { <img class="talk-logo" src=url alt=""/> })}
                 <h2 class="talk-greeting" data-testid="talk-greeting">{greeting}</h2>
                 <p class="talk-subtitle">
                     {move || if state.connected.get() { texts.here_to_help } else { texts.connecting }}

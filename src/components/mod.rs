@@ -1,11 +1,13 @@
 //! The messenger's components. Each takes what it shows as props, so tests can mount it alone.
 
 mod conversation;
+mod home;
 mod identify_form;
 mod launcher;
 mod messenger;
 
 pub use conversation::{Composer, Conversation, MessageList};
+pub use home::{Avatar, Home};
 pub use identify_form::IdentifyForm;
 pub use launcher::Launcher;
 pub use messenger::{Messenger, Widget};

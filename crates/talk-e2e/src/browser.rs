@@ -151,6 +151,18 @@ impl Widget {
             .expect("type");
     }
 
+    /// Opens the messenger and, from its homepage, a new conversation.
+    pub async fn start_chat(&self) {
+        self.click("talk-launcher").await;
+        self.click("talk-new-conversation").await;
+    }
+
+    /// Opens the messenger and, from its homepage, the current conversation.
+    pub async fn continue_chat(&self) {
+        self.click("talk-launcher").await;
+        self.click("talk-continue").await;
+    }
+
     /// Each message as (author, body, delivery state), in display order.
     pub async fn messages(&self) -> Vec<(String, String, String)> {
         let mut found = Vec::new();

@@ -14,6 +14,8 @@ pub struct TestServer {
     pub url: String,
     pub capture_key: String,
     pub api_key: String,
+    admin_email: String,
+    admin_password: String,
     pub state: AppState,
     settings: Settings,
     http: reqwest::Client,
@@ -70,6 +72,8 @@ impl TestServer {
             url,
             capture_key: workspace.capture_key,
             api_key: workspace.api_key,
+            admin_email: workspace.admin_email,
+            admin_password: workspace.admin_password,
             state,
             settings,
             http: reqwest::Client::new(),
@@ -185,6 +189,72 @@ impl TestServer {
             .expect("GET");
         assert!(response.status().is_success(), "GET {path}: {}", response.status());
         response.bytes().await.expect("body").to_vec()
+    }
+
+    /// Changes the widget settings as the workspace's admin would in the inbox.
+    pub async fn update_widget_settings(&self, change: impl FnOnce(&mut serde_json::Value)) {
+        let login = self
+            .http
+            .post(format!("{}/v1/agent/login", self.url))
+            .json(&serde_json::json!({"email": self.admin_email, "password": self.admin_password}))
+            .send()
+            .await
+            .expect("login");
+        assert!(login.status().is_success(), "login: {}", login.status());
+        let cookie = login
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|value| value.starts_with("talk_agent="))
+            .and_then(|value| value.split(';').next())
+            .expect("session cookie")
+            .to_string();
+        let settings_url = format!("{}/v1/admin/widget-settings", self.url);
+        let mut settings: serde_json::Value = self
+            .http
+            .get(&settings_url)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .expect("read settings")
+            .json()
+            .await
+            .expect("settings JSON");
+        change(&mut settings);
+        let saved = self
+            .http
+            .put(&settings_url)
+            .header("cookie", &cookie)
+            .json(&settings)
+            .send()
+            .await
+            .expect("save settings");
+        let status = saved.status();
+        assert!(status.is_success(), "save settings: {status} {}", saved.text().await.unwrap_or_default());
+    }
+
+    /// An agent typing, through the agent API.
+    pub async fn agent_typing(&self, conversation_id: &str) {
+        let response = self
+            .http
+            .post(format!("{}/v1/conversations/{conversation_id}/typing", self.url))
+            .header("X-Api-Key", &self.api_key)
+            .json(&serde_json::json!({"typing": true, "agent_name": "Grace"}))
+            .send()
+            .await
+            .expect("typing");
+        assert!(response.status().is_success(), "typing: {}", response.status());
+    }
+
+    /// The agents have read the conversation up to `seq`.
+    pub async fn agent_read(&self, conversation_id: &str, seq: i64) -> Conversation {
+        self.api(
+            self.http
+                .post(format!("{}/v1/conversations/{conversation_id}/read", self.url))
+                .json(&serde_json::json!({"up_to_seq": seq})),
+        )
+        .await
     }
 
     /// How many browser sessions the widget has opened so far.

@@ -21,6 +21,9 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         assert_eq!(ran_at_once, serde_json::Value::Bool(true));
         assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "launcher");
         widget.click("talk-launcher").await;
+        widget.wait_for("talk-home").await;
+        assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "homepage");
+        widget.click("talk-new-conversation").await;
         widget.wait_for("talk-identify-form").await;
         assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "email form");
         widget.type_into("talk-email", "ada@example.com").await;
@@ -53,7 +56,7 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         // After a reload the same visitor (cookie) sees its history and is not asked again.
         browser.client.refresh().await.expect("reload");
         let widget = browser.widget().await;
-        widget.click("talk-launcher").await;
+        widget.continue_chat().await;
         widget
             .wait_for_messages(&[
                 ("visitor", "hello"),
@@ -84,6 +87,7 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         assert!(widget.find("talk-identify-form").await.is_none(), "a verified person is never asked");
 
         // The new session starts a new conversation, and only that one is verified.
+        widget.click("talk-new-conversation").await;
         widget.wait_for_messages(&[]).await;
         widget.type_into("talk-composer", "I'm signed in now").await;
         widget.click("talk-send").await;

@@ -42,6 +42,7 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
 
         // open() from the page; the visitor identifies and writes.
         js(&browser, "ap3c.talk.open();").await;
+        widget.click("talk-new-conversation").await;
         widget.type_into("talk-email", "ada@example.com").await;
         widget.click("talk-identify-submit").await;
         widget.type_into("talk-composer", "Do you ship to Norway?").await;
@@ -91,6 +92,7 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
         js(&browser, "ap3c.talk.shutdown(); ap3c.talk.open();").await;
         let after = js(&browser, cookie).await;
         assert!(before.is_string() && after.is_string() && before != after, "{before} {after}");
+        widget.click("talk-new-conversation").await;
         widget.wait_for("talk-identify-form").await;
         assert!(widget.messages().await.is_empty(), "the old visitor's history is gone");
         server.stop().await;
@@ -117,6 +119,7 @@ async fn a_token_in_init_greets_the_known_contact_and_verifies_the_conversation(
         })
         .await;
         assert!(greeting.starts_with("Hi"), "{greeting}");
+        widget.click("talk-new-conversation").await;
         assert!(widget.find("talk-identify-form").await.is_none(), "a known contact is never asked");
         widget.type_into("talk-composer", "Hello from my account").await;
         widget.click("talk-send").await;
@@ -179,7 +182,7 @@ async fn the_language_option_gives_an_arabic_right_to_left_messenger() {
         .await;
         browser.goto(&format!("{}/", site.url)).await;
         let widget = browser.widget().await;
-        widget.click("talk-launcher").await;
+        widget.start_chat().await;
         widget.wait_for("talk-identify-form").await;
         let root = "const m = document.querySelector('ap3c-talk').shadowRoot.querySelector('[dir]'); \
              return [m.getAttribute('lang'), m.getAttribute('dir')];";
@@ -211,7 +214,7 @@ async fn one_tab_plays_the_sound_and_only_after_the_visitor_interacted() {
         let first_tab = browser.client.window().await.unwrap();
         let widget = browser.widget().await;
         wait_for_event(&browser, "ready").await;
-        widget.click("talk-launcher").await;
+        widget.start_chat().await;
         widget.type_into("talk-email", "ada@example.com").await;
         widget.click("talk-identify-submit").await;
         widget.type_into("talk-composer", "hello").await;

@@ -8,7 +8,7 @@ use talk_e2e::{eventually, with_browser, Browser, TestServer, Widget, AUTO_REPLY
 async fn identified_visitor(server: &TestServer, browser: &Browser) -> Widget {
     browser.goto(&server.demo_url()).await;
     let widget = browser.widget().await;
-    widget.click("talk-launcher").await;
+    widget.start_chat().await;
     widget.type_into("talk-email", "ada@example.com").await;
     widget.click("talk-identify-submit").await;
     widget.wait_for("talk-composer").await;
@@ -145,7 +145,7 @@ async fn keyboard_users_can_close_and_land_back_on_the_launcher() {
         })
         .await;
 
-        // Escape closes too.
+        // Reopening returns to the conversation; Escape closes too.
         widget.click("talk-launcher").await;
         widget.type_into("talk-composer", "\u{E00C}").await;
         eventually("Escape to close the panel", Duration::from_secs(5), || async {

@@ -1,0 +1,132 @@
+//! The workspace's settings as a visitor sees them, and what agents and visitors see of each
+//! other while they write.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use talk_e2e::{eventually, with_browser, Browser, AUTO_REPLY, ENTER};
+
+async fn js(browser: &Browser, script: &str) -> Value {
+    browser.client.execute(script, vec![]).await.unwrap_or_else(|error| panic!("{script}: {error}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admins_settings_shape_the_visitors_widget() {
+    with_browser("settings", |server, browser| async move {
+        server
+            .update_widget_settings(|settings| {
+                settings["homepage"]["brand_color"] = json!("#0a7d34");
+                settings["homepage"]["greeting"] = json!("Welcome, {{first_name|friend}}!");
+                settings["homepage"]["quick_links"] =
+                    json!([{"label": "Shipping and returns", "url": "https://shop.example/shipping"}]);
+                settings["launcher"]["position"] = json!("left");
+                settings["names_required"] = json!(true);
+                settings["response_times"]["away"] = json!("We reply within a day.");
+            })
+            .await;
+        browser.goto(&server.demo_url()).await;
+        let widget = browser.widget().await;
+
+        // Launcher on the left, in the brand colour.
+        let launcher = "const l = document.querySelector('ap3c-talk').shadowRoot \
+             .querySelector('[data-testid=talk-launcher]'); const r = l.getBoundingClientRect(); \
+             return [r.left < innerWidth / 2, getComputedStyle(l).backgroundColor];";
+        assert_eq!(js(&browser, launcher).await, json!([true, "rgb(10, 125, 52)"]));
+
+        widget.click("talk-launcher").await;
+        let greeting = widget.wait_for("talk-greeting").await.text().await.unwrap();
+        assert_eq!(greeting, "Welcome, friend!");
+        assert_eq!(
+            widget.wait_for("talk-response-time").await.text().await.unwrap(),
+            "We reply within a day."
+        );
+        let link = widget.wait_for("talk-quick-link").await;
+        assert!(link.text().await.unwrap().starts_with("Shipping and returns"));
+        assert_eq!(link.attr("href").await.unwrap().as_deref(), Some("https://shop.example/shipping"));
+        assert_eq!(link.attr("rel").await.unwrap().as_deref(), Some("noopener noreferrer"));
+        assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "homepage with settings");
+        browser.screenshot("homepage-1280x800").await;
+        browser.client.set_window_size(375, 667).await.unwrap();
+        browser.screenshot("homepage-375x667").await;
+        browser.client.set_window_size(1280, 800).await.unwrap();
+
+        // The workspace asks for names.
+        widget.click("talk-new-conversation").await;
+        widget.wait_for("talk-first-name").await;
+        widget.wait_for("talk-last-name").await;
+
+        // Switched off on the server: gone on the next page load.
+        server.update_widget_settings(|settings| settings["enabled"] = json!(false)).await;
+        browser.client.refresh().await.unwrap();
+        eventually("the loader to run", Duration::from_secs(10), || async {
+            (js(&browser, "return !!(window.ap3c && ap3c._talkLoaded);").await == json!(true)).then_some(())
+        })
+        .await;
+        // The widget mounts its host and asks for the settings; give that a moment.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let launcher_count = "const h = document.querySelector('ap3c-talk'); \
+             return h ? h.shadowRoot.querySelectorAll('[data-testid=talk-launcher]').length : 0;";
+        assert_eq!(js(&browser, launcher_count).await, json!(0), "no launcher when OFF");
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typing_and_read_receipts_go_both_ways() {
+    with_browser("typing", |server, browser| async move {
+        browser.goto(&server.demo_url()).await;
+        let widget = browser.widget().await;
+        widget.start_chat().await;
+        widget.type_into("talk-email", "ada@example.com").await;
+        widget.click("talk-identify-submit").await;
+        widget.type_into("talk-composer", "Is this in stock?").await;
+        widget.type_into("talk-composer", ENTER).await;
+        widget
+            .wait_for_messages(&[("visitor", "Is this in stock?"), ("bot", AUTO_REPLY)])
+            .await;
+        let conversation = server.conversations().await.remove(0);
+
+        // The visitor has the conversation on screen: the agents learn it was read.
+        eventually("the visitor's read receipt", Duration::from_secs(10), || async {
+            let read = server.conversations().await.remove(0).visitor_read_seq;
+            (read >= 2).then_some(())
+        })
+        .await;
+
+        // An agent types: the visitor sees who.
+        server.agent_typing(&conversation.id).await;
+        let typing = eventually("the typing indicator", Duration::from_secs(10), || async {
+            let text = widget.find("talk-typing").await?.text().await.ok()?;
+            (!text.is_empty()).then_some(text)
+        })
+        .await;
+        assert_eq!(typing, "Grace is typing…");
+        // The reply ends it.
+        server.reply(&conversation.id, "Yes, 12 left.").await;
+        widget
+            .wait_for_messages(&[
+                ("visitor", "Is this in stock?"),
+                ("bot", AUTO_REPLY),
+                ("agent", "Yes, 12 left."),
+            ])
+            .await;
+        assert_eq!(widget.wait_for("talk-typing").await.text().await.unwrap(), "");
+
+        // The agents read the visitor's next message: "Seen" under it.
+        widget.type_into("talk-composer", "Great, thanks").await;
+        widget.type_into("talk-composer", ENTER).await;
+        widget
+            .wait_for_messages(&[
+                ("visitor", "Is this in stock?"),
+                ("bot", AUTO_REPLY),
+                ("agent", "Yes, 12 left."),
+                ("visitor", "Great, thanks"),
+            ])
+            .await;
+        assert!(widget.find("talk-seen").await.is_none());
+        server.agent_read(&conversation.id, 4).await;
+        widget.wait_for("talk-seen").await;
+        server.stop().await;
+    })
+    .await;
+}

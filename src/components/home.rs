@@ -1,0 +1,125 @@
+use crate::i18n::use_texts;
+use crate::runtime;
+use crate::state::{MessengerState, Screen};
+use leptos::prelude::*;
+use talk_protocol::{OnlineAgent, Presence, QuickLink};
+
+/// The messenger's first screen: when to expect an answer, who is there, the conversation
+/// and the workspace's quick links.
+#[component]
+pub fn Home(state: MessengerState) -> impl IntoView {
+    let texts = use_texts();
+    let response_time = move || {
+        state.config.with(|config| {
+            config
+                .as_ref()
+                .map(|config| match config.status {
+                    Presence::Online => config.settings.response_times.online.clone(),
+                    Presence::Away => config.settings.response_times.away.clone(),
+                })
+                .filter(|text| !text.trim().is_empty())
+        })
+    };
+    let agents = move || -> Vec<OnlineAgent> {
+        state
+            .config
+            .with(|config| config.as_ref().map(|c| c.online_agents.clone()).unwrap_or_default())
+    };
+    let quick_links = move || -> Vec<QuickLink> {
+        state.config.with(|config| {
+            config
+                .as_ref()
+                .map(|c| c.settings.homepage.quick_links.clone())
+                .unwrap_or_default()
+        })
+    };
+    let last_line = move || state.lines.with(|lines| lines.last().map(|line| line.body.clone()));
+    let new_conversation = move |_| {
+        if last_line().is_some() {
+            runtime::start_new_conversation();
+        }
+        state.screen.set(Screen::Conversation);
+    };
+
+    view! {
+        <div class="talk-home" data-testid="talk-home">
+            <Show when=move || response_time().is_some() || !agents().is_empty()>
+                <div class="talk-card talk-team">
+                    <div class="talk-avatars">
+                        <For each=agents key=|agent| agent.name.clone() let:agent>
+                            <Avatar name=agent.name.clone() photo=agent.photo_url.clone()/>
+                        </For>
+                    </div>
+                    <p class="talk-response-time" data-testid="talk-response-time">
+                        {response_time}
+                    </p>
+                </div>
+            </Show>
+            <section class="talk-card" aria-labelledby="talk-conversations-title">
+                <h3 id="talk-conversations-title" class="talk-card-title">{texts.conversations}</h3>
+                <Show when=move || last_line().is_some()>
+                    <button
+                        type="button"
+                        class="talk-continue"
+                        data-testid="talk-continue"
+                        on:click=move |_| state.screen.set(Screen::Conversation)
+                    >
+                        <span class="talk-continue-label">{texts.continue_conversation}</span>
+                        <span class="talk-preview">{last_line}</span>
+                    </button>
+                </Show>
+                <button
+                    type="button"
+                    class="talk-button"
+                    data-testid="talk-new-conversation"
+                    on:click=new_conversation
+                >
+                    {texts.send_us_a_message}
+                </button>
+            </section>
+            <Show when=move || !quick_links().is_empty()>
+                <section class="talk-card" aria-labelledby="talk-links-title">
+                    <h3 id="talk-links-title" class="talk-card-title">{texts.quick_links}</h3>
+                    <ul class="talk-links">
+                        <For
+                            each=quick_links
+                            key=|link| (link.label.clone(), link.url.clone())
+                            let:link
+                        >
+                            <li>
+                                // The page's links, not ours: a new tab, no opener, no referrer.
+                                <a
+                                    class="talk-link"
+                                    data-testid="talk-quick-link"
+                                    href=link.url
+                                    target="_blank"
+                                    rel="noopener noreferrer"
+                                >
+                                    {link.label}
+                                    <span class="talk-visually-hidden">" " {texts.opens_in_new_tab}</span>
+                                </a>
+                            </li>
+                        </For>
+                    </ul>
+                </section>
+            </Show>
+        </div>
+    }
+}
+
+/// A photo, or the initial when there is none.
+#[component]
+pub fn Avatar(name: String, photo: Option<String>) -> impl IntoView {
+    match photo {
+        Some(url) => view! { <img class="talk-avatar" src=url alt=name/> }.into_any(),
+        None => {
+            let initial: String = name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+            view! {
+                <span class="talk-avatar talk-avatar-initial" role="img" aria-label=name>
+                    {initial}
+                </span>
+            }
+            .into_any()
+        }
+    }
+}
