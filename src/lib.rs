@@ -15,6 +15,7 @@ pub mod state;
 pub mod validation;
 
 use components::Widget;
+pub use host::theme_css;
 use leptos::prelude::*;
 use runtime::WidgetConfig;
 use state::MessengerState;

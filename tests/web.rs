@@ -310,3 +310,77 @@ async fn the_list_follows_new_messages_unless_the_visitor_scrolled_up() {
     leptos::task::tick().await;
     assert!(at_bottom(&log), "an own message brings the visitor down");
 }
+
+#[wasm_bindgen_test]
+async fn homepage_renders_the_greeting_merge_tags_quick_links_and_response_time() {
+    use talk_protocol::{OnlineAgent, PersonSummary, Presence, QuickLink, WidgetConfig, WidgetSettings};
+    use talk_widget::components::Messenger;
+    use talk_widget::state::MessengerState;
+
+    let root = test_root();
+    let state = MessengerState::new();
+    let mut settings = WidgetSettings::default();
+    settings.homepage.greeting = "Hi {{first_name|there}}, <b>welcome</b>".into();
+    settings.homepage.quick_links = vec![QuickLink {
+        label: "Book a demo".into(),
+        url: "https://example.com/demo".into(),
+    }];
+    settings.response_times.away = "Back tomorrow morning.".into();
+    state.config.set(Some(WidgetConfig {
+        settings,
+        status: Presence::Away,
+        online_agents: vec![OnlineAgent {
+            name: "Grace".into(),
+            photo_url: None,
+        }],
+    }));
+    state.person.set(Some(PersonSummary {
+        first_name: Some("Ada".into()),
+        ..Default::default()
+    }));
+    let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <Messenger state/> });
+    leptos::task::tick().await;
+
+    assert_eq!(
+        text_of(&root, "talk-greeting").as_deref(),
+        Some("Hi Ada, <b>welcome</b>"),
+        "merge tag filled, markup kept as text"
+    );
+    assert!(root.query_selector("header b").unwrap().is_none());
+    assert_eq!(
+        text_of(&root, "talk-response-time").as_deref(),
+        Some("Back tomorrow morning.")
+    );
+    let link = find(&root, "talk-quick-link").unwrap();
+    assert_eq!(link.get_attribute("href").as_deref(), Some("https://example.com/demo"));
+    assert_eq!(link.get_attribute("target").as_deref(), Some("_blank"));
+    assert_eq!(link.get_attribute("rel").as_deref(), Some("noopener noreferrer"));
+    assert!(link.text_content().unwrap().starts_with("Book a demo"));
+    let avatar = root.query_selector(".talk-avatar").unwrap().unwrap();
+    assert_eq!(avatar.get_attribute("aria-label").as_deref(), Some("Grace"));
+    assert_eq!(avatar.text_content().as_deref(), Some("G"));
+
+    // An anonymous visitor gets the fallback.
+    state.person.set(None);
+    leptos::task::tick().await;
+    assert_eq!(
+        text_of(&root, "talk-greeting").as_deref(),
+        Some("Hi there, <b>welcome</b>")
+    );
+}
+
+#[wasm_bindgen_test]
+fn theme_css_takes_only_valid_values() {
+    use talk_protocol::WidgetSettings;
+    let mut settings = WidgetSettings::default();
+    settings.homepage.brand_color = "#0a7d34".into();
+    settings.homepage.font_family = "Inter, sans-serif".into();
+    let css = talk_widget::theme_css(&settings);
+    assert!(css.contains("--talk-brand: #0a7d34"), "{css}");
+    assert!(css.contains("--talk-font: Inter, sans-serif"), "{css}");
+
+    settings.homepage.brand_color = "red; } body { display: none".into();
+    settings.homepage.font_family = "x; } :host { color: red".into();
+    let css = talk_widget::theme_css(&settings);
+    assert!(!css.contains("display") && !css.contains("color: red"), "{css}");
+}
