@@ -6,7 +6,7 @@ mod server;
 mod site;
 
 pub use browser::{Browser, Widget};
-pub use server::TestServer;
+pub use server::{EventListener, TestServer};
 pub use site::{page_with_snippet, HostSite};
 
 use futures_util::FutureExt;

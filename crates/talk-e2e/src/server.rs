@@ -234,6 +234,15 @@ impl TestServer {
         assert!(status.is_success(), "save settings: {status} {}", saved.text().await.unwrap_or_default());
     }
 
+    /// What agents see of the conversation's contact: person, verified, browsing history.
+    pub async fn contact(&self, conversation_id: &str) -> talk_protocol::Contact {
+        self.api(
+            self.http
+                .get(format!("{}/v1/conversations/{conversation_id}/contact", self.url)),
+        )
+        .await
+    }
+
     /// An agent typing, through the agent API.
     pub async fn agent_typing(&self, conversation_id: &str) {
         let response = self
@@ -257,6 +266,37 @@ impl TestServer {
         .await
     }
 
+    /// Listens as another session of `visitor_id` on the HTTP + SSE transport: it hears what
+    /// the hub fans out to everyone in the visitor's conversations but the sender.
+    pub async fn listen_as_visitor(&self, visitor_id: &str) -> EventListener {
+        let session: talk_protocol::WidgetSessionResponse = self
+            .http
+            .post(format!("{}/v1/talk/widget/session", self.url))
+            .json(&talk_protocol::WidgetSessionRequest {
+                capture_key: self.capture_key.clone(),
+                visitor_id: visitor_id.into(),
+                token: None,
+            })
+            .send()
+            .await
+            .expect("widget session")
+            .json()
+            .await
+            .expect("session JSON");
+        let response = self
+            .http
+            .get(format!("{}/v1/talk/messages/stream", self.url))
+            .bearer_auth(&session.session_token)
+            .send()
+            .await
+            .expect("event stream");
+        assert!(response.status().is_success(), "stream: {}", response.status());
+        EventListener {
+            response,
+            buffer: String::new(),
+        }
+    }
+
     /// How many browser sessions the widget has opened so far.
     pub async fn widget_sessions(&self) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE kind = 'widget'")
@@ -275,5 +315,38 @@ impl TestServer {
 
     pub async fn stop(mut self) {
         self.shut_down().await;
+    }
+}
+
+/// An SSE stream of server events.
+pub struct EventListener {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventListener {
+    /// The next event of the given `type` within `timeout`, skipping others.
+    pub async fn next_of_type(&mut self, kind: &str, timeout: std::time::Duration) -> serde_json::Value {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                for line in block.lines() {
+                    if let Some(data) = line.strip_prefix("data:") {
+                        let event: serde_json::Value =
+                            serde_json::from_str(data.trim()).expect("event JSON");
+                        if event["type"] == kind {
+                            return event;
+                        }
+                    }
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .unwrap_or_else(|_| panic!("no {kind} event within {timeout:?}"))
+                .expect("stream")
+                .expect("stream ended");
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
     }
 }

@@ -49,10 +49,29 @@ async fn the_admins_settings_shape_the_visitors_widget() {
         browser.screenshot("homepage-375x667").await;
         browser.client.set_window_size(1280, 800).await.unwrap();
 
-        // The workspace asks for names.
+        // The workspace asks for names: they are required, then stored on the person.
         widget.click("talk-new-conversation").await;
-        widget.wait_for("talk-first-name").await;
-        widget.wait_for("talk-last-name").await;
+        widget.type_into("talk-email", "ada@example.com").await;
+        widget.click("talk-identify-submit").await;
+        widget.wait_for("talk-first-name-error").await;
+        widget.type_into("talk-first-name", "Ada").await;
+        widget.type_into("talk-last-name", "Lovelace").await;
+        widget.click("talk-identify-submit").await;
+        widget.type_into("talk-composer", "Hello").await;
+        widget.type_into("talk-composer", ENTER).await;
+        widget
+            .wait_for_messages(&[("visitor", "Hello"), ("bot", "Thanks for your message! We reply within a day.")])
+            .await;
+        let conversation = server.conversations().await.remove(0);
+        let contact = server.contact(&conversation.id).await;
+        let person = contact.person.expect("an identified person");
+        assert_eq!(
+            (person.email.as_deref(), person.first_name.as_deref(), person.last_name.as_deref()),
+            (Some("ada@example.com"), Some("Ada"), Some("Lovelace"))
+        );
+        // The snippet's ap3c.track recorded the page the visitor is on.
+        let current = contact.current_page.expect("a page view");
+        assert!(current.url.starts_with(&format!("{}/demo", server.url)), "{}", current.url);
 
         // Switched off on the server: gone on the next page load.
         server.update_widget_settings(|settings| settings["enabled"] = json!(false)).await;
@@ -85,6 +104,16 @@ async fn typing_and_read_receipts_go_both_ways() {
             .wait_for_messages(&[("visitor", "Is this in stock?"), ("bot", AUTO_REPLY)])
             .await;
         let conversation = server.conversations().await.remove(0);
+
+        // The visitor types: the others in the conversation hear it (as agents will).
+        let visitor_id = conversation.visitor_id.clone();
+        let mut others = server.listen_as_visitor(&visitor_id).await;
+        widget.type_into("talk-composer", "Also").await;
+        let typing = others.next_of_type("typing", Duration::from_secs(10)).await;
+        assert_eq!(typing["conversation_id"], json!(conversation.id));
+        assert_eq!(typing["author"]["kind"], json!("visitor"));
+        assert_eq!(typing["typing"], json!(true));
+        widget.type_into("talk-composer", "\u{E009}a\u{E009}\u{E003}").await; // Ctrl+A, Backspace
 
         // The visitor has the conversation on screen: the agents learn it was read.
         eventually("the visitor's read receipt", Duration::from_secs(10), || async {
