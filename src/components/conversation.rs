@@ -1,7 +1,8 @@
+use super::Avatar;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
 use leptos::prelude::*;
-use talk_protocol::AuthorKind;
+use talk_protocol::{Author, AuthorKind};
 
 /// The conversation: its messages and the composer.
 #[component]
@@ -14,11 +15,13 @@ pub fn Conversation(
     on_send: Callback<String>,
     on_retry: Callback<String>,
     on_typing: Callback<()>,
+    /// The author's photo, if any.
+    photo_of: Callback<Author, Option<String>>,
 ) -> impl IntoView {
     let texts = use_texts();
     view! {
         <div class="talk-conversation">
-            <MessageList lines read_up_to on_retry/>
+            <MessageList lines read_up_to on_retry photo_of/>
             <p class="talk-typing" data-testid="talk-typing" aria-live="polite">
                 {move || typing.get().map(|name| {
                     let name = if name.is_empty() { texts.agent.to_string() } else { name };
@@ -59,6 +62,9 @@ pub fn MessageList(
     #[prop(into, default = Signal::stored(0))]
     read_up_to: Signal<i64>,
     on_retry: Callback<String>,
+    /// The author's photo, if any (initials otherwise).
+    #[prop(optional)]
+    photo_of: Option<Callback<Author, Option<String>>>,
 ) -> impl IntoView {
     let texts = use_texts();
     // "Seen" goes under the newest of the visitor's messages the agents have read.
@@ -116,7 +122,14 @@ pub fn MessageList(
                             data-author=kind
                             data-state=line.delivery.as_str()
                         >
-                            <span class="talk-message-author">{author_label(&line, texts)}</span>
+                            <span class="talk-message-author">
+                                {(line.author.kind != AuthorKind::Visitor).then(|| {
+                                    let photo = photo_of.and_then(|photo_of| photo_of.run(line.author.clone()));
+                                    // The name follows as text: the picture adds nothing to read.
+                                    view! { <Avatar name=String::new() photo=photo decorative=true/> }
+                                })}
+                                {author_label(&line, texts)}
+                            </span>
                             <p class="talk-message-body">{line.body.clone()}</p>
                             <span class="talk-message-meta">
                                 {line.created_at.map(clock)}

@@ -107,12 +107,18 @@ pub fn Home(state: MessengerState) -> impl IntoView {
     }
 }
 
-/// A photo, or the initial when there is none.
+/// A photo, or the initial when there is none. `decorative` when a name is shown beside it.
 #[component]
-pub fn Avatar(name: String, photo: Option<String>) -> impl IntoView {
-    match photo {
-        Some(url) => view! { <img class="talk-avatar" src=url alt=name/> }.into_any(),
-        None => {
+pub fn Avatar(
+    name: String,
+    photo: Option<String>,
+    #[prop(optional)] decorative: bool,
+) -> impl IntoView {
+    match (photo, decorative) {
+        (Some(url), true) => view! { <img class="talk-avatar" src=url alt=""/> }.into_any(),
+        (Some(url), false) => view! { <img class="talk-avatar" src=url alt=name/> }.into_any(),
+        (None, true) => ().into_any(),
+        (None, false) => {
             let initial: String = name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
             view! {
                 <span class="talk-avatar talk-avatar-initial" role="img" aria-label=name>

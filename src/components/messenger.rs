@@ -4,7 +4,9 @@ use crate::runtime;
 use crate::state::{MessengerState, Screen, Stage};
 use leptos::html::Button;
 use leptos::prelude::*;
-use talk_protocol::{GreetingTemplate, Homepage, LauncherIcon, LauncherPosition};
+use talk_protocol::{
+    Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherIcon, LauncherPosition,
+};
 
 /// Launcher plus, when open, the messenger panel. Nothing shows until the workspace's
 /// settings are known, so a widget switched off on the server never flashes.
@@ -29,6 +31,12 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
                 .is_some_and(|c| c.settings.launcher.position == LauncherPosition::Left)
         })
     };
+    let appearance = move || {
+        state
+            .config
+            .with(|c| c.as_ref().map(|c| c.settings.homepage.appearance))
+            .unwrap_or_default()
+    };
     let icon = Signal::derive(move || {
         state
             .config
@@ -41,6 +49,8 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
                 class="talk-root"
                 class:talk-open=move || state.open.get()
                 class:talk-left=left
+                class:talk-light=move || appearance() == Appearance::Light
+                class:talk-dark=move || appearance() == Appearance::Dark
                 hidden=move || state.hidden.get()
             >
                 <Show when=move || state.open.get()>
@@ -50,6 +60,23 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
             </div>
         </Show>
     }
+}
+
+/// The photo for a message's author: the bot's from the settings, an agent's from the team
+/// that is online (matched by name).
+fn photo_of(state: MessengerState, author: &Author) -> Option<String> {
+    state.config.with_untracked(|config| {
+        let config = config.as_ref()?;
+        match author.kind {
+            AuthorKind::Bot => config.settings.homepage.bot_photo_url.clone(),
+            AuthorKind::Agent => config
+                .online_agents
+                .iter()
+                .find(|agent| Some(&agent.name) == author.name.as_ref())
+                .and_then(|agent| agent.photo_url.clone()),
+            AuthorKind::Visitor => None,
+        }
+    })
 }
 
 #[component]
@@ -100,6 +127,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                 on_send=Callback::new(runtime::send_message)
                 on_retry=Callback::new(runtime::retry_message)
                 on_typing=Callback::new(|_| runtime::visitor_typing())
+                photo_of=Callback::new(move |author: Author| photo_of(state, &author))
             />
         }
         .into_any(),

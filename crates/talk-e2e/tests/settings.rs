@@ -15,6 +15,8 @@ async fn the_admins_settings_shape_the_visitors_widget() {
         server
             .update_widget_settings(|settings| {
                 settings["homepage"]["brand_color"] = json!("#0a7d34");
+                settings["homepage"]["appearance"] = json!("dark");
+                settings["homepage"]["bot_photo_url"] = json!("https://cdn.example/bot.png");
                 settings["homepage"]["greeting"] = json!("Welcome, {{first_name|friend}}!");
                 settings["homepage"]["quick_links"] =
                     json!([{"label": "Shipping and returns", "url": "https://shop.example/shipping"}]);
@@ -33,6 +35,9 @@ async fn the_admins_settings_shape_the_visitors_widget() {
         assert_eq!(js(&browser, launcher).await, json!([true, "rgb(10, 125, 52)"]));
 
         widget.click("talk-launcher").await;
+        // Dark, because the workspace says so (the browser's scheme is light).
+        let panel_background = "return getComputedStyle(document.querySelector('ap3c-talk').shadowRoot              .querySelector('[data-testid=talk-panel]')).backgroundColor;";
+        assert_eq!(js(&browser, panel_background).await, json!("rgb(28, 31, 38)"));
         let greeting = widget.wait_for("talk-greeting").await.text().await.unwrap();
         assert_eq!(greeting, "Welcome, friend!");
         assert_eq!(
@@ -62,6 +67,9 @@ async fn the_admins_settings_shape_the_visitors_widget() {
         widget
             .wait_for_messages(&[("visitor", "Hello"), ("bot", "Thanks for your message! We reply within a day.")])
             .await;
+        // The bot's message carries its photo.
+        let bot_photo = "return Array.from(document.querySelector('ap3c-talk').shadowRoot              .querySelectorAll('[data-author=bot] img.talk-avatar')).map(function (i) { return i.getAttribute('src'); });";
+        assert_eq!(js(&browser, bot_photo).await, json!(["https://cdn.example/bot.png"]));
         let conversation = server.conversations().await.remove(0);
         let contact = server.contact(&conversation.id).await;
         let person = contact.person.expect("an identified person");

@@ -50,6 +50,19 @@ pub struct Homepage {
     pub greeting: String,
     /// At most [`MAX_QUICK_LINKS`].
     pub quick_links: Vec<QuickLink>,
+    /// Light or dark, or the visitor's system setting.
+    #[serde(default)]
+    pub appearance: Appearance,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Appearance {
+    /// Follows the visitor's `prefers-color-scheme`.
+    #[default]
+    Auto,
+    Light,
+    Dark,
 }
 
 impl Default for Homepage {
@@ -63,6 +76,7 @@ impl Default for Homepage {
             bot_photo_url: None,
             greeting: "Hi {{first_name|there}} 👋".into(),
             quick_links: Vec::new(),
+            appearance: Appearance::Auto,
         }
     }
 }

@@ -26,7 +26,8 @@ fn custom_settings() -> Value {
             "bot_name": "Acme Bot",
             "bot_photo_url": "https://cdn.example.com/bot.png",
             "greeting": "Hello {{first_name|friend}}!",
-            "quick_links": [{"label": "Book a demo", "url": "https://example.com/demo"}]
+            "quick_links": [{"label": "Book a demo", "url": "https://example.com/demo"}],
+            "appearance": "dark"
         },
         "launcher": {
             "icon": {"kind": "custom", "url": "https://cdn.example.com/icon.svg"},
