@@ -64,7 +64,15 @@ pub fn Home(state: MessengerState) -> impl IntoView {
                         data-testid="talk-continue"
                         on:click=move |_| state.screen.set(Screen::Conversation)
                     >
-                        <span class="talk-continue-label">{texts.continue_conversation}</span>
+                        <span class="talk-continue-label">
+                            {texts.continue_conversation}
+                            <Show when=move || state.unread.get() != 0>
+                                " "
+                                <span class="talk-badge talk-badge-inline" data-testid="talk-continue-unread">
+                                    {move || state.unread.get().to_string()}
+                                </span>
+                            </Show>
+                        </span>
                         <span class="talk-preview">{last_line}</span>
                     </button>
                 </Show>

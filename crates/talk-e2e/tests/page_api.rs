@@ -71,6 +71,24 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
             ])
             .await;
 
+        // A single-page app changes route: the page view is recorded, the widget stays.
+        js(&browser, "history.pushState({}, '', '/pricing'); ap3c.talk.route();").await;
+        let pricing = format!("{}/pricing", site.url);
+        eventually("the route change to reach the contact", Duration::from_secs(10), || async {
+            let contact = server.contact(&conversation.id).await;
+            (contact.current_page?.url == pricing).then_some(())
+        })
+        .await;
+        let pages: Vec<String> = server
+            .contact(&conversation.id)
+            .await
+            .page_views
+            .into_iter()
+            .map(|view| view.url)
+            .collect();
+        assert_eq!(pages, [pricing.clone(), format!("{}/", site.url)], "newest first");
+        widget.wait_for("talk-panel").await;
+
         // hide() takes launcher and panel away; show() brings the launcher back.
         let launcher_shown = "const l = document.querySelector('ap3c-talk').shadowRoot \
              .querySelector('[data-testid=talk-launcher]'); return l.checkVisibility();";
