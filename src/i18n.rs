@@ -102,6 +102,7 @@ pub struct Texts {
     pub typing: &'static str,
     pub seen: &'static str,
     pub opens_in_new_tab: &'static str,
+    pub new_reply: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -144,6 +145,7 @@ pub static EN: Texts = Texts {
     typing: "{name} is typing…",
     seen: "Seen",
     opens_in_new_tab: "(opens in a new tab)",
+    new_reply: "New reply",
 };
 
 pub static DE: Texts = Texts {
@@ -186,6 +188,7 @@ pub static DE: Texts = Texts {
     typing: "{name} schreibt…",
     seen: "Gelesen",
     opens_in_new_tab: "(öffnet in einem neuen Tab)",
+    new_reply: "Neue Antwort",
 };
 
 pub static AR: Texts = Texts {
@@ -228,4 +231,5 @@ pub static AR: Texts = Texts {
     typing: "{name} يكتب…",
     seen: "تمت القراءة",
     opens_in_new_tab: "(يفتح في علامة تبويب جديدة)",
+    new_reply: "رد جديد",
 };

@@ -5,7 +5,10 @@
 //! thread-local; components reach it through the free functions at the bottom.
 
 use crate::api::{ApiClient, ApiError};
-use crate::state::{merge_message, set_delivery, ChatLine, Delivery, MessengerState, Stage};
+use crate::state::{
+    merge_message, note_in_preview, set_delivery, ChatLine, ConversationPreview, Delivery,
+    MessengerState, Screen, Stage,
+};
 use leptos::prelude::*;
 use serde::Deserialize;
 use std::cell::RefCell;
@@ -35,6 +38,8 @@ pub struct WidgetConfig {
 struct Outgoing {
     client_msg_id: String,
     body: String,
+    /// Where it was written; `None`: it starts a new conversation (or follows one that does).
+    conversation_id: Option<String>,
     /// Written to the current socket (cleared on reconnect: the server dedupes resends).
     in_flight: bool,
 }
@@ -478,6 +483,7 @@ fn apply_event(engine: &mut Engine, event: ServerEvent) {
             {
                 engine.state.agent_read_seq.set(current.agent_read_seq);
             }
+            list_conversations(engine, &conversations);
             if let Some(conversation_id) = engine.conversation_id.clone() {
                 send_event(engine, &ClientEvent::Resume {
                     conversation_id,
@@ -494,16 +500,32 @@ fn apply_event(engine: &mut Engine, event: ServerEvent) {
                 for message in messages {
                     accept_message(engine, message);
                 }
+            } else if let Some(newest) = messages.last() {
+                // A preview for the homepage's list.
+                engine
+                    .state
+                    .conversations
+                    .update(|previews| note_in_preview(previews, newest, false));
             }
         }
         ServerEvent::Message { message } => {
-            if engine.conversation_id.as_deref() == Some(message.conversation_id.as_str()) {
-                let from_us = message.author.kind != AuthorKind::Visitor;
-                if from_us && (!engine.state.open.get_untracked() || page_hidden()) {
-                    set_unread(engine, engine.state.unread.get_untracked() + 1);
-                    crate::alert::new_message();
-                }
+            let current = engine.conversation_id.as_deref() == Some(message.conversation_id.as_str());
+            let from_us = message.author.kind != AuthorKind::Visitor;
+            let on_screen = current
+                && engine.state.open.get_untracked()
+                && engine.state.screen.get_untracked() == Screen::Conversation
+                && !page_hidden();
+            if from_us && !on_screen {
+                set_unread(engine, engine.state.unread.get_untracked() + 1);
+                crate::alert::new_message();
+            }
+            if current {
                 accept_message(engine, message);
+            } else {
+                engine
+                    .state
+                    .conversations
+                    .update(|previews| note_in_preview(previews, &message, from_us));
             }
         }
         ServerEvent::Ack {
@@ -513,6 +535,10 @@ fn apply_event(engine: &mut Engine, event: ServerEvent) {
             engine
                 .outbox
                 .retain(|outgoing| outgoing.client_msg_id != client_msg_id);
+            // The conversation now exists: what was written after its first message follows.
+            for outgoing in engine.outbox.iter_mut() {
+                outgoing.conversation_id.get_or_insert_with(|| message.conversation_id.clone());
+            }
             if engine.conversation_id.is_none() {
                 engine.conversation_id = Some(message.conversation_id.clone());
                 engine.starting_new = false;
@@ -672,8 +698,53 @@ pub fn mark_seen() {
     });
 }
 
+/// Lists the visitor's conversations on the homepage and asks for the newest message of
+/// each, for its preview.
+fn list_conversations(engine: &mut Engine, conversations: &[Conversation]) {
+    let mut previews: Vec<ConversationPreview> =
+        conversations.iter().map(ConversationPreview::of).collect();
+    previews.sort_by(|a, b| b.changed_at.cmp(&a.changed_at));
+    engine.state.conversations.set(previews);
+    for conversation in conversations.iter().filter(|c| c.last_seq > 0) {
+        send_event(engine, &ClientEvent::LoadBefore {
+            conversation_id: conversation.id.clone(),
+            before_seq: None,
+            limit: Some(1),
+        });
+    }
+}
+
+/// Shows another of the visitor's conversations (from the homepage's list).
+pub fn open_conversation(conversation_id: String) {
+    with_engine(|engine| {
+        if engine.conversation_id.as_ref() != Some(&conversation_id) {
+            engine.conversation_id = Some(conversation_id.clone());
+            engine.starting_new = false;
+            engine.last_seq = 0;
+            engine.read_sent = 0;
+            engine.state.lines.set(Vec::new());
+            engine.state.agent_read_seq.set(0);
+            engine.state.agent_typing.set(None);
+            send_event(engine, &ClientEvent::Resume {
+                conversation_id: conversation_id.clone(),
+                after_seq: 0,
+            });
+        }
+        engine.state.conversations.update(|previews| {
+            if let Some(preview) = previews.iter_mut().find(|p| p.id == conversation_id) {
+                preview.unread = false;
+            }
+        });
+        engine.state.screen.set(Screen::Conversation);
+    });
+}
+
 fn accept_message(engine: &mut Engine, message: talk_protocol::Message) {
     engine.last_seq = engine.last_seq.max(message.seq);
+    engine
+        .state
+        .conversations
+        .update(|previews| note_in_preview(previews, &message, false));
     if message.author.kind != AuthorKind::Visitor {
         // A message ends the author's typing.
         engine.state.agent_typing.set(None);
@@ -687,21 +758,24 @@ fn flush_outbox(engine: &mut Engine) {
     if !engine.ready || engine.socket.is_none() {
         return;
     }
-    let conversation_id = engine.conversation_id.clone();
-    if conversation_id.is_none() && engine.outbox.iter().any(|outgoing| outgoing.in_flight) {
-        return;
-    }
+    let mut creating = engine
+        .outbox
+        .iter()
+        .any(|outgoing| outgoing.in_flight && outgoing.conversation_id.is_none());
     let mut to_send = Vec::new();
     for outgoing in engine.outbox.iter_mut().filter(|outgoing| !outgoing.in_flight) {
+        if outgoing.conversation_id.is_none() {
+            if creating {
+                continue;
+            }
+            creating = true;
+        }
         outgoing.in_flight = true;
         to_send.push(ClientEvent::Send {
-            conversation_id: conversation_id.clone(),
+            conversation_id: outgoing.conversation_id.clone(),
             client_msg_id: outgoing.client_msg_id.clone(),
             body: outgoing.body.clone(),
         });
-        if conversation_id.is_none() {
-            break;
-        }
     }
     for event in &to_send {
         send_event(engine, event);
@@ -723,6 +797,7 @@ pub fn send_message(body: String) {
         engine.outbox.push_back(Outgoing {
             client_msg_id,
             body,
+            conversation_id: engine.conversation_id.clone(),
             in_flight: false,
         });
         flush_outbox(engine);
@@ -751,6 +826,7 @@ pub fn retry_message(client_msg_id: String) {
         engine.outbox.push_back(Outgoing {
             client_msg_id,
             body,
+            conversation_id: engine.conversation_id.clone(),
             in_flight: false,
         });
         flush_outbox(engine);

@@ -1,7 +1,7 @@
 //! What the messenger shows, as signals, and the pure rules that update it.
 
 use leptos::prelude::*;
-use talk_protocol::{Author, AuthorKind, Message, PersonSummary, WidgetConfig};
+use talk_protocol::{Author, AuthorKind, Conversation, Message, PersonSummary, WidgetConfig};
 
 /// Where the messenger is in its life.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +13,50 @@ pub enum Stage {
     Chat,
     /// The server refused this page for good (unknown capture key, origin not allowed …).
     Unavailable(String),
+}
+
+/// A conversation as the homepage lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationPreview {
+    pub id: String,
+    /// The newest message, once known.
+    pub last_body: Option<String>,
+    /// When it last changed (ms), for the newest-first order.
+    pub changed_at: i64,
+    /// Holds a message from the team the visitor hasn't seen.
+    pub unread: bool,
+}
+
+impl ConversationPreview {
+    pub fn of(conversation: &Conversation) -> Self {
+        ConversationPreview {
+            id: conversation.id.clone(),
+            last_body: None,
+            changed_at: conversation.created_at,
+            unread: conversation.last_seq > conversation.visitor_read_seq,
+        }
+    }
+}
+
+/// Records a message in its conversation's preview and moves that conversation to the top.
+pub fn note_in_preview(previews: &mut Vec<ConversationPreview>, message: &Message, unread: bool) {
+    let index = previews.iter().position(|p| p.id == message.conversation_id);
+    let mut preview = match index {
+        Some(index) => previews.remove(index),
+        None => ConversationPreview {
+            id: message.conversation_id.clone(),
+            last_body: None,
+            changed_at: message.created_at,
+            unread: false,
+        },
+    };
+    if message.created_at >= preview.changed_at || preview.last_body.is_none() {
+        preview.last_body = Some(message.body.clone());
+        preview.changed_at = preview.changed_at.max(message.created_at);
+    }
+    preview.unread |= unread;
+    let at = previews.partition_point(|p| p.changed_at >= preview.changed_at);
+    previews.insert(at, preview);
 }
 
 /// What the open messenger shows.
@@ -111,6 +155,8 @@ pub fn set_delivery(lines: &mut [ChatLine], client_msg_id: &str, delivery: Deliv
 /// The reactive state the components read. Cheap to copy: every field is a signal handle.
 #[derive(Clone, Copy)]
 pub struct MessengerState {
+    /// The visitor's conversations, newest first.
+    pub conversations: RwSignal<Vec<ConversationPreview>>,
     /// The workspace's settings and status; `None` until loaded (defaults apply meanwhile).
     pub config: RwSignal<Option<WidgetConfig>>,
     pub screen: RwSignal<Screen>,
@@ -137,6 +183,7 @@ pub struct MessengerState {
 impl MessengerState {
     pub fn new() -> Self {
         MessengerState {
+            conversations: RwSignal::new(Vec::new()),
             config: RwSignal::new(None),
             screen: RwSignal::new(Screen::Home),
             agent_typing: RwSignal::new(None),
@@ -161,6 +208,7 @@ impl MessengerState {
         self.person.set(None);
         self.verified.set(false);
         self.lines.set(Vec::new());
+        self.conversations.set(Vec::new());
         self.unread.set(0);
         self.screen.set(Screen::Home);
         self.agent_typing.set(None);

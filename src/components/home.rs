@@ -33,9 +33,10 @@ pub fn Home(state: MessengerState) -> impl IntoView {
                 .unwrap_or_default()
         })
     };
-    let last_line = move || state.lines.with(|lines| lines.last().map(|line| line.body.clone()));
+    // The five most recent; the list is newest first.
+    let recent = move || state.conversations.with(|all| all.iter().take(5).cloned().collect::<Vec<_>>());
     let new_conversation = move |_| {
-        if last_line().is_some() {
+        if state.lines.with(|lines| !lines.is_empty()) {
             runtime::start_new_conversation();
         }
         state.screen.set(Screen::Conversation);
@@ -57,25 +58,34 @@ pub fn Home(state: MessengerState) -> impl IntoView {
             </Show>
             <section class="talk-card" aria-labelledby="talk-conversations-title">
                 <h3 id="talk-conversations-title" class="talk-card-title">{texts.conversations}</h3>
-                <Show when=move || last_line().is_some()>
-                    <button
-                        type="button"
-                        class="talk-continue"
-                        data-testid="talk-continue"
-                        on:click=move |_| state.screen.set(Screen::Conversation)
+                <ul class="talk-conversation-list">
+                    <For
+                        each=recent
+                        key=|preview| (preview.id.clone(), preview.last_body.clone(), preview.unread)
+                        let:preview
                     >
-                        <span class="talk-continue-label">
-                            {texts.continue_conversation}
-                            <Show when=move || state.unread.get() != 0>
-                                " "
-                                <span class="talk-badge talk-badge-inline" data-testid="talk-continue-unread">
-                                    {move || state.unread.get().to_string()}
+                        <li>
+                            <button
+                                type="button"
+                                class="talk-continue"
+                                data-testid="talk-conversation-item"
+                                data-unread=preview.unread.to_string()
+                                on:click={
+                                    let id = preview.id.clone();
+                                    move |_| runtime::open_conversation(id.clone())
+                                }
+                            >
+                                <span class="talk-continue-label">
+                                    {texts.continue_conversation}
+                                    {preview.unread.then(|| view! {
+                                        <span class="talk-unread-dot" role="img" aria-label=texts.new_reply></span>
+                                    })}
                                 </span>
-                            </Show>
-                        </span>
-                        <span class="talk-preview">{last_line}</span>
-                    </button>
-                </Show>
+                                <span class="talk-preview">{preview.last_body.clone()}</span>
+                            </button>
+                        </li>
+                    </For>
+                </ul>
                 <button
                     type="button"
                     class="talk-button"

@@ -157,10 +157,10 @@ impl Widget {
         self.click("talk-new-conversation").await;
     }
 
-    /// Opens the messenger and, from its homepage, the current conversation.
+    /// Opens the messenger and, from its homepage, the most recent conversation.
     pub async fn continue_chat(&self) {
         self.click("talk-launcher").await;
-        self.click("talk-continue").await;
+        self.click("talk-conversation-item").await;
     }
 
     /// Each message as (author, body, delivery state), in display order.

@@ -131,3 +131,66 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_homepage_lists_earlier_conversations_with_replies_the_visitor_has_not_seen() {
+    with_browser("conversation-list", |server, browser| async move {
+        browser.goto(&server.demo_url()).await;
+        let widget = browser.widget().await;
+        widget.start_chat().await;
+        widget.type_into("talk-email", "ada@example.com").await;
+        widget.click("talk-identify-submit").await;
+        widget.type_into("talk-composer", "About my order").await;
+        widget.type_into("talk-composer", ENTER).await;
+        widget.wait_for_messages(&[("visitor", "About my order"), ("bot", AUTO_REPLY)]).await;
+        let first = server.conversations().await.remove(0);
+
+        // A second conversation from the homepage.
+        widget.click("talk-back").await;
+        widget.click("talk-new-conversation").await;
+        widget.wait_for_messages(&[]).await;
+        widget.type_into("talk-composer", "Another question").await;
+        widget.type_into("talk-composer", ENTER).await;
+        widget.wait_for_messages(&[("visitor", "Another question"), ("bot", AUTO_REPLY)]).await;
+        assert_eq!(server.conversations().await.len(), 2);
+
+        // The team answers the first one while the visitor is in the second.
+        server.reply(&first.id, "Your order ships today").await;
+        widget.click("talk-back").await;
+        let listed = eventually("the first conversation on top, unread", Duration::from_secs(10), || async {
+            let items = browser
+                .client
+                .execute(
+                    "return Array.from(document.querySelector('ap3c-talk').shadowRoot \
+                       .querySelectorAll('[data-testid=talk-conversation-item]')).map(function (b) { \
+                       return [b.querySelector('.talk-preview').textContent, b.getAttribute('data-unread')]; });",
+                    vec![],
+                )
+                .await
+                .ok()?;
+            (items[0][0] == "Your order ships today").then_some(items)
+        })
+        .await;
+        assert_eq!(
+            listed,
+            serde_json::json!([["Your order ships today", "true"], [AUTO_REPLY, "false"]])
+        );
+
+        // Back into it: its whole history, and it is read.
+        widget.click("talk-conversation-item").await;
+        widget
+            .wait_for_messages(&[
+                ("visitor", "About my order"),
+                ("bot", AUTO_REPLY),
+                ("agent", "Your order ships today"),
+            ])
+            .await;
+        eventually("the read receipt", Duration::from_secs(10), || async {
+            let conversation = server.conversations().await.into_iter().find(|c| c.id == first.id)?;
+            (conversation.visitor_read_seq == 3).then_some(())
+        })
+        .await;
+        server.stop().await;
+    })
+    .await;
+}
