@@ -16,5 +16,8 @@ echo "==> protocol, server and end-to-end tests"
 cargo test --locked -p talk-protocol -p talk-server -p talk-e2e
 
 echo "==> widget tests in headless Chromium"
+# The runner's defaults (20 s for the run, 5 s to start chromedriver) are too tight for a
+# debug-build module on a busy 2-core machine: give it room, the tests themselves are fast.
+WASM_BINDGEN_TEST_TIMEOUT=180 WASM_BINDGEN_TEST_DRIVER_TIMEOUT=30 \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --locked -p talk-widget --target wasm32-unknown-unknown
