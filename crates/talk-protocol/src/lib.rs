@@ -7,10 +7,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod agents;
+pub mod inbox;
 pub mod people;
 pub mod realtime;
 pub mod settings;
 pub use agents::*;
+pub use inbox::*;
 pub use people::*;
 pub use realtime::*;
 pub use settings::*;

@@ -42,6 +42,7 @@ pub async fn after_first_message(
         .into_message();
     publish::in_conversation(
         &state.hub,
+        workspace_id,
         conversation_id,
         ServerEvent::Message {
             message: message.clone(),

@@ -17,6 +17,9 @@ pub struct Settings {
     pub public_url: String,
     /// Directory of the Trunk-built widget, served beneath `/widget/`.
     pub widget_dir: PathBuf,
+    /// Directory of the Trunk-built inbox, served at `/inbox/` (relative to the working
+    /// directory: the default fits a server started from the repository root).
+    pub inbox_dir: PathBuf,
     /// Serve the demo host page at `/demo`.
     pub demo_page: bool,
     /// Lifetime of the short-lived browser session token.
@@ -44,6 +47,7 @@ impl Default for Settings {
             database_url: "sqlite://talk.db".into(),
             public_url: "http://127.0.0.1:8787".into(),
             widget_dir: PathBuf::from("dist"),
+            inbox_dir: PathBuf::from("crates/talk-inbox/dist"),
             demo_page: false,
             socket_token_ttl_secs: 900,
             ice_servers: Vec::new(),

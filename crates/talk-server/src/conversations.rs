@@ -4,7 +4,8 @@
 use crate::db::{self, Db};
 use crate::error::{ApiError, ApiResult};
 use talk_protocol::{
-    Author, AuthorKind, Conversation, ConversationStatus, Message, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
+    Author, AuthorKind, Conversation, ConversationStatus, InboxConversation, Message,
+    DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
 };
 
 /// Who is looking: decides which conversations are visible.
@@ -94,6 +95,13 @@ fn author_kind_text(kind: AuthorKind) -> &'static str {
     }
 }
 
+fn status_text(status: ConversationStatus) -> &'static str {
+    match status {
+        ConversationStatus::Open => "open",
+        ConversationStatus::Closed => "closed",
+    }
+}
+
 const CONVERSATION_COLUMNS: &str = "id, visitor_id, person_id, verified, status, last_seq, \
      created_at, assignee_id, visitor_read_seq, agent_read_seq";
 const MESSAGE_COLUMNS: &str =
@@ -166,6 +174,102 @@ pub async fn list_for_workspace(
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(Conversation::from).collect())
+}
+
+/// A conversation with its newest message and its contact, as the inbox lists it.
+#[derive(sqlx::FromRow)]
+struct InboxRow {
+    #[sqlx(flatten)]
+    conversation: ConversationRow,
+    message_id: Option<String>,
+    author_kind: Option<String>,
+    author_name: Option<String>,
+    body: Option<String>,
+    client_msg_id: Option<String>,
+    message_created_at: Option<i64>,
+    contact_id: Option<String>,
+    contact_fields: Option<String>,
+    contact_created_at: Option<i64>,
+    contact_last_seen_ip: Option<String>,
+}
+
+impl From<InboxRow> for InboxConversation {
+    fn from(row: InboxRow) -> Self {
+        let conversation = Conversation::from(row.conversation);
+        let last_message = match (
+            row.message_id,
+            row.author_kind,
+            row.body,
+            row.message_created_at,
+        ) {
+            (Some(id), Some(author_kind), Some(body), Some(created_at)) => {
+                Some(Message::from(MessageRow {
+                    id,
+                    conversation_id: conversation.id.clone(),
+                    seq: conversation.last_seq,
+                    author_kind,
+                    author_name: row.author_name,
+                    body,
+                    client_msg_id: row.client_msg_id,
+                    created_at,
+                }))
+            }
+            _ => None,
+        };
+        let contact = match (row.contact_id, row.contact_fields, row.contact_created_at) {
+            (Some(id), Some(fields), Some(created_at)) => Some(crate::people::Person {
+                id,
+                fields: serde_json::from_str(&fields).unwrap_or_default(),
+                created_at,
+                last_seen_ip: row.contact_last_seen_ip,
+            }),
+            _ => None,
+        };
+        InboxConversation {
+            unread: (conversation.last_seq - conversation.agent_read_seq).max(0),
+            contact_name: contact.as_ref().and_then(|person| person.display_name()),
+            contact_email: contact
+                .as_ref()
+                .and_then(|person| person.text(talk_protocol::field::EMAIL))
+                .map(str::to_string),
+            conversation,
+            last_message,
+        }
+    }
+}
+
+/// The inbox's list: a workspace's conversations, filtered by status and assignee, newest
+/// activity (last message, else start) first. The contact is the conversation's person, else
+/// whom its visitor identified as since.
+pub async fn inbox_list(
+    db: &Db,
+    workspace_id: &str,
+    status: Option<ConversationStatus>,
+    assignee_id: Option<&str>,
+) -> Result<Vec<InboxConversation>, sqlx::Error> {
+    let status = status.map(|status| status_text(status).to_string());
+    let rows: Vec<InboxRow> = sqlx::query_as(
+        "SELECT c.id, c.visitor_id, c.person_id, c.verified, c.status, c.last_seq,
+                c.created_at, c.assignee_id, c.visitor_read_seq, c.agent_read_seq,
+                m.id AS message_id, m.author_kind, m.author_name, m.body, m.client_msg_id,
+                m.created_at AS message_created_at,
+                p.id AS contact_id, p.fields AS contact_fields,
+                p.created_at AS contact_created_at, p.last_seen_ip AS contact_last_seen_ip
+         FROM conversations c
+         LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
+         LEFT JOIN visitors v ON v.workspace_id = c.workspace_id AND v.id = c.visitor_id
+         LEFT JOIN people p ON p.id = COALESCE(c.person_id, v.person_id)
+         WHERE c.workspace_id = ?1
+           AND (?2 IS NULL OR c.status = ?2)
+           AND (?3 IS NULL OR c.assignee_id = ?3)
+         ORDER BY COALESCE(m.created_at, c.created_at) DESC, c.id DESC",
+    )
+    .bind(workspace_id)
+    .bind(status)
+    .bind(assignee_id)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(InboxConversation::from).collect())
 }
 
 pub async fn find_in_workspace(
@@ -441,11 +545,7 @@ pub async fn set_status(
     conversation_id: &str,
     status: ConversationStatus,
 ) -> Result<Option<Updated>, sqlx::Error> {
-    let status = match status {
-        ConversationStatus::Open => "open",
-        ConversationStatus::Closed => "closed",
-    };
-    let status = status.to_string();
+    let status = status_text(status).to_string();
     update(
         db,
         workspace_id,

@@ -1,5 +1,6 @@
 //! The Talk server: HTTP API, WebSocket transport and storage for the chat widget.
 
+pub mod actions;
 pub mod agents;
 pub mod auto_reply;
 pub mod cli;

@@ -15,12 +15,6 @@ use tokio_tungstenite::tungstenite::Message as Frame;
 const MSG_1: &str = "7a1c1c8e-4a4c-4f0e-9a57-3f5d3c2b1a01";
 const MSG_2: &str = "7a1c1c8e-4a4c-4f0e-9a57-3f5d3c2b1a02";
 
-/// Asserts that nothing is queued for the socket: a ping's pong is the next event.
-async fn assert_quiet(ws: &mut Ws) {
-    send(ws, json!({"type": "ping"})).await;
-    assert_eq!(next_event(ws).await, ServerEvent::Pong);
-}
-
 /// An identified visitor with one conversation, open in two tabs.
 async fn conversation_in_two_tabs(server: &Server) -> (Ws, Ws, Message) {
     let visitor = visitor_id(1);

@@ -1,11 +1,13 @@
-//! Agent API (X-Api-Key): read conversations and reply. Replies go out live to every
-//! socket subscribed to the conversation.
+//! Conversations and replies for agents: with an API key (`/v1/conversations/…`) or the
+//! inbox's session cookie (`/v1/agent/conversations/…`). Replies go out live to every socket
+//! subscribed to the conversation.
 
-use super::{ApiJson, ApiKeyWorkspace};
-use crate::conversations::{self, NewMessage};
+use super::extract::Actor;
+use super::{AgentSession, ApiJson, ApiKeyWorkspace};
+use crate::actions::{self, own_conversation};
+use crate::conversations;
 use crate::error::{ApiError, ApiResult};
 use crate::realtime::hub::Except;
-use crate::realtime::publish;
 use crate::AppState;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -13,8 +15,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use talk_protocol::{
-    AgentReplyRequest, Author, AuthorKind, Conversation, ConversationList, Message, MessageList,
-    ServerEvent,
+    AgentReplyRequest, AssignedFilter, ConversationFilter, ConversationList, InboxConversationList,
+    Message, MessageList,
 };
 
 pub async fn list_conversations(
@@ -25,14 +27,30 @@ pub async fn list_conversations(
     Ok(Json(ConversationList { conversations }))
 }
 
-pub(super) async fn own_conversation(
-    state: &AppState,
-    workspace_id: &str,
-    conversation_id: &str,
-) -> ApiResult<Conversation> {
-    conversations::find_in_workspace(&state.db, workspace_id, conversation_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation_not_found", "no such conversation"))
+/// `GET /v1/agent/conversations`: the inbox's list, newest activity first, with unread counts.
+pub async fn inbox_conversations(
+    State(state): State<AppState>,
+    session: AgentSession,
+    filter: Result<Query<ConversationFilter>, QueryRejection>,
+) -> ApiResult<Json<InboxConversationList>> {
+    let Query(filter) = filter.map_err(|_| {
+        ApiError::bad_request(
+            "invalid_filter",
+            "status must be open or closed, and assigned must be me",
+        )
+    })?;
+    let assignee = match filter.assigned {
+        Some(AssignedFilter::Me) => Some(session.agent.id.as_str()),
+        None => None,
+    };
+    let conversations = conversations::inbox_list(
+        &state.db,
+        &session.agent.workspace_id,
+        filter.status,
+        assignee,
+    )
+    .await?;
+    Ok(Json(InboxConversationList { conversations }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,58 +60,37 @@ pub struct PageQuery {
 }
 
 /// The newest page (or the one before `before_seq`), in ascending order.
-pub async fn list_messages(
+pub async fn list_messages<A: Actor>(
     State(state): State<AppState>,
-    ApiKeyWorkspace(workspace_id): ApiKeyWorkspace,
+    actor: A,
     Path(conversation_id): Path<String>,
     page: Result<Query<PageQuery>, QueryRejection>,
 ) -> ApiResult<Json<MessageList>> {
     let Query(page) = page.map_err(|_| conversations::invalid_paging())?;
     let (before_seq, limit) = conversations::checked_page(page.before_seq, page.limit)?;
-    let conversation = own_conversation(&state, &workspace_id, &conversation_id).await?;
+    let conversation = own_conversation(&state, actor.workspace_id(), &conversation_id).await?;
     let messages =
         conversations::messages_before(&state.db, &conversation.id, before_seq, limit).await?;
     Ok(Json(MessageList { messages }))
 }
 
-/// The name an agent's messages and typing show: as given, else "Agent".
-pub(super) fn agent_name(given: Option<&str>) -> String {
-    given
-        .map(str::trim)
-        .filter(|name| !name.is_empty())
-        .unwrap_or("Agent")
-        .to_string()
-}
-
-pub async fn reply(
+pub async fn reply<A: Actor>(
     State(state): State<AppState>,
-    ApiKeyWorkspace(workspace_id): ApiKeyWorkspace,
+    actor: A,
     Path(conversation_id): Path<String>,
     ApiJson(request): ApiJson<AgentReplyRequest>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
-    let conversation = own_conversation(&state, &workspace_id, &conversation_id).await?;
-    let body = conversations::checked_body(&request.body)
-        .map_err(|problem| ApiError::bad_request(problem.code(), problem.message()))?;
-    let new_message = NewMessage {
-        author: Author {
-            kind: AuthorKind::Agent,
-            name: Some(agent_name(request.agent_name.as_deref())),
-        },
-        body,
-        client_msg_id: None,
-        reopens: false,
-    };
-    let message = conversations::append(&state.db, &conversation.id, new_message)
-        .await?
-        .into_message();
-    // Committed: now it may be seen.
-    publish::in_conversation(
-        &state.hub,
-        &conversation.id,
-        ServerEvent::Message {
-            message: message.clone(),
-        },
+    let workspace_id = actor.workspace_id();
+    let conversation = own_conversation(&state, workspace_id, &conversation_id).await?;
+    let message = actions::agent_reply(
+        &state,
+        workspace_id,
+        &conversation,
+        actor.agent_name(request.agent_name.as_deref()),
+        &request.body,
+        None,
         Except::Nobody,
-    );
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(message)))
 }

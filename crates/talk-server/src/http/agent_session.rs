@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::Json;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use talk_protocol::{AgentProfile, AgentRole, LoginRequest, PresenceRequest};
@@ -30,6 +30,13 @@ fn session_cookie(state: &AppState, session_id: String) -> Cookie<'static> {
 pub struct AgentSession {
     pub agent: AgentProfile,
     session_id: String,
+}
+
+impl AgentSession {
+    /// The agent and its cookie's session id (for a socket that checks it again later).
+    pub fn into_parts(self) -> (AgentProfile, String) {
+        (self.agent, self.session_id)
+    }
 }
 
 impl FromRequestParts<AppState> for AgentSession {
@@ -79,8 +86,13 @@ fn check_same_origin(parts: &Parts, state: &AppState) -> ApiResult<()> {
     if matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let origin = parts
-        .headers
+    require_own_origin(&parts.headers, state)
+}
+
+/// 403 `cross_origin_request` when a browser says the request comes from a page of another
+/// origin than `public_url`'s. (Clients other than browsers send no `Origin`.)
+pub fn require_own_origin(headers: &HeaderMap, state: &AppState) -> ApiResult<()> {
+    let origin = headers
         .get(header::ORIGIN)
         .and_then(|value| value.to_str().ok());
     match origin {

@@ -1,4 +1,4 @@
-//! The loader script and the demo host page.
+//! The loader script, the demo host page and the inbox's page.
 
 use super::security;
 use crate::error::{ApiError, ApiResult};
@@ -61,6 +61,37 @@ fn js_string(value: &str) -> String {
     serde_json::to_string(value)
         .unwrap_or_else(|_| "\"\"".to_string())
         .replace('<', "\\u003c")
+}
+
+/// What Trunk writes where each inline script's nonce goes (`create_nonce` in the inbox's
+/// Trunk.toml).
+const TRUNK_NONCE: &str = "{{__TRUNK NONCE__}}";
+
+/// The inbox's `index.html`, for `/inbox/` and every path under it that is not a file (the
+/// app routes itself), with a fresh nonce for Trunk's inline bootstrap script. The inbox
+/// embeds the real widget for its live preview, so it gets the snippet page's policy.
+pub async fn inbox_page(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let index = state.settings.inbox_dir.join("index.html");
+    let page = match tokio::fs::read_to_string(&index).await {
+        Ok(page) => page,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ApiError::not_found(
+                "inbox_not_built",
+                "the inbox is not built: run scripts/build-inbox.sh (or set TALK_INBOX_DIR)",
+            ))
+        }
+        Err(error) => return Err(ApiError::Internal(error.to_string())),
+    };
+    let nonce = security::new_nonce();
+    let page = page.replace(TRUNK_NONCE, &nonce);
+    let csp = security::snippet_page_csp(&state.settings, &nonce);
+    Ok((
+        [
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::CACHE_CONTROL, "no-cache".to_string()),
+        ],
+        Html(page),
+    ))
 }
 
 #[cfg(test)]

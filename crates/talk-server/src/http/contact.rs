@@ -1,27 +1,30 @@
-//! Agent API (X-Api-Key): who a conversation's contact is and what they browsed.
+//! Agent API (X-Api-Key, or the inbox's cookie for a conversation's contact): who a
+//! conversation's contact is and what they browsed.
 
-use super::agent::own_conversation;
+use super::extract::Actor;
 use super::ApiKeyWorkspace;
+use crate::actions::own_conversation;
 use crate::error::{ApiError, ApiResult};
 use crate::{page_views, people, AppState};
 use axum::extract::{Path, State};
 use axum::Json;
 use talk_protocol::{Contact, PersonProfile};
 
-pub async fn conversation_contact(
+pub async fn conversation_contact<A: Actor>(
     State(state): State<AppState>,
-    ApiKeyWorkspace(workspace_id): ApiKeyWorkspace,
+    actor: A,
     Path(conversation_id): Path<String>,
 ) -> ApiResult<Json<Contact>> {
-    let conversation = own_conversation(&state, &workspace_id, &conversation_id).await?;
+    let workspace_id = actor.workspace_id();
+    let conversation = own_conversation(&state, workspace_id, &conversation_id).await?;
     let visitor_id = conversation.visitor_id;
     // The person the conversation was started as, else who the visitor said it is since.
     let person_id = match conversation.person_id.clone() {
         Some(person_id) => Some(person_id),
-        None => people::visitor_person_id(&state.db, &workspace_id, &visitor_id).await?,
+        None => people::visitor_person_id(&state.db, workspace_id, &visitor_id).await?,
     };
     let person = match &person_id {
-        Some(person_id) => people::by_id(&state.db, &workspace_id, person_id).await?,
+        Some(person_id) => people::by_id(&state.db, workspace_id, person_id).await?,
         None => None,
     };
     let verified_person_id = conversation
@@ -29,7 +32,7 @@ pub async fn conversation_contact(
         .as_deref()
         .filter(|_| conversation.verified);
     let page_views =
-        page_views::for_conversation(&state.db, &workspace_id, &visitor_id, verified_person_id)
+        page_views::for_conversation(&state.db, workspace_id, &visitor_id, verified_person_id)
             .await?;
     let current_page = page_views
         .iter()

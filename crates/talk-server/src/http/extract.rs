@@ -92,3 +92,33 @@ impl FromRequestParts<AppState> for BearerSession {
         ))
     }
 }
+
+/// Who acts on a workspace's conversations: a server with its API key (`/v1/conversations/…`)
+/// or a signed-in agent in the inbox (`/v1/agent/conversations/…`). Handlers generic over it
+/// serve both with one body.
+pub trait Actor: FromRequestParts<AppState, Rejection = ApiError> + Send + Sync + 'static {
+    fn workspace_id(&self) -> &str;
+    /// The name the agent's messages and typing show. An API caller chooses one per request
+    /// (`given`); a signed-in agent writes under its own.
+    fn agent_name(&self, given: Option<&str>) -> String;
+}
+
+impl Actor for ApiKeyWorkspace {
+    fn workspace_id(&self) -> &str {
+        &self.0
+    }
+
+    fn agent_name(&self, given: Option<&str>) -> String {
+        crate::actions::agent_name(given)
+    }
+}
+
+impl Actor for super::AgentSession {
+    fn workspace_id(&self) -> &str {
+        &self.agent.workspace_id
+    }
+
+    fn agent_name(&self, _given: Option<&str>) -> String {
+        self.agent.name.clone()
+    }
+}

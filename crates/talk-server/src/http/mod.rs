@@ -15,8 +15,8 @@ mod track;
 mod widget;
 mod widget_config;
 
-pub use agent_session::{AdminSession, AgentSession, SESSION_COOKIE};
-pub use extract::{ApiJson, ApiKeyWorkspace, BearerSession};
+pub use agent_session::{require_own_origin, AdminSession, AgentSession, SESSION_COOKIE};
+pub use extract::{Actor, ApiJson, ApiKeyWorkspace, BearerSession};
 
 use crate::error::ApiError;
 use crate::rate_limit::limit_by_ip;
@@ -98,6 +98,40 @@ pub fn app(state: AppState) -> Router {
             get(admin::list_api_keys).post(admin::create_api_key),
         )
         .route("/v1/admin/api-keys/{id}", delete(admin::revoke_api_key))
+        // The inbox: the API-key conversation endpoints' handlers, authenticated by the cookie.
+        .route(
+            "/v1/agent/socket",
+            get(crate::realtime::socket::agent_upgrade),
+        )
+        .route("/v1/agent/conversations", get(agent::inbox_conversations))
+        .route(
+            "/v1/agent/conversations/{id}/messages",
+            get(agent::list_messages::<AgentSession>).post(agent::reply::<AgentSession>),
+        )
+        .route(
+            "/v1/agent/conversations/{id}/contact",
+            get(contact::conversation_contact::<AgentSession>),
+        )
+        .route(
+            "/v1/agent/conversations/{id}/close",
+            post(conversation_state::close::<AgentSession>),
+        )
+        .route(
+            "/v1/agent/conversations/{id}/reopen",
+            post(conversation_state::reopen::<AgentSession>),
+        )
+        .route(
+            "/v1/agent/conversations/{id}/assign",
+            post(conversation_state::assign::<AgentSession>),
+        )
+        .route(
+            "/v1/agent/conversations/{id}/typing",
+            post(conversation_state::typing::<AgentSession>),
+        )
+        .route(
+            "/v1/agent/conversations/{id}/read",
+            post(conversation_state::read::<AgentSession>),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .merge(agent_login);
 
@@ -118,6 +152,11 @@ pub fn app(state: AppState) -> Router {
             ServeDir::new(&state.settings.widget_dir).not_found_service(not_found.into_service()),
         );
 
+    // The inbox's hashed files as they are; any other path under /inbox is the app's page.
+    let inbox_files = ServeDir::new(&state.settings.inbox_dir)
+        .append_index_html_on_directories(false)
+        .fallback(get(assets::inbox_page).with_state(state.clone()));
+
     Router::new()
         .route("/healthz", get(healthz))
         .route("/app.js", get(assets::loader_script))
@@ -127,38 +166,39 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/conversations", get(agent::list_conversations))
         .route(
             "/v1/conversations/{id}/messages",
-            get(agent::list_messages).post(agent::reply),
+            get(agent::list_messages::<ApiKeyWorkspace>).post(agent::reply::<ApiKeyWorkspace>),
         )
         .route(
             "/v1/conversations/{id}/contact",
-            get(contact::conversation_contact),
+            get(contact::conversation_contact::<ApiKeyWorkspace>),
         )
         .route("/v1/people/{id}", get(contact::person_profile))
         .route(
             "/v1/conversations/{id}/close",
-            post(conversation_state::close),
+            post(conversation_state::close::<ApiKeyWorkspace>),
         )
         .route(
             "/v1/conversations/{id}/reopen",
-            post(conversation_state::reopen),
+            post(conversation_state::reopen::<ApiKeyWorkspace>),
         )
         .route(
             "/v1/conversations/{id}/assign",
-            post(conversation_state::assign),
+            post(conversation_state::assign::<ApiKeyWorkspace>),
         )
         .route(
             "/v1/conversations/{id}/typing",
-            post(conversation_state::typing),
+            post(conversation_state::typing::<ApiKeyWorkspace>),
         )
         .route(
             "/v1/conversations/{id}/read",
-            post(conversation_state::read),
+            post(conversation_state::read::<ApiKeyWorkspace>),
         )
         .method_not_allowed_fallback(method_not_allowed)
         .merge(browser)
         .merge(socket)
         .merge(agents_and_admins)
         .nest_service("/widget", widget_files)
+        .nest_service("/inbox", inbox_files)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(from_fn(security::security_headers))

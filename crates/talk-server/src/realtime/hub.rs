@@ -26,6 +26,8 @@ pub enum Topic {
         workspace_id: String,
         person_id: String,
     },
+    /// Everything in every conversation of a workspace: the agents' inbox sockets.
+    Workspace(String),
 }
 
 impl Topic {

@@ -1,21 +1,28 @@
 //! Who hears about what. Messages, typing and read receipts go to a conversation's
 //! subscribers; a conversation's state (started, closed, reopened, assigned) also goes to the
 //! viewer topics of everyone allowed to see it, so their other tabs learn about new
-//! conversations and subscribe.
+//! conversations and subscribe. Everything also goes to the workspace's topic, which the
+//! agents' inbox sockets listen on.
 
 use super::hub::{Except, Hub, Topic};
 use talk_protocol::{Conversation, Message, ServerEvent};
 
-/// The conversation's own topic plus the viewer topics that may see it: its visitor's, and
-/// its person's when it is verified (the Security rule: never an unverified one).
+/// The conversation's own topic and its workspace's.
+fn conversation_topics(workspace_id: &str, conversation_id: &str) -> Vec<Topic> {
+    vec![
+        Topic::conversation(conversation_id),
+        Topic::Workspace(workspace_id.to_string()),
+    ]
+}
+
+/// The conversation's topics plus the viewer topics that may see it: its visitor's, and its
+/// person's when it is verified (the Security rule: never an unverified one).
 fn audience(workspace_id: &str, conversation: &Conversation) -> Vec<Topic> {
-    let mut topics = vec![
-        Topic::conversation(&conversation.id),
-        Topic::Visitor {
-            workspace_id: workspace_id.to_string(),
-            visitor_id: conversation.visitor_id.clone(),
-        },
-    ];
+    let mut topics = conversation_topics(workspace_id, &conversation.id);
+    topics.push(Topic::Visitor {
+        workspace_id: workspace_id.to_string(),
+        visitor_id: conversation.visitor_id.clone(),
+    });
     if let (true, Some(person_id)) = (conversation.verified, &conversation.person_id) {
         topics.push(Topic::Person {
             workspace_id: workspace_id.to_string(),
@@ -52,7 +59,18 @@ pub fn conversation_started(
     hub.publish(&audience(workspace_id, conversation), event, except);
 }
 
-/// Messages, typing, read receipts: to the conversation's subscribers.
-pub fn in_conversation(hub: &Hub, conversation_id: &str, event: ServerEvent, except: Except) {
-    hub.publish(&[Topic::conversation(conversation_id)], event, except);
+/// Messages, typing, read receipts: to the conversation's subscribers and its workspace's
+/// agents.
+pub fn in_conversation(
+    hub: &Hub,
+    workspace_id: &str,
+    conversation_id: &str,
+    event: ServerEvent,
+    except: Except,
+) {
+    hub.publish(
+        &conversation_topics(workspace_id, conversation_id),
+        event,
+        except,
+    );
 }

@@ -1,9 +1,12 @@
-//! One authenticated browser session handling `ClientEvent`s: the core that the WebSocket
-//! (`socket.rs`) and the HTTP + SSE transport (`http::talk_messages`) share. A transport
-//! feeds it events and writes out what it answers and what the hub queues for it.
+//! One authenticated session handling `ClientEvent`s: the core that the widget's WebSocket
+//! (`socket.rs`), its HTTP + SSE transport (`http::talk_messages`) and the inbox's agent
+//! socket share. A transport feeds it events and writes out what it answers and what the hub
+//! queues for it.
 
 use super::hub::{Except, Subscriber, Topic};
 use super::publish;
+use crate::actions;
+use crate::agents::{self, SessionLookup};
 use crate::auto_reply;
 use crate::conversations::{self, Appended, NewConversation, NewMessage, Viewer};
 use crate::error::{ApiError, ApiResult};
@@ -13,13 +16,32 @@ use crate::AppState;
 use governor::DefaultDirectRateLimiter;
 use std::collections::HashSet;
 use std::sync::Arc;
-use talk_protocol::{Author, AuthorKind, ClientEvent, Conversation, ServerEvent};
+use talk_protocol::{
+    AgentProfile, Author, AuthorKind, ClientEvent, Conversation, Message, ServerEvent,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+/// Who the session speaks for.
+enum Participant {
+    /// A widget session: sees only what the Security rule lets its viewer see.
+    Visitor {
+        claims: SocketClaims,
+        viewer: Viewer,
+    },
+    /// A signed-in agent: sees every conversation of its workspace and writes as itself.
+    Agent {
+        agent: AgentProfile,
+        /// The `talk_agent` cookie's session, checked again while the socket lives.
+        cookie_session: String,
+    },
+}
+
 pub struct Session {
-    claims: SocketClaims,
-    viewer: Viewer,
+    participant: Participant,
+    /// What `Except::Session` and the typing limiter know this session by: the widget
+    /// session's id, or `agent:{agent id}` (all of an agent's inbox tabs alike).
+    session_key: String,
     state: AppState,
     /// The live connection's end of the hub; `None` for a single HTTP request, which has
     /// nothing to subscribe.
@@ -28,10 +50,6 @@ pub struct Session {
     /// Messages a live connection may still send; `None`: unlimited. A single HTTP request
     /// is limited per client IP instead, by the browser endpoints' limiter.
     message_budget: Option<DefaultDirectRateLimiter>,
-}
-
-fn conversation_not_found() -> ApiError {
-    ApiError::not_found("conversation_not_found", "no such conversation")
 }
 
 /// The `error` event a live connection answers a failed event with.
@@ -44,15 +62,27 @@ pub fn error_event(error: &ApiError, client_msg_id: Option<String>) -> ServerEve
 }
 
 impl Session {
-    /// A session for one HTTP request.
+    /// A widget session for one HTTP request.
     pub fn new(state: AppState, claims: SocketClaims) -> Self {
-        Session {
+        let participant = Participant::Visitor {
             viewer: Viewer {
                 workspace_id: claims.ws.clone(),
                 visitor_id: claims.vid.clone(),
                 verified_person_id: if claims.ver { claims.pid.clone() } else { None },
             },
             claims,
+        };
+        Session::with(state, participant)
+    }
+
+    fn with(state: AppState, participant: Participant) -> Self {
+        let session_key = match &participant {
+            Participant::Visitor { claims, .. } => claims.sid.clone(),
+            Participant::Agent { agent, .. } => format!("agent:{}", agent.id),
+        };
+        Session {
+            participant,
+            session_key,
             state,
             live: None,
             subscribed: HashSet::new(),
@@ -60,20 +90,64 @@ impl Session {
         }
     }
 
-    /// A session for a live connection: the hub queues events for it on `queue` and cancels
-    /// `too_slow` when that queue is full.
+    /// A widget session for a live connection: the hub queues events for it on `queue` and
+    /// cancels `too_slow` when that queue is full.
     pub fn live(
         state: AppState,
         claims: SocketClaims,
         queue: mpsc::Sender<Arc<ServerEvent>>,
         too_slow: CancellationToken,
     ) -> Self {
-        let subscriber = Subscriber::new(state.hub.next_socket_id(), &claims.sid, queue, too_slow);
-        let message_budget = state.limits.socket_limiter();
-        let mut session = Session::new(state, claims);
-        session.live = Some(subscriber);
-        session.message_budget = message_budget;
-        session
+        Session::new(state, claims).connected(queue, too_slow)
+    }
+
+    /// A signed-in agent's live connection (the inbox's socket).
+    pub fn live_agent(
+        state: AppState,
+        agent: AgentProfile,
+        cookie_session: String,
+        queue: mpsc::Sender<Arc<ServerEvent>>,
+        too_slow: CancellationToken,
+    ) -> Self {
+        let participant = Participant::Agent {
+            agent,
+            cookie_session,
+        };
+        Session::with(state, participant).connected(queue, too_slow)
+    }
+
+    fn connected(
+        mut self,
+        queue: mpsc::Sender<Arc<ServerEvent>>,
+        too_slow: CancellationToken,
+    ) -> Self {
+        let id = self.state.hub.next_socket_id();
+        self.live = Some(Subscriber::new(id, &self.session_key, queue, too_slow));
+        self.message_budget = self.state.limits.socket_limiter();
+        self
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    fn workspace_id(&self) -> &str {
+        match &self.participant {
+            Participant::Visitor { viewer, .. } => &viewer.workspace_id,
+            Participant::Agent { agent, .. } => &agent.workspace_id,
+        }
+    }
+
+    /// Whether the agent's cookie session still holds (signed out or expired: no). A widget
+    /// session's token was checked when it connected.
+    pub async fn still_signed_in(&self) -> ApiResult<bool> {
+        match &self.participant {
+            Participant::Visitor { .. } => Ok(true),
+            Participant::Agent { cookie_session, .. } => Ok(matches!(
+                agents::session_agent(&self.state.db, cookie_session).await?,
+                SessionLookup::Valid(_)
+            )),
+        }
     }
 
     fn subscribe(&mut self, topic: Topic) {
@@ -94,21 +168,29 @@ impl Session {
     }
 
     /// Subscribes to this viewer's topics and every visible conversation; returns those
-    /// conversations, newest first.
+    /// conversations, newest first. An agent subscribes to its workspace's topic and gets no
+    /// list: the inbox lists with `GET /v1/agent/conversations` after `ready`.
     pub async fn start(&mut self) -> ApiResult<Vec<Conversation>> {
+        let viewer = match &self.participant {
+            Participant::Visitor { viewer, .. } => viewer.clone(),
+            Participant::Agent { agent, .. } => {
+                self.subscribe(Topic::Workspace(agent.workspace_id.clone()));
+                return Ok(Vec::new());
+            }
+        };
         // Viewer topics first: a conversation started after this is announced there, one
         // started before is in the list below.
         self.subscribe(Topic::Visitor {
-            workspace_id: self.viewer.workspace_id.clone(),
-            visitor_id: self.viewer.visitor_id.clone(),
+            workspace_id: viewer.workspace_id.clone(),
+            visitor_id: viewer.visitor_id.clone(),
         });
-        if let Some(person_id) = self.viewer.verified_person_id.clone() {
+        if let Some(person_id) = viewer.verified_person_id.clone() {
             self.subscribe(Topic::Person {
-                workspace_id: self.viewer.workspace_id.clone(),
+                workspace_id: viewer.workspace_id.clone(),
                 person_id,
             });
         }
-        let visible = conversations::visible(&self.state.db, &self.viewer).await?;
+        let visible = conversations::visible(&self.state.db, &viewer).await?;
         for conversation in &visible {
             self.subscribe(Topic::conversation(&conversation.id));
         }
@@ -117,14 +199,18 @@ impl Session {
 
     pub fn ready(&self, conversations: Vec<Conversation>) -> ServerEvent {
         ServerEvent::Ready {
-            session_id: self.claims.sid.clone(),
+            session_id: self.session_key.clone(),
             conversations,
         }
     }
 
     /// Called for each event the hub delivered: a conversation announced on a viewer topic
-    /// (started in another tab) gets subscribed, so its later events arrive too.
+    /// (started in another tab) gets subscribed, so its later events arrive too. An agent
+    /// hears everything on its workspace's topic already.
     pub fn on_delivered(&mut self, event: &ServerEvent) {
+        if matches!(self.participant, Participant::Agent { .. }) {
+            return;
+        }
         let conversation_id = match event {
             ServerEvent::ConversationUpdated { conversation } => &conversation.id,
             ServerEvent::Message { message } => &message.conversation_id,
@@ -223,9 +309,16 @@ impl Session {
     }
 
     async fn visible_conversation(&self, conversation_id: &str) -> ApiResult<Conversation> {
-        conversations::find_visible(&self.state.db, &self.viewer, conversation_id)
-            .await?
-            .ok_or_else(conversation_not_found)
+        match &self.participant {
+            Participant::Visitor { viewer, .. } => {
+                conversations::find_visible(&self.state.db, viewer, conversation_id)
+                    .await?
+                    .ok_or_else(actions::conversation_not_found)
+            }
+            Participant::Agent { agent, .. } => {
+                actions::own_conversation(&self.state, &agent.workspace_id, conversation_id).await
+            }
+        }
     }
 
     async fn resume(&mut self, conversation_id: &str, after_seq: i64) -> ApiResult<ServerEvent> {
@@ -241,19 +334,26 @@ impl Session {
         })
     }
 
-    /// The person this visitor writes as (verified, or known from identify) and its author
-    /// line.
-    async fn visitor_author(&self) -> ApiResult<(Option<String>, Author)> {
-        let db = &self.state.db;
-        let person_id = match (&self.viewer.verified_person_id, self.claims.ver) {
-            (Some(person_id), true) => Some(person_id.clone()),
-            _ => {
-                people::visitor_person_id(db, &self.viewer.workspace_id, &self.viewer.visitor_id)
-                    .await?
+    /// Who writes: for a visitor, the person it writes as (verified, or known from identify)
+    /// and its author line; for an agent, its name.
+    async fn author(&self) -> ApiResult<(Option<String>, Author)> {
+        let (claims, viewer) = match &self.participant {
+            Participant::Visitor { claims, viewer } => (claims, viewer),
+            Participant::Agent { agent, .. } => {
+                let author = Author {
+                    kind: AuthorKind::Agent,
+                    name: Some(agent.name.clone()),
+                };
+                return Ok((None, author));
             }
         };
+        let db = &self.state.db;
+        let person_id = match (&viewer.verified_person_id, claims.ver) {
+            (Some(person_id), true) => Some(person_id.clone()),
+            _ => people::visitor_person_id(db, &viewer.workspace_id, &viewer.visitor_id).await?,
+        };
         let name = match &person_id {
-            Some(person_id) => people::by_id(db, &self.viewer.workspace_id, person_id)
+            Some(person_id) => people::by_id(db, &viewer.workspace_id, person_id)
                 .await?
                 .and_then(|person| person.display_name()),
             None => None,
@@ -277,9 +377,59 @@ impl Session {
                 "client_msg_id must be a UUID",
             ));
         }
+        let message = match &self.participant {
+            Participant::Visitor { claims, viewer } => {
+                let starts = NewConversation {
+                    workspace_id: viewer.workspace_id.clone(),
+                    visitor_id: viewer.visitor_id.clone(),
+                    person_id: None,
+                    session_id: claims.sid.clone(),
+                    verified: claims.ver,
+                };
+                self.visitor_send(conversation_id, starts, client_msg_id, body)
+                    .await?
+            }
+            Participant::Agent { agent, .. } => {
+                let conversation_id = conversation_id.ok_or_else(|| {
+                    ApiError::bad_request(
+                        "conversation_required",
+                        "agents answer in a conversation: name its conversation_id",
+                    )
+                })?;
+                let conversation = self.visible_conversation(&conversation_id).await?;
+                actions::agent_reply(
+                    &self.state,
+                    &agent.workspace_id,
+                    &conversation,
+                    agent.name.clone(),
+                    body,
+                    Some(client_msg_id.to_string()),
+                    self.except_self(),
+                )
+                .await?
+            }
+        };
+        self.on_delivered(&ServerEvent::Message {
+            message: message.clone(),
+        });
+        Ok(ServerEvent::Ack {
+            client_msg_id: client_msg_id.to_string(),
+            message,
+        })
+    }
+
+    /// A visitor's message: into one of its conversations, or starting a new one as `starts`
+    /// (then the bot answers).
+    async fn visitor_send(
+        &mut self,
+        conversation_id: Option<String>,
+        starts: NewConversation,
+        client_msg_id: &str,
+        body: &str,
+    ) -> ApiResult<Message> {
         let body = conversations::checked_body(body)
             .map_err(|problem| ApiError::bad_request(problem.code(), problem.message()))?;
-        let (person_id, author) = self.visitor_author().await?;
+        let (person_id, author) = self.author().await?;
         let Some(person_id) = person_id else {
             return Err(ApiError::bad_request(
                 "identify_first",
@@ -293,17 +443,18 @@ impl Session {
             reopens: true,
         };
         let db = &self.state.db;
-        let workspace_id = self.viewer.workspace_id.clone();
+        let workspace_id = self.workspace_id().to_string();
         let except = self.except_self();
 
-        let message = match conversation_id {
+        match conversation_id {
             Some(conversation_id) => {
                 let conversation = self.visible_conversation(&conversation_id).await?;
                 match conversations::append(db, &conversation.id, new_message).await? {
-                    Appended::Duplicate(message) => message,
+                    Appended::Duplicate(message) => Ok(message),
                     Appended::New { message, reopened } => {
                         publish::in_conversation(
                             &self.state.hub,
+                            &workspace_id,
                             &conversation.id,
                             ServerEvent::Message {
                                 message: message.clone(),
@@ -320,107 +471,84 @@ impl Session {
                                 Except::Nobody,
                             );
                         }
-                        message
+                        Ok(message)
                     }
                 }
             }
             None => {
+                let conversation = NewConversation {
+                    person_id: Some(person_id),
+                    ..starts
+                };
                 let earlier = conversations::visitor_message_by_client_id(
                     db,
                     &workspace_id,
-                    &self.viewer.visitor_id,
+                    &conversation.visitor_id,
                     client_msg_id,
                 )
                 .await?;
-                match earlier {
-                    Some(message) => message,
-                    None => {
-                        let conversation = NewConversation {
-                            workspace_id: workspace_id.clone(),
-                            visitor_id: self.viewer.visitor_id.clone(),
-                            person_id: Some(person_id),
-                            session_id: self.claims.sid.clone(),
-                            verified: self.claims.ver,
-                        };
-                        let (conversation, message) =
-                            conversations::create_with_message(db, conversation, new_message)
-                                .await?;
-                        self.subscribe(Topic::conversation(&conversation.id));
-                        publish::conversation_started(
-                            &self.state.hub,
-                            &workspace_id,
-                            &conversation,
-                            &message,
-                            except,
-                        );
-                        // The visitor's message is committed and acknowledged regardless.
-                        if let Err(error) = auto_reply::after_first_message(
-                            &self.state,
-                            &workspace_id,
-                            &conversation.id,
-                        )
-                        .await
-                        {
-                            tracing::error!(%error, "auto-reply");
-                        }
-                        message
-                    }
+                if let Some(message) = earlier {
+                    return Ok(message);
                 }
+                let (conversation, message) =
+                    conversations::create_with_message(db, conversation, new_message).await?;
+                self.subscribe(Topic::conversation(&conversation.id));
+                publish::conversation_started(
+                    &self.state.hub,
+                    &workspace_id,
+                    &conversation,
+                    &message,
+                    except,
+                );
+                // The visitor's message is committed and acknowledged regardless.
+                if let Err(error) =
+                    auto_reply::after_first_message(&self.state, &workspace_id, &conversation.id)
+                        .await
+                {
+                    tracing::error!(%error, "auto-reply");
+                }
+                Ok(message)
             }
-        };
-        self.subscribe(Topic::conversation(&message.conversation_id));
-        Ok(ServerEvent::Ack {
-            client_msg_id: client_msg_id.to_string(),
-            message,
-        })
+        }
     }
 
     async fn typing(&mut self, conversation_id: &str, typing: bool) -> ApiResult<()> {
         if self
             .state
             .typing_limiter
-            .check_key(&self.claims.sid)
+            .check_key(&self.session_key)
             .is_err()
         {
             return Ok(());
         }
         let conversation = self.visible_conversation(conversation_id).await?;
-        let (_, author) = self.visitor_author().await?;
-        publish::in_conversation(
-            &self.state.hub,
-            &conversation.id,
-            ServerEvent::Typing {
-                conversation_id: conversation.id.clone(),
-                author,
-                typing,
-            },
-            Except::Session(&self.claims.sid),
+        let (_, author) = self.author().await?;
+        actions::typing(
+            &self.state,
+            self.workspace_id(),
+            &conversation,
+            author,
+            typing,
+            Except::Session(&self.session_key),
         );
         Ok(())
     }
 
     async fn read(&mut self, conversation_id: &str, up_to_seq: i64) -> ApiResult<()> {
         let conversation = self.visible_conversation(conversation_id).await?;
-        let updated = conversations::mark_read(
-            &self.state.db,
-            &self.viewer.workspace_id,
+        let reader = match self.participant {
+            Participant::Visitor { .. } => AuthorKind::Visitor,
+            Participant::Agent { .. } => AuthorKind::Agent,
+        };
+        actions::read(
+            &self.state,
+            self.workspace_id(),
             &conversation,
-            AuthorKind::Visitor,
+            reader,
             up_to_seq,
+            Except::Session(&self.session_key),
         )
         .await?;
-        if updated.changed {
-            publish::in_conversation(
-                &self.state.hub,
-                &conversation.id,
-                ServerEvent::Read {
-                    conversation_id: conversation.id.clone(),
-                    reader: AuthorKind::Visitor,
-                    up_to_seq: updated.conversation.visitor_read_seq,
-                },
-                Except::Session(&self.claims.sid),
-            );
-        }
         Ok(())
     }
 }

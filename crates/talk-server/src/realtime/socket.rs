@@ -1,14 +1,17 @@
 //! `GET /v1/talk/socket`: the widget's WebSocket. No token in the URL: the first text frame
-//! must be `auth`. Everything after that is `ClientEvent` in, `ServerEvent` out.
+//! must be `auth`. `GET /v1/agent/socket`: the inbox's, authenticated by the agent's session
+//! cookie at the upgrade. Everything after that is `ClientEvent` in, `ServerEvent` out.
 
 use super::session::{error_event, Session};
 use super::QUEUE_CAPACITY;
 use crate::error::ApiError;
+use crate::http::{require_own_origin, AgentSession};
 use crate::tokens::{self, SocketClaims, TokenError};
 use crate::AppState;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,18 +24,20 @@ const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Close code for a server-side failure (RFC 6455).
 const INTERNAL_ERROR: u16 = 1011;
 
-pub async fn upgrade(
-    State(state): State<AppState>,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    let Ok(upgrade) = upgrade else {
-        return ApiError::bad_request(
-            "websocket_required",
-            "connect with a WebSocket client to this URL",
-        )
-        .into_response();
-    };
-    // Held for the socket's lifetime so serve() can wait for it on shutdown.
+fn websocket_required() -> Response {
+    ApiError::bad_request(
+        "websocket_required",
+        "connect with a WebSocket client to this URL",
+    )
+    .into_response()
+}
+
+/// Upgrades and runs `run` on the socket, tracked so serve() can wait for it on shutdown.
+fn accept<F, Fut>(state: AppState, upgrade: WebSocketUpgrade, run: F) -> Response
+where
+    F: FnOnce(WebSocket, AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let running = state.sockets.token();
     upgrade
         .max_message_size(MAX_FRAME_BYTES)
@@ -40,6 +45,43 @@ pub async fn upgrade(
             run(socket, state).await;
             drop(running);
         })
+}
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match upgrade {
+        Ok(upgrade) => accept(state, upgrade, run),
+        Err(_) => websocket_required(),
+    }
+}
+
+/// `GET /v1/agent/socket`. A browser sends the cookie with any page's WebSocket, so the
+/// `Origin` must be the server's own (the inbox's) before the cookie counts.
+pub async fn agent_upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Result<AgentSession, ApiError>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if let Err(error) = require_own_origin(&headers, &state) {
+        return error.into_response();
+    }
+    let session = match session {
+        Ok(session) => session,
+        Err(error) => return error.into_response(),
+    };
+    let Ok(upgrade) = upgrade else {
+        return websocket_required();
+    };
+    let (agent, cookie_session) = session.into_parts();
+    accept(state, upgrade, move |socket, state| async move {
+        let (queue, outgoing) = mpsc::channel::<Arc<ServerEvent>>(QUEUE_CAPACITY);
+        let too_slow = CancellationToken::new();
+        let session = Session::live_agent(state, agent, cookie_session, queue, too_slow.clone());
+        run_session(socket, session, outgoing, too_slow).await;
+    })
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
@@ -104,10 +146,22 @@ async fn run(mut socket: WebSocket, state: AppState) {
         }
     };
 
-    let heartbeat = Duration::from_secs(state.settings.heartbeat_secs.max(1));
-    let (queue, mut outgoing) = mpsc::channel::<Arc<ServerEvent>>(QUEUE_CAPACITY);
+    let (queue, outgoing) = mpsc::channel::<Arc<ServerEvent>>(QUEUE_CAPACITY);
     let too_slow = CancellationToken::new();
-    let mut session = Session::live(state, claims, queue, too_slow.clone());
+    let session = Session::live(state, claims, queue, too_slow.clone());
+    run_session(socket, session, outgoing, too_slow).await;
+}
+
+/// Subscribes, answers `ready`, then serves the session until the socket ends.
+async fn run_session(
+    mut socket: WebSocket,
+    mut session: Session,
+    mut outgoing: mpsc::Receiver<Arc<ServerEvent>>,
+    too_slow: CancellationToken,
+) {
+    let state = session.state().clone();
+    let shutdown = state.shutdown.clone();
+    let heartbeat = Duration::from_secs(state.settings.heartbeat_secs.max(1));
     let (close_code, reason) = match session.start().await {
         Ok(conversations) => {
             // A failed send shows up as a closed stream in serve().
@@ -154,6 +208,12 @@ async fn serve(
                 }
             }
             _ = ping.tick() => {
+                match session.still_signed_in().await {
+                    Ok(true) => {}
+                    Ok(false) => return (close_code::AUTH_FAILED, "signed out: sign in again"),
+                    // Checked again at the next beat.
+                    Err(error) => tracing::error!(%error, "socket session check"),
+                }
                 if socket.send(Frame::Ping(Default::default())).await.is_err() {
                     return (0, "");
                 }

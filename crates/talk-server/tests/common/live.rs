@@ -114,6 +114,46 @@ impl Server {
     }
 }
 
+impl Server {
+    /// `GET /v1/agent/socket` with these headers (cookie, origin); the handshake's outcome.
+    pub async fn connect_agent(
+        &self,
+        headers: &[(&str, &str)],
+    ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/v1/agent/socket", self.addr)
+            .into_client_request()
+            .unwrap();
+        for (name, value) in headers {
+            let name: axum::http::HeaderName = name.parse().unwrap();
+            request.headers_mut().insert(name, value.parse().unwrap());
+        }
+        tokio_tungstenite::connect_async(request)
+            .await
+            .map(|(ws, _)| ws)
+    }
+
+    /// An agent's inbox socket, signed in with `cookie`, past its `ready`.
+    pub async fn agent_socket(&self, cookie: &str) -> Ws {
+        let origin = self.app.state.settings.public_origin();
+        let mut ws = self
+            .connect_agent(&[("cookie", cookie), ("origin", &origin)])
+            .await
+            .expect("the agent socket opens");
+        match next_event(&mut ws).await {
+            ServerEvent::Ready { conversations, .. } => assert!(conversations.is_empty()),
+            other => panic!("expected ready, got {other:?}"),
+        }
+        ws
+    }
+}
+
+/// Asserts that nothing is queued for the socket: a ping's pong is the next event.
+pub async fn assert_quiet(ws: &mut Ws) {
+    send(ws, json!({"type": "ping"})).await;
+    assert_eq!(next_event(ws).await, ServerEvent::Pong);
+}
+
 pub async fn send(ws: &mut Ws, event: Value) {
     ws.send(Frame::text(event.to_string())).await.unwrap();
 }
