@@ -9,7 +9,14 @@ import { createRequire } from 'node:module';
 
 const root = process.argv[2];
 const reportOnly = process.argv.includes('--report-only');
-const { minify } = createRequire(join(root, '.tools/package.json'))('terser');
+const { minify } = (() => {
+  try {
+    return createRequire(join(root, '.tools/package.json'))('terser');
+  } catch {
+    console.error('size-report: terser is missing; run ./scripts/install-tools.sh');
+    process.exit(1);
+  }
+})();
 
 // Decimal kilobytes: the stricter reading of "1.5 KB" and "80 KB".
 const BUDGET = { loader: 1500, widget: 80000 };

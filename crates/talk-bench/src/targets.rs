@@ -107,6 +107,7 @@ impl TalkServer {
             ("TALK_BROWSER_REQUESTS_PER_MINUTE", "0".into()),
             ("TALK_SOCKET_MESSAGES_PER_WINDOW", "0".into()),
             ("RUST_LOG", "warn".into()),
+            ("NO_COLOR", "1".into()),
         ];
         let created = Command::new(bin)
             .args(["workspace", "create", "--name", "bench", "--json"])
