@@ -8,3 +8,6 @@ export WASM_BINDGEN_VERSION
 export TRUNK_VERSION=0.21.14
 export BINARYEN_VERSION=132
 export AXE_CORE_VERSION=4.11.4
+# npm tools of the size report and the benchmarks (scripts/bench-*.sh).
+export TERSER_VERSION=5.51.2
+export PLAYWRIGHT_CORE_VERSION=1.65.1

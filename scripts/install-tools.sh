@@ -4,8 +4,16 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-want_browser=false
-[[ "${1:-}" == "--browser" ]] && want_browser=true
+# --browser: also what the tests need to drive Chromium; --bench: also the start-up
+# benchmark's browser driver (implies --browser).
+want_browser=false want_bench=false
+for arg in "$@"; do
+  case "$arg" in
+    --browser) want_browser=true ;;
+    --bench) want_browser=true want_bench=true ;;
+    *) echo "install-tools: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
 
 step() { printf '==> %s\n' "$*"; }
 
@@ -31,12 +39,20 @@ if ! wasm-opt --version 2>/dev/null | grep -q "version_$BINARYEN_VERSION"; then
   npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error "binaryen@$BINARYEN_VERSION"
 fi
 
+# npm packages in .tools/, each at exactly its pinned version.
+npm_version() { node -p "require('$ROOT/.tools/node_modules/$1/package.json').version" 2>/dev/null; }
+npm_tool() {
+  if [[ "$(npm_version "$1")" != "$2" ]]; then
+    step "installing $1 $2 into .tools/"
+    npm install --prefix "$ROOT/.tools" --save-exact --no-audit --no-fund --loglevel=error "$1@$2"
+  fi
+}
+# The size report minifies the loader with it.
+npm_tool terser "$TERSER_VERSION"
 # The accessibility checker the end-to-end tests inject into pages.
-axe_version() { node -p "require('$ROOT/.tools/node_modules/axe-core/package.json').version" 2>/dev/null; }
-if $want_browser && [[ "$(axe_version)" != "$AXE_CORE_VERSION" ]]; then
-  step "installing axe-core $AXE_CORE_VERSION into .tools/"
-  npm install --prefix "$ROOT/.tools" --no-audit --no-fund --loglevel=error "axe-core@$AXE_CORE_VERSION"
-fi
+if $want_browser; then npm_tool axe-core "$AXE_CORE_VERSION"; fi
+# Drives Chromium for the start-up benchmark (the system's browser: it downloads none).
+if $want_bench; then npm_tool playwright-core "$PLAYWRIGHT_CORE_VERSION"; fi
 
 if $want_browser && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
   step "installing Debian's chromium and chromium-driver"

@@ -1,0 +1,473 @@
+//! The load, the same for every target: hold idle visitor sockets, then run message phases
+//! over visitor→agent pairs while the idle ones stay connected. Every phase is bounded in
+//! time and count.
+
+use crate::client::{Connector, Incoming, Pair, Protocol, Ws};
+use crate::Options;
+use anyhow::{Context, Result};
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::time::{interval_at, sleep_until, MissedTickBehavior};
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_util::sync::CancellationToken;
+
+/// Stop opening idle sockets after this many failures: the target (or a limit) is saturated.
+const MAX_IDLE_FAILURES: usize = 100;
+
+/// Microseconds since the bench started: the send time every message body carries, so the
+/// receiving socket computes the latency without a shared table.
+fn now_us() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+fn us_at(instant: tokio::time::Instant) -> u64 {
+    let now = tokio::time::Instant::now();
+    now_us().saturating_sub(now.saturating_duration_since(instant).as_micros() as u64)
+}
+
+/// `"<phase> <send time µs> <padding>"`, padded to `bytes`.
+pub fn message_body(phase: usize, sent_us: u64, bytes: usize) -> String {
+    let mut body = format!("{phase} {sent_us} ");
+    while body.len() < bytes {
+        body.push('x');
+    }
+    body
+}
+
+/// The phase and send time a body carries.
+pub fn parse_body(body: &str) -> Option<(usize, u64)> {
+    let mut parts = body.split(' ');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 5 min, 3 significant digits.
+    Histogram::new_with_bounds(1, 300_000_000, 3).expect("valid bounds")
+}
+
+pub enum Mode {
+    /// Keep `window` messages unacknowledged per pair: the most the target sustains.
+    Closed { window: usize },
+    /// `rate` messages per second over all pairs, on a fixed schedule whatever the answers.
+    Open { rate: u32 },
+}
+
+pub struct PhaseResult {
+    pub label: String,
+    pub sent: u64,
+    /// Acknowledged within the phase's sending window: the sustained rate's numerator.
+    pub acked_in_time: u64,
+    pub shed: u64,
+    pub errors: u64,
+    pub seconds: f64,
+    pub ack: Histogram<u64>,
+    pub delivery: Histogram<u64>,
+}
+
+impl PhaseResult {
+    pub fn msgs_per_sec(&self) -> f64 {
+        self.acked_in_time as f64 / self.seconds
+    }
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct Totals {
+    pub sent: u64,
+    pub acked: u64,
+    pub delivered: u64,
+    pub errors: u64,
+}
+
+pub struct RunResult {
+    pub target: &'static str,
+    pub idle_wanted: usize,
+    pub idle_held: usize,
+    pub idle_alive_at_end: usize,
+    pub idle_failure: Option<String>,
+    pub connect_secs: f64,
+    pub rss_before: u64,
+    pub rss_after: u64,
+    pub pairs: usize,
+    pub phases: Vec<PhaseResult>,
+    pub totals: Totals,
+    /// Messages the target stored (Talk's SQLite), counted after the run.
+    pub stored: Option<u64>,
+}
+
+impl RunResult {
+    pub fn rss_per_idle(&self) -> Option<f64> {
+        (self.idle_held > 0)
+            .then(|| self.rss_after.saturating_sub(self.rss_before) as f64 / self.idle_held as f64)
+    }
+}
+
+/// One pair's socket state across phases, with its lifetime counts.
+struct PairState {
+    pair: Pair,
+    totals: Totals,
+}
+
+pub async fn run(
+    protocol: &Protocol,
+    connector: Arc<Connector>,
+    pid: u32,
+    options: &Options,
+) -> Result<RunResult> {
+    let name = protocol.name();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = crate::targets::rss_bytes(pid)?;
+
+    // Idle visitors.
+    eprintln!("[{name}] opening {} idle visitor sockets", options.idle);
+    let stop_idle = CancellationToken::new();
+    let alive = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let (idle_held, idle_failure) =
+        open_idle(protocol, &connector, options, &alive, &stop_idle).await;
+    let connect_secs = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_secs(2)).await; // let allocations settle
+    let rss_after = crate::targets::rss_bytes(pid)?;
+    eprintln!(
+        "[{name}] {idle_held} idle sockets in {connect_secs:.1} s, RSS {} → {} MB",
+        rss_before / 1_000_000,
+        rss_after / 1_000_000
+    );
+
+    // Pairs, then the phases.
+    let mut pairs = Vec::with_capacity(options.pairs);
+    for index in 0..options.pairs {
+        let pair = protocol
+            .open_pair(&connector, index, options.agent)
+            .await
+            .with_context(|| format!("opening pair {index}"))?;
+        pairs.push(PairState {
+            pair,
+            totals: Totals {
+                sent: 1,
+                acked: 1,
+                delivered: 1,
+                errors: 0,
+            },
+        });
+    }
+    let mut plans = vec![(
+        "closed loop (max)".to_string(),
+        Mode::Closed {
+            window: options.window,
+        },
+    )];
+    for &rate in &options.rates {
+        plans.push((format!("open loop {rate} msg/s"), Mode::Open { rate }));
+    }
+    let mut phases = Vec::new();
+    for (index, (label, mode)) in plans.into_iter().enumerate() {
+        eprintln!("[{name}] {label}, {} s", options.phase_secs);
+        let (back, result) = run_phase(protocol, pairs, index + 1, &label, mode, options).await;
+        pairs = back;
+        phases.push(result);
+    }
+
+    let mut totals = Totals::default();
+    for state in &pairs {
+        totals.sent += state.totals.sent;
+        totals.acked += state.totals.acked;
+        totals.delivered += state.totals.delivered;
+        totals.errors += state.totals.errors;
+    }
+    let idle_alive_at_end = alive.load(Ordering::Relaxed);
+    stop_idle.cancel();
+    Ok(RunResult {
+        target: name,
+        idle_wanted: options.idle,
+        idle_held,
+        idle_alive_at_end,
+        idle_failure,
+        connect_secs,
+        rss_before,
+        rss_after,
+        pairs: options.pairs,
+        phases,
+        totals,
+        stored: None,
+    })
+}
+
+/// Opens up to `options.idle` sockets, `connect_concurrency` at a time, within
+/// `connect_timeout_secs`; each is held by a task that answers pings until `stop`.
+async fn open_idle(
+    protocol: &Protocol,
+    connector: &Arc<Connector>,
+    options: &Options,
+    alive: &Arc<AtomicUsize>,
+    stop: &CancellationToken,
+) -> (usize, Option<String>) {
+    let deadline = Instant::now() + Duration::from_secs(options.connect_timeout_secs);
+    let mut attempts = futures_util::stream::iter(0..options.idle)
+        .map(|_| protocol.open_idle(connector))
+        .buffer_unordered(options.connect_concurrency.max(1));
+    let (mut held, mut failures, mut first_failure) = (0, 0, None);
+    while let Some(attempt) = attempts.next().await {
+        match attempt {
+            Ok(ws) => {
+                held += 1;
+                alive.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(hold(ws, alive.clone(), stop.clone()));
+            }
+            Err(error) => {
+                failures += 1;
+                first_failure.get_or_insert_with(|| format!("{error:#}"));
+            }
+        }
+        if failures >= MAX_IDLE_FAILURES || Instant::now() > deadline {
+            let why = if failures >= MAX_IDLE_FAILURES {
+                format!("stopped after {failures} failures")
+            } else {
+                format!("stopped at the {} s cap", options.connect_timeout_secs)
+            };
+            let first = first_failure.as_deref().unwrap_or("none");
+            return (held, Some(format!("{why}; first failure: {first}")));
+        }
+    }
+    let failure = first_failure.map(|first| format!("{failures} failures; first: {first}"));
+    (held, failure)
+}
+
+/// Keeps an idle socket open: reads (which answers WebSocket pings) and answers socket.io's
+/// application-level pings.
+async fn hold(mut ws: Ws, alive: Arc<AtomicUsize>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            frame = ws.next() => match frame {
+                Some(Ok(Frame::Text(text))) if text.as_str() == "2" => {
+                    if ws.send(Frame::text("3")).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Frame::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+    alive.fetch_sub(1, Ordering::Relaxed);
+}
+
+async fn run_phase(
+    protocol: &Protocol,
+    pairs: Vec<PairState>,
+    phase: usize,
+    label: &str,
+    mode: Mode,
+    options: &Options,
+) -> (Vec<PairState>, PhaseResult) {
+    let count = pairs.len().max(1);
+    let start = tokio::time::Instant::now() + Duration::from_millis(100);
+    let end = start + Duration::from_secs(options.phase_secs);
+    let tasks: Vec<_> = pairs
+        .into_iter()
+        .enumerate()
+        .map(|(index, state)| {
+            let protocol = protocol.clone();
+            let schedule = match mode {
+                Mode::Closed { window } => Schedule::Closed { window },
+                Mode::Open { rate } => {
+                    // Each pair sends every `count / rate` s, pairs staggered evenly.
+                    let interval = Duration::from_secs_f64(count as f64 / f64::from(rate.max(1)));
+                    Schedule::Open {
+                        interval,
+                        first: start + interval.mul_f64(index as f64 / count as f64),
+                    }
+                }
+            };
+            let limits = PhaseLimits {
+                phase,
+                start,
+                end,
+                drain_until: end + Duration::from_secs(options.drain_secs),
+                max_in_flight: options.max_in_flight,
+                body_bytes: options.body_bytes,
+            };
+            tokio::spawn(drive_pair(protocol, state, schedule, limits))
+        })
+        .collect();
+    let mut result = PhaseResult {
+        label: label.to_string(),
+        sent: 0,
+        acked_in_time: 0,
+        shed: 0,
+        errors: 0,
+        seconds: options.phase_secs as f64,
+        ack: histogram(),
+        delivery: histogram(),
+    };
+    let mut back = Vec::with_capacity(count);
+    for task in tasks {
+        let (state, stats) = task.await.expect("pair task");
+        result.sent += stats.sent;
+        result.acked_in_time += stats.acked_in_time;
+        result.shed += stats.shed;
+        result.errors += stats.errors;
+        result.ack.add(&stats.ack).expect("same bounds");
+        result.delivery.add(&stats.delivery).expect("same bounds");
+        back.push(state);
+    }
+    (back, result)
+}
+
+enum Schedule {
+    Closed {
+        window: usize,
+    },
+    Open {
+        interval: Duration,
+        first: tokio::time::Instant,
+    },
+}
+
+struct PhaseLimits {
+    phase: usize,
+    start: tokio::time::Instant,
+    end: tokio::time::Instant,
+    drain_until: tokio::time::Instant,
+    max_in_flight: usize,
+    body_bytes: usize,
+}
+
+struct PairStats {
+    sent: u64,
+    acked_in_time: u64,
+    shed: u64,
+    errors: u64,
+    ack: Histogram<u64>,
+    delivery: Histogram<u64>,
+}
+
+/// Sends on the schedule until `end`, then waits (until `drain_until`) for every ack and
+/// delivery. Latency counts from the scheduled send time, so a stalled target can't hide
+/// its backlog (no coordinated omission).
+async fn drive_pair(
+    protocol: Protocol,
+    mut state: PairState,
+    schedule: Schedule,
+    limits: PhaseLimits,
+) -> (PairState, PairStats) {
+    let mut stats = PairStats {
+        sent: 0,
+        acked_in_time: 0,
+        shed: 0,
+        errors: 0,
+        ack: histogram(),
+        delivery: histogram(),
+    };
+    let (mut acked, mut delivered) = (0u64, 0u64);
+    let mut ticker = match schedule {
+        Schedule::Open { interval, first } => {
+            let mut ticker = interval_at(first, interval);
+            ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
+            Some(ticker)
+        }
+        Schedule::Closed { .. } => None,
+    };
+    let window = match schedule {
+        Schedule::Closed { window } => window.min(limits.max_in_flight),
+        Schedule::Open { .. } => 0,
+    };
+    sleep_until(limits.start).await;
+    let mut broken = false;
+    loop {
+        let now = tokio::time::Instant::now();
+        let sending = now < limits.end && !broken;
+        let in_flight = (stats.sent - acked) as usize;
+        if !sending && acked + stats.errors >= stats.sent && delivered >= acked {
+            break;
+        }
+        if sending && in_flight < window {
+            let body = message_body(limits.phase, now_us(), limits.body_bytes);
+            let frame = protocol.send_frame(&mut state.pair.route, &body);
+            if state.pair.visitor.send(frame).await.is_err() {
+                broken = true;
+            }
+            stats.sent += 1;
+            continue;
+        }
+        tokio::select! {
+            _ = sleep_until(limits.end), if sending => {}
+            _ = sleep_until(limits.drain_until) => break,
+            tick = async { ticker.as_mut().expect("open schedule").tick().await }, if sending && ticker.is_some() => {
+                if in_flight >= limits.max_in_flight {
+                    stats.shed += 1;
+                } else {
+                    let body = message_body(limits.phase, us_at(tick), limits.body_bytes);
+                    let frame = protocol.send_frame(&mut state.pair.route, &body);
+                    if state.pair.visitor.send(frame).await.is_err() {
+                        broken = true;
+                    }
+                    stats.sent += 1;
+                }
+            }
+            frame = state.pair.visitor.next() => match frame {
+                Some(Ok(Frame::Text(text))) => match protocol.decode(text.as_str()) {
+                    Incoming::Ack(body) => {
+                        acked += 1;
+                        if tokio::time::Instant::now() <= limits.end {
+                            stats.acked_in_time += 1;
+                        }
+                        record(&mut stats.ack, &body, limits.phase);
+                    }
+                    Incoming::Error(error) => {
+                        stats.errors += 1;
+                        if stats.errors == 1 {
+                            eprintln!("talk-bench: the target refused a message: {error}");
+                        }
+                    }
+                    Incoming::Reply(reply) => broken |= state.pair.visitor.send(Frame::text(reply)).await.is_err(),
+                    Incoming::Delivered(_) | Incoming::Other => {}
+                },
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => { broken = true; if !sending { break; } }
+            },
+            frame = state.pair.agent.next() => match frame {
+                Some(Ok(Frame::Text(text))) => match protocol.decode(text.as_str()) {
+                    Incoming::Delivered(body) => {
+                        delivered += 1;
+                        record(&mut stats.delivery, &body, limits.phase);
+                    }
+                    Incoming::Reply(reply) => broken |= state.pair.agent.send(Frame::text(reply)).await.is_err(),
+                    _ => {}
+                },
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => { broken = true; if !sending { break; } }
+            },
+        }
+    }
+    state.totals.sent += stats.sent;
+    state.totals.acked += acked;
+    state.totals.delivered += delivered;
+    state.totals.errors += stats.errors;
+    (state, stats)
+}
+
+fn record(histogram: &mut Histogram<u64>, body: &str, phase: usize) {
+    if let Some((body_phase, sent_us)) = parse_body(body) {
+        if body_phase == phase {
+            histogram.saturating_record(now_us().saturating_sub(sent_us).max(1));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_carry_phase_and_send_time_at_the_requested_size() {
+        let body = message_body(3, 123_456, 64);
+        assert_eq!(body.len(), 64);
+        assert_eq!(parse_body(&body), Some((3, 123_456)));
+        assert_eq!(parse_body("hello"), None);
+    }
+}

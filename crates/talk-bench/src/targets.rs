@@ -1,0 +1,236 @@
+//! The servers under load, each a child process on a free loopback port: a real
+//! `talk-server` on a fresh SQLite file, and the socket.io relay on Node.js.
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+use talk_protocol::{LoginRequest, ResponseTimes, WidgetSettings};
+use tokio::process::{Child, Command};
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+const LOG_TAIL_LINES: usize = 8;
+
+/// Resident memory of a process, from /proc (Linux).
+pub fn rss_bytes(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .context("no VmRSS in /proc/<pid>/status")?;
+    Ok(kib * 1024)
+}
+
+fn free_loopback_addr() -> Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+async fn wait_until_listening(addr: SocketAddr, child: &mut Child, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + START_TIMEOUT;
+    while tokio::net::TcpStream::connect(addr).await.is_err() {
+        if let Some(status) = child.try_wait()? {
+            bail!("exited ({status}) before listening; see {}", log.display());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "not listening on {addr} after {START_TIMEOUT:?}; see {}",
+                log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// A running target. Killed when dropped.
+pub struct Target {
+    child: Child,
+    pub pid: u32,
+    pub addr: SocketAddr,
+    /// Holds the database and the log until the run is over.
+    _dir: tempfile::TempDir,
+}
+
+impl Target {
+    fn log_file(dir: &Path) -> Result<(PathBuf, std::fs::File)> {
+        let path = dir.join("target.log");
+        Ok((path.clone(), std::fs::File::create(&path)?))
+    }
+
+    /// Kills the target and shows the end of its log: warnings and errors explain failures.
+    pub async fn stop(mut self, name: &str) {
+        // Best effort: it may have died already, which the run would have shown.
+        let _ = self.child.kill().await;
+        let log = std::fs::read_to_string(self._dir.path().join("target.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        for line in &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..] {
+            eprintln!("[{name} log] {line}");
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CreatedWorkspace {
+    capture_key: String,
+    admin_email: String,
+    admin_password: String,
+}
+
+pub struct TalkServer {
+    pub target: Target,
+    pub base: String,
+    pub capture_key: String,
+    database_url: String,
+}
+
+impl TalkServer {
+    /// Starts `bin serve` with browser rate limits off and the bench workspace's auto-reply
+    /// off, so every message is one visitor message and nothing else.
+    pub async fn start(bin: &Path) -> Result<TalkServer> {
+        let dir = tempfile::tempdir()?;
+        let addr = free_loopback_addr()?;
+        let base = format!("http://{addr}");
+        let database_url = format!("sqlite://{}", dir.path().join("talk.db").display());
+        let env = [
+            ("TALK_LISTEN", addr.to_string()),
+            ("TALK_DATABASE_URL", database_url.clone()),
+            ("TALK_PUBLIC_URL", base.clone()),
+            ("TALK_BROWSER_REQUESTS_PER_MINUTE", "0".into()),
+            ("TALK_SOCKET_MESSAGES_PER_WINDOW", "0".into()),
+            ("RUST_LOG", "warn".into()),
+            ("NO_COLOR", "1".into()),
+        ];
+        let created = Command::new(bin)
+            .args(["workspace", "create", "--name", "bench", "--json"])
+            .envs(env.clone())
+            .output()
+            .await
+            .with_context(|| format!("running {}", bin.display()))?;
+        if !created.status.success() {
+            bail!(
+                "workspace create: {}",
+                String::from_utf8_lossy(&created.stderr)
+            );
+        }
+        let workspace: CreatedWorkspace = serde_json::from_slice(&created.stdout)?;
+
+        let (log, file) = Target::log_file(dir.path())?;
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .envs(env)
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .kill_on_drop(true)
+            .spawn()?;
+        wait_until_listening(addr, &mut child, &log)
+            .await
+            .context("talk-server")?;
+        turn_off_auto_reply(&base, &workspace).await?;
+        Ok(TalkServer {
+            target: Target {
+                pid: child.id().context("talk-server pid")?,
+                child,
+                addr,
+                _dir: dir,
+            },
+            base,
+            capture_key: workspace.capture_key,
+            database_url,
+        })
+    }
+
+    /// Visitor messages in the database: read after the run, the durable count.
+    pub async fn stored_messages(&self) -> Result<u64> {
+        let pool = sqlx::SqlitePool::connect(&format!("{}?mode=ro", self.database_url)).await?;
+        let (count,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM messages WHERE author_kind = 'visitor'")
+                .fetch_one(&pool)
+                .await?;
+        pool.close().await;
+        Ok(count as u64)
+    }
+}
+
+/// The bot answers a new conversation's first message unless the response times are empty.
+async fn turn_off_auto_reply(base: &str, workspace: &CreatedWorkspace) -> Result<()> {
+    let http = reqwest::Client::new();
+    let login = http
+        .post(format!("{base}/v1/agent/login"))
+        .json(&LoginRequest {
+            email: workspace.admin_email.clone(),
+            password: workspace.admin_password.clone(),
+            workspace_id: None,
+        })
+        .send()
+        .await?
+        .error_for_status()
+        .context("admin login")?;
+    let cookie = login
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .context("admin login set no cookie")?
+        .to_string();
+    let settings = WidgetSettings {
+        response_times: ResponseTimes {
+            online: String::new(),
+            away: String::new(),
+        },
+        ..WidgetSettings::default()
+    };
+    http.put(format!("{base}/v1/admin/widget-settings"))
+        .header(reqwest::header::COOKIE, cookie)
+        .json(&settings)
+        .send()
+        .await?
+        .error_for_status()
+        .context("turning the auto-reply off")?;
+    Ok(())
+}
+
+/// `node relay.js`: socket.io, websocket transport only, no persistence.
+pub async fn start_relay(node: &Path, script: &Path) -> Result<Target> {
+    let dir = tempfile::tempdir()?;
+    let addr = free_loopback_addr()?;
+    let (log, file) = Target::log_file(dir.path())?;
+    let mut child = Command::new(node)
+        .arg(script)
+        .env("HOST", addr.ip().to_string())
+        .env("PORT", addr.port().to_string())
+        .stdin(Stdio::null())
+        .stdout(file.try_clone()?)
+        .stderr(file)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("running {} {}", node.display(), script.display()))?;
+    wait_until_listening(addr, &mut child, &log)
+        .await
+        .context("socket.io relay")?;
+    Ok(Target {
+        pid: child.id().context("relay pid")?,
+        child,
+        addr,
+        _dir: dir,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_own_rss() {
+        let rss = rss_bytes(std::process::id()).expect("own /proc status");
+        assert!(rss > 100 * 1024, "implausibly small RSS: {rss}");
+    }
+}
