@@ -57,9 +57,16 @@ async fn concurrent_appends_get_every_sequence_number_once() {
     answered.sort_unstable();
 
     let expected: Vec<i64> = (before + 1..=before + SENDERS as i64).collect();
-    assert_eq!(answered, expected, "each answer is a distinct, gap-free seq");
+    assert_eq!(
+        answered, expected,
+        "each answer is a distinct, gap-free seq"
+    );
     let stored = stored_seqs(&app, &conversation_id).await;
-    assert_eq!(&stored[before as usize..], expected.as_slice(), "all stored");
+    assert_eq!(
+        &stored[before as usize..],
+        expected.as_slice(),
+        "all stored"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,8 +81,16 @@ async fn a_failing_message_fails_alone_and_resends_are_answered_with_the_origina
     // Queued together: the one for a conversation that doesn't exist fails, the others commit;
     // the same client id twice is stored once and both senders get that message.
     let (good, missing, first_copy, second_copy) = tokio::join!(
-        conversations::append(writer, &conversation_id, visitor_message("good".into(), None)),
-        conversations::append(writer, "no-such-conversation", visitor_message("lost?".into(), None)),
+        conversations::append(
+            writer,
+            &conversation_id,
+            visitor_message("good".into(), None)
+        ),
+        conversations::append(
+            writer,
+            "no-such-conversation",
+            visitor_message("lost?".into(), None)
+        ),
         conversations::append(
             writer,
             &conversation_id,
@@ -91,7 +106,10 @@ async fn a_failing_message_fails_alone_and_resends_are_answered_with_the_origina
     assert!(missing.is_err(), "no conversation, no message");
     let first_copy = first_copy.unwrap().into_message();
     let second_copy = second_copy.unwrap().into_message();
-    assert_eq!(first_copy.id, second_copy.id, "one message for one client id");
+    assert_eq!(
+        first_copy.id, second_copy.id,
+        "one message for one client id"
+    );
 
     let bodies: Vec<String> =
         sqlx::query_scalar("SELECT body FROM messages WHERE conversation_id = ? AND seq >= ?")
