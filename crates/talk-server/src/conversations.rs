@@ -426,19 +426,15 @@ pub async fn append(
     conversation_id: &str,
     message: NewMessage,
 ) -> Result<Appended, sqlx::Error> {
-    let db = writer.db();
-    if let Some(client_msg_id) = &message.client_msg_id {
-        if let Some(existing) = message_by_client_id(db, conversation_id, client_msg_id).await? {
-            return Ok(Appended::Duplicate(existing));
-        }
-    }
     let client_msg_id = message.client_msg_id.clone();
     match writer.commit(conversation_id, message).await {
         Ok((message, reopened)) => Ok(Appended::New { message, reopened }),
-        // Another tab resent the same message concurrently: return the one that won.
+        // Sent before (a resend, or another tab): its savepoint was rolled back, so no seq
+        // was used; answer with the message stored the first time. Checking first would cost
+        // every message a query for the rare resend.
         Err(error) if db::is_unique_violation(&error) && client_msg_id.is_some() => {
             let client_msg_id = client_msg_id.unwrap_or_default();
-            message_by_client_id(db, conversation_id, &client_msg_id)
+            message_by_client_id(writer.db(), conversation_id, &client_msg_id)
                 .await?
                 .map(Appended::Duplicate)
                 .ok_or(error)
