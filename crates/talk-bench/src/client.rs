@@ -5,13 +5,17 @@
 use anyhow::{anyhow, bail, Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use talk_protocol::{
     ClientEvent, IdentifyRequest, ServerEvent, WidgetSessionRequest, WidgetSessionResponse,
 };
 use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::WebSocketStream;
@@ -51,7 +55,7 @@ impl Connector {
         }
     }
 
-    pub async fn websocket(&self, url: &str) -> Result<Ws> {
+    pub async fn websocket(&self, request: impl IntoClientRequest + Unpin) -> Result<Ws> {
         let source = self.sources[self.next.fetch_add(1, Ordering::Relaxed) % self.sources.len()];
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(source, 0))?;
@@ -61,7 +65,8 @@ impl Connector {
             .with_context(|| format!("connect from {source}"))?;
         stream.set_nodelay(true)?;
         let (ws, _) =
-            tokio_tungstenite::client_async_with_config(url, stream, Some(client_config())).await?;
+            tokio_tungstenite::client_async_with_config(request, stream, Some(client_config()))
+                .await?;
         Ok(ws)
     }
 }
@@ -69,22 +74,26 @@ impl Connector {
 /// Where to reach a target and how to talk to it.
 #[derive(Clone)]
 pub enum Protocol {
-    /// A talk-server: `base` is its http URL, `capture_key` the bench workspace's.
+    /// A talk-server: `base` is its http URL, `capture_key` the bench workspace's and
+    /// `agent_cookie` its admin's signed-in session (for agent sockets).
     Talk {
         base: String,
         capture_key: String,
+        agent_cookie: String,
         http: reqwest::Client,
     },
     /// A socket.io server at `url` (`ws://…/socket.io/?EIO=4&transport=websocket`).
     SocketIo { url: String },
 }
 
-/// Who receives the visitors' messages. Today only a second tab of the same visitor (its own
-/// widget session) exists: it hears each message through the hub exactly as an agent's
-/// socket would. An agent socket (`GET /v1/agent/socket`, cookie session) becomes a new
-/// variant here.
+/// Who receives the visitors' messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum AgentKind {
+    /// Agents' inbox sockets (`GET /v1/agent/socket`, cookie session): each hears every
+    /// message of the workspace, as a signed-in agent does. For socket.io, a socket that
+    /// joined every pair's room.
+    Inbox,
+    /// A second tab of the same visitor (its own widget session): one receiver per pair.
     VisitorTab,
 }
 
@@ -94,11 +103,88 @@ pub enum Route {
     SocketIo { room: String, next_ack_id: u64 },
 }
 
-/// A visitor socket and the agent-side socket that receives what it sends.
+/// A visitor socket and the agent side that receives what it sends.
 pub struct Pair {
     pub visitor: Ws,
-    pub agent: Ws,
+    pub agent: AgentEnd,
     pub route: Route,
+}
+
+/// A pair's agent side: a socket of its own, or the deliveries an inbox socket routes to it.
+pub enum AgentEnd {
+    Socket(Box<Ws>),
+    Routed(mpsc::UnboundedReceiver<Frame>),
+}
+
+impl AgentEnd {
+    pub async fn next(&mut self) -> Option<Result<Frame, tokio_tungstenite::tungstenite::Error>> {
+        match self {
+            AgentEnd::Socket(ws) => ws.next().await,
+            AgentEnd::Routed(deliveries) => deliveries.recv().await.map(Ok),
+        }
+    }
+
+    /// Answers on the socket; the inbox reader answers its own socket's pings.
+    pub async fn send(
+        &mut self,
+        frame: Frame,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        match self {
+            AgentEnd::Socket(ws) => ws.send(frame).await,
+            AgentEnd::Routed(_) => Ok(()),
+        }
+    }
+}
+
+/// Agent sockets that each hear every pair's messages. Each pair is measured at one of them
+/// (index modulo their number); the others receive and drop its messages, as idle agents'
+/// inboxes do.
+pub struct Inbox {
+    routes: Vec<Arc<Mutex<Routes>>>,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Deliveries by conversation (Talk) or room (socket.io).
+#[derive(Default)]
+struct Routes(HashMap<String, RouteTo>);
+
+enum RouteTo {
+    /// Not registered yet (the delivery overtook the ack that names the conversation).
+    Waiting(Vec<Frame>),
+    Pair(mpsc::UnboundedSender<Frame>),
+    Elsewhere,
+}
+
+impl Routes {
+    fn deliver(&mut self, key: String, frame: Frame) {
+        match self
+            .0
+            .entry(key)
+            .or_insert_with(|| RouteTo::Waiting(Vec::new()))
+        {
+            RouteTo::Waiting(early) => early.push(frame),
+            // A pair that finished keeps its socket; a closed receiver means the run ended.
+            RouteTo::Pair(pair) => drop(pair.send(frame)),
+            RouteTo::Elsewhere => {}
+        }
+    }
+
+    fn register(&mut self, key: String, to: RouteTo) {
+        if let (RouteTo::Pair(pair), Some(RouteTo::Waiting(early))) = (&to, self.0.get_mut(&key)) {
+            for frame in early.drain(..) {
+                drop(pair.send(frame));
+            }
+        }
+        self.0.insert(key, to);
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        for reader in &self.readers {
+            reader.abort();
+        }
+    }
 }
 
 /// What a frame means to the load.
@@ -142,21 +228,71 @@ impl Protocol {
         .context("handshake timed out")?
     }
 
-    /// A visitor and its agent-side observer, with one message already delivered (for Talk
-    /// that first message starts the conversation, which is not what the phases measure).
+    /// `agents` inbox sockets, each hearing every one of `pairs` pairs.
+    pub async fn open_inbox(
+        &self,
+        connector: &Connector,
+        agents: usize,
+        pairs: usize,
+    ) -> Result<Inbox> {
+        let mut inbox = Inbox {
+            routes: Vec::new(),
+            readers: Vec::new(),
+        };
+        for _ in 0..agents.max(1) {
+            let ws = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+                match self {
+                    Protocol::Talk {
+                        base, agent_cookie, ..
+                    } => {
+                        let url = format!("{}/v1/agent/socket", base.replacen("http", "ws", 1));
+                        let mut request = url.into_client_request()?;
+                        let headers = request.headers_mut();
+                        headers.insert("cookie", agent_cookie.parse()?);
+                        // The server takes the cookie only from its own origin (the inbox's).
+                        headers.insert("origin", base.parse()?);
+                        let mut ws = connector.websocket(request).await?;
+                        expect_frame(&mut ws, |text| text.starts_with(r#"{"type":"ready""#))
+                            .await?;
+                        Ok::<_, anyhow::Error>(ws)
+                    }
+                    Protocol::SocketIo { url } => {
+                        let mut ws = socket_io_connect(connector, url).await?;
+                        for index in 0..pairs {
+                            let join = json!(["join", room_name(index)]);
+                            ws.send(Frame::text(format!("42{index}{join}"))).await?;
+                            expect_frame(&mut ws, |text| text.starts_with("43")).await?;
+                        }
+                        Ok(ws)
+                    }
+                }
+            })
+            .await
+            .context("agent socket handshake timed out")??;
+            let routes = Arc::new(Mutex::new(Routes::default()));
+            inbox
+                .readers
+                .push(tokio::spawn(read_inbox(self.clone(), ws, routes.clone())));
+            inbox.routes.push(routes);
+        }
+        Ok(inbox)
+    }
+
+    /// A visitor and its agent side, with one message already delivered (for Talk that first
+    /// message starts the conversation, which is not what the phases measure). With an
+    /// `inbox`, the pair's deliveries are routed from its agent sockets.
     pub async fn open_pair(
         &self,
         connector: &Connector,
         index: usize,
-        agent: AgentKind,
+        inbox: Option<&Inbox>,
     ) -> Result<Pair> {
-        let AgentKind::VisitorTab = agent;
+        let (routed, deliveries) = mpsc::unbounded_channel();
         let mut pair = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
             match self {
                 Protocol::Talk { base, http, .. } => {
                     let visitor_id = random_visitor_id();
                     let visitor_session = self.widget_session(&visitor_id).await?;
-                    let agent_session = self.widget_session(&visitor_id).await?;
                     http.post(format!("{base}/v1/talk/identify"))
                         .bearer_auth(&visitor_session.session_token)
                         .json(&IdentifyRequest {
@@ -167,21 +303,39 @@ impl Protocol {
                         .await?
                         .error_for_status()
                         .context("identify")?;
+                    let agent = match inbox {
+                        Some(_) => AgentEnd::Routed(deliveries),
+                        None => {
+                            let agent_session = self.widget_session(&visitor_id).await?;
+                            AgentEnd::Socket(Box::new(
+                                self.talk_socket(connector, &agent_session).await?,
+                            ))
+                        }
+                    };
                     Ok::<_, anyhow::Error>(Pair {
                         visitor: self.talk_socket(connector, &visitor_session).await?,
-                        agent: self.talk_socket(connector, &agent_session).await?,
+                        agent,
                         route: Route::Talk {
                             conversation_id: None,
                         },
                     })
                 }
                 Protocol::SocketIo { url } => {
-                    let room = format!("pair-{index}");
-                    let mut agent = socket_io_connect(connector, url).await?;
-                    agent
-                        .send(Frame::text(format!("420{}", json!(["join", room]))))
-                        .await?;
-                    expect_frame(&mut agent, |text| text.starts_with("430")).await?;
+                    let room = room_name(index);
+                    let agent = match inbox {
+                        Some(inbox) => {
+                            inbox.register(index, room.clone(), routed.clone());
+                            AgentEnd::Routed(deliveries)
+                        }
+                        None => {
+                            let mut agent = socket_io_connect(connector, url).await?;
+                            agent
+                                .send(Frame::text(format!("420{}", json!(["join", room]))))
+                                .await?;
+                            expect_frame(&mut agent, |text| text.starts_with("430")).await?;
+                            AgentEnd::Socket(Box::new(agent))
+                        }
+                    };
                     Ok(Pair {
                         visitor: socket_io_connect(connector, url).await?,
                         agent,
@@ -195,27 +349,45 @@ impl Protocol {
         })
         .await
         .context("pair handshake timed out")??;
-        self.first_message(&mut pair).await?;
+        let conversation_id = self.first_message(&mut pair).await?;
+        if let (Some(inbox), Some(conversation_id)) = (inbox, conversation_id) {
+            inbox.register(index, conversation_id, routed);
+        }
+        expect_delivery(self, &mut pair.agent).await?;
         Ok(pair)
     }
 
-    async fn first_message(&self, pair: &mut Pair) -> Result<()> {
+    /// Sends the pair's first message; returns the conversation it started (Talk).
+    async fn first_message(&self, pair: &mut Pair) -> Result<Option<String>> {
         let frame = self.send_frame(&mut pair.route, "hello");
         pair.visitor.send(frame).await?;
         let ack = expect_incoming(self, &mut pair.visitor, |incoming| {
             matches!(incoming, Incoming::Ack(_))
         })
         .await?;
+        let mut started = None;
         if let (Route::Talk { conversation_id }, Frame::Text(text)) = (&mut pair.route, &ack) {
             if let Ok(ServerEvent::Ack { message, .. }) = serde_json::from_str(text.as_str()) {
-                *conversation_id = Some(message.conversation_id);
+                *conversation_id = Some(message.conversation_id.clone());
+                started = Some(message.conversation_id);
             }
         }
-        expect_incoming(self, &mut pair.agent, |incoming| {
-            matches!(incoming, Incoming::Delivered(_))
-        })
-        .await?;
-        Ok(())
+        Ok(started)
+    }
+
+    /// The conversation (Talk) or room (socket.io) a delivered message belongs to.
+    fn delivery_key(&self, text: &str) -> Option<String> {
+        match self {
+            Protocol::Talk { .. } => match serde_json::from_str::<ServerEvent>(text) {
+                Ok(ServerEvent::Message { message }) => Some(message.conversation_id),
+                _ => None,
+            },
+            Protocol::SocketIo { .. } => {
+                let payload = text.strip_prefix("42")?;
+                let event: serde_json::Value = serde_json::from_str(payload).ok()?;
+                Some(event.get(1)?.get("room")?.as_str()?.to_string())
+            }
+        }
     }
 
     async fn widget_session(&self, visitor_id: &str) -> Result<WidgetSessionResponse> {
@@ -223,6 +395,7 @@ impl Protocol {
             base,
             capture_key,
             http,
+            ..
         } = self
         else {
             bail!("not a talk-server");
@@ -295,6 +468,57 @@ impl Protocol {
             Protocol::SocketIo { .. } => decode_socket_io(text),
         }
     }
+}
+
+fn room_name(pair: usize) -> String {
+    format!("pair-{pair}")
+}
+
+impl Inbox {
+    /// Routes `key`'s deliveries to the pair at the agent that measures it.
+    fn register(&self, pair: usize, key: String, to: mpsc::UnboundedSender<Frame>) {
+        let measuring = pair % self.routes.len();
+        for (agent, routes) in self.routes.iter().enumerate() {
+            let route = if agent == measuring {
+                RouteTo::Pair(to.clone())
+            } else {
+                RouteTo::Elsewhere
+            };
+            routes.lock().expect("routes").register(key.clone(), route);
+        }
+    }
+}
+
+/// Reads one agent socket for the whole run, routing each delivery to its pair.
+async fn read_inbox(protocol: Protocol, mut ws: Ws, routes: Arc<Mutex<Routes>>) {
+    while let Some(Ok(frame)) = ws.next().await {
+        let Frame::Text(text) = &frame else { continue };
+        if let Incoming::Reply(reply) = protocol.decode(text.as_str()) {
+            if ws.send(Frame::text(reply)).await.is_err() {
+                return;
+            }
+        } else if let Some(key) = protocol.delivery_key(text.as_str()) {
+            routes.lock().expect("routes").deliver(key, frame);
+        }
+    }
+}
+
+async fn expect_delivery(protocol: &Protocol, agent: &mut AgentEnd) -> Result<()> {
+    let wait = async {
+        while let Some(frame) = agent.next().await {
+            if let Frame::Text(text) = frame? {
+                match protocol.decode(text.as_str()) {
+                    Incoming::Delivered(_) => return Ok(()),
+                    Incoming::Reply(reply) => agent.send(Frame::text(reply)).await?,
+                    _ => {}
+                }
+            }
+        }
+        Err(anyhow!("the agent side closed"))
+    };
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, wait)
+        .await
+        .context("the first message was not delivered")?
 }
 
 /// Engine.IO 4 packet type, then socket.io's: `2` ping (answer `3`), `42[…]` an event,
@@ -390,6 +614,21 @@ mod tests {
             Incoming::Error(r#"{"message":"nope"}"#.into())
         );
         assert_eq!(decode_socket_io(r#"40{"sid":"x"}"#), Incoming::Other);
+    }
+
+    #[test]
+    fn inbox_routes_hold_early_deliveries_until_the_pair_registers() {
+        let mut routes = Routes::default();
+        routes.deliver("c1".into(), Frame::text("early"));
+        let (to, mut pair) = mpsc::unbounded_channel();
+        routes.register("c1".into(), RouteTo::Pair(to));
+        routes.deliver("c1".into(), Frame::text("later"));
+        routes.register("c2".into(), RouteTo::Elsewhere);
+        routes.deliver("c2".into(), Frame::text("not ours"));
+        assert_eq!(pair.try_recv().unwrap(), Frame::text("early"));
+        assert_eq!(pair.try_recv().unwrap(), Frame::text("later"));
+        assert!(pair.try_recv().is_err(), "nothing else reached the pair");
+        assert!(matches!(routes.0.get("c2"), Some(RouteTo::Elsewhere)));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! over visitor→agent pairs while the idle ones stay connected. Every phase is bounded in
 //! time and count.
 
-use crate::client::{Connector, Incoming, Pair, Protocol, Ws};
+use crate::client::{AgentKind, Connector, Incoming, Pair, Protocol, Ws};
 use crate::Options;
 use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
@@ -137,11 +137,20 @@ pub async fn run(
         rss_after / 1_000_000
     );
 
-    // Pairs, then the phases.
+    // Agents, pairs, then the phases.
+    let inbox = match options.agent {
+        AgentKind::Inbox => Some(
+            protocol
+                .open_inbox(&connector, options.agents, options.pairs)
+                .await
+                .context("opening the agent sockets")?,
+        ),
+        AgentKind::VisitorTab => None,
+    };
     let mut pairs = Vec::with_capacity(options.pairs);
     for index in 0..options.pairs {
         let pair = protocol
-            .open_pair(&connector, index, options.agent)
+            .open_pair(&connector, index, inbox.as_ref())
             .await
             .with_context(|| format!("opening pair {index}"))?;
         pairs.push(PairState {
@@ -180,6 +189,7 @@ pub async fn run(
     }
     let idle_alive_at_end = alive.load(Ordering::Relaxed);
     stop_idle.cancel();
+    drop(inbox);
     Ok(RunResult {
         target: name,
         idle_wanted: options.idle,

@@ -42,8 +42,12 @@ pub struct Options {
     /// Visitor→agent pairs that carry the messages.
     #[arg(long, default_value_t = 100)]
     pairs: usize,
-    #[arg(long, value_enum, default_value_t = AgentKind::VisitorTab)]
+    /// Who receives the messages: agents' inbox sockets, or a second tab of each visitor.
+    #[arg(long, value_enum, default_value_t = AgentKind::Inbox)]
     agent: AgentKind,
+    /// Agent sockets with `--agent inbox`; each hears every message.
+    #[arg(long, default_value_t = 1)]
+    agents: usize,
     /// Unacknowledged messages per pair in the closed-loop (maximum throughput) phase.
     #[arg(long, default_value_t = 4)]
     window: usize,
@@ -88,7 +92,10 @@ fn main() -> ExitCode {
 /// to what fits: each socket is one descriptor here and one in the target.
 fn prepare(options: &mut Options) -> Result<()> {
     let limit = rlimit::increase_nofile_limit(u64::MAX)?;
-    let others = 2 * options.pairs as u64 + options.connect_concurrency as u64 + SPARE_FDS;
+    let others = 2 * options.pairs as u64
+        + options.agents as u64
+        + options.connect_concurrency as u64
+        + SPARE_FDS;
     let fits = limit.saturating_sub(others) as usize;
     if fits < options.idle {
         eprintln!(
@@ -110,6 +117,7 @@ async fn run(options: &Options) -> Result<bool> {
     let protocol = Protocol::Talk {
         base: talk.base.clone(),
         capture_key: talk.capture_key.clone(),
+        agent_cookie: talk.agent_cookie.clone(),
         http: reqwest::Client::new(),
     };
     let connector = Arc::new(Connector::new(talk.target.addr, options.source_addrs));

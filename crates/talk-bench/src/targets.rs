@@ -89,6 +89,8 @@ pub struct TalkServer {
     pub target: Target,
     pub base: String,
     pub capture_key: String,
+    /// The bench workspace's admin, signed in: what agent sockets authenticate with.
+    pub agent_cookie: String,
     database_url: String,
 }
 
@@ -134,7 +136,7 @@ impl TalkServer {
         wait_until_listening(addr, &mut child, &log)
             .await
             .context("talk-server")?;
-        turn_off_auto_reply(&base, &workspace).await?;
+        let agent_cookie = turn_off_auto_reply(&base, &workspace).await?;
         Ok(TalkServer {
             target: Target {
                 pid: child.id().context("talk-server pid")?,
@@ -144,6 +146,7 @@ impl TalkServer {
             },
             base,
             capture_key: workspace.capture_key,
+            agent_cookie,
             database_url,
         })
     }
@@ -161,7 +164,8 @@ impl TalkServer {
 }
 
 /// The bot answers a new conversation's first message unless the response times are empty.
-async fn turn_off_auto_reply(base: &str, workspace: &CreatedWorkspace) -> Result<()> {
+/// Returns the admin's session cookie, which the agent sockets sign in with.
+async fn turn_off_auto_reply(base: &str, workspace: &CreatedWorkspace) -> Result<String> {
     let http = reqwest::Client::new();
     let login = http
         .post(format!("{base}/v1/agent/login"))
@@ -189,13 +193,13 @@ async fn turn_off_auto_reply(base: &str, workspace: &CreatedWorkspace) -> Result
         ..WidgetSettings::default()
     };
     http.put(format!("{base}/v1/admin/widget-settings"))
-        .header(reqwest::header::COOKIE, cookie)
+        .header(reqwest::header::COOKIE, &cookie)
         .json(&settings)
         .send()
         .await?
         .error_for_status()
         .context("turning the auto-reply off")?;
-    Ok(())
+    Ok(cookie)
 }
 
 /// `node relay.js`: socket.io, websocket transport only, no persistence.

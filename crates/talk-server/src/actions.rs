@@ -59,7 +59,7 @@ pub async fn agent_reply(
         client_msg_id,
         reopens: false,
     };
-    match conversations::append(&state.db, &conversation.id, new_message).await? {
+    match conversations::append(&state.messages, &conversation.id, new_message).await? {
         Appended::Duplicate(message) => Ok(message),
         Appended::New { message, .. } => {
             // Committed: now it may be seen.

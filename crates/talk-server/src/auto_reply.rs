@@ -37,7 +37,7 @@ pub async fn after_first_message(
         client_msg_id: None,
         reopens: false,
     };
-    let message = conversations::append(&state.db, conversation_id, reply)
+    let message = conversations::append(&state.messages, conversation_id, reply)
         .await?
         .into_message();
     publish::in_conversation(

@@ -3,6 +3,7 @@
 
 use crate::db::{self, Db};
 use crate::error::{ApiError, ApiResult};
+use crate::group_commit::MessageWriter;
 use talk_protocol::{
     Author, AuthorKind, Conversation, ConversationStatus, InboxConversation, Message,
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
@@ -418,44 +419,47 @@ impl Appended {
     }
 }
 
-/// Appends a message to an existing conversation, committed before returning.
+/// Appends a message to an existing conversation, committed (with whatever else the writer
+/// had queued) before returning. Idempotent on `client_msg_id`.
 pub async fn append(
-    db: &Db,
+    writer: &MessageWriter,
     conversation_id: &str,
     message: NewMessage,
 ) -> Result<Appended, sqlx::Error> {
-    if let Some(client_msg_id) = &message.client_msg_id {
-        if let Some(existing) = message_by_client_id(db, conversation_id, client_msg_id).await? {
-            return Ok(Appended::Duplicate(existing));
-        }
-    }
     let client_msg_id = message.client_msg_id.clone();
-    let mut tx = db.begin().await?;
-    let reopened = message.reopens
-        && sqlx::query(
-            "UPDATE conversations SET status = 'open' WHERE id = ? AND status = 'closed'",
-        )
-        .bind(conversation_id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            > 0;
-    match insert_message(&mut tx, conversation_id, message).await {
-        Ok(message) => {
-            tx.commit().await?;
-            Ok(Appended::New { message, reopened })
-        }
-        // Another tab resent the same message concurrently: return the one that won.
+    match writer.commit(conversation_id, message).await {
+        Ok((message, reopened)) => Ok(Appended::New { message, reopened }),
+        // Sent before (a resend, or another tab): its savepoint was rolled back, so no seq
+        // was used; answer with the message stored the first time. Checking first would cost
+        // every message a query for the rare resend.
         Err(error) if db::is_unique_violation(&error) && client_msg_id.is_some() => {
-            drop(tx);
             let client_msg_id = client_msg_id.unwrap_or_default();
-            message_by_client_id(db, conversation_id, &client_msg_id)
+            message_by_client_id(writer.db(), conversation_id, &client_msg_id)
                 .await?
                 .map(Appended::Duplicate)
                 .ok_or(error)
         }
         Err(error) => Err(error),
     }
+}
+
+/// The writes of one append, inside the caller's transaction: reopen if asked, then insert.
+pub(crate) async fn append_in(
+    conn: &mut sqlx::SqliteConnection,
+    conversation_id: &str,
+    message: NewMessage,
+) -> Result<(Message, bool), sqlx::Error> {
+    let reopened = message.reopens
+        && sqlx::query(
+            "UPDATE conversations SET status = 'open' WHERE id = ? AND status = 'closed'",
+        )
+        .bind(conversation_id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+            > 0;
+    let message = insert_message(conn, conversation_id, message).await?;
+    Ok((message, reopened))
 }
 
 /// Starts a conversation with its first message, in one transaction.

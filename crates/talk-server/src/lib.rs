@@ -8,6 +8,7 @@ pub mod config;
 pub mod conversations;
 pub mod db;
 pub mod error;
+pub mod group_commit;
 pub mod http;
 pub mod page_views;
 pub mod people;
@@ -32,6 +33,8 @@ use tokio_util::task::TaskTracker;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: db::Db,
+    /// Every message is appended through it (group commit).
+    pub messages: group_commit::MessageWriter,
     pub hub: Arc<realtime::Hub>,
     pub limits: rate_limit::Limits,
     pub typing_limiter: Arc<realtime::TypingLimiter>,
@@ -46,6 +49,7 @@ impl AppState {
         AppState {
             limits: rate_limit::Limits::new(&settings),
             settings: Arc::new(settings),
+            messages: group_commit::MessageWriter::start(db.clone()),
             db,
             hub: Arc::new(realtime::Hub::new()),
             typing_limiter: Arc::new(realtime::typing_limiter()),

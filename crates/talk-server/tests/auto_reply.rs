@@ -26,7 +26,12 @@ impl Server {
         change(&mut settings);
         let answer = self
             .app
-            .as_agent(&cookie, Method::PUT, "/v1/admin/widget-settings", Some(settings))
+            .as_agent(
+                &cookie,
+                Method::PUT,
+                "/v1/admin/widget-settings",
+                Some(settings),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     }
@@ -87,7 +92,10 @@ async fn the_bot_quotes_the_response_time_of_the_current_status() {
     server.identify(&away_visitor, "ann@example.com").await;
     let (mut ws, _) = server.open(&away_visitor, None).await;
     let (first, auto_reply) = start_conversation(&mut ws, MSG_1, "Hello").await;
-    assert_eq!(auto_reply.body, "Thanks for your message! We reply within a day.");
+    assert_eq!(
+        auto_reply.body,
+        "Thanks for your message! We reply within a day."
+    );
     assert_eq!(auto_reply.author.name.as_deref(), Some("Acme Bot"));
     assert_eq!(auto_reply.client_msg_id, None);
     // Only the first message of a conversation gets one.

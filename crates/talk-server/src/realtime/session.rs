@@ -449,7 +449,9 @@ impl Session {
         match conversation_id {
             Some(conversation_id) => {
                 let conversation = self.visible_conversation(&conversation_id).await?;
-                match conversations::append(db, &conversation.id, new_message).await? {
+                match conversations::append(&self.state.messages, &conversation.id, new_message)
+                    .await?
+                {
                     Appended::Duplicate(message) => Ok(message),
                     Appended::New { message, reopened } => {
                         publish::in_conversation(

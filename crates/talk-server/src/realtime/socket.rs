@@ -21,6 +21,14 @@ use tokio_util::sync::CancellationToken;
 
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// tungstenite allocates its read buffer up front (128 KiB by default) for every socket, which
+/// made an idle visitor cost ~140 KB. Chat frames are small; a bigger frame still fits, as the
+/// buffer grows while it is read.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// Flush each event at once: a chat event should not wait for 128 KiB of company.
+const WRITE_BUFFER_BYTES: usize = 0;
+/// A peer that stops reading is cut off by the outgoing queue's limit; this bounds the bytes.
+const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
 /// Close code for a server-side failure (RFC 6455).
 const INTERNAL_ERROR: u16 = 1011;
 
@@ -41,6 +49,9 @@ where
     let running = state.sockets.token();
     upgrade
         .max_message_size(MAX_FRAME_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             run(socket, state).await;
             drop(running);
