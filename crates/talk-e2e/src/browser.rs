@@ -10,8 +10,20 @@ use tokio::process::{Child, Command};
 /// Headless Chromium behind its own chromedriver on a free port.
 pub struct Browser {
     pub client: Client,
-    _driver: Child,
+    driver: Child,
     _profile: tempfile::TempDir,
+}
+
+/// chromedriver runs in a process group of its own, so a test that fails (and never closes
+/// its session) still takes Chromium down with it: killing only chromedriver would leave the
+/// browser running, and a few dozen failed runs fill a 2-core machine with orphans.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if let Some(pid) = self.driver.id() {
+            // SAFETY: kill(2) with a negative pid signals the group this Browser created.
+            unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+        }
+    }
 }
 
 fn free_port() -> u16 {
@@ -30,8 +42,11 @@ impl Browser {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .kill_on_drop(true)
+            .process_group(0)
             .spawn()
-            .unwrap_or_else(|error| panic!("start {driver_bin} (run scripts/install-tools.sh --browser): {error}"));
+            .unwrap_or_else(|error| {
+                panic!("start {driver_bin} (run scripts/install-tools.sh --browser): {error}")
+            });
         let profile = tempfile::tempdir().expect("profile dir");
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let capabilities = json!({
@@ -47,21 +62,25 @@ impl Browser {
         });
         let capabilities = capabilities.as_object().cloned().expect("an object");
         let url = format!("http://127.0.0.1:{port}");
-        let client = crate::eventually("chromedriver to accept a session", Duration::from_secs(30), || {
-            let capabilities = capabilities.clone();
-            let url = url.clone();
-            async move {
-                ClientBuilder::new(HttpConnector::new())
-                    .capabilities(capabilities)
-                    .connect(&url)
-                    .await
-                    .ok()
-            }
-        })
+        let client = crate::eventually(
+            "chromedriver to accept a session",
+            Duration::from_secs(30),
+            || {
+                let capabilities = capabilities.clone();
+                let url = url.clone();
+                async move {
+                    ClientBuilder::new(HttpConnector::new())
+                        .capabilities(capabilities)
+                        .connect(&url)
+                        .await
+                        .ok()
+                }
+            },
+        )
         .await;
         Browser {
             client,
-            _driver: driver,
+            driver,
             _profile: profile,
         }
     }
@@ -75,7 +94,9 @@ impl Browser {
         let host = crate::eventually("the widget to mount", Duration::from_secs(20), || async {
             let host = self.client.find(Locator::Css("ap3c-talk")).await.ok()?;
             let root = host.shadow_root().await.ok()?;
-            root.find(Locator::Css("[data-testid=talk-launcher]")).await.ok()?;
+            root.find(Locator::Css("[data-testid=talk-launcher]"))
+                .await
+                .ok()?;
             Some(root)
         })
         .await;
@@ -88,9 +109,15 @@ impl Browser {
         let axe = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../.tools/node_modules/axe-core/axe.min.js");
         let source = std::fs::read_to_string(&axe).unwrap_or_else(|error| {
-            panic!("{}: {error} (run scripts/install-tools.sh --browser)", axe.display())
+            panic!(
+                "{}: {error} (run scripts/install-tools.sh --browser)",
+                axe.display()
+            )
         });
-        self.client.execute(&source, vec![]).await.expect("inject axe-core");
+        self.client
+            .execute(&source, vec![])
+            .await
+            .expect("inject axe-core");
         let report = self
             .client
             .execute_async(
@@ -114,7 +141,7 @@ impl Browser {
     }
 
     pub async fn close(self) {
-        let _ = self.client.close().await;
+        let _ = self.client.clone().close().await;
     }
 }
 
@@ -133,9 +160,11 @@ impl Widget {
     }
 
     pub async fn wait_for(&self, testid: &str) -> Element {
-        crate::eventually(&format!("[data-testid={testid}]"), Duration::from_secs(15), || {
-            self.find(testid)
-        })
+        crate::eventually(
+            &format!("[data-testid={testid}]"),
+            Duration::from_secs(15),
+            || self.find(testid),
+        )
         .await
     }
 
@@ -166,12 +195,26 @@ impl Widget {
     /// Each message as (author, body, delivery state), in display order.
     pub async fn messages(&self) -> Vec<(String, String, String)> {
         let mut found = Vec::new();
-        let Ok(items) = self.root.find_all(Locator::Css(&by_testid("talk-message"))).await else {
+        let Ok(items) = self
+            .root
+            .find_all(Locator::Css(&by_testid("talk-message")))
+            .await
+        else {
             return found;
         };
         for item in items {
-            let author = item.attr("data-author").await.ok().flatten().unwrap_or_default();
-            let state = item.attr("data-state").await.ok().flatten().unwrap_or_default();
+            let author = item
+                .attr("data-author")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let state = item
+                .attr("data-state")
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
             let body = match item.find(Locator::Css(".talk-message-body")).await {
                 Ok(body) => body.text().await.unwrap_or_default(),
                 Err(_) => String::new(),
@@ -190,8 +233,10 @@ impl Widget {
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         loop {
             let last = self.messages().await;
-            let shown: Vec<(String, String)> =
-                last.iter().map(|(a, b, _)| (a.clone(), b.clone())).collect();
+            let shown: Vec<(String, String)> = last
+                .iter()
+                .map(|(a, b, _)| (a.clone(), b.clone()))
+                .collect();
             if shown == expected && last.iter().all(|(_, _, state)| state == "sent") {
                 return;
             }

@@ -1,10 +1,10 @@
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use talk_protocol::{
     AgentReplyRequest, Conversation, ConversationList, FieldValue, Message, MessageList,
     TalkSessionRequest, TalkSessionResponse,
 };
 use talk_server::{create_workspace, AppState, Settings};
-use std::net::SocketAddr;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -66,8 +66,12 @@ impl TestServer {
         };
         let mut settings = settings;
         adjust(&mut settings);
-        let state = AppState::connect(settings.clone()).await.expect("open the database");
-        let workspace = create_workspace(&state.db, "E2E").await.expect("create a workspace");
+        let state = AppState::connect(settings.clone())
+            .await
+            .expect("open the database");
+        let workspace = create_workspace(&state.db, "E2E")
+            .await
+            .expect("create a workspace");
         let mut server = TestServer {
             url,
             capture_key: workspace.capture_key,
@@ -110,7 +114,9 @@ impl TestServer {
     /// A new server process, as after a crash or deploy: same address, same database file.
     pub async fn start_again(&mut self) {
         let addr = self.settings.listen.parse().expect("address");
-        self.state = AppState::connect(self.settings.clone()).await.expect("reopen the database");
+        self.state = AppState::connect(self.settings.clone())
+            .await
+            .expect("reopen the database");
         self.run(listen(addr));
     }
 
@@ -151,7 +157,10 @@ impl TestServer {
     pub async fn reply(&self, conversation_id: &str, body: &str) -> Message {
         self.api(
             self.http
-                .post(format!("{}/v1/conversations/{conversation_id}/messages", self.url))
+                .post(format!(
+                    "{}/v1/conversations/{conversation_id}/messages",
+                    self.url
+                ))
                 .json(&AgentReplyRequest {
                     body: body.into(),
                     agent_name: Some("Grace".into()),
@@ -187,7 +196,11 @@ impl TestServer {
             .send()
             .await
             .expect("GET");
-        assert!(response.status().is_success(), "GET {path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
         response.bytes().await.expect("body").to_vec()
     }
 
@@ -231,15 +244,19 @@ impl TestServer {
             .await
             .expect("save settings");
         let status = saved.status();
-        assert!(status.is_success(), "save settings: {status} {}", saved.text().await.unwrap_or_default());
+        assert!(
+            status.is_success(),
+            "save settings: {status} {}",
+            saved.text().await.unwrap_or_default()
+        );
     }
 
     /// What agents see of the conversation's contact: person, verified, browsing history.
     pub async fn contact(&self, conversation_id: &str) -> talk_protocol::Contact {
-        self.api(
-            self.http
-                .get(format!("{}/v1/conversations/{conversation_id}/contact", self.url)),
-        )
+        self.api(self.http.get(format!(
+            "{}/v1/conversations/{conversation_id}/contact",
+            self.url
+        )))
         .await
     }
 
@@ -247,20 +264,30 @@ impl TestServer {
     pub async fn agent_typing(&self, conversation_id: &str) {
         let response = self
             .http
-            .post(format!("{}/v1/conversations/{conversation_id}/typing", self.url))
+            .post(format!(
+                "{}/v1/conversations/{conversation_id}/typing",
+                self.url
+            ))
             .header("X-Api-Key", &self.api_key)
             .json(&serde_json::json!({"typing": true, "agent_name": "Grace"}))
             .send()
             .await
             .expect("typing");
-        assert!(response.status().is_success(), "typing: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "typing: {}",
+            response.status()
+        );
     }
 
     /// The agents have read the conversation up to `seq`.
     pub async fn agent_read(&self, conversation_id: &str, seq: i64) -> Conversation {
         self.api(
             self.http
-                .post(format!("{}/v1/conversations/{conversation_id}/read", self.url))
+                .post(format!(
+                    "{}/v1/conversations/{conversation_id}/read",
+                    self.url
+                ))
                 .json(&serde_json::json!({"up_to_seq": seq})),
         )
         .await
@@ -290,7 +317,11 @@ impl TestServer {
             .send()
             .await
             .expect("event stream");
-        assert!(response.status().is_success(), "stream: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "stream: {}",
+            response.status()
+        );
         EventListener {
             response,
             buffer: String::new(),
@@ -326,7 +357,11 @@ pub struct EventListener {
 
 impl EventListener {
     /// The next event of the given `type` within `timeout`, skipping others.
-    pub async fn next_of_type(&mut self, kind: &str, timeout: std::time::Duration) -> serde_json::Value {
+    pub async fn next_of_type(
+        &mut self,
+        kind: &str,
+        timeout: std::time::Duration,
+    ) -> serde_json::Value {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             while let Some(end) = self.buffer.find("\n\n") {

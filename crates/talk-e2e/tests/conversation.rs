@@ -19,26 +19,45 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
             .await
             .expect("push to ap3c.cmd");
         assert_eq!(ran_at_once, serde_json::Value::Bool(true));
-        assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "launcher");
+        assert_eq!(
+            browser.accessibility_violations().await,
+            Vec::<String>::new(),
+            "launcher"
+        );
         widget.click("talk-launcher").await;
         widget.wait_for("talk-home").await;
-        assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "homepage");
+        assert_eq!(
+            browser.accessibility_violations().await,
+            Vec::<String>::new(),
+            "homepage"
+        );
         widget.click("talk-new-conversation").await;
         widget.wait_for("talk-identify-form").await;
-        assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "email form");
+        assert_eq!(
+            browser.accessibility_violations().await,
+            Vec::<String>::new(),
+            "email form"
+        );
         widget.type_into("talk-email", "ada@example.com").await;
         widget.click("talk-identify-submit").await;
 
         // Enter sends; the message is shown once the server has committed it.
         widget.type_into("talk-composer", "hello").await;
         widget.type_into("talk-composer", ENTER).await;
-        widget.wait_for_messages(&[("visitor", "hello"), ("bot", AUTO_REPLY)]).await;
+        widget
+            .wait_for_messages(&[("visitor", "hello"), ("bot", AUTO_REPLY)])
+            .await;
 
         let conversations = server.conversations().await;
         assert_eq!(conversations.len(), 1, "{conversations:?}");
         let first = conversations[0].clone();
         assert!(!first.verified, "a typed email proves nothing");
-        let stored: Vec<String> = server.messages(&first.id).await.into_iter().map(|m| m.body).collect();
+        let stored: Vec<String> = server
+            .messages(&first.id)
+            .await
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
         assert_eq!(stored, ["hello", AUTO_REPLY]);
 
         // An agent replies through the API; it appears live.
@@ -50,7 +69,11 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
                 ("agent", "Hi Ada, how can I help?"),
             ])
             .await;
-        assert_eq!(browser.accessibility_violations().await, Vec::<String>::new(), "conversation");
+        assert_eq!(
+            browser.accessibility_violations().await,
+            Vec::<String>::new(),
+            "conversation"
+        );
         browser.screenshot("conversation-1280x800").await;
 
         // After a reload the same visitor (cookie) sees its history and is not asked again.
@@ -68,7 +91,10 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
 
         // The site's backend mints a token after a login; the page switches sessions.
         let session = server.mint_token("ada@example.com", "Ada Lovelace").await;
-        assert_eq!(session.person_id, first.person_id.clone().expect("identified person"));
+        assert_eq!(
+            session.person_id,
+            first.person_id.clone().expect("identified person")
+        );
         browser
             .client
             .execute(
@@ -77,14 +103,21 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
             )
             .await
             .expect("setVerifiedSession");
-        let greeting = eventually("the greeting to name the person", Duration::from_secs(15), || async {
-            let text = widget.find("talk-greeting").await?.text().await.ok()?;
-            // The first name is split from str::name "Ada Lovelace" by the session API.
-            (text.trim() == "Hi Ada").then_some(text)
-        })
+        let greeting = eventually(
+            "the greeting to name the person",
+            Duration::from_secs(15),
+            || async {
+                let text = widget.find("talk-greeting").await?.text().await.ok()?;
+                // The first name is split from str::name "Ada Lovelace" by the session API.
+                (text.trim() == "Hi Ada").then_some(text)
+            },
+        )
         .await;
         assert!(greeting.starts_with("Hi"), "{greeting}");
-        assert!(widget.find("talk-identify-form").await.is_none(), "a verified person is never asked");
+        assert!(
+            widget.find("talk-identify-form").await.is_none(),
+            "a verified person is never asked"
+        );
 
         // The new session starts a new conversation, and only that one is verified.
         widget.click("talk-new-conversation").await;
@@ -97,11 +130,25 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
 
         let conversations = server.conversations().await;
         assert_eq!(conversations.len(), 2, "{conversations:?}");
-        let old = conversations.iter().find(|c| c.id == first.id).expect("first conversation");
-        let new = conversations.iter().find(|c| c.id != first.id).expect("second conversation");
+        let old = conversations
+            .iter()
+            .find(|c| c.id == first.id)
+            .expect("first conversation");
+        let new = conversations
+            .iter()
+            .find(|c| c.id != first.id)
+            .expect("second conversation");
         assert!(!old.verified, "the earlier conversation stays unverified");
-        assert!(new.verified, "the conversation started in the verified session is verified");
-        let stored: Vec<String> = server.messages(&new.id).await.into_iter().map(|m| m.body).collect();
+        assert!(
+            new.verified,
+            "the conversation started in the verified session is verified"
+        );
+        let stored: Vec<String> = server
+            .messages(&new.id)
+            .await
+            .into_iter()
+            .map(|m| m.body)
+            .collect();
         assert_eq!(stored, ["I'm signed in now", AUTO_REPLY]);
 
         // Nothing a browser downloads carries a secret.
@@ -122,7 +169,9 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
             let served = server.fetch(path).await;
             for secret in &secrets {
                 assert!(
-                    !served.windows(secret.len()).any(|window| window == secret.as_bytes()),
+                    !served
+                        .windows(secret.len())
+                        .any(|window| window == secret.as_bytes()),
                     "{path} contains a secret"
                 );
             }

@@ -18,13 +18,17 @@ async fn js(browser: &Browser, script: &str) -> Value {
 }
 
 async fn wait_for_event(browser: &Browser, event: &str) {
-    eventually(&format!("page event {event}"), Duration::from_secs(15), || async {
-        let events = js(browser, "return window.talkEvents;").await;
-        events
-            .as_array()
-            .is_some_and(|events| events.contains(&json!(event)))
-            .then_some(())
-    })
+    eventually(
+        &format!("page event {event}"),
+        Duration::from_secs(15),
+        || async {
+            let events = js(browser, "return window.talkEvents;").await;
+            events
+                .as_array()
+                .is_some_and(|events| events.contains(&json!(event)))
+                .then_some(())
+        },
+    )
     .await;
 }
 
@@ -33,7 +37,12 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
     with_browser("page-api", |server, browser| async move {
         let site = HostSite::start(vec![(
             "/",
-            page_with_snippet(&server.capture_key, &server.url, "{talk: {}}", RECORD_EVENTS),
+            page_with_snippet(
+                &server.capture_key,
+                &server.url,
+                "{talk: {}}",
+                RECORD_EVENTS,
+            ),
         )])
         .await;
         browser.goto(&format!("{}/", site.url)).await;
@@ -45,7 +54,9 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
         widget.click("talk-new-conversation").await;
         widget.type_into("talk-email", "ada@example.com").await;
         widget.click("talk-identify-submit").await;
-        widget.type_into("talk-composer", "Do you ship to Norway?").await;
+        widget
+            .type_into("talk-composer", "Do you ship to Norway?")
+            .await;
         widget.type_into("talk-composer", ENTER).await;
         widget
             .wait_for_messages(&[("visitor", "Do you ship to Norway?"), ("bot", AUTO_REPLY)])
@@ -56,8 +67,14 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
         let conversation = server.conversations().await.remove(0);
         server.reply(&conversation.id, "We do!").await;
         wait_for_event(&browser, "unread:1").await;
-        assert_eq!(widget.wait_for("talk-unread").await.text().await.unwrap(), "1");
-        assert_eq!(js(&browser, "return document.title;").await, json!("(1) Shop"));
+        assert_eq!(
+            widget.wait_for("talk-unread").await.text().await.unwrap(),
+            "1"
+        );
+        assert_eq!(
+            js(&browser, "return document.title;").await,
+            json!("(1) Shop")
+        );
 
         // Opening reads it.
         js(&browser, "ap3c.talk.open();").await;
@@ -72,12 +89,20 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
             .await;
 
         // A single-page app changes route: the page view is recorded, the widget stays.
-        js(&browser, "history.pushState({}, '', '/pricing'); ap3c.talk.route();").await;
+        js(
+            &browser,
+            "history.pushState({}, '', '/pricing'); ap3c.talk.route();",
+        )
+        .await;
         let pricing = format!("{}/pricing", site.url);
-        eventually("the route change to reach the contact", Duration::from_secs(10), || async {
-            let contact = server.contact(&conversation.id).await;
-            (contact.current_page?.url == pricing).then_some(())
-        })
+        eventually(
+            "the route change to reach the contact",
+            Duration::from_secs(10),
+            || async {
+                let contact = server.contact(&conversation.id).await;
+                (contact.current_page?.url == pricing).then_some(())
+            },
+        )
         .await;
         let pages: Vec<String> = server
             .contact(&conversation.id)
@@ -86,7 +111,11 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
             .into_iter()
             .map(|view| view.url)
             .collect();
-        assert_eq!(pages, [pricing.clone(), format!("{}/", site.url)], "newest first");
+        assert_eq!(
+            pages,
+            [pricing.clone(), format!("{}/", site.url)],
+            "newest first"
+        );
         widget.wait_for("talk-panel").await;
 
         // hide() takes launcher and panel away; show() brings the launcher back.
@@ -99,9 +128,11 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
         .await;
         assert!(widget.find("talk-panel").await.is_none());
         js(&browser, "ap3c.talk.show();").await;
-        eventually("the launcher to come back", Duration::from_secs(5), || async {
-            (js(&browser, launcher_shown).await == json!(true)).then_some(())
-        })
+        eventually(
+            "the launcher to come back",
+            Duration::from_secs(5),
+            || async { (js(&browser, launcher_shown).await == json!(true)).then_some(()) },
+        )
         .await;
 
         // shutdown() forgets the visitor: a new id, and the next visitor is asked who they are.
@@ -109,10 +140,16 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
         let before = js(&browser, cookie).await;
         js(&browser, "ap3c.talk.shutdown(); ap3c.talk.open();").await;
         let after = js(&browser, cookie).await;
-        assert!(before.is_string() && after.is_string() && before != after, "{before} {after}");
+        assert!(
+            before.is_string() && after.is_string() && before != after,
+            "{before} {after}"
+        );
         widget.click("talk-new-conversation").await;
         widget.wait_for("talk-identify-form").await;
-        assert!(widget.messages().await.is_empty(), "the old visitor's history is gone");
+        assert!(
+            widget.messages().await.is_empty(),
+            "the old visitor's history is gone"
+        );
         server.stop().await;
     })
     .await;
@@ -122,7 +159,10 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
 async fn a_token_in_init_greets_the_known_contact_and_verifies_the_conversation() {
     with_browser("init-token", |server, browser| async move {
         let session = server.mint_token("grace@example.com", "Grace Hopper").await;
-        let options = format!("{{cookieDomains: [], talk: {{token: '{}'}}}}", session.token);
+        let options = format!(
+            "{{cookieDomains: [], talk: {{token: '{}'}}}}",
+            session.token
+        );
         let site = HostSite::start(vec![(
             "/",
             page_with_snippet(&server.capture_key, &server.url, &options, ""),
@@ -138,8 +178,13 @@ async fn a_token_in_init_greets_the_known_contact_and_verifies_the_conversation(
         .await;
         assert!(greeting.starts_with("Hi"), "{greeting}");
         widget.click("talk-new-conversation").await;
-        assert!(widget.find("talk-identify-form").await.is_none(), "a known contact is never asked");
-        widget.type_into("talk-composer", "Hello from my account").await;
+        assert!(
+            widget.find("talk-identify-form").await.is_none(),
+            "a known contact is never asked"
+        );
+        widget
+            .type_into("talk-composer", "Hello from my account")
+            .await;
         widget.click("talk-send").await;
         widget
             .wait_for_messages(&[("visitor", "Hello from my account"), ("bot", AUTO_REPLY)])
@@ -147,7 +192,10 @@ async fn a_token_in_init_greets_the_known_contact_and_verifies_the_conversation(
         let conversations = server.conversations().await;
         assert_eq!(conversations.len(), 1);
         assert!(conversations[0].verified);
-        assert_eq!(conversations[0].person_id.as_deref(), Some(session.person_id.as_str()));
+        assert_eq!(
+            conversations[0].person_id.as_deref(),
+            Some(session.person_id.as_str())
+        );
         server.stop().await;
     })
     .await;
@@ -195,14 +243,20 @@ async fn the_language_option_gives_an_arabic_right_to_left_messenger() {
     with_browser("arabic", |server, browser| async move {
         let site = HostSite::start(vec![(
             "/",
-            page_with_snippet(&server.capture_key, &server.url, "{talk: {language: 'ar'}}", ""),
+            page_with_snippet(
+                &server.capture_key,
+                &server.url,
+                "{talk: {language: 'ar'}}",
+                "",
+            ),
         )])
         .await;
         browser.goto(&format!("{}/", site.url)).await;
         let widget = browser.widget().await;
         widget.start_chat().await;
         widget.wait_for("talk-identify-form").await;
-        let root = "const m = document.querySelector('ap3c-talk').shadowRoot.querySelector('[dir]'); \
+        let root =
+            "const m = document.querySelector('ap3c-talk').shadowRoot.querySelector('[dir]'); \
              return [m.getAttribute('lang'), m.getAttribute('dir')];";
         assert_eq!(js(&browser, root).await, json!(["ar", "rtl"]));
         let greeting = widget.wait_for("talk-greeting").await.text().await.unwrap();
@@ -222,7 +276,12 @@ async fn one_tab_plays_the_sound_and_only_after_the_visitor_interacted() {
     with_browser("sound", |server, browser| async move {
         let site = HostSite::start(vec![(
             "/",
-            page_with_snippet(&server.capture_key, &server.url, "{talk: {}}", RECORD_EVENTS),
+            page_with_snippet(
+                &server.capture_key,
+                &server.url,
+                "{talk: {}}",
+                RECORD_EVENTS,
+            ),
         )])
         .await;
         let page = format!("{}/", site.url);
@@ -237,13 +296,19 @@ async fn one_tab_plays_the_sound_and_only_after_the_visitor_interacted() {
         widget.click("talk-identify-submit").await;
         widget.type_into("talk-composer", "hello").await;
         widget.type_into("talk-composer", ENTER).await;
-        widget.wait_for_messages(&[("visitor", "hello"), ("bot", AUTO_REPLY)]).await;
+        widget
+            .wait_for_messages(&[("visitor", "hello"), ("bot", AUTO_REPLY)])
+            .await;
         widget.click("talk-close").await;
         js(&browser, COUNT_PLAYS).await;
 
         // Tab B: the same visitor, no interaction yet.
         let second_tab = browser.client.new_window(true).await.unwrap().handle;
-        browser.client.switch_to_window(second_tab.clone()).await.unwrap();
+        browser
+            .client
+            .switch_to_window(second_tab.clone())
+            .await
+            .unwrap();
         browser.goto(&page).await;
         browser.widget().await;
         wait_for_event(&browser, "ready").await;
@@ -254,31 +319,50 @@ async fn one_tab_plays_the_sound_and_only_after_the_visitor_interacted() {
         wait_for_event(&browser, "unread:1").await;
         browser.client.switch_to_window(first_tab).await.unwrap();
         wait_for_event(&browser, "unread:1").await;
-        assert_eq!(js(&browser, "return window.plays;").await, json!(1), "tab A plays");
+        assert_eq!(
+            js(&browser, "return window.plays;").await,
+            json!(1),
+            "tab A plays"
+        );
         browser.client.close_window().await.unwrap();
         browser.client.switch_to_window(second_tab).await.unwrap();
-        assert_eq!(js(&browser, "return window.plays;").await, json!(0), "tab B stays quiet");
+        assert_eq!(
+            js(&browser, "return window.plays;").await,
+            json!(0),
+            "tab B stays quiet"
+        );
 
         // Tab A is gone: B inherits the player's lock, but the page hasn't been touched yet.
-        eventually("tab B to hold the sound lock", Duration::from_secs(10), || async {
-            let held = browser
-                .client
-                .execute_async(
-                    "const done = arguments[0]; navigator.locks.query() \
+        eventually(
+            "tab B to hold the sound lock",
+            Duration::from_secs(10),
+            || async {
+                let held = browser
+                    .client
+                    .execute_async(
+                        "const done = arguments[0]; navigator.locks.query() \
                        .then(function (s) { done(s.held.map(function (l) { return l.name; })); });",
-                    vec![],
-                )
-                .await
-                .ok()?;
-            held.as_array()?
-                .iter()
-                .any(|name| name.as_str().is_some_and(|n| n.starts_with("ap3c-talk-sound:")))
-                .then_some(())
-        })
+                        vec![],
+                    )
+                    .await
+                    .ok()?;
+                held.as_array()?
+                    .iter()
+                    .any(|name| {
+                        name.as_str()
+                            .is_some_and(|n| n.starts_with("ap3c-talk-sound:"))
+                    })
+                    .then_some(())
+            },
+        )
         .await;
         server.reply(&conversation.id, "two").await;
         wait_for_event(&browser, "unread:2").await;
-        assert_eq!(js(&browser, "return window.plays;").await, json!(0), "no sound before an interaction");
+        assert_eq!(
+            js(&browser, "return window.plays;").await,
+            json!(0),
+            "no sound before an interaction"
+        );
 
         // After a click on the page, it may ding.
         browser

@@ -25,7 +25,9 @@ async fn a_server_restart_mid_conversation_loses_and_duplicates_nothing() {
     with_browser("restart", |mut server, browser| async move {
         let widget = identified_visitor(&server, &browser).await;
         send(&widget, "one").await;
-        widget.wait_for_messages(&[("visitor", "one"), ("bot", AUTO_REPLY)]).await;
+        widget
+            .wait_for_messages(&[("visitor", "one"), ("bot", AUTO_REPLY)])
+            .await;
         let conversation = server.conversations().await.remove(0);
         server.reply(&conversation.id, "two").await;
         widget
@@ -38,7 +40,10 @@ async fn a_server_restart_mid_conversation_loses_and_duplicates_nothing() {
         send(&widget, "four").await;
         let shown = widget.messages().await;
         assert_eq!(
-            shown.iter().map(|(_, body, state)| (body.as_str(), state.as_str())).collect::<Vec<_>>(),
+            shown
+                .iter()
+                .map(|(_, body, state)| (body.as_str(), state.as_str()))
+                .collect::<Vec<_>>(),
             [
                 ("one", "sent"),
                 (AUTO_REPLY, "sent"),
@@ -140,17 +145,23 @@ async fn keyboard_users_can_close_and_land_back_on_the_launcher() {
             widget.find("talk-panel").await.is_none().then_some(())
         })
         .await;
-        eventually("focus back on the launcher", Duration::from_secs(5), || async {
-            (focused_testid().await == serde_json::json!("talk-launcher")).then_some(())
-        })
+        eventually(
+            "focus back on the launcher",
+            Duration::from_secs(5),
+            || async {
+                (focused_testid().await == serde_json::json!("talk-launcher")).then_some(())
+            },
+        )
         .await;
 
         // Reopening returns to the conversation; Escape closes too.
         widget.click("talk-launcher").await;
         widget.type_into("talk-composer", "\u{E00C}").await;
-        eventually("Escape to close the panel", Duration::from_secs(5), || async {
-            widget.find("talk-panel").await.is_none().then_some(())
-        })
+        eventually(
+            "Escape to close the panel",
+            Duration::from_secs(5),
+            || async { widget.find("talk-panel").await.is_none().then_some(()) },
+        )
         .await;
         server.stop().await;
     })
@@ -163,14 +174,18 @@ async fn the_socket_token_is_refreshed_while_the_conversation_goes_on() {
     talk_e2e::with_browser_using("token-refresh", server, |mut server, browser| async move {
         let widget = identified_visitor(&server, &browser).await;
         send(&widget, "first").await;
-        widget.wait_for_messages(&[("visitor", "first"), ("bot", AUTO_REPLY)]).await;
+        widget
+            .wait_for_messages(&[("visitor", "first"), ("bot", AUTO_REPLY)])
+            .await;
         let conversation = server.conversations().await.remove(0);
         let sessions_at_start = server.widget_sessions().await;
 
         // Several token lifetimes pass; the widget renews its token on its own.
-        eventually("two silent token refreshes", Duration::from_secs(15), || async {
-            (server.widget_sessions().await >= sessions_at_start + 2).then_some(())
-        })
+        eventually(
+            "two silent token refreshes",
+            Duration::from_secs(15),
+            || async { (server.widget_sessions().await >= sessions_at_start + 2).then_some(()) },
+        )
         .await;
         server.reply(&conversation.id, "still here?").await;
         send(&widget, "yes").await;
@@ -198,8 +213,15 @@ async fn the_socket_token_is_refreshed_while_the_conversation_goes_on() {
                 ("visitor", "got it"),
             ])
             .await;
-        assert!(widget.find("talk-identify-form").await.is_none(), "never asked again");
-        assert_eq!(server.conversations().await.len(), 1, "one conversation throughout");
+        assert!(
+            widget.find("talk-identify-form").await.is_none(),
+            "never asked again"
+        );
+        assert_eq!(
+            server.conversations().await.len(),
+            1,
+            "one conversation throughout"
+        );
         server.stop().await;
     })
     .await;

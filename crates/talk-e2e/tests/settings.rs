@@ -6,7 +6,11 @@ use std::time::Duration;
 use talk_e2e::{eventually, with_browser, Browser, AUTO_REPLY, ENTER};
 
 async fn js(browser: &Browser, script: &str) -> Value {
-    browser.client.execute(script, vec![]).await.unwrap_or_else(|error| panic!("{script}: {error}"))
+    browser
+        .client
+        .execute(script, vec![])
+        .await
+        .unwrap_or_else(|error| panic!("{script}: {error}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,13 +125,19 @@ async fn typing_and_read_receipts_go_both_ways() {
         assert_eq!(typing["conversation_id"], json!(conversation.id));
         assert_eq!(typing["author"]["kind"], json!("visitor"));
         assert_eq!(typing["typing"], json!(true));
-        widget.type_into("talk-composer", "\u{E009}a\u{E009}\u{E003}").await; // Ctrl+A, Backspace
+        widget
+            .type_into("talk-composer", "\u{E009}a\u{E009}\u{E003}")
+            .await; // Ctrl+A, Backspace
 
         // The visitor has the conversation on screen: the agents learn it was read.
-        eventually("the visitor's read receipt", Duration::from_secs(10), || async {
-            let read = server.conversations().await.remove(0).visitor_read_seq;
-            (read >= 2).then_some(())
-        })
+        eventually(
+            "the visitor's read receipt",
+            Duration::from_secs(10),
+            || async {
+                let read = server.conversations().await.remove(0).visitor_read_seq;
+                (read >= 2).then_some(())
+            },
+        )
         .await;
 
         // An agent types: the visitor sees who.
@@ -147,7 +157,10 @@ async fn typing_and_read_receipts_go_both_ways() {
                 ("agent", "Yes, 12 left."),
             ])
             .await;
-        assert_eq!(widget.wait_for("talk-typing").await.text().await.unwrap(), "");
+        assert_eq!(
+            widget.wait_for("talk-typing").await.text().await.unwrap(),
+            ""
+        );
 
         // The agents read the visitor's next message: "Seen" under it.
         widget.type_into("talk-composer", "Great, thanks").await;
