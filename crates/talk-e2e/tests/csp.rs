@@ -60,7 +60,12 @@ fn level3_site(server: &TestServer, mode: Mode) -> Vec<SitePage> {
 /// A level-1/2 policy: no inline script at all (the snippet is a file of the site), the Talk
 /// origin allowed for scripts, connections (HTTP and WebSocket) and frames; `extra` adds to
 /// script-src, `frames` replaces frame-src.
-fn level2_site(server: &TestServer, mode: Mode, extra: &str, frames: Option<&str>) -> Vec<SitePage> {
+fn level2_site(
+    server: &TestServer,
+    mode: Mode,
+    extra: &str,
+    frames: Option<&str>,
+) -> Vec<SitePage> {
     let talk = &server.url;
     let socket = talk.replacen("http://", "ws://", 1);
     let frame_src = frames.map_or_else(|| talk.clone(), str::to_string);
@@ -89,14 +94,22 @@ async fn violations(browser: &Browser) -> Vec<String> {
 
 /// The visitor writes, the bot answers, an agent replies through the API, the visitor sees it.
 async fn converse(server: &TestServer, browser: &Browser, mode: Mode) {
-    eventually("the messenger to be ready", Duration::from_secs(30), || async {
-        (browser.js("return window.talkEvents;").await == json!(["ready"])).then_some(())
-    })
+    eventually(
+        "the messenger to be ready",
+        Duration::from_secs(30),
+        || async {
+            (browser.js("return window.talkEvents;").await == json!(["ready"])).then_some(())
+        },
+    )
     .await;
     let in_frame = browser
         .js("return !!document.querySelector('ap3c-talk').shadowRoot.querySelector('iframe');")
         .await;
-    assert_eq!(in_frame, json!(mode == Mode::Frame), "the messenger runs in {mode:?} mode");
+    assert_eq!(
+        in_frame,
+        json!(mode == Mode::Frame),
+        "the messenger runs in {mode:?} mode"
+    );
     if mode == Mode::Frame {
         browser.enter_messenger_frame().await;
     }
@@ -104,7 +117,9 @@ async fn converse(server: &TestServer, browser: &Browser, mode: Mode) {
     widget.start_chat().await;
     widget.type_into("talk-email", "ada@example.com").await;
     widget.click("talk-identify-submit").await;
-    widget.type_into("talk-composer", "Can I pay by invoice?").await;
+    widget
+        .type_into("talk-composer", "Can I pay by invoice?")
+        .await;
     widget.type_into("talk-composer", ENTER).await;
     widget
         .wait_for_messages(&[("visitor", "Can I pay by invoice?"), ("bot", AUTO_REPLY)])
@@ -139,7 +154,10 @@ async fn conversation_under(
         if option == Mode::Auto && runs_in == Mode::Frame {
             // auto's probe: the page refused to compile the 8-byte module, and said so.
             assert_eq!(seen.len(), 1, "{seen:?}");
-            assert!(seen[0].starts_with("script-src") && seen[0].contains("wasm-eval"), "{seen:?}");
+            assert!(
+                seen[0].starts_with("script-src") && seen[0].contains("wasm-eval"),
+                "{seen:?}"
+            );
         } else {
             assert!(seen.is_empty(), "CSP violations: {seen:?}");
         }
@@ -180,17 +198,35 @@ async fn level2_policy_forced_frame() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn level2_policy_with_wasm_auto_picks_inline() {
-    conversation_under("csp-level2-wasm-auto", level2_with_wasm, Mode::Auto, Mode::Inline).await;
+    conversation_under(
+        "csp-level2-wasm-auto",
+        level2_with_wasm,
+        Mode::Auto,
+        Mode::Inline,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn level2_policy_with_wasm_forced_inline() {
-    conversation_under("csp-level2-wasm-inline", level2_with_wasm, Mode::Inline, Mode::Inline).await;
+    conversation_under(
+        "csp-level2-wasm-inline",
+        level2_with_wasm,
+        Mode::Inline,
+        Mode::Inline,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn level2_policy_with_wasm_forced_frame() {
-    conversation_under("csp-level2-wasm-frame", level2_with_wasm, Mode::Frame, Mode::Frame).await;
+    conversation_under(
+        "csp-level2-wasm-frame",
+        level2_with_wasm,
+        Mode::Frame,
+        Mode::Frame,
+    )
+    .await;
 }
 
 /// No WebAssembly and no frames: the loader says once which directive to add, and stops.

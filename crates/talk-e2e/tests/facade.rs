@@ -34,10 +34,16 @@ fn any_of(names: &Value, part: &str) -> bool {
 }
 
 async fn wait_until_not_busy(browser: &Browser) -> (Value, Value) {
-    eventually("the busy period to end", Duration::from_secs(20), || async {
-        let noted = browser.js("return [window.atDraw, window.afterBusy];").await;
-        (!noted[1].is_null()).then(|| (noted[0].clone(), noted[1].clone()))
-    })
+    eventually(
+        "the busy period to end",
+        Duration::from_secs(20),
+        || async {
+            let noted = browser
+                .js("return [window.atDraw, window.afterBusy];")
+                .await;
+            (!noted[1].is_null()).then(|| (noted[0].clone(), noted[1].clone()))
+        },
+    )
     .await
 }
 
@@ -56,19 +62,34 @@ async fn no_messenger_download_before_the_page_is_idle_then_one_launcher() {
         browser.goto(&format!("{}/", site.url)).await;
         let (at_draw, after_busy) = wait_until_not_busy(&browser).await;
         for fetched in [&at_draw, &after_busy] {
-            assert!(any_of(fetched, "/app.js") && any_of(fetched, "launcher.css"), "{fetched}");
-            assert!(!any_of(fetched, "embed.js") && !any_of(fetched, "talk-widget"), "{fetched}");
+            assert!(
+                any_of(fetched, "/app.js") && any_of(fetched, "launcher.css"),
+                "{fetched}"
+            );
+            assert!(
+                !any_of(fetched, "embed.js") && !any_of(fetched, "talk-widget"),
+                "{fetched}"
+            );
         }
         // The launcher the loader drew is on screen, in the workspace's brand colour.
-        let facade = "const f = document.querySelector('ap3c-talk').shadowRoot.querySelector('.f'); \
+        let facade =
+            "const f = document.querySelector('ap3c-talk').shadowRoot.querySelector('.f'); \
              return f && getComputedStyle(f).backgroundColor;";
         assert_eq!(browser.js(facade).await, json!("rgb(31, 111, 235)"));
         assert_eq!(browser.js(LAUNCHER_HIT).await, json!(true));
 
         // Idle now: the messenger comes and replaces the drawn launcher.
-        eventually("the WASM to be fetched", Duration::from_secs(20), || async {
-            any_of(&browser.js("return fetched();").await, "talk-widget_bg.wasm").then_some(())
-        })
+        eventually(
+            "the WASM to be fetched",
+            Duration::from_secs(20),
+            || async {
+                any_of(
+                    &browser.js("return fetched();").await,
+                    "talk-widget_bg.wasm",
+                )
+                .then_some(())
+            },
+        )
         .await;
         browser.widget().await;
         eventually("one launcher", Duration::from_secs(10), || async {
@@ -77,7 +98,12 @@ async fn no_messenger_download_before_the_page_is_idle_then_one_launcher() {
             (browser.js(buttons).await == json!(["talk-launcher"])).then_some(())
         })
         .await;
-        assert_eq!(browser.js("return document.querySelectorAll('ap3c-talk').length;").await, json!(1));
+        assert_eq!(
+            browser
+                .js("return document.querySelectorAll('ap3c-talk').length;")
+                .await,
+            json!(1)
+        );
         assert_eq!(browser.js(LAUNCHER_HIT).await, json!(true));
         browser.screenshot("facade-idle").await;
         server.stop().await;
@@ -95,11 +121,23 @@ async fn a_click_on_the_drawn_launcher_opens_the_messenger_once_it_runs() {
         .await;
         browser.goto(&format!("{}/", site.url)).await;
         let facade = eventually("the drawn launcher", Duration::from_secs(10), || async {
-            let host = browser.client.find(fantoccini::Locator::Css("ap3c-talk")).await.ok()?;
-            host.shadow_root().await.ok()?.find(fantoccini::Locator::Css(".f")).await.ok()
+            let host = browser
+                .client
+                .find(fantoccini::Locator::Css("ap3c-talk"))
+                .await
+                .ok()?;
+            host.shadow_root()
+                .await
+                .ok()?
+                .find(fantoccini::Locator::Css(".f"))
+                .await
+                .ok()
         })
         .await;
-        assert!(!any_of(&browser.js("return fetched();").await, "talk-widget"));
+        assert!(!any_of(
+            &browser.js("return fetched();").await,
+            "talk-widget"
+        ));
         facade.click().await.expect("click the drawn launcher");
         let widget = browser.widget().await;
         widget.wait_for("talk-panel").await;
@@ -123,7 +161,10 @@ async fn unread_messages_load_the_messenger_at_once() {
         browser.js("localStorage.ap3c_talk_unread = '2';").await;
         browser.client.refresh().await.expect("reload");
         let (_, after_busy) = wait_until_not_busy(&browser).await;
-        assert!(any_of(&after_busy, "embed.js"), "fetched while the page was busy: {after_busy}");
+        assert!(
+            any_of(&after_busy, "embed.js"),
+            "fetched while the page was busy: {after_busy}"
+        );
         browser.widget().await;
         server.stop().await;
     })

@@ -42,16 +42,29 @@ async fn geometry(browser: &Browser, selector: &str) -> Value {
 }
 
 fn number(value: &Value, key: &str) -> f64 {
-    value[key].as_f64().unwrap_or_else(|| panic!("{key} in {value}"))
+    value[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} in {value}"))
 }
 
 /// The launcher: 56 px, 20 px from the bottom-right corner, on top of everything.
 fn assert_launcher_in_place(launcher: &Value) {
-    assert_eq!((number(launcher, "width"), number(launcher, "height")), (56.0, 56.0), "{launcher}");
+    assert_eq!(
+        (number(launcher, "width"), number(launcher, "height")),
+        (56.0, 56.0),
+        "{launcher}"
+    );
     let right = number(launcher, "innerWidth") - number(launcher, "x") - 56.0;
     let bottom = number(launcher, "innerHeight") - number(launcher, "y") - 56.0;
-    assert!((right - 20.0).abs() < 1.0 && (bottom - 20.0).abs() < 1.0, "{launcher}");
-    assert_eq!(launcher["hit"], json!(true), "the launcher is what a visitor hits: {launcher}");
+    assert!(
+        (right - 20.0).abs() < 1.0 && (bottom - 20.0).abs() < 1.0,
+        "{launcher}"
+    );
+    assert_eq!(
+        launcher["hit"],
+        json!(true),
+        "the launcher is what a visitor hits: {launcher}"
+    );
 }
 
 async fn chat(browser: &Browser) {
@@ -59,10 +72,15 @@ async fn chat(browser: &Browser) {
     widget.start_chat().await;
     widget.type_into("talk-email", "ada@example.com").await;
     widget.click("talk-identify-submit").await;
-    widget.type_into("talk-composer", "Hello from a hostile page").await;
+    widget
+        .type_into("talk-composer", "Hello from a hostile page")
+        .await;
     widget.type_into("talk-composer", ENTER).await;
     widget
-        .wait_for_messages(&[("visitor", "Hello from a hostile page"), ("bot", AUTO_REPLY)])
+        .wait_for_messages(&[
+            ("visitor", "Hello from a hostile page"),
+            ("bot", AUTO_REPLY),
+        ])
         .await;
 }
 
@@ -75,10 +93,16 @@ async fn hostile_css_and_z_index_leave_the_inline_messenger_alone() {
         browser.widget().await;
         assert_launcher_in_place(&geometry(&browser, ".talk-launcher").await);
         let font = browser
-            .js("return getComputedStyle(document.querySelector('ap3c-talk').shadowRoot \
-                 .querySelector('.talk-root')).fontSize;")
+            .js(
+                "return getComputedStyle(document.querySelector('ap3c-talk').shadowRoot \
+                 .querySelector('.talk-root')).fontSize;",
+            )
             .await;
-        assert_eq!(font, json!("15px"), "the page's root font size doesn't shrink us");
+        assert_eq!(
+            font,
+            json!("15px"),
+            "the page's root font size doesn't shrink us"
+        );
         chat(&browser).await;
         let panel = geometry(&browser, "[data-testid=talk-panel]").await;
         assert_eq!(number(&panel, "width"), 376.0, "{panel}");
@@ -168,7 +192,11 @@ async fn a_single_page_app_keeps_the_conversation_and_records_its_routes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_with_an_on_screen_keyboard_keeps_the_composer_in_view() {
     with_browser("hostile-phone", |server, browser| async move {
-        browser.client.set_window_size(375, 667).await.expect("phone size");
+        browser
+            .client
+            .set_window_size(375, 667)
+            .await
+            .expect("phone size");
         let page = talk_e2e::page_with_snippet(&server.capture_key, &server.url, "{talk: {}}", "");
         let site = HostSite::start(vec![("/", page)]).await;
         browser.goto(&format!("{}/", site.url)).await;
@@ -177,24 +205,51 @@ async fn a_phone_with_an_on_screen_keyboard_keeps_the_composer_in_view() {
         chat(&browser).await;
         // Full screen on a phone.
         let panel = geometry(&browser, "[data-testid=talk-panel]").await;
-        assert_eq!((number(&panel, "x"), number(&panel, "y")), (0.0, 0.0), "{panel}");
-        assert_eq!(number(&panel, "width"), number(&panel, "innerWidth"), "{panel}");
-        assert_eq!(number(&panel, "height"), number(&panel, "innerHeight"), "{panel}");
+        assert_eq!(
+            (number(&panel, "x"), number(&panel, "y")),
+            (0.0, 0.0),
+            "{panel}"
+        );
+        assert_eq!(
+            number(&panel, "width"),
+            number(&panel, "innerWidth"),
+            "{panel}"
+        );
+        assert_eq!(
+            number(&panel, "height"),
+            number(&panel, "innerHeight"),
+            "{panel}"
+        );
         browser.screenshot("hostile-phone").await;
 
         // The keyboard takes the lower part of the screen: the composer stays above it.
         let before = number(&panel, "innerHeight");
-        browser.client.set_window_size(375, 400).await.expect("keyboard up");
-        let composer = eventually("the viewport to shrink", Duration::from_secs(10), || async {
-            let composer = geometry(&browser, "[data-testid=talk-composer]").await;
-            (number(&composer, "innerHeight") < before).then_some(composer)
-        })
+        browser
+            .client
+            .set_window_size(375, 400)
+            .await
+            .expect("keyboard up");
+        let composer = eventually(
+            "the viewport to shrink",
+            Duration::from_secs(10),
+            || async {
+                let composer = geometry(&browser, "[data-testid=talk-composer]").await;
+                (number(&composer, "innerHeight") < before).then_some(composer)
+            },
+        )
         .await;
         let bottom = number(&composer, "y") + number(&composer, "height");
-        assert!(bottom <= number(&composer, "innerHeight"), "composer below the keyboard: {composer}");
+        assert!(
+            bottom <= number(&composer, "innerHeight"),
+            "composer below the keyboard: {composer}"
+        );
         assert_eq!(composer["hit"], json!(true), "{composer}");
         let panel = geometry(&browser, "[data-testid=talk-panel]").await;
-        assert_eq!(number(&panel, "height"), number(&panel, "innerHeight"), "{panel}");
+        assert_eq!(
+            number(&panel, "height"),
+            number(&panel, "innerHeight"),
+            "{panel}"
+        );
         browser.screenshot("hostile-phone-keyboard").await;
         server.stop().await;
     })

@@ -10,9 +10,13 @@ use talk_server::{widget_settings, workspaces};
 
 #[tokio::test]
 async fn the_frame_page_has_its_own_strict_policy_and_may_be_framed() {
-    let app = test_app_with(|settings| settings.public_url = "https://talk.example.com".into()).await;
+    let app =
+        test_app_with(|settings| settings.public_url = "https://talk.example.com".into()).await;
     let answer = app
-        .get(&format!("/widget/frame?capture_key={}", app.workspace.capture_key))
+        .get(&format!(
+            "/widget/frame?capture_key={}",
+            app.workspace.capture_key
+        ))
         .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.header("content-type"), "text/html; charset=utf-8");
@@ -23,9 +27,18 @@ async fn the_frame_page_has_its_own_strict_policy_and_may_be_framed() {
          media-src 'self' data:; style-src 'self'; font-src 'self'; base-uri 'none'; \
          form-action 'none'; frame-ancestors *"
     );
-    assert_eq!(answer.header("x-frame-options"), "", "customers' pages frame it");
-    assert!(answer.text.contains(r#"<script type="module" src="/widget/frame.js">"#));
-    assert!(!answer.text.contains(&app.workspace.capture_key), "nothing of the query echoed");
+    assert_eq!(
+        answer.header("x-frame-options"),
+        "",
+        "customers' pages frame it"
+    );
+    assert!(answer
+        .text
+        .contains(r#"<script type="module" src="/widget/frame.js">"#));
+    assert!(
+        !answer.text.contains(&app.workspace.capture_key),
+        "nothing of the query echoed"
+    );
 
     let missing = app.get("/widget/frame").await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
@@ -37,16 +50,23 @@ async fn the_frame_page_has_its_own_strict_policy_and_may_be_framed() {
 
 #[tokio::test]
 async fn only_allowed_origins_may_frame_the_messenger_which_may_then_start_sessions() {
-    let app = test_app_with(|settings| settings.public_url = "https://talk.example.com".into()).await;
+    let app =
+        test_app_with(|settings| settings.public_url = "https://talk.example.com".into()).await;
     workspaces::set_allowed_origins(
         &app.state.db,
         &app.workspace.workspace_id,
-        &["https://shop.example.com".to_string(), "https://www.shop.example.com".to_string()],
+        &[
+            "https://shop.example.com".to_string(),
+            "https://www.shop.example.com".to_string(),
+        ],
     )
     .await
     .unwrap();
     let answer = app
-        .get(&format!("/widget/frame?capture_key={}", app.workspace.capture_key))
+        .get(&format!(
+            "/widget/frame?capture_key={}",
+            app.workspace.capture_key
+        ))
         .await;
     assert!(
         answer
@@ -59,45 +79,97 @@ async fn only_allowed_origins_may_frame_the_messenger_which_may_then_start_sessi
     // Inside the frame the messenger's requests come from our own origin.
     let body = json!({"capture_key": app.workspace.capture_key, "visitor_id": visitor_id(1)});
     let mut statuses = Vec::new();
-    for origin in ["https://talk.example.com", "https://shop.example.com", "https://evil.example.com"] {
+    for origin in [
+        "https://talk.example.com",
+        "https://shop.example.com",
+        "https://evil.example.com",
+    ] {
         let answer = app
-            .send(Method::POST, "/v1/talk/widget/session", &[("origin", origin)], Some(body.clone()))
+            .send(
+                Method::POST,
+                "/v1/talk/widget/session",
+                &[("origin", origin)],
+                Some(body.clone()),
+            )
             .await;
         statuses.push((answer.status, answer.code()));
     }
     assert_eq!(statuses[0].0, StatusCode::OK);
     assert_eq!(statuses[1].0, StatusCode::OK);
     let foreign = &statuses[2];
-    assert_eq!(foreign, &(StatusCode::FORBIDDEN, "origin_not_allowed".to_string()));
+    assert_eq!(
+        foreign,
+        &(StatusCode::FORBIDDEN, "origin_not_allowed".to_string())
+    );
 }
 
 #[tokio::test]
 async fn the_launcher_stylesheet_follows_the_settings_and_is_empty_when_switched_off() {
     let app = test_app().await;
-    let url = format!("/v1/talk/widget/launcher.css?capture_key={}", app.workspace.capture_key);
+    let url = format!(
+        "/v1/talk/widget/launcher.css?capture_key={}",
+        app.workspace.capture_key
+    );
     let answer = app.get(&url).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.header("content-type"), "text/css; charset=utf-8");
-    assert!(answer.text.contains("right:20px;bottom:20px"), "{}", answer.text);
+    assert!(
+        answer.text.contains("right:20px;bottom:20px"),
+        "{}",
+        answer.text
+    );
     let default_brand = talk_protocol::Homepage::default().brand_color;
-    assert!(answer.text.contains(&format!("background:{default_brand}")), "{}", answer.text);
-    assert!(answer.text.contains("z-index:2147483000"), "{}", answer.text);
+    assert!(
+        answer.text.contains(&format!("background:{default_brand}")),
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.text.contains("z-index:2147483000"),
+        "{}",
+        answer.text
+    );
 
     let workspace = &app.workspace.workspace_id;
-    let mut settings = widget_settings::load(&app.state.db, workspace).await.unwrap().unwrap();
+    let mut settings = widget_settings::load(&app.state.db, workspace)
+        .await
+        .unwrap()
+        .unwrap();
     settings.homepage.brand_color = "#0a7d33".into();
     settings.launcher.position = talk_protocol::LauncherPosition::Left;
     settings.launcher.horizontal_margin = 32;
-    widget_settings::save(&app.state.db, workspace, &settings).await.unwrap();
+    widget_settings::save(&app.state.db, workspace, &settings)
+        .await
+        .unwrap();
     let answer = app.get(&url).await;
-    assert!(answer.text.contains("left:32px;bottom:20px"), "{}", answer.text);
-    assert!(answer.text.contains("background:#0a7d33"), "{}", answer.text);
+    assert!(
+        answer.text.contains("left:32px;bottom:20px"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.text.contains("background:#0a7d33"),
+        "{}",
+        answer.text
+    );
     // The frame it sizes in frame mode: launcher-sized, panel-wide when open.
-    assert!(answer.text.contains("left:0;bottom:0;width:112px;height:100px"), "{}", answer.text);
-    assert!(answer.text.contains("iframe.open{width:432px;height:100%}"), "{}", answer.text);
+    assert!(
+        answer
+            .text
+            .contains("left:0;bottom:0;width:112px;height:100px"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.text.contains("iframe.open{width:432px;height:100%}"),
+        "{}",
+        answer.text
+    );
 
     settings.enabled = false;
-    widget_settings::save(&app.state.db, workspace, &settings).await.unwrap();
+    widget_settings::save(&app.state.db, workspace, &settings)
+        .await
+        .unwrap();
     let off = app.get(&url).await;
     assert_eq!(off.status, StatusCode::NO_CONTENT);
     assert_eq!(off.text, "");
@@ -105,7 +177,9 @@ async fn the_launcher_stylesheet_follows_the_settings_and_is_empty_when_switched
     let missing = app.get("/v1/talk/widget/launcher.css").await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert_eq!(missing.code(), "missing_capture_key");
-    let unknown = app.get("/v1/talk/widget/launcher.css?capture_key=nope").await;
+    let unknown = app
+        .get("/v1/talk/widget/launcher.css?capture_key=nope")
+        .await;
     assert_eq!(unknown.code(), "unknown_capture_key");
 }
 
@@ -123,11 +197,22 @@ async fn the_loaders_modules_are_served_to_any_origin() {
     let app = test_app().await;
     for path in ["/widget/embed.js", "/widget/frame.js"] {
         let answer = app
-            .send(Method::GET, path, &[("origin", "https://shop.example.com")], None)
+            .send(
+                Method::GET,
+                path,
+                &[("origin", "https://shop.example.com")],
+                None,
+            )
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{path}");
-        assert_eq!(answer.header("content-type"), "text/javascript; charset=utf-8");
+        assert_eq!(
+            answer.header("content-type"),
+            "text/javascript; charset=utf-8"
+        );
         assert_eq!(answer.header("access-control-allow-origin"), "*");
-        assert!(answer.text.contains("export") || answer.text.contains("import"), "{path}");
+        assert!(
+            answer.text.contains("export") || answer.text.contains("import"),
+            "{path}"
+        );
     }
 }
