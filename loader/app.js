@@ -130,7 +130,7 @@
     config.visitorId = storeVisitorId(/^[0-9a-f]{32}$/.test(known) ? known : randomId());
     for (; pendingViews > 0; pendingViews--) track();
     if (options.disableTalk) return;
-    // 204: the widget is switched off. Failures are the messenger's to report, not ours.
+    // 204: the widget is switched off. Unreachable (server down, connect-src): no launcher.
     w.fetch(config.apiUrl + '/v1/talk/widget/launcher.css?capture_key=' + encodeURIComponent(config.captureKey))
       .then(function (response) { return response.status == 200 && response.text(); })
       .then(function (css) { if (css) draw(css); }, function () {});
