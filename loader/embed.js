@@ -56,6 +56,11 @@ export async function start({ base, config, talk, calls, host, store, forget }) 
       each(readyListeners.splice(0));
     },
     unread(count) {
+      // Inline, the messenger prefixes the tab title itself; a frame's title is its own.
+      if (frame) {
+        const bare = document.title.replace(/^\(\d+\) /, '');
+        document.title = count ? `(${count}) ${bare}` : bare;
+      }
       try {
         store.ap3c_talk_unread = count; // next page: load at once while this is above 0
       } catch {
@@ -63,6 +68,12 @@ export async function start({ base, config, talk, calls, host, store, forget }) 
       }
       each(unreadListeners, count);
     },
+  };
+  // A hidden messenger's frame must not cover the page's corner either.
+  let hiddenByPage = false;
+  const showFrame = (shown) => {
+    hiddenByPage = !shown;
+    if (frame) frame.hidden = hiddenByPage;
   };
   const send = (name, arg) => (call ? call(name, arg) : early.push([name, arg]));
   const api = {
@@ -72,10 +83,19 @@ export async function start({ base, config, talk, calls, host, store, forget }) 
       }
       send('set_verified_session', options.token);
     },
-    open: () => send('open'),
+    open() {
+      showFrame(true);
+      send('open');
+    },
     close: () => send('close'),
-    show: () => send('show'),
-    hide: () => send('hide'),
+    show() {
+      showFrame(true);
+      send('show');
+    },
+    hide() {
+      showFrame(false);
+      send('hide');
+    },
     // Forget the visitor, e.g. on logout: app.js stores a new anonymous id first.
     shutdown() {
       config.visitorId = forget();
@@ -126,6 +146,7 @@ export async function start({ base, config, talk, calls, host, store, forget }) 
   const origin = new URL(config.apiUrl).origin;
   frame = document.createElement('iframe');
   frame.title = 'Chat';
+  frame.hidden = hiddenByPage;
   frame.src = `${config.apiUrl}/widget/frame?capture_key=${encodeURIComponent(config.captureKey)}#${encodeURIComponent(location.origin)}`;
   const post = (message) => frame.contentWindow?.postMessage(message, origin);
   document.addEventListener('securitypolicyviolation', (event) => {

@@ -141,6 +141,30 @@ async fn hostile_css_and_z_index_leave_the_framed_messenger_alone() {
         assert_eq!(number(&open, "width"), 420.0, "{open}");
         assert_eq!(number(&open, "height"), number(&open, "innerHeight"), "{open}");
         browser.screenshot("hostile-frame").await;
+
+        // Closed from the page, an agent's reply shows in the host page's tab title.
+        browser.js("ap3c.talk.close();").await;
+        let closed = eventually("the frame to shrink", Duration::from_secs(10), || async {
+            let frame = geometry(&browser, "iframe").await;
+            (number(&frame, "width") == 100.0).then_some(frame)
+        })
+        .await;
+        let conversation = server.conversations().await.remove(0);
+        server.reply(&conversation.id, "Welcome!").await;
+        eventually("the unread count in the title", Duration::from_secs(10), || async {
+            (browser.js("return document.title;").await == json!("(1) Shop")).then_some(())
+        })
+        .await;
+        // Hidden by the page: the corner is the page's again; shown: ours.
+        browser.js("ap3c.talk.hide();").await;
+        let corner = format!(
+            "return document.elementFromPoint({}, {}) === document.querySelector('ap3c-talk');",
+            number(&closed, "x") + 50.0,
+            number(&closed, "y") + 50.0
+        );
+        assert_eq!(browser.js(&corner).await, json!(false));
+        browser.js("ap3c.talk.show();").await;
+        assert_eq!(browser.js(&corner).await, json!(true));
         server.stop().await;
     })
     .await;

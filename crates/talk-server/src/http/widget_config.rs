@@ -82,8 +82,9 @@ const QUESTION_ICON: &str = "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 16h-2v-2
 
 /// Laid out as the widget's launcher (style/widget.css), so the messenger replaces it without
 /// a jump. `.f` is the loader's button; the frame is launcher-sized until the messenger in it
-/// opens (`.open`: as wide as the panel, full height; full screen on narrow screens), and
-/// invisible while the loader's button is still there. Every value was validated on save and
+/// opens (`.open`: as wide as the panel, full height; full screen on narrow screens),
+/// invisible while the loader's button is still there, and gone while the page hides the
+/// messenger. Every value was validated on save and
 /// is checked again here because it becomes CSS text.
 pub fn launcher_stylesheet(settings: &WidgetSettings) -> String {
     let launcher = &settings.launcher;
@@ -122,7 +123,7 @@ pub fn launcher_stylesheet(settings: &WidgetSettings) -> String {
          iframe{{all:initial;position:fixed;z-index:{z};{side}:0;bottom:0;\
          width:{frame_width}px;height:{frame_height}px;color-scheme:normal}}\
          iframe.open{{width:{open_width}px;height:100%}}\
-         .f~iframe{{visibility:hidden}}\
+         .f~iframe{{visibility:hidden}}iframe[hidden]{{display:none}}\
          @media (max-width:480px){{iframe.open{{width:100%}}}}"
     )
 }
