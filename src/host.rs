@@ -38,7 +38,10 @@ pub fn create_mount_point(lang: crate::i18n::Lang) -> Result<HtmlElement, JsValu
     sheet.replace_sync(STYLES)?;
     let theme = CssStyleSheet::new()?;
     // After the loader's sheet, whose rules only style its own button.
-    let sheets = js_sys::Array::from(&js_sys::Reflect::get(&shadow, &"adoptedStyleSheets".into())?);
+    let sheets = js_sys::Array::from(&js_sys::Reflect::get(
+        &shadow,
+        &"adoptedStyleSheets".into(),
+    )?);
     sheets.push(&sheet);
     sheets.push(&theme);
     js_sys::Reflect::set(&shadow, &"adoptedStyleSheets".into(), &sheets)?;

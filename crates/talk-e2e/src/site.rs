@@ -15,11 +15,21 @@ pub struct SitePage {
 
 impl SitePage {
     pub fn html(path: &str, body: String, csp: Option<String>) -> SitePage {
-        SitePage { path: path.into(), body, content_type: "text/html; charset=utf-8", csp }
+        SitePage {
+            path: path.into(),
+            body,
+            content_type: "text/html; charset=utf-8",
+            csp,
+        }
     }
 
     pub fn script(path: &str, body: String) -> SitePage {
-        SitePage { path: path.into(), body, content_type: "text/javascript", csp: None }
+        SitePage {
+            path: path.into(),
+            body,
+            content_type: "text/javascript",
+            csp: None,
+        }
     }
 }
 
@@ -43,7 +53,12 @@ impl HostSite {
     pub async fn start_with(pages: Vec<SitePage>) -> HostSite {
         let mut router = Router::new();
         for page in pages {
-            let SitePage { path, body, content_type, csp } = page;
+            let SitePage {
+                path,
+                body,
+                content_type,
+                csp,
+            } = page;
             router = router.route(
                 &path,
                 get(move || async move {

@@ -134,8 +134,19 @@ async fn converse(server: &TestServer, browser: &Browser, mode: Mode) {
         ])
         .await;
     if mode == Mode::Frame {
+        // The frame's own origin keeps no visitor id: the host page's first-party cookie is it.
+        let framed_cookie = browser.js("return document.cookie;").await;
+        assert_eq!(framed_cookie, json!(""), "no cookie on the Talk origin");
         browser.leave_frame().await;
     }
+    let cookie = browser
+        .js("return (document.cookie.match(/ap3c_talk_vid=([0-9a-f]{32})/) || [])[1];")
+        .await;
+    assert_eq!(
+        cookie,
+        json!(conversation.visitor_id),
+        "the host page's visitor is the one talking"
+    );
 }
 
 /// `expected`: which mode auto should pick (or which mode is forced) on this page.

@@ -11,10 +11,14 @@ use serde::Deserialize;
 
 const LOADER_SCRIPT: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../loader/app.js"));
-const EMBED_MODULE: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../loader/embed.js"));
-const FRAME_MODULE: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../loader/frame.js"));
+const EMBED_MODULE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../loader/embed.js"
+));
+const FRAME_MODULE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../loader/frame.js"
+));
 const DEMO_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.html"));
 const FRAME_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/frame.html"));
 

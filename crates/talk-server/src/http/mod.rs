@@ -56,7 +56,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/talk/widget/session", post(widget::start_session))
         .route("/v1/talk/identify", post(widget::identify))
         .route("/v1/talk/widget/config", get(widget_config::widget_config))
-        .route("/v1/talk/widget/launcher.css", get(widget_config::launcher_css))
+        .route(
+            "/v1/talk/widget/launcher.css",
+            get(widget_config::launcher_css),
+        )
         .route("/v1/talk/track", post(track::track))
         .route("/v1/talk/messages", post(talk_messages::post))
         .route("/v1/talk/messages/stream", get(talk_messages::stream))

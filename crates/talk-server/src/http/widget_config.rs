@@ -92,8 +92,12 @@ pub fn launcher_stylesheet(settings: &WidgetSettings) -> String {
         LauncherPosition::Left => "left",
         LauncherPosition::Right => "right",
     };
-    let x = launcher.horizontal_margin.min(talk_protocol::MAX_LAUNCHER_MARGIN);
-    let y = launcher.vertical_margin.min(talk_protocol::MAX_LAUNCHER_MARGIN);
+    let x = launcher
+        .horizontal_margin
+        .min(talk_protocol::MAX_LAUNCHER_MARGIN);
+    let y = launcher
+        .vertical_margin
+        .min(talk_protocol::MAX_LAUNCHER_MARGIN);
     let z = launcher.z_index.min(i32::MAX as u32);
     let colour = |value: &str, default: &'static str| {
         let hex = value.len() == 7
