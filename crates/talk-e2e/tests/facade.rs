@@ -176,3 +176,56 @@ async fn unread_messages_load_the_messenger_at_once() {
     })
     .await;
 }
+
+/// The drawn launcher, once the loader has added it.
+async fn drawn_launcher(browser: &Browser) -> fantoccini::elements::Element {
+    eventually("the drawn launcher", Duration::from_secs(10), || async {
+        let host = browser
+            .client
+            .find(fantoccini::Locator::Css("ap3c-talk"))
+            .await
+            .ok()?;
+        host.shadow_root()
+            .await
+            .ok()?
+            .find(fantoccini::Locator::Css(".f"))
+            .await
+            .ok()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hovering_or_tabbing_to_the_drawn_launcher_fetches_the_messenger_before_idle() {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
+    with_browser("facade-hover", |server, browser| async move {
+        let site = HostSite::start(vec![(
+            "/",
+            page_with_snippet(&server.capture_key, &server.url, "{talk: {}}", BUSY_PAGE),
+        )])
+        .await;
+        browser.goto(&format!("{}/", site.url)).await;
+        let launcher = drawn_launcher(&browser).await;
+        let hover = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
+            element: launcher,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        });
+        browser.client.perform_actions(hover).await.expect("hover");
+        let (_, after_busy) = wait_until_not_busy(&browser).await;
+        assert!(any_of(&after_busy, "embed.js"), "hover: {after_busy}");
+
+        // A keyboard user: Tab reaches the launcher (the page has nothing else to focus).
+        browser.client.refresh().await.expect("reload");
+        drawn_launcher(&browser).await;
+        let tab = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: '\u{E004}' })
+            .then(KeyAction::Up { value: '\u{E004}' });
+        browser.client.perform_actions(tab).await.expect("Tab");
+        let (_, after_busy) = wait_until_not_busy(&browser).await;
+        assert!(any_of(&after_busy, "embed.js"), "focus: {after_busy}");
+        server.stop().await;
+    })
+    .await;
+}
