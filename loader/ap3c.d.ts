@@ -7,6 +7,12 @@ export interface Ap3cTalkOptions {
   cookiePath?: string;
   /** The messenger's language ("en", "de", "ar"); default: the browser's languages, else English. */
   language?: string;
+  /**
+   * Where the messenger runs: "inline" (in this page, in a shadow root; needs
+   * 'wasm-unsafe-eval' under a script-src), "frame" (in an iframe on the Talk server's origin)
+   * or "auto" (default: inline if this page may compile WebAssembly, else frame). See docs/csp.md.
+   */
+  mode?: 'inline' | 'frame' | 'auto';
 }
 
 export interface Ap3cInitOptions {

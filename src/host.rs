@@ -14,31 +14,54 @@ thread_local! {
         const { RefCell::new(None) };
 }
 
-/// Creates `<ap3c-talk>` at the end of `<body>` and returns the element to mount into,
-/// marked with the messenger's language and writing direction.
+/// Mounts in the `<ap3c-talk>` host where the loader drew its launcher (its button stays until
+/// ours shows: see [`remove_loader_launcher`]), or creates one at the end of `<body>`. Returns
+/// the element to mount into, marked with the messenger's language and writing direction.
 pub fn create_mount_point(lang: crate::i18n::Lang) -> Result<HtmlElement, JsValue> {
     let document = web_sys::window()
         .and_then(|window| window.document())
         .ok_or("no document")?;
-    let body = document.body().ok_or("no body")?;
-    // A custom element: host rules aimed at `div` don't hit it.
-    let host = document.create_element("ap3c-talk")?;
-    body.append_child(&host)?;
-    let shadow = host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?;
+    let drawn = document
+        .query_selector("ap3c-talk")?
+        .and_then(|host| host.shadow_root());
+    let shadow = match drawn {
+        Some(shadow) => shadow,
+        None => {
+            let body = document.body().ok_or("no body")?;
+            // A custom element: host rules aimed at `div` don't hit it.
+            let host = document.create_element("ap3c-talk")?;
+            body.append_child(&host)?;
+            host.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?
+        }
+    };
     let sheet = CssStyleSheet::new()?;
     sheet.replace_sync(STYLES)?;
     let theme = CssStyleSheet::new()?;
-    js_sys::Reflect::set(
+    // After the loader's sheet, whose rules only style its own button.
+    let sheets = js_sys::Array::from(&js_sys::Reflect::get(
         &shadow,
         &"adoptedStyleSheets".into(),
-        &js_sys::Array::of2(&sheet, &theme),
-    )?;
+    )?);
+    sheets.push(&sheet);
+    sheets.push(&theme);
+    js_sys::Reflect::set(&shadow, &"adoptedStyleSheets".into(), &sheets)?;
     SHEETS.with(|sheets| *sheets.borrow_mut() = Some((shadow.clone(), sheet, theme)));
     let mount = document.create_element("div")?;
     mount.set_attribute("lang", lang.code())?;
     mount.set_attribute("dir", lang.dir())?;
     shadow.append_child(&mount)?;
     Ok(mount.unchecked_into())
+}
+
+/// Takes away the launcher the loader drew, once ours is on screen in its place.
+pub fn remove_loader_launcher() {
+    SHEETS.with(|sheets| {
+        if let Some((shadow, _, _)) = sheets.borrow().as_ref() {
+            if let Ok(Some(button)) = shadow.query_selector(".f") {
+                button.remove();
+            }
+        }
+    });
 }
 
 /// The workspace's look, as custom properties over the defaults in widget.css. The server

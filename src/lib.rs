@@ -23,7 +23,8 @@ use wasm_bindgen::prelude::*;
 
 /// Mounts the messenger and opens its session. `config` is the JSON the loader builds from
 /// `ap3c.init`: `{captureKey, apiUrl, visitorId, token}`; `hooks` holds the page callbacks
-/// `unread(count)` and `ready()`. A second call does nothing.
+/// `unread(count)` and `ready()`, and in frame mode `open(bool)` (the frame is resized to
+/// match). A second call does nothing.
 #[wasm_bindgen]
 pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     if runtime::is_installed() {
@@ -34,6 +35,9 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     let state = MessengerState::new();
     let lang = i18n::Lang::pick(config.language.as_deref(), host::browser_languages().iter().map(String::as_str));
     let mount = host::create_mount_point(lang)?;
+    let open_hook = js_sys::Reflect::get(&hooks, &"open".into())
+        .ok()
+        .and_then(|hook| hook.dyn_into::<js_sys::Function>().ok());
     leptos::mount::mount_to(mount, move || {
         provide_context(lang);
         // Opening the messenger or the conversation (or coming back to its tab) reads what
@@ -44,6 +48,11 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
                 runtime::mark_seen();
             }
         });
+        if let Some(hook) = open_hook.clone() {
+            Effect::new(move |_| {
+                let _ = hook.call1(&JsValue::NULL, &state.open.get().into());
+            });
+        }
         view! { <Widget state/> }
     })
     .forget();

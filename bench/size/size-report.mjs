@@ -59,6 +59,9 @@ const { code: loaderMin } = await minify(loaderSource, {
 });
 const loader = measure('loader/app.js (minified)', loaderPath, loaderMin);
 const loaderServed = measure('loader/app.js as served today', loaderPath);
+// Fetched only with the messenger (embed.js on the host page; frame.js in frame mode).
+const embed = measure('loader/embed.js as served', needFile('loader/embed.js'));
+const frame = measure('loader/frame.js as served', needFile('loader/frame.js'));
 const wasm = measure('widget wasm', needFile('dist/talk-widget_bg.wasm'));
 const glue = measure('widget JS glue', needFile('dist/talk-widget.js'));
 const css = measure('widget CSS (inside the wasm)', needFile('style/widget.css'));
@@ -84,6 +87,8 @@ const n = (value) => (value === null ? '-' : value.toLocaleString('en-US'));
 const rows = [
   [loader, status(loader.gzip, BUDGET.loader)],
   [loaderServed, ''],
+  [embed, 'lazy: with the messenger'],
+  [frame, 'lazy: frame mode only'],
   [wasm, ''],
   [glue, ''],
   [css, 'counted in the wasm'],

@@ -24,6 +24,12 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
         }
         open
     });
+    // Ours replaces the launcher the loader drew while the WASM was on its way.
+    Effect::new(move |_| {
+        if launcher.get().is_some() {
+            crate::host::remove_loader_launcher();
+        }
+    });
     let enabled = move || state.config.with(|c| c.as_ref().is_some_and(|c| c.settings.enabled));
     let left = move || {
         state.config.with(|c| {

@@ -103,6 +103,30 @@ impl Browser {
         Widget { root: host }
     }
 
+    /// Switches WebDriver into the messenger's frame (frame mode) once the loader has added it;
+    /// [`Browser::widget`] then finds the messenger in there. Back with [`Browser::leave_frame`].
+    pub async fn enter_messenger_frame(&self) {
+        let frame = crate::eventually("the messenger's frame", Duration::from_secs(20), || async {
+            let host = self.client.find(Locator::Css("ap3c-talk")).await.ok()?;
+            let root = host.shadow_root().await.ok()?;
+            root.find(Locator::Css("iframe")).await.ok()
+        })
+        .await;
+        frame.enter_frame().await.expect("enter the messenger's frame");
+    }
+
+    pub async fn leave_frame(&self) {
+        self.client.enter_parent_frame().await.expect("back to the host page");
+    }
+
+    /// Runs `script` in the current frame and returns its value.
+    pub async fn js(&self, script: &str) -> serde_json::Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|error| panic!("{script}: {error}"))
+    }
+
     /// Runs axe-core (installed by `scripts/install-tools.sh --browser`) on the widget, shadow
     /// DOM included, and returns one line per violation.
     pub async fn accessibility_violations(&self) -> Vec<String> {

@@ -7,7 +7,7 @@ mod site;
 
 pub use browser::{Browser, Widget};
 pub use server::{EventListener, TestServer};
-pub use site::{page_with_snippet, HostSite};
+pub use site::{page_with_snippet, snippet_script, HostSite, SitePage};
 
 use futures_util::FutureExt;
 use std::future::Future;

@@ -1,4 +1,4 @@
-//! The loader script, the demo host page and the inbox's page.
+//! The loader scripts, the messenger's frame page, the demo host page and the inbox's page.
 
 use super::security;
 use crate::error::{ApiError, ApiResult};
@@ -11,16 +11,74 @@ use serde::Deserialize;
 
 const LOADER_SCRIPT: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../loader/app.js"));
+const EMBED_MODULE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../loader/embed.js"
+));
+const FRAME_MODULE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../loader/frame.js"
+));
 const DEMO_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.html"));
+const FRAME_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/frame.html"));
 
-pub async fn loader_script() -> impl IntoResponse {
+fn script(source: &'static str) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        LOADER_SCRIPT,
+        source,
     )
+}
+
+pub async fn loader_script() -> impl IntoResponse {
+    script(LOADER_SCRIPT)
+}
+
+/// `/widget/embed.js`: what the loader imports once the messenger is needed.
+pub async fn embed_module() -> impl IntoResponse {
+    script(EMBED_MODULE)
+}
+
+/// `/widget/frame.js`: the messenger's side of the frame-mode bridge.
+pub async fn frame_module() -> impl IntoResponse {
+    script(FRAME_MODULE)
+}
+
+#[derive(Deserialize)]
+pub struct FrameQuery {
+    capture_key: Option<String>,
+}
+
+/// `/widget/frame?capture_key=…`: the page the messenger runs in when the host page's CSP
+/// refuses WebAssembly, under our own strict policy. Only the workspace's allowed origins may
+/// frame it (any origin while it has none, as for the other browser endpoints).
+pub async fn frame_page(
+    State(state): State<AppState>,
+    Query(query): Query<FrameQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let capture_key = query
+        .capture_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request("missing_capture_key", "add ?capture_key=<your capture key>")
+        })?;
+    let workspace = workspaces::by_capture_key(&state.db, capture_key)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found("unknown_capture_key", "no workspace has this capture key")
+        })?;
+    let csp = security::frame_page_csp(&state.settings, &workspace.allowed_origins());
+    Ok((
+        [
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::CACHE_CONTROL, "no-cache".to_string()),
+        ],
+        Html(FRAME_PAGE),
+    ))
 }
 
 #[derive(Deserialize)]

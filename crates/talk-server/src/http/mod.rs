@@ -17,6 +17,7 @@ mod widget_config;
 
 pub use agent_session::{require_own_origin, AdminSession, AgentSession, SESSION_COOKIE};
 pub use extract::{Actor, ApiJson, ApiKeyWorkspace, BearerSession};
+pub use widget_config::launcher_stylesheet;
 
 use crate::error::ApiError;
 use crate::rate_limit::limit_by_ip;
@@ -55,6 +56,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/talk/widget/session", post(widget::start_session))
         .route("/v1/talk/identify", post(widget::identify))
         .route("/v1/talk/widget/config", get(widget_config::widget_config))
+        .route(
+            "/v1/talk/widget/launcher.css",
+            get(widget_config::launcher_css),
+        )
         .route("/v1/talk/track", post(track::track))
         .route("/v1/talk/messages", post(talk_messages::post))
         .route("/v1/talk/messages/stream", get(talk_messages::stream))
@@ -138,7 +143,15 @@ pub fn app(state: AppState) -> Router {
     // The widget's files are not content-hashed, so browsers must revalidate them. Customer
     // pages on other origins import the JS module and fetch the WASM in CORS mode; the files
     // are public and carry no credentials, so any origin may read them.
-    let widget_files = tower::ServiceBuilder::new()
+    // Beside the built widget: the loader's lazy part, and the frame page (with its own CSP)
+    // and script for pages whose CSP refuses WebAssembly.
+    let widget_files = Router::new()
+        .route("/embed.js", get(assets::embed_module))
+        .route("/frame.js", get(assets::frame_module))
+        .route("/frame", get(assets::frame_page))
+        .fallback_service(
+            ServeDir::new(&state.settings.widget_dir).not_found_service(not_found.into_service()),
+        )
         .layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::any())
@@ -147,10 +160,7 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-cache"),
-        ))
-        .service(
-            ServeDir::new(&state.settings.widget_dir).not_found_service(not_found.into_service()),
-        );
+        ));
 
     // The inbox's hashed files as they are; any other path under /inbox is the app's page.
     let inbox_files = ServeDir::new(&state.settings.inbox_dir)
@@ -197,7 +207,7 @@ pub fn app(state: AppState) -> Router {
         .merge(browser)
         .merge(socket)
         .merge(agents_and_admins)
-        .nest_service("/widget", widget_files)
+        .nest("/widget", widget_files)
         .nest_service("/inbox", inbox_files)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

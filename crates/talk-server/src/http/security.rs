@@ -53,3 +53,37 @@ pub fn snippet_page_csp(settings: &Settings, nonce: &str) -> String {
          object-src 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 }
+
+/// The messenger's frame page: our own scripts and WebAssembly, our own API (HTTP and
+/// WebSocket), images from anywhere on https (logos, photos), sounds from data: URLs, and
+/// framed only by `ancestors` (any page when empty). Origins that are not plain
+/// `scheme://host[:port]` are left out: they would change the policy's meaning.
+pub fn frame_page_csp(settings: &Settings, ancestors: &[String]) -> String {
+    let socket = settings.public_ws_url();
+    let ancestors: Vec<&str> = ancestors
+        .iter()
+        .map(|origin| origin.trim_end_matches('/'))
+        .filter(|origin| is_plain_origin(origin))
+        .collect();
+    let ancestors = if ancestors.is_empty() {
+        "*".to_string()
+    } else {
+        ancestors.join(" ")
+    };
+    format!(
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' {socket}; \
+         img-src 'self' https: data:; media-src 'self' data:; style-src 'self'; \
+         font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+    )
+}
+
+fn is_plain_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    matches!(scheme, "http" | "https")
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':')
+}

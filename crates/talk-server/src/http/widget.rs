@@ -25,7 +25,9 @@ fn is_valid_visitor_id(visitor_id: &str) -> bool {
             .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
 }
 
-fn check_origin(workspace: &Workspace, headers: &HeaderMap) -> ApiResult<()> {
+/// Our own origin is the messenger's frame (frame mode), which only allowed origins may embed
+/// (its `frame-ancestors`).
+fn check_origin(workspace: &Workspace, headers: &HeaderMap, own_origin: &str) -> ApiResult<()> {
     let allowed = workspace.allowed_origins();
     if allowed.is_empty() {
         return Ok(());
@@ -36,9 +38,10 @@ fn check_origin(workspace: &Workspace, headers: &HeaderMap) -> ApiResult<()> {
         .map(|origin| origin.trim_end_matches('/'));
     match origin {
         Some(origin)
-            if allowed
-                .iter()
-                .any(|allowed| allowed.trim_end_matches('/') == origin) =>
+            if origin == own_origin
+                || allowed
+                    .iter()
+                    .any(|allowed| allowed.trim_end_matches('/') == origin) =>
         {
             Ok(())
         }
@@ -68,7 +71,11 @@ pub(super) async fn browser_workspace(
             "visitor_id must be 32 lowercase hex characters",
         ));
     }
-    check_origin(&workspace, headers)?;
+    check_origin(
+        &workspace,
+        headers,
+        state.settings.public_url.trim_end_matches('/'),
+    )?;
     Ok(workspace)
 }
 

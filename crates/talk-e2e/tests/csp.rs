@@ -1,0 +1,285 @@
+//! The CSP matrix: host pages served with a real Content-Security-Policy header by the test's
+//! own server, the messenger in every mode that can work there. Each page records every
+//! `securitypolicyviolation` from its first script on, and every console error.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use talk_e2e::{
+    eventually, snippet_script, with_browser, Browser, HostSite, SitePage, TestServer, AUTO_REPLY,
+    ENTER,
+};
+
+const NONCE: &str = "bm9uY2UtZm9yLXRoZS1jc3AtdGVzdA";
+
+/// The host page's own watcher, run before anything else: violations and console errors.
+const WATCH: &str = "window.violations = []; window.consoleErrors = [];
+document.addEventListener('securitypolicyviolation', function (e) {
+  violations.push(e.effectiveDirective + ' ' + e.blockedURI);
+});
+var logError = console.error;
+console.error = function () {
+  consoleErrors.push(Array.prototype.map.call(arguments, String).join(' '));
+  return logError.apply(console, arguments);
+};
+window.talkEvents = [];
+(window.ap3c = window.ap3c || {}).cmd = window.ap3c.cmd || [];
+ap3c.cmd.push(function () { ap3c.talk.onReady(function () { talkEvents.push('ready'); }); });";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Mode {
+    Auto,
+    Inline,
+    Frame,
+}
+
+impl Mode {
+    fn option(self) -> &'static str {
+        match self {
+            Mode::Auto => "{talk: {}}",
+            Mode::Inline => "{talk: {mode: 'inline'}}",
+            Mode::Frame => "{talk: {mode: 'frame'}}",
+        }
+    }
+}
+
+/// The seed's level-3 policy, exactly, with the snippet inline carrying the nonce.
+fn level3_site(server: &TestServer, mode: Mode) -> Vec<SitePage> {
+    let csp = format!(
+        "object-src 'none'; script-src 'nonce-{NONCE}' 'unsafe-inline' 'strict-dynamic' https: http:; base-uri 'none'"
+    );
+    let snippet = snippet_script(&server.capture_key, &server.url, mode.option(), "");
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shop</title>\
+         <link rel=\"icon\" href=\"data:,\"><script nonce=\"{NONCE}\">{WATCH}</script>\
+         <script nonce=\"{NONCE}\">{snippet}</script></head>\
+         <body><h1>A customer's shop</h1></body></html>"
+    );
+    vec![SitePage::html("/", page, Some(csp))]
+}
+
+/// A level-1/2 policy: no inline script at all (the snippet is a file of the site), the Talk
+/// origin allowed for scripts, connections (HTTP and WebSocket) and frames; `extra` adds to
+/// script-src, `frames` replaces frame-src.
+fn level2_site(
+    server: &TestServer,
+    mode: Mode,
+    extra: &str,
+    frames: Option<&str>,
+) -> Vec<SitePage> {
+    let talk = &server.url;
+    let socket = talk.replacen("http://", "ws://", 1);
+    let frame_src = frames.map_or_else(|| talk.clone(), str::to_string);
+    let csp = format!(
+        "default-src 'self'; script-src 'self' {talk}{extra}; connect-src 'self' {talk} {socket}; \
+         media-src 'self' data:; style-src 'self'; img-src 'self' data:; frame-src {frame_src}"
+    );
+    let page = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shop</title>\
+         <link rel=\"icon\" href=\"data:,\"><script src=\"/watch.js\"></script>\
+         <script src=\"/snippet.js\"></script></head>\
+         <body><h1>A customer's shop</h1></body></html>"
+        .to_string();
+    vec![
+        SitePage::html("/", page, Some(csp)),
+        SitePage::script("/watch.js", WATCH.to_string()),
+        SitePage::script(
+            "/snippet.js",
+            snippet_script(&server.capture_key, &server.url, mode.option(), ""),
+        ),
+    ]
+}
+
+async fn violations(browser: &Browser) -> Vec<String> {
+    serde_json::from_value(browser.js("return window.violations;").await).expect("a list")
+}
+
+/// The visitor writes, the bot answers, an agent replies through the API, the visitor sees it.
+async fn converse(server: &TestServer, browser: &Browser, mode: Mode) {
+    eventually(
+        "the messenger to be ready",
+        Duration::from_secs(30),
+        || async {
+            (browser.js("return window.talkEvents;").await == json!(["ready"])).then_some(())
+        },
+    )
+    .await;
+    let in_frame = browser
+        .js("return !!document.querySelector('ap3c-talk').shadowRoot.querySelector('iframe');")
+        .await;
+    assert_eq!(
+        in_frame,
+        json!(mode == Mode::Frame),
+        "the messenger runs in {mode:?} mode"
+    );
+    if mode == Mode::Frame {
+        browser.enter_messenger_frame().await;
+    }
+    let widget = browser.widget().await;
+    widget.start_chat().await;
+    widget.type_into("talk-email", "ada@example.com").await;
+    widget.click("talk-identify-submit").await;
+    widget
+        .type_into("talk-composer", "Can I pay by invoice?")
+        .await;
+    widget.type_into("talk-composer", ENTER).await;
+    widget
+        .wait_for_messages(&[("visitor", "Can I pay by invoice?"), ("bot", AUTO_REPLY)])
+        .await;
+    let conversation = server.conversations().await.remove(0);
+    server.reply(&conversation.id, "Yes, we can.").await;
+    widget
+        .wait_for_messages(&[
+            ("visitor", "Can I pay by invoice?"),
+            ("bot", AUTO_REPLY),
+            ("agent", "Yes, we can."),
+        ])
+        .await;
+    if mode == Mode::Frame {
+        // The frame's origin keeps no visitor id of its own: the host page's cookie is it.
+        // (Cookies don't separate ports, so only the frame's storage can show that here.)
+        let stored = browser.js("return JSON.stringify(localStorage);").await;
+        let stored = stored.as_str().expect("a string");
+        assert!(!stored.contains(&conversation.visitor_id), "{stored}");
+        browser.leave_frame().await;
+    }
+    let cookie = browser
+        .js("return (document.cookie.match(/ap3c_talk_vid=([0-9a-f]{32})/) || [])[1];")
+        .await;
+    assert_eq!(
+        cookie,
+        json!(conversation.visitor_id),
+        "the host page's visitor is the one talking"
+    );
+}
+
+/// `expected`: which mode auto should pick (or which mode is forced) on this page.
+async fn conversation_under(
+    name: &str,
+    site: fn(&TestServer, Mode) -> Vec<SitePage>,
+    option: Mode,
+    runs_in: Mode,
+) {
+    with_browser(name, |server, browser| async move {
+        let site = HostSite::start_with(site(&server, option)).await;
+        browser.goto(&format!("{}/", site.url)).await;
+        converse(&server, &browser, runs_in).await;
+        browser.screenshot(name).await;
+        let seen = violations(&browser).await;
+        if option == Mode::Auto && runs_in == Mode::Frame {
+            // auto's probe: the page refused to compile the 8-byte module, and said so.
+            assert_eq!(seen.len(), 1, "{seen:?}");
+            assert!(
+                seen[0].starts_with("script-src") && seen[0].contains("wasm-eval"),
+                "{seen:?}"
+            );
+        } else {
+            assert!(seen.is_empty(), "CSP violations: {seen:?}");
+        }
+        let errors = browser.js("return window.consoleErrors;").await;
+        assert_eq!(errors, json!([]), "console errors");
+        server.stop().await;
+    })
+    .await;
+}
+
+fn level2(server: &TestServer, mode: Mode) -> Vec<SitePage> {
+    level2_site(server, mode, "", None)
+}
+
+fn level2_with_wasm(server: &TestServer, mode: Mode) -> Vec<SitePage> {
+    level2_site(server, mode, " 'wasm-unsafe-eval'", None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level3_policy_auto_picks_the_frame() {
+    conversation_under("csp-level3-auto", level3_site, Mode::Auto, Mode::Frame).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level3_policy_forced_frame() {
+    conversation_under("csp-level3-frame", level3_site, Mode::Frame, Mode::Frame).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level2_policy_auto_picks_the_frame() {
+    conversation_under("csp-level2-auto", level2, Mode::Auto, Mode::Frame).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level2_policy_forced_frame() {
+    conversation_under("csp-level2-frame", level2, Mode::Frame, Mode::Frame).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level2_policy_with_wasm_auto_picks_inline() {
+    conversation_under(
+        "csp-level2-wasm-auto",
+        level2_with_wasm,
+        Mode::Auto,
+        Mode::Inline,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level2_policy_with_wasm_forced_inline() {
+    conversation_under(
+        "csp-level2-wasm-inline",
+        level2_with_wasm,
+        Mode::Inline,
+        Mode::Inline,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level2_policy_with_wasm_forced_frame() {
+    conversation_under(
+        "csp-level2-wasm-frame",
+        level2_with_wasm,
+        Mode::Frame,
+        Mode::Frame,
+    )
+    .await;
+}
+
+/// No WebAssembly and no frames: the loader says once which directive to add, and stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_refuses_both_gets_one_console_error_naming_the_directive() {
+    with_browser("csp-refuses-both", |server, browser| async move {
+        let site =
+            HostSite::start_with(level2_site(&server, Mode::Auto, "", Some("'none'"))).await;
+        browser.goto(&format!("{}/", site.url)).await;
+        let errors = eventually("the loader's console error", Duration::from_secs(30), || async {
+            let errors: Vec<String> =
+                serde_json::from_value(browser.js("return window.consoleErrors;").await).ok()?;
+            (!errors.is_empty()).then_some(errors)
+        })
+        .await;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("'wasm-unsafe-eval'")
+                && errors[0].contains("script-src")
+                && errors[0].contains(&format!("{} to frame-src", server.url)),
+            "{errors:?}"
+        );
+        // The launcher is gone; asking again (as a page or a visitor would) changes nothing.
+        assert_eq!(browser.js("return document.querySelector('ap3c-talk');").await, Value::Null);
+        browser.js("ap3c.talk.open(); ap3c.talk.open();").await;
+        tokio::time::sleep(Duration::from_secs(2)).await; // absence needs a moment to mean anything
+        let errors = browser.js("return window.consoleErrors.length;").await;
+        assert_eq!(errors, json!(1), "no retries, no second error");
+        let frames = browser
+            .js("return performance.getEntriesByType('resource').filter(function (e) { \
+                 return e.name.indexOf('/widget/frame') >= 0 || e.name.indexOf('.wasm') >= 0; }).length;")
+            .await;
+        assert_eq!(frames, json!(0), "nothing fetched for a messenger that cannot run");
+        // Exactly what the loader tried: the 8-byte probe and the frame.
+        let seen = violations(&browser).await;
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(seen.iter().any(|v| v.starts_with("script-src") && v.contains("wasm-eval")), "{seen:?}");
+        assert!(seen.iter().any(|v| v.starts_with("frame-src") && v.contains(&server.url)), "{seen:?}");
+        browser.screenshot("csp-refuses-both").await;
+        server.stop().await;
+    })
+    .await;
+}

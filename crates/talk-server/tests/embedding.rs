@@ -1,0 +1,218 @@
+//! What embedding needs from the server: the launcher's stylesheet, the loader's lazy module
+//! and the messenger's frame page with its own strict CSP.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{test_app, test_app_with, visitor_id};
+use serde_json::json;
+use talk_server::{widget_settings, workspaces};
+
+#[tokio::test]
+async fn the_frame_page_has_its_own_strict_policy_and_may_be_framed() {
+    let app =
+        test_app_with(|settings| settings.public_url = "https://talk.example.com".into()).await;
+    let answer = app
+        .get(&format!(
+            "/widget/frame?capture_key={}",
+            app.workspace.capture_key
+        ))
+        .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), "text/html; charset=utf-8");
+    assert_eq!(
+        answer.header("content-security-policy"),
+        "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; \
+         connect-src 'self' wss://talk.example.com; img-src 'self' https: data:; \
+         media-src 'self' data:; style-src 'self'; font-src 'self'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors *"
+    );
+    assert_eq!(
+        answer.header("x-frame-options"),
+        "",
+        "customers' pages frame it"
+    );
+    assert!(answer
+        .text
+        .contains(r#"<script type="module" src="/widget/frame.js">"#));
+    assert!(
+        !answer.text.contains(&app.workspace.capture_key),
+        "nothing of the query echoed"
+    );
+
+    let missing = app.get("/widget/frame").await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.code(), "missing_capture_key");
+    let unknown = app.get("/widget/frame?capture_key=talk_pk_nope").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.code(), "unknown_capture_key");
+}
+
+#[tokio::test]
+async fn only_allowed_origins_may_frame_the_messenger_which_may_then_start_sessions() {
+    let app =
+        test_app_with(|settings| settings.public_url = "https://talk.example.com".into()).await;
+    workspaces::set_allowed_origins(
+        &app.state.db,
+        &app.workspace.workspace_id,
+        &[
+            "https://shop.example.com".to_string(),
+            "https://www.shop.example.com".to_string(),
+        ],
+    )
+    .await
+    .unwrap();
+    let answer = app
+        .get(&format!(
+            "/widget/frame?capture_key={}",
+            app.workspace.capture_key
+        ))
+        .await;
+    assert!(
+        answer
+            .header("content-security-policy")
+            .ends_with("frame-ancestors https://shop.example.com https://www.shop.example.com"),
+        "{}",
+        answer.header("content-security-policy")
+    );
+
+    // Inside the frame the messenger's requests come from our own origin.
+    let body = json!({"capture_key": app.workspace.capture_key, "visitor_id": visitor_id(1)});
+    let mut statuses = Vec::new();
+    for origin in [
+        "https://talk.example.com",
+        "https://shop.example.com",
+        "https://evil.example.com",
+    ] {
+        let answer = app
+            .send(
+                Method::POST,
+                "/v1/talk/widget/session",
+                &[("origin", origin)],
+                Some(body.clone()),
+            )
+            .await;
+        statuses.push((answer.status, answer.code()));
+    }
+    assert_eq!(statuses[0].0, StatusCode::OK);
+    assert_eq!(statuses[1].0, StatusCode::OK);
+    let foreign = &statuses[2];
+    assert_eq!(
+        foreign,
+        &(StatusCode::FORBIDDEN, "origin_not_allowed".to_string())
+    );
+}
+
+#[tokio::test]
+async fn the_launcher_stylesheet_follows_the_settings_and_is_empty_when_switched_off() {
+    let app = test_app().await;
+    let url = format!(
+        "/v1/talk/widget/launcher.css?capture_key={}",
+        app.workspace.capture_key
+    );
+    let answer = app.get(&url).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.header("content-type"), "text/css; charset=utf-8");
+    assert!(
+        answer.text.contains("right:20px;bottom:20px"),
+        "{}",
+        answer.text
+    );
+    let default_brand = talk_protocol::Homepage::default().brand_color;
+    assert!(
+        answer.text.contains(&format!("background:{default_brand}")),
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.text.contains("z-index:2147483000"),
+        "{}",
+        answer.text
+    );
+
+    let workspace = &app.workspace.workspace_id;
+    let mut settings = widget_settings::load(&app.state.db, workspace)
+        .await
+        .unwrap()
+        .unwrap();
+    settings.homepage.brand_color = "#0a7d33".into();
+    settings.launcher.position = talk_protocol::LauncherPosition::Left;
+    settings.launcher.horizontal_margin = 32;
+    widget_settings::save(&app.state.db, workspace, &settings)
+        .await
+        .unwrap();
+    let answer = app.get(&url).await;
+    assert!(
+        answer.text.contains("left:32px;bottom:20px"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.text.contains("background:#0a7d33"),
+        "{}",
+        answer.text
+    );
+    // The frame it sizes in frame mode: launcher-sized, panel-wide when open.
+    assert!(
+        answer
+            .text
+            .contains("left:0;bottom:0;width:112px;height:100px"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.text.contains("iframe.open{width:432px;height:100%}"),
+        "{}",
+        answer.text
+    );
+
+    settings.enabled = false;
+    widget_settings::save(&app.state.db, workspace, &settings)
+        .await
+        .unwrap();
+    let off = app.get(&url).await;
+    assert_eq!(off.status, StatusCode::NO_CONTENT);
+    assert_eq!(off.text, "");
+
+    let missing = app.get("/v1/talk/widget/launcher.css").await;
+    assert_eq!(missing.status, StatusCode::BAD_REQUEST);
+    assert_eq!(missing.code(), "missing_capture_key");
+    let unknown = app
+        .get("/v1/talk/widget/launcher.css?capture_key=nope")
+        .await;
+    assert_eq!(unknown.code(), "unknown_capture_key");
+}
+
+#[tokio::test]
+async fn a_bad_colour_never_becomes_css() {
+    let mut settings = talk_protocol::WidgetSettings::default();
+    settings.homepage.brand_color = "red;}*{display:none".into();
+    let css = talk_server::http::launcher_stylesheet(&settings);
+    assert!(!css.contains("red;}"), "{css}");
+    assert!(css.contains("background:#4f46e5"), "{css}");
+}
+
+#[tokio::test]
+async fn the_loaders_modules_are_served_to_any_origin() {
+    let app = test_app().await;
+    for path in ["/widget/embed.js", "/widget/frame.js"] {
+        let answer = app
+            .send(
+                Method::GET,
+                path,
+                &[("origin", "https://shop.example.com")],
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert_eq!(
+            answer.header("content-type"),
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(answer.header("access-control-allow-origin"), "*");
+        assert!(
+            answer.text.contains("export") || answer.text.contains("import"),
+            "{path}"
+        );
+    }
+}

@@ -1,0 +1,173 @@
+// Fetched by app.js once the messenger is needed. Picks the mode, starts the WASM messenger in
+// the page (inline) or in a frame on the Talk server's origin (frame), and takes over
+// window.ap3c.talk from app.js's queue. Served at /widget/embed.js; frame.js reuses `inline`.
+
+const CALLS = ['open', 'close', 'show', 'hide', 'shutdown', 'set_verified_session'];
+
+/** Starts the messenger in this document; resolves to `(name, arg) => void`. */
+export async function inline(base, config, hooks) {
+  const widget = await import(`${base}widget/talk-widget.js`);
+  await widget.default({ module_or_path: `${base}widget/talk-widget_bg.wasm` });
+  widget.start(JSON.stringify(config), hooks);
+  return (name, arg) => CALLS.includes(name) && widget[name](arg);
+}
+
+/** `ap3c.init`'s talk options, as the widget takes them. */
+function widgetConfig({ captureKey, apiUrl, visitorId, talk }) {
+  const text = (value) => (typeof value === 'string' && value ? value : null);
+  return { captureKey, apiUrl, visitorId, token: text(talk.token), language: text(talk.language) };
+}
+
+/** A page whose CSP refuses WebAssembly refuses this 8-byte module too. */
+async function wasmAllowed() {
+  try {
+    await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function start({ base, config, talk, calls, host, store, forget }) {
+  const root = host.shadowRoot;
+  const facade = root.querySelector('.f');
+  const readyListeners = [];
+  const unreadListeners = [];
+  const early = []; // calls made before the messenger runs: replayed in order, never lost
+  let call = null;
+  let ready = false;
+  let frame = null;
+  let failed = false;
+
+  const each = (listeners, arg) => {
+    for (const listener of listeners) {
+      try {
+        listener(arg);
+      } catch (error) {
+        console.error('[talk] a page callback failed:', error);
+      }
+    }
+  };
+  const hooks = {
+    ready() {
+      ready = true;
+      // In a frame the messenger draws its own launcher; ours goes once it is connected.
+      if (frame) facade?.remove();
+      each(readyListeners.splice(0));
+    },
+    unread(count) {
+      // Inline, the messenger prefixes the tab title itself; a frame's title is its own.
+      if (frame) {
+        const bare = document.title.replace(/^\(\d+\) /, '');
+        document.title = count ? `(${count}) ${bare}` : bare;
+      }
+      try {
+        store.ap3c_talk_unread = count; // next page: load at once while this is above 0
+      } catch {
+        // no storage: the launcher waits for idle
+      }
+      each(unreadListeners, count);
+    },
+  };
+  // A hidden messenger's frame must not cover the page's corner either.
+  let hiddenByPage = false;
+  const showFrame = (shown) => {
+    hiddenByPage = !shown;
+    if (frame) frame.hidden = hiddenByPage;
+  };
+  const send = (name, arg) => (call ? call(name, arg) : early.push([name, arg]));
+  const api = {
+    setVerifiedSession(options) {
+      if (typeof options?.token !== 'string' || !options.token) {
+        throw new TypeError('ap3c.talk.setVerifiedSession expects {token: "<token>"}');
+      }
+      send('set_verified_session', options.token);
+    },
+    open() {
+      showFrame(true);
+      send('open');
+    },
+    close: () => send('close'),
+    show() {
+      showFrame(true);
+      send('show');
+    },
+    hide() {
+      showFrame(false);
+      send('hide');
+    },
+    // Forget the visitor, e.g. on logout: app.js stores a new anonymous id first.
+    shutdown() {
+      config.visitorId = forget();
+      config.talk = { ...config.talk, token: null };
+      send('shutdown', config.visitorId);
+    },
+    onReady: (callback) => (ready ? callback() : readyListeners.push(callback)),
+    onUnreadCountChange: (callback) => unreadListeners.push(callback),
+  };
+  Object.assign(talk, api);
+  for (const [name, arg] of calls.splice(0)) {
+    try {
+      api[name](arg);
+    } catch (error) {
+      console.error('[talk]', error);
+    }
+  }
+  if (facade) facade.onclick = api.open;
+
+  const running = (fn) => {
+    call = fn;
+    for (const [name, arg] of early.splice(0)) fn(name, arg);
+  };
+  // Once: the messenger can't run here, and saying so again (or retrying) helps nobody.
+  const fail = (why) => {
+    if (failed) return;
+    failed = true;
+    host.remove();
+    console.error(`[talk] the messenger cannot run on this page: ${why}`);
+  };
+
+  // The messenger starts at 0 unread and reports any other count: a stale one must not make
+  // every later page load it at once.
+  try {
+    delete store.ap3c_talk_unread;
+  } catch {
+    // no storage
+  }
+  const mode = config.talk.mode;
+  if (mode === 'inline' || (mode !== 'frame' && (await wasmAllowed()))) {
+    inline(base, widgetConfig(config), hooks).then(running, (error) =>
+      fail(`${error} (inline mode needs 'wasm-unsafe-eval' in script-src)`),
+    );
+    return;
+  }
+
+  // Frame mode: messages go only to the Talk origin and are taken only from it, from this frame.
+  const origin = new URL(config.apiUrl).origin;
+  frame = document.createElement('iframe');
+  frame.title = 'Chat';
+  frame.hidden = hiddenByPage;
+  frame.src = `${config.apiUrl}/widget/frame?capture_key=${encodeURIComponent(config.captureKey)}#${encodeURIComponent(location.origin)}`;
+  const post = (message) => frame.contentWindow?.postMessage(message, origin);
+  document.addEventListener('securitypolicyviolation', (event) => {
+    if (event.blockedURI.startsWith(origin) && /^(frame|child|default)-src/.test(event.effectiveDirective)) {
+      fail(
+        `its Content-Security-Policy refuses WebAssembly and frames from ${origin}: add ` +
+          `'wasm-unsafe-eval' to script-src (inline mode) or ${origin} to frame-src (frame mode)`,
+      );
+    }
+  });
+  addEventListener('message', (event) => {
+    if (event.origin !== origin || event.source !== frame.contentWindow) return;
+    const message = event.data || {};
+    if (message.t === 'hello') {
+      post({ t: 'init', config: widgetConfig(config) });
+      running((name, arg) => post({ t: 'call', n: name, a: arg }));
+    }
+    if (message.t === 'ready') hooks.ready();
+    if (message.t === 'unread') hooks.unread(message.n);
+    // The launcher-sized frame grows to hold the open messenger (the server's stylesheet).
+    if (message.t === 'open') frame.className = message.v ? 'open' : '';
+  });
+  root.append(frame);
+}
