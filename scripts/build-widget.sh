@@ -6,3 +6,5 @@ cd "$ROOT"
 # A failed build must not leave an old dist/ behind for tests to pass against.
 rm -rf dist
 trunk build --release
+# The loader, minified: what the server sends as /app.js, /widget/embed.js and /widget/frame.js.
+node "$ROOT/scripts/minify-loader.mjs" "$ROOT"

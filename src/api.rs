@@ -48,7 +48,11 @@ impl ApiError {
 fn js_error(value: JsValue) -> String {
     value
         .as_string()
-        .or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()))
+        .or_else(|| {
+            js_sys::JSON::stringify(&value)
+                .ok()
+                .and_then(|s| s.as_string())
+        })
         .unwrap_or_default()
 }
 
@@ -74,8 +78,13 @@ impl ApiClient {
     /// The workspace's public widget settings and status (the capture key is public).
     pub async fn widget_config(&self, capture_key: &str) -> Result<WidgetConfig, ApiError> {
         let key = String::from(js_sys::encode_uri_component(capture_key));
-        self.request("GET", &format!("/v1/talk/widget/config?capture_key={key}"), None, None)
-            .await
+        self.request(
+            "GET",
+            &format!("/v1/talk/widget/config?capture_key={key}"),
+            None,
+            None,
+        )
+        .await
     }
 
     pub async fn identify(
@@ -124,11 +133,15 @@ impl ApiClient {
             .await
             .map_err(|e| ApiError::Network(js_error(e)))?
             .unchecked_into();
-        let text = JsFuture::from(response.text().map_err(|e| ApiError::Network(js_error(e)))?)
-            .await
-            .map_err(|e| ApiError::Network(js_error(e)))?
-            .as_string()
-            .unwrap_or_default();
+        let text = JsFuture::from(
+            response
+                .text()
+                .map_err(|e| ApiError::Network(js_error(e)))?,
+        )
+        .await
+        .map_err(|e| ApiError::Network(js_error(e)))?
+        .as_string()
+        .unwrap_or_default();
         if response.ok() {
             crate::json::parse(&text).map_err(ApiError::Decode)
         } else {

@@ -101,9 +101,7 @@ pub fn theme_css(settings: &WidgetSettings) -> String {
 }
 
 fn is_hex_colour(value: &str) -> bool {
-    value.len() == 7
-        && value.starts_with('#')
-        && value[1..].chars().all(|c| c.is_ascii_hexdigit())
+    value.len() == 7 && value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
 /// The browser's preferred languages, most preferred first.
@@ -150,8 +148,10 @@ fn strip_count(title: &str) -> &str {
 pub fn on_visibility_change(f: impl FnMut() + 'static) {
     if let Some(document) = web_sys::window().and_then(|window| window.document()) {
         let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(f);
-        let _ = document
-            .add_event_listener_with_callback("visibilitychange", listener.as_ref().unchecked_ref());
+        let _ = document.add_event_listener_with_callback(
+            "visibilitychange",
+            listener.as_ref().unchecked_ref(),
+        );
         listener.forget(); // lives as long as the page
     }
 }

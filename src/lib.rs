@@ -33,7 +33,10 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     let config: WidgetConfig = json::parse(config)
         .map_err(|error| JsValue::from_str(&format!("talk: bad configuration: {error}")))?;
     let state = MessengerState::new();
-    let lang = i18n::Lang::pick(config.language.as_deref(), host::browser_languages().iter().map(String::as_str));
+    let lang = i18n::Lang::pick(
+        config.language.as_deref(),
+        host::browser_languages().iter().map(String::as_str),
+    );
     let mount = host::create_mount_point(lang)?;
     let open_hook = js_sys::Reflect::get(&hooks, &"open".into())
         .ok()

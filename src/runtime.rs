@@ -241,7 +241,9 @@ async fn open_session(generation: u32) {
             state.names_required.set(session.identity.names_required);
             let known = session.person.is_some() || session.verified;
             state.person.set(session.person.clone());
-            state.stage.set(if known { Stage::Chat } else { Stage::Identify });
+            state
+                .stage
+                .set(if known { Stage::Chat } else { Stage::Identify });
             engine.session = Some(session);
             schedule_refresh(engine);
             connect(engine);
@@ -256,9 +258,9 @@ async fn open_session(generation: u32) {
             retry_later(engine, Retry::Session);
         }
         // A refusal that retrying can't fix (unknown capture key, origin not allowed …).
-        Err(ApiError::Server { status, message, .. })
-            if (400..500).contains(&status) && status != 429 =>
-        {
+        Err(ApiError::Server {
+            status, message, ..
+        }) if (400..500).contains(&status) && status != 429 => {
             web_sys::console::error_1(&format!("[talk] the messenger is off: {message}").into());
             engine.state.stage.set(Stage::Unavailable(message));
         }
@@ -285,7 +287,10 @@ fn schedule_refresh(engine: &mut Engine) {
         wasm_bindgen_futures::spawn_local(refresh_session(generation))
     });
     engine.refresh_timer = window
-        .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), delay as i32)
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            callback.unchecked_ref(),
+            delay as i32,
+        )
         .ok();
 }
 
@@ -367,10 +372,9 @@ fn retry_later(engine: &mut Engine, what: Retry) {
 
 /// The socket token has at least a minute left.
 fn token_fresh(engine: &Engine) -> bool {
-    engine
-        .session
-        .as_ref()
-        .is_some_and(|session| session.session_token_expires_at - 60_000 > js_sys::Date::now() as i64)
+    engine.session.as_ref().is_some_and(|session| {
+        session.session_token_expires_at - 60_000 > js_sys::Date::now() as i64
+    })
 }
 
 fn connect(engine: &mut Engine) {
@@ -389,9 +393,12 @@ fn connect(engine: &mut Engine) {
     let on_open = Closure::<dyn FnMut()>::new(move || {
         // The token goes in the first frame, never in the URL.
         with_current(generation, |engine| {
-            send_event(engine, &ClientEvent::Auth {
-                token: token.clone(),
-            })
+            send_event(
+                engine,
+                &ClientEvent::Auth {
+                    token: token.clone(),
+                },
+            )
         });
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -415,7 +422,10 @@ fn connect(engine: &mut Engine) {
             for outgoing in engine.outbox.iter_mut() {
                 outgoing.in_flight = false;
             }
-            if matches!(event.code(), close_code::AUTH_FAILED | close_code::TOKEN_EXPIRED) {
+            if matches!(
+                event.code(),
+                close_code::AUTH_FAILED | close_code::TOKEN_EXPIRED
+            ) {
                 // Start over with a fresh session token.
                 engine.session = None;
                 retry_later(engine, Retry::Session);
@@ -485,10 +495,13 @@ fn apply_event(engine: &mut Engine, event: ServerEvent) {
             }
             list_conversations(engine, &conversations);
             if let Some(conversation_id) = engine.conversation_id.clone() {
-                send_event(engine, &ClientEvent::Resume {
-                    conversation_id,
-                    after_seq: engine.last_seq,
-                });
+                send_event(
+                    engine,
+                    &ClientEvent::Resume {
+                        conversation_id,
+                        after_seq: engine.last_seq,
+                    },
+                );
             }
             flush_outbox(engine);
         }
@@ -509,7 +522,8 @@ fn apply_event(engine: &mut Engine, event: ServerEvent) {
             }
         }
         ServerEvent::Message { message } => {
-            let current = engine.conversation_id.as_deref() == Some(message.conversation_id.as_str());
+            let current =
+                engine.conversation_id.as_deref() == Some(message.conversation_id.as_str());
             let from_us = message.author.kind != AuthorKind::Visitor;
             let on_screen = current
                 && engine.state.open.get_untracked()
@@ -537,7 +551,9 @@ fn apply_event(engine: &mut Engine, event: ServerEvent) {
                 .retain(|outgoing| outgoing.client_msg_id != client_msg_id);
             // The conversation now exists: what was written after its first message follows.
             for outgoing in engine.outbox.iter_mut() {
-                outgoing.conversation_id.get_or_insert_with(|| message.conversation_id.clone());
+                outgoing
+                    .conversation_id
+                    .get_or_insert_with(|| message.conversation_id.clone());
             }
             if engine.conversation_id.is_none() {
                 engine.conversation_id = Some(message.conversation_id.clone());
@@ -633,10 +649,13 @@ pub fn visitor_typing() {
         }
         if let Some(conversation_id) = engine.conversation_id.clone() {
             engine.typing_sent_at = now;
-            send_event(engine, &ClientEvent::Typing {
-                conversation_id,
-                typing: true,
-            });
+            send_event(
+                engine,
+                &ClientEvent::Typing {
+                    conversation_id,
+                    typing: true,
+                },
+            );
         }
     });
 }
@@ -664,10 +683,13 @@ fn send_read_receipt(engine: &mut Engine) {
     }
     if let Some(conversation_id) = engine.conversation_id.clone() {
         engine.read_sent = engine.last_seq;
-        send_event(engine, &ClientEvent::Read {
-            conversation_id,
-            up_to_seq: engine.last_seq,
-        });
+        send_event(
+            engine,
+            &ClientEvent::Read {
+                conversation_id,
+                up_to_seq: engine.last_seq,
+            },
+        );
     }
 }
 
@@ -706,11 +728,14 @@ fn list_conversations(engine: &mut Engine, conversations: &[Conversation]) {
     previews.sort_by(|a, b| b.changed_at.cmp(&a.changed_at));
     engine.state.conversations.set(previews);
     for conversation in conversations.iter().filter(|c| c.last_seq > 0) {
-        send_event(engine, &ClientEvent::LoadBefore {
-            conversation_id: conversation.id.clone(),
-            before_seq: None,
-            limit: Some(1),
-        });
+        send_event(
+            engine,
+            &ClientEvent::LoadBefore {
+                conversation_id: conversation.id.clone(),
+                before_seq: None,
+                limit: Some(1),
+            },
+        );
     }
 }
 
@@ -725,10 +750,13 @@ pub fn open_conversation(conversation_id: String) {
             engine.state.lines.set(Vec::new());
             engine.state.agent_read_seq.set(0);
             engine.state.agent_typing.set(None);
-            send_event(engine, &ClientEvent::Resume {
-                conversation_id: conversation_id.clone(),
-                after_seq: 0,
-            });
+            send_event(
+                engine,
+                &ClientEvent::Resume {
+                    conversation_id: conversation_id.clone(),
+                    after_seq: 0,
+                },
+            );
         }
         engine.state.conversations.update(|previews| {
             if let Some(preview) = previews.iter_mut().find(|p| p.id == conversation_id) {
@@ -749,7 +777,10 @@ fn accept_message(engine: &mut Engine, message: talk_protocol::Message) {
         // A message ends the author's typing.
         engine.state.agent_typing.set(None);
     }
-    engine.state.lines.update(|lines| merge_message(lines, message));
+    engine
+        .state
+        .lines
+        .update(|lines| merge_message(lines, message));
 }
 
 /// Writes queued messages to the socket in order. While the first message of a new
@@ -763,7 +794,11 @@ fn flush_outbox(engine: &mut Engine) {
         .iter()
         .any(|outgoing| outgoing.in_flight && outgoing.conversation_id.is_none());
     let mut to_send = Vec::new();
-    for outgoing in engine.outbox.iter_mut().filter(|outgoing| !outgoing.in_flight) {
+    for outgoing in engine
+        .outbox
+        .iter_mut()
+        .filter(|outgoing| !outgoing.in_flight)
+    {
         if outgoing.conversation_id.is_none() {
             if creating {
                 continue;
@@ -807,16 +842,12 @@ pub fn send_message(body: String) {
 /// Sends a failed message again under the same id, so it can never be stored twice.
 pub fn retry_message(client_msg_id: String) {
     with_engine(|engine| {
-        let Some(body) = engine
-            .state
-            .lines
-            .with_untracked(|lines| {
-                lines
-                    .iter()
-                    .find(|line| line.key == client_msg_id && line.delivery == Delivery::Failed)
-                    .map(|line| line.body.clone())
-            })
-        else {
+        let Some(body) = engine.state.lines.with_untracked(|lines| {
+            lines
+                .iter()
+                .find(|line| line.key == client_msg_id && line.delivery == Delivery::Failed)
+                .map(|line| line.body.clone())
+        }) else {
             return;
         };
         engine
@@ -837,12 +868,20 @@ pub fn retry_message(client_msg_id: String) {
 pub fn identify(request: IdentifyRequest) {
     let Some((generation, api, token, state, texts)) = with_engine(|engine| {
         let token = engine.session.as_ref().map(|s| s.session_token.clone());
-        (engine.generation, engine.api.clone(), token, engine.state, engine.texts)
+        (
+            engine.generation,
+            engine.api.clone(),
+            token,
+            engine.state,
+            engine.texts,
+        )
     }) else {
         return;
     };
     let Some(token) = token else {
-        state.identify_error.set(Some(texts.still_connecting.into()));
+        state
+            .identify_error
+            .set(Some(texts.still_connecting.into()));
         return;
     };
     if state.identify_busy.get_untracked() {

@@ -40,7 +40,9 @@ impl ConversationPreview {
 
 /// Records a message in its conversation's preview and moves that conversation to the top.
 pub fn note_in_preview(previews: &mut Vec<ConversationPreview>, message: &Message, unread: bool) {
-    let index = previews.iter().position(|p| p.id == message.conversation_id);
+    let index = previews
+        .iter()
+        .position(|p| p.id == message.conversation_id);
     let mut preview = match index {
         Some(index) => previews.remove(index),
         None => ConversationPreview {

@@ -75,7 +75,10 @@ async fn identify_form_requires_a_valid_email_and_submits_once() {
         }
     });
 
-    assert!(find(&root, "talk-first-name").is_none(), "names are not asked for");
+    assert!(
+        find(&root, "talk-first-name").is_none(),
+        "names are not asked for"
+    );
     click(&root, "talk-identify-submit").await;
     assert_eq!(
         text_of(&root, "talk-email-error").as_deref(),
@@ -179,8 +182,13 @@ async fn message_list_shows_markup_as_text_and_delivery_states() {
     leptos::task::tick().await;
 
     let list = find(&root, "talk-messages").unwrap();
-    assert!(list.query_selector("img").unwrap().is_none(), "markup must not become elements");
-    let items = list.query_selector_all("[data-testid=talk-message]").unwrap();
+    assert!(
+        list.query_selector("img").unwrap().is_none(),
+        "markup must not become elements"
+    );
+    let items = list
+        .query_selector_all("[data-testid=talk-message]")
+        .unwrap();
     assert_eq!(items.length(), 3);
     let item = |index: u32| -> HtmlElement { items.item(index).unwrap().unchecked_into() };
     let body = |index: u32| {
@@ -192,10 +200,19 @@ async fn message_list_shows_markup_as_text_and_delivery_states() {
             .unwrap()
     };
     assert_eq!(body(0), hostile);
-    assert_eq!(item(0).get_attribute("data-author").as_deref(), Some("agent"));
+    assert_eq!(
+        item(0).get_attribute("data-author").as_deref(),
+        Some("agent")
+    );
     assert_eq!(item(0).get_attribute("data-state").as_deref(), Some("sent"));
-    assert_eq!(item(1).get_attribute("data-state").as_deref(), Some("sending"));
-    assert_eq!(item(2).get_attribute("data-state").as_deref(), Some("failed"));
+    assert_eq!(
+        item(1).get_attribute("data-state").as_deref(),
+        Some("sending")
+    );
+    assert_eq!(
+        item(2).get_attribute("data-state").as_deref(),
+        Some("failed")
+    );
 
     click(&root, "talk-retry").await;
     assert_eq!(retried.get_untracked(), vec!["failed-1".to_string()]);
@@ -203,9 +220,15 @@ async fn message_list_shows_markup_as_text_and_delivery_states() {
 
 #[wasm_bindgen_test]
 fn merge_orders_by_sequence_confirms_own_sends_and_drops_duplicates() {
-    let mut lines = vec![ChatLine::pending("own-1", "first"), ChatLine::pending("own-2", "second")];
+    let mut lines = vec![
+        ChatLine::pending("own-1", "first"),
+        ChatLine::pending("own-2", "second"),
+    ];
     merge_message(&mut lines, message(2, AuthorKind::Agent, "reply", None));
-    merge_message(&mut lines, message(1, AuthorKind::Visitor, "first", Some("own-1")));
+    merge_message(
+        &mut lines,
+        message(1, AuthorKind::Visitor, "first", Some("own-1")),
+    );
     merge_message(&mut lines, message(2, AuthorKind::Agent, "reply", None)); // seen again on resume
     let shown: Vec<(&str, Option<i64>, Delivery)> = lines
         .iter()
@@ -219,7 +242,10 @@ fn merge_orders_by_sequence_confirms_own_sends_and_drops_duplicates() {
             ("second", None, Delivery::Sending),
         ]
     );
-    assert_eq!(lines[0].key, "own-1", "an own message keeps its key once confirmed");
+    assert_eq!(
+        lines[0].key, "own-1",
+        "an own message keeps its key once confirmed"
+    );
 }
 
 #[wasm_bindgen_test]
@@ -227,7 +253,15 @@ fn email_check_accepts_plain_addresses_only() {
     assert_eq!(check_email(" ada@example.com "), Ok(()));
     assert_eq!(check_email("a.b+tag@mail.example.co.uk"), Ok(()));
     assert_eq!(check_email(""), Err(FieldError::EmailMissing));
-    for bad in ["ada", "ada@", "@example.com", "ada@example", "a da@example.com", "ada@@example.com", "ada@example..com"] {
+    for bad in [
+        "ada",
+        "ada@",
+        "@example.com",
+        "ada@example",
+        "a da@example.com",
+        "ada@@example.com",
+        "ada@example..com",
+    ] {
         assert_eq!(check_email(bad), Err(FieldError::EmailInvalid), "{bad}");
     }
 }
@@ -275,7 +309,10 @@ async fn identify_form_speaks_the_messenger_language() {
         text_of(&root, "talk-email-error").as_deref(),
         Some(texts.email_missing)
     );
-    let label = root.query_selector("label[for=talk-email]").unwrap().unwrap();
+    let label = root
+        .query_selector("label[for=talk-email]")
+        .unwrap()
+        .unwrap();
     assert_eq!(label.text_content().as_deref(), Some(texts.email));
 }
 
@@ -288,9 +325,15 @@ async fn the_list_follows_new_messages_unless_the_visitor_scrolled_up() {
     });
     leptos::task::tick().await;
     // Component tests load no stylesheet: give the log a viewport of its own.
-    let log: HtmlElement = root.query_selector(".talk-log").unwrap().unwrap().unchecked_into();
-    log.set_attribute("style", "height: 100px; overflow-y: auto").unwrap();
-    let at_bottom = |log: &HtmlElement| log.scroll_height() - log.scroll_top() - log.client_height() <= 1;
+    let log: HtmlElement = root
+        .query_selector(".talk-log")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    log.set_attribute("style", "height: 100px; overflow-y: auto")
+        .unwrap();
+    let at_bottom =
+        |log: &HtmlElement| log.scroll_height() - log.scroll_top() - log.client_height() <= 1;
 
     lines.update(|lines| {
         for seq in 1..=30 {
@@ -301,7 +344,8 @@ async fn the_list_follows_new_messages_unless_the_visitor_scrolled_up() {
     assert!(at_bottom(&log), "follows new messages");
 
     log.set_scroll_top(0);
-    log.dispatch_event(&web_sys::Event::new("scroll").unwrap()).unwrap();
+    log.dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
     lines.update(|lines| merge_message(lines, message(31, AuthorKind::Agent, "new", None)));
     leptos::task::tick().await;
     assert_eq!(log.scroll_top(), 0, "reading history: stays put");
@@ -313,7 +357,9 @@ async fn the_list_follows_new_messages_unless_the_visitor_scrolled_up() {
 
 #[wasm_bindgen_test]
 async fn homepage_renders_the_greeting_merge_tags_quick_links_and_response_time() {
-    use talk_protocol::{OnlineAgent, PersonSummary, Presence, QuickLink, WidgetConfig, WidgetSettings};
+    use talk_protocol::{
+        OnlineAgent, PersonSummary, Presence, QuickLink, WidgetConfig, WidgetSettings,
+    };
     use talk_widget::components::Messenger;
     use talk_widget::state::MessengerState;
 
@@ -352,9 +398,15 @@ async fn homepage_renders_the_greeting_merge_tags_quick_links_and_response_time(
         Some("Back tomorrow morning.")
     );
     let link = find(&root, "talk-quick-link").unwrap();
-    assert_eq!(link.get_attribute("href").as_deref(), Some("https://example.com/demo"));
+    assert_eq!(
+        link.get_attribute("href").as_deref(),
+        Some("https://example.com/demo")
+    );
     assert_eq!(link.get_attribute("target").as_deref(), Some("_blank"));
-    assert_eq!(link.get_attribute("rel").as_deref(), Some("noopener noreferrer"));
+    assert_eq!(
+        link.get_attribute("rel").as_deref(),
+        Some("noopener noreferrer")
+    );
     assert!(link.text_content().unwrap().starts_with("Book a demo"));
     let avatar = root.query_selector(".talk-avatar").unwrap().unwrap();
     assert_eq!(avatar.get_attribute("aria-label").as_deref(), Some("Grace"));
@@ -382,5 +434,8 @@ fn theme_css_takes_only_valid_values() {
     settings.homepage.brand_color = "red; } body { display: none".into();
     settings.homepage.font_family = "x; } :host { color: red".into();
     let css = talk_widget::theme_css(&settings);
-    assert!(!css.contains("display") && !css.contains("color: red"), "{css}");
+    assert!(
+        !css.contains("display") && !css.contains("color: red"),
+        "{css}"
+    );
 }

@@ -1,5 +1,7 @@
 // Start-up benchmark: the widget on a host page in headless Chromium, N runs, median and p90 of
-//   loader executed → launcher visible, click → messenger interactive (cold and warm cache),
+//   loader executed → launcher visible (drawn by the loader), click → messenger interactive
+//   (cold and warm cache; the click comes at once, so it pays for the WASM download),
+//   loader executed → WASM widget running with no interaction (fetched when the page is idle),
 //   main-thread blocking time added to the host page (long tasks, against the same page
 //   without the snippet).
 // The widget's code is not instrumented: an init script watches its (open) shadow root.
@@ -47,8 +49,9 @@ t = document.getElementsByTagName('script')[0]; t.parentNode.insertBefore(s, t);
 </body></html>`;
 
 // Runs before any page script: records long tasks and, inside the widget's shadow root, the
-// frame in which the launcher first shows and the one in which, after a click, the panel
-// first offers a text field.
+// frame in which a launcher first shows (the loader's, before any WASM), the one in which the
+// WASM widget's own launcher replaces it, and the one in which, after a click, the panel first
+// offers a text field.
 const probe = () => {
   const talk = (window.__talk = { longTasks: [] });
   new PerformanceObserver((list) => {
@@ -61,9 +64,13 @@ const probe = () => {
     if (this.localName !== 'ap3c-talk') return root;
     const inFrame = (key) => requestAnimationFrame(() => { talk[key] ??= performance.now(); });
     const check = () => {
-      if (!talk.launcherSeen && root.querySelector('[data-testid=talk-launcher]')) {
+      if (!talk.launcherSeen && root.querySelector('button')) {
         talk.launcherSeen = true;
         inFrame('launcher');
+      }
+      if (!talk.widgetSeen && root.querySelector('[data-testid=talk-launcher]')) {
+        talk.widgetSeen = true;
+        inFrame('widget');
       }
       const field = root.querySelector(
         '[data-testid=talk-panel] input:not([disabled]), [data-testid=talk-panel] textarea:not([disabled])');
@@ -102,15 +109,21 @@ const browser = await chromium.launch({
 /** Blocking time: the part of each long task beyond 50 ms (as in Total Blocking Time). */
 const blocking = (longTasks) => longTasks.reduce((sum, [, duration]) => sum + Math.max(0, duration - 50), 0);
 
-async function visit(context, withWidget) {
+/** `click`: open the messenger as soon as a launcher shows; else wait for the idle load. */
+async function visit(context, withWidget, click = true) {
   const page = await context.newPage();
   page.setDefaultTimeout(STEP_TIMEOUT_MS);
   await page.addInitScript(probe);
   await page.goto(`${origin}/${withWidget ? 'with-widget' : 'baseline'}`, { waitUntil: 'load' });
   let result = {};
-  if (withWidget) {
+  if (withWidget && !click) {
+    await page.waitForFunction(() => window.__talk.widget !== undefined);
+    result = await page.evaluate(() => ({
+      loaderToWidget: window.__talk.widget - performance.getEntriesByName('talk:loader')[0].startTime,
+    }));
+  } else if (withWidget) {
     await page.waitForFunction(() => window.__talk.launcher !== undefined);
-    await page.locator('[data-testid=talk-launcher]').click();
+    await page.locator('ap3c-talk button').first().click();
     await page.waitForFunction(() => window.__talk.interactive !== undefined);
     result = await page.evaluate(() => ({
       loaderToLauncher: window.__talk.launcher - performance.getEntriesByName('talk:loader')[0].startTime,
@@ -123,7 +136,7 @@ async function visit(context, withWidget) {
   return result;
 }
 
-const samples = { cold: [], warm: [], baseline: [] };
+const samples = { cold: [], warm: [], idle: [], baseline: [] };
 for (let run = 1; run <= runs; run++) {
   // A fresh context has an empty HTTP cache: the first visit is cold, the second warm
   // (widget files revalidated, compiled WASM possibly cached), as a returning visitor.
@@ -131,6 +144,9 @@ for (let run = 1; run <= runs; run++) {
   samples.cold.push(await visit(context, true));
   samples.warm.push(await visit(context, true));
   await context.close();
+  const idle = await browser.newContext();
+  samples.idle.push(await visit(idle, true, false));
+  await idle.close();
   const baseline = await browser.newContext();
   samples.baseline.push(await visit(baseline, false));
   await baseline.close();
@@ -150,8 +166,10 @@ const rows = [
   ['loader executed → launcher visible, warm', samples.warm.map((s) => s.loaderToLauncher)],
   ['click → messenger interactive, cold', samples.cold.map((s) => s.clickToInteractive)],
   ['click → messenger interactive, warm', samples.warm.map((s) => s.clickToInteractive)],
+  ['loader executed → WASM widget running, idle', samples.idle.map((s) => s.loaderToWidget)],
   ['host page blocking time with widget, cold', samples.cold.map((s) => s.blocking)],
   ['host page blocking time with widget, warm', samples.warm.map((s) => s.blocking)],
+  ['host page blocking time, widget loaded idle', samples.idle.map((s) => s.blocking)],
   ['host page blocking time without widget', samples.baseline.map((s) => s.blocking)],
 ];
 const baselineMedian = quantile(samples.baseline.map((s) => s.blocking), 0.5);
@@ -160,7 +178,7 @@ console.log(`${'start-up, ms'.padEnd(width)}${'median'.padStart(10)}${'p90'.padS
 for (const [label, values] of rows) {
   console.log(`${label.padEnd(width)}${quantile(values, 0.5).toFixed(1).padStart(10)}${quantile(values, 0.9).toFixed(1).padStart(10)}`);
 }
-for (const kind of ['cold', 'warm']) {
+for (const kind of ['cold', 'warm', 'idle']) {
   const added = quantile(samples[kind].map((s) => s.blocking), 0.5) - baselineMedian;
   console.log(`${`added blocking time (median), ${kind}`.padEnd(width)}${added.toFixed(1).padStart(10)}`);
 }

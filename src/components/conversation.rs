@@ -9,9 +9,11 @@ use talk_protocol::{Author, AuthorKind};
 pub fn Conversation(
     #[prop(into)] lines: Signal<Vec<ChatLine>>,
     /// Who is typing on the other side.
-    #[prop(into)] typing: Signal<Option<String>>,
+    #[prop(into)]
+    typing: Signal<Option<String>>,
     /// The agents have read up to this sequence number.
-    #[prop(into)] read_up_to: Signal<i64>,
+    #[prop(into)]
+    read_up_to: Signal<i64>,
     on_send: Callback<String>,
     on_retry: Callback<String>,
     on_typing: Callback<()>,
@@ -36,7 +38,11 @@ pub fn Conversation(
 fn author_label(line: &ChatLine, texts: &Texts) -> String {
     match line.author.kind {
         AuthorKind::Visitor => texts.you.to_string(),
-        AuthorKind::Agent => line.author.name.clone().unwrap_or_else(|| texts.agent.into()),
+        AuthorKind::Agent => line
+            .author
+            .name
+            .clone()
+            .unwrap_or_else(|| texts.agent.into()),
         AuthorKind::Bot => line.author.name.clone().unwrap_or_else(|| texts.bot.into()),
     }
 }
@@ -74,7 +80,10 @@ pub fn MessageList(
             lines
                 .iter()
                 .rev()
-                .find(|line| line.author.kind == AuthorKind::Visitor && line.seq.is_some_and(|seq| seq <= read))
+                .find(|line| {
+                    line.author.kind == AuthorKind::Visitor
+                        && line.seq.is_some_and(|seq| seq <= read)
+                })
                 .map(|line| line.key.clone())
         })
     });

@@ -21,9 +21,12 @@ pub fn Home(state: MessengerState) -> impl IntoView {
         })
     };
     let agents = move || -> Vec<OnlineAgent> {
-        state
-            .config
-            .with(|config| config.as_ref().map(|c| c.online_agents.clone()).unwrap_or_default())
+        state.config.with(|config| {
+            config
+                .as_ref()
+                .map(|c| c.online_agents.clone())
+                .unwrap_or_default()
+        })
     };
     let quick_links = move || -> Vec<QuickLink> {
         state.config.with(|config| {
@@ -34,7 +37,11 @@ pub fn Home(state: MessengerState) -> impl IntoView {
         })
     };
     // The five most recent; the list is newest first.
-    let recent = move || state.conversations.with(|all| all.iter().take(5).cloned().collect::<Vec<_>>());
+    let recent = move || {
+        state
+            .conversations
+            .with(|all| all.iter().take(5).cloned().collect::<Vec<_>>())
+    };
     let new_conversation = move |_| {
         if state.lines.with(|lines| !lines.is_empty()) {
             runtime::start_new_conversation();
@@ -137,7 +144,11 @@ pub fn Avatar(
         (Some(url), false) => view! { <img class="talk-avatar" src=url alt=name/> }.into_any(),
         (None, true) => ().into_any(),
         (None, false) => {
-            let initial: String = name.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default();
+            let initial: String = name
+                .chars()
+                .next()
+                .map(|c| c.to_uppercase().collect())
+                .unwrap_or_default();
             view! {
                 <span class="talk-avatar talk-avatar-initial" role="img" aria-label=name>
                     {initial}

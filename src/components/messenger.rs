@@ -30,7 +30,11 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
             crate::host::remove_loader_launcher();
         }
     });
-    let enabled = move || state.config.with(|c| c.as_ref().is_some_and(|c| c.settings.enabled));
+    let enabled = move || {
+        state
+            .config
+            .with(|c| c.as_ref().is_some_and(|c| c.settings.enabled))
+    };
     let left = move || {
         state.config.with(|c| {
             c.as_ref()
@@ -107,9 +111,11 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         })
     };
     let logo = move || {
-        state
-            .config
-            .with(|config| config.as_ref().and_then(|c| c.settings.homepage.logo_url.clone()))
+        state.config.with(|config| {
+            config
+                .as_ref()
+                .and_then(|c| c.settings.homepage.logo_url.clone())
+        })
     };
     let conversation = move || match state.stage.get() {
         Stage::Starting => view! {

@@ -112,11 +112,17 @@ impl Browser {
             root.find(Locator::Css("iframe")).await.ok()
         })
         .await;
-        frame.enter_frame().await.expect("enter the messenger's frame");
+        frame
+            .enter_frame()
+            .await
+            .expect("enter the messenger's frame");
     }
 
     pub async fn leave_frame(&self) {
-        self.client.enter_parent_frame().await.expect("back to the host page");
+        self.client
+            .enter_parent_frame()
+            .await
+            .expect("back to the host page");
     }
 
     /// Runs `script` in the current frame and returns its value.

@@ -26,7 +26,7 @@ fn hostile_page(capture_key: &str, talk_url: &str, options: &str) -> String {
 
 /// Where an element of the messenger is and whether it is what a visitor hits there.
 const GEOMETRY: &str = "const host = document.querySelector('ap3c-talk'); \
-     const el = host.shadowRoot.querySelector(arguments[0]); \
+     const el = host && host.shadowRoot && host.shadowRoot.querySelector(arguments[0]); \
      if (!el) return null; \
      const r = el.getBoundingClientRect(); \
      return {x: r.x, y: r.y, width: r.width, height: r.height, \
@@ -125,10 +125,10 @@ async fn hostile_css_and_z_index_leave_the_framed_messenger_alone() {
         let frame = eventually("the frame to show", Duration::from_secs(30), || async {
             let frame = geometry(&browser, "iframe").await;
             let shown = browser
-                .js("const f = document.querySelector('ap3c-talk').shadowRoot.querySelector('iframe'); \
+                .js("const f = document.querySelector('ap3c-talk')?.shadowRoot?.querySelector('iframe'); \
                      return !!f && getComputedStyle(f).visibility === 'visible';")
                 .await;
-            (shown == json!(true)).then_some(frame)
+            (shown == json!(true) && !frame.is_null()).then_some(frame)
         })
         .await;
         assert_eq!((number(&frame, "width"), number(&frame, "height")), (100.0, 100.0), "{frame}");

@@ -35,6 +35,8 @@ pub struct AppState {
     pub db: db::Db,
     /// Every message is appended through it (group commit).
     pub messages: group_commit::MessageWriter,
+    /// `/app.js` and its lazy parts, as sent.
+    pub loader_scripts: Arc<http::LoaderScripts>,
     pub hub: Arc<realtime::Hub>,
     pub limits: rate_limit::Limits,
     pub typing_limiter: Arc<realtime::TypingLimiter>,
@@ -48,6 +50,7 @@ impl AppState {
     pub fn new(settings: Settings, db: db::Db) -> Self {
         AppState {
             limits: rate_limit::Limits::new(&settings),
+            loader_scripts: Arc::new(http::LoaderScripts::load(&settings.widget_dir)),
             settings: Arc::new(settings),
             messages: group_commit::MessageWriter::start(db.clone()),
             db,

@@ -216,3 +216,33 @@ async fn the_loaders_modules_are_served_to_any_origin() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_loader_is_sent_minified_when_built_and_from_its_sources_otherwise() {
+    let from_sources = test_app().await;
+    for path in ["/app.js", "/widget/embed.js", "/widget/frame.js"] {
+        let answer = from_sources.get(path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert_eq!(
+            answer.header("content-type"),
+            "text/javascript; charset=utf-8"
+        );
+        assert!(answer.text.contains("\n  "), "{path}: the readable source");
+    }
+
+    let built = test_app_with(|settings| {
+        let loader = settings.widget_dir.join("loader");
+        std::fs::create_dir_all(&loader).unwrap();
+        for file in ["app.js", "embed.js", "frame.js"] {
+            std::fs::write(loader.join(file), format!("/*minified {file}*/")).unwrap();
+        }
+    })
+    .await;
+    for (path, file) in [
+        ("/app.js", "app.js"),
+        ("/widget/embed.js", "embed.js"),
+        ("/widget/frame.js", "frame.js"),
+    ] {
+        assert_eq!(built.get(path).await.text, format!("/*minified {file}*/"));
+    }
+}

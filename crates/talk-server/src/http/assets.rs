@@ -8,42 +8,77 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use serde::Deserialize;
+use std::path::Path;
+use std::sync::Arc;
 
-const LOADER_SCRIPT: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../loader/app.js"));
-const EMBED_MODULE: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../loader/embed.js"
-));
-const FRAME_MODULE: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../loader/frame.js"
-));
+/// The loader's readable sources, compiled in: served when no minified build is at hand.
+const LOADER_SOURCES: [(&str, &str); 3] = [
+    (
+        "app.js",
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../loader/app.js")),
+    ),
+    (
+        "embed.js",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../loader/embed.js"
+        )),
+    ),
+    (
+        "frame.js",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../loader/frame.js"
+        )),
+    ),
+];
 const DEMO_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.html"));
 const FRAME_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/frame.html"));
 
-fn script(source: &'static str) -> impl IntoResponse {
+/// The loader scripts as sent: the minified build in `{widget_dir}/loader/` (made by
+/// `scripts/build-widget.sh`) when there is one, read once at start; else the sources.
+#[derive(Debug)]
+pub struct LoaderScripts {
+    app: Arc<str>,
+    embed: Arc<str>,
+    frame: Arc<str>,
+}
+
+impl LoaderScripts {
+    pub fn load(widget_dir: &Path) -> Self {
+        let [app, embed, frame] =
+            LOADER_SOURCES.map(|(file, source)| {
+                match std::fs::read_to_string(widget_dir.join("loader").join(file)) {
+                    Ok(minified) => Arc::from(minified),
+                    Err(_) => Arc::from(source),
+                }
+            });
+        LoaderScripts { app, embed, frame }
+    }
+}
+
+fn script(source: &Arc<str>) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        source,
+        source.to_string(),
     )
 }
 
-pub async fn loader_script() -> impl IntoResponse {
-    script(LOADER_SCRIPT)
+pub async fn loader_script(State(state): State<AppState>) -> impl IntoResponse {
+    script(&state.loader_scripts.app)
 }
 
 /// `/widget/embed.js`: what the loader imports once the messenger is needed.
-pub async fn embed_module() -> impl IntoResponse {
-    script(EMBED_MODULE)
+pub async fn embed_module(State(state): State<AppState>) -> impl IntoResponse {
+    script(&state.loader_scripts.embed)
 }
 
 /// `/widget/frame.js`: the messenger's side of the frame-mode bridge.
-pub async fn frame_module() -> impl IntoResponse {
-    script(FRAME_MODULE)
+pub async fn frame_module(State(state): State<AppState>) -> impl IntoResponse {
+    script(&state.loader_scripts.frame)
 }
 
 #[derive(Deserialize)]

@@ -16,6 +16,7 @@ mod widget;
 mod widget_config;
 
 pub use agent_session::{require_own_origin, AdminSession, AgentSession, SESSION_COOKIE};
+pub use assets::LoaderScripts;
 pub use extract::{Actor, ApiJson, ApiKeyWorkspace, BearerSession};
 pub use widget_config::launcher_stylesheet;
 
