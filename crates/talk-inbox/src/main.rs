@@ -1,0 +1,1 @@
+fn main() { talk_inbox::run() }
