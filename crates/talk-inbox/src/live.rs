@@ -55,15 +55,17 @@ fn open(handlers: Handlers, attempts: u32) {
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let Some(text) = event.data().as_string() else { return };
         match serde_json::from_str::<ServerEvent>(&text) {
-            Ok(ServerEvent::Ready { .. }) => {
-                LIVE.with(|live| {
-                    if let Some(live) = live.borrow_mut().as_mut() {
-                        live.attempts = 0;
-                    }
-                });
-                on_event(serde_json::from_str(&text).expect("parsed once already"));
+            Ok(event) => {
+                if matches!(event, ServerEvent::Ready { .. }) {
+                    // Connected: the next drop starts the back-off afresh.
+                    LIVE.with(|live| {
+                        if let Some(live) = live.borrow_mut().as_mut() {
+                            live.attempts = 0;
+                        }
+                    });
+                }
+                on_event(event);
             }
-            Ok(event) => on_event(event),
             Err(error) => web_sys::console::warn_1(&format!("[inbox] bad event: {error}").into()),
         }
     });

@@ -144,6 +144,34 @@ pub fn merge_message(messages: &mut Vec<Message>, message: Message) {
     messages.insert(at, message);
 }
 
+/// A freshly fetched list, keeping what live events taught us meanwhile: an answer computed
+/// before a message was committed must not undo the message's arrival.
+pub fn merge_fetched(current: &[InboxConversation], fetched: Vec<InboxConversation>) -> Vec<InboxConversation> {
+    let mut merged: Vec<InboxConversation> = fetched
+        .into_iter()
+        .map(|mut listed| {
+            if let Some(known) = current
+                .iter()
+                .find(|known| known.conversation.id == listed.conversation.id)
+            {
+                if known.conversation.last_seq > listed.conversation.last_seq {
+                    listed.conversation.last_seq = known.conversation.last_seq;
+                    listed.last_message = known.last_message.clone();
+                }
+                listed.conversation.agent_read_seq = listed
+                    .conversation
+                    .agent_read_seq
+                    .max(known.conversation.agent_read_seq);
+                listed.unread =
+                    (listed.conversation.last_seq - listed.conversation.agent_read_seq).max(0);
+            }
+            listed
+        })
+        .collect();
+    sort_newest_first(&mut merged);
+    merged
+}
+
 /// The name a conversation is listed under: the contact's name, else email, else "Visitor".
 pub fn display_name(listed: &InboxConversation) -> String {
     listed
@@ -218,6 +246,22 @@ mod tests {
         assert_eq!((list[0].conversation.id.as_str(), list[0].unread), ("b", 0));
         apply_agent_read(&mut list, "a", 1);
         assert_eq!(list[1].unread, 0, "reads never go back");
+    }
+
+    #[test]
+    fn a_stale_fetch_does_not_undo_live_messages() {
+        let mut live = Vec::new();
+        apply_conversation(&mut live, conversation("a", 10), Tab::Open, "me");
+        apply_message(&mut live, &message("a", 2, AuthorKind::Bot, 20), None);
+        let mut stale = live.clone();
+        stale[0].conversation.last_seq = 1;
+        stale[0].unread = 1;
+        stale[0].last_message = None;
+        stale[0].contact_email = Some("ann@example.com".into());
+        let merged = merge_fetched(&live, stale);
+        assert_eq!(merged[0].unread, 2);
+        assert_eq!(merged[0].last_message.as_ref().map(|m| m.seq), Some(2));
+        assert_eq!(merged[0].contact_email.as_deref(), Some("ann@example.com"));
     }
 
     #[test]

@@ -91,7 +91,8 @@ fn message(conversation_id: &str, seq: i64, kind: AuthorKind, body: &str, at: i6
 
 fn listed(id: &str, name: &str, at: i64, unread: i64) -> InboxConversation {
     let mut conversation = conversation(id, at, false);
-    conversation.last_seq = unread;
+    conversation.last_seq = unread.max(1);
+    conversation.agent_read_seq = conversation.last_seq - unread;
     InboxConversation {
         conversation,
         unread,

@@ -23,7 +23,7 @@ pub fn newest_first(mut views: Vec<PageView>) -> Vec<PageView> {
 #[component]
 pub fn ContactPanel(#[prop(into)] contact: Signal<Option<Contact>>) -> impl IntoView {
     view! {
-        <aside class="inbox-contact-pane" aria-labelledby="inbox-contact-heading" data-testid="inbox-contact">
+        <section class="inbox-contact-pane" aria-labelledby="inbox-contact-heading" data-testid="inbox-contact">
             <h2 id="inbox-contact-heading">"Contact"</h2>
             {move || match contact.get() {
                 None => view! { <p class="inbox-muted">"Loading…"</p> }.into_any(),
@@ -66,7 +66,7 @@ pub fn ContactPanel(#[prop(into)] contact: Signal<Option<Contact>>) -> impl Into
                     }.into_any()
                 }
             }}
-        </aside>
+        </section>
     }
 }
 

@@ -52,16 +52,16 @@ impl InboxState {
         let tab = self.tab.get_untracked();
         leptos::task::spawn_local(async move {
             match ApiClient.conversations(tab.filter()).await {
-                Ok(mut list) => {
+                Ok(list) => {
                     if self.tab.get_untracked() != tab {
                         return; // the agent switched tabs meanwhile
                     }
-                    state::sort_newest_first(&mut list.conversations);
                     self.known.update_value(|known| {
                         known.extend(list.conversations.iter().map(|c| c.conversation.id.clone()))
                     });
                     self.list_error.set(None);
-                    self.conversations.set(list.conversations);
+                    self.conversations
+                        .update(|current| *current = state::merge_fetched(current, list.conversations));
                 }
                 Err(error) => {
                     if !auth.check(&error) {

@@ -93,13 +93,13 @@ pub fn Preview(draft: RwSignal<WidgetSettings>, capture_key: RwSignal<Option<Str
     });
 
     view! {
-        <aside class="inbox-preview" aria-labelledby="settings-preview-heading">
+        <section class="inbox-preview" aria-labelledby="settings-preview-heading">
             <h3 id="settings-preview-heading">"Preview"</h3>
             <p class="inbox-muted">"The real widget with your unsaved changes."</p>
             <Show when=move || !draft.with(|s| s.enabled)>
                 <p class="inbox-notice" data-testid="settings-preview-off">"The widget is OFF: visitors don't see it."</p>
             </Show>
             <iframe node_ref=frame title="Widget preview" class="inbox-preview-frame" data-testid="settings-preview"></iframe>
-        </aside>
+        </section>
     }
 }

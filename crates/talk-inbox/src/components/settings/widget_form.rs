@@ -43,6 +43,8 @@ pub fn WidgetSettingsForm(draft: RwSignal<WidgetSettings>) -> impl IntoView {
         })
     };
     let save_state = RwSignal::new(SaveState::Idle);
+    // "Saved" holds while the form still equals what was saved.
+    let last_saved = RwSignal::new(None::<WidgetSettings>);
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
         attempted.set(true);
@@ -55,7 +57,11 @@ pub fn WidgetSettingsForm(draft: RwSignal<WidgetSettings>) -> impl IntoView {
         leptos::task::spawn_local(async move {
             match ApiClient.save_widget_settings(&settings).await {
                 Ok(stored) => {
-                    draft.set(stored);
+                    // The server normalises (trims, lowercases colours): show what it kept.
+                    if draft.with_untracked(|current| *current != stored) {
+                        draft.set(stored.clone());
+                    }
+                    last_saved.set(Some(stored));
                     save_state.set(SaveState::Saved);
                 }
                 Err(error) => {
@@ -66,13 +72,6 @@ pub fn WidgetSettingsForm(draft: RwSignal<WidgetSettings>) -> impl IntoView {
             }
         });
     };
-    // Any change after a save makes the form unsaved again.
-    Effect::new(move |first: Option<()>| {
-        draft.track();
-        if first.is_some() && save_state.get_untracked() == SaveState::Saved {
-            save_state.set(SaveState::Idle);
-        }
-    });
 
     let text = move |read: fn(&WidgetSettings) -> String| Signal::derive(move || draft.with(read));
     let edit = move |write: fn(&mut WidgetSettings, String)| {
@@ -258,7 +257,10 @@ pub fn WidgetSettingsForm(draft: RwSignal<WidgetSettings>) -> impl IntoView {
                     {move || match save_state.get() {
                         SaveState::Idle => String::new(),
                         SaveState::Saving => "Saving…".into(),
-                        SaveState::Saved => "Saved. Visitors see the changes on their next page load.".into(),
+                        SaveState::Saved if draft.with(|d| last_saved.with(|saved| saved.as_ref() == Some(d))) => {
+                            "Saved. Visitors see the changes on their next page load.".into()
+                        }
+                        SaveState::Saved => "Unsaved changes.".into(),
                         SaveState::Failed(message) => message,
                     }}
                 </p>
