@@ -49,8 +49,10 @@ async fn inbox_messages(agent: &Browser) -> Vec<(String, String)> {
 }
 
 async fn wait_for_inbox_messages(agent: &Browser, expected: &[(&str, &str)]) {
-    let expected: Vec<(String, String)> =
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     eventually(&format!("the inbox to show {expected:?}"), WAIT, || async {
         (inbox_messages(agent).await == expected).then_some(())
     })

@@ -5,8 +5,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use talk_protocol::{
     AgentList, AgentProfile, AllowedOrigins, ApiKeyList, Contact, ConversationFilter, ErrorBody,
     InboxConversationList, LoginRequest, Message, MessageList, NewAgentRequest, NewAgentResponse,
-    NewApiKeyResponse, PasswordResponse, Presence, PresenceRequest, WidgetSettings,
-    WorkspaceInfo,
+    NewApiKeyResponse, PasswordResponse, Presence, PresenceRequest, WidgetSettings, WorkspaceInfo,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -83,7 +82,11 @@ fn js_error(value: JsValue) -> ApiError {
     ApiError::Network(
         value
             .as_string()
-            .or_else(|| js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()))
+            .or_else(|| {
+                js_sys::JSON::stringify(&value)
+                    .ok()
+                    .and_then(|s| s.as_string())
+            })
             .unwrap_or_default(),
     )
 }
@@ -98,7 +101,8 @@ impl ApiClient {
     }
 
     pub async fn logout(&self) -> Result<(), ApiError> {
-        self.send_empty("POST", "/v1/agent/logout", None::<&()>).await
+        self.send_empty("POST", "/v1/agent/logout", None::<&()>)
+            .await
     }
 
     pub async fn me(&self) -> Result<AgentProfile, ApiError> {
@@ -106,8 +110,12 @@ impl ApiClient {
     }
 
     pub async fn set_presence(&self, presence: Presence) -> Result<AgentProfile, ApiError> {
-        self.send("PUT", "/v1/agent/presence", Some(&PresenceRequest { presence }))
-            .await
+        self.send(
+            "PUT",
+            "/v1/agent/presence",
+            Some(&PresenceRequest { presence }),
+        )
+        .await
     }
 
     pub async fn conversations(
@@ -281,7 +289,12 @@ impl ApiClient {
     }
 
     /// The answer's text on a 2xx, else the server's error.
-    async fn fetch(&self, method: &str, path: &str, json: Option<&str>) -> Result<String, ApiError> {
+    async fn fetch(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<&str>,
+    ) -> Result<String, ApiError> {
         let init = RequestInit::new();
         init.set_method(method);
         init.set_credentials(RequestCredentials::SameOrigin);

@@ -36,7 +36,10 @@ fn socket_url() -> Option<String> {
     } else {
         "ws"
     };
-    Some(format!("{scheme}://{}/v1/agent/socket", location.host().ok()?))
+    Some(format!(
+        "{scheme}://{}/v1/agent/socket",
+        location.host().ok()?
+    ))
 }
 
 /// Opens the socket (closing any earlier one).
@@ -53,7 +56,9 @@ fn open(handlers: Handlers, attempts: u32) {
     };
     let on_event = handlers.on_event.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let Some(text) = event.data().as_string() else { return };
+        let Some(text) = event.data().as_string() else {
+            return;
+        };
         match serde_json::from_str::<ServerEvent>(&text) {
             Ok(event) => {
                 if matches!(event, ServerEvent::Ready { .. }) {
@@ -97,9 +102,11 @@ fn open(handlers: Handlers, attempts: u32) {
 
 /// Tries again after a pause that grows with each failed attempt (1 s … 15 s).
 pub fn reconnect_later() {
-    let Some((handlers, attempts)) =
-        LIVE.with(|live| live.borrow().as_ref().map(|l| (l.handlers.clone(), l.attempts)))
-    else {
+    let Some((handlers, attempts)) = LIVE.with(|live| {
+        live.borrow()
+            .as_ref()
+            .map(|l| (l.handlers.clone(), l.attempts))
+    }) else {
         return;
     };
     let delay = (1000u64 << attempts.min(4)).min(15_000);

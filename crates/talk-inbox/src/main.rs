@@ -1,1 +1,3 @@
-fn main() { talk_inbox::run() }
+fn main() {
+    talk_inbox::run()
+}

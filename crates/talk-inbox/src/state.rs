@@ -146,7 +146,10 @@ pub fn merge_message(messages: &mut Vec<Message>, message: Message) {
 
 /// A freshly fetched list, keeping what live events taught us meanwhile: an answer computed
 /// before a message was committed must not undo the message's arrival.
-pub fn merge_fetched(current: &[InboxConversation], fetched: Vec<InboxConversation>) -> Vec<InboxConversation> {
+pub fn merge_fetched(
+    current: &[InboxConversation],
+    fetched: Vec<InboxConversation>,
+) -> Vec<InboxConversation> {
     let mut merged: Vec<InboxConversation> = fetched
         .into_iter()
         .map(|mut listed| {
@@ -240,7 +243,11 @@ mod tests {
         assert_eq!(list[0].unread, 2);
         apply_message(&mut list, &message("a", 2, AuthorKind::Visitor, 30), None);
         assert_eq!(list[0].unread, 2, "a repeat changes nothing");
-        apply_message(&mut list, &message("a", 3, AuthorKind::Visitor, 40), Some("a"));
+        apply_message(
+            &mut list,
+            &message("a", 3, AuthorKind::Visitor, 40),
+            Some("a"),
+        );
         assert_eq!(list[0].unread, 0, "on screen: read");
         apply_message(&mut list, &message("b", 2, AuthorKind::Agent, 50), None);
         assert_eq!((list[0].conversation.id.as_str(), list[0].unread), ("b", 0));

@@ -108,9 +108,7 @@ pub fn is_origin(value: &str) -> bool {
 
 pub fn is_hex_colour(value: &str) -> bool {
     let value = value.trim();
-    value.len() == 7
-        && value.starts_with('#')
-        && value[1..].chars().all(|c| c.is_ascii_hexdigit())
+    value.len() == 7 && value.starts_with('#') && value[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
 fn is_font_family(value: &str) -> bool {
@@ -135,7 +133,11 @@ pub fn parse_margin(text: &str) -> Result<u16, String> {
 pub fn check_settings(settings: &WidgetSettings) -> Vec<Problem> {
     let mut problems = Vec::new();
     let homepage = &settings.homepage;
-    if let Some(url) = homepage.logo_url.as_deref().filter(|u| !u.trim().is_empty()) {
+    if let Some(url) = homepage
+        .logo_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    {
         if !is_web_url(url) {
             problems.push(problem(
                 "settings-logo-url",
@@ -241,7 +243,9 @@ pub fn check_settings(settings: &WidgetSettings) -> Vec<Problem> {
         if text.trim().chars().count() > MAX_RESPONSE_TIME_CHARS {
             problems.push(problem(
                 field,
-                format!("The {name} response time is at most {MAX_RESPONSE_TIME_CHARS} characters."),
+                format!(
+                    "The {name} response time is at most {MAX_RESPONSE_TIME_CHARS} characters."
+                ),
             ));
         }
     }
@@ -297,7 +301,9 @@ mod tests {
             label: " ".into(),
             url: "javascript:alert(1)".into(),
         }];
-        settings.launcher.icon = LauncherIcon::Custom { url: "icon.svg".into() };
+        settings.launcher.icon = LauncherIcon::Custom {
+            url: "icon.svg".into(),
+        };
         let fields: Vec<_> = check_settings(&settings)
             .into_iter()
             .map(|p| p.field)
@@ -321,7 +327,7 @@ mod tests {
         assert!(!is_origin("https://example.com/shop"));
         assert!(!is_origin("example.com"));
         assert!(!is_origin("https://example.com:"));
-        assert!(is_web_url("https://example.com/a b") == false);
+        assert!(!is_web_url("https://example.com/a b"));
         assert!(is_web_url("https://example.com/help"));
         assert!(!is_web_url("https:///nohost"));
         assert_eq!(
@@ -336,9 +342,8 @@ mod tests {
 
     #[test]
     fn sign_in_needs_both_fields() {
-        let fields = |e, p| -> Vec<String> {
-            check_sign_in(e, p).into_iter().map(|p| p.field).collect()
-        };
+        let fields =
+            |e, p| -> Vec<String> { check_sign_in(e, p).into_iter().map(|p| p.field).collect() };
         assert_eq!(fields("", ""), ["signin-email", "signin-password"]);
         assert_eq!(fields("ada", "x"), ["signin-email"]);
         assert!(fields("ada@example.com", "x").is_empty());

@@ -5,7 +5,9 @@
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 use talk_inbox::components::settings::WidgetSettingsForm;
-use talk_inbox::components::{Auth, Composer, ContactPanel, ConversationList, MessageLine, SignInForm};
+use talk_inbox::components::{
+    Auth, Composer, ContactPanel, ConversationList, MessageLine, SignInForm,
+};
 use talk_inbox::state::{apply_message, sort_newest_first};
 use talk_protocol::{
     Author, AuthorKind, Contact, Conversation, ConversationStatus, FieldValue, InboxConversation,
@@ -98,7 +100,13 @@ fn listed(id: &str, name: &str, at: i64, unread: i64) -> InboxConversation {
         unread,
         contact_name: Some(name.into()),
         contact_email: None,
-        last_message: Some(message(id, unread.max(1), AuthorKind::Visitor, &format!("from {name}"), at)),
+        last_message: Some(message(
+            id,
+            unread.max(1),
+            AuthorKind::Visitor,
+            &format!("from {name}"),
+            at,
+        )),
     }
 }
 
@@ -106,7 +114,9 @@ fn listed(id: &str, name: &str, at: i64, unread: i64) -> InboxConversation {
 async fn sign_in_form_explains_what_is_missing_before_sending() {
     let root = test_root();
     let signed_in = RwSignal::new(0);
-    let notice = RwSignal::new(Some("Your session has expired. Sign in again to continue.".to_string()));
+    let notice = RwSignal::new(Some(
+        "Your session has expired. Sign in again to continue.".to_string(),
+    ));
     let _mounted = leptos::mount::mount_to(root.clone(), move || {
         view! {
             <SignInForm notice=move || notice.get() on_signed_in=Callback::new(move |_| signed_in.update(|n| *n += 1))/>
@@ -117,8 +127,14 @@ async fn sign_in_form_explains_what_is_missing_before_sending() {
         "Your session has expired. Sign in again to continue."
     );
     click(&root, "signin-submit").await;
-    assert_eq!(text_of(&root, "signin-email-error"), "Enter your email address.");
-    assert_eq!(text_of(&root, "signin-password-error"), "Enter your password.");
+    assert_eq!(
+        text_of(&root, "signin-email-error"),
+        "Enter your email address."
+    );
+    assert_eq!(
+        text_of(&root, "signin-password-error"),
+        "Enter your password."
+    );
     let email = find(&root, "signin-email").unwrap();
     assert_eq!(email.get_attribute("aria-invalid").as_deref(), Some("true"));
 
@@ -176,12 +192,21 @@ async fn conversation_list_shows_newest_first_with_unread_counts_and_follows_new
     assert_eq!(text_of(&root, "inbox-conversation-preview"), "from Cleo");
 
     // Ann writes again: her conversation moves to the top, one unread.
-    list.update(|list| apply_message(list, &message("a", 2, AuthorKind::Visitor, "<b>still there?</b>", 4_000), None));
+    list.update(|list| {
+        apply_message(
+            list,
+            &message("a", 2, AuthorKind::Visitor, "<b>still there?</b>", 4_000),
+            None,
+        )
+    });
     leptos::task::tick().await;
     assert_eq!(names(&root), ["Ann", "Cleo", "Ben"]);
     assert_eq!(unread(&root), ["1", "2", "1"]);
     // Visitor text is text: no element was made of it.
-    assert_eq!(text_of(&root, "inbox-conversation-preview"), "<b>still there?</b>");
+    assert_eq!(
+        text_of(&root, "inbox-conversation-preview"),
+        "<b>still there?</b>"
+    );
     assert!(root.query_selector("b").unwrap().is_none());
 
     click(&root, "inbox-conversation").await;
@@ -210,7 +235,10 @@ async fn the_message_bar_says_not_verified_only_for_unverified_conversations() {
     assert_eq!(text_of(&root, "inbox-not-verified"), "Not verified");
     verified.set(true);
     leptos::task::tick().await;
-    assert!(find(&root, "inbox-not-verified").is_none(), "no label when verified");
+    assert!(
+        find(&root, "inbox-not-verified").is_none(),
+        "no label when verified"
+    );
     verified.set(false);
     leptos::task::tick().await;
     assert!(find(&root, "inbox-not-verified").is_some());
@@ -239,7 +267,10 @@ async fn messages_and_contact_show_visitor_text_as_text_and_pages_newest_first()
     let contact = Contact {
         person: Some(PersonDetail {
             id: "p".into(),
-            fields: BTreeMap::from([("str::email".to_string(), FieldValue::Text("ann@example.com".into()))]),
+            fields: BTreeMap::from([(
+                "str::email".to_string(),
+                FieldValue::Text("ann@example.com".into()),
+            )]),
             email: Some("ann@example.com".into()),
             first_name: None,
             last_name: None,
@@ -268,12 +299,24 @@ async fn messages_and_contact_show_visitor_text_as_text_and_pages_newest_first()
         .into_iter()
         .map(|item| item.get_attribute("data-url").unwrap_or_default())
         .collect();
-    assert_eq!(urls, ["https://shop.example/cart", "javascript:alert(1)", "https://shop.example/"]);
+    assert_eq!(
+        urls,
+        [
+            "https://shop.example/cart",
+            "javascript:alert(1)",
+            "https://shop.example/"
+        ]
+    );
     // Only http(s) pages become links.
-    let links = root.query_selector_all("[data-testid=inbox-page-views] a").unwrap();
+    let links = root
+        .query_selector_all("[data-testid=inbox-page-views] a")
+        .unwrap();
     assert_eq!(links.length(), 2);
     assert!(text_of(&root, "inbox-current-page").contains("https://shop.example/cart"));
-    assert_eq!(text_of(&root, "inbox-message-body"), "<img src=x onerror=alert(1)>");
+    assert_eq!(
+        text_of(&root, "inbox-message-body"),
+        "<img src=x onerror=alert(1)>"
+    );
     assert!(root.query_selector("img, script").unwrap().is_none());
 }
 
@@ -282,8 +325,14 @@ async fn settings_form_marks_bad_fields_and_edits_quick_links_without_saving() {
     let root = test_root();
     let mut settings = WidgetSettings::default();
     settings.homepage.quick_links = vec![
-        QuickLink { label: "Shipping".into(), url: "https://shop.example/shipping".into() },
-        QuickLink { label: "Returns".into(), url: "https://shop.example/returns".into() },
+        QuickLink {
+            label: "Shipping".into(),
+            url: "https://shop.example/shipping".into(),
+        },
+        QuickLink {
+            label: "Returns".into(),
+            url: "https://shop.example/returns".into(),
+        },
     ];
     let draft = RwSignal::new(settings);
     let _mounted = leptos::mount::mount_to(root.clone(), move || {
@@ -297,14 +346,31 @@ async fn settings_form_marks_bad_fields_and_edits_quick_links_without_saving() {
     type_into(&root, "settings-margin-x", "500");
     leptos::task::tick().await;
     assert_eq!(text_of(&root, "settings-brand-color-error"), "");
-    assert_eq!(draft.get_untracked().homepage.brand_color, "blue", "the preview follows the draft");
+    assert_eq!(
+        draft.get_untracked().homepage.brand_color,
+        "blue",
+        "the preview follows the draft"
+    );
 
     click(&root, "settings-save").await;
-    assert_eq!(text_of(&root, "settings-brand-color-error"), "Write the brand colour like #1f6feb.");
+    assert_eq!(
+        text_of(&root, "settings-brand-color-error"),
+        "Write the brand colour like #1f6feb."
+    );
     assert!(text_of(&root, "settings-greeting-error").contains("unknown merge tag `password`"));
-    assert_eq!(text_of(&root, "settings-margin-x-error"), "Enter whole pixels from 0 to 200.");
-    assert_eq!(text_of(&root, "settings-save-status"), "Fix the fields marked below, then save again.");
-    assert_eq!(draft.get_untracked().launcher.horizontal_margin, 20, "an invalid margin never reaches the draft");
+    assert_eq!(
+        text_of(&root, "settings-margin-x-error"),
+        "Enter whole pixels from 0 to 200."
+    );
+    assert_eq!(
+        text_of(&root, "settings-save-status"),
+        "Fix the fields marked below, then save again."
+    );
+    assert_eq!(
+        draft.get_untracked().launcher.horizontal_margin,
+        20,
+        "an invalid margin never reaches the draft"
+    );
 
     // Fixed fields clear at once.
     type_into(&root, "settings-brand-color", "#0a7d34");
@@ -314,10 +380,18 @@ async fn settings_form_marks_bad_fields_and_edits_quick_links_without_saving() {
     // Quick links: reorder, remove, add (a new one must be filled in).
     click(&root, "settings-quick-link-down-0").await;
     let labels = |draft: RwSignal<WidgetSettings>| -> Vec<String> {
-        draft.with_untracked(|s| s.homepage.quick_links.iter().map(|l| l.label.clone()).collect())
+        draft.with_untracked(|s| {
+            s.homepage
+                .quick_links
+                .iter()
+                .map(|l| l.label.clone())
+                .collect()
+        })
     };
     assert_eq!(labels(draft), ["Returns", "Shipping"]);
-    let first_label: HtmlInputElement = find(&root, "settings-quick-link-label-0").unwrap().unchecked_into();
+    let first_label: HtmlInputElement = find(&root, "settings-quick-link-label-0")
+        .unwrap()
+        .unchecked_into();
     assert_eq!(first_label.value(), "Returns");
     click(&root, "settings-quick-link-remove-0").await;
     assert_eq!(labels(draft), ["Shipping"]);
@@ -328,7 +402,11 @@ async fn settings_form_marks_bad_fields_and_edits_quick_links_without_saving() {
         "Quick link 2: give it a label of 1 to 60 characters."
     );
     type_into(&root, "settings-quick-link-label-1", "Book a demo");
-    type_into(&root, "settings-quick-link-url-1", "https://shop.example/demo");
+    type_into(
+        &root,
+        "settings-quick-link-url-1",
+        "https://shop.example/demo",
+    );
     leptos::task::tick().await;
     assert_eq!(text_of(&root, "settings-quick-link-label-1-error"), "");
     assert_eq!(labels(draft), ["Shipping", "Book a demo"]);

@@ -13,7 +13,7 @@ fn field_text(value: &FieldValue) -> String {
 
 /// Page views newest first, whatever order they came in.
 pub fn newest_first(mut views: Vec<PageView>) -> Vec<PageView> {
-    views.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    views.sort_by_key(|view| std::cmp::Reverse(view.created_at));
     views
 }
 
@@ -72,7 +72,11 @@ pub fn ContactPanel(#[prop(into)] contact: Signal<Option<Contact>>) -> impl Into
 
 #[component]
 fn PageLink(page: PageView) -> impl IntoView {
-    let label = page.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| page.url.clone());
+    let label = page
+        .title
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| page.url.clone());
     let safe = page.url.starts_with("https://") || page.url.starts_with("http://");
     if safe {
         view! { <a href=page.url target="_blank" rel="noopener noreferrer">{label}</a> }.into_any()

@@ -12,12 +12,23 @@ pub fn ConversationView() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let inbox = expect_context::<InboxState>();
     let open = move || inbox.current.with(is_open);
-    let verified = Signal::derive(move || inbox.current.with(|c| c.as_ref().is_some_and(|c| c.verified)));
+    let verified = Signal::derive(move || {
+        inbox
+            .current
+            .with(|c| c.as_ref().is_some_and(|c| c.verified))
+    });
     let assigned_to_me = move || {
         let me = auth.agent_id();
-        inbox.current.with(|c| c.as_ref().and_then(|c| c.assignee_id.clone())) == Some(me)
+        inbox
+            .current
+            .with(|c| c.as_ref().and_then(|c| c.assignee_id.clone()))
+            == Some(me)
     };
-    let visitor_read_seq = move || inbox.current.with(|c| c.as_ref().map_or(0, |c| c.visitor_read_seq));
+    let visitor_read_seq = move || {
+        inbox
+            .current
+            .with(|c| c.as_ref().map_or(0, |c| c.visitor_read_seq))
+    };
     // The newest agent or bot message the visitor has read: "Seen" goes under it.
     let seen_seq = Memo::new(move |_| {
         let read = visitor_read_seq();
@@ -89,8 +100,18 @@ pub fn ConversationView() -> impl IntoView {
 pub fn MessageLine(message: Message, #[prop(into)] seen: Signal<bool>) -> impl IntoView {
     let (author, who) = match message.author.kind {
         AuthorKind::Visitor => ("visitor", "Visitor".to_string()),
-        AuthorKind::Agent => ("agent", message.author.name.clone().unwrap_or_else(|| "Agent".into())),
-        AuthorKind::Bot => ("bot", message.author.name.clone().unwrap_or_else(|| "Bot".into())),
+        AuthorKind::Agent => (
+            "agent",
+            message
+                .author
+                .name
+                .clone()
+                .unwrap_or_else(|| "Agent".into()),
+        ),
+        AuthorKind::Bot => (
+            "bot",
+            message.author.name.clone().unwrap_or_else(|| "Bot".into()),
+        ),
     };
     view! {
         <li class="inbox-message" class:inbox-message-mine=author != "visitor" data-testid="inbox-message" data-author=author>

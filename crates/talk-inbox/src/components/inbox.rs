@@ -6,8 +6,8 @@ use crate::{live, notify};
 use leptos::prelude::*;
 use std::collections::HashSet;
 use talk_protocol::{
-    AuthorKind, ClientEvent, Contact, Conversation, ConversationStatus, InboxConversation,
-    Message, ServerEvent,
+    AuthorKind, ClientEvent, Contact, Conversation, ConversationStatus, InboxConversation, Message,
+    ServerEvent,
 };
 
 /// The conversations, the one on screen and its live state.
@@ -60,8 +60,9 @@ impl InboxState {
                         known.extend(list.conversations.iter().map(|c| c.conversation.id.clone()))
                     });
                     self.list_error.set(None);
-                    self.conversations
-                        .update(|current| *current = state::merge_fetched(current, list.conversations));
+                    self.conversations.update(|current| {
+                        *current = state::merge_fetched(current, list.conversations)
+                    });
                 }
                 Err(error) => {
                     if !auth.check(&error) {
@@ -86,7 +87,9 @@ impl InboxState {
 
     /// Messages and contact of the selected conversation, from the server.
     fn load_selected(self, auth: Auth) {
-        let Some(id) = self.selected.get_untracked() else { return };
+        let Some(id) = self.selected.get_untracked() else {
+            return;
+        };
         leptos::task::spawn_local(async move {
             match ApiClient.messages(&id).await {
                 Ok(list) => {
@@ -110,7 +113,9 @@ impl InboxState {
     }
 
     fn reload_contact(self, auth: Auth) {
-        let Some(id) = self.selected.get_untracked() else { return };
+        let Some(id) = self.selected.get_untracked() else {
+            return;
+        };
         leptos::task::spawn_local(async move {
             match ApiClient.contact(&id).await {
                 Ok(contact) => {
@@ -127,7 +132,9 @@ impl InboxState {
 
     /// Tells everyone (the visitor too) the agents have read what is on screen.
     fn mark_read(self) {
-        let Some(id) = self.selected.get_untracked() else { return };
+        let Some(id) = self.selected.get_untracked() else {
+            return;
+        };
         let Some(last) = self.messages.with_untracked(|m| m.last().map(|m| m.seq)) else {
             return;
         };
@@ -150,7 +157,9 @@ impl InboxState {
     }
 
     pub fn send(self, body: String, auth: Auth) {
-        let Some(conversation_id) = self.selected.get_untracked() else { return };
+        let Some(conversation_id) = self.selected.get_untracked() else {
+            return;
+        };
         let event = ClientEvent::Send {
             conversation_id: Some(conversation_id.clone()),
             client_msg_id: live::new_client_msg_id(),
@@ -182,7 +191,9 @@ impl InboxState {
     }
 
     pub fn act(self, action: ConversationAction, auth: Auth) {
-        let Some(id) = self.selected.get_untracked() else { return };
+        let Some(id) = self.selected.get_untracked() else {
+            return;
+        };
         let agent_id = auth.agent_id();
         leptos::task::spawn_local(async move {
             match ApiClient.conversation_action(&id, action, &agent_id).await {
@@ -216,19 +227,17 @@ impl InboxState {
                     && conversation.status == ConversationStatus::Open
                     && conversation.last_seq <= 1
                 {
-                    self.announcing
-                        .update_value(|ids| {
-                            ids.insert(conversation.id.clone());
-                        });
+                    self.announcing.update_value(|ids| {
+                        ids.insert(conversation.id.clone());
+                    });
                 }
                 if is_selected(&conversation.id) {
                     self.current.set(Some(conversation.clone()));
                 }
                 let tab = self.tab.get_untracked();
                 let agent_id = auth.agent_id();
-                self.conversations.update(|list| {
-                    state::apply_conversation(list, conversation, tab, &agent_id)
-                });
+                self.conversations
+                    .update(|list| state::apply_conversation(list, conversation, tab, &agent_id));
                 if first_sight {
                     // The list's entry lacks the contact's name and email: fetch them.
                     self.reload_list(auth);
@@ -245,11 +254,13 @@ impl InboxState {
                             .find(|c| c.conversation.id == message.conversation_id)
                             .map(state::display_name)
                     });
-                    notify::new_conversation(&name.unwrap_or_else(|| "Visitor".into()), &message.body);
+                    notify::new_conversation(
+                        &name.unwrap_or_else(|| "Visitor".into()),
+                        &message.body,
+                    );
                 }
-                self.conversations.update(|list| {
-                    state::apply_message(list, &message, selected.as_deref())
-                });
+                self.conversations
+                    .update(|list| state::apply_message(list, &message, selected.as_deref()));
                 if is_selected(&message.conversation_id) {
                     let from_visitor = message.author.kind == AuthorKind::Visitor;
                     self.current.update(|c| {

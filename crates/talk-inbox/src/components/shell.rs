@@ -22,7 +22,10 @@ pub fn Shell() -> impl IntoView {
     let inbox = InboxState::new();
     provide_context(inbox);
     let page = RwSignal::new(Page::Inbox);
-    let is_admin = move || auth.agent.with(|a| a.as_ref().is_some_and(|a| a.role == AgentRole::Admin));
+    let is_admin = move || {
+        auth.agent
+            .with(|a| a.as_ref().is_some_and(|a| a.role == AgentRole::Admin))
+    };
 
     live::connect(live::Handlers {
         on_event: Rc::new(move |event| inbox.on_event(event, auth)),
@@ -37,7 +40,10 @@ pub fn Shell() -> impl IntoView {
     });
     on_cleanup(live::disconnect);
 
-    let presence = move || auth.agent.with(|a| a.as_ref().map(|a| a.presence).unwrap_or_default());
+    let presence = move || {
+        auth.agent
+            .with(|a| a.as_ref().map(|a| a.presence).unwrap_or_default())
+    };
     let presence_error = RwSignal::new(None::<String>);
     let toggle_presence = move |_| {
         let wanted = match presence() {

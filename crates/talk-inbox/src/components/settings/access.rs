@@ -38,7 +38,10 @@ pub fn OriginsSection() -> impl IntoView {
         };
         problem.set(None);
         leptos::task::spawn_local(async move {
-            match ApiClient.save_allowed_origins(&AllowedOrigins { origins }).await {
+            match ApiClient
+                .save_allowed_origins(&AllowedOrigins { origins })
+                .await
+            {
                 Ok(stored) => {
                     text.set(stored.origins.join("\n"));
                     status.set("Saved.".into());

@@ -47,14 +47,21 @@ fn own_origin() -> Option<String> {
 /// The real widget with the unsaved settings, beside the form. Settings go to the frame by
 /// `postMessage`, to our own origin only, and only a message from that frame is answered.
 #[component]
-pub fn Preview(draft: RwSignal<WidgetSettings>, capture_key: RwSignal<Option<String>>) -> impl IntoView {
+pub fn Preview(
+    draft: RwSignal<WidgetSettings>,
+    capture_key: RwSignal<Option<String>>,
+) -> impl IntoView {
     let frame = NodeRef::<Iframe>::new();
     let latest = StoredValue::new(String::new());
     let pending = StoredValue::new(None::<TimeoutHandle>);
 
     let handle = window_event_listener(leptos::ev::message, move |event| {
-        let (Some(origin), Some(frame)) = (own_origin(), frame.get_untracked()) else { return };
-        let Some(frame_window) = frame.content_window() else { return };
+        let (Some(origin), Some(frame)) = (own_origin(), frame.get_untracked()) else {
+            return;
+        };
+        let Some(frame_window) = frame.content_window() else {
+            return;
+        };
         let from_frame = event
             .source()
             .is_some_and(|source| JsValue::from(source) == JsValue::from(frame_window.clone()));
@@ -68,7 +75,9 @@ pub fn Preview(draft: RwSignal<WidgetSettings>, capture_key: RwSignal<Option<Str
         if !ready {
             return;
         }
-        let Ok(settings) = js_sys::JSON::parse(&latest.get_value()) else { return };
+        let Ok(settings) = js_sys::JSON::parse(&latest.get_value()) else {
+            return;
+        };
         let message = js_sys::Object::new();
         let _ = js_sys::Reflect::set(&message, &"type".into(), &PREVIEW_SETTINGS.into());
         let _ = js_sys::Reflect::set(&message, &"settings".into(), &settings);

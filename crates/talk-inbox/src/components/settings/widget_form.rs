@@ -20,15 +20,22 @@ enum SaveState {
 #[component]
 pub fn WidgetSettingsForm(draft: RwSignal<WidgetSettings>) -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let horizontal = RwSignal::new(draft.with_untracked(|s| s.launcher.horizontal_margin.to_string()));
+    let horizontal =
+        RwSignal::new(draft.with_untracked(|s| s.launcher.horizontal_margin.to_string()));
     let vertical = RwSignal::new(draft.with_untracked(|s| s.launcher.vertical_margin.to_string()));
     // Problems show once a save was tried, then follow every change.
     let attempted = RwSignal::new(false);
     let problems = Memo::new(move |_| {
         let mut found = draft.with(check_settings);
-        for (field, text) in [("settings-margin-x", horizontal), ("settings-margin-y", vertical)] {
+        for (field, text) in [
+            ("settings-margin-x", horizontal),
+            ("settings-margin-y", vertical),
+        ] {
             if let Err(message) = parse_margin(&text.get()) {
-                found.push(Problem { field: field.into(), message });
+                found.push(Problem {
+                    field: field.into(),
+                    message,
+                });
             }
         }
         found
@@ -49,7 +56,9 @@ pub fn WidgetSettingsForm(draft: RwSignal<WidgetSettings>) -> impl IntoView {
         event.prevent_default();
         attempted.set(true);
         if !problems.with_untracked(Vec::is_empty) {
-            save_state.set(SaveState::Failed("Fix the fields marked below, then save again.".into()));
+            save_state.set(SaveState::Failed(
+                "Fix the fields marked below, then save again.".into(),
+            ));
             return;
         }
         save_state.set(SaveState::Saving);
@@ -279,7 +288,11 @@ fn icon_kind(icon: &LauncherIcon) -> &'static str {
 }
 
 #[component]
-fn ColourPicker(label: &'static str, value: Signal<String>, on_input: Callback<String>) -> impl IntoView {
+fn ColourPicker(
+    label: &'static str,
+    value: Signal<String>,
+    on_input: Callback<String>,
+) -> impl IntoView {
     view! {
         <input
             type="color"
