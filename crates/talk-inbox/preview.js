@@ -5,7 +5,8 @@
  * answered with them, everything else goes to the server as usual. */
 (function (w, d) {
   'use strict';
-  var origin = w.location.origin;
+  // The document's origin: location.origin would say "null", the URL being about:srcdoc.
+  var origin = w.origin;
   var me = d.currentScript;
   var captureKey = me && me.getAttribute('data-capture-key');
   var draft = null;

@@ -19,9 +19,14 @@ pub fn ConversationList(
             <ul class="inbox-conversations" data-testid="inbox-conversation-list">
                 <For
                     each=move || conversations.get()
+                    // Everything a row shows: a row whose content changed is rebuilt.
                     key=|listed| {
-                        (listed.conversation.id.clone(), listed.unread, listed.conversation.last_seq,
-                         listed.conversation.status == talk_protocol::ConversationStatus::Open, listed.contact_name.clone(), listed.conversation.assignee_id.clone())
+                        (
+                            listed.conversation.id.clone(),
+                            listed.unread,
+                            listed.last_message.as_ref().map(|m| m.id.clone()),
+                            display_name(listed),
+                        )
                     }
                     children=move |listed| {
                         let id = listed.conversation.id.clone();
