@@ -217,8 +217,8 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
     .await;
 }
 
-/// The launcher's colour and, once opened, the quick links of the widget in `root_script`'s
-/// document (`document` or the preview frame's).
+/// A script answering the launcher's background colour (null without a launcher) in
+/// `document`, the page's own or the preview frame's.
 fn launcher_colour(document: &str) -> String {
     format!(
         "const h = {document} && {document}.querySelector('ap3c-talk'); \
@@ -294,6 +294,25 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
         let link = widget.wait_for("talk-quick-link").await;
         assert!(link.text().await.unwrap().starts_with("Book a demo"));
         assert_eq!(link.attr("href").await.unwrap().as_deref(), Some("https://shop.example/demo"));
+
+        // The response time the visitor sees follows the agent's presence.
+        assert_eq!(
+            widget.wait_for("talk-response-time").await.text().await.unwrap(),
+            "We'll reply as soon as we're back."
+        );
+        admin.click("inbox-presence").await;
+        eventually("the agent to be online", WAIT, || async {
+            let presence = admin.find("inbox-presence").await?.attr("data-presence").await.ok()??;
+            (presence == "online").then_some(())
+        })
+        .await;
+        visitor.client.refresh().await.unwrap();
+        let widget = visitor.widget().await;
+        widget.click("talk-launcher").await;
+        assert_eq!(
+            widget.wait_for("talk-response-time").await.text().await.unwrap(),
+            "We typically reply in a few minutes."
+        );
 
         // OFF: the preview says so, and the visitor's next page load shows no widget.
         admin.click("settings-enabled").await;
