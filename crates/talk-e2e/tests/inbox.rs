@@ -4,7 +4,9 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use talk_e2e::{eventually, with_two_browsers, Browser, TestServer, AUTO_REPLY, ENTER};
+use talk_e2e::{
+    eventually, with_browser, with_two_browsers, Browser, TestServer, AUTO_REPLY, ENTER,
+};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -39,8 +41,10 @@ async fn listed(agent: &Browser) -> Vec<(String, String)> {
 
 /// Waits until the list shows exactly these (name, unread) rows, top first.
 async fn wait_for_rows(agent: &Browser, expected: &[(&str, &str)]) {
-    let expected: Vec<(String, String)> =
-        expected.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     let deadline = std::time::Instant::now() + WAIT;
     loop {
         let rows = listed(agent).await;
@@ -337,6 +341,104 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
         .await;
         assert_eq!(js(&visitor, &launcher_colour("document")).await, Value::Null, "no launcher when OFF");
         server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_keys_agents_and_origins_and_an_ended_session_signs_out() {
+    with_browser("inbox-admin", |server, browser| async move {
+    let admin = &browser;
+    let http = reqwest::Client::new();
+    sign_in(admin, &server).await;
+    admin.click("nav-settings").await;
+    admin.wait_for("settings-form").await;
+
+    // An API key is shown once, works, and stops working when revoked.
+    eventually("the existing key", WAIT, || async { (admin.texts("settings-api-key").await.len() == 1).then_some(()) }).await;
+    admin.click("settings-api-key-create").await;
+    let key = admin.wait_for("settings-new-api-key").await.text().await.unwrap();
+    assert!(key.starts_with("talk_sk_"), "{key}");
+    let conversations = format!("{}/v1/conversations", server.url);
+    let status = |key: String| {
+        let (http, url) = (http.clone(), conversations.clone());
+        async move { http.get(url).header("X-Api-Key", key).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(key.clone()).await, 200);
+    let prefix = format!("talk_sk_{}", &key["talk_sk_".len().."talk_sk_".len() + 8]);
+    eventually("the new key in the list", WAIT, || async { (admin.texts("settings-api-key").await.len() == 2).then_some(()) }).await;
+    let revoke = format!(
+        "const row = Array.from(document.querySelectorAll('[data-testid=settings-api-key]')) \
+           .find(function (r) {{ return r.querySelector('code').textContent.indexOf('{prefix}') === 0; }}); \
+         row.querySelector('[data-testid=settings-api-key-revoke]').click();"
+    );
+    js(admin, &revoke).await;
+    eventually("the key to stop working", WAIT, || async { (status(key.clone()).await == 401).then_some(()) }).await;
+
+    // Agents: the form explains a bad email; a new agent's shown password signs in; a reset
+    // password replaces it; a removed agent is gone.
+    admin.fill("settings-agent-email", "sam@").await;
+    admin.fill("settings-agent-name", "Sam").await;
+    admin.click("settings-agent-create").await;
+    assert_eq!(
+        admin.wait_for("settings-agent-email-error").await.text().await.unwrap(),
+        "Enter the agent's email address, like sam@example.com."
+    );
+    admin.fill("settings-agent-email", "sam@example.com").await;
+    admin.click("settings-agent-create").await;
+    let password = admin.wait_for("settings-agent-password").await.text().await.unwrap();
+    let login = |password: String| {
+        let (http, url) = (http.clone(), format!("{}/v1/agent/login", server.url));
+        async move {
+            http.post(url)
+                .json(&json!({"email": "sam@example.com", "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(login(password.clone()).await, 200);
+    eventually("two agents", WAIT, || async { (admin.texts("settings-agent").await.len() == 2).then_some(()) }).await;
+    let sam = "Array.from(document.querySelectorAll('[data-testid=settings-agent]')) \
+                 .find(function (r) { return r.getAttribute('data-email') === 'sam@example.com'; })";
+    js(admin, &format!("{sam}.querySelector('[data-testid=settings-agent-reset]').click();")).await;
+    let new_password = eventually("the new password", WAIT, || async {
+        let shown = admin.find("settings-agent-password").await?.text().await.ok()?;
+        (shown != password).then_some(shown)
+    })
+    .await;
+    assert_eq!(login(password).await, 401);
+    assert_eq!(login(new_password).await, 200);
+    js(admin, &format!("{sam}.querySelector('[data-testid=settings-agent-remove]').click();")).await;
+    eventually("one agent", WAIT, || async { (admin.texts("settings-agent").await.len() == 1).then_some(()) }).await;
+
+    // Allowed origins: a path is refused before sending; an origin is stored normalised.
+    admin.fill("settings-origins", "https://shop.example/cart").await;
+    admin.click("settings-origins-save").await;
+    assert!(admin.wait_for("settings-origins-error").await.text().await.unwrap().contains("is not an origin"));
+    admin.fill("settings-origins", "https://Shop.Example/").await;
+    admin.click("settings-origins-save").await;
+    eventually("the origins to be saved", WAIT, || async {
+        let status = admin.find("settings-origins-status").await?.text().await.ok()?;
+        (status == "Saved.").then_some(())
+    })
+    .await;
+    let stored = server.state.clone();
+    let origins: String = sqlx::query_scalar("SELECT allowed_origins FROM workspaces")
+        .fetch_one(&stored.db)
+        .await
+        .unwrap();
+    assert_eq!(origins, r#"["https://shop.example"]"#);
+
+    // The session ends on the server (signed out elsewhere, expired): the next request brings
+    // the inbox back to sign-in, saying why.
+    sqlx::query("DELETE FROM agent_sessions").execute(&stored.db).await.unwrap();
+    admin.click("nav-inbox").await;
+    let notice = admin.wait_for("signin-notice").await.text().await.unwrap();
+    assert_eq!(notice, "Your session has expired. Sign in again to continue.");
+    server.stop().await;
     })
     .await;
 }
