@@ -239,7 +239,7 @@ impl ApiClient {
         .await
     }
 
-    /// A reply over HTTP (the socket is the usual way; this is for tests and fallbacks).
+    /// A reply over HTTP. Replies normally go over the socket; this is for when it is down.
     pub async fn reply(&self, conversation_id: &str, body: &str) -> Result<Message, ApiError> {
         let request = talk_protocol::AgentReplyRequest {
             body: body.to_string(),
