@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo: builds the widget and the server, starts talk-server on an embedded SQLite file
-# (.demo/talk.db) and prints the demo page, the keys and how to answer as an agent.
+# The demo: builds the widget, the inbox and the server, starts talk-server on an embedded
+# SQLite file (.demo/talk.db) and prints the demo page, the inbox, the keys and the admin login.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -8,6 +8,8 @@ cd "$ROOT"
 "$ROOT/scripts/install-tools.sh"
 echo "==> building the widget"
 "$ROOT/scripts/build-widget.sh"
+echo "==> building the inbox"
+"$ROOT/scripts/build-inbox.sh"
 echo "==> building talk-server"
 cargo build --locked --profile server -p talk-server
 server="$ROOT/target/server/talk-server"
@@ -16,6 +18,7 @@ export TALK_LISTEN="${TALK_LISTEN:-127.0.0.1:8787}"
 export TALK_PUBLIC_URL="${TALK_PUBLIC_URL:-http://$TALK_LISTEN}"
 export TALK_DATABASE_URL="${TALK_DATABASE_URL:-sqlite://$ROOT/.demo/talk.db}"
 export TALK_WIDGET_DIR="$ROOT/dist"
+export TALK_INBOX_DIR="$ROOT/crates/talk-inbox/dist"
 export TALK_DEMO_PAGE=true
 mkdir -p "$ROOT/.demo"
 credentials="$ROOT/.demo/credentials.json"
@@ -32,11 +35,13 @@ cat <<INFO
   Talk demo
   ---------
   Demo page:    $TALK_PUBLIC_URL/demo?capture_key=$capture_key
+  Inbox:        $TALK_PUBLIC_URL/inbox/   (sign in with the admin login below)
   Capture key:  $capture_key
   API key:      $api_key   (secret: server-to-server only)
   Admin login:  $(field admin_email) / $(field admin_password)
 
-  Open the page, click the launcher, give an email and say hello. Then answer as an agent:
+  Open the page, click the launcher, give an email and say hello; answer in the inbox, where
+  "Widget settings" changes what visitors see. Or answer with the agent API:
 
     curl -s -H 'X-Api-Key: $api_key' $TALK_PUBLIC_URL/v1/conversations
     curl -s -H 'X-Api-Key: $api_key' -H 'Content-Type: application/json' \\

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs whatever is missing, builds the widget, and runs every test:
-# protocol and server (HTTP in-process, WebSocket over real sockets), the widget's
-# components in headless Chromium, and end-to-end tests (real server + real Chromium).
+# Installs whatever is missing, builds the widget and the inbox, and runs every test:
+# protocol and server (HTTP in-process, WebSocket over real sockets), the widget's and the
+# inbox's components in headless Chromium, and end-to-end tests (real server + real Chromium).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -10,12 +10,16 @@ cd "$ROOT"
 
 echo "==> building the widget"
 "$ROOT/scripts/build-widget.sh"
+echo "==> building the inbox"
+"$ROOT/scripts/build-inbox.sh"
 # Printed, not enforced, while the widget is over its size budget (size reduction is its own
 # issue): drop --report-only once `./scripts/size-report.sh` passes.
 "$ROOT/scripts/size-report.sh" --report-only
 
 echo "==> protocol, server, benchmark and end-to-end tests"
 cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e
+echo "==> inbox logic (list order, unread counts, form checks)"
+cargo test --locked -p talk-inbox --lib
 
 echo "==> widget tests in headless Chromium"
 # The runner's defaults (20 s for the run, 5 s to start chromedriver) are too tight for a
@@ -23,3 +27,8 @@ echo "==> widget tests in headless Chromium"
 WASM_BINDGEN_TEST_TIMEOUT=180 WASM_BINDGEN_TEST_DRIVER_TIMEOUT=30 \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --locked -p talk-widget --target wasm32-unknown-unknown
+
+echo "==> inbox tests in headless Chromium"
+WASM_BINDGEN_TEST_TIMEOUT=180 WASM_BINDGEN_TEST_DRIVER_TIMEOUT=30 \
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test --locked -p talk-inbox --target wasm32-unknown-unknown --test web

@@ -136,6 +136,18 @@ impl Browser {
     /// Runs axe-core (installed by `scripts/install-tools.sh --browser`) on the widget, shadow
     /// DOM included, and returns one line per violation.
     pub async fn accessibility_violations(&self) -> Vec<String> {
+        self.axe("{include: [['ap3c-talk']]}, {resultTypes: ['violations']}")
+            .await
+    }
+
+    /// axe-core on the whole page (frames left out: the settings preview is the widget, which
+    /// `accessibility_violations` checks on its own pages).
+    pub async fn page_accessibility_violations(&self) -> Vec<String> {
+        self.axe("document, {resultTypes: ['violations'], iframes: false}")
+            .await
+    }
+
+    async fn axe(&self, arguments: &str) -> Vec<String> {
         let axe = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../.tools/node_modules/axe-core/axe.min.js");
         let source = std::fs::read_to_string(&axe).unwrap_or_else(|error| {
@@ -148,20 +160,59 @@ impl Browser {
             .execute(&source, vec![])
             .await
             .expect("inject axe-core");
+        let script = format!(
+            "const done = arguments[0]; \
+                 axe.run({arguments}) \
+                   .then(function (r) {{ done(r.violations.map(function (v) {{ \
+                     return v.id + ': ' + v.help + ' at ' + v.nodes.map(function (n) {{ \
+                       return JSON.stringify(n.target); }}).join(', '); }})); }}) \
+                   .catch(function (e) {{ done(['axe failed: ' + e]); }});"
+        );
         let report = self
             .client
-            .execute_async(
-                "const done = arguments[0]; \
-                 axe.run({include: [['ap3c-talk']]}, {resultTypes: ['violations']}) \
-                   .then(function (r) { done(r.violations.map(function (v) { \
-                     return v.id + ': ' + v.help + ' at ' + v.nodes.map(function (n) { \
-                       return JSON.stringify(n.target); }).join(', '); })); }) \
-                   .catch(function (e) { done(['axe failed: ' + e]); });",
-                vec![],
-            )
+            .execute_async(&script, vec![])
             .await
             .expect("run axe-core");
         serde_json::from_value(report).expect("a list of violations")
+    }
+
+    /// An element of the page (not a shadow root) by `data-testid`, if there is one now.
+    pub async fn find(&self, testid: &str) -> Option<Element> {
+        self.client
+            .find(Locator::Css(&by_testid(testid)))
+            .await
+            .ok()
+    }
+
+    pub async fn wait_for(&self, testid: &str) -> Element {
+        crate::eventually(
+            &format!("[data-testid={testid}]"),
+            Duration::from_secs(15),
+            || self.find(testid),
+        )
+        .await
+    }
+
+    pub async fn click(&self, testid: &str) {
+        self.wait_for(testid).await.click().await.expect("click");
+    }
+
+    /// Replaces the field's text.
+    pub async fn fill(&self, testid: &str, text: &str) {
+        let field = self.wait_for(testid).await;
+        field.clear().await.expect("clear");
+        field.send_keys(text).await.expect("type");
+    }
+
+    /// The text of every element with this `data-testid`, in document order.
+    pub async fn texts(&self, testid: &str) -> Vec<String> {
+        let mut texts = Vec::new();
+        if let Ok(found) = self.client.find_all(Locator::Css(&by_testid(testid))).await {
+            for element in found {
+                texts.push(element.text().await.unwrap_or_default());
+            }
+        }
+        texts
     }
 
     pub async fn screenshot(&self, name: &str) {

@@ -6,7 +6,7 @@ mod server;
 mod site;
 
 pub use browser::{Browser, Widget};
-pub use server::{EventListener, TestServer};
+pub use server::{inbox_dir, EventListener, TestServer};
 pub use site::{page_with_snippet, snippet_script, HostSite, SitePage};
 
 use futures_util::FutureExt;
@@ -46,6 +46,35 @@ pub async fn with_browser_using<F>(
         }
     }
     let _ = client.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Runs `body` with two browsers (say, an agent's and a visitor's) against `server`; keeps a
+/// screenshot of each in `e2e-output/` if it fails, and always ends both sessions.
+pub async fn with_two_browsers<F>(
+    name: &str,
+    server: TestServer,
+    body: impl FnOnce(TestServer, Browser, Browser) -> F,
+) where
+    F: Future<Output = ()>,
+{
+    let first = Browser::start().await;
+    let second = Browser::start().await;
+    let clients = [first.client.clone(), second.client.clone()];
+    let outcome = AssertUnwindSafe(body(server, first, second))
+        .catch_unwind()
+        .await;
+    for (index, client) in clients.iter().enumerate() {
+        if outcome.is_err() {
+            if let Ok(png) = client.screenshot().await {
+                let _ =
+                    std::fs::write(output_dir().join(format!("{name}-{index}-failed.png")), png);
+            }
+        }
+        let _ = client.clone().close().await;
+    }
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }

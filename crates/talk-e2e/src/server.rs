@@ -37,6 +37,13 @@ pub fn widget_dir() -> PathBuf {
     dir
 }
 
+/// The Trunk-built inbox; `scripts/test.sh` builds it (scripts/build-inbox.sh) before the tests.
+pub fn inbox_dir() -> PathBuf {
+    std::env::var_os("TALK_INBOX_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../talk-inbox/dist"))
+}
+
 /// Binds with SO_REUSEADDR so a restarted server gets its old port back at once.
 fn listen(addr: SocketAddr) -> TcpListener {
     let socket = TcpSocket::new_v4().expect("socket");
@@ -61,6 +68,7 @@ impl TestServer {
             database_url: format!("sqlite://{}", dir.path().join("talk.db").display()),
             public_url: url.clone(),
             widget_dir: widget_dir(),
+            inbox_dir: inbox_dir(),
             demo_page: true,
             ..Settings::default()
         };
@@ -118,6 +126,21 @@ impl TestServer {
             .await
             .expect("reopen the database");
         self.run(listen(addr));
+    }
+
+    /// The workspace admin's email and password, as printed on creation.
+    pub fn admin_login(&self) -> (&str, &str) {
+        (&self.admin_email, &self.admin_password)
+    }
+
+    /// The inbox's page; panics with how to build it if it is not built.
+    pub fn inbox_url(&self) -> String {
+        assert!(
+            inbox_dir().join("index.html").is_file(),
+            "no inbox build in {}: run scripts/build-inbox.sh (scripts/test.sh does)",
+            inbox_dir().display()
+        );
+        format!("{}/inbox/", self.url)
     }
 
     pub fn demo_url(&self) -> String {

@@ -108,6 +108,15 @@ pub struct NewApiKeyResponse {
     pub key: String,
 }
 
+/// `GET /v1/admin/workspace`: what the settings page needs to run the real widget in its
+/// preview. The capture key is public (it is in every page's snippet); no secret is here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceInfo {
+    pub id: String,
+    pub name: String,
+    pub capture_key: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

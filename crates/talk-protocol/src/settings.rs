@@ -82,6 +82,10 @@ impl Default for Homepage {
 }
 
 pub const MAX_QUICK_LINKS: usize = 10;
+pub const MAX_QUICK_LINK_LABEL_CHARS: usize = 60;
+pub const MAX_FONT_FAMILY_CHARS: usize = 200;
+pub const MAX_BOT_NAME_CHARS: usize = 60;
+pub const MAX_GREETING_CHARS: usize = 200;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuickLink {
@@ -116,6 +120,7 @@ impl Default for Launcher {
 }
 
 pub const MAX_LAUNCHER_MARGIN: u16 = 200;
+pub const MAX_Z_INDEX: u32 = i32::MAX as u32;
 
 /// `{"kind": "default"}`, `{"kind": "chat"}`, `{"kind": "question"}` or
 /// `{"kind": "custom", "url": "https://…"}`.

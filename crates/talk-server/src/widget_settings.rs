@@ -5,15 +5,10 @@ use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{checked_color, checked_optional_url, checked_text, checked_url};
 use talk_protocol::{
-    GreetingTemplate, LauncherIcon, QuickLink, WidgetSettings, MAX_LAUNCHER_MARGIN,
-    MAX_QUICK_LINKS, MAX_RESPONSE_TIME_CHARS,
+    GreetingTemplate, LauncherIcon, QuickLink, WidgetSettings, MAX_BOT_NAME_CHARS,
+    MAX_FONT_FAMILY_CHARS, MAX_GREETING_CHARS, MAX_LAUNCHER_MARGIN, MAX_QUICK_LINKS,
+    MAX_QUICK_LINK_LABEL_CHARS, MAX_RESPONSE_TIME_CHARS, MAX_Z_INDEX,
 };
-
-const MAX_FONT_FAMILY_CHARS: usize = 200;
-const MAX_BOT_NAME_CHARS: usize = 60;
-const MAX_GREETING_CHARS: usize = 200;
-const MAX_QUICK_LINK_LABEL_CHARS: usize = 60;
-const MAX_Z_INDEX: u32 = i32::MAX as u32;
 
 /// The settings of a workspace, or `None` if there is no such workspace.
 pub async fn load(db: &Db, workspace_id: &str) -> Result<Option<WidgetSettings>, sqlx::Error> {

@@ -66,6 +66,7 @@ async fn admin_routes_need_an_admin() {
         (Method::GET, "/v1/admin/allowed-origins"),
         (Method::GET, "/v1/admin/api-keys"),
         (Method::POST, "/v1/admin/api-keys"),
+        (Method::GET, "/v1/admin/workspace"),
     ] {
         let answer = app.as_agent(&agent_cookie, method, uri, None).await;
         assert_eq!(
@@ -528,6 +529,30 @@ async fn admins_reach_only_their_own_workspace() {
     assert_eq!(answer.code(), "api_key_not_found");
     let still_works = app.agent(Method::GET, "/v1/conversations", None).await;
     assert_eq!(still_works.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn workspace_info_names_the_admins_own_workspace_and_no_secret() {
+    let app = test_app().await;
+    let other = create_workspace(&app.state.db, "Other").await.unwrap();
+    let other_cookie = app.sign_in(&other.admin_email, &other.admin_password).await;
+    let own = app.admin(Method::GET, "/v1/admin/workspace", None).await;
+    assert_eq!(own.status, StatusCode::OK);
+    let own = own.json();
+    assert_eq!(own["capture_key"], app.workspace.capture_key.as_str());
+    assert_eq!(own["id"], app.workspace.workspace_id.as_str());
+    assert_eq!(
+        own.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["capture_key", "id", "name"]
+    );
+    let theirs = app
+        .as_agent(&other_cookie, Method::GET, "/v1/admin/workspace", None)
+        .await
+        .json();
+    assert_eq!(theirs["capture_key"], other.capture_key.as_str());
+    assert_eq!(theirs["name"], "Other");
+    let anonymous = app.get("/v1/admin/workspace").await;
+    assert_eq!(anonymous.code(), "not_signed_in");
 }
 
 #[tokio::test]

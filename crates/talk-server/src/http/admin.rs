@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use talk_protocol::{
     AgentList, AllowedOrigins, ApiKeyList, NewAgentRequest, NewAgentResponse, NewApiKeyResponse,
-    PasswordResponse, WidgetSettings,
+    PasswordResponse, WidgetSettings, WorkspaceInfo,
 };
 
 const MAX_ALLOWED_ORIGINS: usize = 100;
@@ -41,6 +41,22 @@ pub async fn put_widget_settings(
     let settings = widget_settings::validated(settings)?;
     widget_settings::save(&state.db, &admin.workspace_id, &settings).await?;
     Ok(Json(settings))
+}
+
+/// `GET /v1/admin/workspace`: the inbox's settings preview runs the real widget with the
+/// workspace's (public) capture key.
+pub async fn get_workspace(
+    State(state): State<AppState>,
+    AdminSession(admin): AdminSession,
+) -> ApiResult<Json<WorkspaceInfo>> {
+    let workspace = workspaces::by_id(&state.db, &admin.workspace_id)
+        .await?
+        .ok_or_else(workspace_gone)?;
+    Ok(Json(WorkspaceInfo {
+        id: workspace.id,
+        name: workspace.name,
+        capture_key: workspace.capture_key,
+    }))
 }
 
 pub async fn get_allowed_origins(

@@ -86,6 +86,7 @@ pub fn app(state: AppState) -> Router {
             "/v1/admin/widget-settings",
             get(admin::get_widget_settings).put(admin::put_widget_settings),
         )
+        .route("/v1/admin/workspace", get(admin::get_workspace))
         .route(
             "/v1/admin/allowed-origins",
             get(admin::get_allowed_origins).put(admin::put_allowed_origins),

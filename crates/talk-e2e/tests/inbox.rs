@@ -1,0 +1,444 @@
+//! The inbox in real Chromium against a real server: an agent answers a visitor who is on the
+//! demo page in a second browser; an admin changes the widget's settings and the visitor's
+//! widget follows.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use talk_e2e::{
+    eventually, with_browser, with_two_browsers, Browser, TestServer, AUTO_REPLY, ENTER,
+};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn js(browser: &Browser, script: &str) -> Value {
+    browser
+        .client
+        .execute(script, vec![])
+        .await
+        .unwrap_or_else(|error| panic!("{script}: {error}"))
+}
+
+/// Signs in on the inbox page with the workspace admin's login.
+async fn sign_in(browser: &Browser, server: &TestServer) {
+    let (email, password) = server.admin_login();
+    browser.goto(&server.inbox_url()).await;
+    browser.fill("signin-email", email).await;
+    browser.fill("signin-password", password).await;
+    browser.click("signin-submit").await;
+    browser.wait_for("inbox-page").await;
+}
+
+/// The listed conversations as (name, unread) pairs, top first.
+async fn listed(agent: &Browser) -> Vec<(String, String)> {
+    let rows = js(
+        agent,
+        "return Array.from(document.querySelectorAll('[data-testid=inbox-conversation]')).map(function (b) { \
+           return [b.querySelector('[data-testid=inbox-conversation-name]').textContent, b.getAttribute('data-unread')]; });",
+    )
+    .await;
+    serde_json::from_value(rows).expect("rows")
+}
+
+/// Waits until the list shows exactly these (name, unread) rows, top first.
+async fn wait_for_rows(agent: &Browser, expected: &[(&str, &str)]) {
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let rows = listed(agent).await;
+        if rows == expected {
+            return;
+        }
+        if std::time::Instant::now() > deadline {
+            panic!("the list shows {rows:?}, expected {expected:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The open conversation's messages as (author, body), in order.
+async fn inbox_messages(agent: &Browser) -> Vec<(String, String)> {
+    let rows = js(
+        agent,
+        "return Array.from(document.querySelectorAll('[data-testid=inbox-message]')).map(function (m) { \
+           return [m.getAttribute('data-author'), m.querySelector('[data-testid=inbox-message-body]').textContent]; });",
+    )
+    .await;
+    serde_json::from_value(rows).expect("rows")
+}
+
+async fn wait_for_inbox_messages(agent: &Browser, expected: &[(&str, &str)]) {
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    eventually(&format!("the inbox to show {expected:?}"), WAIT, || async {
+        (inbox_messages(agent).await == expected).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
+    let server = TestServer::start().await;
+    with_two_browsers("inbox-conversation", server, |server, agent, visitor| async move {
+        // Wrong password: said in words, and the agent stays on the sign-in page.
+        agent.goto(&server.inbox_url()).await;
+        agent.wait_for("signin-form").await;
+        assert_eq!(agent.page_accessibility_violations().await, Vec::<String>::new(), "sign-in page");
+        agent.fill("signin-email", server.admin_login().0).await;
+        agent.fill("signin-password", "not the password").await;
+        agent.click("signin-submit").await;
+        let error = agent.wait_for("signin-error").await.text().await.unwrap();
+        assert_eq!(error, "The email or password is wrong.");
+        sign_in(&agent, &server).await;
+        agent.wait_for("inbox-no-conversations").await;
+
+        // A visitor starts a conversation: it appears in the inbox without a reload.
+        visitor.goto(&server.demo_url()).await;
+        let widget = visitor.widget().await;
+        widget.start_chat().await;
+        widget.type_into("talk-email", "ada@example.com").await;
+        widget.click("talk-identify-submit").await;
+        widget.type_into("talk-composer", "Is the blue one in stock?").await;
+        widget.type_into("talk-composer", ENTER).await;
+        widget
+            .wait_for_messages(&[("visitor", "Is the blue one in stock?"), ("bot", AUTO_REPLY)])
+            .await;
+        wait_for_rows(&agent, &[("ada@example.com", "2")]).await;
+
+        // Opened: its messages, "Not verified" in the message bar, the contact's pages.
+        agent.click("inbox-conversation").await;
+        wait_for_inbox_messages(&agent, &[("visitor", "Is the blue one in stock?"), ("bot", AUTO_REPLY)]).await;
+        assert_eq!(agent.wait_for("inbox-not-verified").await.text().await.unwrap(), "Not verified");
+        let demo_page = server.demo_url();
+        let pages = eventually("the contact's page views", WAIT, || async {
+            let pages = js(
+                &agent,
+                "return Array.from(document.querySelectorAll('[data-testid=inbox-page-view]')).map(function (p) { return p.getAttribute('data-url'); });",
+            )
+            .await;
+            (pages.as_array().is_some_and(|p| !p.is_empty())).then_some(pages)
+        })
+        .await;
+        assert_eq!(pages, json!([demo_page]));
+        assert_eq!(agent.wait_for("inbox-contact-verified").await.text().await.unwrap(), "Not verified");
+        assert_eq!(
+            listed(&agent).await,
+            [("ada@example.com".to_string(), "0".to_string())],
+            "opening it read it"
+        );
+        assert_eq!(agent.page_accessibility_violations().await, Vec::<String>::new(), "inbox page");
+
+        // Typing shows both ways.
+        widget.type_into("talk-composer", "Also").await;
+        eventually("the visitor's typing in the inbox", WAIT, || async {
+            let text = agent.find("inbox-typing").await?.text().await.ok()?;
+            (text == "The visitor is typing…").then_some(())
+        })
+        .await;
+        agent.fill("inbox-reply", "Yes, 12 left").await;
+        eventually("the agent's typing in the widget", WAIT, || async {
+            let text = widget.find("talk-typing").await?.text().await.ok()?;
+            text.ends_with("is typing…").then_some(())
+        })
+        .await;
+
+        // The reply reaches the visitor.
+        agent.wait_for("inbox-reply").await.send_keys(ENTER).await.unwrap();
+        widget
+            .wait_for_messages(&[
+                ("visitor", "Is the blue one in stock?"),
+                ("bot", AUTO_REPLY),
+                ("agent", "Yes, 12 left"),
+            ])
+            .await;
+        wait_for_inbox_messages(
+            &agent,
+            &[("visitor", "Is the blue one in stock?"), ("bot", AUTO_REPLY), ("agent", "Yes, 12 left")],
+        )
+        .await;
+        // The visitor has it on screen: "Seen" under it in the inbox.
+        agent.wait_for("inbox-seen").await;
+
+        // Assign to me, close, reopen.
+        agent.click("inbox-assign").await;
+        agent.wait_for("inbox-assigned-to-me").await;
+        agent.click("inbox-close").await;
+        eventually("the closed state", WAIT, || async {
+            let text = agent.find("inbox-conversation-status").await?.text().await.ok()?;
+            (text == "Closed").then_some(())
+        })
+        .await;
+        assert!(listed(&agent).await.is_empty(), "closed: gone from the Open tab");
+        agent.click("inbox-tab-closed").await;
+        eventually("the Closed tab", WAIT, || async { (listed(&agent).await.len() == 1).then_some(()) }).await;
+        agent.click("inbox-reopen").await;
+        agent.wait_for("inbox-close").await;
+        agent.click("inbox-tab-mine").await;
+        eventually("the Assigned to me tab", WAIT, || async { (listed(&agent).await.len() == 1).then_some(()) }).await;
+
+        // The same person signs in on the site: the new conversation is verified, no label.
+        let session = server.mint_token("ada@example.com", "Ada Lovelace").await;
+        visitor
+            .client
+            .execute(
+                "window.ap3c.talk.setVerifiedSession({token: arguments[0]})",
+                vec![session.token.clone().into()],
+            )
+            .await
+            .expect("setVerifiedSession");
+        eventually("the verified homepage", WAIT, || async {
+            let text = widget.find("talk-greeting").await?.text().await.ok()?;
+            (text.trim() == "Hi Ada").then_some(())
+        })
+        .await;
+        widget.click("talk-new-conversation").await;
+        widget.wait_for_messages(&[]).await;
+        widget.type_into("talk-composer", "Signed in now").await;
+        widget.type_into("talk-composer", ENTER).await;
+        widget.wait_for_messages(&[("visitor", "Signed in now"), ("bot", AUTO_REPLY)]).await;
+        agent.click("inbox-tab-open").await;
+        let rows = eventually("the verified conversation on top", WAIT, || async {
+            let rows = listed(&agent).await;
+            (rows.len() == 2 && rows[0].0 == "Ada Lovelace").then_some(rows)
+        })
+        .await;
+        assert_eq!(rows[0].1, "2");
+        agent.click("inbox-conversation").await;
+        wait_for_inbox_messages(&agent, &[("visitor", "Signed in now"), ("bot", AUTO_REPLY)]).await;
+        let verified = eventually("the contact to load", WAIT, || async {
+            agent.find("inbox-contact-verified").await?.text().await.ok()
+        })
+        .await;
+        assert_eq!(verified, "Verified");
+        assert!(agent.find("inbox-not-verified").await.is_none(), "no label for a verified conversation");
+        agent.screenshot("inbox-1280x800").await;
+        server.stop().await;
+    })
+    .await;
+}
+
+/// A script answering the launcher's background colour (null without a launcher) in
+/// `document`, the page's own or the preview frame's.
+fn launcher_colour(document: &str) -> String {
+    format!(
+        "const h = {document} && {document}.querySelector('ap3c-talk'); \
+         const l = h && h.shadowRoot.querySelector('[data-testid=talk-launcher]'); \
+         return l ? getComputedStyle(l).backgroundColor : null;"
+    )
+}
+
+const PREVIEW: &str = "document.querySelector('[data-testid=settings-preview]').contentDocument";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_change_the_visitors_widget_after_a_live_preview() {
+    let server = TestServer::start().await;
+    with_two_browsers("inbox-settings", server, |server, admin, visitor| async move {
+        sign_in(&admin, &server).await;
+        admin.click("nav-settings").await;
+        admin.wait_for("settings-form").await;
+
+        // The preview runs the real widget, opened, with the saved settings.
+        eventually("the preview's widget", WAIT, || async {
+            let colour = js(&admin, &launcher_colour(PREVIEW)).await;
+            (colour == json!("rgb(31, 111, 235)")).then_some(())
+        })
+        .await;
+        assert_eq!(admin.page_accessibility_violations().await, Vec::<String>::new(), "settings page");
+
+        // A bad colour is refused before anything is sent.
+        admin.fill("settings-brand-color", "green").await;
+        admin.click("settings-save").await;
+        assert_eq!(
+            admin.wait_for("settings-brand-color-error").await.text().await.unwrap(),
+            "Write the brand colour like #1f6feb."
+        );
+
+        // An unsaved colour shows in the preview at once, not yet for visitors.
+        admin.fill("settings-brand-color", "#0a7d34").await;
+        eventually("the preview to take the unsaved colour", WAIT, || async {
+            let colour = js(&admin, &launcher_colour(PREVIEW)).await;
+            (colour == json!("rgb(10, 125, 52)")).then_some(())
+        })
+        .await;
+        admin.click("settings-quick-link-add").await;
+        admin.fill("settings-quick-link-label-0", "Book a demo").await;
+        admin.fill("settings-quick-link-url-0", "https://shop.example/demo").await;
+        let preview_link = format!(
+            "const h = {PREVIEW}.querySelector('ap3c-talk'); \
+             const a = h && h.shadowRoot.querySelector('[data-testid=talk-quick-link]'); \
+             return a ? a.textContent : null;"
+        );
+        eventually("the preview's quick link", WAIT, || async {
+            let text = js(&admin, &preview_link).await;
+            text.as_str().is_some_and(|t| t.starts_with("Book a demo")).then_some(())
+        })
+        .await;
+        visitor.goto(&server.demo_url()).await;
+        visitor.widget().await;
+        assert_eq!(js(&visitor, &launcher_colour("document")).await, json!("rgb(31, 111, 235)"), "unsaved");
+
+        // Saved: the visitor's next page load has the colour and the link.
+        admin.click("settings-save").await;
+        eventually("the save to finish", WAIT, || async {
+            let text = admin.find("settings-save-status").await?.text().await.ok()?;
+            text.starts_with("Saved.").then_some(())
+        })
+        .await;
+        visitor.client.refresh().await.unwrap();
+        let widget = visitor.widget().await;
+        eventually("the visitor's launcher in the new colour", WAIT, || async {
+            (js(&visitor, &launcher_colour("document")).await == json!("rgb(10, 125, 52)")).then_some(())
+        })
+        .await;
+        widget.click("talk-launcher").await;
+        let link = widget.wait_for("talk-quick-link").await;
+        assert!(link.text().await.unwrap().starts_with("Book a demo"));
+        assert_eq!(link.attr("href").await.unwrap().as_deref(), Some("https://shop.example/demo"));
+
+        // The response time the visitor sees follows the agent's presence.
+        assert_eq!(
+            widget.wait_for("talk-response-time").await.text().await.unwrap(),
+            "We'll reply as soon as we're back."
+        );
+        admin.click("inbox-presence").await;
+        eventually("the agent to be online", WAIT, || async {
+            let presence = admin.find("inbox-presence").await?.attr("data-presence").await.ok()??;
+            (presence == "online").then_some(())
+        })
+        .await;
+        visitor.client.refresh().await.unwrap();
+        let widget = visitor.widget().await;
+        widget.click("talk-launcher").await;
+        assert_eq!(
+            widget.wait_for("talk-response-time").await.text().await.unwrap(),
+            "We typically reply in a few minutes."
+        );
+
+        // OFF: the preview says so, and the visitor's next page load shows no widget.
+        admin.click("settings-enabled").await;
+        admin.wait_for("settings-preview-off").await;
+        admin.click("settings-save").await;
+        eventually("the save to finish", WAIT, || async {
+            let text = admin.find("settings-save-status").await?.text().await.ok()?;
+            text.starts_with("Saved.").then_some(())
+        })
+        .await;
+        visitor.client.refresh().await.unwrap();
+        // The workspace's theme is applied in the same step that hides the widget: once the
+        // theme shows the saved colour, the widget has its settings.
+        let theme = "const h = document.querySelector('ap3c-talk'); \
+             if (!h) return null; \
+             return Array.from(h.shadowRoot.adoptedStyleSheets).map(function (s) { \
+               return Array.from(s.cssRules).map(function (r) { return r.cssText; }).join(' '); }).join(' ');";
+        eventually("the visitor's widget to load its settings", WAIT, || async {
+            let css = js(&visitor, theme).await;
+            css.as_str().is_some_and(|css| css.contains("#0a7d34")).then_some(())
+        })
+        .await;
+        assert_eq!(js(&visitor, &launcher_colour("document")).await, Value::Null, "no launcher when OFF");
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_manage_keys_agents_and_origins_and_an_ended_session_signs_out() {
+    with_browser("inbox-admin", |server, browser| async move {
+    let admin = &browser;
+    let http = reqwest::Client::new();
+    sign_in(admin, &server).await;
+    admin.click("nav-settings").await;
+    admin.wait_for("settings-form").await;
+
+    // An API key is shown once, works, and stops working when revoked.
+    eventually("the existing key", WAIT, || async { (admin.texts("settings-api-key").await.len() == 1).then_some(()) }).await;
+    admin.click("settings-api-key-create").await;
+    let key = admin.wait_for("settings-new-api-key").await.text().await.unwrap();
+    assert!(key.starts_with("talk_sk_"), "{key}");
+    let conversations = format!("{}/v1/conversations", server.url);
+    let status = |key: String| {
+        let (http, url) = (http.clone(), conversations.clone());
+        async move { http.get(url).header("X-Api-Key", key).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(key.clone()).await, 200);
+    let prefix = format!("talk_sk_{}", &key["talk_sk_".len().."talk_sk_".len() + 8]);
+    eventually("the new key in the list", WAIT, || async { (admin.texts("settings-api-key").await.len() == 2).then_some(()) }).await;
+    let revoke = format!(
+        "const row = Array.from(document.querySelectorAll('[data-testid=settings-api-key]')) \
+           .find(function (r) {{ return r.querySelector('code').textContent.indexOf('{prefix}') === 0; }}); \
+         row.querySelector('[data-testid=settings-api-key-revoke]').click();"
+    );
+    js(admin, &revoke).await;
+    eventually("the key to stop working", WAIT, || async { (status(key.clone()).await == 401).then_some(()) }).await;
+
+    // Agents: the form explains a bad email; a new agent's shown password signs in; a reset
+    // password replaces it; a removed agent is gone.
+    admin.fill("settings-agent-email", "sam@").await;
+    admin.fill("settings-agent-name", "Sam").await;
+    admin.click("settings-agent-create").await;
+    assert_eq!(
+        admin.wait_for("settings-agent-email-error").await.text().await.unwrap(),
+        "Enter the agent's email address, like sam@example.com."
+    );
+    admin.fill("settings-agent-email", "sam@example.com").await;
+    admin.click("settings-agent-create").await;
+    let password = admin.wait_for("settings-agent-password").await.text().await.unwrap();
+    let login = |password: String| {
+        let (http, url) = (http.clone(), format!("{}/v1/agent/login", server.url));
+        async move {
+            http.post(url)
+                .json(&json!({"email": "sam@example.com", "password": password}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(login(password.clone()).await, 200);
+    eventually("two agents", WAIT, || async { (admin.texts("settings-agent").await.len() == 2).then_some(()) }).await;
+    let sam = "Array.from(document.querySelectorAll('[data-testid=settings-agent]')) \
+                 .find(function (r) { return r.getAttribute('data-email') === 'sam@example.com'; })";
+    js(admin, &format!("{sam}.querySelector('[data-testid=settings-agent-reset]').click();")).await;
+    let new_password = eventually("the new password", WAIT, || async {
+        let shown = admin.find("settings-agent-password").await?.text().await.ok()?;
+        (shown != password).then_some(shown)
+    })
+    .await;
+    assert_eq!(login(password).await, 401);
+    assert_eq!(login(new_password).await, 200);
+    js(admin, &format!("{sam}.querySelector('[data-testid=settings-agent-remove]').click();")).await;
+    eventually("one agent", WAIT, || async { (admin.texts("settings-agent").await.len() == 1).then_some(()) }).await;
+
+    // Allowed origins: a path is refused before sending; an origin is stored normalised.
+    admin.fill("settings-origins", "https://shop.example/cart").await;
+    admin.click("settings-origins-save").await;
+    assert!(admin.wait_for("settings-origins-error").await.text().await.unwrap().contains("is not an origin"));
+    admin.fill("settings-origins", "https://Shop.Example/").await;
+    admin.click("settings-origins-save").await;
+    eventually("the origins to be saved", WAIT, || async {
+        let status = admin.find("settings-origins-status").await?.text().await.ok()?;
+        (status == "Saved.").then_some(())
+    })
+    .await;
+    let stored = server.state.clone();
+    let origins: String = sqlx::query_scalar("SELECT allowed_origins FROM workspaces")
+        .fetch_one(&stored.db)
+        .await
+        .unwrap();
+    assert_eq!(origins, r#"["https://shop.example"]"#);
+
+    // The session ends on the server (signed out elsewhere, expired): the next request brings
+    // the inbox back to sign-in, saying why.
+    sqlx::query("DELETE FROM agent_sessions").execute(&stored.db).await.unwrap();
+    admin.click("nav-inbox").await;
+    let notice = admin.wait_for("signin-notice").await.text().await.unwrap();
+    assert_eq!(notice, "Your session has expired. Sign in again to continue.");
+    server.stop().await;
+    })
+    .await;
+}

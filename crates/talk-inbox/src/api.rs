@@ -1,0 +1,357 @@
+//! Typed client for the agent and admin API. The inbox is served by the Talk server itself, so
+//! every request goes to its own origin and the `talk_agent` session cookie rides along.
+
+use serde::{de::DeserializeOwned, Serialize};
+use talk_protocol::{
+    AgentList, AgentProfile, AllowedOrigins, ApiKeyList, Contact, ConversationFilter, ErrorBody,
+    InboxConversationList, LoginRequest, Message, MessageList, NewAgentRequest, NewAgentResponse,
+    NewApiKeyResponse, PasswordResponse, Presence, PresenceRequest, WidgetSettings, WorkspaceInfo,
+};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Request, RequestCredentials, RequestInit, Response};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// No answer (offline, server down).
+    Network(String),
+    /// The server answered with its error body.
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The answer was not what the protocol says.
+    Decode(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &str {
+        match self {
+            ApiError::Network(_) => "network",
+            ApiError::Server { code, .. } => code,
+            ApiError::Decode(_) => "decode",
+        }
+    }
+
+    /// The session is gone: the app goes back to sign-in.
+    pub fn is_signed_out(&self) -> bool {
+        matches!(self.code(), "not_signed_in" | "session_expired")
+    }
+
+    /// What the agent reads: our own words for the codes we know, else the server's message
+    /// (which says what to fix).
+    pub fn user_message(&self) -> String {
+        let known = match self.code() {
+            "network" => "The Talk server can't be reached. Check your connection and try again.",
+            "decode" => "The Talk server gave an unexpected answer. Reload the page.",
+            "invalid_credentials" => "The email or password is wrong.",
+            "session_expired" => "Your session expired. Sign in again.",
+            "not_signed_in" => "Please sign in.",
+            "rate_limited" => "Too many attempts. Wait a minute and try again.",
+            "admin_only" => "Only an admin can do this.",
+            "email_taken" => "This workspace already has an agent with this email.",
+            "cannot_remove_self" => "You can't remove yourself. Ask another admin.",
+            "invalid_email" => "The email address is not valid.",
+            "invalid_color" => "Colours are written like #1f6feb.",
+            "too_many_quick_links" => "There can be at most 10 quick links.",
+            "too_many_origins" => "There can be at most 100 allowed origins.",
+            _ => "",
+        };
+        if !known.is_empty() {
+            return known.to_string();
+        }
+        match self {
+            ApiError::Server { message, .. } if !message.is_empty() => {
+                format!("{} ({})", capitalised(message), self.code())
+            }
+            _ => format!("Something went wrong ({}).", self.code()),
+        }
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn js_error(value: JsValue) -> ApiError {
+    ApiError::Network(
+        value
+            .as_string()
+            .or_else(|| {
+                js_sys::JSON::stringify(&value)
+                    .ok()
+                    .and_then(|s| s.as_string())
+            })
+            .unwrap_or_default(),
+    )
+}
+
+/// The API, relative to the page's own origin.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ApiClient;
+
+impl ApiClient {
+    pub async fn login(&self, request: &LoginRequest) -> Result<AgentProfile, ApiError> {
+        self.send("POST", "/v1/agent/login", Some(request)).await
+    }
+
+    pub async fn logout(&self) -> Result<(), ApiError> {
+        self.send_empty("POST", "/v1/agent/logout", None::<&()>)
+            .await
+    }
+
+    pub async fn me(&self) -> Result<AgentProfile, ApiError> {
+        self.get("/v1/agent/me").await
+    }
+
+    pub async fn set_presence(&self, presence: Presence) -> Result<AgentProfile, ApiError> {
+        self.send(
+            "PUT",
+            "/v1/agent/presence",
+            Some(&PresenceRequest { presence }),
+        )
+        .await
+    }
+
+    pub async fn conversations(
+        &self,
+        filter: ConversationFilter,
+    ) -> Result<InboxConversationList, ApiError> {
+        self.get(&format!("/v1/agent/conversations{}", filter.query()))
+            .await
+    }
+
+    pub async fn messages(&self, conversation_id: &str) -> Result<MessageList, ApiError> {
+        self.get(&format!(
+            "/v1/agent/conversations/{}/messages?limit=200",
+            segment(conversation_id)
+        ))
+        .await
+    }
+
+    pub async fn contact(&self, conversation_id: &str) -> Result<Contact, ApiError> {
+        self.get(&format!(
+            "/v1/agent/conversations/{}/contact",
+            segment(conversation_id)
+        ))
+        .await
+    }
+
+    /// `close`, `reopen` or `assign` (to the signed-in agent).
+    pub async fn conversation_action(
+        &self,
+        conversation_id: &str,
+        action: ConversationAction,
+        agent_id: &str,
+    ) -> Result<talk_protocol::Conversation, ApiError> {
+        let path = format!(
+            "/v1/agent/conversations/{}/{}",
+            segment(conversation_id),
+            action.path()
+        );
+        match action {
+            ConversationAction::Assign => {
+                let body = talk_protocol::AssignRequest {
+                    agent_id: Some(agent_id.to_string()),
+                };
+                self.send("POST", &path, Some(&body)).await
+            }
+            _ => self.send("POST", &path, None::<&()>).await,
+        }
+    }
+
+    pub async fn widget_settings(&self) -> Result<WidgetSettings, ApiError> {
+        self.get("/v1/admin/widget-settings").await
+    }
+
+    pub async fn save_widget_settings(
+        &self,
+        settings: &WidgetSettings,
+    ) -> Result<WidgetSettings, ApiError> {
+        self.send("PUT", "/v1/admin/widget-settings", Some(settings))
+            .await
+    }
+
+    pub async fn workspace(&self) -> Result<WorkspaceInfo, ApiError> {
+        self.get("/v1/admin/workspace").await
+    }
+
+    pub async fn allowed_origins(&self) -> Result<AllowedOrigins, ApiError> {
+        self.get("/v1/admin/allowed-origins").await
+    }
+
+    pub async fn save_allowed_origins(
+        &self,
+        origins: &AllowedOrigins,
+    ) -> Result<AllowedOrigins, ApiError> {
+        self.send("PUT", "/v1/admin/allowed-origins", Some(origins))
+            .await
+    }
+
+    pub async fn agents(&self) -> Result<AgentList, ApiError> {
+        self.get("/v1/admin/agents").await
+    }
+
+    pub async fn create_agent(
+        &self,
+        request: &NewAgentRequest,
+    ) -> Result<NewAgentResponse, ApiError> {
+        self.send("POST", "/v1/admin/agents", Some(request)).await
+    }
+
+    pub async fn remove_agent(&self, agent_id: &str) -> Result<(), ApiError> {
+        self.send_empty(
+            "DELETE",
+            &format!("/v1/admin/agents/{}", segment(agent_id)),
+            None::<&()>,
+        )
+        .await
+    }
+
+    pub async fn reset_password(&self, agent_id: &str) -> Result<PasswordResponse, ApiError> {
+        self.send(
+            "POST",
+            &format!("/v1/admin/agents/{}/reset-password", segment(agent_id)),
+            None::<&()>,
+        )
+        .await
+    }
+
+    pub async fn api_keys(&self) -> Result<ApiKeyList, ApiError> {
+        self.get("/v1/admin/api-keys").await
+    }
+
+    pub async fn create_api_key(&self) -> Result<NewApiKeyResponse, ApiError> {
+        self.send("POST", "/v1/admin/api-keys", None::<&()>).await
+    }
+
+    pub async fn revoke_api_key(&self, key_id: &str) -> Result<(), ApiError> {
+        self.send_empty(
+            "DELETE",
+            &format!("/v1/admin/api-keys/{}", segment(key_id)),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// A reply over HTTP. Replies normally go over the socket; this is for when it is down.
+    pub async fn reply(&self, conversation_id: &str, body: &str) -> Result<Message, ApiError> {
+        let request = talk_protocol::AgentReplyRequest {
+            body: body.to_string(),
+            agent_name: None,
+        };
+        self.send(
+            "POST",
+            &format!(
+                "/v1/agent/conversations/{}/messages",
+                segment(conversation_id)
+            ),
+            Some(&request),
+        )
+        .await
+    }
+
+    async fn get<Res: DeserializeOwned>(&self, path: &str) -> Result<Res, ApiError> {
+        let text = self.fetch("GET", path, None).await?;
+        serde_json::from_str(&text).map_err(|error| ApiError::Decode(error.to_string()))
+    }
+
+    async fn send<Req: Serialize, Res: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Req>,
+    ) -> Result<Res, ApiError> {
+        let json = body
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|error| ApiError::Decode(error.to_string()))?;
+        let text = self.fetch(method, path, json.as_deref()).await?;
+        serde_json::from_str(&text).map_err(|error| ApiError::Decode(error.to_string()))
+    }
+
+    async fn send_empty<Req: Serialize>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Req>,
+    ) -> Result<(), ApiError> {
+        let json = body
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|error| ApiError::Decode(error.to_string()))?;
+        self.fetch(method, path, json.as_deref()).await.map(|_| ())
+    }
+
+    /// The answer's text on a 2xx, else the server's error.
+    async fn fetch(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let init = RequestInit::new();
+        init.set_method(method);
+        init.set_credentials(RequestCredentials::SameOrigin);
+        if let Some(json) = json {
+            init.set_body(&JsValue::from_str(json));
+        }
+        let request = Request::new_with_str_and_init(path, &init).map_err(js_error)?;
+        if json.is_some() {
+            let _ = request.headers().set("Content-Type", "application/json");
+        }
+        let window = web_sys::window().ok_or_else(|| ApiError::Network("no window".into()))?;
+        let response: Response = JsFuture::from(window.fetch_with_request(&request))
+            .await
+            .map_err(js_error)?
+            .unchecked_into();
+        let text = JsFuture::from(response.text().map_err(js_error)?)
+            .await
+            .map_err(js_error)?
+            .as_string()
+            .unwrap_or_default();
+        if response.ok() {
+            return Ok(text);
+        }
+        let status = response.status();
+        Err(match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => ApiError::Server {
+                status,
+                code: body.error.code,
+                message: body.error.message,
+            },
+            Err(_) => ApiError::Server {
+                status,
+                code: "http_error".into(),
+                message: format!("the server answered {status}"),
+            },
+        })
+    }
+}
+
+/// Ids are opaque: encode them as one path segment.
+fn segment(id: &str) -> String {
+    String::from(js_sys::encode_uri_component(id))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationAction {
+    Close,
+    Reopen,
+    Assign,
+}
+
+impl ConversationAction {
+    fn path(self) -> &'static str {
+        match self {
+            ConversationAction::Close => "close",
+            ConversationAction::Reopen => "reopen",
+            ConversationAction::Assign => "assign",
+        }
+    }
+}

@@ -1,0 +1,382 @@
+use super::{Auth, ContactPanel, ConversationList};
+use crate::api::{ApiClient, ConversationAction};
+use crate::components::conversation_view::ConversationView;
+use crate::state::{self, Tab};
+use crate::{live, notify};
+use leptos::prelude::*;
+use std::collections::HashSet;
+use talk_protocol::{
+    AuthorKind, ClientEvent, Contact, Conversation, ConversationStatus, InboxConversation, Message,
+    ServerEvent,
+};
+
+/// The conversations, the one on screen and its live state.
+#[derive(Clone, Copy)]
+pub struct InboxState {
+    pub tab: RwSignal<Tab>,
+    pub conversations: RwSignal<Vec<InboxConversation>>,
+    pub list_error: RwSignal<Option<String>>,
+    pub selected: RwSignal<Option<String>>,
+    /// The selected conversation's latest state (it may not be in the tab's list).
+    pub current: RwSignal<Option<Conversation>>,
+    pub current_name: RwSignal<String>,
+    pub messages: RwSignal<Vec<Message>>,
+    pub visitor_typing: RwSignal<bool>,
+    pub contact: RwSignal<Option<Contact>>,
+    pub action_error: RwSignal<Option<String>>,
+    /// Every conversation id seen, to tell a new conversation from one changing state.
+    known: StoredValue<HashSet<String>>,
+    /// New conversations whose first message is awaited for the notification's text.
+    announcing: StoredValue<HashSet<String>>,
+}
+
+impl InboxState {
+    pub fn new() -> Self {
+        InboxState {
+            tab: RwSignal::new(Tab::Open),
+            conversations: RwSignal::new(Vec::new()),
+            list_error: RwSignal::new(None),
+            selected: RwSignal::new(None),
+            current: RwSignal::new(None),
+            current_name: RwSignal::new(String::new()),
+            messages: RwSignal::new(Vec::new()),
+            visitor_typing: RwSignal::new(false),
+            contact: RwSignal::new(None),
+            action_error: RwSignal::new(None),
+            known: StoredValue::new(HashSet::new()),
+            announcing: StoredValue::new(HashSet::new()),
+        }
+    }
+
+    pub fn reload_list(self, auth: Auth) {
+        let tab = self.tab.get_untracked();
+        leptos::task::spawn_local(async move {
+            match ApiClient.conversations(tab.filter()).await {
+                Ok(list) => {
+                    if self.tab.get_untracked() != tab {
+                        return; // the agent switched tabs meanwhile
+                    }
+                    self.known.update_value(|known| {
+                        known.extend(list.conversations.iter().map(|c| c.conversation.id.clone()))
+                    });
+                    self.list_error.set(None);
+                    self.conversations.update(|current| {
+                        *current = state::merge_fetched(current, list.conversations)
+                    });
+                }
+                Err(error) => {
+                    if !auth.check(&error) {
+                        self.list_error.set(Some(error.user_message()));
+                    }
+                }
+            }
+        });
+    }
+
+    pub fn select(self, listed: &InboxConversation, auth: Auth) {
+        let id = listed.conversation.id.clone();
+        self.selected.set(Some(id.clone()));
+        self.current.set(Some(listed.conversation.clone()));
+        self.current_name.set(state::display_name(listed));
+        self.messages.set(Vec::new());
+        self.contact.set(None);
+        self.visitor_typing.set(false);
+        self.action_error.set(None);
+        self.load_selected(auth);
+    }
+
+    /// Messages and contact of the selected conversation, from the server.
+    fn load_selected(self, auth: Auth) {
+        let Some(id) = self.selected.get_untracked() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match ApiClient.messages(&id).await {
+                Ok(list) => {
+                    if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
+                        self.messages.update(|messages| {
+                            for message in list.messages {
+                                state::merge_message(messages, message);
+                            }
+                        });
+                        self.mark_read();
+                    }
+                }
+                Err(error) => {
+                    if !auth.check(&error) {
+                        self.action_error.set(Some(error.user_message()));
+                    }
+                }
+            }
+        });
+        self.reload_contact(auth);
+    }
+
+    fn reload_contact(self, auth: Auth) {
+        let Some(id) = self.selected.get_untracked() else {
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            match ApiClient.contact(&id).await {
+                Ok(contact) => {
+                    if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
+                        self.contact.set(Some(contact));
+                    }
+                }
+                Err(error) => {
+                    auth.check(&error);
+                }
+            }
+        });
+    }
+
+    /// Tells everyone (the visitor too) the agents have read what is on screen.
+    fn mark_read(self) {
+        let Some(id) = self.selected.get_untracked() else {
+            return;
+        };
+        let Some(last) = self.messages.with_untracked(|m| m.last().map(|m| m.seq)) else {
+            return;
+        };
+        let already = self
+            .current
+            .with_untracked(|c| c.as_ref().map_or(0, |c| c.agent_read_seq));
+        self.conversations
+            .update(|list| state::apply_agent_read(list, &id, last));
+        if last > already {
+            self.current.update(|c| {
+                if let Some(c) = c {
+                    c.agent_read_seq = last;
+                }
+            });
+            live::send(&ClientEvent::Read {
+                conversation_id: id,
+                up_to_seq: last,
+            });
+        }
+    }
+
+    pub fn send(self, body: String, auth: Auth) {
+        let Some(conversation_id) = self.selected.get_untracked() else {
+            return;
+        };
+        let event = ClientEvent::Send {
+            conversation_id: Some(conversation_id.clone()),
+            client_msg_id: live::new_client_msg_id(),
+            body: body.clone(),
+        };
+        if live::send(&event) {
+            return;
+        }
+        // The socket is down (reconnecting): the same reply over HTTP.
+        leptos::task::spawn_local(async move {
+            match ApiClient.reply(&conversation_id, &body).await {
+                Ok(message) => self.on_event(ServerEvent::Message { message }, auth),
+                Err(error) => {
+                    if !auth.check(&error) {
+                        self.action_error.set(Some(error.user_message()));
+                    }
+                }
+            }
+        });
+    }
+
+    pub fn typing(self, typing: bool) {
+        if let Some(conversation_id) = self.selected.get_untracked() {
+            live::send(&ClientEvent::Typing {
+                conversation_id,
+                typing,
+            });
+        }
+    }
+
+    pub fn act(self, action: ConversationAction, auth: Auth) {
+        let Some(id) = self.selected.get_untracked() else {
+            return;
+        };
+        let agent_id = auth.agent_id();
+        leptos::task::spawn_local(async move {
+            match ApiClient.conversation_action(&id, action, &agent_id).await {
+                Ok(conversation) => {
+                    self.action_error.set(None);
+                    self.on_event(ServerEvent::ConversationUpdated { conversation }, auth);
+                }
+                Err(error) => {
+                    if !auth.check(&error) {
+                        self.action_error.set(Some(error.user_message()));
+                    }
+                }
+            }
+        });
+    }
+
+    pub fn on_event(self, event: ServerEvent, auth: Auth) {
+        let selected = self.selected.get_untracked();
+        let is_selected = |id: &str| selected.as_deref() == Some(id);
+        match event {
+            ServerEvent::Ready { .. } => {
+                self.reload_list(auth);
+                self.load_selected(auth);
+            }
+            ServerEvent::ConversationUpdated { conversation } => {
+                let first_sight = self
+                    .known
+                    .try_update_value(|known| known.insert(conversation.id.clone()))
+                    .unwrap_or(false);
+                if first_sight
+                    && conversation.status == ConversationStatus::Open
+                    && conversation.last_seq <= 1
+                {
+                    self.announcing.update_value(|ids| {
+                        ids.insert(conversation.id.clone());
+                    });
+                }
+                if is_selected(&conversation.id) {
+                    self.current.set(Some(conversation.clone()));
+                }
+                let tab = self.tab.get_untracked();
+                let agent_id = auth.agent_id();
+                self.conversations
+                    .update(|list| state::apply_conversation(list, conversation, tab, &agent_id));
+                if first_sight {
+                    // The list's entry lacks the contact's name and email: fetch them.
+                    self.reload_list(auth);
+                }
+            }
+            ServerEvent::Message { message } | ServerEvent::Ack { message, .. } => {
+                let announce = self
+                    .announcing
+                    .try_update_value(|ids| ids.remove(&message.conversation_id))
+                    .unwrap_or(false);
+                if announce {
+                    let name = self.conversations.with_untracked(|list| {
+                        list.iter()
+                            .find(|c| c.conversation.id == message.conversation_id)
+                            .map(state::display_name)
+                    });
+                    notify::new_conversation(
+                        &name.unwrap_or_else(|| "Visitor".into()),
+                        &message.body,
+                    );
+                }
+                self.conversations
+                    .update(|list| state::apply_message(list, &message, selected.as_deref()));
+                if is_selected(&message.conversation_id) {
+                    let from_visitor = message.author.kind == AuthorKind::Visitor;
+                    self.current.update(|c| {
+                        if let Some(c) = c {
+                            c.last_seq = c.last_seq.max(message.seq);
+                        }
+                    });
+                    self.messages
+                        .update(|messages| state::merge_message(messages, message));
+                    if from_visitor {
+                        self.visitor_typing.set(false);
+                        // The visitor may have moved on to another page.
+                        self.reload_contact(auth);
+                    }
+                    self.mark_read();
+                }
+            }
+            ServerEvent::Typing {
+                conversation_id,
+                author,
+                typing,
+            } => {
+                if is_selected(&conversation_id) && author.kind == AuthorKind::Visitor {
+                    self.visitor_typing.set(typing);
+                }
+            }
+            ServerEvent::Read {
+                conversation_id,
+                reader,
+                up_to_seq,
+            } => match reader {
+                AuthorKind::Agent => self
+                    .conversations
+                    .update(|list| state::apply_agent_read(list, &conversation_id, up_to_seq)),
+                AuthorKind::Visitor if is_selected(&conversation_id) => {
+                    self.current.update(|c| {
+                        if let Some(c) = c {
+                            c.visitor_read_seq = c.visitor_read_seq.max(up_to_seq);
+                        }
+                    });
+                }
+                _ => {}
+            },
+            ServerEvent::Error { message, .. } => self.action_error.set(Some(message)),
+            ServerEvent::History { .. } | ServerEvent::Pong => {}
+        }
+    }
+}
+
+impl Default for InboxState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Tabs and list on the left, the conversation in the middle, its contact on the right.
+#[component]
+pub fn InboxPage() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let inbox = expect_context::<InboxState>();
+    inbox.reload_list(auth);
+    let choose_tab = move |tab: Tab| {
+        inbox.tab.set(tab);
+        inbox.conversations.set(Vec::new());
+        inbox.reload_list(auth);
+    };
+    let selected = Signal::derive(move || inbox.selected.get());
+    let on_select = Callback::new(move |id: String| {
+        let listed = inbox
+            .conversations
+            .with_untracked(|list| list.iter().find(|c| c.conversation.id == id).cloned());
+        if let Some(listed) = listed {
+            inbox.select(&listed, auth);
+        }
+    });
+    view! {
+        <main class="inbox-main" data-testid="inbox-page">
+            <section class="inbox-list-pane" aria-labelledby="inbox-list-heading">
+                <h2 id="inbox-list-heading" class="inbox-visually-hidden">"Conversations"</h2>
+                <div class="inbox-tabs" role="group" aria-label="Show conversations">
+                    {Tab::ALL.into_iter().map(|tab| view! {
+                        <button
+                            type="button"
+                            data-testid=format!("inbox-tab-{}", tab.key())
+                            aria-pressed=move || (inbox.tab.get() == tab).to_string()
+                            on:click=move |_| choose_tab(tab)
+                        >
+                            {tab.label()}
+                        </button>
+                    }).collect_view()}
+                </div>
+                {move || inbox.list_error.get().map(|text| view! { <p class="inbox-error" role="alert">{text}</p> })}
+                <ConversationList
+                    conversations=move || inbox.conversations.get()
+                    selected=selected
+                    on_select=on_select
+                />
+            </section>
+            <Show
+                when=move || inbox.selected.with(Option::is_some)
+                fallback=|| view! {
+                    <section class="inbox-empty-pane" aria-label="Conversation">
+                        <p>"Choose a conversation."</p>
+                    </section>
+                }
+            >
+                <ConversationView/>
+                <ContactPanel contact=move || inbox.contact.get()/>
+            </Show>
+        </main>
+    }
+}
+
+/// Whether the conversation is open (for the close/reopen button).
+pub fn is_open(conversation: &Option<Conversation>) -> bool {
+    conversation
+        .as_ref()
+        .is_some_and(|c| c.status == ConversationStatus::Open)
+}

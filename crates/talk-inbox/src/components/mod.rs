@@ -1,0 +1,18 @@
+//! The inbox's screens. Every element a test needs carries a `data-testid`.
+
+mod app;
+mod contact_panel;
+mod conversation_list;
+mod conversation_view;
+mod inbox;
+pub mod settings;
+mod shell;
+mod sign_in;
+
+pub use app::{App, Auth};
+pub use contact_panel::ContactPanel;
+pub use conversation_list::ConversationList;
+pub use conversation_view::{Composer, MessageLine};
+pub use inbox::InboxPage;
+pub use shell::Shell;
+pub use sign_in::SignInForm;

@@ -1,0 +1,56 @@
+//! The admin's "Talk widget" page (seed 000): the widget's settings with a live preview of the
+//! real widget, then allowed origins, API keys and agents.
+
+mod access;
+mod fields;
+mod preview;
+mod widget_form;
+
+pub use access::{AgentsSection, ApiKeysSection, OriginsSection};
+pub use fields::TextField;
+pub use preview::{Preview, PREVIEW_READY, PREVIEW_SETTINGS};
+pub use widget_form::WidgetSettingsForm;
+
+use super::Auth;
+use crate::api::ApiClient;
+use leptos::prelude::*;
+use talk_protocol::WidgetSettings;
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let loaded = RwSignal::new(None::<WidgetSettings>);
+    let capture_key = RwSignal::new(None::<String>);
+    let load_error = RwSignal::new(None::<String>);
+    leptos::task::spawn_local(async move {
+        match ApiClient.widget_settings().await {
+            Ok(settings) => loaded.set(Some(settings)),
+            Err(error) => {
+                if !auth.check(&error) {
+                    load_error.set(Some(error.user_message()));
+                }
+            }
+        }
+        if let Ok(workspace) = ApiClient.workspace().await {
+            capture_key.set(Some(workspace.capture_key));
+        }
+    });
+    view! {
+        <main class="inbox-settings" data-testid="settings-page">
+            <h2>"Talk widget"</h2>
+            {move || load_error.get().map(|text| view! { <p class="inbox-error" role="alert">{text}</p> })}
+            {move || loaded.get().map(|settings| {
+                let draft = RwSignal::new(settings);
+                view! {
+                    <div class="inbox-settings-layout">
+                        <WidgetSettingsForm draft/>
+                        <Preview draft=draft capture_key=capture_key/>
+                    </div>
+                }
+            })}
+            <OriginsSection/>
+            <ApiKeysSection/>
+            <AgentsSection/>
+        </main>
+    }
+}
