@@ -125,6 +125,20 @@ impl Browser {
             .expect("back to the host page");
     }
 
+    /// Waits until this page's loader has its answer to `launcher.css` and returns the HTTP
+    /// status (204: the workspace switched the widget off, and the loader draws nothing).
+    pub async fn launcher_stylesheet_status(&self) -> u64 {
+        let script = "const e = performance.getEntriesByType('resource') \
+               .find(function (e) { return e.name.indexOf('/v1/talk/widget/launcher.css') >= 0; }); \
+             return e && e.responseEnd > 0 ? e.responseStatus : null;";
+        crate::eventually(
+            "the loader's launcher.css answer",
+            Duration::from_secs(15),
+            || async { self.js(script).await.as_u64() },
+        )
+        .await
+    }
+
     /// Runs `script` in the current frame and returns its value.
     pub async fn js(&self, script: &str) -> serde_json::Value {
         self.client

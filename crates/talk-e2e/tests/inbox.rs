@@ -236,112 +236,167 @@ const PREVIEW: &str = "document.querySelector('[data-testid=settings-preview]').
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_change_the_visitors_widget_after_a_live_preview() {
     let server = TestServer::start().await;
-    with_two_browsers("inbox-settings", server, |server, admin, visitor| async move {
-        sign_in(&admin, &server).await;
-        admin.click("nav-settings").await;
-        admin.wait_for("settings-form").await;
+    with_two_browsers(
+        "inbox-settings",
+        server,
+        |server, admin, visitor| async move {
+            sign_in(&admin, &server).await;
+            admin.click("nav-settings").await;
+            admin.wait_for("settings-form").await;
 
-        // The preview runs the real widget, opened, with the saved settings.
-        eventually("the preview's widget", WAIT, || async {
-            let colour = js(&admin, &launcher_colour(PREVIEW)).await;
-            (colour == json!("rgb(31, 111, 235)")).then_some(())
-        })
-        .await;
-        assert_eq!(admin.page_accessibility_violations().await, Vec::<String>::new(), "settings page");
+            // The preview runs the real widget, opened, with the saved settings.
+            eventually("the preview's widget", WAIT, || async {
+                let colour = js(&admin, &launcher_colour(PREVIEW)).await;
+                (colour == json!("rgb(31, 111, 235)")).then_some(())
+            })
+            .await;
+            assert_eq!(
+                admin.page_accessibility_violations().await,
+                Vec::<String>::new(),
+                "settings page"
+            );
 
-        // A bad colour is refused before anything is sent.
-        admin.fill("settings-brand-color", "green").await;
-        admin.click("settings-save").await;
-        assert_eq!(
-            admin.wait_for("settings-brand-color-error").await.text().await.unwrap(),
-            "Write the brand colour like #1f6feb."
-        );
+            // A bad colour is refused before anything is sent.
+            admin.fill("settings-brand-color", "green").await;
+            admin.click("settings-save").await;
+            assert_eq!(
+                admin
+                    .wait_for("settings-brand-color-error")
+                    .await
+                    .text()
+                    .await
+                    .unwrap(),
+                "Write the brand colour like #1f6feb."
+            );
 
-        // An unsaved colour shows in the preview at once, not yet for visitors.
-        admin.fill("settings-brand-color", "#0a7d34").await;
-        eventually("the preview to take the unsaved colour", WAIT, || async {
-            let colour = js(&admin, &launcher_colour(PREVIEW)).await;
-            (colour == json!("rgb(10, 125, 52)")).then_some(())
-        })
-        .await;
-        admin.click("settings-quick-link-add").await;
-        admin.fill("settings-quick-link-label-0", "Book a demo").await;
-        admin.fill("settings-quick-link-url-0", "https://shop.example/demo").await;
-        let preview_link = format!(
-            "const h = {PREVIEW}.querySelector('ap3c-talk'); \
+            // An unsaved colour shows in the preview at once, not yet for visitors.
+            admin.fill("settings-brand-color", "#0a7d34").await;
+            eventually("the preview to take the unsaved colour", WAIT, || async {
+                let colour = js(&admin, &launcher_colour(PREVIEW)).await;
+                (colour == json!("rgb(10, 125, 52)")).then_some(())
+            })
+            .await;
+            admin.click("settings-quick-link-add").await;
+            admin
+                .fill("settings-quick-link-label-0", "Book a demo")
+                .await;
+            admin
+                .fill("settings-quick-link-url-0", "https://shop.example/demo")
+                .await;
+            let preview_link = format!(
+                "const h = {PREVIEW}.querySelector('ap3c-talk'); \
              const a = h && h.shadowRoot.querySelector('[data-testid=talk-quick-link]'); \
              return a ? a.textContent : null;"
-        );
-        eventually("the preview's quick link", WAIT, || async {
-            let text = js(&admin, &preview_link).await;
-            text.as_str().is_some_and(|t| t.starts_with("Book a demo")).then_some(())
-        })
-        .await;
-        visitor.goto(&server.demo_url()).await;
-        visitor.widget().await;
-        assert_eq!(js(&visitor, &launcher_colour("document")).await, json!("rgb(31, 111, 235)"), "unsaved");
+            );
+            eventually("the preview's quick link", WAIT, || async {
+                let text = js(&admin, &preview_link).await;
+                text.as_str()
+                    .is_some_and(|t| t.starts_with("Book a demo"))
+                    .then_some(())
+            })
+            .await;
+            visitor.goto(&server.demo_url()).await;
+            visitor.widget().await;
+            assert_eq!(
+                js(&visitor, &launcher_colour("document")).await,
+                json!("rgb(31, 111, 235)"),
+                "unsaved"
+            );
 
-        // Saved: the visitor's next page load has the colour and the link.
-        admin.click("settings-save").await;
-        eventually("the save to finish", WAIT, || async {
-            let text = admin.find("settings-save-status").await?.text().await.ok()?;
-            text.starts_with("Saved.").then_some(())
-        })
-        .await;
-        visitor.client.refresh().await.unwrap();
-        let widget = visitor.widget().await;
-        eventually("the visitor's launcher in the new colour", WAIT, || async {
-            (js(&visitor, &launcher_colour("document")).await == json!("rgb(10, 125, 52)")).then_some(())
-        })
-        .await;
-        widget.click("talk-launcher").await;
-        let link = widget.wait_for("talk-quick-link").await;
-        assert!(link.text().await.unwrap().starts_with("Book a demo"));
-        assert_eq!(link.attr("href").await.unwrap().as_deref(), Some("https://shop.example/demo"));
+            // Saved: the visitor's next page load has the colour and the link.
+            admin.click("settings-save").await;
+            eventually("the save to finish", WAIT, || async {
+                let text = admin
+                    .find("settings-save-status")
+                    .await?
+                    .text()
+                    .await
+                    .ok()?;
+                text.starts_with("Saved.").then_some(())
+            })
+            .await;
+            visitor.client.refresh().await.unwrap();
+            let widget = visitor.widget().await;
+            eventually("the visitor's launcher in the new colour", WAIT, || async {
+                (js(&visitor, &launcher_colour("document")).await == json!("rgb(10, 125, 52)"))
+                    .then_some(())
+            })
+            .await;
+            widget.click("talk-launcher").await;
+            let link = widget.wait_for("talk-quick-link").await;
+            assert!(link.text().await.unwrap().starts_with("Book a demo"));
+            assert_eq!(
+                link.attr("href").await.unwrap().as_deref(),
+                Some("https://shop.example/demo")
+            );
 
-        // The response time the visitor sees follows the agent's presence.
-        assert_eq!(
-            widget.wait_for("talk-response-time").await.text().await.unwrap(),
-            "We'll reply as soon as we're back."
-        );
-        admin.click("inbox-presence").await;
-        eventually("the agent to be online", WAIT, || async {
-            let presence = admin.find("inbox-presence").await?.attr("data-presence").await.ok()??;
-            (presence == "online").then_some(())
-        })
-        .await;
-        visitor.client.refresh().await.unwrap();
-        let widget = visitor.widget().await;
-        widget.click("talk-launcher").await;
-        assert_eq!(
-            widget.wait_for("talk-response-time").await.text().await.unwrap(),
-            "We typically reply in a few minutes."
-        );
+            // The response time the visitor sees follows the agent's presence.
+            assert_eq!(
+                widget
+                    .wait_for("talk-response-time")
+                    .await
+                    .text()
+                    .await
+                    .unwrap(),
+                "We'll reply as soon as we're back."
+            );
+            admin.click("inbox-presence").await;
+            eventually("the agent to be online", WAIT, || async {
+                let presence = admin
+                    .find("inbox-presence")
+                    .await?
+                    .attr("data-presence")
+                    .await
+                    .ok()??;
+                (presence == "online").then_some(())
+            })
+            .await;
+            visitor.client.refresh().await.unwrap();
+            let widget = visitor.widget().await;
+            widget.click("talk-launcher").await;
+            assert_eq!(
+                widget
+                    .wait_for("talk-response-time")
+                    .await
+                    .text()
+                    .await
+                    .unwrap(),
+                "We typically reply in a few minutes."
+            );
 
-        // OFF: the preview says so, and the visitor's next page load shows no widget.
-        admin.click("settings-enabled").await;
-        admin.wait_for("settings-preview-off").await;
-        admin.click("settings-save").await;
-        eventually("the save to finish", WAIT, || async {
-            let text = admin.find("settings-save-status").await?.text().await.ok()?;
-            text.starts_with("Saved.").then_some(())
-        })
-        .await;
-        visitor.client.refresh().await.unwrap();
-        // The workspace's theme is applied in the same step that hides the widget: once the
-        // theme shows the saved colour, the widget has its settings.
-        let theme = "const h = document.querySelector('ap3c-talk'); \
-             if (!h) return null; \
-             return Array.from(h.shadowRoot.adoptedStyleSheets).map(function (s) { \
-               return Array.from(s.cssRules).map(function (r) { return r.cssText; }).join(' '); }).join(' ');";
-        eventually("the visitor's widget to load its settings", WAIT, || async {
-            let css = js(&visitor, theme).await;
-            css.as_str().is_some_and(|css| css.contains("#0a7d34")).then_some(())
-        })
-        .await;
-        assert_eq!(js(&visitor, &launcher_colour("document")).await, Value::Null, "no launcher when OFF");
-        server.stop().await;
-    })
+            // OFF: the preview says so, and the visitor's next page load shows no widget.
+            admin.click("settings-enabled").await;
+            admin.wait_for("settings-preview-off").await;
+            admin.click("settings-save").await;
+            eventually("the save to finish", WAIT, || async {
+                let text = admin
+                    .find("settings-save-status")
+                    .await?
+                    .text()
+                    .await
+                    .ok()?;
+                text.starts_with("Saved.").then_some(())
+            })
+            .await;
+            visitor.client.refresh().await.unwrap();
+            // The loader asks for the launcher's stylesheet first: 204 means switched off.
+            assert_eq!(visitor.launcher_stylesheet_status().await, 204);
+            assert_eq!(
+                js(
+                    &visitor,
+                    "return document.querySelectorAll('ap3c-talk').length;"
+                )
+                .await,
+                json!(0)
+            );
+            assert_eq!(
+                js(&visitor, &launcher_colour("document")).await,
+                Value::Null,
+                "no launcher when OFF"
+            );
+            server.stop().await;
+        },
+    )
     .await;
 }
 

@@ -88,14 +88,10 @@ async fn the_admins_settings_shape_the_visitors_widget() {
         // Switched off on the server: gone on the next page load.
         server.update_widget_settings(|settings| settings["enabled"] = json!(false)).await;
         browser.client.refresh().await.unwrap();
-        eventually("the loader to run", Duration::from_secs(10), || async {
-            (js(&browser, "return !!(window.ap3c && ap3c._talkLoaded);").await == json!(true)).then_some(())
-        })
-        .await;
-        // The widget mounts its host and asks for the settings; give that a moment.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
-        let launcher_count = "const h = document.querySelector('ap3c-talk'); \
-             return h ? h.shadowRoot.querySelectorAll('[data-testid=talk-launcher]').length : 0;";
+        // The loader asks for the launcher's stylesheet first: 204 means switched off, and it
+        // draws nothing and fetches no widget.
+        assert_eq!(browser.launcher_stylesheet_status().await, 204);
+        let launcher_count = "return document.querySelectorAll('ap3c-talk').length;";
         assert_eq!(js(&browser, launcher_count).await, json!(0), "no launcher when OFF");
         server.stop().await;
     })
