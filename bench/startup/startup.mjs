@@ -51,7 +51,7 @@ t = document.getElementsByTagName('script')[0]; t.parentNode.insertBefore(s, t);
 // Runs before any page script: records long tasks and, inside the widget's shadow root, the
 // frame in which a launcher first shows (the loader's, before any WASM), the one in which the
 // WASM widget's own launcher replaces it, and the one in which, after a click, the panel first
-// offers a text field.
+// offers its action (the homepage's button, or a text field).
 const probe = () => {
   const talk = (window.__talk = { longTasks: [] });
   new PerformanceObserver((list) => {
@@ -72,8 +72,9 @@ const probe = () => {
         talk.widgetSeen = true;
         inFrame('widget');
       }
+      // The panel's first action: the homepage's "Send us a message", or a form or composer.
       const field = root.querySelector(
-        '[data-testid=talk-panel] input:not([disabled]), [data-testid=talk-panel] textarea:not([disabled])');
+        '[data-testid=talk-panel] :is(input, textarea, [data-testid=talk-new-conversation]):not([disabled])');
       if (talk.click !== undefined && !talk.interactiveSeen && field) {
         talk.interactiveSeen = true;
         inFrame('interactive');
