@@ -12,7 +12,7 @@ echo "==> building the inbox"
 "$ROOT/scripts/build-inbox.sh"
 echo "==> building talk-server"
 cargo build --locked --profile server -p talk-server
-server="$ROOT/target/server/talk-server"
+server="${CARGO_TARGET_DIR:-$ROOT/target}/server/talk-server"
 
 export TALK_LISTEN="${TALK_LISTEN:-127.0.0.1:8787}"
 export TALK_PUBLIC_URL="${TALK_PUBLIC_URL:-http://$TALK_LISTEN}"
