@@ -725,7 +725,7 @@ pub fn mark_seen() {
 fn list_conversations(engine: &mut Engine, conversations: &[Conversation]) {
     let mut previews: Vec<ConversationPreview> =
         conversations.iter().map(ConversationPreview::of).collect();
-    previews.sort_by(|a, b| b.changed_at.cmp(&a.changed_at));
+    previews.sort_by_key(|preview| std::cmp::Reverse(preview.changed_at));
     engine.state.conversations.set(previews);
     for conversation in conversations.iter().filter(|c| c.last_seq > 0) {
         send_event(
