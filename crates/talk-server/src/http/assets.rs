@@ -1,15 +1,17 @@
 //! The loader scripts, the messenger's frame page, the demo host page and the inbox's page.
 
 use super::security;
+use super::widget_config::{queried_workspace, unknown_capture_key, ConfigQuery};
 use crate::error::{ApiError, ApiResult};
 use crate::workspaces;
 use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use serde::Deserialize;
 use std::path::Path;
-use std::sync::Arc;
 
 /// The loader's readable sources, compiled in: served when no minified build is at hand.
 const LOADER_SOURCES: [(&str, &str); 3] = [
@@ -39,9 +41,9 @@ const FRAME_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/asse
 /// `scripts/build-widget.sh`) when there is one, read once at start; else the sources.
 #[derive(Debug)]
 pub struct LoaderScripts {
-    app: Arc<str>,
-    embed: Arc<str>,
-    frame: Arc<str>,
+    app: Bytes,
+    embed: Bytes,
+    frame: Bytes,
 }
 
 impl LoaderScripts {
@@ -49,21 +51,22 @@ impl LoaderScripts {
         let [app, embed, frame] =
             LOADER_SOURCES.map(|(file, source)| {
                 match std::fs::read_to_string(widget_dir.join("loader").join(file)) {
-                    Ok(minified) => Arc::from(minified),
-                    Err(_) => Arc::from(source),
+                    Ok(minified) => Bytes::from(minified),
+                    Err(_) => Bytes::from_static(source.as_bytes()),
                 }
             });
         LoaderScripts { app, embed, frame }
     }
 }
 
-fn script(source: &Arc<str>) -> impl IntoResponse {
+/// Sent on every page view of every site: a clone of the bytes is a reference count, no copy.
+fn script(source: &Bytes) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
-        source.to_string(),
+        source.clone(),
     )
 }
 
@@ -81,31 +84,14 @@ pub async fn frame_module(State(state): State<AppState>) -> impl IntoResponse {
     script(&state.loader_scripts.frame)
 }
 
-#[derive(Deserialize)]
-pub struct FrameQuery {
-    capture_key: Option<String>,
-}
-
 /// `/widget/frame?capture_key=…`: the page the messenger runs in when the host page's CSP
 /// refuses WebAssembly, under our own strict policy. Only the workspace's allowed origins may
 /// frame it (any origin while it has none, as for the other browser endpoints).
 pub async fn frame_page(
     State(state): State<AppState>,
-    Query(query): Query<FrameQuery>,
+    query: Result<Query<ConfigQuery>, QueryRejection>,
 ) -> ApiResult<impl IntoResponse> {
-    let capture_key = query
-        .capture_key
-        .as_deref()
-        .map(str::trim)
-        .filter(|key| !key.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request("missing_capture_key", "add ?capture_key=<your capture key>")
-        })?;
-    let workspace = workspaces::by_capture_key(&state.db, capture_key)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found("unknown_capture_key", "no workspace has this capture key")
-        })?;
+    let workspace = queried_workspace(&state, query).await?;
     let csp = security::frame_page_csp(&state.settings, &workspace.allowed_origins());
     Ok((
         [
@@ -132,9 +118,7 @@ pub async fn demo_page(
         Some(capture_key) => workspaces::by_capture_key(&state.db, capture_key).await?,
         None => workspaces::oldest(&state.db).await?,
     }
-    .ok_or_else(|| {
-        ApiError::not_found("unknown_capture_key", "no workspace has this capture key")
-    })?;
+    .ok_or_else(unknown_capture_key)?;
     let public_url = &state.settings.public_url;
     let nonce = security::new_nonce();
     let page = DEMO_PAGE

@@ -62,9 +62,7 @@ pub(super) async fn browser_workspace(
 ) -> ApiResult<Workspace> {
     let workspace = workspaces::by_capture_key(&state.db, capture_key)
         .await?
-        .ok_or_else(|| {
-            ApiError::not_found("unknown_capture_key", "no workspace has this capture key")
-        })?;
+        .ok_or_else(super::widget_config::unknown_capture_key)?;
     if !is_valid_visitor_id(visitor_id) {
         return Err(ApiError::bad_request(
             "invalid_visitor_id",

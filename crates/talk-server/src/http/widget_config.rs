@@ -2,6 +2,7 @@
 //! snippet): what the widget draws before a session starts.
 
 use crate::error::{ApiError, ApiResult};
+use crate::validate::checked_color;
 use crate::{agents, widget_settings, workspaces, AppState};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -21,6 +22,18 @@ async fn workspace_settings(
     state: &AppState,
     query: Result<Query<ConfigQuery>, QueryRejection>,
 ) -> ApiResult<(workspaces::Workspace, WidgetSettings)> {
+    let workspace = queried_workspace(state, query).await?;
+    let settings = widget_settings::load(&state.db, &workspace.id)
+        .await?
+        .ok_or_else(unknown_capture_key)?;
+    Ok((workspace, settings))
+}
+
+/// The workspace named by a public `?capture_key=` (widget config, launcher, frame page).
+pub(super) async fn queried_workspace(
+    state: &AppState,
+    query: Result<Query<ConfigQuery>, QueryRejection>,
+) -> ApiResult<workspaces::Workspace> {
     let Query(query) =
         query.map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))?;
     let capture_key = query
@@ -31,15 +44,13 @@ async fn workspace_settings(
         .ok_or_else(|| {
             ApiError::bad_request("missing_capture_key", "add ?capture_key=<your capture key>")
         })?;
-    let unknown =
-        || ApiError::not_found("unknown_capture_key", "no workspace has this capture key");
-    let workspace = workspaces::by_capture_key(&state.db, capture_key)
+    workspaces::by_capture_key(&state.db, capture_key)
         .await?
-        .ok_or_else(unknown)?;
-    let settings = widget_settings::load(&state.db, &workspace.id)
-        .await?
-        .ok_or_else(unknown)?;
-    Ok((workspace, settings))
+        .ok_or_else(unknown_capture_key)
+}
+
+pub(super) fn unknown_capture_key() -> ApiError {
+    ApiError::not_found("unknown_capture_key", "no workspace has this capture key")
 }
 
 pub async fn widget_config(
@@ -99,15 +110,8 @@ pub fn launcher_stylesheet(settings: &WidgetSettings) -> String {
         .vertical_margin
         .min(talk_protocol::MAX_LAUNCHER_MARGIN);
     let z = launcher.z_index.min(i32::MAX as u32);
-    let colour = |value: &str, default: &'static str| {
-        let hex = value.len() == 7
-            && value.starts_with('#')
-            && value[1..].bytes().all(|b| b.is_ascii_hexdigit());
-        if hex {
-            value.to_string()
-        } else {
-            default.to_string()
-        }
+    let colour = |value: &str, default: &str| {
+        checked_color("colour", value).unwrap_or_else(|_| default.to_string())
     };
     let brand = colour(&settings.homepage.brand_color, "#4f46e5");
     let on_brand = colour(&settings.homepage.text_color, "#ffffff");
