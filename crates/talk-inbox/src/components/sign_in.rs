@@ -1,3 +1,4 @@
+use super::TextField;
 use crate::api::ApiClient;
 use crate::validation::{check_sign_in, problem_for, Problem};
 use leptos::prelude::*;
@@ -53,34 +54,13 @@ pub fn SignInForm(
                 {move || notice.get().map(|text| view! {
                     <p class="inbox-notice" role="status" data-testid="signin-notice">{text}</p>
                 })}
-                <label for="signin-email">"Email"</label>
-                <input
-                    id="signin-email"
-                    type="email"
-                    autocomplete="username"
-                    data-testid="signin-email"
-                    aria-invalid=move || email_problem().is_some().to_string()
-                    aria-describedby="signin-email-error"
-                    prop:value=email
-                    on:input=move |ev| email.set(event_target_value(&ev))
-                />
-                <p class="inbox-field-error" id="signin-email-error" data-testid="signin-email-error">
-                    {email_problem}
-                </p>
-                <label for="signin-password">"Password"</label>
-                <input
-                    id="signin-password"
-                    type="password"
+                <TextField id="signin-email" label="Email" kind="email" autocomplete="username"
+                    value=email on_input=Callback::new(move |v| email.set(v))
+                    error=Signal::derive(email_problem)/>
+                <TextField id="signin-password" label="Password" kind="password"
                     autocomplete="current-password"
-                    data-testid="signin-password"
-                    aria-invalid=move || password_problem().is_some().to_string()
-                    aria-describedby="signin-password-error"
-                    prop:value=password
-                    on:input=move |ev| password.set(event_target_value(&ev))
-                />
-                <p class="inbox-field-error" id="signin-password-error" data-testid="signin-password-error">
-                    {password_problem}
-                </p>
+                    value=password on_input=Callback::new(move |v| password.set(v))
+                    error=Signal::derive(password_problem)/>
                 {move || server_error.get().map(|text| view! {
                     <p class="inbox-error" role="alert" data-testid="signin-error">{text}</p>
                 })}

@@ -1,8 +1,8 @@
 //! Who and what may use the workspace: allowed origins, API keys, agents.
 
-use super::TextField;
 use crate::api::{ApiClient, ApiError};
 use crate::components::Auth;
+use crate::components::TextField;
 use crate::local_time;
 use crate::validation::{check_new_agent, parse_origins, problem_for, Problem};
 use leptos::prelude::*;

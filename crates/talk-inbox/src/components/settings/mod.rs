@@ -2,12 +2,10 @@
 //! real widget, then allowed origins, API keys and agents.
 
 mod access;
-mod fields;
 mod preview;
 mod widget_form;
 
 pub use access::{AgentsSection, ApiKeysSection, OriginsSection};
-pub use fields::TextField;
 pub use preview::{Preview, PREVIEW_READY, PREVIEW_SETTINGS};
 pub use widget_form::WidgetSettingsForm;
 

@@ -1,6 +1,6 @@
-use super::TextField;
 use crate::api::ApiClient;
 use crate::components::Auth;
+use crate::components::TextField;
 use crate::validation::{check_settings, parse_margin, problem_for, Problem};
 use leptos::prelude::*;
 use talk_protocol::{

@@ -11,6 +11,9 @@ pub fn TextField(
     #[prop(into)] error: Signal<Option<String>>,
     #[prop(optional)] hint: Option<&'static str>,
     #[prop(default = "text")] kind: &'static str,
+    /// What a password manager may fill in (`username`, `current-password`, …).
+    #[prop(optional)]
+    autocomplete: Option<&'static str>,
 ) -> impl IntoView {
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
@@ -25,6 +28,7 @@ pub fn TextField(
             <input
                 id=id
                 type=kind
+                autocomplete=autocomplete
                 data-testid=id
                 aria-describedby=described
                 aria-invalid=move || error.with(Option::is_some).to_string()
