@@ -5,6 +5,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
+# A clean build takes several GB; say how much room there is, so a full disk is no mystery.
+echo "==> free disk: $(df -Ph "$ROOT" | awk 'NR == 2 { print $4 }')"
 
 "$ROOT/scripts/install-tools.sh" --browser
 
