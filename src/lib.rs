@@ -8,8 +8,6 @@ pub mod api;
 pub mod components;
 mod host;
 pub mod i18n;
-pub mod ids;
-mod json;
 mod runtime;
 pub mod state;
 pub mod validation;
@@ -30,7 +28,7 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     if runtime::is_installed() {
         return Ok(());
     }
-    let config: WidgetConfig = json::parse(config)
+    let config: WidgetConfig = talk_browser::json::parse(config)
         .map_err(|error| JsValue::from_str(&format!("talk: bad configuration: {error}")))?;
     let state = MessengerState::new();
     let lang = i18n::Lang::pick(

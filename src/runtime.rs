@@ -405,7 +405,7 @@ fn connect(engine: &mut Engine) {
         let Some(text) = event.data().as_string() else {
             return;
         };
-        match crate::json::parse::<ServerEvent>(&text) {
+        match talk_browser::json::parse::<ServerEvent>(&text) {
             Ok(event) => {
                 with_current(generation, |engine| handle_event(engine, event));
             }
@@ -449,7 +449,7 @@ fn send_event(engine: &Engine, event: &ClientEvent) -> bool {
     let Some(socket) = &engine.socket else {
         return false;
     };
-    match crate::json::stringify(event) {
+    match talk_browser::json::stringify(event) {
         Ok(json) => socket.ws.send_with_str(&json).is_ok(),
         Err(_) => false,
     }
@@ -823,7 +823,7 @@ pub fn send_message(body: String) {
     if body.is_empty() {
         return;
     }
-    let client_msg_id = crate::ids::uuid_v4();
+    let client_msg_id = talk_browser::ids::uuid_v4();
     with_engine(|engine| {
         engine
             .state
@@ -899,7 +899,9 @@ pub fn identify(request: IdentifyRequest) {
                     state.person.set(Some(response.person));
                     state.stage.set(Stage::Chat);
                 }
-                Err(error) => state.identify_error.set(Some(error.user_message(texts))),
+                Err(error) => state
+                    .identify_error
+                    .set(Some(crate::api::user_message(&error, texts))),
             }
         });
     });

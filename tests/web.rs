@@ -2,6 +2,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use leptos::prelude::*;
+use talk_browser::testing::{click, find, test_root, text_of, type_into};
 use talk_protocol::{Author, AuthorKind, IdentifyRequest, Message};
 use talk_widget::components::{IdentifyForm, MessageList};
 use talk_widget::i18n::{Lang, EN};
@@ -9,40 +10,9 @@ use talk_widget::state::{merge_message, ChatLine, Delivery};
 use talk_widget::validation::{check_email, FieldError};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{HtmlElement, HtmlInputElement};
+use web_sys::HtmlElement;
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-/// A fresh node owned by the test, so tests can't see each other's DOM.
-fn test_root() -> HtmlElement {
-    let document = document();
-    let root: HtmlElement = document.create_element("div").unwrap().unchecked_into();
-    document.body().unwrap().append_child(&root).unwrap();
-    root
-}
-
-fn find(root: &HtmlElement, testid: &str) -> Option<HtmlElement> {
-    root.query_selector(&format!("[data-testid={testid}]"))
-        .unwrap()
-        .map(|element| element.unchecked_into())
-}
-
-fn text_of(root: &HtmlElement, testid: &str) -> Option<String> {
-    find(root, testid).and_then(|element| element.text_content())
-}
-
-fn type_into(root: &HtmlElement, testid: &str, value: &str) {
-    let input: HtmlInputElement = find(root, testid).unwrap().unchecked_into();
-    input.set_value(value);
-    input
-        .dispatch_event(&web_sys::Event::new("input").unwrap())
-        .unwrap();
-}
-
-async fn click(root: &HtmlElement, testid: &str) {
-    find(root, testid).unwrap().click();
-    leptos::task::tick().await;
-}
 
 fn message(seq: i64, kind: AuthorKind, body: &str, client_msg_id: Option<&str>) -> Message {
     Message {
@@ -81,15 +51,15 @@ async fn identify_form_requires_a_valid_email_and_submits_once() {
     );
     click(&root, "talk-identify-submit").await;
     assert_eq!(
-        text_of(&root, "talk-email-error").as_deref(),
-        Some(FieldError::EmailMissing.text(&EN))
+        text_of(&root, "talk-email-error"),
+        FieldError::EmailMissing.text(&EN)
     );
 
     type_into(&root, "talk-email", "ada@example");
     click(&root, "talk-identify-submit").await;
     assert_eq!(
-        text_of(&root, "talk-email-error").as_deref(),
-        Some(FieldError::EmailInvalid.text(&EN))
+        text_of(&root, "talk-email-error"),
+        FieldError::EmailInvalid.text(&EN)
     );
     assert!(submitted.get_untracked().is_empty());
 
@@ -105,10 +75,7 @@ async fn identify_form_requires_a_valid_email_and_submits_once() {
             last_name: None,
         }]
     );
-    assert_eq!(
-        text_of(&root, "talk-identify-submit").as_deref(),
-        Some("Starting…")
-    );
+    assert_eq!(text_of(&root, "talk-identify-submit"), "Starting…");
 }
 
 #[wasm_bindgen_test]
@@ -126,19 +93,16 @@ async fn identify_form_asks_for_names_when_the_workspace_requires_them() {
         }
     });
     leptos::task::tick().await;
-    assert_eq!(
-        text_of(&root, "talk-identify-error").as_deref(),
-        Some("Server says no")
-    );
+    assert_eq!(text_of(&root, "talk-identify-error"), "Server says no");
     type_into(&root, "talk-email", "ada@example.com");
     click(&root, "talk-identify-submit").await;
     assert_eq!(
-        text_of(&root, "talk-first-name-error").as_deref(),
-        Some(FieldError::FirstNameMissing.text(&EN))
+        text_of(&root, "talk-first-name-error"),
+        FieldError::FirstNameMissing.text(&EN)
     );
     assert_eq!(
-        text_of(&root, "talk-last-name-error").as_deref(),
-        Some(FieldError::LastNameMissing.text(&EN))
+        text_of(&root, "talk-last-name-error"),
+        FieldError::LastNameMissing.text(&EN)
     );
     assert!(submitted.get_untracked().is_empty());
 
@@ -268,11 +232,11 @@ fn email_check_accepts_plain_addresses_only() {
 
 #[wasm_bindgen_test]
 fn uuids_are_version_4() {
-    let id = talk_widget::ids::uuid_v4();
+    let id = talk_browser::ids::uuid_v4();
     assert_eq!(id.len(), 36);
     assert_eq!(&id[14..15], "4");
     assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
-    assert_ne!(id, talk_widget::ids::uuid_v4());
+    assert_ne!(id, talk_browser::ids::uuid_v4());
 }
 
 #[wasm_bindgen_test]
@@ -302,13 +266,10 @@ async fn identify_form_speaks_the_messenger_language() {
     click(&root, "talk-identify-submit").await;
     let texts = Lang::Ar.texts();
     assert_eq!(
-        text_of(&root, "talk-identify-submit").as_deref(),
-        Some(texts.start_conversation)
+        text_of(&root, "talk-identify-submit"),
+        texts.start_conversation
     );
-    assert_eq!(
-        text_of(&root, "talk-email-error").as_deref(),
-        Some(texts.email_missing)
-    );
+    assert_eq!(text_of(&root, "talk-email-error"), texts.email_missing);
     let label = root
         .query_selector("label[for=talk-email]")
         .unwrap()
@@ -388,14 +349,14 @@ async fn homepage_renders_the_greeting_merge_tags_quick_links_and_response_time(
     leptos::task::tick().await;
 
     assert_eq!(
-        text_of(&root, "talk-greeting").as_deref(),
-        Some("Hi Ada, <b>welcome</b>"),
+        text_of(&root, "talk-greeting"),
+        "Hi Ada, <b>welcome</b>",
         "merge tag filled, markup kept as text"
     );
     assert!(root.query_selector("header b").unwrap().is_none());
     assert_eq!(
-        text_of(&root, "talk-response-time").as_deref(),
-        Some("Back tomorrow morning.")
+        text_of(&root, "talk-response-time"),
+        "Back tomorrow morning."
     );
     let link = find(&root, "talk-quick-link").unwrap();
     assert_eq!(
@@ -415,10 +376,7 @@ async fn homepage_renders_the_greeting_merge_tags_quick_links_and_response_time(
     // An anonymous visitor gets the fallback.
     state.person.set(None);
     leptos::task::tick().await;
-    assert_eq!(
-        text_of(&root, "talk-greeting").as_deref(),
-        Some("Hi there, <b>welcome</b>")
-    );
+    assert_eq!(text_of(&root, "talk-greeting"), "Hi there, <b>welcome</b>");
 }
 
 #[wasm_bindgen_test]

@@ -124,20 +124,7 @@ async fn a_click_on_the_drawn_launcher_opens_the_messenger_once_it_runs() {
         )])
         .await;
         browser.goto(&format!("{}/", site.url)).await;
-        let facade = eventually("the drawn launcher", Duration::from_secs(10), || async {
-            let host = browser
-                .client
-                .find(fantoccini::Locator::Css("ap3c-talk"))
-                .await
-                .ok()?;
-            host.shadow_root()
-                .await
-                .ok()?
-                .find(fantoccini::Locator::Css(".f"))
-                .await
-                .ok()
-        })
-        .await;
+        let facade = drawn_launcher(&browser).await;
         assert!(!any_of(
             &browser.js("return fetched();").await,
             "talk-widget"

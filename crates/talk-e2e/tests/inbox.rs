@@ -10,14 +10,6 @@ use talk_e2e::{
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn js(browser: &Browser, script: &str) -> Value {
-    browser
-        .client
-        .execute(script, vec![])
-        .await
-        .unwrap_or_else(|error| panic!("{script}: {error}"))
-}
-
 /// Signs in on the inbox page with the workspace admin's login.
 async fn sign_in(browser: &Browser, server: &TestServer) {
     let (email, password) = server.admin_login();
@@ -28,15 +20,40 @@ async fn sign_in(browser: &Browser, server: &TestServer) {
     browser.wait_for("inbox-page").await;
 }
 
+/// Saves the widget settings form and waits for it to say so.
+async fn save_settings(admin: &Browser) {
+    admin.click("settings-save").await;
+    eventually("the save to finish", WAIT, || async {
+        let text = admin
+            .find("settings-save-status")
+            .await?
+            .text()
+            .await
+            .ok()?;
+        text.starts_with("Saved.").then_some(())
+    })
+    .await;
+}
+
+/// For each element carrying the `row` testid, in document order, what `cells` (a JS
+/// expression over the element `r`) makes of it.
+async fn rows<T: serde::de::DeserializeOwned>(browser: &Browser, row: &str, cells: &str) -> T {
+    let script = format!(
+        "return Array.from(document.querySelectorAll('[data-testid={row}]')) \
+           .map(function (r) {{ return {cells}; }});"
+    );
+    serde_json::from_value(browser.js(&script).await).expect("rows")
+}
+
 /// The listed conversations as (name, unread) pairs, top first.
 async fn listed(agent: &Browser) -> Vec<(String, String)> {
-    let rows = js(
+    let name = "r.querySelector('[data-testid=inbox-conversation-name]').textContent";
+    rows(
         agent,
-        "return Array.from(document.querySelectorAll('[data-testid=inbox-conversation]')).map(function (b) { \
-           return [b.querySelector('[data-testid=inbox-conversation-name]').textContent, b.getAttribute('data-unread')]; });",
+        "inbox-conversation",
+        &format!("[{name}, r.getAttribute('data-unread')]"),
     )
-    .await;
-    serde_json::from_value(rows).expect("rows")
+    .await
 }
 
 /// Waits until the list shows exactly these (name, unread) rows, top first.
@@ -60,13 +77,13 @@ async fn wait_for_rows(agent: &Browser, expected: &[(&str, &str)]) {
 
 /// The open conversation's messages as (author, body), in order.
 async fn inbox_messages(agent: &Browser) -> Vec<(String, String)> {
-    let rows = js(
+    let body = "r.querySelector('[data-testid=inbox-message-body]').textContent";
+    rows(
         agent,
-        "return Array.from(document.querySelectorAll('[data-testid=inbox-message]')).map(function (m) { \
-           return [m.getAttribute('data-author'), m.querySelector('[data-testid=inbox-message-body]').textContent]; });",
+        "inbox-message",
+        &format!("[r.getAttribute('data-author'), {body}]"),
     )
-    .await;
-    serde_json::from_value(rows).expect("rows")
+    .await
 }
 
 async fn wait_for_inbox_messages(agent: &Browser, expected: &[(&str, &str)]) {
@@ -83,141 +100,206 @@ async fn wait_for_inbox_messages(agent: &Browser, expected: &[(&str, &str)]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
     let server = TestServer::start().await;
-    with_two_browsers("inbox-conversation", server, |server, agent, visitor| async move {
-        // Wrong password: said in words, and the agent stays on the sign-in page.
-        agent.goto(&server.inbox_url()).await;
-        agent.wait_for("signin-form").await;
-        assert_eq!(agent.page_accessibility_violations().await, Vec::<String>::new(), "sign-in page");
-        agent.fill("signin-email", server.admin_login().0).await;
-        agent.fill("signin-password", "not the password").await;
-        agent.click("signin-submit").await;
-        let error = agent.wait_for("signin-error").await.text().await.unwrap();
-        assert_eq!(error, "The email or password is wrong.");
-        sign_in(&agent, &server).await;
-        agent.wait_for("inbox-no-conversations").await;
+    with_two_browsers(
+        "inbox-conversation",
+        server,
+        |server, agent, visitor| async move {
+            // Wrong password: said in words, and the agent stays on the sign-in page.
+            agent.goto(&server.inbox_url()).await;
+            agent.wait_for("signin-form").await;
+            assert_eq!(
+                agent.page_accessibility_violations().await,
+                Vec::<String>::new(),
+                "sign-in page"
+            );
+            agent.fill("signin-email", server.admin_login().0).await;
+            agent.fill("signin-password", "not the password").await;
+            agent.click("signin-submit").await;
+            let error = agent.wait_for("signin-error").await.text().await.unwrap();
+            assert_eq!(error, "The email or password is wrong.");
+            sign_in(&agent, &server).await;
+            agent.wait_for("inbox-no-conversations").await;
 
-        // A visitor starts a conversation: it appears in the inbox without a reload.
-        visitor.goto(&server.demo_url()).await;
-        let widget = visitor.widget().await;
-        widget.start_chat().await;
-        widget.type_into("talk-email", "ada@example.com").await;
-        widget.click("talk-identify-submit").await;
-        widget.type_into("talk-composer", "Is the blue one in stock?").await;
-        widget.type_into("talk-composer", ENTER).await;
-        widget
-            .wait_for_messages(&[("visitor", "Is the blue one in stock?"), ("bot", AUTO_REPLY)])
-            .await;
-        wait_for_rows(&agent, &[("ada@example.com", "2")]).await;
+            // A visitor starts a conversation: it appears in the inbox without a reload.
+            visitor.goto(&server.demo_url()).await;
+            let widget = visitor.widget().await;
+            widget.start_chat().await;
+            widget.type_into("talk-email", "ada@example.com").await;
+            widget.click("talk-identify-submit").await;
+            widget
+                .type_into("talk-composer", "Is the blue one in stock?")
+                .await;
+            widget.type_into("talk-composer", ENTER).await;
+            widget
+                .wait_for_messages(&[
+                    ("visitor", "Is the blue one in stock?"),
+                    ("bot", AUTO_REPLY),
+                ])
+                .await;
+            wait_for_rows(&agent, &[("ada@example.com", "2")]).await;
 
-        // Opened: its messages, "Not verified" in the message bar, the contact's pages.
-        agent.click("inbox-conversation").await;
-        wait_for_inbox_messages(&agent, &[("visitor", "Is the blue one in stock?"), ("bot", AUTO_REPLY)]).await;
-        assert_eq!(agent.wait_for("inbox-not-verified").await.text().await.unwrap(), "Not verified");
-        let demo_page = server.demo_url();
-        let pages = eventually("the contact's page views", WAIT, || async {
-            let pages = js(
+            // Opened: its messages, "Not verified" in the message bar, the contact's pages.
+            agent.click("inbox-conversation").await;
+            wait_for_inbox_messages(
                 &agent,
-                "return Array.from(document.querySelectorAll('[data-testid=inbox-page-view]')).map(function (p) { return p.getAttribute('data-url'); });",
+                &[
+                    ("visitor", "Is the blue one in stock?"),
+                    ("bot", AUTO_REPLY),
+                ],
             )
             .await;
-            (pages.as_array().is_some_and(|p| !p.is_empty())).then_some(pages)
-        })
-        .await;
-        assert_eq!(pages, json!([demo_page]));
-        assert_eq!(agent.wait_for("inbox-contact-verified").await.text().await.unwrap(), "Not verified");
-        assert_eq!(
-            listed(&agent).await,
-            [("ada@example.com".to_string(), "0".to_string())],
-            "opening it read it"
-        );
-        assert_eq!(agent.page_accessibility_violations().await, Vec::<String>::new(), "inbox page");
-
-        // Typing shows both ways.
-        widget.type_into("talk-composer", "Also").await;
-        eventually("the visitor's typing in the inbox", WAIT, || async {
-            let text = agent.find("inbox-typing").await?.text().await.ok()?;
-            (text == "The visitor is typing…").then_some(())
-        })
-        .await;
-        agent.fill("inbox-reply", "Yes, 12 left").await;
-        eventually("the agent's typing in the widget", WAIT, || async {
-            let text = widget.find("talk-typing").await?.text().await.ok()?;
-            text.ends_with("is typing…").then_some(())
-        })
-        .await;
-
-        // The reply reaches the visitor.
-        agent.wait_for("inbox-reply").await.send_keys(ENTER).await.unwrap();
-        widget
-            .wait_for_messages(&[
-                ("visitor", "Is the blue one in stock?"),
-                ("bot", AUTO_REPLY),
-                ("agent", "Yes, 12 left"),
-            ])
+            assert_eq!(
+                agent
+                    .wait_for("inbox-not-verified")
+                    .await
+                    .text()
+                    .await
+                    .unwrap(),
+                "Not verified"
+            );
+            let demo_page = server.demo_url();
+            let pages = eventually("the contact's page views", WAIT, || async {
+                let pages: Vec<String> =
+                    rows(&agent, "inbox-page-view", "r.getAttribute('data-url')").await;
+                (!pages.is_empty()).then_some(pages)
+            })
             .await;
-        wait_for_inbox_messages(
-            &agent,
-            &[("visitor", "Is the blue one in stock?"), ("bot", AUTO_REPLY), ("agent", "Yes, 12 left")],
-        )
-        .await;
-        // The visitor has it on screen: "Seen" under it in the inbox.
-        agent.wait_for("inbox-seen").await;
+            assert_eq!(pages, [demo_page]);
+            assert_eq!(
+                agent
+                    .wait_for("inbox-contact-verified")
+                    .await
+                    .text()
+                    .await
+                    .unwrap(),
+                "Not verified"
+            );
+            assert_eq!(
+                listed(&agent).await,
+                [("ada@example.com".to_string(), "0".to_string())],
+                "opening it read it"
+            );
+            assert_eq!(
+                agent.page_accessibility_violations().await,
+                Vec::<String>::new(),
+                "inbox page"
+            );
 
-        // Assign to me, close, reopen.
-        agent.click("inbox-assign").await;
-        agent.wait_for("inbox-assigned-to-me").await;
-        agent.click("inbox-close").await;
-        eventually("the closed state", WAIT, || async {
-            let text = agent.find("inbox-conversation-status").await?.text().await.ok()?;
-            (text == "Closed").then_some(())
-        })
-        .await;
-        assert!(listed(&agent).await.is_empty(), "closed: gone from the Open tab");
-        agent.click("inbox-tab-closed").await;
-        eventually("the Closed tab", WAIT, || async { (listed(&agent).await.len() == 1).then_some(()) }).await;
-        agent.click("inbox-reopen").await;
-        agent.wait_for("inbox-close").await;
-        agent.click("inbox-tab-mine").await;
-        eventually("the Assigned to me tab", WAIT, || async { (listed(&agent).await.len() == 1).then_some(()) }).await;
+            // Typing shows both ways.
+            widget.type_into("talk-composer", "Also").await;
+            eventually("the visitor's typing in the inbox", WAIT, || async {
+                let text = agent.find("inbox-typing").await?.text().await.ok()?;
+                (text == "The visitor is typing…").then_some(())
+            })
+            .await;
+            agent.fill("inbox-reply", "Yes, 12 left").await;
+            eventually("the agent's typing in the widget", WAIT, || async {
+                let text = widget.find("talk-typing").await?.text().await.ok()?;
+                text.ends_with("is typing…").then_some(())
+            })
+            .await;
 
-        // The same person signs in on the site: the new conversation is verified, no label.
-        let session = server.mint_token("ada@example.com", "Ada Lovelace").await;
-        visitor
-            .client
-            .execute(
-                "window.ap3c.talk.setVerifiedSession({token: arguments[0]})",
-                vec![session.token.clone().into()],
+            // The reply reaches the visitor.
+            agent
+                .wait_for("inbox-reply")
+                .await
+                .send_keys(ENTER)
+                .await
+                .unwrap();
+            widget
+                .wait_for_messages(&[
+                    ("visitor", "Is the blue one in stock?"),
+                    ("bot", AUTO_REPLY),
+                    ("agent", "Yes, 12 left"),
+                ])
+                .await;
+            wait_for_inbox_messages(
+                &agent,
+                &[
+                    ("visitor", "Is the blue one in stock?"),
+                    ("bot", AUTO_REPLY),
+                    ("agent", "Yes, 12 left"),
+                ],
             )
-            .await
-            .expect("setVerifiedSession");
-        eventually("the verified homepage", WAIT, || async {
-            let text = widget.find("talk-greeting").await?.text().await.ok()?;
-            (text.trim() == "Hi Ada").then_some(())
-        })
-        .await;
-        widget.click("talk-new-conversation").await;
-        widget.wait_for_messages(&[]).await;
-        widget.type_into("talk-composer", "Signed in now").await;
-        widget.type_into("talk-composer", ENTER).await;
-        widget.wait_for_messages(&[("visitor", "Signed in now"), ("bot", AUTO_REPLY)]).await;
-        agent.click("inbox-tab-open").await;
-        let rows = eventually("the verified conversation on top", WAIT, || async {
-            let rows = listed(&agent).await;
-            (rows.len() == 2 && rows[0].0 == "Ada Lovelace").then_some(rows)
-        })
-        .await;
-        assert_eq!(rows[0].1, "2");
-        agent.click("inbox-conversation").await;
-        wait_for_inbox_messages(&agent, &[("visitor", "Signed in now"), ("bot", AUTO_REPLY)]).await;
-        let verified = eventually("the contact to load", WAIT, || async {
-            agent.find("inbox-contact-verified").await?.text().await.ok()
-        })
-        .await;
-        assert_eq!(verified, "Verified");
-        assert!(agent.find("inbox-not-verified").await.is_none(), "no label for a verified conversation");
-        agent.screenshot("inbox-1280x800").await;
-        server.stop().await;
-    })
+            .await;
+            // The visitor has it on screen: "Seen" under it in the inbox.
+            agent.wait_for("inbox-seen").await;
+
+            // Assign to me, close, reopen.
+            agent.click("inbox-assign").await;
+            agent.wait_for("inbox-assigned-to-me").await;
+            agent.click("inbox-close").await;
+            eventually("the closed state", WAIT, || async {
+                let text = agent
+                    .find("inbox-conversation-status")
+                    .await?
+                    .text()
+                    .await
+                    .ok()?;
+                (text == "Closed").then_some(())
+            })
+            .await;
+            assert!(
+                listed(&agent).await.is_empty(),
+                "closed: gone from the Open tab"
+            );
+            agent.click("inbox-tab-closed").await;
+            wait_for_count(&agent, "inbox-conversation", 1).await;
+            agent.click("inbox-reopen").await;
+            agent.wait_for("inbox-close").await;
+            agent.click("inbox-tab-mine").await;
+            wait_for_count(&agent, "inbox-conversation", 1).await;
+
+            // The same person signs in on the site: the new conversation is verified, no label.
+            let session = server.mint_token("ada@example.com", "Ada Lovelace").await;
+            visitor
+                .client
+                .execute(
+                    "window.ap3c.talk.setVerifiedSession({token: arguments[0]})",
+                    vec![session.token.clone().into()],
+                )
+                .await
+                .expect("setVerifiedSession");
+            eventually("the verified homepage", WAIT, || async {
+                let text = widget.find("talk-greeting").await?.text().await.ok()?;
+                (text.trim() == "Hi Ada").then_some(())
+            })
+            .await;
+            widget.click("talk-new-conversation").await;
+            widget.wait_for_messages(&[]).await;
+            widget.type_into("talk-composer", "Signed in now").await;
+            widget.type_into("talk-composer", ENTER).await;
+            widget
+                .wait_for_messages(&[("visitor", "Signed in now"), ("bot", AUTO_REPLY)])
+                .await;
+            agent.click("inbox-tab-open").await;
+            let rows = eventually("the verified conversation on top", WAIT, || async {
+                let rows = listed(&agent).await;
+                (rows.len() == 2 && rows[0].0 == "Ada Lovelace").then_some(rows)
+            })
+            .await;
+            assert_eq!(rows[0].1, "2");
+            agent.click("inbox-conversation").await;
+            wait_for_inbox_messages(&agent, &[("visitor", "Signed in now"), ("bot", AUTO_REPLY)])
+                .await;
+            let verified = eventually("the contact to load", WAIT, || async {
+                agent
+                    .find("inbox-contact-verified")
+                    .await?
+                    .text()
+                    .await
+                    .ok()
+            })
+            .await;
+            assert_eq!(verified, "Verified");
+            assert!(
+                agent.find("inbox-not-verified").await.is_none(),
+                "no label for a verified conversation"
+            );
+            agent.screenshot("inbox-1280x800").await;
+            server.stop().await;
+        },
+    )
     .await;
 }
 
@@ -246,7 +328,7 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
 
             // The preview runs the real widget, opened, with the saved settings.
             eventually("the preview's widget", WAIT, || async {
-                let colour = js(&admin, &launcher_colour(PREVIEW)).await;
+                let colour = admin.js(&launcher_colour(PREVIEW)).await;
                 (colour == json!("rgb(31, 111, 235)")).then_some(())
             })
             .await;
@@ -272,7 +354,7 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
             // An unsaved colour shows in the preview at once, not yet for visitors.
             admin.fill("settings-brand-color", "#0a7d34").await;
             eventually("the preview to take the unsaved colour", WAIT, || async {
-                let colour = js(&admin, &launcher_colour(PREVIEW)).await;
+                let colour = admin.js(&launcher_colour(PREVIEW)).await;
                 (colour == json!("rgb(10, 125, 52)")).then_some(())
             })
             .await;
@@ -289,7 +371,7 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
              return a ? a.textContent : null;"
             );
             eventually("the preview's quick link", WAIT, || async {
-                let text = js(&admin, &preview_link).await;
+                let text = admin.js(&preview_link).await;
                 text.as_str()
                     .is_some_and(|t| t.starts_with("Book a demo"))
                     .then_some(())
@@ -298,27 +380,17 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
             visitor.goto(&server.demo_url()).await;
             visitor.widget().await;
             assert_eq!(
-                js(&visitor, &launcher_colour("document")).await,
+                visitor.js(&launcher_colour("document")).await,
                 json!("rgb(31, 111, 235)"),
                 "unsaved"
             );
 
             // Saved: the visitor's next page load has the colour and the link.
-            admin.click("settings-save").await;
-            eventually("the save to finish", WAIT, || async {
-                let text = admin
-                    .find("settings-save-status")
-                    .await?
-                    .text()
-                    .await
-                    .ok()?;
-                text.starts_with("Saved.").then_some(())
-            })
-            .await;
+            save_settings(&admin).await;
             visitor.client.refresh().await.unwrap();
             let widget = visitor.widget().await;
             eventually("the visitor's launcher in the new colour", WAIT, || async {
-                (js(&visitor, &launcher_colour("document")).await == json!("rgb(10, 125, 52)"))
+                (visitor.js(&launcher_colour("document")).await == json!("rgb(10, 125, 52)"))
                     .then_some(())
             })
             .await;
@@ -367,30 +439,18 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
             // OFF: the preview says so, and the visitor's next page load shows no widget.
             admin.click("settings-enabled").await;
             admin.wait_for("settings-preview-off").await;
-            admin.click("settings-save").await;
-            eventually("the save to finish", WAIT, || async {
-                let text = admin
-                    .find("settings-save-status")
-                    .await?
-                    .text()
-                    .await
-                    .ok()?;
-                text.starts_with("Saved.").then_some(())
-            })
-            .await;
+            save_settings(&admin).await;
             visitor.client.refresh().await.unwrap();
             // The loader asks for the launcher's stylesheet first: 204 means switched off.
             assert_eq!(visitor.launcher_stylesheet_status().await, 204);
             assert_eq!(
-                js(
-                    &visitor,
-                    "return document.querySelectorAll('ap3c-talk').length;"
-                )
-                .await,
+                visitor
+                    .js("return document.querySelectorAll('ap3c-talk').length;")
+                    .await,
                 json!(0)
             );
             assert_eq!(
-                js(&visitor, &launcher_colour("document")).await,
+                visitor.js(&launcher_colour("document")).await,
                 Value::Null,
                 "no launcher when OFF"
             );
@@ -402,98 +462,175 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_manage_keys_agents_and_origins_and_an_ended_session_signs_out() {
-    with_browser("inbox-admin", |server, browser| async move {
-    let admin = &browser;
-    let http = reqwest::Client::new();
-    sign_in(admin, &server).await;
-    admin.click("nav-settings").await;
-    admin.wait_for("settings-form").await;
+    with_browser("inbox-admin", |server, admin| async move {
+        sign_in(&admin, &server).await;
+        admin.click("nav-settings").await;
+        admin.wait_for("settings-form").await;
 
-    // An API key is shown once, works, and stops working when revoked.
-    eventually("the existing key", WAIT, || async { (admin.texts("settings-api-key").await.len() == 1).then_some(()) }).await;
+        an_api_key_is_shown_once_works_and_is_revoked(&admin, &server).await;
+        agents_are_added_reset_and_removed(&admin, &server).await;
+        allowed_origins_are_checked_and_stored_normalised(&admin, &server).await;
+
+        // The session ends on the server (signed out elsewhere, expired): the next request
+        // brings the inbox back to sign-in, saying why.
+        sqlx::query("DELETE FROM agent_sessions")
+            .execute(&server.state.db)
+            .await
+            .unwrap();
+        admin.click("nav-inbox").await;
+        let notice = admin.wait_for("signin-notice").await.text().await.unwrap();
+        assert_eq!(
+            notice,
+            "Your session has expired. Sign in again to continue."
+        );
+        server.stop().await;
+    })
+    .await;
+}
+
+/// Waits until exactly `count` elements carry `testid`.
+async fn wait_for_count(browser: &Browser, testid: &str, count: usize) {
+    eventually(&format!("{count} × {testid}"), WAIT, || async {
+        (browser.texts(testid).await.len() == count).then_some(())
+    })
+    .await;
+}
+
+/// Clicks the button in the settings list row whose `row_filter` (a JS expression over `r`)
+/// is true.
+async fn click_in_row(browser: &Browser, row: &str, row_filter: &str, button: &str) {
+    browser
+        .js(&format!(
+            "Array.from(document.querySelectorAll('[data-testid={row}]')) \
+               .find(function (r) {{ return {row_filter}; }}) \
+               .querySelector('[data-testid={button}]').click();"
+        ))
+        .await;
+}
+
+async fn an_api_key_is_shown_once_works_and_is_revoked(admin: &Browser, server: &TestServer) {
+    wait_for_count(admin, "settings-api-key", 1).await;
     admin.click("settings-api-key-create").await;
-    let key = admin.wait_for("settings-new-api-key").await.text().await.unwrap();
+    let key = admin
+        .wait_for("settings-new-api-key")
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(key.starts_with("talk_sk_"), "{key}");
-    let conversations = format!("{}/v1/conversations", server.url);
-    let status = |key: String| {
-        let (http, url) = (http.clone(), conversations.clone());
-        async move { http.get(url).header("X-Api-Key", key).send().await.unwrap().status().as_u16() }
+    let status = || async {
+        reqwest::Client::new()
+            .get(format!("{}/v1/conversations", server.url))
+            .header("X-Api-Key", &key)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     };
-    assert_eq!(status(key.clone()).await, 200);
-    let prefix = format!("talk_sk_{}", &key["talk_sk_".len().."talk_sk_".len() + 8]);
-    eventually("the new key in the list", WAIT, || async { (admin.texts("settings-api-key").await.len() == 2).then_some(()) }).await;
-    let revoke = format!(
-        "const row = Array.from(document.querySelectorAll('[data-testid=settings-api-key]')) \
-           .find(function (r) {{ return r.querySelector('code').textContent.indexOf('{prefix}') === 0; }}); \
-         row.querySelector('[data-testid=settings-api-key-revoke]').click();"
-    );
-    js(admin, &revoke).await;
-    eventually("the key to stop working", WAIT, || async { (status(key.clone()).await == 401).then_some(()) }).await;
+    assert_eq!(status().await, 200);
+    wait_for_count(admin, "settings-api-key", 2).await;
+    // The list shows each key by its prefix only.
+    let prefix = &key[.."talk_sk_".len() + 8];
+    let shown_prefix = format!("r.querySelector('code').textContent.indexOf('{prefix}') === 0");
+    click_in_row(
+        admin,
+        "settings-api-key",
+        &shown_prefix,
+        "settings-api-key-revoke",
+    )
+    .await;
+    eventually("the key to stop working", WAIT, || async {
+        (status().await == 401).then_some(())
+    })
+    .await;
+}
 
-    // Agents: the form explains a bad email; a new agent's shown password signs in; a reset
-    // password replaces it; a removed agent is gone.
+/// The form explains a bad email; a new agent's shown password signs in; a reset password
+/// replaces it; a removed agent is gone.
+async fn agents_are_added_reset_and_removed(admin: &Browser, server: &TestServer) {
     admin.fill("settings-agent-email", "sam@").await;
     admin.fill("settings-agent-name", "Sam").await;
     admin.click("settings-agent-create").await;
     assert_eq!(
-        admin.wait_for("settings-agent-email-error").await.text().await.unwrap(),
+        admin
+            .wait_for("settings-agent-email-error")
+            .await
+            .text()
+            .await
+            .unwrap(),
         "Enter the agent's email address, like sam@example.com."
     );
     admin.fill("settings-agent-email", "sam@example.com").await;
     admin.click("settings-agent-create").await;
-    let password = admin.wait_for("settings-agent-password").await.text().await.unwrap();
-    let login = |password: String| {
-        let (http, url) = (http.clone(), format!("{}/v1/agent/login", server.url));
-        async move {
-            http.post(url)
-                .json(&json!({"email": "sam@example.com", "password": password}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }
+    let password = admin
+        .wait_for("settings-agent-password")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let login = |password: String| async move {
+        reqwest::Client::new()
+            .post(format!("{}/v1/agent/login", server.url))
+            .json(&json!({"email": "sam@example.com", "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
     };
     assert_eq!(login(password.clone()).await, 200);
-    eventually("two agents", WAIT, || async { (admin.texts("settings-agent").await.len() == 2).then_some(()) }).await;
-    let sam = "Array.from(document.querySelectorAll('[data-testid=settings-agent]')) \
-                 .find(function (r) { return r.getAttribute('data-email') === 'sam@example.com'; })";
-    js(admin, &format!("{sam}.querySelector('[data-testid=settings-agent-reset]').click();")).await;
+    wait_for_count(admin, "settings-agent", 2).await;
+
+    let sam = "r.getAttribute('data-email') === 'sam@example.com'";
+    click_in_row(admin, "settings-agent", sam, "settings-agent-reset").await;
     let new_password = eventually("the new password", WAIT, || async {
-        let shown = admin.find("settings-agent-password").await?.text().await.ok()?;
+        let shown = admin
+            .find("settings-agent-password")
+            .await?
+            .text()
+            .await
+            .ok()?;
         (shown != password).then_some(shown)
     })
     .await;
     assert_eq!(login(password).await, 401);
     assert_eq!(login(new_password).await, 200);
-    js(admin, &format!("{sam}.querySelector('[data-testid=settings-agent-remove]').click();")).await;
-    eventually("one agent", WAIT, || async { (admin.texts("settings-agent").await.len() == 1).then_some(()) }).await;
 
-    // Allowed origins: a path is refused before sending; an origin is stored normalised.
-    admin.fill("settings-origins", "https://shop.example/cart").await;
+    click_in_row(admin, "settings-agent", sam, "settings-agent-remove").await;
+    wait_for_count(admin, "settings-agent", 1).await;
+}
+
+/// A path is refused before sending; an origin is stored normalised.
+async fn allowed_origins_are_checked_and_stored_normalised(admin: &Browser, server: &TestServer) {
+    admin
+        .fill("settings-origins", "https://shop.example/cart")
+        .await;
     admin.click("settings-origins-save").await;
-    assert!(admin.wait_for("settings-origins-error").await.text().await.unwrap().contains("is not an origin"));
-    admin.fill("settings-origins", "https://Shop.Example/").await;
+    let error = admin
+        .wait_for("settings-origins-error")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(error.contains("is not an origin"), "{error}");
+    admin
+        .fill("settings-origins", "https://Shop.Example/")
+        .await;
     admin.click("settings-origins-save").await;
     eventually("the origins to be saved", WAIT, || async {
-        let status = admin.find("settings-origins-status").await?.text().await.ok()?;
+        let status = admin
+            .find("settings-origins-status")
+            .await?
+            .text()
+            .await
+            .ok()?;
         (status == "Saved.").then_some(())
     })
     .await;
-    let stored = server.state.clone();
     let origins: String = sqlx::query_scalar("SELECT allowed_origins FROM workspaces")
-        .fetch_one(&stored.db)
+        .fetch_one(&server.state.db)
         .await
         .unwrap();
     assert_eq!(origins, r#"["https://shop.example"]"#);
-
-    // The session ends on the server (signed out elsewhere, expired): the next request brings
-    // the inbox back to sign-in, saying why.
-    sqlx::query("DELETE FROM agent_sessions").execute(&stored.db).await.unwrap();
-    admin.click("nav-inbox").await;
-    let notice = admin.wait_for("signin-notice").await.text().await.unwrap();
-    assert_eq!(notice, "Your session has expired. Sign in again to continue.");
-    server.stop().await;
-    })
-    .await;
 }

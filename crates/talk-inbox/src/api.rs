@@ -2,46 +2,29 @@
 //! every request goes to its own origin and the `talk_agent` session cookie rides along.
 
 use serde::{de::DeserializeOwned, Serialize};
+use talk_browser::http::{fetch_json, fetch_text};
 use talk_protocol::{
-    AgentList, AgentProfile, AllowedOrigins, ApiKeyList, Contact, ConversationFilter, ErrorBody,
+    AgentList, AgentProfile, AllowedOrigins, ApiKeyList, Contact, ConversationFilter,
     InboxConversationList, LoginRequest, Message, MessageList, NewAgentRequest, NewAgentResponse,
     NewApiKeyResponse, PasswordResponse, Presence, PresenceRequest, WidgetSettings, WorkspaceInfo,
 };
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestCredentials, RequestInit, Response};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiError {
-    /// No answer (offline, server down).
-    Network(String),
-    /// The server answered with its error body.
-    Server {
-        status: u16,
-        code: String,
-        message: String,
-    },
-    /// The answer was not what the protocol says.
-    Decode(String),
+pub use talk_browser::http::ApiError;
+
+/// What an agent is told about an error.
+pub trait Explained {
+    /// The session is gone: the app goes back to sign-in.
+    fn is_signed_out(&self) -> bool;
+    /// Our own words for the codes we know, else the server's message (which says what to fix).
+    fn user_message(&self) -> String;
 }
 
-impl ApiError {
-    pub fn code(&self) -> &str {
-        match self {
-            ApiError::Network(_) => "network",
-            ApiError::Server { code, .. } => code,
-            ApiError::Decode(_) => "decode",
-        }
-    }
-
-    /// The session is gone: the app goes back to sign-in.
-    pub fn is_signed_out(&self) -> bool {
+impl Explained for ApiError {
+    fn is_signed_out(&self) -> bool {
         matches!(self.code(), "not_signed_in" | "session_expired")
     }
 
-    /// What the agent reads: our own words for the codes we know, else the server's message
-    /// (which says what to fix).
-    pub fn user_message(&self) -> String {
+    fn user_message(&self) -> String {
         let known = match self.code() {
             "network" => "The Talk server can't be reached. Check your connection and try again.",
             "decode" => "The Talk server gave an unexpected answer. Reload the page.",
@@ -76,19 +59,6 @@ fn capitalised(text: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
-}
-
-fn js_error(value: JsValue) -> ApiError {
-    ApiError::Network(
-        value
-            .as_string()
-            .or_else(|| {
-                js_sys::JSON::stringify(&value)
-                    .ok()
-                    .and_then(|s| s.as_string())
-            })
-            .unwrap_or_default(),
-    )
 }
 
 /// The API, relative to the page's own origin.
@@ -257,8 +227,7 @@ impl ApiClient {
     }
 
     async fn get<Res: DeserializeOwned>(&self, path: &str) -> Result<Res, ApiError> {
-        let text = self.fetch("GET", path, None).await?;
-        serde_json::from_str(&text).map_err(|error| ApiError::Decode(error.to_string()))
+        fetch_json("GET", path, None::<&()>, None).await
     }
 
     async fn send<Req: Serialize, Res: DeserializeOwned>(
@@ -267,70 +236,17 @@ impl ApiClient {
         path: &str,
         body: Option<&Req>,
     ) -> Result<Res, ApiError> {
-        let json = body
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|error| ApiError::Decode(error.to_string()))?;
-        let text = self.fetch(method, path, json.as_deref()).await?;
-        serde_json::from_str(&text).map_err(|error| ApiError::Decode(error.to_string()))
+        fetch_json(method, path, body, None).await
     }
 
+    /// For answers without a body (204).
     async fn send_empty<Req: Serialize>(
         &self,
         method: &str,
         path: &str,
         body: Option<&Req>,
     ) -> Result<(), ApiError> {
-        let json = body
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|error| ApiError::Decode(error.to_string()))?;
-        self.fetch(method, path, json.as_deref()).await.map(|_| ())
-    }
-
-    /// The answer's text on a 2xx, else the server's error.
-    async fn fetch(
-        &self,
-        method: &str,
-        path: &str,
-        json: Option<&str>,
-    ) -> Result<String, ApiError> {
-        let init = RequestInit::new();
-        init.set_method(method);
-        init.set_credentials(RequestCredentials::SameOrigin);
-        if let Some(json) = json {
-            init.set_body(&JsValue::from_str(json));
-        }
-        let request = Request::new_with_str_and_init(path, &init).map_err(js_error)?;
-        if json.is_some() {
-            let _ = request.headers().set("Content-Type", "application/json");
-        }
-        let window = web_sys::window().ok_or_else(|| ApiError::Network("no window".into()))?;
-        let response: Response = JsFuture::from(window.fetch_with_request(&request))
-            .await
-            .map_err(js_error)?
-            .unchecked_into();
-        let text = JsFuture::from(response.text().map_err(js_error)?)
-            .await
-            .map_err(js_error)?
-            .as_string()
-            .unwrap_or_default();
-        if response.ok() {
-            return Ok(text);
-        }
-        let status = response.status();
-        Err(match serde_json::from_str::<ErrorBody>(&text) {
-            Ok(body) => ApiError::Server {
-                status,
-                code: body.error.code,
-                message: body.error.message,
-            },
-            Err(_) => ApiError::Server {
-                status,
-                code: "http_error".into(),
-                message: format!("the server answered {status}"),
-            },
-        })
+        fetch_text(method, path, body, None).await.map(|_| ())
     }
 }
 

@@ -59,7 +59,7 @@ fn open(handlers: Handlers, attempts: u32) {
         let Some(text) = event.data().as_string() else {
             return;
         };
-        match serde_json::from_str::<ServerEvent>(&text) {
+        match talk_browser::json::parse::<ServerEvent>(&text) {
             Ok(event) => {
                 if matches!(event, ServerEvent::Ready { .. }) {
                     // Connected: the next drop starts the back-off afresh.
@@ -123,7 +123,7 @@ pub fn reconnect_later() {
 
 /// Sends an event if the socket is open; false otherwise (the caller may fall back to HTTP).
 pub fn send(event: &ClientEvent) -> bool {
-    let Ok(text) = serde_json::to_string(event) else {
+    let Ok(text) = talk_browser::json::stringify(event) else {
         return false;
     };
     LIVE.with(|live| {
@@ -140,23 +140,4 @@ pub fn disconnect() {
         live.socket.set_onclose(None);
         let _ = live.socket.close();
     }
-}
-
-/// A random UUID v4 for a message's idempotency key.
-pub fn new_client_msg_id() -> String {
-    let mut bytes = [0u8; 16];
-    if let Some(crypto) = web_sys::window().and_then(|w| w.crypto().ok()) {
-        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
-    }
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
 }

@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use std::collections::BTreeMap;
+use talk_browser::testing::{click, find, find_all, test_root, text_of, type_into};
 use talk_inbox::components::settings::WidgetSettingsForm;
 use talk_inbox::components::{
     Auth, Composer, ContactPanel, ConversationList, MessageLine, SignInForm,
@@ -18,51 +19,6 @@ use wasm_bindgen_test::*;
 use web_sys::{HtmlElement, HtmlInputElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
-
-fn test_root() -> HtmlElement {
-    let document = document();
-    let root: HtmlElement = document.create_element("div").unwrap().unchecked_into();
-    document.body().unwrap().append_child(&root).unwrap();
-    root
-}
-
-fn find(root: &HtmlElement, testid: &str) -> Option<HtmlElement> {
-    root.query_selector(&format!("[data-testid={testid}]"))
-        .unwrap()
-        .map(|element| element.unchecked_into())
-}
-
-fn find_all(root: &HtmlElement, testid: &str) -> Vec<HtmlElement> {
-    let list = root
-        .query_selector_all(&format!("[data-testid={testid}]"))
-        .unwrap();
-    (0..list.length())
-        .map(|i| list.item(i).unwrap().unchecked_into())
-        .collect()
-}
-
-fn text_of(root: &HtmlElement, testid: &str) -> String {
-    find(root, testid)
-        .and_then(|element| element.text_content())
-        .unwrap_or_default()
-}
-
-fn type_into(root: &HtmlElement, testid: &str, value: &str) {
-    let input: HtmlInputElement = find(root, testid)
-        .unwrap_or_else(|| panic!("no {testid}"))
-        .unchecked_into();
-    input.set_value(value);
-    input
-        .dispatch_event(&web_sys::Event::new("input").unwrap())
-        .unwrap();
-}
-
-async fn click(root: &HtmlElement, testid: &str) {
-    find(root, testid)
-        .unwrap_or_else(|| panic!("no {testid}"))
-        .click();
-    leptos::task::tick().await;
-}
 
 fn conversation(id: &str, created_at: i64, verified: bool) -> Conversation {
     Conversation {

@@ -1,5 +1,5 @@
 use super::{Shell, SignInForm};
-use crate::api::{ApiClient, ApiError};
+use crate::api::{ApiClient, ApiError, Explained};
 use crate::live;
 use leptos::prelude::*;
 use talk_protocol::AgentProfile;

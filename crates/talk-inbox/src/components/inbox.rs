@@ -1,5 +1,5 @@
 use super::{Auth, ContactPanel, ConversationList};
-use crate::api::{ApiClient, ConversationAction};
+use crate::api::{ApiClient, ConversationAction, Explained};
 use crate::components::conversation_view::ConversationView;
 use crate::state::{self, Tab};
 use crate::{live, notify};
@@ -162,7 +162,7 @@ impl InboxState {
         };
         let event = ClientEvent::Send {
             conversation_id: Some(conversation_id.clone()),
-            client_msg_id: live::new_client_msg_id(),
+            client_msg_id: talk_browser::ids::uuid_v4(),
             body: body.clone(),
         };
         if live::send(&event) {

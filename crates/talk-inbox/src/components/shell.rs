@@ -1,6 +1,6 @@
 use super::settings::SettingsPage;
 use super::{Auth, InboxPage};
-use crate::api::ApiClient;
+use crate::api::{ApiClient, Explained};
 use crate::components::inbox::InboxState;
 use crate::{live, notify};
 use leptos::prelude::*;

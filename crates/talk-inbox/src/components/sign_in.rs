@@ -1,5 +1,5 @@
 use super::TextField;
-use crate::api::ApiClient;
+use crate::api::{ApiClient, Explained};
 use crate::validation::{check_sign_in, problem_for, Problem};
 use leptos::prelude::*;
 use talk_protocol::{AgentProfile, LoginRequest};

@@ -1,6 +1,6 @@
 //! Who and what may use the workspace: allowed origins, API keys, agents.
 
-use crate::api::{ApiClient, ApiError};
+use crate::api::{ApiClient, ApiError, Explained};
 use crate::components::Auth;
 use crate::components::TextField;
 use crate::local_time;

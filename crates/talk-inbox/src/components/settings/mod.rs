@@ -10,7 +10,7 @@ pub use preview::{Preview, PREVIEW_READY, PREVIEW_SETTINGS};
 pub use widget_form::WidgetSettingsForm;
 
 use super::Auth;
-use crate::api::ApiClient;
+use crate::api::{ApiClient, Explained};
 use leptos::prelude::*;
 use talk_protocol::WidgetSettings;
 

@@ -86,7 +86,8 @@ pub fn Preview(
     on_cleanup(move || handle.remove());
 
     Effect::new(move |_| {
-        let json = draft.with(|settings| serde_json::to_string(settings).unwrap_or_default());
+        let json =
+            draft.with(|settings| talk_browser::json::stringify(settings).unwrap_or_default());
         let key = capture_key.get();
         latest.set_value(json);
         if let Some(previous) = pending.get_value() {

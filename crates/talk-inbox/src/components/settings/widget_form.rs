@@ -1,4 +1,4 @@
-use crate::api::ApiClient;
+use crate::api::{ApiClient, Explained};
 use crate::components::Auth;
 use crate::components::TextField;
 use crate::validation::{check_settings, parse_margin, problem_for, Problem};

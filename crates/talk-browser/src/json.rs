@@ -9,7 +9,11 @@ pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
 }
 
 pub fn stringify<T: Serialize>(value: &T) -> Result<String, String> {
-    let value = serde_wasm_bindgen::to_value(value).map_err(|error| error.to_string())?;
+    // Maps as plain objects (JSON.stringify writes a `Map` as `{}`) and `None` as null.
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    let value = value
+        .serialize(&serializer)
+        .map_err(|error| error.to_string())?;
     js_sys::JSON::stringify(&value)
         .ok()
         .and_then(|text| text.as_string())

@@ -1,0 +1,7 @@
+//! Browser code the widget and the inbox share, so each fix lands in both.
+
+pub mod http;
+pub mod ids;
+pub mod json;
+#[cfg(feature = "testing")]
+pub mod testing;
