@@ -23,27 +23,14 @@ impl FieldError {
     }
 }
 
-/// A deliberately plain shape check: one `@`, something before it, a dotted domain after it,
-/// no spaces. Anything subtler is the server's call.
+/// Missing or implausible (`talk_protocol::is_plausible_email`); anything subtler is the
+/// server's call.
 pub fn check_email(email: &str) -> Result<(), FieldError> {
     let email = email.trim();
     if email.is_empty() {
         return Err(FieldError::EmailMissing);
     }
-    let valid = email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
-        && match email.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !domain.contains("..")
-            }
-            None => false,
-        };
-    if valid {
+    if talk_protocol::is_plausible_email(email) {
         Ok(())
     } else {
         Err(FieldError::EmailInvalid)

@@ -281,6 +281,23 @@ impl Widget {
         self.click("talk-new-conversation").await;
     }
 
+    /// Writes `text` in the composer and sends it with Enter.
+    pub async fn send(&self, text: &str) {
+        self.type_into("talk-composer", text).await;
+        self.type_into("talk-composer", crate::ENTER).await;
+    }
+
+    /// As a new visitor: opens a new conversation, gives `email`, writes `first` and waits for
+    /// it and the bot's answer.
+    pub async fn start_conversation(&self, email: &str, first: &str) {
+        self.start_chat().await;
+        self.type_into("talk-email", email).await;
+        self.click("talk-identify-submit").await;
+        self.send(first).await;
+        self.wait_for_messages(&[("visitor", first), ("bot", crate::AUTO_REPLY)])
+            .await;
+    }
+
     /// Opens the messenger and, from its homepage, the most recent conversation.
     pub async fn continue_chat(&self) {
         self.click("talk-launcher").await;

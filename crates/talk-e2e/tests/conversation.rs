@@ -1,7 +1,7 @@
 //! A visitor on the demo page chats with an agent through the real server, in real Chromium.
 
 use std::time::Duration;
-use talk_e2e::{eventually, with_browser, AUTO_REPLY, ENTER};
+use talk_e2e::{eventually, with_browser, AUTO_REPLY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
@@ -42,8 +42,7 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         widget.click("talk-identify-submit").await;
 
         // Enter sends; the message is shown once the server has committed it.
-        widget.type_into("talk-composer", "hello").await;
-        widget.type_into("talk-composer", ENTER).await;
+        widget.send("hello").await;
         widget
             .wait_for_messages(&[("visitor", "hello"), ("bot", AUTO_REPLY)])
             .await;
@@ -186,20 +185,16 @@ async fn the_homepage_lists_earlier_conversations_with_replies_the_visitor_has_n
     with_browser("conversation-list", |server, browser| async move {
         browser.goto(&server.demo_url()).await;
         let widget = browser.widget().await;
-        widget.start_chat().await;
-        widget.type_into("talk-email", "ada@example.com").await;
-        widget.click("talk-identify-submit").await;
-        widget.type_into("talk-composer", "About my order").await;
-        widget.type_into("talk-composer", ENTER).await;
-        widget.wait_for_messages(&[("visitor", "About my order"), ("bot", AUTO_REPLY)]).await;
+        widget
+            .start_conversation("ada@example.com", "About my order")
+            .await;
         let first = server.conversations().await.remove(0);
 
         // A second conversation from the homepage.
         widget.click("talk-back").await;
         widget.click("talk-new-conversation").await;
         widget.wait_for_messages(&[]).await;
-        widget.type_into("talk-composer", "Another question").await;
-        widget.type_into("talk-composer", ENTER).await;
+        widget.send("Another question").await;
         widget.wait_for_messages(&[("visitor", "Another question"), ("bot", AUTO_REPLY)]).await;
         assert_eq!(server.conversations().await.len(), 2);
 

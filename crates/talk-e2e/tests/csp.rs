@@ -6,7 +6,6 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use talk_e2e::{
     eventually, snippet_script, with_browser, Browser, HostSite, SitePage, TestServer, AUTO_REPLY,
-    ENTER,
 };
 
 const NONCE: &str = "bm9uY2UtZm9yLXRoZS1jc3AtdGVzdA";
@@ -114,15 +113,8 @@ async fn converse(server: &TestServer, browser: &Browser, mode: Mode) {
         browser.enter_messenger_frame().await;
     }
     let widget = browser.widget().await;
-    widget.start_chat().await;
-    widget.type_into("talk-email", "ada@example.com").await;
-    widget.click("talk-identify-submit").await;
     widget
-        .type_into("talk-composer", "Can I pay by invoice?")
-        .await;
-    widget.type_into("talk-composer", ENTER).await;
-    widget
-        .wait_for_messages(&[("visitor", "Can I pay by invoice?"), ("bot", AUTO_REPLY)])
+        .start_conversation("ada@example.com", "Can I pay by invoice?")
         .await;
     let conversation = server.conversations().await.remove(0);
     server.reply(&conversation.id, "Yes, we can.").await;

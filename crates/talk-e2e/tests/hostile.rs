@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use talk_e2e::{eventually, snippet_script, with_browser, Browser, HostSite, AUTO_REPLY, ENTER};
+use talk_e2e::{eventually, snippet_script, with_browser, Browser, HostSite, AUTO_REPLY};
 
 const HOSTILE_CSS: &str = "* { all: unset !important; }
 div { display: none !important; }
@@ -72,10 +72,7 @@ async fn chat(browser: &Browser) {
     widget.start_chat().await;
     widget.type_into("talk-email", "ada@example.com").await;
     widget.click("talk-identify-submit").await;
-    widget
-        .type_into("talk-composer", "Hello from a hostile page")
-        .await;
-    widget.type_into("talk-composer", ENTER).await;
+    widget.send("Hello from a hostile page").await;
     widget
         .wait_for_messages(&[
             ("visitor", "Hello from a hostile page"),

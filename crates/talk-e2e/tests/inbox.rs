@@ -126,10 +126,7 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
             widget.start_chat().await;
             widget.type_into("talk-email", "ada@example.com").await;
             widget.click("talk-identify-submit").await;
-            widget
-                .type_into("talk-composer", "Is the blue one in stock?")
-                .await;
-            widget.type_into("talk-composer", ENTER).await;
+            widget.send("Is the blue one in stock?").await;
             widget
                 .wait_for_messages(&[
                     ("visitor", "Is the blue one in stock?"),
@@ -267,8 +264,7 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
             .await;
             widget.click("talk-new-conversation").await;
             widget.wait_for_messages(&[]).await;
-            widget.type_into("talk-composer", "Signed in now").await;
-            widget.type_into("talk-composer", ENTER).await;
+            widget.send("Signed in now").await;
             widget
                 .wait_for_messages(&[("visitor", "Signed in now"), ("bot", AUTO_REPLY)])
                 .await;

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use talk_e2e::{eventually, page_with_snippet, with_browser, Browser, HostSite, AUTO_REPLY, ENTER};
+use talk_e2e::{eventually, page_with_snippet, with_browser, Browser, HostSite, AUTO_REPLY};
 
 /// Registers page callbacks that record what they were told in `window.talkEvents`.
 const RECORD_EVENTS: &str = "window.talkEvents = []; ap3c.cmd.push(function () { \
@@ -54,10 +54,7 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
         widget.click("talk-new-conversation").await;
         widget.type_into("talk-email", "ada@example.com").await;
         widget.click("talk-identify-submit").await;
-        widget
-            .type_into("talk-composer", "Do you ship to Norway?")
-            .await;
-        widget.type_into("talk-composer", ENTER).await;
+        widget.send("Do you ship to Norway?").await;
         widget
             .wait_for_messages(&[("visitor", "Do you ship to Norway?"), ("bot", AUTO_REPLY)])
             .await;
@@ -291,14 +288,7 @@ async fn one_tab_plays_the_sound_and_only_after_the_visitor_interacted() {
         let first_tab = browser.client.window().await.unwrap();
         let widget = browser.widget().await;
         wait_for_event(&browser, "ready").await;
-        widget.start_chat().await;
-        widget.type_into("talk-email", "ada@example.com").await;
-        widget.click("talk-identify-submit").await;
-        widget.type_into("talk-composer", "hello").await;
-        widget.type_into("talk-composer", ENTER).await;
-        widget
-            .wait_for_messages(&[("visitor", "hello"), ("bot", AUTO_REPLY)])
-            .await;
+        widget.start_conversation("ada@example.com", "hello").await;
         widget.click("talk-close").await;
         js(&browser, COUNT_PLAYS).await;
 

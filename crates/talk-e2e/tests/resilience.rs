@@ -2,7 +2,7 @@
 //! keyboard-only visitors.
 
 use std::time::Duration;
-use talk_e2e::{eventually, with_browser, Browser, TestServer, Widget, AUTO_REPLY, ENTER};
+use talk_e2e::{eventually, with_browser, Browser, TestServer, Widget, AUTO_REPLY};
 
 /// Opens the demo page and identifies; returns the widget ready to chat.
 async fn identified_visitor(server: &TestServer, browser: &Browser) -> Widget {
@@ -15,16 +15,11 @@ async fn identified_visitor(server: &TestServer, browser: &Browser) -> Widget {
     widget
 }
 
-async fn send(widget: &Widget, text: &str) {
-    widget.type_into("talk-composer", text).await;
-    widget.type_into("talk-composer", ENTER).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_restart_mid_conversation_loses_and_duplicates_nothing() {
     with_browser("restart", |mut server, browser| async move {
         let widget = identified_visitor(&server, &browser).await;
-        send(&widget, "one").await;
+        widget.send("one").await;
         widget
             .wait_for_messages(&[("visitor", "one"), ("bot", AUTO_REPLY)])
             .await;
@@ -36,8 +31,8 @@ async fn a_server_restart_mid_conversation_loses_and_duplicates_nothing() {
 
         // The server goes away; the visitor keeps typing.
         server.shut_down().await;
-        send(&widget, "three").await;
-        send(&widget, "four").await;
+        widget.send("three").await;
+        widget.send("four").await;
         let shown = widget.messages().await;
         assert_eq!(
             shown
@@ -100,7 +95,7 @@ async fn markup_in_messages_is_shown_as_text() {
     with_browser("markup", |server, browser| async move {
         let widget = identified_visitor(&server, &browser).await;
         let hostile = "<img src=x onerror=alert(1)>";
-        send(&widget, hostile).await;
+        widget.send(hostile).await;
         widget.wait_for_messages(&[("visitor", hostile), ("bot", AUTO_REPLY)]).await;
         let conversation = server.conversations().await.remove(0);
         let reply = "<b>bold</b> & <script>alert(2)</script>";
@@ -173,7 +168,7 @@ async fn the_socket_token_is_refreshed_while_the_conversation_goes_on() {
     let server = TestServer::start_with(|settings| settings.socket_token_ttl_secs = 3).await;
     talk_e2e::with_browser_using("token-refresh", server, |mut server, browser| async move {
         let widget = identified_visitor(&server, &browser).await;
-        send(&widget, "first").await;
+        widget.send("first").await;
         widget
             .wait_for_messages(&[("visitor", "first"), ("bot", AUTO_REPLY)])
             .await;
@@ -188,7 +183,7 @@ async fn the_socket_token_is_refreshed_while_the_conversation_goes_on() {
         )
         .await;
         server.reply(&conversation.id, "still here?").await;
-        send(&widget, "yes").await;
+        widget.send("yes").await;
         widget
             .wait_for_messages(&[
                 ("visitor", "first"),
@@ -202,7 +197,7 @@ async fn the_socket_token_is_refreshed_while_the_conversation_goes_on() {
         server.shut_down().await;
         server.start_again().await;
         server.reply(&conversation.id, "after the restart").await;
-        send(&widget, "got it").await;
+        widget.send("got it").await;
         widget
             .wait_for_messages(&[
                 ("visitor", "first"),

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use talk_e2e::{eventually, with_browser, Browser, AUTO_REPLY, ENTER};
+use talk_e2e::{eventually, with_browser, Browser, AUTO_REPLY};
 
 async fn js(browser: &Browser, script: &str) -> Value {
     browser
@@ -66,8 +66,7 @@ async fn the_admins_settings_shape_the_visitors_widget() {
         widget.type_into("talk-first-name", "Ada").await;
         widget.type_into("talk-last-name", "Lovelace").await;
         widget.click("talk-identify-submit").await;
-        widget.type_into("talk-composer", "Hello").await;
-        widget.type_into("talk-composer", ENTER).await;
+        widget.send("Hello").await;
         widget
             .wait_for_messages(&[("visitor", "Hello"), ("bot", "Thanks for your message! We reply within a day.")])
             .await;
@@ -103,13 +102,8 @@ async fn typing_and_read_receipts_go_both_ways() {
     with_browser("typing", |server, browser| async move {
         browser.goto(&server.demo_url()).await;
         let widget = browser.widget().await;
-        widget.start_chat().await;
-        widget.type_into("talk-email", "ada@example.com").await;
-        widget.click("talk-identify-submit").await;
-        widget.type_into("talk-composer", "Is this in stock?").await;
-        widget.type_into("talk-composer", ENTER).await;
         widget
-            .wait_for_messages(&[("visitor", "Is this in stock?"), ("bot", AUTO_REPLY)])
+            .start_conversation("ada@example.com", "Is this in stock?")
             .await;
         let conversation = server.conversations().await.remove(0);
 
@@ -159,8 +153,7 @@ async fn typing_and_read_receipts_go_both_ways() {
         );
 
         // The agents read the visitor's next message: "Seen" under it.
-        widget.type_into("talk-composer", "Great, thanks").await;
-        widget.type_into("talk-composer", ENTER).await;
+        widget.send("Great, thanks").await;
         widget
             .wait_for_messages(&[
                 ("visitor", "Is this in stock?"),

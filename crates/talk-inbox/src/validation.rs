@@ -2,9 +2,9 @@
 //! again: these only spare a round trip and say at once what to fix).
 
 use talk_protocol::{
-    GreetingTemplate, LauncherIcon, WidgetSettings, MAX_BOT_NAME_CHARS, MAX_FONT_FAMILY_CHARS,
-    MAX_GREETING_CHARS, MAX_LAUNCHER_MARGIN, MAX_QUICK_LINKS, MAX_QUICK_LINK_LABEL_CHARS,
-    MAX_RESPONSE_TIME_CHARS,
+    is_plausible_email, GreetingTemplate, LauncherIcon, WidgetSettings, MAX_BOT_NAME_CHARS,
+    MAX_FONT_FAMILY_CHARS, MAX_GREETING_CHARS, MAX_LAUNCHER_MARGIN, MAX_QUICK_LINKS,
+    MAX_QUICK_LINK_LABEL_CHARS, MAX_RESPONSE_TIME_CHARS,
 };
 
 /// One problem, keyed by the field it belongs to (the key is also the field's test id).
@@ -27,24 +27,6 @@ pub fn problem_for(problems: &[Problem], field: &str) -> Option<String> {
         .iter()
         .find(|problem| problem.field == field)
         .map(|problem| problem.message.clone())
-}
-
-/// A plain shape check: one `@`, something before it, a dotted domain after it, no spaces.
-pub fn is_plausible_email(email: &str) -> bool {
-    let email = email.trim();
-    email.len() <= 254
-        && !email.chars().any(char::is_whitespace)
-        && match email.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && !domain.contains('@')
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !domain.contains("..")
-            }
-            None => false,
-        }
 }
 
 /// The sign-in form: both fields, a plausible email.

@@ -74,10 +74,52 @@ pub struct PersonProfile {
     pub page_views: Vec<PageView>,
 }
 
+/// The widget's and the inbox's check before sending: one `@`, something before it, a dotted
+/// domain after it, no spaces. Deliberately plain; the server's check is the real one.
+pub fn is_plausible_email(email: &str) -> bool {
+    let email = email.trim();
+    email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains("..")
+            }
+            None => false,
+        }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn plausible_emails_are_plain_addresses() {
+        for good in [" ada@example.com ", "a.b+tag@mail.example.co.uk"] {
+            assert!(is_plausible_email(good), "{good}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@example",
+            "ada@@example.com",
+            "a da@example.com",
+            "ada@.example.com",
+            "ada@example.com.",
+            "ada@example..com",
+            &long,
+        ] {
+            assert!(!is_plausible_email(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn track_request_takes_optional_title_and_referrer() {
