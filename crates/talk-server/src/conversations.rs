@@ -362,36 +362,46 @@ pub async fn visitor_message_by_client_id(
 }
 
 async fn insert_message(
-    tx: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::SqliteConnection,
     conversation_id: &str,
     message: NewMessage,
-) -> Result<Message, sqlx::Error> {
+) -> Result<(Message, bool), InsertError> {
     let now = db::now_ms();
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1, updated_at = ? WHERE id = ?
-         RETURNING last_seq",
-    )
-    .bind(now)
-    .bind(conversation_id)
-    .fetch_one(&mut *tx)
-    .await?;
     let id = db::new_id();
-    sqlx::query(
+    // The seq comes from the conversation row, so this statement is the only one that can
+    // fail on bad input (a resent client_msg_id, a conversation that is gone), and a failed
+    // statement leaves nothing behind: no savepoint needed.
+    let inserted: Option<(i64, String)> = sqlx::query_as(
         "INSERT INTO messages
            (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         SELECT ?, id, last_seq + 1, ?, ?, ?, ?, ? FROM conversations WHERE id = ?
+         RETURNING seq, (SELECT status FROM conversations WHERE id = conversation_id)",
     )
     .bind(&id)
-    .bind(conversation_id)
-    .bind(seq)
     .bind(author_kind_text(message.author.kind))
     .bind(&message.author.name)
     .bind(&message.body)
     .bind(&message.client_msg_id)
     .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    Ok(Message {
+    .bind(conversation_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(InsertError::classify)?;
+    let (seq, status_before) = inserted.ok_or(InsertError::Refused(sqlx::Error::RowNotFound))?;
+    sqlx::query(
+        "UPDATE conversations
+         SET last_seq = ?, updated_at = ?, status = CASE WHEN ? THEN 'open' ELSE status END
+         WHERE id = ?",
+    )
+    .bind(seq)
+    .bind(now)
+    .bind(message.reopens)
+    .bind(conversation_id)
+    .execute(&mut *conn)
+    .await
+    .map_err(InsertError::Transaction)?;
+    let reopened = message.reopens && status_before == "closed";
+    let message = Message {
         id,
         conversation_id: conversation_id.to_string(),
         seq,
@@ -399,7 +409,39 @@ async fn insert_message(
         body: message.body,
         client_msg_id: message.client_msg_id,
         created_at: now,
-    })
+    };
+    Ok((message, reopened))
+}
+
+/// Why a message was not inserted.
+#[derive(Debug)]
+pub(crate) enum InsertError {
+    /// This message alone was refused (a constraint, or no such conversation); the
+    /// transaction is intact and nothing of the message was written.
+    Refused(sqlx::Error),
+    /// Anything else: the transaction may be half-done or rolled back, so must not commit.
+    Transaction(sqlx::Error),
+}
+
+impl InsertError {
+    fn classify(error: sqlx::Error) -> Self {
+        // Constraint failures end the statement only; I/O, full-disk or busy errors may
+        // have rolled back the whole transaction (SQLite's "automatic rollback").
+        let constraint = error.as_database_error().is_some_and(|database_error| {
+            !matches!(database_error.kind(), sqlx::error::ErrorKind::Other)
+        });
+        if constraint {
+            InsertError::Refused(error)
+        } else {
+            InsertError::Transaction(error)
+        }
+    }
+
+    pub(crate) fn into_inner(self) -> sqlx::Error {
+        match self {
+            InsertError::Refused(error) | InsertError::Transaction(error) => error,
+        }
+    }
 }
 
 /// The outcome of an idempotent append.
@@ -429,8 +471,8 @@ pub async fn append(
     let client_msg_id = message.client_msg_id.clone();
     match writer.commit(conversation_id, message).await {
         Ok((message, reopened)) => Ok(Appended::New { message, reopened }),
-        // Sent before (a resend, or another tab): its savepoint was rolled back, so no seq
-        // was used; answer with the message stored the first time. Checking first would cost
+        // Sent before (a resend, or another tab): its insert failed alone, so no seq was
+        // used; answer with the message stored the first time. Checking first would cost
         // every message a query for the rare resend.
         Err(error) if db::is_unique_violation(&error) && client_msg_id.is_some() => {
             let client_msg_id = client_msg_id.unwrap_or_default();
@@ -443,23 +485,13 @@ pub async fn append(
     }
 }
 
-/// The writes of one append, inside the caller's transaction: reopen if asked, then insert.
+/// One append inside the caller's transaction (the group commit's): insert, reopen if asked.
 pub(crate) async fn append_in(
     conn: &mut sqlx::SqliteConnection,
     conversation_id: &str,
     message: NewMessage,
-) -> Result<(Message, bool), sqlx::Error> {
-    let reopened = message.reopens
-        && sqlx::query(
-            "UPDATE conversations SET status = 'open' WHERE id = ? AND status = 'closed'",
-        )
-        .bind(conversation_id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected()
-            > 0;
-    let message = insert_message(conn, conversation_id, message).await?;
-    Ok((message, reopened))
+) -> Result<(Message, bool), InsertError> {
+    insert_message(conn, conversation_id, message).await
 }
 
 /// Starts a conversation with its first message, in one transaction.
@@ -487,7 +519,9 @@ pub async fn create_with_message(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    let message = insert_message(&mut tx, &id, message).await?;
+    let (message, _) = insert_message(&mut tx, &id, message)
+        .await
+        .map_err(InsertError::into_inner)?;
     tx.commit().await?;
     let created = Conversation {
         id,

@@ -126,3 +126,74 @@ async fn a_failing_message_fails_alone_and_resends_are_answered_with_the_origina
         .unwrap();
     assert_eq!(lost, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_messages_use_no_seq_and_a_visitor_message_reopens_once() {
+    let app = test_app().await;
+    let session = app.widget_session(&visitor_id(3), None).await.json();
+    let conversation_id = app
+        .conversation_in_session(session["session_id"].as_str().unwrap())
+        .await;
+    let writer = &app.state.messages;
+    let first = conversations::append(
+        writer,
+        &conversation_id,
+        visitor_message("first".into(), Some("one".into())),
+    )
+    .await
+    .unwrap()
+    .into_message();
+    let resent = conversations::append(
+        writer,
+        &conversation_id,
+        visitor_message("first".into(), Some("one".into())),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(resent, Appended::Duplicate(ref message) if message.id == first.id));
+
+    let workspace_id: String =
+        sqlx::query_scalar("SELECT workspace_id FROM conversations WHERE id = ?")
+            .bind(&conversation_id)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    conversations::set_status(
+        &app.state.db,
+        &workspace_id,
+        &conversation_id,
+        talk_protocol::ConversationStatus::Closed,
+    )
+    .await
+    .unwrap();
+    let reopening = conversations::append(
+        writer,
+        &conversation_id,
+        visitor_message("back".into(), None),
+    )
+    .await
+    .unwrap();
+    let Appended::New { message, reopened } = reopening else {
+        panic!("a new message");
+    };
+    assert!(reopened, "a closed conversation is reopened by the visitor");
+    assert_eq!(message.seq, first.seq + 1, "the resend used no seq");
+    let Appended::New { reopened, .. } = conversations::append(
+        writer,
+        &conversation_id,
+        visitor_message("again".into(), None),
+    )
+    .await
+    .unwrap() else {
+        panic!("a new message");
+    };
+    assert!(!reopened, "already open");
+
+    let (status, last_seq): (String, i64) =
+        sqlx::query_as("SELECT status, last_seq FROM conversations WHERE id = ?")
+            .bind(&conversation_id)
+            .fetch_one(&app.state.db)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), last_seq), ("open", first.seq + 2));
+}
