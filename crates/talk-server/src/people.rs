@@ -197,6 +197,24 @@ pub async fn by_id(db: &Db, workspace_id: &str, id: &str) -> Result<Option<Perso
     Ok(row.map(Person::from))
 }
 
+/// The person a visitor identified as, if any.
+pub async fn of_visitor(
+    db: &Db,
+    workspace_id: &str,
+    visitor_id: &str,
+) -> Result<Option<Person>, sqlx::Error> {
+    let row: Option<PersonRow> = sqlx::query_as(&format!(
+        "SELECT {PERSON_COLUMNS} FROM people
+         WHERE workspace_id = ?1
+           AND id = (SELECT person_id FROM visitors WHERE workspace_id = ?1 AND id = ?2)"
+    ))
+    .bind(workspace_id)
+    .bind(visitor_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(Person::from))
+}
+
 pub async fn by_email(
     db: &Db,
     workspace_id: &str,

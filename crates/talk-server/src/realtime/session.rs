@@ -348,16 +348,18 @@ impl Session {
             }
         };
         let db = &self.state.db;
-        let person_id = match (&viewer.verified_person_id, claims.ver) {
-            (Some(person_id), true) => Some(person_id.clone()),
-            _ => people::visitor_person_id(db, &viewer.workspace_id, &viewer.visitor_id).await?,
+        let (person_id, person) = match (&viewer.verified_person_id, claims.ver) {
+            (Some(person_id), true) => (
+                Some(person_id.clone()),
+                people::by_id(db, &viewer.workspace_id, person_id).await?,
+            ),
+            _ => {
+                let person =
+                    people::of_visitor(db, &viewer.workspace_id, &viewer.visitor_id).await?;
+                (person.as_ref().map(|person| person.id.clone()), person)
+            }
         };
-        let name = match &person_id {
-            Some(person_id) => people::by_id(db, &viewer.workspace_id, person_id)
-                .await?
-                .and_then(|person| person.display_name()),
-            None => None,
-        };
+        let name = person.and_then(|person| person.display_name());
         let author = Author {
             kind: AuthorKind::Visitor,
             name,
@@ -448,8 +450,15 @@ impl Session {
 
         match conversation_id {
             Some(conversation_id) => {
-                let conversation = self.visible_conversation(&conversation_id).await?;
-                match conversations::append(&self.state.messages, &conversation.id, new_message)
+                // Subscribed means checked visible, and visibility rests on the token's
+                // visitor and person, which a session keeps: no query per message.
+                if !self
+                    .subscribed
+                    .contains(&Topic::conversation(&conversation_id))
+                {
+                    self.visible_conversation(&conversation_id).await?;
+                }
+                match conversations::append(&self.state.messages, &conversation_id, new_message)
                     .await?
                 {
                     Appended::Duplicate(message) => Ok(message),
@@ -457,14 +466,14 @@ impl Session {
                         publish::in_conversation(
                             &self.state.hub,
                             &workspace_id,
-                            &conversation.id,
+                            &conversation_id,
                             ServerEvent::Message {
                                 message: message.clone(),
                             },
                             except,
                         );
                         if reopened {
-                            let reopened = self.visible_conversation(&conversation.id).await?;
+                            let reopened = self.visible_conversation(&conversation_id).await?;
                             // The sender too: its answer is only the ack.
                             publish::conversation_updated(
                                 &self.state.hub,
