@@ -361,7 +361,10 @@ pub async fn visitor_message_by_client_id(
     Ok(row.map(Message::from))
 }
 
-async fn insert_message(
+/// Inserts the conversation's next message inside the caller's transaction (the group
+/// commit's, or a new conversation's) and moves its `last_seq`; a visitor's message
+/// (`reopens`) reopens a closed conversation. Answers the message and whether it reopened.
+pub(crate) async fn insert_message(
     conn: &mut sqlx::SqliteConnection,
     conversation_id: &str,
     message: NewMessage,
@@ -483,15 +486,6 @@ pub async fn append(
         }
         Err(error) => Err(error),
     }
-}
-
-/// One append inside the caller's transaction (the group commit's): insert, reopen if asked.
-pub(crate) async fn append_in(
-    conn: &mut sqlx::SqliteConnection,
-    conversation_id: &str,
-    message: NewMessage,
-) -> Result<(Message, bool), InsertError> {
-    insert_message(conn, conversation_id, message).await
 }
 
 /// Starts a conversation with its first message, in one transaction.

@@ -1,8 +1,9 @@
 //! Group commit for messages. One writer task takes every message waiting in its queue and
 //! commits them in a single transaction; a message refused by a constraint (a resend) fails
-//! alone, as its one failing statement leaves nothing behind. Concurrent messages then share one fsync instead of queueing on SQLite's write lock
-//! (whose busy handler sleeps up to 100 ms at a time), and every sender is answered only
-//! after the commit that made its message durable.
+//! alone, as its one failing statement leaves nothing behind. Concurrent messages then share
+//! one fsync instead of queueing on SQLite's write lock (whose busy handler sleeps up to
+//! 100 ms at a time), and every sender is answered only after the commit that made its
+//! message durable.
 
 use crate::conversations::{self, InsertError, NewMessage};
 use crate::db::Db;
@@ -101,7 +102,7 @@ async fn write_all(
     let mut outcomes = Vec::with_capacity(work.len());
     let mut tx = db.begin().await?;
     for (conversation_id, message) in work {
-        match conversations::append_in(&mut tx, &conversation_id, message).await {
+        match conversations::insert_message(&mut tx, &conversation_id, message).await {
             Ok(committed) => outcomes.push(Ok(committed)),
             Err(InsertError::Refused(error)) => outcomes.push(Err(error)),
             // Dropping `tx` rolls the batch back; every sender hears the error and resends.
