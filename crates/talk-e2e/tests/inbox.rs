@@ -58,18 +58,27 @@ async fn listed(agent: &Browser) -> Vec<(String, String)> {
 
 /// Waits until the list shows exactly these (name, unread) rows, top first.
 async fn wait_for_rows(agent: &Browser, expected: &[(&str, &str)]) {
+    wait_for_pairs("the conversation list", expected, || listed(agent)).await;
+}
+
+/// Waits until `read` answers `expected`; on timeout, says what it last answered.
+async fn wait_for_pairs<F, Fut>(what: &str, expected: &[(&str, &str)], read: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Vec<(String, String)>>,
+{
     let expected: Vec<(String, String)> = expected
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect();
     let deadline = std::time::Instant::now() + WAIT;
     loop {
-        let rows = listed(agent).await;
-        if rows == expected {
+        let seen = read().await;
+        if seen == expected {
             return;
         }
         if std::time::Instant::now() > deadline {
-            panic!("the list shows {rows:?}, expected {expected:?}");
+            panic!("{what} shows {seen:?}, expected {expected:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -87,14 +96,7 @@ async fn inbox_messages(agent: &Browser) -> Vec<(String, String)> {
 }
 
 async fn wait_for_inbox_messages(agent: &Browser, expected: &[(&str, &str)]) {
-    let expected: Vec<(String, String)> = expected
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    eventually(&format!("the inbox to show {expected:?}"), WAIT, || async {
-        (inbox_messages(agent).await == expected).then_some(())
-    })
-    .await;
+    wait_for_pairs("the conversation", expected, || inbox_messages(agent)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
