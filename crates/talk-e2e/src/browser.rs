@@ -211,6 +211,16 @@ impl Browser {
         self.wait_for(testid).await.click().await.expect("click");
     }
 
+    /// The element's text, once it is there.
+    pub async fn text(&self, testid: &str) -> String {
+        self.wait_for(testid).await.text().await.expect("text")
+    }
+
+    /// The element's text if it is there now (for `eventually`).
+    pub async fn text_now(&self, testid: &str) -> Option<String> {
+        self.find(testid).await?.text().await.ok()
+    }
+
     /// Replaces the field's text.
     pub async fn fill(&self, testid: &str, text: &str) {
         let field = self.wait_for(testid).await;
@@ -265,6 +275,16 @@ impl Widget {
 
     pub async fn click(&self, testid: &str) {
         self.wait_for(testid).await.click().await.expect("click");
+    }
+
+    /// The element's text, once it is there.
+    pub async fn text(&self, testid: &str) -> String {
+        self.wait_for(testid).await.text().await.expect("text")
+    }
+
+    /// The element's text if it is there now (for `eventually`).
+    pub async fn text_now(&self, testid: &str) -> Option<String> {
+        self.find(testid).await?.text().await.ok()
     }
 
     pub async fn type_into(&self, testid: &str, text: &str) {

@@ -283,6 +283,16 @@ impl TestServer {
         .await
     }
 
+    /// The URLs of the contact's page views, newest first.
+    pub async fn page_urls(&self, conversation_id: &str) -> Vec<String> {
+        self.contact(conversation_id)
+            .await
+            .page_views
+            .into_iter()
+            .map(|view| view.url)
+            .collect()
+    }
+
     /// An agent typing, through the agent API.
     pub async fn agent_typing(&self, conversation_id: &str) {
         let response = self

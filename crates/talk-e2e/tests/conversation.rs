@@ -106,7 +106,7 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
             "the greeting to name the person",
             Duration::from_secs(15),
             || async {
-                let text = widget.find("talk-greeting").await?.text().await.ok()?;
+                let text = widget.text_now("talk-greeting").await?;
                 // The first name is split from str::name "Ada Lovelace" by the session API.
                 (text.trim() == "Hi Ada").then_some(text)
             },

@@ -188,13 +188,7 @@ async fn a_single_page_app_keeps_the_conversation_and_records_its_routes() {
             .map(|path| format!("{}{path}", site.url))
             .collect();
         eventually("the routes in the contact's history", Duration::from_secs(10), || async {
-            let pages: Vec<String> = server
-                .contact(&conversation.id)
-                .await
-                .page_views
-                .into_iter()
-                .map(|view| view.url)
-                .collect();
+            let pages = server.page_urls(&conversation.id).await;
             (pages == expected).then_some(())
         })
         .await;

@@ -24,12 +24,7 @@ async fn sign_in(browser: &Browser, server: &TestServer) {
 async fn save_settings(admin: &Browser) {
     admin.click("settings-save").await;
     eventually("the save to finish", WAIT, || async {
-        let text = admin
-            .find("settings-save-status")
-            .await?
-            .text()
-            .await
-            .ok()?;
+        let text = admin.text_now("settings-save-status").await?;
         text.starts_with("Saved.").then_some(())
     })
     .await;
@@ -117,7 +112,7 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
             agent.fill("signin-email", server.admin_login().0).await;
             agent.fill("signin-password", "not the password").await;
             agent.click("signin-submit").await;
-            let error = agent.wait_for("signin-error").await.text().await.unwrap();
+            let error = agent.text("signin-error").await;
             assert_eq!(error, "The email or password is wrong.");
             sign_in(&agent, &server).await;
             agent.wait_for("inbox-no-conversations").await;
@@ -147,15 +142,7 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
                 ],
             )
             .await;
-            assert_eq!(
-                agent
-                    .wait_for("inbox-not-verified")
-                    .await
-                    .text()
-                    .await
-                    .unwrap(),
-                "Not verified"
-            );
+            assert_eq!(agent.text("inbox-not-verified").await, "Not verified");
             let demo_page = server.demo_url();
             let pages = eventually("the contact's page views", WAIT, || async {
                 let pages: Vec<String> =
@@ -164,15 +151,7 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
             })
             .await;
             assert_eq!(pages, [demo_page]);
-            assert_eq!(
-                agent
-                    .wait_for("inbox-contact-verified")
-                    .await
-                    .text()
-                    .await
-                    .unwrap(),
-                "Not verified"
-            );
+            assert_eq!(agent.text("inbox-contact-verified").await, "Not verified");
             assert_eq!(
                 listed(&agent).await,
                 [("ada@example.com".to_string(), "0".to_string())],
@@ -187,13 +166,13 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
             // Typing shows both ways.
             widget.type_into("talk-composer", "Also").await;
             eventually("the visitor's typing in the inbox", WAIT, || async {
-                let text = agent.find("inbox-typing").await?.text().await.ok()?;
+                let text = agent.text_now("inbox-typing").await?;
                 (text == "The visitor is typing…").then_some(())
             })
             .await;
             agent.fill("inbox-reply", "Yes, 12 left").await;
             eventually("the agent's typing in the widget", WAIT, || async {
-                let text = widget.find("talk-typing").await?.text().await.ok()?;
+                let text = widget.text_now("talk-typing").await?;
                 text.ends_with("is typing…").then_some(())
             })
             .await;
@@ -229,12 +208,7 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
             agent.wait_for("inbox-assigned-to-me").await;
             agent.click("inbox-close").await;
             eventually("the closed state", WAIT, || async {
-                let text = agent
-                    .find("inbox-conversation-status")
-                    .await?
-                    .text()
-                    .await
-                    .ok()?;
+                let text = agent.text_now("inbox-conversation-status").await?;
                 (text == "Closed").then_some(())
             })
             .await;
@@ -260,7 +234,7 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
                 .await
                 .expect("setVerifiedSession");
             eventually("the verified homepage", WAIT, || async {
-                let text = widget.find("talk-greeting").await?.text().await.ok()?;
+                let text = widget.text_now("talk-greeting").await?;
                 (text.trim() == "Hi Ada").then_some(())
             })
             .await;
@@ -281,12 +255,7 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
             wait_for_inbox_messages(&agent, &[("visitor", "Signed in now"), ("bot", AUTO_REPLY)])
                 .await;
             let verified = eventually("the contact to load", WAIT, || async {
-                agent
-                    .find("inbox-contact-verified")
-                    .await?
-                    .text()
-                    .await
-                    .ok()
+                agent.text_now("inbox-contact-verified").await
             })
             .await;
             assert_eq!(verified, "Verified");
@@ -340,12 +309,7 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
             admin.fill("settings-brand-color", "green").await;
             admin.click("settings-save").await;
             assert_eq!(
-                admin
-                    .wait_for("settings-brand-color-error")
-                    .await
-                    .text()
-                    .await
-                    .unwrap(),
+                admin.text("settings-brand-color-error").await,
                 "Write the brand colour like #1f6feb."
             );
 
@@ -402,12 +366,7 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
 
             // The response time the visitor sees follows the agent's presence.
             assert_eq!(
-                widget
-                    .wait_for("talk-response-time")
-                    .await
-                    .text()
-                    .await
-                    .unwrap(),
+                widget.text("talk-response-time").await,
                 "We'll reply as soon as we're back."
             );
             admin.click("inbox-presence").await;
@@ -425,12 +384,7 @@ async fn settings_change_the_visitors_widget_after_a_live_preview() {
             let widget = visitor.widget().await;
             widget.click("talk-launcher").await;
             assert_eq!(
-                widget
-                    .wait_for("talk-response-time")
-                    .await
-                    .text()
-                    .await
-                    .unwrap(),
+                widget.text("talk-response-time").await,
                 "We typically reply in a few minutes."
             );
 
@@ -476,7 +430,7 @@ async fn admins_manage_keys_agents_and_origins_and_an_ended_session_signs_out() 
             .await
             .unwrap();
         admin.click("nav-inbox").await;
-        let notice = admin.wait_for("signin-notice").await.text().await.unwrap();
+        let notice = admin.text("signin-notice").await;
         assert_eq!(
             notice,
             "Your session has expired. Sign in again to continue."
@@ -509,12 +463,7 @@ async fn click_in_row(browser: &Browser, row: &str, row_filter: &str, button: &s
 async fn an_api_key_is_shown_once_works_and_is_revoked(admin: &Browser, server: &TestServer) {
     wait_for_count(admin, "settings-api-key", 1).await;
     admin.click("settings-api-key-create").await;
-    let key = admin
-        .wait_for("settings-new-api-key")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let key = admin.text("settings-new-api-key").await;
     assert!(key.starts_with("talk_sk_"), "{key}");
     let status = || async {
         reqwest::Client::new()
@@ -551,22 +500,12 @@ async fn agents_are_added_reset_and_removed(admin: &Browser, server: &TestServer
     admin.fill("settings-agent-name", "Sam").await;
     admin.click("settings-agent-create").await;
     assert_eq!(
-        admin
-            .wait_for("settings-agent-email-error")
-            .await
-            .text()
-            .await
-            .unwrap(),
+        admin.text("settings-agent-email-error").await,
         "Enter the agent's email address, like sam@example.com."
     );
     admin.fill("settings-agent-email", "sam@example.com").await;
     admin.click("settings-agent-create").await;
-    let password = admin
-        .wait_for("settings-agent-password")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let password = admin.text("settings-agent-password").await;
     let login = |password: String| async move {
         reqwest::Client::new()
             .post(format!("{}/v1/agent/login", server.url))
@@ -583,12 +522,7 @@ async fn agents_are_added_reset_and_removed(admin: &Browser, server: &TestServer
     let sam = "r.getAttribute('data-email') === 'sam@example.com'";
     click_in_row(admin, "settings-agent", sam, "settings-agent-reset").await;
     let new_password = eventually("the new password", WAIT, || async {
-        let shown = admin
-            .find("settings-agent-password")
-            .await?
-            .text()
-            .await
-            .ok()?;
+        let shown = admin.text_now("settings-agent-password").await?;
         (shown != password).then_some(shown)
     })
     .await;
@@ -605,24 +539,14 @@ async fn allowed_origins_are_checked_and_stored_normalised(admin: &Browser, serv
         .fill("settings-origins", "https://shop.example/cart")
         .await;
     admin.click("settings-origins-save").await;
-    let error = admin
-        .wait_for("settings-origins-error")
-        .await
-        .text()
-        .await
-        .unwrap();
+    let error = admin.text("settings-origins-error").await;
     assert!(error.contains("is not an origin"), "{error}");
     admin
         .fill("settings-origins", "https://Shop.Example/")
         .await;
     admin.click("settings-origins-save").await;
     eventually("the origins to be saved", WAIT, || async {
-        let status = admin
-            .find("settings-origins-status")
-            .await?
-            .text()
-            .await
-            .ok()?;
+        let status = admin.text_now("settings-origins-status").await?;
         (status == "Saved.").then_some(())
     })
     .await;

@@ -64,10 +64,7 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
         let conversation = server.conversations().await.remove(0);
         server.reply(&conversation.id, "We do!").await;
         wait_for_event(&browser, "unread:1").await;
-        assert_eq!(
-            widget.wait_for("talk-unread").await.text().await.unwrap(),
-            "1"
-        );
+        assert_eq!(widget.text("talk-unread").await, "1");
         assert_eq!(
             js(&browser, "return document.title;").await,
             json!("(1) Shop")
@@ -101,13 +98,7 @@ async fn the_page_api_drives_the_messenger_and_hears_about_unread_messages() {
             },
         )
         .await;
-        let pages: Vec<String> = server
-            .contact(&conversation.id)
-            .await
-            .page_views
-            .into_iter()
-            .map(|view| view.url)
-            .collect();
+        let pages = server.page_urls(&conversation.id).await;
         assert_eq!(
             pages,
             [pricing.clone(), format!("{}/", site.url)],
@@ -169,7 +160,7 @@ async fn a_token_in_init_greets_the_known_contact_and_verifies_the_conversation(
         let widget = browser.widget().await;
         widget.click("talk-launcher").await;
         let greeting = eventually("a greeting by name", Duration::from_secs(15), || async {
-            let text = widget.find("talk-greeting").await?.text().await.ok()?;
+            let text = widget.text_now("talk-greeting").await?;
             text.contains("Grace").then_some(text)
         })
         .await;
@@ -256,7 +247,7 @@ async fn the_language_option_gives_an_arabic_right_to_left_messenger() {
             "const m = document.querySelector('ap3c-talk').shadowRoot.querySelector('[dir]'); \
              return [m.getAttribute('lang'), m.getAttribute('dir')];";
         assert_eq!(js(&browser, root).await, json!(["ar", "rtl"]));
-        let greeting = widget.wait_for("talk-greeting").await.text().await.unwrap();
+        let greeting = widget.text("talk-greeting").await;
         assert_eq!(greeting, "مرحبًا");
         browser.screenshot("arabic-1280x800").await;
         server.stop().await;

@@ -42,10 +42,10 @@ async fn the_admins_settings_shape_the_visitors_widget() {
         // Dark, because the workspace says so (the browser's scheme is light).
         let panel_background = "return getComputedStyle(document.querySelector('ap3c-talk').shadowRoot              .querySelector('[data-testid=talk-panel]')).backgroundColor;";
         assert_eq!(js(&browser, panel_background).await, json!("rgb(28, 31, 38)"));
-        let greeting = widget.wait_for("talk-greeting").await.text().await.unwrap();
+        let greeting = widget.text("talk-greeting").await;
         assert_eq!(greeting, "Welcome, friend!");
         assert_eq!(
-            widget.wait_for("talk-response-time").await.text().await.unwrap(),
+            widget.text("talk-response-time").await,
             "We reply within a day."
         );
         let link = widget.wait_for("talk-quick-link").await;
@@ -133,7 +133,7 @@ async fn typing_and_read_receipts_go_both_ways() {
         // An agent types: the visitor sees who.
         server.agent_typing(&conversation.id).await;
         let typing = eventually("the typing indicator", Duration::from_secs(10), || async {
-            let text = widget.find("talk-typing").await?.text().await.ok()?;
+            let text = widget.text_now("talk-typing").await?;
             (!text.is_empty()).then_some(text)
         })
         .await;
@@ -147,10 +147,7 @@ async fn typing_and_read_receipts_go_both_ways() {
                 ("agent", "Yes, 12 left."),
             ])
             .await;
-        assert_eq!(
-            widget.wait_for("talk-typing").await.text().await.unwrap(),
-            ""
-        );
+        assert_eq!(widget.text("talk-typing").await, "");
 
         // The agents read the visitor's next message: "Seen" under it.
         widget.send("Great, thanks").await;
