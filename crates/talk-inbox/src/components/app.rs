@@ -2,6 +2,7 @@ use super::{Shell, SignInForm};
 use crate::api::{ApiClient, ApiError, Explained};
 use crate::live;
 use leptos::prelude::*;
+use std::future::Future;
 use talk_protocol::AgentProfile;
 
 /// Who is signed in, shared by every screen. A request answered `not_signed_in` or
@@ -30,6 +31,26 @@ impl Auth {
             "Your session has expired. Sign in again to continue.".into(),
         ));
         true
+    }
+
+    /// Runs an API call in the background: `on_ok` gets the answer, and an error that did
+    /// not sign the app out is told in `problem`.
+    pub fn call<T: 'static>(
+        self,
+        request: impl Future<Output = Result<T, ApiError>> + 'static,
+        problem: RwSignal<Option<String>>,
+        on_ok: impl FnOnce(T) + 'static,
+    ) {
+        leptos::task::spawn_local(async move {
+            match request.await {
+                Ok(answer) => on_ok(answer),
+                Err(error) => {
+                    if !self.check(&error) {
+                        problem.set(Some(error.user_message()));
+                    }
+                }
+            }
+        });
     }
 
     pub fn signed_out(&self, notice: Option<String>) {

@@ -1,5 +1,5 @@
 use super::{Auth, ContactPanel, ConversationList};
-use crate::api::{ApiClient, ConversationAction, Explained};
+use crate::api::{ApiClient, ConversationAction};
 use crate::components::conversation_view::ConversationView;
 use crate::state::{self, Tab};
 use crate::{live, notify};
@@ -50,26 +50,17 @@ impl InboxState {
 
     pub fn reload_list(self, auth: Auth) {
         let tab = self.tab.get_untracked();
-        leptos::task::spawn_local(async move {
-            match ApiClient.conversations(tab.filter()).await {
-                Ok(list) => {
-                    if self.tab.get_untracked() != tab {
-                        return; // the agent switched tabs meanwhile
-                    }
-                    self.known.update_value(|known| {
-                        known.extend(list.conversations.iter().map(|c| c.conversation.id.clone()))
-                    });
-                    self.list_error.set(None);
-                    self.conversations.update(|current| {
-                        *current = state::merge_fetched(current, list.conversations)
-                    });
-                }
-                Err(error) => {
-                    if !auth.check(&error) {
-                        self.list_error.set(Some(error.user_message()));
-                    }
-                }
+        let request = ApiClient.conversations(tab.filter());
+        auth.call(request, self.list_error, move |list| {
+            if self.tab.get_untracked() != tab {
+                return; // the agent switched tabs meanwhile
             }
+            self.known.update_value(|known| {
+                known.extend(list.conversations.iter().map(|c| c.conversation.id.clone()))
+            });
+            self.list_error.set(None);
+            self.conversations
+                .update(|current| *current = state::merge_fetched(current, list.conversations));
         });
     }
 
@@ -90,23 +81,18 @@ impl InboxState {
         let Some(id) = self.selected.get_untracked() else {
             return;
         };
-        leptos::task::spawn_local(async move {
-            match ApiClient.messages(&id).await {
-                Ok(list) => {
-                    if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
-                        self.messages.update(|messages| {
-                            for message in list.messages {
-                                state::merge_message(messages, message);
-                            }
-                        });
-                        self.mark_read();
+        let request = {
+            let id = id.clone();
+            async move { ApiClient.messages(&id).await }
+        };
+        auth.call(request, self.action_error, move |list| {
+            if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
+                self.messages.update(|messages| {
+                    for message in list.messages {
+                        state::merge_message(messages, message);
                     }
-                }
-                Err(error) => {
-                    if !auth.check(&error) {
-                        self.action_error.set(Some(error.user_message()));
-                    }
-                }
+                });
+                self.mark_read();
             }
         });
         self.reload_contact(auth);
@@ -169,15 +155,9 @@ impl InboxState {
             return;
         }
         // The socket is down (reconnecting): the same reply over HTTP.
-        leptos::task::spawn_local(async move {
-            match ApiClient.reply(&conversation_id, &body).await {
-                Ok(message) => self.on_event(ServerEvent::Message { message }, auth),
-                Err(error) => {
-                    if !auth.check(&error) {
-                        self.action_error.set(Some(error.user_message()));
-                    }
-                }
-            }
+        let request = async move { ApiClient.reply(&conversation_id, &body).await };
+        auth.call(request, self.action_error, move |message| {
+            self.on_event(ServerEvent::Message { message }, auth)
         });
     }
 
@@ -195,18 +175,10 @@ impl InboxState {
             return;
         };
         let agent_id = auth.agent_id();
-        leptos::task::spawn_local(async move {
-            match ApiClient.conversation_action(&id, action, &agent_id).await {
-                Ok(conversation) => {
-                    self.action_error.set(None);
-                    self.on_event(ServerEvent::ConversationUpdated { conversation }, auth);
-                }
-                Err(error) => {
-                    if !auth.check(&error) {
-                        self.action_error.set(Some(error.user_message()));
-                    }
-                }
-            }
+        let request = async move { ApiClient.conversation_action(&id, action, &agent_id).await };
+        auth.call(request, self.action_error, move |conversation| {
+            self.action_error.set(None);
+            self.on_event(ServerEvent::ConversationUpdated { conversation }, auth);
         });
     }
 

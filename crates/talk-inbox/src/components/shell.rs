@@ -1,6 +1,6 @@
 use super::settings::SettingsPage;
 use super::{Auth, InboxPage};
-use crate::api::{ApiClient, Explained};
+use crate::api::ApiClient;
 use crate::components::inbox::InboxState;
 use crate::{live, notify};
 use leptos::prelude::*;
@@ -50,19 +50,14 @@ pub fn Shell() -> impl IntoView {
             Presence::Online => Presence::Away,
             Presence::Away => Presence::Online,
         };
-        leptos::task::spawn_local(async move {
-            match ApiClient.set_presence(wanted).await {
-                Ok(agent) => {
-                    presence_error.set(None);
-                    auth.agent.set(Some(agent));
-                }
-                Err(error) => {
-                    if !auth.check(&error) {
-                        presence_error.set(Some(error.user_message()));
-                    }
-                }
-            }
-        });
+        auth.call(
+            ApiClient.set_presence(wanted),
+            presence_error,
+            move |agent| {
+                presence_error.set(None);
+                auth.agent.set(Some(agent));
+            },
+        );
     };
 
     let permission = RwSignal::new(notify::permission());

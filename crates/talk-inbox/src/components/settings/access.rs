@@ -1,17 +1,12 @@
 //! Who and what may use the workspace: allowed origins, API keys, agents.
 
-use crate::api::{ApiClient, ApiError, Explained};
+use crate::api::ApiClient;
 use crate::components::Auth;
 use crate::components::TextField;
 use crate::local_time;
 use crate::validation::{check_new_agent, parse_origins, problem_for, Problem};
 use leptos::prelude::*;
 use talk_protocol::{AgentProfile, AgentRole, AllowedOrigins, ApiKeyInfo, NewAgentRequest};
-
-/// An error for the section, unless it signed the app out.
-fn shown(auth: Auth, error: ApiError) -> Option<String> {
-    (!auth.check(&error)).then(|| error.user_message())
-}
 
 /// Origins allowed to start widget sessions, one per line; empty allows every site.
 #[component]
@@ -20,11 +15,8 @@ pub fn OriginsSection() -> impl IntoView {
     let text = RwSignal::new(String::new());
     let problem = RwSignal::new(None::<String>);
     let status = RwSignal::new(String::new());
-    leptos::task::spawn_local(async move {
-        match ApiClient.allowed_origins().await {
-            Ok(list) => text.set(list.origins.join("\n")),
-            Err(error) => problem.set(shown(auth, error)),
-        }
+    auth.call(ApiClient.allowed_origins(), problem, move |list| {
+        text.set(list.origins.join("\n"))
     });
     let save = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -37,17 +29,11 @@ pub fn OriginsSection() -> impl IntoView {
             }
         };
         problem.set(None);
-        leptos::task::spawn_local(async move {
-            match ApiClient
-                .save_allowed_origins(&AllowedOrigins { origins })
-                .await
-            {
-                Ok(stored) => {
-                    text.set(stored.origins.join("\n"));
-                    status.set("Saved.".into());
-                }
-                Err(error) => problem.set(shown(auth, error)),
-            }
+        let origins = AllowedOrigins { origins };
+        let request = async move { ApiClient.save_allowed_origins(&origins).await };
+        auth.call(request, problem, move |stored| {
+            text.set(stored.origins.join("\n"));
+            status.set("Saved.".into());
         });
     };
     view! {
@@ -77,33 +63,21 @@ pub fn ApiKeysSection() -> impl IntoView {
     let fresh_key = RwSignal::new(None::<String>);
     let problem = RwSignal::new(None::<String>);
     let reload = move || {
-        leptos::task::spawn_local(async move {
-            match ApiClient.api_keys().await {
-                Ok(list) => keys.set(list.api_keys),
-                Err(error) => problem.set(shown(auth, error)),
-            }
+        auth.call(ApiClient.api_keys(), problem, move |list| {
+            keys.set(list.api_keys)
         });
     };
     reload();
     let create = move |_| {
-        leptos::task::spawn_local(async move {
-            match ApiClient.create_api_key().await {
-                Ok(created) => {
-                    problem.set(None);
-                    fresh_key.set(Some(created.key));
-                    reload();
-                }
-                Err(error) => problem.set(shown(auth, error)),
-            }
+        auth.call(ApiClient.create_api_key(), problem, move |created| {
+            problem.set(None);
+            fresh_key.set(Some(created.key));
+            reload();
         });
     };
     let revoke = move |id: String| {
-        leptos::task::spawn_local(async move {
-            match ApiClient.revoke_api_key(&id).await {
-                Ok(()) => reload(),
-                Err(error) => problem.set(shown(auth, error)),
-            }
-        });
+        let request = async move { ApiClient.revoke_api_key(&id).await };
+        auth.call(request, problem, move |()| reload());
     };
     view! {
         <section class="inbox-card" aria-labelledby="settings-keys-heading">
@@ -161,11 +135,8 @@ pub fn AgentsSection() -> impl IntoView {
     let role = RwSignal::new(AgentRole::Agent);
     let problems = RwSignal::new(Vec::<Problem>::new());
     let reload = move || {
-        leptos::task::spawn_local(async move {
-            match ApiClient.agents().await {
-                Ok(list) => agents.set(list.agents),
-                Err(error) => problem.set(shown(auth, error)),
-            }
+        auth.call(ApiClient.agents(), problem, move |list| {
+            agents.set(list.agents)
         });
     };
     reload();
@@ -183,34 +154,24 @@ pub fn AgentsSection() -> impl IntoView {
             role: role.get_untracked(),
             photo_url: None,
         };
-        leptos::task::spawn_local(async move {
-            match ApiClient.create_agent(&request).await {
-                Ok(created) => {
-                    problem.set(None);
-                    shown_password.set(Some((created.agent.email, created.password)));
-                    email.set(String::new());
-                    name.set(String::new());
-                    reload();
-                }
-                Err(error) => problem.set(shown(auth, error)),
-            }
+        let request = async move { ApiClient.create_agent(&request).await };
+        auth.call(request, problem, move |created| {
+            problem.set(None);
+            shown_password.set(Some((created.agent.email, created.password)));
+            email.set(String::new());
+            name.set(String::new());
+            reload();
         });
     };
     let reset = move |agent: AgentProfile| {
-        leptos::task::spawn_local(async move {
-            match ApiClient.reset_password(&agent.id).await {
-                Ok(answer) => shown_password.set(Some((agent.email, answer.password))),
-                Err(error) => problem.set(shown(auth, error)),
-            }
+        let request = async move { ApiClient.reset_password(&agent.id).await };
+        auth.call(request, problem, move |answer| {
+            shown_password.set(Some((agent.email, answer.password)))
         });
     };
     let remove = move |id: String| {
-        leptos::task::spawn_local(async move {
-            match ApiClient.remove_agent(&id).await {
-                Ok(()) => reload(),
-                Err(error) => problem.set(shown(auth, error)),
-            }
-        });
+        let request = async move { ApiClient.remove_agent(&id).await };
+        auth.call(request, problem, move |()| reload());
     };
     let me = move || auth.agent_id();
     view! {

@@ -10,7 +10,7 @@ pub use preview::{Preview, PREVIEW_READY, PREVIEW_SETTINGS};
 pub use widget_form::WidgetSettingsForm;
 
 use super::Auth;
-use crate::api::{ApiClient, Explained};
+use crate::api::ApiClient;
 use leptos::prelude::*;
 use talk_protocol::WidgetSettings;
 
@@ -20,15 +20,10 @@ pub fn SettingsPage() -> impl IntoView {
     let loaded = RwSignal::new(None::<WidgetSettings>);
     let capture_key = RwSignal::new(None::<String>);
     let load_error = RwSignal::new(None::<String>);
+    auth.call(ApiClient.widget_settings(), load_error, move |settings| {
+        loaded.set(Some(settings))
+    });
     leptos::task::spawn_local(async move {
-        match ApiClient.widget_settings().await {
-            Ok(settings) => loaded.set(Some(settings)),
-            Err(error) => {
-                if !auth.check(&error) {
-                    load_error.set(Some(error.user_message()));
-                }
-            }
-        }
         if let Ok(workspace) = ApiClient.workspace().await {
             capture_key.set(Some(workspace.capture_key));
         }

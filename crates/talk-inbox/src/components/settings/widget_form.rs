@@ -49,6 +49,15 @@ pub fn WidgetSettingsForm(draft: RwSignal<WidgetSettings>) -> impl IntoView {
             }
         })
     };
+    // A margin's text is kept as typed; the draft takes it once it parses.
+    let margin_input = move |text: RwSignal<String>, apply: fn(&mut WidgetSettings, u16)| {
+        Callback::new(move |typed: String| {
+            if let Ok(margin) = parse_margin(&typed) {
+                draft.update(|settings| apply(settings, margin));
+            }
+            text.set(typed);
+        })
+    };
     let save_state = RwSignal::new(SaveState::Idle);
     // "Saved" holds while the form still equals what was saved.
     let last_saved = RwSignal::new(None::<WidgetSettings>);
@@ -205,21 +214,11 @@ pub fn WidgetSettingsForm(draft: RwSignal<WidgetSettings>) -> impl IntoView {
                 </fieldset>
                 <TextField id="settings-margin-x" label="Margin from the side (px)" kind="number"
                     value=horizontal
-                    on_input=Callback::new(move |v: String| {
-                        if let Ok(margin) = parse_margin(&v) {
-                            draft.update(|s| s.launcher.horizontal_margin = margin);
-                        }
-                        horizontal.set(v);
-                    })
+                    on_input=margin_input(horizontal, |s, margin| s.launcher.horizontal_margin = margin)
                     error=error_for("settings-margin-x".into())/>
                 <TextField id="settings-margin-y" label="Margin from the bottom (px)" kind="number"
                     value=vertical
-                    on_input=Callback::new(move |v: String| {
-                        if let Ok(margin) = parse_margin(&v) {
-                            draft.update(|s| s.launcher.vertical_margin = margin);
-                        }
-                        vertical.set(v);
-                    })
+                    on_input=margin_input(vertical, |s, margin| s.launcher.vertical_margin = margin)
                     error=error_for("settings-margin-y".into())/>
             </section>
 
