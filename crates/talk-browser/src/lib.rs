@@ -3,5 +3,6 @@
 pub mod http;
 pub mod ids;
 pub mod json;
+pub mod socket;
 #[cfg(feature = "testing")]
 pub mod testing;
