@@ -1,0 +1,733 @@
+//! The engine's rules, as plain Rust: what each server event and each visitor action changes,
+//! and what the browser must then do, as [`Effect`]s. No browser here, so every rule has a
+//! native test (`cargo test -p talk-widget --lib`); `super::effects` carries the effects out.
+
+use super::outbox::Outbox;
+use crate::state::ConversationPreview;
+use talk_protocol::{AuthorKind, ClientEvent, Conversation, Message, ServerEvent};
+
+/// What the browser does after a step, in order.
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub enum Effect {
+    /// Write this event to the socket (dropped when it is not open).
+    Send(ClientEvent),
+    /// The socket is authenticated: show it, and start the backoff afresh.
+    Connected,
+    /// Tell the page the messenger is connected (`onReady`): once per page.
+    AnnounceReady,
+    /// The homepage's list, newest first.
+    ListConversations(Vec<ConversationPreview>),
+    /// A message of the current conversation: into the view and its preview.
+    ShowMessage(Message),
+    /// A message of another conversation: into its preview only.
+    Preview { message: Message, unread: bool },
+    /// Unseen agent and bot messages: badge, tab title, the page's `onUnreadCountChange`.
+    SetUnread(u32),
+    /// The short sound for a message the visitor hasn't seen.
+    PlayAlert,
+    /// The server refused one of the visitor's messages.
+    MarkFailed(String),
+    /// Who is typing on the agents' side (`None`: nobody).
+    AgentTyping(Option<String>),
+    /// The agents have read the current conversation up to here.
+    AgentReadSeq(i64),
+    /// Another conversation (or a new one) replaces the one on screen.
+    ClearConversation,
+    /// A server error, for the console.
+    Warn { code: String, message: String },
+}
+
+/// What the visitor can see right now. The browser glue sets it before each step.
+#[derive(Clone, Copy, Default)]
+pub struct Sight {
+    /// The messenger is open and its tab visible.
+    pub open: bool,
+    /// … and it shows the current conversation.
+    pub conversation: bool,
+}
+
+/// The messenger's state between events.
+#[derive(Default)]
+pub struct Core {
+    /// The session is verified: it continues only a verified conversation.
+    pub verified: bool,
+    /// Authenticated on the current socket and told which conversations it may see.
+    pub ready: bool,
+    announced_ready: bool,
+    pub conversation_id: Option<String>,
+    /// The visitor chose "new conversation": a reconnect must not pick the old one again.
+    starting_new: bool,
+    /// The newest message seen in the current conversation; a resume asks for what follows.
+    pub last_seq: i64,
+    /// Sent to the server as a read receipt.
+    read_sent: i64,
+    agent_read_seq: i64,
+    unread: u32,
+    /// When the visitor's last "typing" went out (ms).
+    typing_sent_at: f64,
+    pub outbox: Outbox,
+    pub sight: Sight,
+}
+
+impl Core {
+    /// A new session: nothing from the old one, except what the page was already told.
+    pub fn restart(&mut self) {
+        *self = Core {
+            announced_ready: self.announced_ready,
+            typing_sent_at: self.typing_sent_at,
+            sight: self.sight,
+            ..Core::default()
+        };
+    }
+
+    /// One server event.
+    pub fn apply(&mut self, event: ServerEvent) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        self.apply_event(event, &mut effects);
+        // One receipt for whatever this event brought in, if the visitor is looking.
+        self.read_receipt(&mut effects);
+        effects
+    }
+
+    fn apply_event(&mut self, event: ServerEvent, effects: &mut Vec<Effect>) {
+        match event {
+            ServerEvent::Ready { conversations, .. } => {
+                self.ready = true;
+                effects.push(Effect::Connected);
+                if !self.announced_ready {
+                    self.announced_ready = true;
+                    effects.push(Effect::AnnounceReady);
+                }
+                if self.conversation_id.is_none() && !self.starting_new {
+                    self.conversation_id =
+                        current_conversation(&conversations, self.verified).map(|c| c.id.clone());
+                }
+                if let Some(current) = conversations
+                    .iter()
+                    .find(|c| Some(&c.id) == self.conversation_id.as_ref())
+                {
+                    self.agent_read_seq = current.agent_read_seq;
+                    effects.push(Effect::AgentReadSeq(current.agent_read_seq));
+                }
+                let mut previews: Vec<ConversationPreview> =
+                    conversations.iter().map(ConversationPreview::of).collect();
+                previews.sort_by_key(|preview| std::cmp::Reverse(preview.changed_at));
+                effects.push(Effect::ListConversations(previews));
+                // The newest message of each, for its preview.
+                for conversation in conversations.iter().filter(|c| c.last_seq > 0) {
+                    effects.push(Effect::Send(ClientEvent::LoadBefore {
+                        conversation_id: conversation.id.clone(),
+                        before_seq: None,
+                        limit: Some(1),
+                    }));
+                }
+                if let Some(conversation_id) = self.conversation_id.clone() {
+                    effects.push(Effect::Send(ClientEvent::Resume {
+                        conversation_id,
+                        after_seq: self.last_seq,
+                    }));
+                }
+                self.flush(effects);
+            }
+            ServerEvent::History {
+                conversation_id,
+                messages,
+            } => {
+                if self.is_current(&conversation_id) {
+                    for message in messages {
+                        self.show(message, effects);
+                    }
+                } else if let Some(newest) = messages.into_iter().last() {
+                    effects.push(Effect::Preview {
+                        message: newest,
+                        unread: false,
+                    });
+                }
+            }
+            ServerEvent::Message { message } => {
+                let current = self.is_current(&message.conversation_id);
+                let from_us = message.author.kind != AuthorKind::Visitor;
+                if from_us && !(current && self.sight.conversation) {
+                    self.set_unread(self.unread + 1, effects);
+                    effects.push(Effect::PlayAlert);
+                }
+                if current {
+                    self.show(message, effects);
+                } else {
+                    effects.push(Effect::Preview {
+                        message,
+                        unread: from_us,
+                    });
+                }
+            }
+            ServerEvent::Ack {
+                client_msg_id,
+                message,
+            } => {
+                // The conversation now exists: what was written after its first message follows.
+                self.outbox.acked(&client_msg_id, &message.conversation_id);
+                if self.conversation_id.is_none() {
+                    self.conversation_id = Some(message.conversation_id.clone());
+                    self.starting_new = false;
+                }
+                self.show(message, effects);
+                self.flush(effects);
+            }
+            ServerEvent::Error {
+                code,
+                message,
+                client_msg_id,
+            } => {
+                effects.push(Effect::Warn { code, message });
+                if let Some(client_msg_id) = client_msg_id {
+                    self.outbox.remove(&client_msg_id);
+                    effects.push(Effect::MarkFailed(client_msg_id));
+                    self.flush(effects);
+                }
+            }
+            ServerEvent::Pong => {}
+            ServerEvent::ConversationUpdated { conversation } => {
+                if self.is_current(&conversation.id) {
+                    self.raise_agent_read_seq(conversation.agent_read_seq, effects);
+                }
+            }
+            ServerEvent::Typing {
+                conversation_id,
+                author,
+                typing,
+            } => {
+                if self.is_current(&conversation_id) && author.kind != AuthorKind::Visitor {
+                    effects.push(Effect::AgentTyping(
+                        typing.then(|| author.name.unwrap_or_default()),
+                    ));
+                }
+            }
+            ServerEvent::Read {
+                conversation_id,
+                reader,
+                up_to_seq,
+            } => {
+                if self.is_current(&conversation_id) && reader != AuthorKind::Visitor {
+                    self.raise_agent_read_seq(up_to_seq, effects);
+                }
+            }
+        }
+    }
+
+    /// The socket is gone: not ready, and nothing is in flight any more.
+    pub fn disconnected(&mut self) {
+        self.ready = false;
+        self.outbox.disconnected();
+    }
+
+    /// The visitor sends a message (or retries a failed one under its id).
+    pub fn queue(&mut self, client_msg_id: String, body: String) -> Vec<Effect> {
+        self.outbox
+            .push(client_msg_id, body, self.conversation_id.clone());
+        let mut effects = Vec::new();
+        self.flush(&mut effects);
+        effects
+    }
+
+    /// The visitor types: tell the agents, at most every 3 seconds (`now` in ms).
+    pub fn typing(&mut self, now: f64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if !self.ready || now - self.typing_sent_at < 3_000.0 {
+            return effects;
+        }
+        if let Some(conversation_id) = self.conversation_id.clone() {
+            self.typing_sent_at = now;
+            effects.push(Effect::Send(ClientEvent::Typing {
+                conversation_id,
+                typing: true,
+            }));
+        }
+        effects
+    }
+
+    /// "New conversation" on the homepage: the next message opens it.
+    pub fn start_new(&mut self) -> Vec<Effect> {
+        self.conversation_id = None;
+        self.starting_new = true;
+        self.clear_conversation()
+    }
+
+    /// Another of the visitor's conversations, from the homepage's list.
+    pub fn open_conversation(&mut self, conversation_id: String) -> Vec<Effect> {
+        if self.conversation_id.as_ref() == Some(&conversation_id) {
+            return Vec::new();
+        }
+        self.conversation_id = Some(conversation_id.clone());
+        self.starting_new = false;
+        let mut effects = self.clear_conversation();
+        effects.push(Effect::Send(ClientEvent::Resume {
+            conversation_id,
+            after_seq: 0,
+        }));
+        effects
+    }
+
+    /// The visitor is looking at the open messenger: everything is read.
+    pub fn seen(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.sight.open {
+            self.set_unread(0, &mut effects);
+        }
+        self.read_receipt(&mut effects);
+        effects
+    }
+
+    fn is_current(&self, conversation_id: &str) -> bool {
+        self.conversation_id.as_deref() == Some(conversation_id)
+    }
+
+    fn clear_conversation(&mut self) -> Vec<Effect> {
+        self.last_seq = 0;
+        self.read_sent = 0;
+        self.agent_read_seq = 0;
+        vec![Effect::ClearConversation]
+    }
+
+    fn show(&mut self, message: Message, effects: &mut Vec<Effect>) {
+        self.last_seq = self.last_seq.max(message.seq);
+        if message.author.kind != AuthorKind::Visitor {
+            // A message ends its author's typing.
+            effects.push(Effect::AgentTyping(None));
+        }
+        effects.push(Effect::ShowMessage(message));
+    }
+
+    fn flush(&mut self, effects: &mut Vec<Effect>) {
+        if self.ready {
+            effects.extend(self.outbox.flush().into_iter().map(Effect::Send));
+        }
+    }
+
+    fn set_unread(&mut self, count: u32, effects: &mut Vec<Effect>) {
+        if self.unread != count {
+            self.unread = count;
+            effects.push(Effect::SetUnread(count));
+        }
+    }
+
+    fn raise_agent_read_seq(&mut self, seq: i64, effects: &mut Vec<Effect>) {
+        if seq > self.agent_read_seq {
+            self.agent_read_seq = seq;
+            effects.push(Effect::AgentReadSeq(seq));
+        }
+    }
+
+    /// Tells the agents what the visitor has seen, when the conversation is on screen.
+    fn read_receipt(&mut self, effects: &mut Vec<Effect>) {
+        if !self.sight.conversation || !self.ready || self.last_seq <= self.read_sent {
+            return;
+        }
+        if let Some(conversation_id) = self.conversation_id.clone() {
+            self.read_sent = self.last_seq;
+            effects.push(Effect::Send(ClientEvent::Read {
+                conversation_id,
+                up_to_seq: self.last_seq,
+            }));
+        }
+    }
+}
+
+/// The conversation a session continues: the newest one with the session's own verified
+/// state, so a verified session never appends to a conversation that was not verified.
+fn current_conversation(conversations: &[Conversation], verified: bool) -> Option<&Conversation> {
+    conversations
+        .iter()
+        .filter(|conversation| conversation.verified == verified)
+        .max_by_key(|conversation| conversation.created_at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{merge_message, ChatLine};
+    use talk_protocol::{Author, ConversationStatus};
+
+    fn conversation(id: &str, verified: bool, created_at: i64, last_seq: i64) -> Conversation {
+        Conversation {
+            id: id.into(),
+            verified,
+            status: ConversationStatus::Open,
+            visitor_id: "v".into(),
+            person_id: None,
+            last_seq,
+            created_at,
+            assignee_id: None,
+            visitor_read_seq: 0,
+            agent_read_seq: 0,
+        }
+    }
+
+    fn message(
+        conversation_id: &str,
+        seq: i64,
+        kind: AuthorKind,
+        client_msg_id: Option<&str>,
+    ) -> Message {
+        Message {
+            id: format!("m{seq}"),
+            conversation_id: conversation_id.into(),
+            seq,
+            author: Author { kind, name: None },
+            body: format!("body {seq}"),
+            client_msg_id: client_msg_id.map(str::to_string),
+            created_at: 1_000 + seq,
+        }
+    }
+
+    fn ready(conversations: Vec<Conversation>) -> ServerEvent {
+        ServerEvent::Ready {
+            session_id: "s".into(),
+            conversations,
+        }
+    }
+
+    fn sends(effects: &[Effect]) -> Vec<&ClientEvent> {
+        effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::Send(event) => Some(event),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn send(conversation_id: Option<&str>, client_msg_id: &str) -> ClientEvent {
+        ClientEvent::Send {
+            conversation_id: conversation_id.map(str::to_string),
+            client_msg_id: client_msg_id.into(),
+            body: format!("text {client_msg_id}"),
+        }
+    }
+
+    fn resume(conversation_id: &str, after_seq: i64) -> ClientEvent {
+        ClientEvent::Resume {
+            conversation_id: conversation_id.into(),
+            after_seq,
+        }
+    }
+
+    fn ack(conversation_id: &str, seq: i64, client_msg_id: &str) -> ServerEvent {
+        ServerEvent::Ack {
+            client_msg_id: client_msg_id.into(),
+            message: message(
+                conversation_id,
+                seq,
+                AuthorKind::Visitor,
+                Some(client_msg_id),
+            ),
+        }
+    }
+
+    /// A core connected in conversation `c1`, nothing unread.
+    fn connected_in_c1() -> Core {
+        let mut core = Core::default();
+        core.apply(ready(vec![conversation("c1", false, 1, 0)]));
+        core
+    }
+
+    #[test]
+    fn ready_picks_the_newest_conversation_of_the_sessions_own_verified_state() {
+        let conversations = vec![
+            conversation("verified", true, 9, 0),
+            conversation("newer", false, 5, 2),
+            conversation("older", false, 1, 4),
+        ];
+        let mut core = Core::default();
+        let effects = core.apply(ready(conversations.clone()));
+        assert_eq!(core.conversation_id.as_deref(), Some("newer"));
+        assert!(core.ready);
+        assert_eq!(effects[0], Effect::Connected);
+        assert_eq!(effects[1], Effect::AnnounceReady);
+        let Some(Effect::ListConversations(previews)) = effects
+            .iter()
+            .find(|effect| matches!(effect, Effect::ListConversations(_)))
+        else {
+            panic!("no list");
+        };
+        let order: Vec<&str> = previews.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(order, ["verified", "newer", "older"]);
+        // A preview for each conversation with messages, then the resume of the current one.
+        let load = |id: &str| ClientEvent::LoadBefore {
+            conversation_id: id.into(),
+            before_seq: None,
+            limit: Some(1),
+        };
+        assert_eq!(
+            sends(&effects),
+            [&load("newer"), &load("older"), &resume("newer", 0)]
+        );
+
+        let mut verified = Core {
+            verified: true,
+            ..Core::default()
+        };
+        verified.apply(ready(conversations.clone()));
+        assert_eq!(verified.conversation_id.as_deref(), Some("verified"));
+
+        // A reconnect keeps the conversation, resumes after what was seen, announces nothing.
+        core.apply(ServerEvent::History {
+            conversation_id: "newer".into(),
+            messages: vec![message("newer", 1, AuthorKind::Agent, None)],
+        });
+        core.disconnected();
+        let again = core.apply(ready(conversations.clone()));
+        assert!(!again.contains(&Effect::AnnounceReady));
+        assert!(sends(&again).contains(&&resume("newer", 1)));
+
+        // After "new conversation" a reconnect must not pick the old one again.
+        core.start_new();
+        core.disconnected();
+        let fresh = core.apply(ready(conversations));
+        assert_eq!(core.conversation_id, None);
+        assert!(!sends(&fresh)
+            .iter()
+            .any(|event| matches!(event, ClientEvent::Resume { .. })));
+    }
+
+    #[test]
+    fn resume_after_a_drop_sends_again_in_order_without_duplicates() {
+        let mut core = connected_in_c1();
+        let first = core.queue("a".into(), "text a".into());
+        assert_eq!(sends(&first), [&send(Some("c1"), "a")]);
+        core.queue("b".into(), "text b".into());
+        core.apply(ack("c1", 1, "a"));
+
+        // Dropped with b unacknowledged; c typed while offline goes nowhere yet.
+        core.disconnected();
+        assert!(core.queue("c".into(), "text c".into()).is_empty());
+        let back = core.apply(ready(vec![conversation("c1", false, 1, 1)]));
+        let sent = sends(&back);
+        let resume_at = sent.iter().position(|e| **e == resume("c1", 1)).unwrap();
+        assert_eq!(
+            sent[resume_at + 1..],
+            [&send(Some("c1"), "b"), &send(Some("c1"), "c")]
+        );
+
+        // The server saw b before the drop: its ack and the resume both bring it; shown once.
+        let mut lines: Vec<ChatLine> = vec![
+            ChatLine::pending("b", "text b"),
+            ChatLine::pending("c", "text c"),
+        ];
+        let mut show = |effects: Vec<Effect>| {
+            for effect in effects {
+                if let Effect::ShowMessage(message) = effect {
+                    merge_message(&mut lines, message);
+                }
+            }
+        };
+        show(core.apply(ServerEvent::History {
+            conversation_id: "c1".into(),
+            messages: vec![message("c1", 2, AuthorKind::Visitor, Some("b"))],
+        }));
+        show(core.apply(ack("c1", 2, "b")));
+        show(core.apply(ack("c1", 3, "c")));
+        // A late duplicate ack sends nothing again.
+        let late = core.apply(ack("c1", 3, "c"));
+        show(late);
+        assert!(core.outbox.is_empty());
+        let keys: Vec<(&str, Option<i64>)> =
+            lines.iter().map(|l| (l.key.as_str(), l.seq)).collect();
+        assert_eq!(keys, [("b", Some(2)), ("c", Some(3))]);
+    }
+
+    #[test]
+    fn the_ack_of_a_new_conversations_first_message_assigns_the_queued_rest() {
+        let mut core = Core::default();
+        core.apply(ready(Vec::new()));
+        assert_eq!(core.conversation_id, None);
+        let first = core.queue("first".into(), "text first".into());
+        assert_eq!(sends(&first), [&send(None, "first")]);
+        assert!(core.queue("second".into(), "text second".into()).is_empty());
+        assert!(core.queue("third".into(), "text third".into()).is_empty());
+
+        let effects = core.apply(ack("c7", 1, "first"));
+        assert_eq!(core.conversation_id.as_deref(), Some("c7"));
+        assert!(matches!(&effects[0], Effect::ShowMessage(m) if m.seq == 1));
+        assert_eq!(
+            sends(&effects),
+            [&send(Some("c7"), "second"), &send(Some("c7"), "third")]
+        );
+    }
+
+    #[test]
+    fn an_error_marks_the_message_failed_and_a_retry_goes_under_the_same_id() {
+        let mut core = connected_in_c1();
+        core.queue("a".into(), "text a".into());
+        let effects = core.apply(ServerEvent::Error {
+            code: "rate_limited".into(),
+            message: "Slow down.".into(),
+            client_msg_id: Some("a".into()),
+        });
+        assert_eq!(
+            effects,
+            [
+                Effect::Warn {
+                    code: "rate_limited".into(),
+                    message: "Slow down.".into()
+                },
+                Effect::MarkFailed("a".into()),
+            ]
+        );
+        assert!(core.outbox.is_empty());
+        let retry = core.queue("a".into(), "text a".into());
+        assert_eq!(sends(&retry), [&send(Some("c1"), "a")]);
+
+        // An error about no message in particular only warns.
+        let other = core.apply(ServerEvent::Error {
+            code: "bad_event".into(),
+            message: "?".into(),
+            client_msg_id: None,
+        });
+        assert_eq!(other.len(), 1);
+        assert_eq!(core.outbox.len(), 1);
+    }
+
+    #[test]
+    fn history_of_the_current_conversation_is_shown_and_of_another_previewed() {
+        let mut core = connected_in_c1();
+        let effects = core.apply(ServerEvent::History {
+            conversation_id: "c1".into(),
+            messages: vec![
+                message("c1", 1, AuthorKind::Visitor, Some("x")),
+                message("c1", 2, AuthorKind::Agent, None),
+            ],
+        });
+        assert_eq!(
+            effects,
+            [
+                Effect::ShowMessage(message("c1", 1, AuthorKind::Visitor, Some("x"))),
+                // An agent's message ends its typing.
+                Effect::AgentTyping(None),
+                Effect::ShowMessage(message("c1", 2, AuthorKind::Agent, None)),
+            ]
+        );
+        assert_eq!(core.last_seq, 2);
+
+        let other = core.apply(ServerEvent::History {
+            conversation_id: "c2".into(),
+            messages: vec![
+                message("c2", 4, AuthorKind::Agent, None),
+                message("c2", 5, AuthorKind::Agent, None),
+            ],
+        });
+        assert_eq!(
+            other,
+            [Effect::Preview {
+                message: message("c2", 5, AuthorKind::Agent, None),
+                unread: false
+            }]
+        );
+        assert_eq!(core.last_seq, 2);
+    }
+
+    #[test]
+    fn unread_counts_team_messages_the_visitor_does_not_see() {
+        let mut core = connected_in_c1();
+        // Closed messenger: each agent message counts and rings.
+        let effects = core.apply(ServerEvent::Message {
+            message: message("c1", 1, AuthorKind::Agent, None),
+        });
+        assert_eq!(effects[..2], [Effect::SetUnread(1), Effect::PlayAlert]);
+        let effects = core.apply(ServerEvent::Message {
+            message: message("c1", 2, AuthorKind::Bot, None),
+        });
+        assert_eq!(effects[..2], [Effect::SetUnread(2), Effect::PlayAlert]);
+        // The visitor's own message from another tab does not.
+        let own = core.apply(ServerEvent::Message {
+            message: message("c1", 3, AuthorKind::Visitor, Some("t")),
+        });
+        assert!(!own
+            .iter()
+            .any(|e| matches!(e, Effect::SetUnread(_) | Effect::PlayAlert)));
+        // Open, but on the homepage: counts; seeing the open messenger clears it, once.
+        core.sight = Sight {
+            open: true,
+            conversation: false,
+        };
+        let home = core.apply(ServerEvent::Message {
+            message: message("c1", 4, AuthorKind::Agent, None),
+        });
+        assert_eq!(home[0], Effect::SetUnread(3));
+        assert_eq!(core.seen(), [Effect::SetUnread(0)]);
+        assert!(core.seen().is_empty());
+        // Looking at the conversation: not unread, and read at once.
+        core.sight.conversation = true;
+        let looking = core.apply(ServerEvent::Message {
+            message: message("c1", 5, AuthorKind::Agent, None),
+        });
+        assert!(!looking
+            .iter()
+            .any(|e| matches!(e, Effect::SetUnread(_) | Effect::PlayAlert)));
+        assert_eq!(
+            sends(&looking),
+            [&ClientEvent::Read {
+                conversation_id: "c1".into(),
+                up_to_seq: 5
+            }]
+        );
+        // … but a message in another conversation still counts, and marks its preview.
+        let elsewhere = core.apply(ServerEvent::Message {
+            message: message("c2", 1, AuthorKind::Agent, None),
+        });
+        assert_eq!(
+            elsewhere,
+            [
+                Effect::SetUnread(1),
+                Effect::PlayAlert,
+                Effect::Preview {
+                    message: message("c2", 1, AuthorKind::Agent, None),
+                    unread: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn read_receipts_go_once_per_position_and_only_while_connected() {
+        let mut core = connected_in_c1();
+        core.apply(ServerEvent::Message {
+            message: message("c1", 1, AuthorKind::Agent, None),
+        });
+        core.sight = Sight {
+            open: true,
+            conversation: true,
+        };
+        let read = ClientEvent::Read {
+            conversation_id: "c1".into(),
+            up_to_seq: 1,
+        };
+        assert_eq!(sends(&core.seen()), [&read]);
+        assert!(sends(&core.seen()).is_empty());
+        core.disconnected();
+        core.apply(ServerEvent::Message {
+            message: message("c1", 2, AuthorKind::Agent, None),
+        });
+        assert!(sends(&core.seen()).is_empty());
+    }
+
+    #[test]
+    fn agent_read_position_only_grows_and_typing_goes_out_every_three_seconds() {
+        let mut core = connected_in_c1();
+        let read = |seq| ServerEvent::Read {
+            conversation_id: "c1".into(),
+            reader: AuthorKind::Agent,
+            up_to_seq: seq,
+        };
+        assert_eq!(core.apply(read(3)), [Effect::AgentReadSeq(3)]);
+        assert!(core.apply(read(2)).is_empty());
+        assert_eq!(core.typing(10_000.0).len(), 1);
+        assert!(core.typing(12_000.0).is_empty());
+        assert_eq!(core.typing(13_000.0).len(), 1);
+        // Opening another conversation clears the view and resumes it from the start.
+        assert_eq!(
+            core.open_conversation("c2".into()),
+            [Effect::ClearConversation, Effect::Send(resume("c2", 0))]
+        );
+        assert!(core.open_conversation("c2".into()).is_empty());
+    }
+}

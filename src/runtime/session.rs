@@ -1,0 +1,136 @@
+//! The browser session: opened with the capture key (and the verified token, if any), its
+//! socket token renewed before it expires, and opened again when the server refuses it.
+
+use super::{connection, with_current, Engine, WidgetConfig};
+use crate::api::ApiError;
+use crate::state::Stage;
+use leptos::prelude::Set;
+use talk_protocol::WidgetSessionRequest;
+use wasm_bindgen::prelude::*;
+
+pub(super) async fn open(generation: u32) {
+    let Some((api, request)) = with_current(generation, |engine| {
+        (engine.api.clone(), request(&engine.config))
+    }) else {
+        return;
+    };
+    let result = api.widget_session(&request).await;
+    with_current(generation, |engine| match result {
+        Ok(session) => {
+            engine.socket.reset_backoff();
+            let state = engine.state;
+            state.verified.set(session.verified);
+            state.names_required.set(session.identity.names_required);
+            let known = session.person.is_some() || session.verified;
+            state.person.set(session.person.clone());
+            state
+                .stage
+                .set(if known { Stage::Chat } else { Stage::Identify });
+            engine.core.verified = session.verified;
+            engine.session = Some(session);
+            schedule_refresh(engine);
+            connection::connect(engine);
+        }
+        Err(ApiError::Server { code, .. }) if token_refused(&code) => {
+            // A stale verified token must not lock the visitor out: carry on unverified.
+            web_sys::console::warn_1(
+                &format!("[talk] verified-session token refused ({code}); continuing unverified")
+                    .into(),
+            );
+            engine.config.token = None;
+            open_later(engine);
+        }
+        // A refusal that retrying can't fix (unknown capture key, origin not allowed …).
+        Err(ApiError::Server {
+            status, message, ..
+        }) if (400..500).contains(&status) && status != 429 => {
+            web_sys::console::error_1(&format!("[talk] the messenger is off: {message}").into());
+            engine.state.stage.set(Stage::Unavailable(message));
+        }
+        Err(_) => open_later(engine),
+    });
+}
+
+/// Opens a session again after the socket's backoff delay.
+pub(super) fn open_later(engine: &Engine) {
+    let generation = engine.generation;
+    engine
+        .socket
+        .later(move || wasm_bindgen_futures::spawn_local(open(generation)));
+}
+
+/// Renews the socket token at 80% of its life, so reconnects never wait for a new session.
+/// The open socket stays as it is: the server checks tokens only when a socket authenticates.
+fn schedule_refresh(engine: &mut Engine) {
+    let Some(session) = &engine.session else {
+        return;
+    };
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    if let Some(timer) = engine.refresh_timer.take() {
+        window.clear_timeout_with_handle(timer);
+    }
+    let left = session.session_token_expires_at as f64 - js_sys::Date::now();
+    let delay = (left * 0.8).max(1_000.0);
+    let generation = engine.generation;
+    let callback =
+        Closure::once_into_js(move || wasm_bindgen_futures::spawn_local(refresh(generation)));
+    engine.refresh_timer = window
+        .set_timeout_with_callback_and_timeout_and_arguments_0(
+            callback.unchecked_ref(),
+            delay as i32,
+        )
+        .ok();
+}
+
+async fn refresh(generation: u32) {
+    let Some((api, request)) = with_current(generation, |engine| {
+        engine.refresh_timer = None;
+        (engine.api.clone(), request(&engine.config))
+    }) else {
+        return;
+    };
+    let result = api.widget_session(&request).await;
+    let verified_before = with_current(generation, |engine| {
+        engine.session.as_ref().map(|session| session.verified)
+    })
+    .flatten();
+    match result {
+        Ok(session) if Some(session.verified) == verified_before => {
+            with_current(generation, |engine| {
+                engine.session = Some(session);
+                schedule_refresh(engine);
+            });
+        }
+        // The verified state changed, or the verified token was refused: start over properly.
+        Ok(_) => super::restart(None),
+        Err(ApiError::Server { code, .. }) if token_refused(&code) => super::restart(None),
+        // Offline or a passing server error: the reconnect path gets a fresh session when it
+        // needs one, so nothing the visitor sees changes.
+        Err(_) => {}
+    }
+}
+
+/// The socket token has at least a minute left.
+pub(super) fn token_fresh(engine: &Engine) -> bool {
+    engine.session.as_ref().is_some_and(|session| {
+        session.session_token_expires_at - 60_000 > js_sys::Date::now() as i64
+    })
+}
+
+/// The verified-session token itself was refused (not the request).
+fn token_refused(code: &str) -> bool {
+    matches!(
+        code,
+        "token_expired" | "invalid_token" | "token_wrong_workspace" | "token_key_retired"
+    )
+}
+
+fn request(config: &WidgetConfig) -> WidgetSessionRequest {
+    WidgetSessionRequest {
+        capture_key: config.capture_key.clone(),
+        visitor_id: config.visitor_id.clone(),
+        token: config.token.clone(),
+    }
+}
