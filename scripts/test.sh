@@ -22,6 +22,9 @@ echo "==> protocol, server, benchmark and end-to-end tests"
 cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e
 echo "==> inbox logic (list order, unread counts, form checks)"
 cargo test --locked -p talk-inbox --lib
+echo "==> widget engine rules and shared browser code on the host (reducer, outbox, backoff)"
+# Host tests: a plain #[test] in these crates is skipped on wasm32, so they run natively here.
+cargo test --locked -p talk-widget -p talk-browser --lib
 
 echo "==> widget tests in headless Chromium"
 # The runner's defaults (20 s for the run, 5 s to start chromedriver) are too tight for a
