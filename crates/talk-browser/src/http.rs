@@ -1,11 +1,10 @@
-//! The fetch both API clients are built on: a JSON body in, the answer's JSON out, and the
-//! server's error body turned into one error type.
+//! The fetch both API clients are built on (gloo-net's `http`): a JSON body in, the answer's
+//! JSON out (through the browser's parser, `crate::json`), and the server's error body turned
+//! into one error type.
 
+use gloo_net::http::{Method, RequestBuilder};
 use serde::{de::DeserializeOwned, Serialize};
 use talk_protocol::ErrorBody;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, Response};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -55,30 +54,29 @@ pub async fn fetch_text<Req: Serialize>(
         .map(crate::json::stringify)
         .transpose()
         .map_err(ApiError::Decode)?;
-    let init = RequestInit::new();
-    init.set_method(method);
-    if let Some(json) = &json {
-        init.set_body(&JsValue::from_str(json));
-    }
-    let request = Request::new_with_str_and_init(url, &init).map_err(network_error)?;
-    let headers = request.headers();
+    let method = match method {
+        "GET" => Method::GET,
+        "POST" => Method::POST,
+        "PUT" => Method::PUT,
+        "PATCH" => Method::PATCH,
+        "DELETE" => Method::DELETE,
+        _ => return Err(ApiError::Network("unsupported method".into())),
+    };
+    let mut request = RequestBuilder::new(url).method(method);
     if json.is_some() {
-        let _ = headers.set("Content-Type", "application/json");
+        request = request.header("Content-Type", "application/json");
     }
     if let Some(token) = bearer {
         // Tokens travel in headers, never in URLs.
-        let _ = headers.set("Authorization", &format!("Bearer {token}"));
+        request = request.header("Authorization", &format!("Bearer {token}"));
     }
-    let window = web_sys::window().ok_or_else(|| ApiError::Network("no window".into()))?;
-    let response: Response = JsFuture::from(window.fetch_with_request(&request))
-        .await
-        .map_err(network_error)?
-        .unchecked_into();
-    let text = JsFuture::from(response.text().map_err(network_error)?)
-        .await
-        .map_err(network_error)?
-        .as_string()
-        .unwrap_or_default();
+    let request = match json {
+        Some(json) => request.body(json),
+        None => request.build(),
+    }
+    .map_err(network_error)?;
+    let response = request.send().await.map_err(network_error)?;
+    let text = response.text().await.map_err(network_error)?;
     if response.ok() {
         return Ok(text);
     }
@@ -97,15 +95,15 @@ pub async fn fetch_text<Req: Serialize>(
     })
 }
 
-fn network_error(value: JsValue) -> ApiError {
-    ApiError::Network(
-        value
-            .as_string()
-            .or_else(|| {
-                js_sys::JSON::stringify(&value)
-                    .ok()
-                    .and_then(|text| text.as_string())
-            })
-            .unwrap_or_default(),
-    )
+/// The error's message, without `Display`: gloo-net's error type has a serde_json variant
+/// (leptos turns on gloo-net's `json` feature), whose `Display` would pull serde_json's
+/// messages into the WASM.
+fn network_error(error: gloo_net::Error) -> ApiError {
+    #[allow(unreachable_patterns)] // without the `json` feature there is no third variant
+    let message = match error {
+        gloo_net::Error::JsError(error) => error.message,
+        gloo_net::Error::GlooError(message) => message,
+        _ => String::new(),
+    };
+    ApiError::Network(message)
 }
