@@ -299,7 +299,9 @@ impl Core {
 
     fn flush(&mut self, effects: &mut Vec<Effect>) {
         if self.ready {
-            effects.extend(self.outbox.flush().into_iter().map(Effect::Send));
+            for event in self.outbox.flush() {
+                effects.push(Effect::Send(event));
+            }
         }
     }
 

@@ -114,7 +114,7 @@ impl Socket {
         let Ok(ws) = WebSocket::new(url) else {
             // Reported as a drop, once the caller (which may hold its own state) is done.
             let callbacks = self.0.borrow().callbacks.clone();
-            wasm_bindgen_futures::spawn_local(async move { (callbacks.on_close)(1006) });
+            self.schedule(0.0, epoch, Box::new(move || (callbacks.on_close)(1006)));
             return;
         };
         let callbacks = self.0.borrow().callbacks.clone();
@@ -165,6 +165,11 @@ impl Socket {
             inner.attempt = inner.attempt.saturating_add(1);
             (delay, inner.epoch)
         };
+        self.schedule(delay, epoch, Box::new(then));
+    }
+
+    /// A timer, boxed so that every caller shares one instance of the JS closure glue.
+    fn schedule(&self, delay: f64, epoch: u32, then: Box<dyn FnOnce()>) {
         let this = self.clone();
         let callback = Closure::once_into_js(move || {
             if this.0.borrow().epoch == epoch {
