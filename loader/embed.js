@@ -1,11 +1,12 @@
 // Fetched by app.js once the messenger is needed. Picks the mode, starts the WASM messenger in
 // the page (inline) or in a frame on the Talk server's origin (frame), and takes over
-// window.ap3c.talk from app.js's queue. Served at /widget/embed.js; frame.js reuses `inline`.
+// window.ap3c.talk from app.js's queue. Served at /widget/embed-<hash>.js: the build writes the
+// widget's hashed names in (scripts/build-loader.mjs).
 
 const CALLS = ['open', 'close', 'show', 'hide', 'shutdown', 'set_verified_session'];
 
 /** Starts the messenger in this document; resolves to `(name, arg) => void`. */
-export async function inline(base, config, hooks) {
+async function inline(base, config, hooks) {
   const widget = await import(`${base}widget/talk-widget.js`);
   await widget.default({ module_or_path: `${base}widget/talk-widget_bg.wasm` });
   widget.start(JSON.stringify(config), hooks);

@@ -1,26 +1,34 @@
 // The messenger inside its frame (/widget/frame, on the Talk server's origin, under the
 // server's strict CSP). The host page's embed.js posts the configuration and the page's calls;
 // this posts back what the page hears. The host origin comes in the URL's fragment: messages go
-// only there and are taken only from it, from the parent.
+// only there and are taken only from it, from the parent. Served at /widget/frame-<hash>.js.
+// It starts the widget itself, as embed.js's `inline` does, rather than importing embed.js: the
+// frame is another site than the page, so the browser's partitioned cache would fetch it again.
 
-import { inline } from './embed.js';
-
+const CALLS = ['open', 'close', 'show', 'hide', 'shutdown', 'set_verified_session'];
 const named = decodeURIComponent(location.hash.slice(1));
 // Only a real origin: never "*" or anything else a framing page might put there.
 const host = URL.canParse(named) && new URL(named).origin === named ? named : null;
 const post = (message) => host && parent.postMessage(message, host);
 let messenger = null;
 
+/** Starts the messenger in this frame; resolves to `(name, arg) => void`. */
+async function start(config) {
+  // The build writes the hashed names in.
+  const widget = await import('./talk-widget.js');
+  await widget.default({ module_or_path: new URL('talk-widget_bg.wasm', import.meta.url) });
+  widget.start(JSON.stringify(config), {
+    ready: () => post({ t: 'ready' }),
+    unread: (count) => post({ t: 'unread', n: count }),
+    open: (open) => post({ t: 'open', v: open }),
+  });
+  return (name, arg) => CALLS.includes(name) && widget[name](arg);
+}
+
 addEventListener('message', (event) => {
   if (event.origin !== host || event.source !== parent) return;
   const message = event.data || {};
-  if (message.t === 'init' && !messenger) {
-    messenger = inline(`${location.origin}/`, message.config, {
-      ready: () => post({ t: 'ready' }),
-      unread: (count) => post({ t: 'unread', n: count }),
-      open: (open) => post({ t: 'open', v: open }),
-    });
-  }
+  if (message.t === 'init' && !messenger) messenger = start(message.config);
   if (message.t === 'call' && messenger) {
     messenger.then((call) => call(message.n, message.a));
   }

@@ -1,66 +1,54 @@
-// What a visitor downloads, in bytes: raw, minified (the loader), gzip -9 and brotli q11.
+// What a visitor downloads, in bytes: raw, minified (the loader), gzip -9 and brotli q11, of
+// the built files (found by pattern: their names carry a content hash).
 // Deterministic (no timestamps in the compressed output), so CI may run it. Exits 1 when a
 // budget (DESIGN.md "Performance budgets") is exceeded, unless --report-only.
 // Usage: node bench/size/size-report.mjs ROOT [--report-only]
 import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { gzipSync, brotliCompressSync, constants } from 'node:zlib';
-import { createRequire } from 'node:module';
+import { brotli, gzip } from '../../scripts/compress-assets.mjs';
 
 const root = process.argv[2];
 const reportOnly = process.argv.includes('--report-only');
-const { minifyLoader } = await import(join(root, 'scripts/minify-loader.mjs'));
-try {
-  createRequire(join(root, '.tools/package.json')).resolve('terser');
-} catch {
-  console.error('size-report: terser is missing; run ./scripts/install-tools.sh');
-  process.exit(1);
-}
 
 // Decimal kilobytes: the stricter reading of "1.5 KB" and "80 KB".
 const BUDGET = { loader: 1500, widget: 80000 };
 
-const gzip = (bytes) => gzipSync(bytes, { level: 9 }).length;
-const brotli = (bytes) =>
-  brotliCompressSync(bytes, {
-    params: {
-      [constants.BROTLI_PARAM_QUALITY]: 11,
-      [constants.BROTLI_PARAM_SIZE_HINT]: bytes.length,
-    },
-  }).length;
-
-function measure(label, path, minified) {
-  const raw = readFileSync(path);
-  const shipped = minified === undefined ? raw : Buffer.from(minified);
+/** Bytes as served (compressed as scripts/compress-assets.mjs compresses them); `source`, if
+ * given, is the readable file the served one was minified from. */
+function measure(label, path, source) {
+  const shipped = readFileSync(path);
   return {
     label,
-    raw: raw.length,
-    min: minified === undefined ? null : shipped.length,
-    gzip: gzip(shipped),
-    brotli: brotli(shipped),
+    raw: source === undefined ? shipped.length : readFileSync(source).length,
+    min: source === undefined ? null : shipped.length,
+    gzip: gzip(shipped).length,
+    brotli: brotli(shipped).length,
   };
 }
 
-function needFile(path) {
-  if (!existsSync(join(root, path))) {
-    console.error(`size-report: ${path} is missing; run ./scripts/build-widget.sh first`);
+/** The one built file in `dir` (relative to ROOT) whose name matches: names carry a hash. */
+function builtFile(dir, pattern) {
+  const found = existsSync(join(root, dir))
+    ? readdirSync(join(root, dir)).filter((name) => pattern.test(name))
+    : [];
+  if (found.length !== 1) {
+    console.error(`size-report: no single ${pattern} in ${dir}/; run ./scripts/build-widget.sh first`);
     process.exit(1);
   }
-  return join(root, path);
+  return join(root, dir, found[0]);
 }
 
-// As served: minified by scripts/build-widget.sh (scripts/minify-loader.mjs), measured here
-// from the same function so the report doesn't depend on a stale dist/.
-const loader = measure('loader/app.js (served minified)', needFile('loader/app.js'),
-  await minifyLoader(root, 'app.js', false));
+// As served: minified with the hashed names written in by scripts/build-loader.mjs.
+const loader = measure('loader/app.js (served minified)', builtFile('dist/loader', /^app\.js$/),
+  join(root, 'loader/app.js'));
 // Fetched only with the messenger (embed.js on the host page; frame.js in frame mode).
-const embed = measure('loader/embed.js (minified)', needFile('loader/embed.js'),
-  await minifyLoader(root, 'embed.js', true));
-const frame = measure('loader/frame.js (minified)', needFile('loader/frame.js'),
-  await minifyLoader(root, 'frame.js', true));
-const wasm = measure('widget wasm', needFile('dist/talk-widget_bg.wasm'));
-const glue = measure('widget JS glue', needFile('dist/talk-widget.js'));
-const css = measure('widget CSS (inside the wasm)', needFile('style/widget.css'));
+const embed = measure('loader/embed.js (minified)', builtFile('dist', /^embed-[0-9a-f]+\.js$/),
+  join(root, 'loader/embed.js'));
+const frame = measure('loader/frame.js (minified)', builtFile('dist', /^frame-[0-9a-f]+\.js$/),
+  join(root, 'loader/frame.js'));
+const wasm = measure('widget wasm', builtFile('dist', /^talk-widget-[0-9a-f]+_bg\.wasm$/));
+const glue = measure('widget JS glue', builtFile('dist', /^talk-widget-[0-9a-f]+\.js$/));
+const css = measure('widget CSS (inside the wasm)', join(root, 'style/widget.css'));
 const widget = {
   label: 'widget = wasm + glue (+ CSS once)',
   raw: wasm.raw + glue.raw,
@@ -105,12 +93,14 @@ for (const [row, note] of rows) {
 if (inboxFiles.length === 0) {
   console.log(`inbox bundle: not built (${relative(root, inboxDir)}/ is missing)`);
 } else {
-  const total = inboxFiles.reduce((sum, file) => sum + file.gzip, 0);
-  console.log(`inbox bundle: ${total.toLocaleString('en-US')} B gzip in ${inboxFiles.length} files`);
+  const total = (key) => inboxFiles.reduce((sum, file) => sum + file[key], 0).toLocaleString('en-US');
+  console.log(
+    `inbox bundle: ${total('gzip')} B gzip, ${total('brotli')} B brotli in ${inboxFiles.length} files`,
+  );
 }
 console.log(
-  'gzip = level 9, brotli = quality 11; budgets are decimal KB. The loader files are served',
-  'minified (scripts/minify-loader.mjs, run by scripts/build-widget.sh).',
+  'gzip = level 9, brotli = quality 11, as the build writes the copies the server sends;',
+  'budgets are decimal KB. The loader files are measured as built (scripts/build-loader.mjs).',
 );
 
 const over = loader.gzip > BUDGET.loader || widget.gzip > BUDGET.widget;

@@ -6,7 +6,7 @@ mod server;
 mod site;
 
 pub use browser::{Browser, Widget};
-pub use server::{inbox_dir, EventListener, TestServer};
+pub use server::{inbox_dir, widget_path, EventListener, TestServer};
 pub use site::{page_with_snippet, snippet_script, HostSite, SitePage};
 
 use futures_util::FutureExt;

@@ -30,11 +30,23 @@ pub fn widget_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../dist"));
     assert!(
-        dir.join("talk-widget_bg.wasm").is_file(),
-        "no widget build in {}: run `trunk build --release` (scripts/test.sh does)",
+        dir.join("loader/manifest.json").is_file(),
+        "no widget build in {}: run scripts/build-widget.sh (scripts/test.sh does)",
         dir.display()
     );
     dir
+}
+
+/// Where the server sends a file of the widget build named by its plain name
+/// (`talk-widget.js`, `talk-widget_bg.wasm`, `embed.js`, `frame.js`): `/widget/<hashed name>`,
+/// from the loader build's manifest.
+pub fn widget_path(plain: &str) -> String {
+    let manifest = std::fs::read(widget_dir().join("loader/manifest.json")).expect("manifest");
+    let names: serde_json::Value = serde_json::from_slice(&manifest).expect("JSON");
+    let name = names[plain]
+        .as_str()
+        .unwrap_or_else(|| panic!("{plain} is not in the manifest: {names}"));
+    format!("/widget/{name}")
 }
 
 /// The Trunk-built inbox; `scripts/test.sh` builds it (scripts/build-inbox.sh) before the tests.

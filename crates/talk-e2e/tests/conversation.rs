@@ -1,7 +1,7 @@
 //! A visitor on the demo page chats with an agent through the real server, in real Chromium.
 
 use std::time::Duration;
-use talk_e2e::{eventually, with_browser, AUTO_REPLY};
+use talk_e2e::{eventually, widget_path, with_browser, AUTO_REPLY};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
@@ -160,12 +160,14 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
         assert!(secrets.len() >= 2);
         let demo_path = server.demo_url().replacen(&server.url, "", 1);
         for path in [
-            "/app.js",
-            "/widget/talk-widget.js",
-            "/widget/talk-widget_bg.wasm",
-            demo_path.as_str(),
+            "/app.js".to_string(),
+            widget_path("talk-widget.js"),
+            widget_path("talk-widget_bg.wasm"),
+            widget_path("embed.js"),
+            widget_path("frame.js"),
+            demo_path,
         ] {
-            let served = server.fetch(path).await;
+            let served = server.fetch(&path).await;
             for secret in &secrets {
                 assert!(
                     !served

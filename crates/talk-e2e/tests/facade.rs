@@ -71,7 +71,7 @@ async fn no_messenger_download_before_the_page_is_idle_then_one_launcher() {
                 "{fetched}"
             );
             assert!(
-                !any_of(fetched, "embed.js") && !any_of(fetched, "talk-widget"),
+                !any_of(fetched, "/widget/embed-") && !any_of(fetched, "talk-widget"),
                 "{fetched}"
             );
         }
@@ -86,13 +86,7 @@ async fn no_messenger_download_before_the_page_is_idle_then_one_launcher() {
         eventually(
             "the WASM to be fetched",
             Duration::from_secs(20),
-            || async {
-                any_of(
-                    &browser.js("return fetched();").await,
-                    "talk-widget_bg.wasm",
-                )
-                .then_some(())
-            },
+            || async { any_of(&browser.js("return fetched();").await, "_bg.wasm").then_some(()) },
         )
         .await;
         browser.widget().await;
@@ -155,7 +149,7 @@ async fn unread_messages_load_the_messenger_at_once() {
         browser.goto(&format!("{}/", site.url)).await;
         let (_, after_busy) = wait_until_not_busy(&browser).await;
         assert!(
-            any_of(&after_busy, "embed.js"),
+            any_of(&after_busy, "/widget/embed-"),
             "fetched while the page was busy: {after_busy}"
         );
         browser.widget().await;
@@ -201,7 +195,7 @@ async fn hovering_or_tabbing_to_the_drawn_launcher_fetches_the_messenger_before_
         });
         browser.client.perform_actions(hover).await.expect("hover");
         let (_, after_busy) = wait_until_not_busy(&browser).await;
-        assert!(any_of(&after_busy, "embed.js"), "hover: {after_busy}");
+        assert!(any_of(&after_busy, "/widget/embed-"), "hover: {after_busy}");
 
         // A keyboard user: Tab reaches the launcher (the page has nothing else to focus).
         browser.client.refresh().await.expect("reload");
@@ -211,7 +205,7 @@ async fn hovering_or_tabbing_to_the_drawn_launcher_fetches_the_messenger_before_
             .then(KeyAction::Up { value: '\u{E004}' });
         browser.client.perform_actions(tab).await.expect("Tab");
         let (_, after_busy) = wait_until_not_busy(&browser).await;
-        assert!(any_of(&after_busy, "embed.js"), "focus: {after_busy}");
+        assert!(any_of(&after_busy, "/widget/embed-"), "focus: {after_busy}");
         server.stop().await;
     })
     .await;

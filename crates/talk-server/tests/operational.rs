@@ -75,7 +75,7 @@ async fn browser_endpoints_are_rate_limited_per_ip() {
 #[tokio::test]
 async fn every_response_carries_security_headers() {
     let app = test_app().await;
-    for uri in ["/healthz", "/v1/conversations", "/nope", "/app.js"] {
+    for uri in ["/healthz", "/v1/conversations", "/nope"] {
         let answer = app.get(uri).await;
         assert_eq!(answer.header("x-content-type-options"), "nosniff", "{uri}");
         assert_eq!(answer.header("x-frame-options"), "DENY", "{uri}");
@@ -85,6 +85,19 @@ async fn every_response_carries_security_headers() {
                 .starts_with("default-src 'none'"),
             "{uri}"
         );
+    }
+    // Scripts and stylesheets never become a document: nosniff only, since every page view
+    // of every site fetches the loader and the launcher's stylesheet.
+    let launcher = format!(
+        "/v1/talk/widget/launcher.css?capture_key={}",
+        app.workspace.capture_key
+    );
+    for uri in ["/app.js", launcher.as_str()] {
+        let answer = app.get(uri).await;
+        assert_eq!(answer.status, StatusCode::OK, "{uri}");
+        assert_eq!(answer.header("x-content-type-options"), "nosniff", "{uri}");
+        assert_eq!(answer.header("x-frame-options"), "", "{uri}");
+        assert_eq!(answer.header("content-security-policy"), "", "{uri}");
     }
     // The widget's files may be framed (frame mode): no DENY, no page policy imposed.
     let dist = &app.state.settings.widget_dir;

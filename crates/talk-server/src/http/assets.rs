@@ -1,6 +1,7 @@
-//! The loader scripts, the messenger's frame page, the demo host page and the inbox's page.
+//! The loader, the messenger's frame page, the demo host page and the inbox's page.
 
 use super::security;
+use super::static_files::Precompressed;
 use super::widget_config::{queried_workspace, unknown_capture_key, ConfigQuery};
 use crate::error::{ApiError, ApiResult};
 use crate::workspaces;
@@ -8,80 +9,56 @@ use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::http::{header, HeaderMap};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::path::Path;
 
-/// The loader's readable sources, compiled in: served when no minified build is at hand.
-const LOADER_SOURCES: [(&str, &str); 3] = [
-    (
-        "app.js",
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../loader/app.js")),
-    ),
-    (
-        "embed.js",
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../loader/embed.js"
-        )),
-    ),
-    (
-        "frame.js",
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../loader/frame.js"
-        )),
-    ),
-];
+/// The loader's readable source, compiled in: sent when no build is at hand. It draws the
+/// launcher; the messenger it then imports needs the build.
+const LOADER_SOURCE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../loader/app.js"));
 const DEMO_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/demo.html"));
 const FRAME_PAGE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/frame.html"));
 
-/// The loader scripts as sent: the minified build in `{widget_dir}/loader/` (made by
-/// `scripts/build-widget.sh`) when there is one, read once at start; else the sources.
+/// `/app.js`, revalidated after a few minutes: the only name the snippet knows. Everything
+/// else is fetched by a content-hashed name that it names, directly or through embed.js.
+const LOADER_CACHE: &str = "public, max-age=300";
+
+/// The loader as sent, read once at start from the build in `{widget_dir}/loader/` (made by
+/// `scripts/build-widget.sh`): `app.js` with its compressed copies, and the frame page naming
+/// the build's frame script (`manifest.json`). Without a build: the readable sources.
 #[derive(Debug)]
 pub struct LoaderScripts {
-    app: Bytes,
-    embed: Bytes,
-    frame: Bytes,
+    app: Precompressed,
+    frame_page: String,
 }
 
 impl LoaderScripts {
     pub fn load(widget_dir: &Path) -> Self {
-        let [app, embed, frame] =
-            LOADER_SOURCES.map(|(file, source)| {
-                match std::fs::read_to_string(widget_dir.join("loader").join(file)) {
-                    Ok(minified) => Bytes::from(minified),
-                    Err(_) => Bytes::from_static(source.as_bytes()),
-                }
-            });
-        LoaderScripts { app, embed, frame }
+        let built = widget_dir.join("loader");
+        let app = Precompressed::read(&built.join("app.js")).unwrap_or_else(|| {
+            Precompressed::identity(Bytes::from_static(LOADER_SOURCE.as_bytes()))
+        });
+        let frame_script = std::fs::read_to_string(built.join("manifest.json"))
+            .ok()
+            .and_then(|manifest| serde_json::from_str::<HashMap<String, String>>(&manifest).ok())
+            .and_then(|mut names| names.remove("frame.js"))
+            .unwrap_or_else(|| "frame.js".to_string());
+        LoaderScripts {
+            app,
+            frame_page: FRAME_PAGE.replace("{{FRAME_SCRIPT}}", &frame_script),
+        }
     }
 }
 
-/// Sent on every page view of every site: a clone of the bytes is a reference count, no copy.
-fn script(source: &Bytes) -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        source.clone(),
-    )
-}
-
-pub async fn loader_script(State(state): State<AppState>) -> impl IntoResponse {
-    script(&state.loader_scripts.app)
-}
-
-/// `/widget/embed.js`: what the loader imports once the messenger is needed.
-pub async fn embed_module(State(state): State<AppState>) -> impl IntoResponse {
-    script(&state.loader_scripts.embed)
-}
-
-/// `/widget/frame.js`: the messenger's side of the frame-mode bridge.
-pub async fn frame_module(State(state): State<AppState>) -> impl IntoResponse {
-    script(&state.loader_scripts.frame)
+/// `/app.js`, on every page view of every site.
+pub async fn loader_script(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    state
+        .loader_scripts
+        .app
+        .respond(&headers, "text/javascript; charset=utf-8", LOADER_CACHE)
 }
 
 /// `/widget/frame?capture_key=…`: the page the messenger runs in when the host page's CSP
@@ -98,7 +75,7 @@ pub async fn frame_page(
             (header::CONTENT_SECURITY_POLICY, csp),
             (header::CACHE_CONTROL, "no-cache".to_string()),
         ],
-        Html(FRAME_PAGE),
+        Html(state.loader_scripts.frame_page.clone()),
     ))
 }
 
@@ -130,7 +107,13 @@ pub async fn demo_page(
             &js_string(&format!("{public_url}/app.js")),
         );
     let csp = security::snippet_page_csp(&state.settings, &nonce);
-    Ok(([(header::CONTENT_SECURITY_POLICY, csp)], Html(page)))
+    Ok((
+        [
+            (header::CONTENT_SECURITY_POLICY, csp),
+            (header::CACHE_CONTROL, "no-cache".to_string()),
+        ],
+        Html(page),
+    ))
 }
 
 /// A JavaScript string literal that can't close the surrounding `<script>` element.

@@ -9,6 +9,7 @@ mod conversation_state;
 mod extract;
 mod openapi;
 mod security;
+mod static_files;
 mod talk_messages;
 mod talk_session;
 mod track;
@@ -25,15 +26,14 @@ use crate::rate_limit::limit_by_ip;
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::HandlerWithoutStateExt;
-use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::header::{self, HeaderName};
 use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use std::time::Duration;
+use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -142,32 +142,29 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .merge(agent_login);
 
-    // The widget's files are not content-hashed, so browsers must revalidate them. Customer
-    // pages on other origins import the JS module and fetch the WASM in CORS mode; the files
-    // are public and carry no credentials, so any origin may read them.
-    // Beside the built widget: the loader's lazy part, and the frame page (with its own CSP)
-    // and script for pages whose CSP refuses WebAssembly.
+    // The widget's build (Trunk's files and the loader's lazy scripts) and the frame page.
+    // Customer pages on other origins import the JS modules and fetch the WASM in CORS mode;
+    // the files are public and carry no credentials, so any origin may read them.
     let widget_files = Router::new()
-        .route("/embed.js", get(assets::embed_module))
-        .route("/frame.js", get(assets::frame_module))
         .route("/frame", get(assets::frame_page))
         .fallback_service(
-            ServeDir::new(&state.settings.widget_dir).not_found_service(not_found.into_service()),
+            from_fn(static_files::cache_by_name).layer(
+                static_files::built_files(&state.settings.widget_dir)
+                    .not_found_service(not_found.into_service()),
+            ),
         )
         .layer(
             CorsLayer::new()
                 .allow_origin(AllowOrigin::any())
                 .allow_methods([Method::GET, Method::HEAD]),
-        )
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
-        ));
+        );
 
-    // The inbox's hashed files as they are; any other path under /inbox is the app's page.
-    let inbox_files = ServeDir::new(&state.settings.inbox_dir)
-        .append_index_html_on_directories(false)
-        .fallback(get(assets::inbox_page).with_state(state.clone()));
+    // The inbox's files; any other path under /inbox is the app's page.
+    let inbox_files = from_fn(static_files::cache_by_name).layer(
+        static_files::built_files(&state.settings.inbox_dir)
+            .append_index_html_on_directories(false)
+            .fallback(get(assets::inbox_page).with_state(state.clone())),
+    );
 
     Router::new()
         .route("/healthz", get(healthz))

@@ -4,6 +4,7 @@
 use crate::Settings;
 use axum::extract::Request;
 use axum::http::header::{self, HeaderValue};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -11,12 +12,21 @@ use axum::response::Response;
 const DEFAULT_CSP: &str =
     "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// Middleware: nosniff, referrer policy, and (except under `/widget/`, whose frame assets must
-/// be embeddable by customers' pages) `X-Frame-Options: DENY` and a default CSP unless the
-/// handler set its own.
+/// Middleware: nosniff, referrer policy, and `X-Frame-Options: DENY` and a default CSP unless
+/// the handler set its own, except under `/widget/` (customers' pages embed the frame page)
+/// and on scripts, stylesheets and `304`s (which keep the headers the cache holds): they never
+/// become a document, and `/app.js` and `launcher.css` go with every page view of every site.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let framable = request.uri().path().starts_with("/widget/");
     let mut response = next.run(request).await;
+    let never_a_document = response.status() == StatusCode::NOT_MODIFIED
+        || response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| {
+                value.starts_with("text/javascript") || value.starts_with("text/css")
+            });
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -26,7 +36,7 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("strict-origin-when-cross-origin"),
     );
-    if !framable {
+    if !framable && !never_a_document {
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         headers
             .entry(header::CONTENT_SECURITY_POLICY)

@@ -26,6 +26,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub text: String,
+    /// The body as sent (`text` is lossy for binary files).
+    pub bytes: Vec<u8>,
 }
 
 impl Answer {
@@ -99,6 +101,7 @@ impl TestApp {
             status,
             headers,
             text: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
         }
     }
 

@@ -30,11 +30,15 @@ fn attribute_text(value: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// The frame's document: `/inbox/preview.js` runs the seed's snippet against the real loader.
+/// Runs the seed's snippet against the real loader in the frame. Inline in the frame's
+/// document, so the inbox has no file of its own to fetch, name by hash and keep cached.
+const PREVIEW_SCRIPT: &str = include_str!("../../../preview.js");
+
+/// The frame's document: the preview script, carrying the page's nonce.
 pub fn preview_document(nonce: &str, capture_key: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Widget preview</title></head>\
-         <body><script nonce=\"{}\" src=\"/inbox/preview.js\" data-capture-key=\"{}\"></script></body></html>",
+         <body><script nonce=\"{}\" data-capture-key=\"{}\">{PREVIEW_SCRIPT}</script></body></html>",
         attribute_text(nonce),
         attribute_text(capture_key)
     )

@@ -1,0 +1,141 @@
+//! What a returning visitor downloads: the widget's files are content-hashed and immutable, so
+//! the second page view takes them all from the browser's cache; and frame mode fetches
+//! embed.js once (the host page), not a second time inside the frame.
+
+use serde::Deserialize;
+use std::time::Duration;
+use talk_e2e::{eventually, page_with_snippet, with_browser, Browser, HostSite};
+
+/// A Resource Timing entry of a file the Talk server sends.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Fetched {
+    path: String,
+    transfer_size: u64,
+    encoded_body_size: u64,
+    decoded_body_size: u64,
+    response_status: u64,
+}
+
+/// The loader and widget files the current document fetched, once the WASM has arrived.
+async fn talk_files(browser: &Browser) -> Vec<Fetched> {
+    let script = "return performance.getEntriesByType('resource')
+        .filter(function (e) { return /\\/app\\.js$|\\/widget\\/[^/]+\\.(js|wasm)$/.test(e.name); })
+        .map(function (e) { return {path: new URL(e.name).pathname, transferSize: e.transferSize,
+          encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize,
+          responseStatus: e.responseStatus, done: e.responseEnd > 0}; });";
+    let entries = eventually("the WASM to arrive", Duration::from_secs(20), || async {
+        let entries = browser.js(script).await;
+        let all = entries.as_array()?;
+        let arrived = all.iter().any(|entry| {
+            entry["path"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("_bg.wasm")
+                && entry["done"] == true
+        });
+        arrived.then_some(entries)
+    })
+    .await;
+    serde_json::from_value(entries).expect("resource entries")
+}
+
+fn paths(files: &[Fetched]) -> Vec<&str> {
+    files.iter().map(|file| file.path.as_str()).collect()
+}
+
+fn the_widget_files(files: &[Fetched]) {
+    let paths = paths(files);
+    for part in ["/widget/embed-", "/widget/talk-widget-"] {
+        assert!(paths.iter().any(|path| path.starts_with(part)), "{paths:?}");
+    }
+    assert!(
+        paths.iter().any(|path| path.ends_with("_bg.wasm")),
+        "{paths:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_returning_visitors_second_page_view_downloads_no_widget_bytes() {
+    with_browser("caching-second-view", |server, browser| async move {
+        // The demo page is on the Talk server's origin, so Resource Timing shows the sizes
+        // (another origin's files show 0 without Timing-Allow-Origin).
+        browser.goto(&server.demo_url()).await;
+        browser.widget().await;
+        let first = talk_files(&browser).await;
+        the_widget_files(&first);
+        for file in &first {
+            assert!(
+                file.transfer_size > 0,
+                "first view, from the network: {file:?}"
+            );
+            assert!(
+                file.encoded_body_size < file.decoded_body_size,
+                "sent compressed: {file:?}"
+            );
+        }
+
+        // Another page of the same site (a navigation, not a reload).
+        browser.goto(&format!("{}/demo", server.url)).await;
+        browser.widget().await;
+        let second = talk_files(&browser).await;
+        the_widget_files(&second);
+        for file in &second {
+            let revalidated_loader = file.path == "/app.js" && file.response_status == 304;
+            assert!(
+                file.transfer_size == 0 || revalidated_loader,
+                "second view, from the cache: {file:?}"
+            );
+        }
+        server.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frame_mode_fetches_embed_once_and_nothing_again_on_the_next_page() {
+    with_browser("caching-frame", |server, browser| async move {
+        let page = page_with_snippet(
+            &server.capture_key,
+            &server.url,
+            "{talk: {mode: 'frame'}}",
+            "",
+        );
+        let site = HostSite::start(vec![("/", page.clone()), ("/next", page)]).await;
+        browser.goto(&format!("{}/", site.url)).await;
+        browser.enter_messenger_frame().await;
+        browser.widget().await;
+        let in_frame = talk_files(&browser).await;
+        let frame_paths = paths(&in_frame);
+        assert!(
+            frame_paths
+                .iter()
+                .any(|path| path.starts_with("/widget/frame-")),
+            "{frame_paths:?}"
+        );
+        assert!(
+            !frame_paths.iter().any(|path| path.contains("embed")),
+            "the frame fetched embed.js: {frame_paths:?}"
+        );
+        browser.leave_frame().await;
+        let on_page = browser
+            .js("return performance.getEntriesByType('resource')
+                 .filter(function (e) { return e.name.indexOf('/widget/embed-') >= 0; }).length;")
+            .await;
+        assert_eq!(on_page, 1, "embed.js fetched once, by the host page");
+
+        // The next page: the frame's files come from the cache (in the frame they are
+        // same-origin, so their sizes show).
+        browser.goto(&format!("{}/next", site.url)).await;
+        browser.enter_messenger_frame().await;
+        browser.widget().await;
+        for file in talk_files(&browser).await {
+            assert_eq!(
+                file.transfer_size, 0,
+                "second view, from the cache: {file:?}"
+            );
+        }
+        server.stop().await;
+    })
+    .await;
+}
