@@ -52,7 +52,12 @@ pub(super) async fn load_settings() {
         Ok(config) => config,
         Err(error) => {
             web_sys::console::warn_1(
-                &format!("[talk] widget settings unavailable, using defaults: {error:?}").into(),
+                // The code, not `{error:?}`: Debug's string escaping compiles Unicode tables in.
+                &format!(
+                    "[talk] widget settings unavailable, using defaults: {}",
+                    error.code()
+                )
+                .into(),
             );
             talk_protocol::WidgetConfig {
                 settings: Default::default(),
