@@ -3,20 +3,16 @@
 
 use super::with_engine;
 use leptos::prelude::Set;
-use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
-/// What the loader hands over from `ap3c.init`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WidgetConfig {
+/// What the loader hands over from `ap3c.init` (decoded in `crate::decode`).
+#[derive(Debug, Clone)]
+pub struct LoaderConfig {
     pub capture_key: String,
     pub api_url: String,
     pub visitor_id: String,
-    #[serde(default)]
     pub token: Option<String>,
     /// `talk.language` from `ap3c.init`, e.g. "de"; else the browser's languages decide.
-    #[serde(default)]
     pub language: Option<String>,
 }
 
