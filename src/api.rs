@@ -1,8 +1,9 @@
 //! Typed client for the Talk server's browser endpoints.
 
+use crate::decode::{self, FromJs};
 use crate::i18n::Texts;
-use serde::{de::DeserializeOwned, Serialize};
-use talk_browser::http::fetch_json;
+use serde::Serialize;
+use talk_browser::http::fetch_text;
 use talk_protocol::{
     IdentifyRequest, IdentifyResponse, WidgetConfig, WidgetSessionRequest, WidgetSessionResponse,
 };
@@ -34,14 +35,15 @@ impl ApiClient {
         &self,
         request: &WidgetSessionRequest,
     ) -> Result<WidgetSessionResponse, ApiError> {
-        self.post("/v1/talk/widget/session", request, None).await
+        self.call("POST", "/v1/talk/widget/session", Some(request), None)
+            .await
     }
 
     /// The workspace's public widget settings and status (the capture key is public).
     pub async fn widget_config(&self, capture_key: &str) -> Result<WidgetConfig, ApiError> {
         let key = String::from(js_sys::encode_uri_component(capture_key));
-        let url = format!("{}/v1/talk/widget/config?capture_key={key}", self.base);
-        fetch_json("GET", &url, None::<&()>, None).await
+        let path = ["/v1/talk/widget/config?capture_key=", &key].concat();
+        self.call("GET", &path, None::<&()>, None).await
     }
 
     pub async fn identify(
@@ -49,16 +51,24 @@ impl ApiClient {
         session_token: &str,
         request: &IdentifyRequest,
     ) -> Result<IdentifyResponse, ApiError> {
-        self.post("/v1/talk/identify", request, Some(session_token))
-            .await
+        self.call(
+            "POST",
+            "/v1/talk/identify",
+            Some(request),
+            Some(session_token),
+        )
+        .await
     }
 
-    async fn post<Req: Serialize, Res: DeserializeOwned>(
+    /// Sends the request; the answer is decoded by [`crate::decode`], not serde (bytes).
+    async fn call<Req: Serialize, Res: FromJs>(
         &self,
+        method: &str,
         path: &str,
-        body: &Req,
+        body: Option<&Req>,
         bearer: Option<&str>,
     ) -> Result<Res, ApiError> {
-        fetch_json("POST", &format!("{}{path}", self.base), Some(body), bearer).await
+        let text = fetch_text(method, &[self.base.as_str(), path].concat(), body, bearer).await?;
+        decode::parse(&text).map_err(|error| ApiError::Decode(error.0.to_string()))
     }
 }

@@ -6,7 +6,8 @@ use talk_protocol::WidgetSettings;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CssStyleSheet, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
-const STYLES: &str = include_str!("../style/widget.css");
+// Minified by build.rs.
+const STYLES: &str = include_str!(concat!(env!("OUT_DIR"), "/widget.min.css"));
 
 thread_local! {
     /// The widget's shadow root and its stylesheets: the base one and the workspace's theme.
@@ -93,7 +94,9 @@ pub fn theme_css(settings: &WidgetSettings) -> String {
     if !font.trim().is_empty()
         && font
             .chars()
-            .all(|c| c.is_alphanumeric() || " ,-'\"".contains(c))
+            // Letters and digits: ASCII ones, and any non-ASCII character (none of which is
+            // CSS syntax), so Unicode's tables aren't compiled in for this one check.
+            .all(|c| c.is_ascii_alphanumeric() || !c.is_ascii() || " ,-'\"".contains(c))
     {
         rules.push(format!("--talk-font: {font}"));
     }

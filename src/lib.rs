@@ -6,6 +6,7 @@
 mod alert;
 pub mod api;
 pub mod components;
+pub mod decode;
 mod host;
 pub mod i18n;
 mod runtime;
@@ -15,7 +16,7 @@ pub mod validation;
 use components::Widget;
 pub use host::theme_css;
 use leptos::prelude::*;
-use runtime::WidgetConfig;
+use runtime::LoaderConfig;
 use state::MessengerState;
 use wasm_bindgen::prelude::*;
 
@@ -28,8 +29,8 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     if runtime::is_installed() {
         return Ok(());
     }
-    let config: WidgetConfig = talk_browser::json::parse(config)
-        .map_err(|error| JsValue::from_str(&format!("talk: bad configuration: {error}")))?;
+    let config: LoaderConfig = decode::parse(config)
+        .map_err(|error| JsValue::from_str(&["talk: bad configuration: ", error.0].concat()))?;
     let state = MessengerState::new();
     let lang = i18n::Lang::pick(
         config.language.as_deref(),

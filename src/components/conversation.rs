@@ -1,3 +1,4 @@
+use super::erased::{icon, text, when};
 use super::Avatar;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
@@ -25,9 +26,14 @@ pub fn Conversation(
         <div class="talk-conversation">
             <MessageList lines read_up_to on_retry photo_of/>
             <p class="talk-typing" data-testid="talk-typing" aria-live="polite">
-                {move || typing.get().map(|name| {
-                    let name = if name.is_empty() { texts.agent.to_string() } else { name };
-                    texts.typing.replace("{name}", &name)
+                {text(move || {
+                    typing
+                        .get()
+                        .map(|name| {
+                            let name = if name.is_empty() { texts.agent.to_string() } else { name };
+                            texts.typing.replace("{name}", &name)
+                        })
+                        .unwrap_or_default()
                 })}
             </p>
             <Composer on_send on_typing/>
@@ -116,9 +122,10 @@ pub fn MessageList(
         // The log role announces new messages; the list inside keeps list semantics.
         <div class="talk-log" role="log" aria-live="polite" node_ref=log on:scroll=on_scroll>
         <ol class="talk-messages" data-testid="talk-messages">
-            <Show when=move || lines.with(Vec::is_empty)>
-                <li class="talk-empty">{texts.empty_conversation}</li>
-            </Show>
+            {when(
+                move || lines.with(Vec::is_empty),
+                move || view! { <li class="talk-empty">{texts.empty_conversation}</li> }.into_any(),
+            )}
             <For each=move || lines.get() key=|line| (line.key.clone(), line.delivery) let:line>
                 {
                     let kind = author_kind(line.author.kind);
@@ -145,30 +152,27 @@ pub fn MessageList(
                                 {(line.delivery == Delivery::Sending).then_some(texts.sending)}
                                 {
                                     let key = line.key.clone();
-                                    move || {
-                                        seen.with(|seen| seen.as_ref() == Some(&key))
-                                            .then(|| view! {
-                                                " · "
-                                                <span data-testid="talk-seen">{texts.seen}</span>
-                                            })
-                                    }
+                                    when(
+                                        move || seen.with(|seen| seen.as_ref() == Some(&key)),
+                                        move || view! {
+                                            " · "
+                                            <span data-testid="talk-seen">{texts.seen}</span>
+                                        }
+                                        .into_any(),
+                                    )
                                 }
                             </span>
-                            <Show when=move || failed>
-                                {
-                                    let key = key.clone();
-                                    view! {
-                                        <button
-                                            type="button"
-                                            class="talk-retry"
-                                            data-testid="talk-retry"
-                                            on:click=move |_| on_retry.run(key.clone())
-                                        >
-                                            {texts.not_sent_retry}
-                                        </button>
-                                    }
-                                }
-                            </Show>
+                            // Delivery is part of the row's key: a failed message is a new row.
+                            {failed.then(|| view! {
+                                <button
+                                    type="button"
+                                    class="talk-retry"
+                                    data-testid="talk-retry"
+                                    on:click=move |_| on_retry.run(key.clone())
+                                >
+                                    {texts.not_sent_retry}
+                                </button>
+                            })}
                         </li>
                     }
                 }
@@ -209,7 +213,7 @@ pub fn Composer(
                 data-testid="talk-composer"
                 rows="1"
                 placeholder=texts.write_a_message
-                prop:value=move || draft.get()
+                prop:value=draft
                 on:input=move |event| {
                     draft.set(event_target_value(&event));
                     if let Some(on_typing) = on_typing {
@@ -224,7 +228,7 @@ pub fn Composer(
                 }
             ></textarea>
             <button type="submit" class="talk-send" data-testid="talk-send" aria-label=texts.send>
-                <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3 20l18-8L3 4v6l12 2-12 2z"/></svg>
+                {icon("", "M3 20l18-8L3 4v6l12 2-12 2z")}
             </button>
         </form>
     }

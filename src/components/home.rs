@@ -1,6 +1,7 @@
+use super::erased::{dynamic, text, when};
 use crate::i18n::use_texts;
 use crate::runtime;
-use crate::state::{MessengerState, Screen};
+use crate::state::{ConversationPreview, MessengerState, Screen};
 use leptos::prelude::*;
 use talk_protocol::{OnlineAgent, Presence, QuickLink};
 
@@ -51,47 +52,32 @@ pub fn Home(state: MessengerState) -> impl IntoView {
 
     view! {
         <div class="talk-home" data-testid="talk-home">
-            <Show when=move || response_time().is_some() || !agents().is_empty()>
-                <div class="talk-card talk-team">
-                    <div class="talk-avatars">
-                        <For each=agents key=|agent| agent.name.clone() let:agent>
-                            <Avatar name=agent.name.clone() photo=agent.photo_url.clone()/>
-                        </For>
-                    </div>
-                    <p class="talk-response-time" data-testid="talk-response-time">
-                        {response_time}
-                    </p>
-                </div>
-            </Show>
+            {when(
+                move || response_time().is_some() || !agents().is_empty(),
+                move || {
+                    view! {
+                        <div class="talk-card talk-team">
+                            <div class="talk-avatars">
+                                {dynamic(move || {
+                                    agents()
+                                        .into_iter()
+                                        .map(|agent| view! { <Avatar name=agent.name photo=agent.photo_url/> })
+                                        .collect_view()
+                                        .into_any()
+                                })}
+                            </div>
+                            <p class="talk-response-time" data-testid="talk-response-time">
+                                {text(move || response_time().unwrap_or_default())}
+                            </p>
+                        </div>
+                    }
+                    .into_any()
+                },
+            )}
             <section class="talk-card" aria-labelledby="talk-conversations-title">
                 <h3 id="talk-conversations-title" class="talk-card-title">{texts.conversations}</h3>
                 <ul class="talk-conversation-list">
-                    <For
-                        each=recent
-                        key=|preview| (preview.id.clone(), preview.last_body.clone(), preview.unread)
-                        let:preview
-                    >
-                        <li>
-                            <button
-                                type="button"
-                                class="talk-continue"
-                                data-testid="talk-conversation-item"
-                                data-unread=preview.unread.to_string()
-                                on:click={
-                                    let id = preview.id.clone();
-                                    move |_| runtime::open_conversation(id.clone())
-                                }
-                            >
-                                <span class="talk-continue-label">
-                                    {texts.continue_conversation}
-                                    {preview.unread.then(|| view! {
-                                        <span class="talk-unread-dot" role="img" aria-label=texts.new_reply></span>
-                                    })}
-                                </span>
-                                <span class="talk-preview">{preview.last_body.clone()}</span>
-                            </button>
-                        </li>
-                    </For>
+                    {dynamic(move || recent().into_iter().map(preview_item).collect_view().into_any())}
                 </ul>
                 <button
                     type="button"
@@ -102,33 +88,61 @@ pub fn Home(state: MessengerState) -> impl IntoView {
                     {texts.send_us_a_message}
                 </button>
             </section>
-            <Show when=move || !quick_links().is_empty()>
-                <section class="talk-card" aria-labelledby="talk-links-title">
-                    <h3 id="talk-links-title" class="talk-card-title">{texts.quick_links}</h3>
-                    <ul class="talk-links">
-                        <For
-                            each=quick_links
-                            key=|link| (link.label.clone(), link.url.clone())
-                            let:link
-                        >
-                            <li>
-                                // The page's links, not ours: a new tab, no opener, no referrer.
-                                <a
-                                    class="talk-link"
-                                    data-testid="talk-quick-link"
-                                    href=link.url
-                                    target="_blank"
-                                    rel="noopener noreferrer"
-                                >
-                                    {link.label}
-                                    <span class="talk-visually-hidden">" " {texts.opens_in_new_tab}</span>
-                                </a>
-                            </li>
-                        </For>
-                    </ul>
-                </section>
-            </Show>
+            {dynamic(move || {
+                let links = quick_links();
+                if links.is_empty() {
+                    return ().into_any();
+                }
+                view! {
+                    <section class="talk-card" aria-labelledby="talk-links-title">
+                        <h3 id="talk-links-title" class="talk-card-title">{texts.quick_links}</h3>
+                        <ul class="talk-links">
+                            {links.into_iter().map(|link| view! {
+                                <li>
+                                    // The page's links, not ours: a new tab, no opener, no referrer.
+                                    <a
+                                        class="talk-link"
+                                        data-testid="talk-quick-link"
+                                        href=link.url
+                                        target="_blank"
+                                        rel="noopener noreferrer"
+                                    >
+                                        {link.label}
+                                        <span class="talk-visually-hidden">" " {texts.opens_in_new_tab}</span>
+                                    </a>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    </section>
+                }
+                .into_any()
+            })}
         </div>
+    }
+}
+
+/// One of the visitor's conversations in the homepage's list.
+fn preview_item(preview: ConversationPreview) -> impl IntoView {
+    let texts = use_texts();
+    let id = preview.id;
+    view! {
+        <li>
+            <button
+                type="button"
+                class="talk-continue"
+                data-testid="talk-conversation-item"
+                data-unread=preview.unread.to_string()
+                on:click=move |_| runtime::open_conversation(id.clone())
+            >
+                <span class="talk-continue-label">
+                    {texts.continue_conversation}
+                    {preview.unread.then(|| view! {
+                        <span class="talk-unread-dot" role="img" aria-label=texts.new_reply></span>
+                    })}
+                </span>
+                <span class="talk-preview">{preview.last_body}</span>
+            </button>
+        </li>
     }
 }
 
@@ -144,10 +158,11 @@ pub fn Avatar(
         (Some(url), false) => view! { <img class="talk-avatar" src=url alt=name/> }.into_any(),
         (None, true) => ().into_any(),
         (None, false) => {
+            // The browser's upper-casing: Rust's would compile Unicode's case tables in.
             let initial: String = name
                 .chars()
                 .next()
-                .map(|c| c.to_uppercase().collect())
+                .map(|c| js_sys::JsString::from(c).to_upper_case().into())
                 .unwrap_or_default();
             view! {
                 <span class="talk-avatar talk-avatar-initial" role="img" aria-label=name>

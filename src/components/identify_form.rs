@@ -1,3 +1,4 @@
+use super::erased::{text, when};
 use crate::i18n::use_texts;
 use crate::validation::{check_identity, FieldError};
 use leptos::prelude::*;
@@ -61,7 +62,7 @@ pub fn IdentifyForm(
     view! {
         <form class="talk-identify" data-testid="talk-identify-form" novalidate on:submit=submit>
             <p class="talk-identify-intro">{texts.identify_intro}</p>
-            <Show when=move || names_required.get()>
+            {when(move || names_required.get(), move || view! {
                 <div class="talk-field-row">
                     <Field
                         id="talk-first-name"
@@ -80,7 +81,7 @@ pub fn IdentifyForm(
                         error=Signal::derive(last_error)
                     />
                 </div>
-            </Show>
+            }.into_any())}
             <Field
                 id="talk-email"
                 label=texts.email
@@ -89,18 +90,20 @@ pub fn IdentifyForm(
                 value=email
                 error=Signal::derive(email_error)
             />
-            <Show when=move || server_error.get().is_some()>
+            {when(move || server_error.get().is_some(), move || view! {
                 <p class="talk-form-error" role="alert" data-testid="talk-identify-error">
-                    {move || server_error.get()}
+                    {text(move || server_error.get().unwrap_or_default())}
                 </p>
-            </Show>
+            }.into_any())}
             <button
                 type="submit"
                 class="talk-button"
                 data-testid="talk-identify-submit"
-                aria-disabled=move || busy.get().to_string()
+                aria-disabled=text(move || busy.get().to_string())
             >
-                {move || if busy.get() { texts.starting } else { texts.start_conversation }}
+                {text(move || {
+                    if busy.get() { texts.starting } else { texts.start_conversation }.to_string()
+                })}
             </button>
         </form>
     }
@@ -125,16 +128,16 @@ fn Field(
                 type=kind
                 autocomplete=autocomplete
                 data-testid=id
-                aria-invalid=move || error.get().is_some().to_string()
-                aria-describedby=move || error.get().map(|_| described_by.clone())
-                prop:value=move || value.get()
+                aria-invalid=text(move || error.get().is_some().to_string())
+                aria-describedby=Signal::derive(move || error.get().map(|_| described_by.clone()))
+                prop:value=value
                 on:input=move |event| value.set(event_target_value(&event))
             />
-            <Show when=move || error.get().is_some()>
-                <p class="talk-field-error" id=error_id.clone() data-testid=format!("{id}-error")>
-                    {move || error.get()}
+            {when(move || error.get().is_some(), move || view! {
+                <p class="talk-field-error" id=error_id.clone() data-testid=error_id.clone()>
+                    {text(move || error.get().unwrap_or_default().to_string())}
                 </p>
-            </Show>
+            }.into_any())}
         </div>
     }
 }

@@ -1,3 +1,4 @@
+use super::erased::{dynamic, icon as icon_view, text, when};
 use crate::i18n::use_texts;
 use leptos::html::Button;
 use leptos::prelude::*;
@@ -12,12 +13,12 @@ pub fn Launcher(
     node_ref: NodeRef<Button>,
 ) -> impl IntoView {
     let texts = use_texts();
-    let label = move || match (open.get(), unread.get()) {
+    let label = text(move || match (open.get(), unread.get()) {
         (true, _) => texts.close_chat.to_string(),
         (false, 0) => texts.open_chat.to_string(),
         (false, 1) => texts.open_chat_one_unread.to_string(),
         (false, count) => texts.open_chat_unread.replace("{n}", &count.to_string()),
-    };
+    });
     view! {
         <button
             node_ref=node_ref
@@ -25,31 +26,36 @@ pub fn Launcher(
             class="talk-launcher"
             data-testid="talk-launcher"
             aria-label=label
-            aria-expanded=move || open.get().to_string()
+            aria-expanded=text(move || open.get().to_string())
             on:click=move |_| open.update(|open| *open = !*open)
         >
-            {move || match icon.get() {
+            {dynamic(move || match icon.get() {
                 LauncherIcon::Custom { url } => {
                     view! { <img class="talk-launcher-icon" src=url alt=""/> }.into_any()
                 }
-                LauncherIcon::Question => view! {
-                    <svg viewBox="0 0 24 24" aria-hidden="true" class="talk-launcher-icon">
-                        <path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 16h-2v-2h2zm2.1-7.8-.9.9c-.7.7-1.2 1.3-1.2 2.9h-2v-.5c0-1.1.5-2.1 1.2-2.8l1.2-1.3a2 2 0 1 0-3.4-1.4H8a4 4 0 1 1 7.1 2.2z"/>
-                    </svg>
+                LauncherIcon::Question => icon_view("talk-launcher-icon", QUESTION_ICON),
+                LauncherIcon::Default | LauncherIcon::Chat => {
+                    icon_view("talk-launcher-icon", CHAT_ICON)
                 }
-                .into_any(),
-                LauncherIcon::Default | LauncherIcon::Chat => view! {
-                    <svg viewBox="0 0 24 24" aria-hidden="true" class="talk-launcher-icon">
-                        <path d="M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z"/>
-                    </svg>
-                }
-                .into_any(),
-            }}
-            <Show when=move || unread.get() != 0>
-                <span class="talk-badge" data-testid="talk-unread" aria-hidden="true">
-                    {move || if unread.get() > 99 { "99+".to_string() } else { unread.get().to_string() }}
-                </span>
-            </Show>
+            })}
+            {when(
+                move || unread.get() != 0,
+                move || {
+                    view! {
+                        <span class="talk-badge" data-testid="talk-unread" aria-hidden="true">
+                            {text(move || match unread.get() {
+                                count @ 0..=99 => count.to_string(),
+                                _ => "99+".to_string(),
+                            })}
+                        </span>
+                    }
+                    .into_any()
+                },
+            )}
         </button>
     }
 }
+
+const QUESTION_ICON: &str = "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 16h-2v-2h2zm2.1-7.8-.9.9c-.7.7-1.2 1.3-1.2 2.9h-2v-.5c0-1.1.5-2.1 1.2-2.8l1.2-1.3a2 2 0 1 0-3.4-1.4H8a4 4 0 1 1 7.1 2.2z";
+const CHAT_ICON: &str =
+    "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4H4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z";

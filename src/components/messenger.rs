@@ -1,3 +1,4 @@
+use super::erased::{dynamic, flag, icon, text, when};
 use super::{Conversation, Home, IdentifyForm, Launcher};
 use crate::i18n::use_texts;
 use crate::runtime;
@@ -53,23 +54,23 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
             .with(|c| c.as_ref().map(|c| c.settings.launcher.icon.clone()))
             .unwrap_or(LauncherIcon::Default)
     });
-    view! {
-        <Show when=enabled>
+    let root = move || {
+        view! {
             <div
                 class="talk-root"
-                class:talk-open=move || state.open.get()
-                class:talk-left=left
-                class:talk-light=move || appearance() == Appearance::Light
-                class:talk-dark=move || appearance() == Appearance::Dark
-                hidden=move || state.hidden.get()
+                class:talk-open=state.open
+                class:talk-left=flag(left)
+                class:talk-light=flag(move || appearance() == Appearance::Light)
+                class:talk-dark=flag(move || appearance() == Appearance::Dark)
+                hidden=state.hidden
             >
-                <Show when=move || state.open.get()>
-                    <Messenger state/>
-                </Show>
+                {when(move || state.open.get(), move || view! { <Messenger state/> }.into_any())}
                 <Launcher open=state.open unread=state.unread icon node_ref=launcher/>
             </div>
-        </Show>
-    }
+        }
+        .into_any()
+    };
+    when(enabled, root)
 }
 
 /// The photo for a message's author: the bot's from the settings, an agent's from the team
@@ -148,10 +149,10 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         }
         .into_any(),
     };
-    let body = move || match (state.stage.get(), state.screen.get()) {
-        (Stage::Unavailable(_), _) | (_, Screen::Conversation) => conversation().into_any(),
+    let body = dynamic(move || match (state.stage.get(), state.screen.get()) {
+        (Stage::Unavailable(_), _) | (_, Screen::Conversation) => conversation(),
         (_, Screen::Home) => view! { <Home state/> }.into_any(),
-    };
+    });
     view! {
         <section
             class="talk-panel"
@@ -165,21 +166,33 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
             }
         >
             <header class="talk-header" data-testid="talk-header">
-                <Show when=move || state.screen.get() == Screen::Conversation>
-                    <button
-                        type="button"
-                        class="talk-back"
-                        data-testid="talk-back"
-                        aria-label=texts.back
-                        on:click=move |_| state.screen.set(Screen::Home)
-                    >
-                        <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M15 5l-7 7 7 7"/></svg>
-                    </button>
-                </Show>
-                {move || logo().map(|url| view! { <img class="talk-logo" src=url alt=""/> })}
-                <h2 class="talk-greeting" data-testid="talk-greeting">{greeting}</h2>
+                {when(
+                    move || state.screen.get() == Screen::Conversation,
+                    move || {
+                        view! {
+                            <button
+                                type="button"
+                                class="talk-back"
+                                data-testid="talk-back"
+                                aria-label=texts.back
+                                on:click=move |_| state.screen.set(Screen::Home)
+                            >
+                                {icon("", "M15 5l-7 7 7 7")}
+                            </button>
+                        }
+                        .into_any()
+                    },
+                )}
+                {dynamic(move || match logo() {
+                    Some(url) => view! { <img class="talk-logo" src=url alt=""/> }.into_any(),
+                    None => ().into_any(),
+                })}
+                <h2 class="talk-greeting" data-testid="talk-greeting">{text(greeting)}</h2>
                 <p class="talk-subtitle">
-                    {move || if state.connected.get() { texts.here_to_help } else { texts.connecting }}
+                    {text(move || {
+                        if state.connected.get() { texts.here_to_help } else { texts.connecting }
+                            .to_string()
+                    })}
                 </p>
                 <button
                     type="button"
@@ -188,7 +201,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                     aria-label=texts.close_chat
                     on:click=move |_| state.open.set(false)
                 >
-                    <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6 6l12 12M18 6L6 18"/></svg>
+                    {icon("", "M6 6l12 12M18 6L6 18")}
                 </button>
             </header>
             {body}

@@ -3,20 +3,16 @@
 
 use super::with_engine;
 use leptos::prelude::Set;
-use serde::Deserialize;
 use wasm_bindgen::{JsCast, JsValue};
 
-/// What the loader hands over from `ap3c.init`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WidgetConfig {
+/// What the loader hands over from `ap3c.init` (decoded in `crate::decode`).
+#[derive(Debug, Clone)]
+pub struct LoaderConfig {
     pub capture_key: String,
     pub api_url: String,
     pub visitor_id: String,
-    #[serde(default)]
     pub token: Option<String>,
     /// `talk.language` from `ap3c.init`, e.g. "de"; else the browser's languages decide.
-    #[serde(default)]
     pub language: Option<String>,
 }
 
@@ -52,7 +48,12 @@ pub(super) async fn load_settings() {
         Ok(config) => config,
         Err(error) => {
             web_sys::console::warn_1(
-                &format!("[talk] widget settings unavailable, using defaults: {error:?}").into(),
+                // The code, not `{error:?}`: Debug's string escaping compiles Unicode tables in.
+                &format!(
+                    "[talk] widget settings unavailable, using defaults: {}",
+                    error.code()
+                )
+                .into(),
             );
             talk_protocol::WidgetConfig {
                 settings: Default::default(),

@@ -48,7 +48,7 @@ fn on_open() {
 }
 
 fn on_message(text: String) {
-    match talk_browser::json::parse::<ServerEvent>(&text) {
+    match crate::decode::parse::<ServerEvent>(&text) {
         Ok(event) => {
             with_engine(|engine| {
                 super::look(engine);
@@ -57,7 +57,9 @@ fn on_message(text: String) {
             });
         }
         Err(error) => web_sys::console::warn_1(
-            &format!("[talk] ignored an unknown socket event: {error}").into(),
+            &["[talk] ignored an unknown socket event: ", error.0]
+                .concat()
+                .into(),
         ),
     }
 }

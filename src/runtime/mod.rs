@@ -30,11 +30,11 @@ use std::cell::RefCell;
 use talk_browser::socket::Socket;
 use talk_protocol::WidgetSessionResponse;
 
-pub use config::{Hooks, WidgetConfig};
+pub use config::{Hooks, LoaderConfig};
 pub use identify::identify;
 
 struct Engine {
-    config: WidgetConfig,
+    config: LoaderConfig,
     texts: &'static crate::i18n::Texts,
     hooks: Hooks,
     api: ApiClient,
@@ -64,7 +64,7 @@ fn with_current<R>(generation: u32, f: impl FnOnce(&mut Engine) -> R) -> Option<
     with_engine(|engine| (engine.generation == generation).then(|| f(engine))).flatten()
 }
 
-pub fn install(config: WidgetConfig, lang: crate::i18n::Lang, hooks: Hooks, state: MessengerState) {
+pub fn install(config: LoaderConfig, lang: crate::i18n::Lang, hooks: Hooks, state: MessengerState) {
     let api = ApiClient::new(&config.api_url);
     ENGINE.with(|engine| {
         *engine.borrow_mut() = Some(Engine {
@@ -112,7 +112,7 @@ pub fn shutdown(new_visitor_id: String) {
     with_engine(|engine| engine.state.open.set(false));
 }
 
-fn begin_session(adjust: impl FnOnce(&mut WidgetConfig)) {
+fn begin_session(adjust: impl FnOnce(&mut LoaderConfig)) {
     let generation = with_engine(|engine| {
         adjust(&mut engine.config);
         engine.generation = engine.generation.wrapping_add(1);

@@ -1,7 +1,7 @@
 //! The browser session: opened with the capture key (and the verified token, if any), its
 //! socket token renewed before it expires, and opened again when the server refuses it.
 
-use super::{connection, with_current, Engine, WidgetConfig};
+use super::{connection, with_current, Engine, LoaderConfig};
 use crate::api::ApiError;
 use crate::state::Stage;
 use leptos::prelude::Set;
@@ -127,7 +127,7 @@ fn token_refused(code: &str) -> bool {
     )
 }
 
-fn request(config: &WidgetConfig) -> WidgetSessionRequest {
+fn request(config: &LoaderConfig) -> WidgetSessionRequest {
     WidgetSessionRequest {
         capture_key: config.capture_key.clone(),
         visitor_id: config.visitor_id.clone(),

@@ -4,7 +4,7 @@
 
 use gloo_net::http::{Method, RequestBuilder};
 use serde::{de::DeserializeOwned, Serialize};
-use talk_protocol::ErrorBody;
+use wasm_bindgen::JsValue;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -81,18 +81,34 @@ pub async fn fetch_text<Req: Serialize>(
         return Ok(text);
     }
     let status = response.status();
-    Err(match crate::json::parse::<ErrorBody>(&text) {
-        Ok(body) => ApiError::Server {
+    Err(match error_body(&text) {
+        Some((code, message)) => ApiError::Server {
             status,
-            code: body.error.code,
-            message: body.error.message,
+            code,
+            message,
         },
-        Err(_) => ApiError::Server {
+        None => ApiError::Server {
             status,
             code: "http_error".into(),
             message: format!("The server answered {status}."),
         },
     })
+}
+
+/// `{"error": {"code", "message"}}` ([`talk_protocol::ErrorBody`]), read from the browser's
+/// parse rather than through serde: every request of the widget carries this path, and
+/// serde's deserializer would come with it (see the widget's `decode.rs`).
+fn error_body(text: &str) -> Option<(String, String)> {
+    let body = js_sys::JSON::parse(text).ok()?;
+    let get = |object: &JsValue, key: &str| {
+        // Reflect.get throws on a non-object, which ends in None.
+        js_sys::Reflect::get(object, &JsValue::from_str(key)).ok()
+    };
+    let error = get(&body, "error")?;
+    Some((
+        get(&error, "code")?.as_string()?,
+        get(&error, "message")?.as_string()?,
+    ))
 }
 
 /// The error's message, without `Display`: gloo-net's error type has a serde_json variant
