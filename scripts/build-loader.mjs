@@ -1,5 +1,5 @@
 // Builds the loader into dist/, after Trunk has built the widget there with content-hashed
-// names. Minifies app.js (on every page of every site) and its lazy parts embed.js and
+// names. Minifies the widget's JS glue (wasm-bindgen writes it readable) in place, and app.js (on every page of every site) and its lazy parts embed.js and
 // frame.js, writes into each the hashed name of what it fetches, and names the lazy parts by
 // their own content too (dist/embed-<hash>.js, dist/frame-<hash>.js), so every file fetched
 // after app.js can be cached for a year. app.js itself keeps its name (dist/loader/app.js,
@@ -12,10 +12,9 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 
-async function minifyLoader(root, file, isModule) {
-  const { minify } = createRequire(join(root, '.tools/package.json'))('terser');
-  const source = readFileSync(join(root, 'loader', file), 'utf8');
-  const { code } = await minify(source, {
+async function minify(root, source, isModule) {
+  const terser = createRequire(join(root, '.tools/package.json'))('terser');
+  const { code } = await terser.minify(source, {
     module: isModule,
     compress: { passes: 2 },
     mangle: true,
@@ -23,6 +22,9 @@ async function minifyLoader(root, file, isModule) {
   });
   return code;
 }
+
+const minifyLoader = (root, file, isModule) =>
+  minify(root, readFileSync(join(root, 'loader', file), 'utf8'), isModule);
 
 /** `embed.js` → `embed-<first 16 hex of the content's SHA-256>.js`. */
 const hashedName = (file, code) =>
@@ -52,6 +54,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     'talk-widget.js': builtFile(dist, /^talk-widget-[0-9a-f]+\.js$/),
     'talk-widget_bg.wasm': builtFile(dist, /^talk-widget-[0-9a-f]+_bg\.wasm$/),
   };
+  // Minified in place: its name's hash stays that of wasm-bindgen's output, which fixes this one.
+  const glue = join(dist, manifest['talk-widget.js']);
+  writeFileSync(glue, await minify(root, readFileSync(glue, 'utf8'), true));
   const widget = {
     'talk-widget.js': manifest['talk-widget.js'],
     'talk-widget_bg.wasm': manifest['talk-widget_bg.wasm'],
