@@ -65,13 +65,13 @@
     return id;
   }
 
-  // A page view, for the agents' view of the visitor's browsing.
+  // A page view, for the agents' view of the visitor's browsing. The JSON goes without a
+  // Content-Type (so as text/plain): a CORS simple request, no preflight; the server takes it.
   function track() {
     if (!config) return pendingViews++;
     w.fetch(config.apiUrl + '/v1/talk/track', {
       method: 'POST',
       keepalive: true,
-      headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({
         capture_key: config.captureKey,
         visitor_id: config.visitorId,

@@ -40,6 +40,19 @@ async fn talk_files(browser: &Browser) -> Vec<Fetched> {
     serde_json::from_value(entries).expect("resource entries")
 }
 
+/// The Resource Timing entry of the launcher's stylesheet (fetched by the loader).
+async fn launcher_transfer(browser: &Browser) -> Fetched {
+    let script = "return performance.getEntriesByType('resource')
+        .filter(function (e) { return e.name.indexOf('/launcher.css') >= 0; })
+        .map(function (e) { return {path: new URL(e.name).pathname, transferSize: e.transferSize,
+          encodedBodySize: e.encodedBodySize, decodedBodySize: e.decodedBodySize,
+          responseStatus: e.responseStatus}; });";
+    let mut entries: Vec<Fetched> =
+        serde_json::from_value(browser.js(script).await).expect("resource entries");
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    entries.remove(0)
+}
+
 fn paths(files: &[Fetched]) -> Vec<&str> {
     files.iter().map(|file| file.path.as_str()).collect()
 }
@@ -75,6 +88,12 @@ async fn a_returning_visitors_second_page_view_downloads_no_widget_bytes() {
             );
         }
 
+        let first_launcher = launcher_transfer(&browser).await;
+        assert!(
+            first_launcher.transfer_size > first_launcher.encoded_body_size,
+            "{first_launcher:?}"
+        );
+
         // Another page of the same site (a navigation, not a reload).
         browser.goto(&format!("{}/demo", server.url)).await;
         browser.widget().await;
@@ -87,6 +106,13 @@ async fn a_returning_visitors_second_page_view_downloads_no_widget_bytes() {
                 "second view, from the cache: {file:?}"
             );
         }
+        // The launcher's stylesheet is revalidated by its ETag (`no-cache`): asked again (not
+        // taken from the cache unasked, transfer size > 0), but its body not sent again.
+        let again = launcher_transfer(&browser).await;
+        assert!(
+            again.transfer_size > 0 && again.transfer_size < first_launcher.transfer_size,
+            "second view's launcher.css: {again:?}, first: {first_launcher:?}"
+        );
         server.stop().await;
     })
     .await;
@@ -138,4 +164,96 @@ async fn frame_mode_fetches_embed_once_and_nothing_again_on_the_next_page() {
         server.stop().await;
     })
     .await;
+}
+
+/// One answer's size on the wire over HTTP/1.1 as hyper writes it: status line, each header
+/// line, the blank line, then the body as sent (this client decompresses nothing).
+async fn wire_bytes(response: reqwest::Response) -> (u16, usize, usize) {
+    let status = response.status();
+    let head = "HTTP/1.1 ".len()
+        + status.as_str().len()
+        + 1
+        + status.canonical_reason().unwrap_or_default().len()
+        + 2
+        + response
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + 2 + value.len() + 2)
+            .sum::<usize>()
+        + 2;
+    let body = response.bytes().await.expect("body").len();
+    (status.as_u16(), head, body)
+}
+
+/// What an untouched page view costs from the Talk server, headers included, asked as
+/// Chromium asks from a customer's page: `/app.js`, the launcher's stylesheet and the page
+/// view, which is a CORS simple request (`text/plain`), so no preflight comes before it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untouched_page_view_costs_at_most_2500_bytes_with_headers() {
+    let server = talk_e2e::TestServer::start().await;
+    let http = reqwest::Client::new();
+    let origin = "https://shop.example.com";
+    let accept = "gzip, deflate, br, zstd";
+    let app_js = http
+        .get(format!("{}/app.js", server.url))
+        .header("accept-encoding", accept)
+        .send()
+        .await
+        .expect("app.js");
+    let stylesheet = http
+        .get(format!(
+            "{}/v1/talk/widget/launcher.css?capture_key={}",
+            server.url, server.capture_key
+        ))
+        .header("accept-encoding", accept)
+        .header("origin", origin)
+        .send()
+        .await
+        .expect("launcher.css");
+    let etag = stylesheet.headers()["etag"].to_str().unwrap().to_string();
+    let body = serde_json::json!({"capture_key": server.capture_key,
+        "visitor_id": "0123456789abcdef0123456789abcdef",
+        "url": format!("{origin}/products/shoes"), "title": "Shoes", "referrer": ""});
+    let track = http
+        .post(format!("{}/v1/talk/track", server.url))
+        .header("accept-encoding", accept)
+        .header("origin", origin)
+        .header("content-type", "text/plain;charset=UTF-8")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("track");
+    let mut total = 0;
+    for (name, response, status) in [
+        ("/app.js", app_js, 200),
+        ("launcher.css", stylesheet, 200),
+        ("track", track, 204),
+    ] {
+        let (got, head, body) = wire_bytes(response).await;
+        println!(
+            "{name}: {head} B headers + {body} B body = {} B",
+            head + body
+        );
+        assert_eq!(got, status, "{name}");
+        total += head + body;
+    }
+    println!("an untouched page view: {total} B");
+    assert!(total <= 2500, "{total} B");
+
+    // The next page view of the site revalidates the stylesheet: a bodiless 304.
+    let again = http
+        .get(format!(
+            "{}/v1/talk/widget/launcher.css?capture_key={}",
+            server.url, server.capture_key
+        ))
+        .header("accept-encoding", accept)
+        .header("origin", origin)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .expect("launcher.css again");
+    let (status, head, body) = wire_bytes(again).await;
+    println!("launcher.css revalidated: {head} B headers + {body} B body");
+    assert_eq!((status, body), (304, 0));
+    server.stop().await;
 }

@@ -37,6 +37,8 @@ pub struct AppState {
     pub messages: group_commit::MessageWriter,
     /// `/app.js` and its lazy parts, as sent.
     pub loader_scripts: Arc<http::LoaderScripts>,
+    /// Each workspace's launcher stylesheet, rendered and compressed once per settings.
+    pub launcher_stylesheets: Arc<http::LauncherStylesheets>,
     pub hub: Arc<realtime::Hub>,
     pub limits: rate_limit::Limits,
     pub typing_limiter: Arc<realtime::TypingLimiter>,
@@ -51,6 +53,7 @@ impl AppState {
         AppState {
             limits: rate_limit::Limits::new(&settings),
             loader_scripts: Arc::new(http::LoaderScripts::load(&settings.widget_dir)),
+            launcher_stylesheets: Arc::default(),
             settings: Arc::new(settings),
             messages: group_commit::MessageWriter::start(db.clone()),
             db,

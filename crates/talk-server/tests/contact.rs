@@ -5,7 +5,7 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use common::{test_app, visitor_id, TestApp};
+use common::{test_app, test_app_with, visitor_id, TestApp};
 use serde_json::{json, Value};
 use talk_server::workspaces;
 
@@ -156,14 +156,14 @@ async fn track_is_a_browser_endpoint_with_the_workspace_origin_check() {
             Method::POST,
             "/v1/talk/track",
             &[("origin", "https://shop.example.com")],
-            Some(body),
+            Some(body.clone()),
         )
         .await;
     assert_eq!(allowed.status, StatusCode::NO_CONTENT, "{}", allowed.text);
-    assert_eq!(
-        allowed.header("access-control-allow-origin"),
-        "https://shop.example.com"
-    );
+    // `*`: no credentials are involved, so it allows what a mirrored origin did, without the
+    // `Vary: origin` a mirrored origin needs.
+    assert_eq!(allowed.header("access-control-allow-origin"), "*");
+    assert_eq!(allowed.header("vary"), "");
 
     let preflight = Request::builder()
         .method(Method::OPTIONS)
@@ -175,10 +175,140 @@ async fn track_is_a_browser_endpoint_with_the_workspace_origin_check() {
         .unwrap();
     let preflight = app.request(preflight).await;
     assert!(preflight.status.is_success(), "{}", preflight.status);
+    // Still answered: a loader cached before the page view became a simple request sends
+    // `application/json`.
+    assert_eq!(preflight.header("access-control-allow-origin"), "*");
     assert_eq!(
-        preflight.header("access-control-allow-origin"),
-        "https://shop.example.com"
+        preflight.header("access-control-allow-headers"),
+        "content-type"
     );
+
+    // As a simple request (`text/plain`, no preflight) the origin check is the same.
+    let plain = |origin: &'static str| {
+        track_from(&app, origin, "text/plain;charset=UTF-8", body.to_string())
+    };
+    let foreign = plain("https://evil.example.com").await;
+    assert_eq!(
+        (foreign.status, foreign.code().as_str()),
+        (StatusCode::FORBIDDEN, "origin_not_allowed")
+    );
+    assert_eq!(
+        plain("https://shop.example.com").await.status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+/// `POST /v1/talk/track` with a body of this content type, as a page's `fetch` sends it.
+async fn track_as(app: &TestApp, content_type: &str, body: impl Into<Body>) -> common::Answer {
+    track_from(app, "https://shop.example.com", content_type, body).await
+}
+
+async fn track_from(
+    app: &TestApp,
+    origin: &str,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> common::Answer {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/talk/track")
+        .header("origin", origin)
+        .header("content-type", content_type)
+        .body(body.into())
+        .unwrap();
+    app.request(request).await
+}
+
+#[tokio::test]
+async fn track_takes_its_json_as_text_plain_parsed_as_strictly() {
+    let app = test_app().await;
+    let body = json!({"capture_key": app.workspace.capture_key, "visitor_id": visitor_id(1),
+        "url": "https://shop.example.com/plain", "title": "Plain", "referrer": ""});
+    // What fetch sends for a string body without a Content-Type: a CORS simple request.
+    let answer = track_as(&app, "text/plain;charset=UTF-8", body.to_string()).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
+    // A 204 has nothing to show: no document headers, no body.
+    assert_eq!(answer.text, "");
+    assert_eq!(answer.header("x-frame-options"), "");
+    assert_eq!(answer.header("content-security-policy"), "");
+    assert_eq!(answer.header("x-content-type-options"), "nosniff");
+    let conversation_id = app
+        .conversation_in_session(&session(&app, &visitor_id(1), None).await)
+        .await;
+    let shown = contact(&app, &conversation_id).await;
+    assert_eq!(
+        shown["current_page"]["url"],
+        "https://shop.example.com/plain"
+    );
+    assert_eq!(shown["current_page"]["title"], "Plain");
+
+    // Bad JSON: the same code and message whichever way it came.
+    let mut missing_url = body.clone();
+    missing_url.as_object_mut().unwrap().remove("url");
+    for bad in [
+        "{\"capture_key\":".to_string(),
+        "not json".to_string(),
+        missing_url.to_string(),
+        json!([body.clone()]).to_string(),
+        String::new(),
+    ] {
+        let plain = track_as(&app, "text/plain;charset=UTF-8", bad.clone()).await;
+        let json = track_as(&app, "application/json", bad.clone()).await;
+        assert_eq!(
+            (plain.status, plain.code().as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_json"),
+            "{bad:?}: {}",
+            plain.text
+        );
+        assert_eq!(plain.text, json.text, "{bad:?}");
+    }
+    // Unknown fields are ignored, as for application/json; validation is the same.
+    let mut invalid_url = body.clone();
+    invalid_url["url"] = json!("javascript:alert(1)");
+    let answer = track_as(&app, "text/plain", invalid_url.to_string()).await;
+    assert_eq!(answer.code(), "invalid_url");
+    let answer = track_as(&app, "TEXT/PLAIN; charset=utf-8", body.to_string()).await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
+
+    // Other content types stay refused, and the size limit holds.
+    for other in [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/html",
+    ] {
+        let answer = track_as(&app, other, body.to_string()).await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            "{other}"
+        );
+    }
+    let huge = json!({"capture_key": app.workspace.capture_key, "visitor_id": visitor_id(1),
+        "url": "https://shop.example.com/", "title": "t".repeat(70 * 1024)});
+    let answer = track_as(&app, "text/plain;charset=UTF-8", huge.to_string()).await;
+    assert_eq!(
+        (answer.status, answer.code().as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
+}
+
+#[tokio::test]
+async fn a_text_plain_page_view_is_rate_limited_like_the_rest() {
+    let app = test_app_with(|settings| settings.browser_requests_per_minute = 2).await;
+    let body = json!({"capture_key": app.workspace.capture_key, "visitor_id": visitor_id(1),
+        "url": "https://shop.example.com/"})
+    .to_string();
+    for _ in 0..2 {
+        let answer = track_as(&app, "text/plain;charset=UTF-8", body.clone()).await;
+        assert_eq!(answer.status, StatusCode::NO_CONTENT, "{}", answer.text);
+    }
+    let limited = track_as(&app, "text/plain;charset=UTF-8", body).await;
+    assert_eq!(
+        (limited.status, limited.code().as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    // A page can read the 429.
+    assert_eq!(limited.header("access-control-allow-origin"), "*");
 }
 
 #[tokio::test]

@@ -183,6 +183,110 @@ async fn the_launcher_stylesheet_follows_the_settings_and_is_empty_when_switched
     assert_eq!(unknown.code(), "unknown_capture_key");
 }
 
+/// `GET` with these request headers.
+async fn get_with(app: &common::TestApp, uri: &str, headers: &[(&str, &str)]) -> common::Answer {
+    app.send(Method::GET, uri, headers, None).await
+}
+
+fn brotli_decoded(bytes: &[u8]) -> String {
+    let mut out = Vec::new();
+    brotli::BrotliDecompress(&mut &bytes[..], &mut out).expect("brotli");
+    String::from_utf8(out).unwrap()
+}
+
+fn gzip_decoded(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes), &mut out)
+        .expect("gzip");
+    out
+}
+
+#[tokio::test]
+async fn the_launcher_stylesheet_travels_compressed_and_revalidates_until_the_settings_change() {
+    let app = test_app().await;
+    let url = format!(
+        "/v1/talk/widget/launcher.css?capture_key={}",
+        app.workspace.capture_key
+    );
+    let plain = app.get(&url).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(plain.header("content-encoding"), "");
+    assert!(plain.text.contains("background:"), "{}", plain.text);
+
+    let origin = ("origin", "https://shop.example.com");
+    let brotli = get_with(
+        &app,
+        &url,
+        &[("accept-encoding", "gzip, deflate, br, zstd"), origin],
+    )
+    .await;
+    assert_eq!(brotli.status, StatusCode::OK);
+    assert_eq!(brotli.header("content-encoding"), "br");
+    assert_eq!(brotli.header("content-type"), "text/css; charset=utf-8");
+    assert_eq!(brotli.header("vary"), "accept-encoding");
+    assert_eq!(brotli.header("cache-control"), "no-cache");
+    assert_eq!(
+        brotli.header("content-length"),
+        brotli.bytes.len().to_string()
+    );
+    assert_eq!(brotli_decoded(&brotli.bytes), plain.text);
+    assert!(
+        brotli.bytes.len() * 2 < plain.bytes.len(),
+        "{} B",
+        brotli.bytes.len()
+    );
+    // Any page may read it, and one copy serves them all: `*`, not the page's origin.
+    assert_eq!(brotli.header("access-control-allow-origin"), "*");
+
+    let gzip = get_with(&app, &url, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gzip.header("content-encoding"), "gzip");
+    assert_eq!(gzip.header("vary"), "accept-encoding");
+    assert_eq!(gzip_decoded(&gzip.bytes), plain.text);
+
+    // One tag for every encoding (weak: same meaning, other bytes), stable between requests.
+    let etag = brotli.header("etag").to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(gzip.header("etag"), etag);
+    assert_eq!(plain.header("etag"), etag);
+
+    // The next page view revalidates: 304, no body.
+    let again = get_with(
+        &app,
+        &url,
+        &[("accept-encoding", "br"), ("if-none-match", &etag), origin],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.bytes.is_empty());
+    assert_eq!(again.header("etag"), etag);
+    assert_eq!(again.header("access-control-allow-origin"), "*");
+
+    // A settings change reaches the visitor on its next page load: the old tag no longer
+    // matches, and the new stylesheet comes compressed too.
+    let workspace = &app.workspace.workspace_id;
+    let mut settings = widget_settings::load(&app.state.db, workspace)
+        .await
+        .unwrap()
+        .unwrap();
+    settings.homepage.brand_color = "#0a7d33".into();
+    widget_settings::save(&app.state.db, workspace, &settings)
+        .await
+        .unwrap();
+    let changed = get_with(
+        &app,
+        &url,
+        &[("accept-encoding", "br"), ("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(changed.header("content-encoding"), "br");
+    assert_ne!(changed.header("etag"), etag);
+    let css = brotli_decoded(&changed.bytes);
+    assert!(css.contains("background:#0a7d33"), "{css}");
+    let plain_now = app.get(&url).await;
+    assert_eq!(plain_now.text, css);
+}
+
 #[tokio::test]
 async fn a_bad_colour_never_becomes_css() {
     let mut settings = talk_protocol::WidgetSettings::default();

@@ -4,6 +4,7 @@ use crate::error::ApiError;
 use crate::tokens::{self, SocketClaims};
 use crate::workspaces;
 use crate::AppState;
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -28,6 +29,45 @@ where
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::PayloadTooLarge)
             }
+            Err(rejection) => Err(ApiError::bad_request("invalid_json", rejection.body_text())),
+        }
+    }
+}
+
+/// A JSON body that may also come as `text/plain` (what `fetch` sends for a string body with
+/// no `Content-Type`), so a page can send it as a CORS simple request, without a preflight.
+/// Only for endpoints that read no cookie and no credential header: anything a page can make
+/// a browser send this way (a form can post `text/plain` too) is what any client could send.
+/// Otherwise exactly [`ApiJson`]: the same size limit, the same strict parsing and errors.
+pub struct PlainOrJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for PlainOrJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let plain = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("text/plain"));
+        if !plain {
+            let ApiJson(value) = ApiJson::from_request(request, state).await?;
+            return Ok(PlainOrJson(value));
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+                    _ => ApiError::bad_request("invalid_json", rejection.body_text()),
+                })?;
+        match axum::Json::<T>::from_bytes(&bytes) {
+            Ok(axum::Json(value)) => Ok(PlainOrJson(value)),
             Err(rejection) => Err(ApiError::bad_request("invalid_json", rejection.body_text())),
         }
     }

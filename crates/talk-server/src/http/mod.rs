@@ -18,8 +18,8 @@ mod widget_config;
 
 pub use agent_session::{require_own_origin, AdminSession, AgentSession, SESSION_COOKIE};
 pub use assets::LoaderScripts;
-pub use extract::{Actor, ApiJson, ApiKeyWorkspace, BearerSession};
-pub use widget_config::launcher_stylesheet;
+pub use extract::{Actor, ApiJson, ApiKeyWorkspace, BearerSession, PlainOrJson};
+pub use widget_config::{launcher_stylesheet, LauncherStylesheets};
 
 use crate::error::ApiError;
 use crate::rate_limit::limit_by_ip;
@@ -37,6 +37,9 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+/// A `Vary` list naming nothing (answers that don't depend on the request's origin).
+const NO_VARY: [HeaderName; 0] = [];
+
 /// Largest request body accepted.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
@@ -53,15 +56,31 @@ pub fn app(state: AppState) -> Router {
         ])
         .max_age(Duration::from_secs(600));
     let browser_limit = from_fn_with_state(state.limits.browser.clone(), limit_by_ip);
-    let browser = Router::new()
-        .route("/v1/talk/widget/session", post(widget::start_session))
-        .route("/v1/talk/identify", post(widget::identify))
-        .route("/v1/talk/widget/config", get(widget_config::widget_config))
+    // What every page view of every site asks (the launcher's stylesheet, the page view),
+    // answered to any origin with `*` instead of a mirrored origin: nothing there uses
+    // credentials, so `*` allows exactly what mirroring did, and without a mirrored origin the
+    // answers need no `Vary: origin, …` (80 B on each). Preflights are still answered for
+    // pages whose cached loader sends the page view as `application/json`.
+    let page_view = Router::new()
         .route(
             "/v1/talk/widget/launcher.css",
             get(widget_config::launcher_css),
         )
         .route("/v1/talk/track", post(track::track))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(browser_limit.clone())
+        .layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::any())
+                .allow_methods([Method::GET, Method::POST])
+                .allow_headers([header::CONTENT_TYPE])
+                .max_age(Duration::from_secs(600))
+                .vary(NO_VARY),
+        );
+    let browser = Router::new()
+        .route("/v1/talk/widget/session", post(widget::start_session))
+        .route("/v1/talk/identify", post(widget::identify))
+        .route("/v1/talk/widget/config", get(widget_config::widget_config))
         .route("/v1/talk/messages", post(talk_messages::post))
         .route("/v1/talk/messages/stream", get(talk_messages::stream))
         // Before the CORS layer, so preflight OPTIONS requests reach it.
@@ -203,6 +222,7 @@ pub fn app(state: AppState) -> Router {
             post(conversation_state::read::<ApiKeyWorkspace>),
         )
         .method_not_allowed_fallback(method_not_allowed)
+        .merge(page_view)
         .merge(browser)
         .merge(socket)
         .merge(agents_and_admins)

@@ -14,19 +14,21 @@ const DEFAULT_CSP: &str =
 
 /// Middleware: nosniff, referrer policy, and `X-Frame-Options: DENY` and a default CSP unless
 /// the handler set its own, except under `/widget/` (customers' pages embed the frame page)
-/// and on scripts, stylesheets and `304`s (which keep the headers the cache holds): they never
-/// become a document, and `/app.js` and `launcher.css` go with every page view of every site.
+/// and on scripts, stylesheets, `204`s and `304`s: they never become a document (a `204` has
+/// no content, and a navigation answered by one stays on the page it was on; a `304` keeps the
+/// headers the cache holds), and `/app.js`, `launcher.css` and the page view's `204` go with
+/// every page view of every site.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let framable = request.uri().path().starts_with("/widget/");
     let mut response = next.run(request).await;
-    let never_a_document = response.status() == StatusCode::NOT_MODIFIED
-        || response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| {
-                value.starts_with("text/javascript") || value.starts_with("text/css")
-            });
+    let never_a_document = matches!(
+        response.status(),
+        StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+    ) || response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/javascript") || value.starts_with("text/css"));
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

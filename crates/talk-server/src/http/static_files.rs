@@ -130,6 +130,36 @@ impl Precompressed {
         }
     }
 
+    /// Bytes rendered at run time (a workspace's launcher stylesheet), compressed once here
+    /// as the build compresses files (brotli 11, gzip 9); a copy that isn't smaller is dropped.
+    pub fn compress(identity: Bytes) -> Self {
+        let smaller = |copy: Vec<u8>| (copy.len() < identity.len()).then(|| Bytes::from(copy));
+        let mut brotli = Vec::new();
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 11,
+            size_hint: identity.len(),
+            ..Default::default()
+        };
+        let brotli = brotli::BrotliCompress(&mut &identity[..], &mut brotli, &params)
+            .ok()
+            .and_then(|_| smaller(brotli));
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let gzip = std::io::Write::write_all(&mut gzip, &identity)
+            .and_then(|()| gzip.finish())
+            .ok()
+            .and_then(smaller);
+        Precompressed {
+            brotli,
+            gzip,
+            ..Precompressed::identity(identity)
+        }
+    }
+
+    /// The bytes as they are.
+    pub fn identity_bytes(&self) -> &Bytes {
+        &self.identity
+    }
+
     /// `304 Not Modified` when `If-None-Match` names this content, else the best variant the
     /// request accepts.
     pub fn respond(

@@ -1,8 +1,11 @@
 //! `POST /v1/talk/track` (browser, public capture key): records a page view for agents'
-//! browsing history. Answers 204 and nothing else: visitors never read history back.
+//! browsing history. Answers 204 and nothing else: visitors never read history back. The body
+//! may come as `text/plain`, so the loader sends it as a CORS simple request (no preflight): the
+//! endpoint takes the public capture key and visitor id from the body and reads no cookie, so
+//! a request a foreign page makes a browser send carries nothing any client couldn't send.
 
 use super::widget::browser_workspace;
-use super::ApiJson;
+use super::PlainOrJson;
 use crate::error::{ApiError, ApiResult};
 use crate::page_views::{self, NewPageView};
 use crate::people;
@@ -62,7 +65,7 @@ fn checked_referrer(referrer: Option<&str>) -> ApiResult<Option<&str>> {
 pub async fn track(
     State(state): State<AppState>,
     headers: HeaderMap,
-    ApiJson(request): ApiJson<TrackRequest>,
+    PlainOrJson(request): PlainOrJson<TrackRequest>,
 ) -> ApiResult<StatusCode> {
     let workspace =
         browser_workspace(&state, &headers, &request.capture_key, &request.visitor_id).await?;

@@ -1,15 +1,19 @@
 //! `GET /v1/talk/widget/config?capture_key=…`: public (the capture key is in every page's
 //! snippet): what the widget draws before a session starts.
 
+use super::static_files::Precompressed;
 use crate::error::{ApiError, ApiResult};
 use crate::validate::checked_color;
 use crate::{agents, widget_settings, workspaces, AppState};
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use talk_protocol::{LauncherIcon, LauncherPosition, WidgetConfig, WidgetSettings};
 
 #[derive(Deserialize)]
@@ -67,23 +71,52 @@ pub async fn widget_config(
 
 /// `GET /v1/talk/widget/launcher.css?capture_key=…`: the stylesheet of the launcher the loader
 /// draws before the messenger is fetched (and of the frame it sizes in frame mode), from the
-/// workspace's settings. 204 when the widget is switched off: nothing to draw.
+/// workspace's settings. 204 when the widget is switched off: nothing to draw. Every page view
+/// of every site fetches it, so it travels compressed and is revalidated by its ETag (`304`
+/// on the next page view while the settings stay the same); the settings are read on every
+/// request as before, so a change reaches visitors on their next page load.
 pub async fn launcher_css(
     State(state): State<AppState>,
+    headers: HeaderMap,
     query: Result<Query<ConfigQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
-    let (_, settings) = workspace_settings(&state, query).await?;
+    let (workspace, settings) = workspace_settings(&state, query).await?;
     if !settings.enabled {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-        ],
-        launcher_stylesheet(&settings),
-    )
-        .into_response())
+    let stylesheet = state
+        .launcher_stylesheets
+        .get(&workspace.id, launcher_stylesheet(&settings));
+    Ok(stylesheet.respond(&headers, "text/css; charset=utf-8", "no-cache"))
+}
+
+/// Each workspace's launcher stylesheet as last rendered, with its brotli and gzip copies, so
+/// nothing is compressed per request. Keyed by the rendered text itself, not by a signal that
+/// the settings changed: rendering is a few string writes, and comparing its ~750 bytes with
+/// the cached ones can't miss a change, whichever node or process saved it. One entry per
+/// workspace (its latest stylesheet), so it grows no larger than the workspaces that serve one.
+#[derive(Debug, Default)]
+pub struct LauncherStylesheets(Mutex<HashMap<String, Arc<Precompressed>>>);
+
+impl LauncherStylesheets {
+    fn get(&self, workspace_id: &str, css: String) -> Arc<Precompressed> {
+        let cached = self.lock().get(workspace_id).cloned();
+        match cached {
+            Some(cached) if cached.identity_bytes() == css.as_bytes() => cached,
+            _ => {
+                // Compressed outside the lock: a few milliseconds, once per settings change.
+                let fresh = Arc::new(Precompressed::compress(Bytes::from(css)));
+                self.lock().insert(workspace_id.to_string(), fresh.clone());
+                fresh
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Precompressed>>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// The widget's own icons (src/components/launcher.rs), as clip paths in a 24 px box.
