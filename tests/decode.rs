@@ -215,9 +215,14 @@ fn settings_left_out_take_their_defaults_like_serde() {
             "status": "online", "online_agents": []}"#,
     )
     .unwrap();
-    let mut expected = WidgetSettings::default();
-    expected.enabled = false;
-    expected.launcher.position = LauncherPosition::Left;
+    let expected = WidgetSettings {
+        enabled: false,
+        launcher: Launcher {
+            position: LauncherPosition::Left,
+            ..Launcher::default()
+        },
+        ..WidgetSettings::default()
+    };
     assert_eq!(decoded.settings, expected);
 }
 
