@@ -42,7 +42,8 @@ fn property(object: &JsValue, name: &str) -> JsValue {
     }
 }
 
-/// The field `name`, which must be there (an `Option` may be null or missing).
+/// The field `name`, which must be there; an `Option` may be null or missing (serde reads a
+/// missing `Option` as `None` too, so those fields need no default).
 fn field<T: FromJs>(object: &JsValue, name: &'static str) -> Decoded<T> {
     T::from_js(&property(object, name)).map_err(|_| DecodeError(name))
 }
@@ -175,8 +176,16 @@ decode_unit_enum!(Presence { Online = "online", Away = "away" });
 decode_unit_enum!(Appearance { Auto = "auto", Light = "light", Dark = "dark" });
 decode_unit_enum!(LauncherPosition { Right = "right", Left = "left" });
 
-decode_struct!(Author { kind, name = None });
-decode_struct!(Message { id, conversation_id, seq, author, body, client_msg_id = None, created_at });
+decode_struct!(Author { kind, name });
+decode_struct!(Message {
+    id,
+    conversation_id,
+    seq,
+    author,
+    body,
+    client_msg_id,
+    created_at
+});
 decode_struct!(Conversation {
     id,
     verified,
@@ -185,7 +194,7 @@ decode_struct!(Conversation {
     person_id,
     last_seq,
     created_at,
-    assignee_id = None,
+    assignee_id,
     visitor_read_seq = 0,
     agent_read_seq = 0,
 });
@@ -196,7 +205,11 @@ decode_struct!(PersonSummary {
     last_name,
     name
 });
-decode_struct!(IceServer { urls, username = None, credential = None });
+decode_struct!(IceServer {
+    urls,
+    username,
+    credential
+});
 decode_struct!(IdentityRequirements { names_required });
 decode_struct!(WidgetSessionResponse {
     session_id,
@@ -211,7 +224,7 @@ decode_struct!(WidgetSessionResponse {
 });
 decode_struct!(IdentifyResponse { person });
 decode_struct!(QuickLink { label, url });
-decode_struct!(OnlineAgent { name, photo_url = None });
+decode_struct!(OnlineAgent { name, photo_url });
 decode_struct!(WidgetConfig {
     settings,
     status,
@@ -295,7 +308,7 @@ impl FromJs for ServerEvent {
             "error" => ServerEvent::Error {
                 code: field(v, "code")?,
                 message: field(v, "message")?,
-                client_msg_id: field_or(v, "client_msg_id", None)?,
+                client_msg_id: field(v, "client_msg_id")?,
             },
             "pong" => ServerEvent::Pong,
             _ => return Err(DecodeError("type")),
