@@ -99,8 +99,10 @@ pub struct Precompressed {
     identity: Bytes,
     brotli: Option<Bytes>,
     gzip: Option<Bytes>,
-    /// The quoted tag, `"<16 hex digits of the SHA-256>"`.
+    /// The quoted tag, `"<16 hex digits of the SHA-256>"`, as `If-None-Match` names it.
     tag: String,
+    /// `W/` and the tag, the `ETag` header every answer carries: built once, not per request.
+    etag: HeaderValue,
 }
 
 impl Precompressed {
@@ -122,11 +124,14 @@ impl Precompressed {
     /// Bytes with no compressed copy (e.g. a readable source compiled in).
     pub fn identity(identity: Bytes) -> Self {
         let tag = format!("\"{}\"", hex::encode(&Sha256::digest(&identity)[..8]));
+        // Weak: the encodings differ in bytes, not in meaning, so one tag revalidates each.
+        let etag = HeaderValue::from_str(&format!("W/{tag}")).expect("hex in quotes");
         Precompressed {
             identity,
             brotli: None,
             gzip: None,
             tag,
+            etag,
         }
     }
 
@@ -188,9 +193,7 @@ impl Precompressed {
             header::CACHE_CONTROL,
             HeaderValue::from_static(cache_control),
         );
-        // Weak: the encodings differ in bytes, not in meaning, so one tag revalidates each.
-        let etag = HeaderValue::from_str(&format!("W/{}", self.tag)).expect("hex in quotes");
-        headers.insert(header::ETAG, etag);
+        headers.insert(header::ETAG, self.etag.clone());
         headers.insert(header::VARY, ACCEPT_ENCODING);
         response
     }
