@@ -5,10 +5,21 @@
 
 const CALLS = ['open', 'close', 'show', 'hide', 'shutdown', 'set_verified_session'];
 
+/** The workspace's settings (JSON text, or null when that failed: the messenger asks again). */
+function settings(apiUrl, captureKey) {
+  return fetch(`${apiUrl}/v1/talk/widget/config?capture_key=${encodeURIComponent(captureKey)}`)
+    .then((answer) => (answer.ok ? answer.text() : null))
+    .catch(() => null);
+}
+
 /** Starts the messenger in this document; resolves to `(name, arg) => void`. */
 async function inline(base, config, hooks) {
+  // Side by side, not one after another: on a phone each request waits a round trip.
+  const wasm = fetch(`${base}widget/talk-widget_bg.wasm`);
+  wasm.catch(() => {}); // a failure surfaces where the glue awaits it
+  hooks.settings = settings(config.apiUrl, config.captureKey);
   const widget = await import(`${base}widget/talk-widget.js`);
-  await widget.default({ module_or_path: `${base}widget/talk-widget_bg.wasm` });
+  await widget.default({ module_or_path: wasm });
   widget.start(JSON.stringify(config), hooks);
   return (name, arg) => CALLS.includes(name) && widget[name](arg);
 }

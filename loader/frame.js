@@ -14,10 +14,18 @@ let messenger = null;
 
 /** Starts the messenger in this frame; resolves to `(name, arg) => void`. */
 async function start(config) {
-  // The build writes the hashed names in.
+  // The build writes the hashed names in. Side by side, not one after another (embed.js).
+  const wasm = fetch(new URL('talk-widget_bg.wasm', import.meta.url));
+  wasm.catch(() => {});
+  const settings = fetch(
+    `${config.apiUrl}/v1/talk/widget/config?capture_key=${encodeURIComponent(config.captureKey)}`,
+  )
+    .then((answer) => (answer.ok ? answer.text() : null))
+    .catch(() => null);
   const widget = await import('./talk-widget.js');
-  await widget.default({ module_or_path: new URL('talk-widget_bg.wasm', import.meta.url) });
+  await widget.default({ module_or_path: wasm });
   widget.start(JSON.stringify(config), {
+    settings,
     ready: () => post({ t: 'ready' }),
     unread: (count) => post({ t: 'unread', n: count }),
     open: (open) => post({ t: 'open', v: open }),

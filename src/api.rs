@@ -5,7 +5,7 @@ use crate::i18n::Texts;
 use serde::Serialize;
 use talk_browser::http::fetch_text;
 use talk_protocol::{
-    IdentifyRequest, IdentifyResponse, WidgetConfig, WidgetSessionRequest, WidgetSessionResponse,
+    IdentifyRequest, IdentifyResponse, WidgetSessionRequest, WidgetSessionResponse,
 };
 
 pub use talk_browser::http::ApiError;
@@ -39,11 +39,12 @@ impl ApiClient {
             .await
     }
 
-    /// The workspace's public widget settings and status (the capture key is public).
-    pub async fn widget_config(&self, capture_key: &str) -> Result<WidgetConfig, ApiError> {
+    /// The workspace's public widget settings and status (the capture key is public), as the
+    /// server's JSON: the messenger keeps a copy for the visitor's next page.
+    pub async fn widget_config_json(&self, capture_key: &str) -> Result<String, ApiError> {
         let key = String::from(js_sys::encode_uri_component(capture_key));
-        let path = ["/v1/talk/widget/config?capture_key=", &key].concat();
-        self.call("GET", &path, None::<&()>, None).await
+        let url = [&self.base, "/v1/talk/widget/config?capture_key=", &key].concat();
+        fetch_text("GET", &url, None::<&()>, None).await
     }
 
     pub async fn identify(
