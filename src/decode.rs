@@ -199,7 +199,6 @@ decode_struct!(Conversation {
     agent_read_seq = 0,
 });
 decode_struct!(PersonSummary {
-    id,
     email,
     first_name,
     last_name,

@@ -58,7 +58,8 @@ async fn the_admins_settings_shape_the_visitors_widget() {
         browser.screenshot("homepage-375x667").await;
         browser.client.set_window_size(1280, 800).await.unwrap();
 
-        // The workspace asks for names: they are required, then stored on the person.
+        // The workspace asks for names: they are required, then shown to agents as the
+        // visitor's unverified claim (the person gets the email alone).
         widget.click("talk-new-conversation").await;
         widget.type_into("talk-email", "ada@example.com").await;
         widget.click("talk-identify-submit").await;
@@ -76,8 +77,10 @@ async fn the_admins_settings_shape_the_visitors_widget() {
         let conversation = server.conversations().await.remove(0);
         let contact = server.contact(&conversation.id).await;
         let person = contact.person.expect("an identified person");
+        assert_eq!(person.email.as_deref(), Some("ada@example.com"));
+        let claimed = contact.claimed.expect("what the visitor typed");
         assert_eq!(
-            (person.email.as_deref(), person.first_name.as_deref(), person.last_name.as_deref()),
+            (claimed.email.as_deref(), claimed.first_name.as_deref(), claimed.last_name.as_deref()),
             (Some("ada@example.com"), Some("Ada"), Some("Lovelace"))
         );
         // The snippet's ap3c.track recorded the page the visitor is on.

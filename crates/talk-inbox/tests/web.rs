@@ -12,7 +12,7 @@ use talk_inbox::components::{
 use talk_inbox::state::{apply_message, sort_newest_first};
 use talk_protocol::{
     Author, AuthorKind, Contact, Conversation, ConversationStatus, FieldValue, InboxConversation,
-    Message, PageView, PersonDetail, QuickLink, WidgetSettings,
+    Message, PageView, PersonDetail, PersonSummary, QuickLink, WidgetSettings,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -230,9 +230,14 @@ async fn messages_and_contact_show_visitor_text_as_text_and_pages_newest_first()
             email: Some("ann@example.com".into()),
             first_name: None,
             last_name: None,
-            name: Some("Ann <script>".into()),
+            name: Some("Ann Stored".into()),
             created_at: 1,
             last_seen_ip: None,
+        }),
+        claimed: Some(PersonSummary {
+            email: Some("ann@example.com".into()),
+            name: Some("Ann <script>".into()),
+            ..Default::default()
         }),
         visitor_id: "v".into(),
         verified: false,

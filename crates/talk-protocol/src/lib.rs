@@ -134,7 +134,8 @@ pub struct WidgetSessionResponse {
     pub messages_url: String,
     pub ice_servers: Vec<IceServer>,
     pub verified: bool,
-    /// The person this visitor is known as, if any.
+    /// Verified: the person's stored email and names. Unverified: only what this visitor
+    /// typed in the email form, if anything.
     pub person: Option<PersonSummary>,
     pub identity: IdentityRequirements,
 }
@@ -154,9 +155,10 @@ pub struct IdentityRequirements {
     pub names_required: bool,
 }
 
+/// Whom the widget greets. No person id and, for an unverified visitor, nothing stored for
+/// its email: anyone with the capture key can type someone else's email.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PersonSummary {
-    pub id: String,
     pub email: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -190,6 +192,7 @@ pub struct IdentifyRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IdentifyResponse {
+    /// What the visitor typed (trimmed), never what is stored for that email.
     pub person: PersonSummary,
 }
 

@@ -1,7 +1,7 @@
 //! People (CDP) as agents see them, and the page views that make up a visitor's browsing
 //! history. Only the agent API (X-Api-Key) answers with these; visitors never see them.
 
-use crate::FieldValue;
+use crate::{FieldValue, PersonSummary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -55,7 +55,14 @@ pub struct PersonDetail {
 /// Agent API: `GET /v1/conversations/{id}/contact`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Contact {
+    /// The person the conversation was started as, else whom its visitor said it is since.
+    /// Only proven when `verified`.
     pub person: Option<PersonDetail>,
+    /// What the conversation's visitor typed in the widget's email form, if anything:
+    /// unchecked, so for an unverified conversation this, not `person`'s stored names, is who
+    /// the visitor says it is.
+    #[serde(default)]
+    pub claimed: Option<PersonSummary>,
     pub visitor_id: String,
     /// The conversation's: it was started in a verified session.
     pub verified: bool,

@@ -192,6 +192,9 @@ struct InboxRow {
     contact_fields: Option<String>,
     contact_created_at: Option<i64>,
     contact_last_seen_ip: Option<String>,
+    claimed_email: Option<String>,
+    claimed_first_name: Option<String>,
+    claimed_last_name: Option<String>,
 }
 
 impl From<InboxRow> for InboxConversation {
@@ -226,13 +229,31 @@ impl From<InboxRow> for InboxConversation {
             }),
             _ => None,
         };
+        // An unverified conversation is listed under what its visitor typed: the linked
+        // person's stored name would make anyone who typed that email look like them.
+        let (contact_name, contact_email) = if conversation.verified {
+            (
+                contact.as_ref().and_then(|person| person.display_name()),
+                contact
+                    .as_ref()
+                    .and_then(|person| person.text(talk_protocol::field::EMAIL))
+                    .map(str::to_string),
+            )
+        } else {
+            let claim = crate::people::Claim::from_columns(
+                row.claimed_email,
+                row.claimed_first_name,
+                row.claimed_last_name,
+            );
+            (
+                claim.as_ref().and_then(|claim| claim.name()),
+                claim.map(|claim| claim.email),
+            )
+        };
         InboxConversation {
             unread: (conversation.last_seq - conversation.agent_read_seq).max(0),
-            contact_name: contact.as_ref().and_then(|person| person.display_name()),
-            contact_email: contact
-                .as_ref()
-                .and_then(|person| person.text(talk_protocol::field::EMAIL))
-                .map(str::to_string),
+            contact_name,
+            contact_email,
             conversation,
             last_message,
         }
@@ -240,8 +261,8 @@ impl From<InboxRow> for InboxConversation {
 }
 
 /// The inbox's list: a workspace's conversations, filtered by status and assignee, newest
-/// activity (last message, else start) first. The contact is the conversation's person, else
-/// whom its visitor identified as since.
+/// activity (last message, else start) first. The contact of a verified conversation is its
+/// person; of an unverified one, what its visitor typed.
 pub async fn inbox_list(
     db: &Db,
     workspace_id: &str,
@@ -255,7 +276,8 @@ pub async fn inbox_list(
                 m.id AS message_id, m.author_kind, m.author_name, m.body, m.client_msg_id,
                 m.created_at AS message_created_at,
                 p.id AS contact_id, p.fields AS contact_fields,
-                p.created_at AS contact_created_at, p.last_seen_ip AS contact_last_seen_ip
+                p.created_at AS contact_created_at, p.last_seen_ip AS contact_last_seen_ip,
+                v.claimed_email, v.claimed_first_name, v.claimed_last_name
          FROM conversations c
          LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
          LEFT JOIN visitors v ON v.workspace_id = c.workspace_id AND v.id = c.visitor_id

@@ -86,19 +86,14 @@ impl Person {
 
     /// Full name: `str::name`, else first and last joined.
     pub fn display_name(&self) -> Option<String> {
-        if let Some(name) = self.text(field::NAME) {
-            return Some(name.to_string());
+        match self.text(field::NAME) {
+            Some(name) => Some(name.to_string()),
+            None => joined_name(self.text(field::FIRST_NAME), self.text(field::LAST_NAME)),
         }
-        let parts: Vec<&str> = [self.text(field::FIRST_NAME), self.text(field::LAST_NAME)]
-            .into_iter()
-            .flatten()
-            .collect();
-        (!parts.is_empty()).then(|| parts.join(" "))
     }
 
     pub fn summary(&self) -> PersonSummary {
         PersonSummary {
-            id: self.id.clone(),
             email: self.text(field::EMAIL).map(str::to_string),
             first_name: self.text(field::FIRST_NAME).map(str::to_string),
             last_name: self.text(field::LAST_NAME).map(str::to_string),
@@ -125,6 +120,79 @@ impl Person {
             name: summary.name,
             created_at: self.created_at,
             last_seen_ip: self.last_seen_ip.clone(),
+        }
+    }
+}
+
+/// First and last name joined by a space, whichever are present.
+fn joined_name(first: Option<&str>, last: Option<&str>) -> Option<String> {
+    let parts: Vec<&str> = [first, last].into_iter().flatten().collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// What a visitor typed in the widget's email form. It is kept on the visitor, never written
+/// to the person: a typed email proves nothing, so the person's stored names must not be
+/// shown to whoever typed it, and typed names must not become the person's (verified) names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub email: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+impl Claim {
+    /// From the `visitors.claimed_*` columns: none without an email.
+    pub fn from_columns(
+        email: Option<String>,
+        first_name: Option<String>,
+        last_name: Option<String>,
+    ) -> Option<Self> {
+        email.map(|email| Claim {
+            email,
+            first_name,
+            last_name,
+        })
+    }
+
+    pub fn name(&self) -> Option<String> {
+        joined_name(self.first_name.as_deref(), self.last_name.as_deref())
+    }
+
+    pub fn summary(&self) -> PersonSummary {
+        PersonSummary {
+            email: Some(self.email.clone()),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            name: self.name(),
+        }
+    }
+}
+
+/// What the server knows of a visitor: the person it is linked to (by a typed email or a
+/// verified session) and its latest claim.
+#[derive(Debug, Clone, Default)]
+pub struct VisitorIdentity {
+    pub person_id: Option<String>,
+    pub claim: Option<Claim>,
+}
+
+#[derive(sqlx::FromRow)]
+struct VisitorIdentityRow {
+    person_id: Option<String>,
+    claimed_email: Option<String>,
+    claimed_first_name: Option<String>,
+    claimed_last_name: Option<String>,
+}
+
+impl From<VisitorIdentityRow> for VisitorIdentity {
+    fn from(row: VisitorIdentityRow) -> Self {
+        VisitorIdentity {
+            person_id: row.person_id,
+            claim: Claim::from_columns(
+                row.claimed_email,
+                row.claimed_first_name,
+                row.claimed_last_name,
+            ),
         }
     }
 }
@@ -192,24 +260,6 @@ pub async fn by_id(db: &Db, workspace_id: &str, id: &str) -> Result<Option<Perso
     ))
     .bind(workspace_id)
     .bind(id)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(Person::from))
-}
-
-/// The person a visitor identified as, if any.
-pub async fn of_visitor(
-    db: &Db,
-    workspace_id: &str,
-    visitor_id: &str,
-) -> Result<Option<Person>, sqlx::Error> {
-    let row: Option<PersonRow> = sqlx::query_as(&format!(
-        "SELECT {PERSON_COLUMNS} FROM people
-         WHERE workspace_id = ?1
-           AND id = (SELECT person_id FROM visitors WHERE workspace_id = ?1 AND id = ?2)"
-    ))
-    .bind(workspace_id)
-    .bind(visitor_id)
     .fetch_optional(db)
     .await?;
     Ok(row.map(Person::from))
@@ -376,18 +426,46 @@ pub async fn link_visitor(
     Ok(())
 }
 
-pub async fn visitor_person_id(
+/// Links a visitor to the person whose email it typed and remembers what it typed, replacing
+/// its earlier claim.
+pub async fn record_claim(
     db: &Db,
     workspace_id: &str,
     visitor_id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let person_id: Option<Option<String>> =
-        sqlx::query_scalar("SELECT person_id FROM visitors WHERE workspace_id = ? AND id = ?")
-            .bind(workspace_id)
-            .bind(visitor_id)
-            .fetch_optional(db)
-            .await?;
-    Ok(person_id.flatten())
+    person_id: &str,
+    claim: &Claim,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE visitors
+         SET person_id = ?, claimed_email = ?, claimed_first_name = ?, claimed_last_name = ?
+         WHERE workspace_id = ? AND id = ?",
+    )
+    .bind(person_id)
+    .bind(&claim.email)
+    .bind(&claim.first_name)
+    .bind(&claim.last_name)
+    .bind(workspace_id)
+    .bind(visitor_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The visitor's link and claim; empty for a visitor never seen.
+pub async fn visitor_identity(
+    db: &Db,
+    workspace_id: &str,
+    visitor_id: &str,
+) -> Result<VisitorIdentity, sqlx::Error> {
+    let row: Option<VisitorIdentityRow> = sqlx::query_as(
+        "SELECT person_id, claimed_email, claimed_first_name, claimed_last_name
+         FROM visitors WHERE workspace_id = ? AND id = ?",
+    )
+    .bind(workspace_id)
+    .bind(visitor_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(VisitorIdentity::from).unwrap_or_default())
 }
 
 /// Records a visitor id the first time it is seen.

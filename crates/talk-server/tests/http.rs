@@ -425,13 +425,16 @@ async fn widget_session_with_token_is_verified_for_the_person() {
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     let body = answer.json();
     assert_eq!(body["verified"], true);
-    assert_eq!(body["person"]["id"], minted["person_id"]);
-    assert_eq!(body["person"]["email"], "Ver@Example.com");
-    assert_eq!(body["person"]["name"], "Vera Fied");
-    // The visitor is now known as that person even without the token (but not verified).
+    assert_eq!(
+        body["person"],
+        json!({"email": "Ver@Example.com", "first_name": "Vera", "last_name": "Fied",
+            "name": "Vera Fied"})
+    );
+    // Without the token the session is unverified, and this visitor typed nothing: no
+    // person's names are shown to it.
     let later = app.widget_session(&visitor_id(1), None).await.json();
     assert_eq!(later["verified"], false);
-    assert_eq!(later["person"]["id"], minted["person_id"]);
+    assert_eq!(later["person"], Value::Null);
 }
 
 #[tokio::test]
@@ -687,14 +690,19 @@ async fn identify_errors() {
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
 }
 
+/// Anyone with the capture key can type anyone's email: the answer, and the visitor's later
+/// sessions, hold only what this visitor typed, never the names or id stored for that email.
 #[tokio::test]
-async fn identify_links_the_visitor_but_never_overwrites_a_person() {
+async fn identify_answer_never_reveals_stored_names() {
     let app = test_app().await;
     let minted = app
         .talk_session(json!({"fields": {"str::email": "real@example.com",
         "str::name": "Real Person", "str::first": "Real"}}))
         .await
         .json();
+    let real_id = minted["person_id"].as_str().unwrap();
+    let reveals_the_stored_person =
+        |text: &str| text.contains(real_id) || text.contains("Real") || text.contains("Person");
 
     let token = app.session_token(&visitor_id(2), None).await;
     let answer = app
@@ -704,16 +712,35 @@ async fn identify_links_the_visitor_but_never_overwrites_a_person() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-    let identified = answer.json()["person"].clone();
-    assert_eq!(identified["id"], minted["person_id"]);
-    assert_eq!(identified["first_name"], "Real", "existing values stay");
-    assert_eq!(identified["last_name"], "Smith", "empty fields are filled");
-    assert_eq!(identified["name"], "Real Person");
+    let typed = json!({"email": "REAL@example.com", "first_name": "Impostor",
+        "last_name": "Smith", "name": "Impostor Smith"});
+    assert_eq!(answer.json()["person"], typed);
+    assert!(!reveals_the_stored_person(&answer.text), "{}", answer.text);
 
-    let session = app.widget_session(&visitor_id(2), None).await.json();
-    assert_eq!(session["verified"], false);
-    assert_eq!(session["person"]["id"], minted["person_id"]);
+    let later = app.widget_session(&visitor_id(2), None).await;
+    assert_eq!(later.json()["verified"], false);
+    assert_eq!(later.json()["person"], typed);
+    assert!(!later.text.contains(real_id), "{}", later.text);
 
+    // Only an email typed: no name comes back, though the person has one.
+    let email_only = app.session_token(&visitor_id(3), None).await;
+    let answer = app
+        .identify(&email_only, json!({"email": "real@example.com"}))
+        .await;
+    assert_eq!(
+        answer.json()["person"],
+        json!({"email": "real@example.com", "first_name": null, "last_name": null, "name": null})
+    );
+    assert!(!reveals_the_stored_person(&answer.text), "{}", answer.text);
+
+    // The person is untouched by what was typed.
+    let stored = app.person_profile(real_id).await["person"].clone();
+    assert_eq!(
+        stored["fields"],
+        json!({"str::email": "real@example.com", "str::name": "Real Person", "str::first": "Real"})
+    );
+
+    // A new email: a person with that email alone, and the typed names only in the answer.
     let fresh = app
         .identify(
             &token,
@@ -723,6 +750,83 @@ async fn identify_links_the_visitor_but_never_overwrites_a_person() {
         .json();
     assert_eq!(fresh["person"]["email"], "new@example.com");
     assert_eq!(fresh["person"]["name"], "New Comer");
+    assert_eq!(app.people_count().await, 2);
+}
+
+/// The impostor is linked to the person for agents (not verified), but agents see its
+/// messages and its list entry under the name it typed, not the person's stored name.
+#[tokio::test]
+async fn agents_see_an_unverified_visitor_by_what_it_typed() {
+    let app = test_app().await;
+    let minted = app
+        .talk_session(json!({"fields": {"str::email": "real@example.com",
+        "str::name": "Real Person"}}))
+        .await
+        .json();
+    let token = app.session_token(&visitor_id(2), None).await;
+    let identified = app
+        .identify(
+            &token,
+            json!({"email": "real@example.com", "first_name": "Impostor", "last_name": "Smith"}),
+        )
+        .await;
+    assert_eq!(identified.status, StatusCode::OK, "{}", identified.text);
+    let bearer = format!("Bearer {token}");
+    let sent = app
+        .send(
+            Method::POST,
+            "/v1/talk/messages",
+            &[("authorization", &bearer)],
+            Some(json!({"type": "send", "body": "Refund me",
+                "client_msg_id": "8b1c1c8e-4a4c-4f0e-9a57-3f5d3c2b1a01"})),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+    let message = &sent.json()[0]["message"];
+    assert_eq!(message["author"]["name"], "Impostor Smith");
+    let conversation_id = message["conversation_id"].as_str().unwrap();
+
+    let stored = app
+        .agent(
+            Method::GET,
+            &format!("/v1/conversations/{conversation_id}/messages"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        stored["messages"][0]["author"]["name"], "Impostor Smith",
+        "{stored}"
+    );
+
+    let cookie = app.admin_cookie().await;
+    let listed = app
+        .as_agent(&cookie, Method::GET, "/v1/agent/conversations", None)
+        .await
+        .json();
+    let listed = &listed["conversations"][0];
+    assert_eq!(listed["verified"], false);
+    assert_eq!(listed["contact_name"], "Impostor Smith");
+    assert_eq!(listed["contact_email"], "real@example.com");
+
+    let contact = app
+        .agent(
+            Method::GET,
+            &format!("/v1/conversations/{conversation_id}/contact"),
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(contact["verified"], false);
+    assert_eq!(
+        contact["person"]["id"], minted["person_id"],
+        "the link stays"
+    );
+    assert_eq!(
+        contact["claimed"],
+        json!({"email": "real@example.com", "first_name": "Impostor",
+            "last_name": "Smith", "name": "Impostor Smith"})
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

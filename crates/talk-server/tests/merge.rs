@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{test_app, TestApp};
+use common::{test_app, visitor_id, TestApp};
 use serde_json::{json, Value};
 
 /// Main `str::phone`, fallback `str::email`: the email is always required, so only a main
@@ -550,4 +550,55 @@ async fn source_ip_is_the_last_seen_ip_whatever_the_merge_strategy() {
     let profile = app.person_profile(person_id).await;
     assert_eq!(profile["person"]["last_seen_ip"], "2001:db8::1");
     assert_eq!(profile["person"]["fields"]["str::name"], "Ann Original");
+}
+
+/// A visitor types Erin's email with its own names; Erin's backend then verifies her with
+/// the documented body. Whatever the merge strategy, her verified person never holds a name
+/// typed in an unverified session.
+#[tokio::test]
+async fn unverified_names_never_become_verified_fields() {
+    let app = test_app().await;
+    let mut shown = Vec::new();
+    for strategy in [1u8, 2, 3] {
+        let email = format!("erin{strategy}@example.com");
+        let mallory = app.session_token(&visitor_id(strategy), None).await;
+        let typed = app
+            .identify(
+                &mallory,
+                json!({"email": email, "first_name": "Mallory", "last_name": "Evil"}),
+            )
+            .await;
+        assert_eq!(typed.status, StatusCode::OK, "{}", typed.text);
+
+        let minted = app
+            .talk_session(
+                json!({"merge_by": ["str::email"], "merge_strategy": strategy,
+                "find_strategy": 0, "fields": {"str::email": email, "str::name": "Erin Real"}}),
+            )
+            .await;
+        assert_eq!(minted.status, StatusCode::OK, "{}", minted.text);
+        let minted = minted.json();
+        let erin = app
+            .widget_session(&visitor_id(strategy + 10), minted["token"].as_str())
+            .await
+            .json();
+        assert_eq!(erin["verified"], true);
+        let person = &erin["person"];
+        let stored = person_fields(&app, minted["person_id"].as_str().unwrap()).await;
+        shown.push(json!({"merge_strategy": strategy,
+            "verified": [person["first_name"], person["last_name"], person["name"]],
+            "stored_names": [stored["str::first"], stored["str::last"], stored["str::name"]]}));
+    }
+    // Strategy 3 leaves the person as the typed email created it: the email alone.
+    assert_eq!(
+        shown,
+        [
+            json!({"merge_strategy": 1, "verified": ["Erin", "Real", "Erin Real"],
+                "stored_names": ["Erin", "Real", "Erin Real"]}),
+            json!({"merge_strategy": 2, "verified": ["Erin", "Real", "Erin Real"],
+                "stored_names": ["Erin", "Real", "Erin Real"]}),
+            json!({"merge_strategy": 3, "verified": [null, null, null],
+                "stored_names": [null, null, null]}),
+        ]
+    );
 }

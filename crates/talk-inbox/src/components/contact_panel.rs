@@ -32,7 +32,13 @@ pub fn ContactPanel(#[prop(into)] contact: Signal<Option<Contact>>) -> impl Into
                     let fields = contact.person.as_ref().map(|person| {
                         person.fields.iter().map(|(name, value)| (name.clone(), field_text(value))).collect::<Vec<_>>()
                     }).unwrap_or_default();
-                    let name = contact.person.as_ref().and_then(|p| p.name.clone().or_else(|| p.email.clone()));
+                    // Unverified: what the visitor typed. The linked person's stored name
+                    // would vouch for a claim anyone can make by typing an email.
+                    let name = if verified {
+                        contact.person.as_ref().and_then(|p| p.name.clone().or_else(|| p.email.clone()))
+                    } else {
+                        contact.claimed.as_ref().and_then(|c| c.name.clone().or_else(|| c.email.clone()))
+                    };
                     let current = contact.current_page.clone();
                     let views = newest_first(contact.page_views.clone());
                     view! {

@@ -18,11 +18,9 @@ pub async fn conversation_contact<A: Actor>(
     let workspace_id = actor.workspace_id();
     let conversation = own_conversation(&state, workspace_id, &conversation_id).await?;
     let visitor_id = conversation.visitor_id;
+    let known = people::visitor_identity(&state.db, workspace_id, &visitor_id).await?;
     // The person the conversation was started as, else who the visitor said it is since.
-    let person_id = match conversation.person_id.clone() {
-        Some(person_id) => Some(person_id),
-        None => people::visitor_person_id(&state.db, workspace_id, &visitor_id).await?,
-    };
+    let person_id = conversation.person_id.clone().or(known.person_id);
     let person = match &person_id {
         Some(person_id) => people::by_id(&state.db, workspace_id, person_id).await?,
         None => None,
@@ -40,6 +38,7 @@ pub async fn conversation_contact<A: Actor>(
         .cloned();
     Ok(Json(Contact {
         person: person.as_ref().map(people::Person::detail),
+        claimed: known.claim.as_ref().map(people::Claim::summary),
         visitor_id,
         verified: conversation.verified,
         current_page,

@@ -3,7 +3,7 @@
 use super::{ApiJson, BearerSession};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::people::{self, Fields, MergeStrategy, Person};
+use crate::people::{self, Claim, Fields};
 use crate::tokens::{self, SocketClaims};
 use crate::workspaces::{self, Workspace};
 use crate::AppState;
@@ -96,7 +96,7 @@ pub async fn start_session(
     let visitor_id = request.visitor_id;
     people::upsert_visitor(&state.db, &workspace.id, &visitor_id).await?;
 
-    let (person, verified) = match verified_person_id {
+    let (person_id, shown_person, verified) = match verified_person_id {
         Some(person_id) => {
             let person = people::by_id(&state.db, &workspace.id, &person_id)
                 .await?
@@ -104,21 +104,17 @@ pub async fn start_session(
                     ApiError::unauthorized("invalid_token", "the token's person no longer exists")
                 })?;
             people::link_visitor(&state.db, &workspace.id, &visitor_id, &person.id).await?;
-            (Some(person), true)
+            (Some(person.id.clone()), Some(person.summary()), true)
         }
         None => {
-            // Known from an earlier identify, but not verified.
-            let person =
-                match people::visitor_person_id(&state.db, &workspace.id, &visitor_id).await? {
-                    Some(person_id) => people::by_id(&state.db, &workspace.id, &person_id).await?,
-                    None => None,
-                };
-            (person, false)
+            // Linked by an earlier identify, but not verified: shown only what it typed.
+            let known = people::visitor_identity(&state.db, &workspace.id, &visitor_id).await?;
+            let typed = known.claim.as_ref().map(Claim::summary);
+            (known.person_id, typed, false)
         }
     };
 
     let session_id = db::new_id();
-    let person_id = person.as_ref().map(|person| person.id.clone());
     sqlx::query(
         "INSERT INTO sessions (id, workspace_id, visitor_id, person_id, verified, kind, created_at)
          VALUES (?, ?, ?, ?, ?, 'widget', ?)",
@@ -157,7 +153,7 @@ pub async fn start_session(
         messages_url: format!("{}/v1/talk/messages", settings.public_url),
         ice_servers: settings.ice_servers.clone(),
         verified,
-        person: person.as_ref().map(Person::summary),
+        person: shown_person,
         identity: IdentityRequirements {
             names_required: workspace.names_required,
         },
@@ -200,22 +196,19 @@ pub async fn identify(
         ));
     }
 
+    // The person gets the email alone, to be found by it (and linked for agents); the typed
+    // names stay this visitor's claim, and the answer echoes the claim, never the person.
     let mut fields = Fields::new();
     fields.insert(field::EMAIL.to_string(), email.into());
-    if let Some(first_name) = first_name {
-        fields.insert(field::FIRST_NAME.to_string(), first_name.into());
-    }
-    if let Some(last_name) = last_name {
-        fields.insert(field::LAST_NAME.to_string(), last_name.into());
-    }
-    let (mut person, created) = people::create_or_get(&state.db, &workspace.id, &fields).await?;
-    // An unverified claim may add to a person but never overwrite what is known.
-    if !created && people::merge_fields(&mut person.fields, &fields, MergeStrategy::AppendOnly) {
-        people::save(&state.db, &workspace.id, &person).await?;
-    }
+    let (person, _) = people::create_or_get(&state.db, &workspace.id, &fields).await?;
+    let claim = Claim {
+        email: email.to_string(),
+        first_name,
+        last_name,
+    };
     people::upsert_visitor(&state.db, &workspace.id, &session.vid).await?;
-    people::link_visitor(&state.db, &workspace.id, &session.vid, &person.id).await?;
+    people::record_claim(&state.db, &workspace.id, &session.vid, &person.id, &claim).await?;
     Ok(Json(IdentifyResponse {
-        person: person.summary(),
+        person: claim.summary(),
     }))
 }

@@ -334,8 +334,9 @@ impl Session {
         })
     }
 
-    /// Who writes: for a visitor, the person it writes as (verified, or known from identify)
-    /// and its author line; for an agent, its name.
+    /// Who writes: for a visitor, the person it writes as (verified, or linked by identify)
+    /// and its author line; for an agent, its name. An unverified visitor writes under the
+    /// name it typed, never the linked person's stored name, which would vouch for the claim.
     async fn author(&self) -> ApiResult<(Option<String>, Author)> {
         let (claims, viewer) = match &self.participant {
             Participant::Visitor { claims, viewer } => (claims, viewer),
@@ -348,18 +349,20 @@ impl Session {
             }
         };
         let db = &self.state.db;
-        let (person_id, person) = match (&viewer.verified_person_id, claims.ver) {
-            (Some(person_id), true) => (
-                Some(person_id.clone()),
-                people::by_id(db, &viewer.workspace_id, person_id).await?,
-            ),
+        let (person_id, name) = match (&viewer.verified_person_id, claims.ver) {
+            (Some(person_id), true) => {
+                let person = people::by_id(db, &viewer.workspace_id, person_id).await?;
+                (
+                    Some(person_id.clone()),
+                    person.and_then(|person| person.display_name()),
+                )
+            }
             _ => {
-                let person =
-                    people::of_visitor(db, &viewer.workspace_id, &viewer.visitor_id).await?;
-                (person.as_ref().map(|person| person.id.clone()), person)
+                let known =
+                    people::visitor_identity(db, &viewer.workspace_id, &viewer.visitor_id).await?;
+                (known.person_id, known.claim.and_then(|claim| claim.name()))
             }
         };
-        let name = person.and_then(|person| person.display_name());
         let author = Author {
             kind: AuthorKind::Visitor,
             name,
