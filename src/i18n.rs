@@ -103,6 +103,7 @@ pub struct Texts {
     pub seen: &'static str,
     pub opens_in_new_tab: &'static str,
     pub new_reply: &'static str,
+    pub too_many_conversations: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -146,6 +147,7 @@ pub static EN: Texts = Texts {
     seen: "Seen",
     opens_in_new_tab: "(opens in a new tab)",
     new_reply: "New reply",
+    too_many_conversations: "You have too many open conversations. Please continue one of them.",
 };
 
 pub static DE: Texts = Texts {
@@ -189,6 +191,8 @@ pub static DE: Texts = Texts {
     seen: "Gelesen",
     opens_in_new_tab: "(öffnet in einem neuen Tab)",
     new_reply: "Neue Antwort",
+    too_many_conversations:
+        "Sie haben zu viele offene Unterhaltungen. Bitte setzen Sie eine davon fort.",
 };
 
 pub static AR: Texts = Texts {
@@ -232,4 +236,5 @@ pub static AR: Texts = Texts {
     seen: "تمت القراءة",
     opens_in_new_tab: "(يفتح في علامة تبويب جديدة)",
     new_reply: "رد جديد",
+    too_many_conversations: "لديك محادثات مفتوحة كثيرة جدًا. يُرجى متابعة إحداها.",
 };

@@ -180,6 +180,8 @@ pub struct MessengerState {
     pub connected: RwSignal<bool>,
     pub identify_busy: RwSignal<bool>,
     pub identify_error: RwSignal<Option<String>>,
+    /// The server refused a new conversation: the visitor has too many open ones.
+    pub too_many_conversations: RwSignal<bool>,
 }
 
 impl MessengerState {
@@ -201,6 +203,7 @@ impl MessengerState {
             connected: RwSignal::new(false),
             identify_busy: RwSignal::new(false),
             identify_error: RwSignal::new(None),
+            too_many_conversations: RwSignal::new(false),
         }
     }
 

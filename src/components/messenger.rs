@@ -133,6 +133,11 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         }
         .into_any(),
         Stage::Chat => view! {
+            {when(move || state.too_many_conversations.get(), move || view! {
+                <p class="talk-status" role="alert" data-testid="talk-too-many-conversations">
+                    {texts.too_many_conversations}
+                </p>
+            }.into_any())}
             <Conversation
                 lines=state.lines
                 typing=state.agent_typing

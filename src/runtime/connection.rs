@@ -68,7 +68,10 @@ fn on_close(code: u16) {
     with_engine(|engine| {
         engine.core.disconnected();
         engine.state.connected.set(false);
-        if matches!(code, close_code::AUTH_FAILED | close_code::TOKEN_EXPIRED) {
+        if matches!(
+            code,
+            close_code::AUTH_FAILED | close_code::TOKEN_EXPIRED | close_code::KEY_RETIRED
+        ) {
             // Start over with a fresh session token.
             engine.session = None;
             session::open_later(engine);

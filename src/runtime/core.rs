@@ -4,7 +4,7 @@
 
 use super::outbox::Outbox;
 use crate::state::ConversationPreview;
-use talk_protocol::{AuthorKind, ClientEvent, Conversation, Message, ServerEvent};
+use talk_protocol::{error_code, AuthorKind, ClientEvent, Conversation, Message, ServerEvent};
 
 /// What the browser does after a step, in order.
 #[cfg_attr(test, derive(Debug, PartialEq))]
@@ -27,6 +27,8 @@ pub enum Effect {
     PlayAlert,
     /// The server refused one of the visitor's messages.
     MarkFailed(String),
+    /// Whether to explain that the visitor has too many open conversations to start one.
+    TooManyConversations(bool),
     /// Who is typing on the agents' side (`None`: nobody).
     AgentTyping(Option<String>),
     /// The agents have read the current conversation up to here.
@@ -178,10 +180,14 @@ impl Core {
                 message,
                 client_msg_id,
             } => {
+                let too_many = code == error_code::TOO_MANY_CONVERSATIONS;
                 effects.push(Effect::Warn { code, message });
                 if let Some(client_msg_id) = client_msg_id {
                     self.outbox.remove(&client_msg_id);
                     effects.push(Effect::MarkFailed(client_msg_id));
+                    if too_many {
+                        effects.push(Effect::TooManyConversations(true));
+                    }
                     self.flush(effects);
                 }
             }
@@ -587,6 +593,25 @@ mod tests {
         });
         assert_eq!(other.len(), 1);
         assert_eq!(core.outbox.len(), 1);
+    }
+
+    #[test]
+    fn too_many_conversations_fails_the_message_and_is_explained() {
+        let mut core = connected_in_c1();
+        core.start_new();
+        core.queue("a".into(), "text a".into());
+        let effects = core.apply(ServerEvent::Error {
+            code: error_code::TOO_MANY_CONVERSATIONS.into(),
+            message: "Continue one.".into(),
+            client_msg_id: Some("a".into()),
+        });
+        assert_eq!(
+            &effects[1..],
+            [
+                Effect::MarkFailed("a".into()),
+                Effect::TooManyConversations(true)
+            ]
+        );
     }
 
     #[test]

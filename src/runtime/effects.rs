@@ -43,10 +43,12 @@ pub(super) fn run(engine: &mut Engine, effects: Vec<Effect>) {
             Effect::MarkFailed(client_msg_id) => state
                 .lines
                 .update(|lines| set_delivery(lines, &client_msg_id, Delivery::Failed)),
+            Effect::TooManyConversations(shown) => state.too_many_conversations.set(shown),
             Effect::AgentTyping(typing) => show_agent_typing(engine, typing),
             Effect::AgentReadSeq(seq) => state.agent_read_seq.set(seq),
             Effect::ClearConversation => {
                 state.lines.set(Vec::new());
+                state.too_many_conversations.set(false);
                 state.agent_read_seq.set(0);
                 show_agent_typing(engine, None);
             }

@@ -1,11 +1,11 @@
 //! The browser session: opened with the capture key (and the verified token, if any), its
 //! socket token renewed before it expires, and opened again when the server refuses it.
 
-use super::{connection, with_current, Engine, LoaderConfig};
+use super::{connection, effects, with_current, Engine, LoaderConfig};
 use crate::api::ApiError;
 use crate::state::Stage;
 use leptos::prelude::Set;
-use talk_protocol::WidgetSessionRequest;
+use talk_protocol::{ClientEvent, WidgetSessionRequest};
 use wasm_bindgen::prelude::*;
 
 pub(super) async fn open(generation: u32) {
@@ -59,8 +59,8 @@ pub(super) fn open_later(engine: &Engine) {
         .later(move || wasm_bindgen_futures::spawn_local(open(generation)));
 }
 
-/// Renews the socket token at 80% of its life, so reconnects never wait for a new session.
-/// The open socket stays as it is: the server checks tokens only when a socket authenticates.
+/// Renews the socket token at 80% of its life, so reconnects never wait for a new session
+/// and the open socket, which the server closes when the token it holds expires, never does.
 fn schedule_refresh(engine: &mut Engine) {
     let Some(session) = &engine.session else {
         return;
@@ -99,6 +99,12 @@ async fn refresh(generation: u32) {
     match result {
         Ok(session) if Some(session.verified) == verified_before => {
             with_current(generation, |engine| {
+                // A second `auth` renews the open socket in place: no drop, nothing to
+                // resume. A closed socket gets the new token when it connects.
+                let renewal = ClientEvent::Auth {
+                    token: session.session_token.clone(),
+                };
+                effects::send(engine, &renewal);
                 engine.session = Some(session);
                 schedule_refresh(engine);
             });

@@ -88,11 +88,13 @@ impl ApiClient {
         .await
     }
 
+    /// One page of the list: the first, or the one after `cursor` (a `next_cursor`).
     pub async fn conversations(
         &self,
         filter: ConversationFilter,
+        cursor: Option<&str>,
     ) -> Result<InboxConversationList, ApiError> {
-        self.get(&format!("/v1/agent/conversations{}", filter.query()))
+        self.get(&format!("/v1/agent/conversations{}", filter.query(cursor)))
             .await
     }
 

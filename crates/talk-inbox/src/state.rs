@@ -175,6 +175,54 @@ pub fn merge_fetched(
     merged
 }
 
+/// Whether `a` comes before `b` in the list's order (newest activity, then id, first).
+fn before(a: &InboxConversation, b: &InboxConversation) -> bool {
+    (a.last_activity(), &a.conversation.id) > (b.last_activity(), &b.conversation.id)
+}
+
+/// The list after fetching its first page again (`more`: further pages follow). Pages
+/// loaded earlier by scrolling stay, as far as they lie after the new first page; what the
+/// page covers and no longer holds has left the tab. Answers whether any stayed, so the
+/// caller keeps the deeper cursor.
+pub fn merge_first_page(
+    current: &[InboxConversation],
+    fetched: Vec<InboxConversation>,
+    more: bool,
+) -> (Vec<InboxConversation>, bool) {
+    let mut merged = merge_fetched(current, fetched);
+    let Some(last) = merged.last().cloned().filter(|_| more) else {
+        return (merged, false);
+    };
+    let older: Vec<InboxConversation> = current
+        .iter()
+        .filter(|known| before(&last, known))
+        .filter(|known| {
+            !merged
+                .iter()
+                .any(|listed| listed.conversation.id == known.conversation.id)
+        })
+        .cloned()
+        .collect();
+    let kept = !older.is_empty();
+    merged.extend(older);
+    sort_newest_first(&mut merged);
+    (merged, kept)
+}
+
+/// A further page, loaded as the agent scrolls, after what the list holds; a conversation
+/// already listed (it moved up meanwhile) stays as it is.
+pub fn append_page(list: &mut Vec<InboxConversation>, page: Vec<InboxConversation>) {
+    for listed in page {
+        if !list
+            .iter()
+            .any(|known| known.conversation.id == listed.conversation.id)
+        {
+            list.push(listed);
+        }
+    }
+    sort_newest_first(list);
+}
+
 /// The name a conversation is listed under: the contact's name, else email, else "Visitor".
 pub fn display_name(listed: &InboxConversation) -> String {
     listed
@@ -253,6 +301,40 @@ mod tests {
         assert_eq!((list[0].conversation.id.as_str(), list[0].unread), ("b", 0));
         apply_agent_read(&mut list, "a", 1);
         assert_eq!(list[1].unread, 0, "reads never go back");
+    }
+
+    fn listed(id: &str, created_at: i64) -> InboxConversation {
+        InboxConversation {
+            conversation: conversation(id, created_at),
+            unread: 1,
+            contact_name: None,
+            contact_email: None,
+            last_message: None,
+        }
+    }
+
+    fn ids(list: &[InboxConversation]) -> Vec<&str> {
+        list.iter().map(|c| c.conversation.id.as_str()).collect()
+    }
+
+    #[test]
+    fn pages_append_in_order_and_a_fresh_first_page_keeps_the_deeper_ones() {
+        let mut list = vec![listed("e", 50), listed("d", 40)];
+        append_page(
+            &mut list,
+            vec![listed("d", 40), listed("c", 30), listed("b", 20)],
+        );
+        assert_eq!(ids(&list), ["e", "d", "c", "b"]);
+
+        // "b" got a message and leads the new first page; "e" was closed (not in it).
+        let (merged, kept) = merge_first_page(&list, vec![listed("b", 60), listed("d", 40)], true);
+        assert_eq!(ids(&merged), ["b", "d", "c"]);
+        assert!(kept, "c was loaded by scrolling: keep the deeper cursor");
+
+        // A last page: the whole tab, nothing else stays.
+        let (merged, kept) = merge_first_page(&list, vec![listed("d", 40)], false);
+        assert_eq!(ids(&merged), ["d"]);
+        assert!(!kept);
     }
 
     #[test]

@@ -31,11 +31,19 @@ impl InboxConversation {
     }
 }
 
-/// `GET /v1/agent/conversations`: newest activity first.
+/// `GET /v1/agent/conversations`: one page, newest activity first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InboxConversationList {
     pub conversations: Vec<InboxConversation>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
+
+/// Conversations per page of `GET /v1/agent/conversations` when the request names no limit.
+pub const DEFAULT_INBOX_PAGE_SIZE: u32 = 50;
+/// The largest page of `GET /v1/agent/conversations`.
+pub const MAX_INBOX_PAGE_SIZE: u32 = 100;
 
 /// Who a listed conversation must be assigned to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,16 +63,20 @@ pub struct ConversationFilter {
 }
 
 impl ConversationFilter {
-    /// The query string, `?`-prefixed, or empty without filters.
-    pub fn query(&self) -> String {
+    /// The query string, `?`-prefixed, or empty without filters or cursor. The cursor is the
+    /// server's `next_cursor`, made of URL-safe characters only.
+    pub fn query(&self, cursor: Option<&str>) -> String {
         let mut parts = Vec::new();
         match self.status {
-            Some(ConversationStatus::Open) => parts.push("status=open"),
-            Some(ConversationStatus::Closed) => parts.push("status=closed"),
+            Some(ConversationStatus::Open) => parts.push("status=open".to_string()),
+            Some(ConversationStatus::Closed) => parts.push("status=closed".to_string()),
             None => {}
         }
         if self.assigned == Some(AssignedFilter::Me) {
-            parts.push("assigned=me");
+            parts.push("assigned=me".to_string());
+        }
+        if let Some(cursor) = cursor {
+            parts.push(format!("cursor={cursor}"));
         }
         if parts.is_empty() {
             String::new()
@@ -127,12 +139,16 @@ mod tests {
 
     #[test]
     fn filter_builds_its_query_and_matches() {
-        assert_eq!(ConversationFilter::default().query(), "");
+        assert_eq!(ConversationFilter::default().query(None), "");
         let mine_open = ConversationFilter {
             status: Some(ConversationStatus::Open),
             assigned: Some(AssignedFilter::Me),
         };
-        assert_eq!(mine_open.query(), "?status=open&assigned=me");
+        assert_eq!(mine_open.query(None), "?status=open&assigned=me");
+        assert_eq!(
+            mine_open.query(Some("5.ab")),
+            "?status=open&assigned=me&cursor=5.ab"
+        );
         assert!(mine_open.matches(&conversation(ConversationStatus::Open, Some("a")), "a"));
         assert!(!mine_open.matches(&conversation(ConversationStatus::Open, Some("b")), "a"));
         assert!(!mine_open.matches(&conversation(ConversationStatus::Closed, Some("a")), "a"));

@@ -290,6 +290,9 @@ pub struct MessageList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientEvent {
+    /// The first frame authenticates the socket. A later one renews it: a fresh token of the
+    /// same visitor, person and verified state moves the socket's expiry to its `exp` (the
+    /// socket closes with `TOKEN_EXPIRED` when the token it holds runs out).
     Auth {
         token: String,
     },
@@ -385,9 +388,37 @@ pub mod close_code {
     pub const AUTH_FAILED: u16 = 4001;
     /// The session token expired: get a new one, then reconnect.
     pub const TOKEN_EXPIRED: u16 = 4002;
+    /// The agent was removed, or signed out everywhere (password reset, sign-out, expired
+    /// session): sign in again.
+    pub const SIGNED_OUT: u16 = 4003;
+    /// The key that signed the session token was retired: get a new session, then reconnect.
+    pub const KEY_RETIRED: u16 = 4004;
     /// The client fell too far behind: reconnect and resume.
     pub const TOO_SLOW: u16 = 4008;
 }
+
+/// The reasons sent with the server's close frames (for people reading logs: clients branch
+/// on the code).
+pub mod close_reason {
+    pub const AGENT_REMOVED: &str = "agent removed";
+    pub const PASSWORD_RESET: &str = "password reset: sign in again";
+    pub const SIGNED_OUT: &str = "signed out: sign in again";
+    pub const TOKEN_EXPIRED: &str = "token expired";
+    pub const KEY_RETIRED: &str = "the token's signing key was retired";
+}
+
+/// Error codes clients act on (besides showing the message).
+pub mod error_code {
+    /// A visitor already has [`crate::MAX_OPEN_CONVERSATIONS_PER_VISITOR`] open
+    /// conversations: it must continue one of them.
+    pub const TOO_MANY_CONVERSATIONS: &str = "too_many_conversations";
+    /// A second `auth` named another visitor, person or verified state than the socket's.
+    pub const TOKEN_MISMATCH: &str = "token_mismatch";
+}
+
+/// Open conversations one visitor may have at once; a new one beyond this is refused with
+/// `too_many_conversations`. Closed ones don't count.
+pub const MAX_OPEN_CONVERSATIONS_PER_VISITOR: i64 = 10;
 
 #[cfg(test)]
 mod tests {

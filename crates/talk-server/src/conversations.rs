@@ -266,11 +266,15 @@ impl From<InboxRow> for InboxConversation {
 pub async fn inbox_list(
     db: &Db,
     workspace_id: &str,
-    status: Option<ConversationStatus>,
-    assignee_id: Option<&str>,
-) -> Result<Vec<InboxConversation>, sqlx::Error> {
-    let status = status.map(|status| status_text(status).to_string());
-    let rows: Vec<InboxRow> = sqlx::query_as(
+    filter: InboxFilter<'_>,
+    page: InboxPage,
+) -> Result<(Vec<InboxConversation>, Option<InboxCursor>), sqlx::Error> {
+    let status = filter.status.map(|status| status_text(status).to_string());
+    let (after_activity, after_id) = match page.after {
+        Some(cursor) => (Some(cursor.activity), Some(cursor.id)),
+        None => (None, None),
+    };
+    let mut rows: Vec<InboxRow> = sqlx::query_as(
         "SELECT c.id, c.visitor_id, c.person_id, c.verified, c.status, c.last_seq,
                 c.created_at, c.assignee_id, c.visitor_read_seq, c.agent_read_seq,
                 m.id AS message_id, m.author_kind, m.author_name, m.body, m.client_msg_id,
@@ -285,14 +289,74 @@ pub async fn inbox_list(
          WHERE c.workspace_id = ?1
            AND (?2 IS NULL OR c.status = ?2)
            AND (?3 IS NULL OR c.assignee_id = ?3)
-         ORDER BY COALESCE(m.created_at, c.created_at) DESC, c.id DESC",
+           AND (?4 IS NULL
+                OR COALESCE(m.created_at, c.created_at) < ?4
+                OR (COALESCE(m.created_at, c.created_at) = ?4 AND c.id < ?5))
+         ORDER BY COALESCE(m.created_at, c.created_at) DESC, c.id DESC
+         LIMIT ?6",
     )
     .bind(workspace_id)
     .bind(status)
-    .bind(assignee_id)
+    .bind(filter.assignee_id)
+    .bind(after_activity)
+    .bind(after_id)
+    // One more than the page: whether another page follows.
+    .bind(i64::from(page.limit) + 1)
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(InboxConversation::from).collect())
+    let more = rows.len() > page.limit as usize;
+    rows.truncate(page.limit as usize);
+    let listed: Vec<InboxConversation> = rows.into_iter().map(InboxConversation::from).collect();
+    let next = listed.last().filter(|_| more).map(|last| InboxCursor {
+        activity: last.last_activity(),
+        id: last.conversation.id.clone(),
+    });
+    Ok((listed, next))
+}
+
+/// Which conversations the inbox lists.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InboxFilter<'a> {
+    pub status: Option<ConversationStatus>,
+    pub assignee_id: Option<&'a str>,
+}
+
+/// One page of the inbox's list: up to `limit` conversations after `after`.
+#[derive(Debug, Clone)]
+pub struct InboxPage {
+    pub after: Option<InboxCursor>,
+    pub limit: u32,
+}
+
+/// A position in the inbox's order (last activity, then id, both descending): the last
+/// conversation of a page. Written `{activity}.{id}`, URL-safe as it stands. Keyed by
+/// position rather than offset, so conversations that move up while an agent scrolls don't
+/// shift the pages after them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxCursor {
+    pub activity: i64,
+    pub id: String,
+}
+
+impl InboxCursor {
+    pub fn parse(text: &str) -> Option<InboxCursor> {
+        let (activity, id) = text.split_once('.')?;
+        let valid_id =
+            (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric());
+        if activity.is_empty() || !activity.bytes().all(|b| b.is_ascii_digit()) || !valid_id {
+            return None;
+        }
+        Some(InboxCursor {
+            activity: activity.parse().ok()?,
+            id: id.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for InboxCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.activity, self.id)
+    }
 }
 
 pub async fn find_in_workspace(
@@ -510,20 +574,26 @@ pub async fn append(
     }
 }
 
-/// Starts a conversation with its first message, in one transaction.
+/// Starts a conversation with its first message, in one transaction; `None` when the
+/// visitor already has `max_open` open conversations.
 pub async fn create_with_message(
     db: &Db,
     conversation: NewConversation,
     message: NewMessage,
-) -> Result<(Conversation, Message), sqlx::Error> {
+    max_open: i64,
+) -> Result<Option<(Conversation, Message)>, sqlx::Error> {
     let id = db::new_id();
     let now = db::now_ms();
     let mut tx = db.begin().await?;
-    sqlx::query(
+    // Counted in the insert itself, so concurrent sends of one visitor can't pass the cap
+    // together: the statement holds the write lock while it counts.
+    let inserted = sqlx::query(
         "INSERT INTO conversations
            (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
             created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, 'open', 0, ?, ?)",
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'open', 0, ?7, ?7
+         WHERE (SELECT COUNT(*) FROM conversations
+                WHERE workspace_id = ?2 AND visitor_id = ?3 AND status = 'open') < ?8",
     )
     .bind(&id)
     .bind(&conversation.workspace_id)
@@ -532,9 +602,12 @@ pub async fn create_with_message(
     .bind(&conversation.session_id)
     .bind(conversation.verified)
     .bind(now)
-    .bind(now)
+    .bind(max_open)
     .execute(&mut *tx)
     .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
     let (message, _) = insert_message(&mut tx, &id, message)
         .await
         .map_err(InsertError::into_inner)?;
@@ -551,7 +624,7 @@ pub async fn create_with_message(
         visitor_read_seq: 0,
         agent_read_seq: 0,
     };
-    Ok((created, message))
+    Ok(Some((created, message)))
 }
 
 /// Whether an update changed anything; either way, the conversation as it is now.

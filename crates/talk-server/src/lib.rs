@@ -40,6 +40,8 @@ pub struct AppState {
     /// Each workspace's launcher stylesheet, rendered and compressed once per settings.
     pub launcher_stylesheets: Arc<http::LauncherStylesheets>,
     pub hub: Arc<realtime::Hub>,
+    /// Ends live connections when what they rest on goes (agent, signing key).
+    pub endings: Arc<realtime::Endings>,
     pub limits: rate_limit::Limits,
     pub typing_limiter: Arc<realtime::TypingLimiter>,
     /// Cancelled when the server shuts down: open sockets close with 1001.
@@ -58,6 +60,7 @@ impl AppState {
             messages: group_commit::MessageWriter::start(db.clone()),
             db,
             hub: Arc::new(realtime::Hub::new()),
+            endings: Arc::default(),
             typing_limiter: Arc::new(realtime::typing_limiter()),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
@@ -84,6 +87,7 @@ pub async fn serve(
         Arc::clone(&state.typing_limiter),
         closing.clone(),
     ));
+    tokio::spawn(end_sockets_of_retired_keys(state.clone(), closing.clone()));
     let signal = async move {
         shutdown.await;
         closing.cancel();
@@ -106,6 +110,39 @@ async fn forget_idle_typists(limiter: Arc<realtime::TypingLimiter>, stop: Cancel
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = every_minute.tick() => limiter.retain_recent(),
+        }
+    }
+}
+
+/// Keys are retired by the CLI, in another process, so the server looks: every heartbeat it
+/// asks which keys its live connections rest on are retired, and ends those connections. One
+/// query for all connections, not one per socket.
+async fn end_sockets_of_retired_keys(state: AppState, stop: CancellationToken) {
+    let every = std::time::Duration::from_secs(state.settings.heartbeat_secs.max(1));
+    let mut beat = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = beat.tick() => {}
+        }
+        let kids = state.endings.signing_keys();
+        if kids.is_empty() {
+            continue;
+        }
+        match tokens::retired_among(&state.db, &kids).await {
+            Ok(retired) => {
+                for kid in retired {
+                    let end = realtime::ending::End {
+                        code: talk_protocol::close_code::KEY_RETIRED,
+                        reason: talk_protocol::close_reason::KEY_RETIRED,
+                    };
+                    state
+                        .endings
+                        .end(&realtime::ending::Credential::SigningKey(kid), end);
+                }
+            }
+            // Looked at again on the next beat.
+            Err(error) => tracing::error!(%error, "retired keys check"),
         }
     }
 }

@@ -35,6 +35,10 @@ pub struct SocketClaims {
     pub ver: bool,
     pub iat: i64,
     pub exp: i64,
+    /// The key that signed the token (from its header, not a claim): a live connection ends
+    /// when that key is retired.
+    #[serde(skip)]
+    pub kid: String,
 }
 
 pub const TALK_TYP: &str = "talk";
@@ -189,8 +193,8 @@ pub fn sign<C: Serialize>(key: &SigningKey, claims: &C) -> Result<String, ApiErr
 }
 
 /// Checks the signature with the key the header names, then expiry (no leeway), then that
-/// the key is not retired. Returns the claims and the workspace the key belongs to.
-async fn verify<C: DeserializeOwned>(db: &Db, token: &str) -> Result<(C, String), TokenError> {
+/// the key is not retired. Returns the claims and the key (its workspace, its id).
+async fn verify<C: DeserializeOwned>(db: &Db, token: &str) -> Result<(C, SigningKey), TokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
     if header.alg != Algorithm::HS256 {
         return Err(TokenError::Invalid);
@@ -212,7 +216,7 @@ async fn verify<C: DeserializeOwned>(db: &Db, token: &str) -> Result<(C, String)
     if key.retired_at.is_some() {
         return Err(TokenError::KeyRetired);
     }
-    Ok((decoded.claims, key.workspace_id))
+    Ok((decoded.claims, key))
 }
 
 /// A verified-session token presented to `workspace_id`'s widget.
@@ -221,11 +225,11 @@ pub async fn verify_talk_token(
     token: &str,
     workspace_id: &str,
 ) -> Result<TalkClaims, TokenError> {
-    let (claims, key_workspace): (TalkClaims, String) = verify(db, token).await?;
+    let (claims, key): (TalkClaims, SigningKey) = verify(db, token).await?;
     if claims.typ != TALK_TYP {
         return Err(TokenError::Invalid);
     }
-    if key_workspace != workspace_id || claims.ws != workspace_id {
+    if key.workspace_id != workspace_id || claims.ws != workspace_id {
         return Err(TokenError::WrongWorkspace);
     }
     Ok(claims)
@@ -233,11 +237,30 @@ pub async fn verify_talk_token(
 
 /// A browser session token (socket auth or `Authorization: Bearer`).
 pub async fn verify_socket_token(db: &Db, token: &str) -> Result<SocketClaims, TokenError> {
-    let (claims, key_workspace): (SocketClaims, String) = verify(db, token).await?;
-    if claims.typ != SOCKET_TYP || claims.ws != key_workspace {
+    let (mut claims, key): (SocketClaims, SigningKey) = verify(db, token).await?;
+    if claims.typ != SOCKET_TYP || claims.ws != key.workspace_id {
         return Err(TokenError::Invalid);
     }
+    claims.kid = key.kid;
     Ok(claims)
+}
+
+/// Which of these keys are retired (for the live connections signed by them).
+pub async fn retired_among(db: &Db, kids: &[String]) -> Result<Vec<String>, sqlx::Error> {
+    let mut retired = Vec::new();
+    // A handful of keys per workspace: one short query per batch keeps the statement bounded.
+    for batch in kids.chunks(100) {
+        let placeholders = vec!["?"; batch.len()].join(", ");
+        let sql = format!(
+            "SELECT kid FROM signing_keys WHERE retired_at IS NOT NULL AND kid IN ({placeholders})"
+        );
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        for kid in batch {
+            query = query.bind(kid);
+        }
+        retired.extend(query.fetch_all(db).await?);
+    }
+    Ok(retired)
 }
 
 pub fn now_secs() -> i64 {

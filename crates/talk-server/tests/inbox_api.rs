@@ -215,7 +215,7 @@ async fn agent_socket_needs_the_cookie_and_our_origin_and_ends_with_the_session(
     assert_eq!(signed_out.status, StatusCode::NO_CONTENT);
     assert_eq!(
         close_code_of(&mut inbox).await,
-        talk_protocol::close_code::AUTH_FAILED
+        talk_protocol::close_code::SIGNED_OUT
     );
 }
 
@@ -495,4 +495,136 @@ async fn inbox_pages_fall_back_to_index_with_a_fresh_nonce() {
             "{csp}"
         );
     }
+}
+
+#[tokio::test]
+async fn agent_conversations_are_paged() {
+    let server = start().await;
+    let app = &server.app;
+    let cookie = app.admin_cookie().await;
+    let mut firsts = Vec::new();
+    for n in 1..=5 {
+        let (_ws, first) =
+            visitor_with_conversation(&server, n, &format!("v{n}@example.com")).await;
+        firsts.push(first);
+    }
+    let page = |query: String| {
+        let cookie = cookie.clone();
+        async move {
+            let answer = app
+                .as_agent(
+                    &cookie,
+                    Method::GET,
+                    &format!("/v1/agent/conversations?status=open{query}"),
+                    None,
+                )
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            serde_json::from_str::<InboxConversationList>(&answer.text).unwrap()
+        }
+    };
+    let ids = |list: &InboxConversationList| -> Vec<String> {
+        list.conversations
+            .iter()
+            .map(|c| c.conversation.id.clone())
+            .collect()
+    };
+    let whole = page(String::new()).await;
+    assert_eq!(whole.conversations.len(), 5);
+    assert_eq!(whole.next_cursor, None);
+
+    // Two at a time, in the same order as the whole list, each page after the last.
+    let first = page("&limit=2".into()).await;
+    let cursor = first.next_cursor.clone().expect("more pages follow");
+    let second = page(format!("&limit=2&cursor={cursor}")).await;
+    let third = page(format!(
+        "&limit=2&cursor={}",
+        second.next_cursor.clone().unwrap()
+    ))
+    .await;
+    assert_eq!(third.next_cursor, None);
+    let paged: Vec<String> = [&first, &second, &third]
+        .iter()
+        .flat_map(|p| ids(p))
+        .collect();
+    assert_eq!(paged, ids(&whole));
+
+    // Stable while conversations move: the oldest gets a reply and goes to the top; the
+    // page after the first cursor still starts where the first page ended, no repeats.
+    let oldest = &firsts[0].conversation_id;
+    server.agent_reply(oldest, "Still there?").await;
+    let again = page(format!("&limit=2&cursor={cursor}")).await;
+    assert_eq!(ids(&again), ids(&second));
+    assert_eq!(&ids(&page("&limit=1".into()).await)[0], oldest);
+
+    // Bounded pages; a cursor is only what the list answered.
+    for query in [
+        "&limit=0",
+        "&limit=101",
+        "&limit=lots",
+        "&cursor=nope",
+        "&cursor=12.a%20b",
+    ] {
+        let answer = app
+            .as_agent(
+                &cookie,
+                Method::GET,
+                &format!("/v1/agent/conversations?status=open{query}"),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_paging"),
+            "{query}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn visitor_conversation_cap_is_enforced() {
+    use talk_protocol::MAX_OPEN_CONVERSATIONS_PER_VISITOR as CAP;
+    let server = start_with(|settings| settings.socket_messages_per_window = 0).await;
+    let visitor = visitor_id(1);
+    server.identify(&visitor, "ann@example.com").await;
+    let (mut ws, _) = server.open(&visitor, None).await;
+    let id = |n: i64| format!("7a1c1c8e-4a4c-4f0e-9a57-3f5d3c2b{n:04}");
+    let mut started = Vec::new();
+    for n in 0..CAP {
+        started.push(ack(send_message(&mut ws, None, &id(n), "Hi").await));
+    }
+
+    // One more new conversation is refused, with the code the widget explains.
+    let refused = send_message(&mut ws, None, &id(CAP), "Hi again").await;
+    assert_eq!(
+        error_code(refused),
+        ("too_many_conversations".to_string(), Some(id(CAP)))
+    );
+    // Over HTTP too, and the open ones still take messages.
+    let token = server.app.session_token(&visitor, None).await;
+    let (status, body) = server
+        .post_event(
+            &token,
+            json!({"type": "send", "client_msg_id": id(CAP + 1), "body": "Hi"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("too_many_conversations"))
+    );
+    let conversation_id = started[0].conversation_id.clone();
+    ack(send_message(&mut ws, Some(&conversation_id), &id(CAP + 2), "More").await);
+    assert_eq!(server.agent_conversations().await.len(), CAP as usize);
+
+    // Closed ones don't count: closing one lets the visitor start another.
+    server
+        .agent_call(
+            Method::POST,
+            &format!("/v1/conversations/{conversation_id}/close"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let _ = next_event(&mut ws).await; // conversation_updated: closed
+    ack(send_message(&mut ws, None, &id(CAP + 3), "Hi").await);
 }

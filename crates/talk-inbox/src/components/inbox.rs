@@ -15,6 +15,10 @@ use talk_protocol::{
 pub struct InboxState {
     pub tab: RwSignal<Tab>,
     pub conversations: RwSignal<Vec<InboxConversation>>,
+    /// Where the next page of the list starts; `None`: the list is whole.
+    next_cursor: RwSignal<Option<String>>,
+    /// A further page is on its way: scrolling asks for it once.
+    loading_more: StoredValue<bool>,
     pub list_error: RwSignal<Option<String>>,
     pub selected: RwSignal<Option<String>>,
     /// The selected conversation's latest state (it may not be in the tab's list).
@@ -35,6 +39,8 @@ impl InboxState {
         InboxState {
             tab: RwSignal::new(Tab::Open),
             conversations: RwSignal::new(Vec::new()),
+            next_cursor: RwSignal::new(None),
+            loading_more: StoredValue::new(false),
             list_error: RwSignal::new(None),
             selected: RwSignal::new(None),
             current: RwSignal::new(None),
@@ -48,20 +54,61 @@ impl InboxState {
         }
     }
 
+    /// Fetches the list's first page again; pages loaded by scrolling stay.
     pub fn reload_list(self, auth: Auth) {
         let tab = self.tab.get_untracked();
-        let request = ApiClient.conversations(tab.filter());
+        let request = ApiClient.conversations(tab.filter(), None);
         auth.call(request, self.list_error, move |list| {
             if self.tab.get_untracked() != tab {
                 return; // the agent switched tabs meanwhile
             }
-            self.known.update_value(|known| {
-                known.extend(list.conversations.iter().map(|c| c.conversation.id.clone()))
-            });
+            self.remember(&list.conversations);
             self.list_error.set(None);
-            self.conversations
-                .update(|current| *current = state::merge_fetched(current, list.conversations));
+            let more = list.next_cursor.is_some();
+            let mut kept_deeper = false;
+            self.conversations.update(|current| {
+                let (merged, kept) = state::merge_first_page(current, list.conversations, more);
+                *current = merged;
+                kept_deeper = kept;
+            });
+            if !kept_deeper {
+                self.next_cursor.set(list.next_cursor);
+            }
         });
+    }
+
+    /// The next page, when the agent scrolled near the end of the list.
+    pub fn load_more(self, auth: Auth) {
+        let Some(cursor) = self.next_cursor.get_untracked() else {
+            return;
+        };
+        if self.loading_more.get_value() {
+            return;
+        }
+        self.loading_more.set_value(true);
+        let tab = self.tab.get_untracked();
+        let asked = cursor.clone();
+        let request = async move {
+            let answer = ApiClient.conversations(tab.filter(), Some(&asked)).await;
+            self.loading_more.set_value(false);
+            answer
+        };
+        auth.call(request, self.list_error, move |page| {
+            if self.tab.get_untracked() != tab
+                || self.next_cursor.get_untracked().as_deref() != Some(cursor.as_str())
+            {
+                return; // another tab, or the list was reset meanwhile
+            }
+            self.remember(&page.conversations);
+            self.conversations
+                .update(|list| state::append_page(list, page.conversations));
+            self.next_cursor.set(page.next_cursor);
+        });
+    }
+
+    fn remember(self, listed: &[InboxConversation]) {
+        self.known
+            .update_value(|known| known.extend(listed.iter().map(|c| c.conversation.id.clone())));
     }
 
     pub fn select(self, listed: &InboxConversation, auth: Auth) {
@@ -231,6 +278,14 @@ impl InboxState {
                         &message.body,
                     );
                 }
+                let listed = self.conversations.with_untracked(|list| {
+                    list.iter()
+                        .any(|c| c.conversation.id == message.conversation_id)
+                });
+                if !listed && self.next_cursor.with_untracked(Option::is_some) {
+                    // It may sit on a page not loaded yet: its message brings it to the top.
+                    self.reload_list(auth);
+                }
                 self.conversations
                     .update(|list| state::apply_message(list, &message, selected.as_deref()));
                 if is_selected(&message.conversation_id) {
@@ -297,6 +352,7 @@ pub fn InboxPage() -> impl IntoView {
     let choose_tab = move |tab: Tab| {
         inbox.tab.set(tab);
         inbox.conversations.set(Vec::new());
+        inbox.next_cursor.set(None);
         inbox.reload_list(auth);
     };
     let selected = Signal::derive(move || inbox.selected.get());
@@ -310,7 +366,18 @@ pub fn InboxPage() -> impl IntoView {
     });
     view! {
         <main class="inbox-main" data-testid="inbox-page">
-            <section class="inbox-list-pane" aria-labelledby="inbox-list-heading">
+            <section
+                class="inbox-list-pane"
+                aria-labelledby="inbox-list-heading"
+                on:scroll=move |event| {
+                    // Within a screen of the end: fetch the next page.
+                    let pane = event_target::<web_sys::Element>(&event);
+                    let left = pane.scroll_height() - pane.scroll_top() - pane.client_height();
+                    if left < pane.client_height() {
+                        inbox.load_more(auth);
+                    }
+                }
+            >
                 <h2 id="inbox-list-heading" class="inbox-visually-hidden">"Conversations"</h2>
                 <div class="inbox-tabs" role="group" aria-label="Show conversations">
                     {Tab::ALL.into_iter().map(|tab| view! {

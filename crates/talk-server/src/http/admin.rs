@@ -5,14 +5,15 @@ use super::ApiJson;
 use crate::agents::{self, NewAgent};
 use crate::error::{ApiError, ApiResult};
 use crate::people;
+use crate::realtime::ending::{Credential, End};
 use crate::validate::{checked_optional_url, checked_origin, checked_text};
 use crate::{widget_settings, workspaces, AppState};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use talk_protocol::{
-    AgentList, AllowedOrigins, ApiKeyList, NewAgentRequest, NewAgentResponse, NewApiKeyResponse,
-    PasswordResponse, WidgetSettings, WorkspaceInfo,
+    close_code, close_reason, AgentList, AllowedOrigins, ApiKeyList, NewAgentRequest,
+    NewAgentResponse, NewApiKeyResponse, PasswordResponse, WidgetSettings, WorkspaceInfo,
 };
 
 const MAX_ALLOWED_ORIGINS: usize = 100;
@@ -155,6 +156,7 @@ pub async fn delete_agent(
     if !agents::delete(&state.db, &admin.workspace_id, &agent_id).await? {
         return Err(agent_not_found());
     }
+    end_agent_sockets(&state, agent_id, close_reason::AGENT_REMOVED);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -167,7 +169,18 @@ pub async fn reset_password(
     let password = agents::reset_password(&state.db, &admin.workspace_id, &agent_id)
         .await?
         .ok_or_else(agent_not_found)?;
+    end_agent_sockets(&state, agent_id, close_reason::PASSWORD_RESET);
     Ok(Json(PasswordResponse { password }))
+}
+
+/// Its sessions are gone, so its open inbox sockets end now rather than at their next
+/// heartbeat; the inbox then finds `GET /v1/agent/me` refused and shows sign-in.
+fn end_agent_sockets(state: &AppState, agent_id: String, reason: &'static str) {
+    let end = End {
+        code: close_code::SIGNED_OUT,
+        reason,
+    };
+    state.endings.end(&Credential::Agent(agent_id), end);
 }
 
 pub async fn list_api_keys(

@@ -5,7 +5,7 @@
 use super::extract::Actor;
 use super::{AgentSession, ApiJson, ApiKeyWorkspace};
 use crate::actions::{self, own_conversation};
-use crate::conversations;
+use crate::conversations::{self, InboxCursor, InboxFilter, InboxPage};
 use crate::error::{ApiError, ApiResult};
 use crate::realtime::hub::Except;
 use crate::AppState;
@@ -15,8 +15,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use talk_protocol::{
-    AgentReplyRequest, AssignedFilter, ConversationFilter, ConversationList, InboxConversationList,
-    Message, MessageList,
+    AgentReplyRequest, AssignedFilter, ConversationList, ConversationStatus, InboxConversationList,
+    Message, MessageList, DEFAULT_INBOX_PAGE_SIZE, MAX_INBOX_PAGE_SIZE,
 };
 
 pub async fn list_conversations(
@@ -27,30 +27,65 @@ pub async fn list_conversations(
     Ok(Json(ConversationList { conversations }))
 }
 
-/// `GET /v1/agent/conversations`: the inbox's list, newest activity first, with unread counts.
+/// The query of `GET /v1/agent/conversations`: the filter, and which page. The paging
+/// parameters are read as text so that a bad one gets its own error code.
+#[derive(Debug, Deserialize)]
+pub struct InboxQuery {
+    status: Option<ConversationStatus>,
+    assigned: Option<AssignedFilter>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+fn invalid_inbox_paging() -> ApiError {
+    ApiError::bad_request(
+        "invalid_paging",
+        format!(
+            "cursor must be a next_cursor this list answered, and limit between 1 and \
+             {MAX_INBOX_PAGE_SIZE} (default {DEFAULT_INBOX_PAGE_SIZE})"
+        ),
+    )
+}
+
+/// `GET /v1/agent/conversations`: the inbox's list, newest activity first, with unread
+/// counts, a page at a time.
 pub async fn inbox_conversations(
     State(state): State<AppState>,
     session: AgentSession,
-    filter: Result<Query<ConversationFilter>, QueryRejection>,
+    query: Result<Query<InboxQuery>, QueryRejection>,
 ) -> ApiResult<Json<InboxConversationList>> {
-    let Query(filter) = filter.map_err(|_| {
+    let Query(query) = query.map_err(|_| {
         ApiError::bad_request(
             "invalid_filter",
             "status must be open or closed, and assigned must be me",
         )
     })?;
-    let assignee = match filter.assigned {
-        Some(AssignedFilter::Me) => Some(session.agent.id.as_str()),
-        None => None,
+    let limit = match query.limit.as_deref() {
+        None => DEFAULT_INBOX_PAGE_SIZE,
+        Some(limit) => limit
+            .parse()
+            .ok()
+            .filter(|limit| (1..=MAX_INBOX_PAGE_SIZE).contains(limit))
+            .ok_or_else(invalid_inbox_paging)?,
     };
-    let conversations = conversations::inbox_list(
-        &state.db,
-        &session.agent.workspace_id,
-        filter.status,
-        assignee,
-    )
-    .await?;
-    Ok(Json(InboxConversationList { conversations }))
+    let after = match query.cursor.as_deref() {
+        None => None,
+        Some(cursor) => Some(InboxCursor::parse(cursor).ok_or_else(invalid_inbox_paging)?),
+    };
+    let filter = InboxFilter {
+        status: query.status,
+        assignee_id: match query.assigned {
+            Some(AssignedFilter::Me) => Some(session.agent.id.as_str()),
+            None => None,
+        },
+    };
+    let page = InboxPage { after, limit };
+    let (conversations, next) =
+        conversations::inbox_list(&state.db, &session.agent.workspace_id, filter, page).await?;
+    Ok(Json(InboxConversationList {
+        conversations,
+        next_cursor: next.map(|cursor| cursor.to_string()),
+    }))
 }
 
 #[derive(Debug, Deserialize)]

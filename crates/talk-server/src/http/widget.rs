@@ -143,6 +143,7 @@ pub async fn start_session(
         ver: verified,
         iat: issued_at,
         exp: expires_at,
+        kid: String::new(),
     };
     let key = tokens::active_key(&state.db, &workspace.id).await?;
     Ok(Json(WidgetSessionResponse {

@@ -1,11 +1,13 @@
 //! Live delivery: the in-process fan-out hub, the session core both transports share, the
 //! WebSocket transport (the HTTP + SSE one is in `http::talk_messages`).
 
+pub mod ending;
 pub mod hub;
 pub mod publish;
 pub mod session;
 pub mod socket;
 
+pub use ending::Endings;
 pub use hub::Hub;
 pub use session::Session;
 

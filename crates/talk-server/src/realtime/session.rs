@@ -3,6 +3,7 @@
 //! socket share. A transport feeds it events and writes out what it answers and what the hub
 //! queues for it.
 
+use super::ending::{self, Credential, End, Ender};
 use super::hub::{Except, Subscriber, Topic};
 use super::publish;
 use crate::actions;
@@ -11,13 +12,14 @@ use crate::auto_reply;
 use crate::conversations::{self, Appended, NewConversation, NewMessage, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::people;
-use crate::tokens::SocketClaims;
+use crate::tokens::{self, SocketClaims};
 use crate::AppState;
 use governor::DefaultDirectRateLimiter;
 use std::collections::HashSet;
 use std::sync::Arc;
 use talk_protocol::{
-    AgentProfile, Author, AuthorKind, ClientEvent, Conversation, Message, ServerEvent,
+    error_code, AgentProfile, Author, AuthorKind, ClientEvent, Conversation, Message, ServerEvent,
+    MAX_OPEN_CONVERSATIONS_PER_VISITOR,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +52,9 @@ pub struct Session {
     /// Messages a live connection may still send; `None`: unlimited. A single HTTP request
     /// is limited per client IP instead, by the browser endpoints' limiter.
     message_budget: Option<DefaultDirectRateLimiter>,
+    /// Where [`Endings`](super::Endings) ends this connection, once its transport listens
+    /// (see [`Session::ends`]), and what it is registered under.
+    ender: Option<(Ender, Credential)>,
 }
 
 /// The `error` event a live connection answers a failed event with.
@@ -87,6 +92,7 @@ impl Session {
             live: None,
             subscribed: HashSet::new(),
             message_budget: None,
+            ender: None,
         }
     }
 
@@ -129,6 +135,88 @@ impl Session {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// Registers this live connection so that removing its agent, resetting the agent's
+    /// password or retiring its token's signing key ends it at once; the transport closes
+    /// the connection with the `End` it receives.
+    pub fn ends(&mut self) -> mpsc::Receiver<End> {
+        let (ender, ends) = ending::ender();
+        self.register(ender);
+        ends
+    }
+
+    /// (Re-)registers under what the connection rests on now.
+    fn register(&mut self, ender: Ender) {
+        self.unregister();
+        let Some(subscriber) = &self.live else {
+            return;
+        };
+        let credential = match &self.participant {
+            Participant::Visitor { claims, .. } => Credential::SigningKey(claims.kid.clone()),
+            Participant::Agent { agent, .. } => Credential::Agent(agent.id.clone()),
+        };
+        self.state
+            .endings
+            .register(&credential, subscriber.id, &ender);
+        self.ender = Some((ender, credential));
+    }
+
+    fn unregister(&mut self) {
+        if let (Some((_, credential)), Some(subscriber)) = (self.ender.take(), &self.live) {
+            self.state.endings.unregister(&credential, subscriber.id);
+        }
+    }
+
+    /// When the widget session's token runs out (Unix seconds); `None` for an agent, whose
+    /// cookie session is checked on every heartbeat instead.
+    pub fn token_expires_at(&self) -> Option<i64> {
+        match &self.participant {
+            Participant::Visitor { claims, .. } => Some(claims.exp),
+            Participant::Agent { .. } => None,
+        }
+    }
+
+    /// A later `auth` on a live widget connection: a fresh token of the same visitor, person
+    /// and verified state replaces the one the connection rests on (its expiry and key).
+    /// What the session may see rests on those, so nothing else changes; the connection
+    /// keeps its session id.
+    async fn renew(&mut self, token: &str) -> ApiResult<()> {
+        let Participant::Visitor { claims, .. } = &self.participant else {
+            return Err(ApiError::bad_request(
+                "invalid_event",
+                "the inbox's socket is authenticated by the session cookie, not auth",
+            ));
+        };
+        if self.live.is_none() {
+            return Err(ApiError::bad_request(
+                "invalid_event",
+                "auth is for the WebSocket: here the token goes in the Authorization header",
+            ));
+        }
+        let fresh = tokens::verify_socket_token(&self.state.db, token).await?;
+        let same = fresh.ws == claims.ws
+            && fresh.vid == claims.vid
+            && fresh.pid == claims.pid
+            && fresh.ver == claims.ver;
+        if !same {
+            return Err(ApiError::bad_request(
+                error_code::TOKEN_MISMATCH,
+                "the token is for another visitor, person or verified state: reconnect with it",
+            ));
+        }
+        let moved_key = fresh.kid != claims.kid;
+        if let Participant::Visitor { claims, .. } = &mut self.participant {
+            claims.exp = fresh.exp;
+            claims.kid = fresh.kid;
+        }
+        if moved_key {
+            // The transport keeps its receiver; only the registration moves to the new key.
+            if let Some((ender, _)) = self.ender.clone() {
+                self.register(ender);
+            }
+        }
+        Ok(())
     }
 
     fn workspace_id(&self) -> &str {
@@ -245,10 +333,10 @@ impl Session {
     pub async fn handle(&mut self, event: ClientEvent) -> ApiResult<Vec<ServerEvent>> {
         match event {
             ClientEvent::Ping => Ok(vec![ServerEvent::Pong]),
-            ClientEvent::Auth { .. } => Err(ApiError::bad_request(
-                "invalid_event",
-                "already authenticated: auth is only the first frame of a WebSocket",
-            )),
+            ClientEvent::Auth { token } => {
+                self.renew(&token).await?;
+                Ok(Vec::new())
+            }
             ClientEvent::Resume {
                 conversation_id,
                 after_seq,
@@ -504,8 +592,22 @@ impl Session {
                 if let Some(message) = earlier {
                     return Ok(message);
                 }
-                let (conversation, message) =
-                    conversations::create_with_message(db, conversation, new_message).await?;
+                let (conversation, message) = conversations::create_with_message(
+                    db,
+                    conversation,
+                    new_message,
+                    MAX_OPEN_CONVERSATIONS_PER_VISITOR,
+                )
+                .await?
+                .ok_or_else(|| {
+                    ApiError::conflict(
+                        error_code::TOO_MANY_CONVERSATIONS,
+                        format!(
+                            "this visitor has {MAX_OPEN_CONVERSATIONS_PER_VISITOR} open \
+                             conversations already: continue one of them"
+                        ),
+                    )
+                })?;
                 self.subscribe(Topic::conversation(&conversation.id));
                 publish::conversation_started(
                     &self.state.hub,
@@ -569,6 +671,7 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        self.unregister();
         if let Some(subscriber) = &self.live {
             self.state
                 .hub

@@ -2,6 +2,7 @@
 //! must be `auth`. `GET /v1/agent/socket`: the inbox's, authenticated by the agent's session
 //! cookie at the upgrade. Everything after that is `ClientEvent` in, `ServerEvent` out.
 
+use super::ending::End;
 use super::session::{error_event, Session};
 use super::QUEUE_CAPACITY;
 use crate::error::ApiError;
@@ -15,7 +16,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use std::time::Duration;
-use talk_protocol::{close_code, ClientEvent, ServerEvent};
+use talk_protocol::{close_code, close_reason, ClientEvent, ServerEvent};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -173,6 +174,7 @@ async fn run_session(
     let state = session.state().clone();
     let shutdown = state.shutdown.clone();
     let heartbeat = Duration::from_secs(state.settings.heartbeat_secs.max(1));
+    let mut ends = session.ends();
     let (close_code, reason) = match session.start().await {
         Ok(conversations) => {
             // A failed send shows up as a closed stream in serve().
@@ -181,6 +183,7 @@ async fn run_session(
                 &mut socket,
                 &mut session,
                 &mut outgoing,
+                &mut ends,
                 heartbeat,
                 &too_slow,
                 &shutdown,
@@ -203,14 +206,25 @@ async fn serve(
     socket: &mut WebSocket,
     session: &mut Session,
     outgoing: &mut mpsc::Receiver<Arc<ServerEvent>>,
+    ends: &mut mpsc::Receiver<End>,
     heartbeat: Duration,
     too_slow: &CancellationToken,
     shutdown: &CancellationToken,
 ) -> (u16, &'static str) {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let mut expires_at = session.token_expires_at();
+    let expiry = token_expiry(expires_at);
+    tokio::pin!(expiry);
     loop {
+        if session.token_expires_at() != expires_at {
+            // A later `auth` renewed the token.
+            expires_at = session.token_expires_at();
+            expiry.set(token_expiry(expires_at));
+        }
         tokio::select! {
             _ = shutdown.cancelled() => return (close_code::GOING_AWAY, "server shutting down"),
+            Some(end) = ends.recv() => return (end.code, end.reason),
+            _ = &mut expiry => return (close_code::TOKEN_EXPIRED, close_reason::TOKEN_EXPIRED),
             _ = too_slow.cancelled() => return (close_code::TOO_SLOW, "too slow: reconnect and resume"),
             Some(event) = outgoing.recv() => {
                 session.on_delivered(&event);
@@ -221,7 +235,7 @@ async fn serve(
             _ = ping.tick() => {
                 match session.still_signed_in().await {
                     Ok(true) => {}
-                    Ok(false) => return (close_code::AUTH_FAILED, "signed out: sign in again"),
+                    Ok(false) => return (close_code::SIGNED_OUT, close_reason::SIGNED_OUT),
                     // Checked again at the next beat.
                     Err(error) => tracing::error!(%error, "socket session check"),
                 }
@@ -247,4 +261,14 @@ async fn serve(
             }
         }
     }
+}
+
+/// Resolves when a token expiring at `exp` (Unix seconds; valid through that second, as
+/// `tokens::verify` has no leeway) has run out; never without one.
+async fn token_expiry(exp: Option<i64>) {
+    let Some(exp) = exp else {
+        return std::future::pending().await;
+    };
+    let left_ms = (exp + 1) * 1000 - crate::db::now_ms();
+    tokio::time::sleep(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))).await;
 }
