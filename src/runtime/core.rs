@@ -4,7 +4,6 @@
 
 use super::outbox::Outbox;
 use crate::state::ConversationPreview;
-use std::collections::BTreeSet;
 use talk_protocol::{
     AuthorKind, ClientEvent, Conversation, Message, ServerEvent, DEFAULT_PAGE_SIZE,
 };
@@ -64,8 +63,9 @@ pub struct Core {
     /// is here; a resume asks for what follows. History arrives in pages and live messages
     /// may overtake them, so a message beyond a gap waits in `ahead` instead of moving it.
     pub last_seq: i64,
-    /// Shown messages above `last_seq + 1`, until the gap below them is filled.
-    ahead: BTreeSet<i64>,
+    /// Shown messages above `last_seq + 1`, ascending, until the gap below them is filled.
+    /// A sorted `Vec`: a few entries at most, and no B-tree code in the WASM.
+    ahead: Vec<i64>,
     /// The oldest message shown (0: none); older ones are loaded on demand while it is > 1
     /// (seqs have no gaps).
     oldest_seq: i64,
@@ -369,11 +369,18 @@ impl Core {
         if self.last_seq == 0 {
             self.last_seq = seq;
         } else if seq > self.last_seq {
-            self.ahead.insert(seq);
+            if let Err(at) = self.ahead.binary_search(&seq) {
+                self.ahead.insert(at, seq);
+            }
         }
-        while self.ahead.remove(&(self.last_seq + 1)) {
-            self.last_seq += 1;
-        }
+        let filled = self
+            .ahead
+            .iter()
+            .zip(self.last_seq + 1..)
+            .take_while(|(seq, next)| **seq == *next)
+            .count();
+        self.last_seq += filled as i64;
+        self.ahead.drain(..filled);
     }
 
     fn flush(&mut self, effects: &mut Vec<Effect>) {
