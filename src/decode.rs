@@ -287,6 +287,7 @@ impl FromJs for ServerEvent {
             "history" => ServerEvent::History {
                 conversation_id: field(v, "conversation_id")?,
                 messages: field(v, "messages")?,
+                more: field_or(v, "more", false)?,
             },
             "message" => ServerEvent::Message {
                 message: field(v, "message")?,

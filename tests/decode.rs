@@ -80,10 +80,12 @@ fn every_socket_event_decodes_as_serde_wrote_it() {
                 message(None, AuthorKind::Bot),
                 message(None, AuthorKind::Agent),
             ],
+            more: true,
         },
         ServerEvent::History {
             conversation_id: "c1".into(),
             messages: vec![],
+            more: false,
         },
         ServerEvent::Message {
             message: message(None, AuthorKind::Agent),
@@ -223,6 +225,18 @@ fn settings_left_out_take_their_defaults_like_serde() {
         ..WidgetSettings::default()
     };
     assert_eq!(decoded.settings, expected);
+}
+
+#[wasm_bindgen_test]
+fn a_history_without_more_is_the_last_page_like_serde() {
+    // Servers before paging wrote no `more`; serde's `#[serde(default)]` reads false.
+    let text = r#"{"type": "history", "conversation_id": "c1", "messages": []}"#;
+    let expected = ServerEvent::History {
+        conversation_id: "c1".into(),
+        messages: vec![],
+        more: false,
+    };
+    assert_eq!(parse::<ServerEvent>(text), Ok(expected));
 }
 
 #[wasm_bindgen_test]

@@ -317,6 +317,62 @@ async fn the_list_follows_new_messages_unless_the_visitor_scrolled_up() {
 }
 
 #[wasm_bindgen_test]
+async fn the_top_of_the_list_asks_for_older_messages_and_keeps_the_visitors_place() {
+    let root = test_root();
+    let lines = RwSignal::new(Vec::<ChatLine>::new());
+    let asked = RwSignal::new(0);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <MessageList
+                lines=lines
+                on_retry=Callback::new(|_: String| {})
+                on_older=Callback::new(move |_| asked.update(|count| *count += 1))
+            />
+        }
+    });
+    leptos::task::tick().await;
+    let log: HtmlElement = root
+        .query_selector(".talk-log")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    log.set_attribute(
+        "style",
+        "height: 100px; overflow-y: auto; overflow-anchor: none",
+    )
+    .unwrap();
+    // The newest page.
+    lines.update(|lines| {
+        for seq in 31..=60 {
+            merge_message(lines, message(seq, AuthorKind::Agent, "line", None));
+        }
+    });
+    leptos::task::tick().await;
+    assert_eq!(asked.get_untracked(), 0, "at the bottom: nothing asked");
+
+    log.set_scroll_top(0);
+    log.dispatch_event(&web_sys::Event::new("scroll").unwrap())
+        .unwrap();
+    assert_eq!(asked.get_untracked(), 1, "the top asks for older messages");
+
+    // The older page goes in above; what the visitor was reading stays in view.
+    let height = log.scroll_height();
+    lines.update(|lines| {
+        for seq in 1..=30 {
+            merge_message(lines, message(seq, AuthorKind::Agent, "older", None));
+        }
+    });
+    leptos::task::tick().await;
+    let moved = log.scroll_height() - height;
+    assert!(moved > 0);
+    assert!(
+        (log.scroll_top() - moved).abs() <= 1,
+        "{} vs {moved}",
+        log.scroll_top()
+    );
+}
+
+#[wasm_bindgen_test]
 async fn homepage_renders_the_greeting_merge_tags_quick_links_and_response_time() {
     use talk_protocol::{
         OnlineAgent, PersonSummary, Presence, QuickLink, WidgetConfig, WidgetSettings,

@@ -18,13 +18,15 @@ pub fn Conversation(
     on_send: Callback<String>,
     on_retry: Callback<String>,
     on_typing: Callback<()>,
+    /// The visitor reached the top of the list: older messages, if any.
+    on_older: Callback<()>,
     /// The author's photo, if any.
     photo_of: Callback<Author, Option<String>>,
 ) -> impl IntoView {
     let texts = use_texts();
     view! {
         <div class="talk-conversation">
-            <MessageList lines read_up_to on_retry photo_of/>
+            <MessageList lines read_up_to on_retry on_older photo_of/>
             <p class="talk-typing" data-testid="talk-typing" aria-live="polite">
                 {text(move || {
                     typing
@@ -74,6 +76,9 @@ pub fn MessageList(
     #[prop(into, default = Signal::stored(0))]
     read_up_to: Signal<i64>,
     on_retry: Callback<String>,
+    /// Called when the visitor scrolls to the top: the conversation opens on its newest page.
+    #[prop(optional)]
+    on_older: Option<Callback<()>>,
     /// The author's photo, if any (initials otherwise).
     #[prop(optional)]
     photo_of: Option<Callback<Author, Option<String>>>,
@@ -97,25 +102,39 @@ pub fn MessageList(
     // Follow new messages, unless the visitor scrolled up to read; their own sends always
     // bring them back down.
     let following = StoredValue::new(true);
-    Effect::new(move |count: Option<usize>| {
-        let (now, newest_is_own) = lines.with(|lines| {
+    // The list's height after the last change, to keep the visitor's place when an older
+    // page goes in above (the CSS turns the browser's own scroll anchoring off).
+    let height = StoredValue::new(0);
+    Effect::new(move |before: Option<(usize, Option<String>)>| {
+        let (now, newest_is_own, first) = lines.with(|lines| {
             let own = lines
                 .last()
                 .is_some_and(|line| line.author.kind == AuthorKind::Visitor);
-            (lines.len(), own)
+            (lines.len(), own, lines.first().map(|line| line.key.clone()))
         });
-        let grew = count.is_some_and(|count| now > count);
+        let (grew, prepended) = match &before {
+            Some((count, old_first)) => (now > *count, now > *count && *old_first != first),
+            None => (false, false),
+        };
         if let Some(log) = log.get() {
             if following.get_value() || (grew && newest_is_own) {
                 log.set_scroll_top(log.scroll_height());
+            } else if prepended {
+                log.set_scroll_top(log.scroll_top() + log.scroll_height() - height.get_value());
             }
+            height.set_value(log.scroll_height());
         }
-        now
+        (now, first)
     });
     let on_scroll = move |_| {
         if let Some(log) = log.get_untracked() {
             let from_bottom = log.scroll_height() - log.scroll_top() - log.client_height();
             following.set_value(from_bottom < 48);
+            if log.scroll_top() < 48 {
+                if let Some(on_older) = on_older {
+                    on_older.run(());
+                }
+            }
         }
     };
     view! {

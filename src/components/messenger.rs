@@ -145,6 +145,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                 on_send=Callback::new(runtime::send_message)
                 on_retry=Callback::new(runtime::retry_message)
                 on_typing=Callback::new(|_| runtime::visitor_typing())
+                on_older=Callback::new(|_| runtime::load_older())
                 photo_of=Callback::new(move |author: Author| photo_of(state, &author))
             />
         }

@@ -4,7 +4,9 @@
 
 use super::outbox::Outbox;
 use crate::state::ConversationPreview;
-use talk_protocol::{error_code, AuthorKind, ClientEvent, Conversation, Message, ServerEvent};
+use talk_protocol::{
+    error_code, AuthorKind, ClientEvent, Conversation, Message, ServerEvent, DEFAULT_PAGE_SIZE,
+};
 
 /// What the browser does after a step, in order.
 #[cfg_attr(test, derive(Debug, PartialEq))]
@@ -59,8 +61,18 @@ pub struct Core {
     pub conversation_id: Option<String>,
     /// The visitor chose "new conversation": a reconnect must not pick the old one again.
     starting_new: bool,
-    /// The newest message seen in the current conversation; a resume asks for what follows.
+    /// In the current conversation, every message from the first one shown up to this one
+    /// is here; a resume asks for what follows. History arrives in pages and live messages
+    /// may overtake them, so a message beyond a gap waits in `ahead` instead of moving it.
     pub last_seq: i64,
+    /// Shown messages above `last_seq + 1`, ascending, until the gap below them is filled.
+    /// A sorted `Vec`: a few entries at most, and no B-tree code in the WASM.
+    ahead: Vec<i64>,
+    /// The oldest message shown (0: none); older ones are loaded on demand while it is > 1
+    /// (seqs have no gaps).
+    oldest_seq: i64,
+    /// A `load_before` for older messages is on its way.
+    loading_older: bool,
     /// Sent to the server as a read receipt.
     read_sent: i64,
     agent_read_seq: i64,
@@ -115,8 +127,11 @@ impl Core {
                     conversations.iter().map(ConversationPreview::of).collect();
                 previews.sort_by_key(|preview| std::cmp::Reverse(preview.changed_at));
                 effects.push(Effect::ListConversations(previews));
-                // The newest message of each, for its preview.
-                for conversation in conversations.iter().filter(|c| c.last_seq > 0) {
+                // The newest message of each other one, for its preview.
+                for conversation in conversations
+                    .iter()
+                    .filter(|c| c.last_seq > 0 && !self.is_current(&c.id))
+                {
                     effects.push(Effect::Send(ClientEvent::LoadBefore {
                         conversation_id: conversation.id.clone(),
                         before_seq: None,
@@ -124,20 +139,30 @@ impl Core {
                     }));
                 }
                 if let Some(conversation_id) = self.conversation_id.clone() {
-                    effects.push(Effect::Send(ClientEvent::Resume {
-                        conversation_id,
-                        after_seq: self.last_seq,
-                    }));
+                    effects.push(Effect::Send(self.catch_up(conversation_id)));
                 }
                 self.flush(effects);
             }
             ServerEvent::History {
                 conversation_id,
                 messages,
+                more,
             } => {
                 if self.is_current(&conversation_id) {
+                    let first = messages.first().map(|message| message.seq);
+                    let last = messages.last().map(|message| message.seq);
+                    if first.is_none_or(|first| first < self.oldest_seq) {
+                        self.loading_older = false;
+                    }
                     for message in messages {
                         self.show(message, effects);
+                    }
+                    // A resume answered in pages: ask for the next one, after this one.
+                    if let (true, Some(after_seq)) = (more, last) {
+                        effects.push(Effect::Send(ClientEvent::Resume {
+                            conversation_id,
+                            after_seq,
+                        }));
                     }
                 } else if let Some(newest) = messages.into_iter().last() {
                     effects.push(Effect::Preview {
@@ -182,6 +207,8 @@ impl Core {
             } => {
                 let too_many = code == error_code::TOO_MANY_CONVERSATIONS;
                 effects.push(Effect::Warn { code, message });
+                // Perhaps the answer to the older page: let the visitor try again.
+                self.loading_older = false;
                 if let Some(client_msg_id) = client_msg_id {
                     self.outbox.remove(&client_msg_id);
                     effects.push(Effect::MarkFailed(client_msg_id));
@@ -223,6 +250,7 @@ impl Core {
     /// The socket is gone: not ready, and nothing is in flight any more.
     pub fn disconnected(&mut self) {
         self.ready = false;
+        self.loading_older = false;
         self.outbox.disconnected();
     }
 
@@ -266,11 +294,43 @@ impl Core {
         self.conversation_id = Some(conversation_id.clone());
         self.starting_new = false;
         let mut effects = self.clear_conversation();
-        effects.push(Effect::Send(ClientEvent::Resume {
-            conversation_id,
-            after_seq: 0,
-        }));
+        effects.push(Effect::Send(self.catch_up(conversation_id)));
         effects
+    }
+
+    /// The visitor scrolled to the top of the conversation: the page before the oldest
+    /// message shown, if there is one and none is on its way.
+    pub fn load_older(&mut self) -> Vec<Effect> {
+        let Some(conversation_id) = self.conversation_id.clone() else {
+            return Vec::new();
+        };
+        if !self.ready || self.loading_older || self.oldest_seq <= 1 {
+            return Vec::new();
+        }
+        self.loading_older = true;
+        vec![Effect::Send(ClientEvent::LoadBefore {
+            conversation_id,
+            before_seq: Some(self.oldest_seq),
+            limit: Some(DEFAULT_PAGE_SIZE),
+        })]
+    }
+
+    /// What brings the current conversation up to date: with nothing shown yet, its newest
+    /// page (older ones come on demand); else every message after the last one seen, in
+    /// pages, so nothing missed during a drop is skipped.
+    fn catch_up(&self, conversation_id: String) -> ClientEvent {
+        if self.last_seq == 0 {
+            ClientEvent::LoadBefore {
+                conversation_id,
+                before_seq: None,
+                limit: Some(DEFAULT_PAGE_SIZE),
+            }
+        } else {
+            ClientEvent::Resume {
+                conversation_id,
+                after_seq: self.last_seq,
+            }
+        }
     }
 
     /// The visitor is looking at the open messenger: everything is read.
@@ -289,18 +349,44 @@ impl Core {
 
     fn clear_conversation(&mut self) -> Vec<Effect> {
         self.last_seq = 0;
+        self.ahead.clear();
+        self.oldest_seq = 0;
+        self.loading_older = false;
         self.read_sent = 0;
         self.agent_read_seq = 0;
         vec![Effect::ClearConversation]
     }
 
     fn show(&mut self, message: Message, effects: &mut Vec<Effect>) {
-        self.last_seq = self.last_seq.max(message.seq);
+        self.note_seq(message.seq);
         if message.author.kind != AuthorKind::Visitor {
             // A message ends its author's typing.
             effects.push(Effect::AgentTyping(None));
         }
         effects.push(Effect::ShowMessage(message));
+    }
+
+    /// Moves `last_seq` over a shown message when nothing is missing below it. The first
+    /// message shown anchors it: older ones are loaded on demand, not resumed.
+    fn note_seq(&mut self, seq: i64) {
+        if self.oldest_seq == 0 || seq < self.oldest_seq {
+            self.oldest_seq = seq;
+        }
+        if self.last_seq == 0 {
+            self.last_seq = seq;
+        } else if seq > self.last_seq {
+            if let Err(at) = self.ahead.binary_search(&seq) {
+                self.ahead.insert(at, seq);
+            }
+        }
+        let filled = self
+            .ahead
+            .iter()
+            .zip(self.last_seq + 1..)
+            .take_while(|(seq, next)| **seq == *next)
+            .count();
+        self.last_seq += filled as i64;
+        self.ahead.drain(..filled);
     }
 
     fn flush(&mut self, effects: &mut Vec<Effect>) {
@@ -419,6 +505,46 @@ mod tests {
         }
     }
 
+    fn newest_page(conversation_id: &str) -> ClientEvent {
+        ClientEvent::LoadBefore {
+            conversation_id: conversation_id.into(),
+            before_seq: None,
+            limit: Some(DEFAULT_PAGE_SIZE),
+        }
+    }
+
+    fn older_page(conversation_id: &str, before_seq: i64) -> ClientEvent {
+        ClientEvent::LoadBefore {
+            conversation_id: conversation_id.into(),
+            before_seq: Some(before_seq),
+            limit: Some(DEFAULT_PAGE_SIZE),
+        }
+    }
+
+    fn history(
+        conversation_id: &str,
+        seqs: std::ops::RangeInclusive<i64>,
+        more: bool,
+    ) -> ServerEvent {
+        ServerEvent::History {
+            conversation_id: conversation_id.into(),
+            messages: seqs
+                .map(|seq| message(conversation_id, seq, AuthorKind::Agent, None))
+                .collect(),
+            more,
+        }
+    }
+
+    fn shown_seqs(effects: &[Effect]) -> Vec<i64> {
+        effects
+            .iter()
+            .filter_map(|effect| match effect {
+                Effect::ShowMessage(message) => Some(message.seq),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn ack(conversation_id: &str, seq: i64, client_msg_id: &str) -> ServerEvent {
         ServerEvent::Ack {
             client_msg_id: client_msg_id.into(),
@@ -459,16 +585,14 @@ mod tests {
         };
         let order: Vec<&str> = previews.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(order, ["verified", "newer", "older"]);
-        // A preview for each conversation with messages, then the resume of the current one.
+        // A preview for each other conversation with messages, then the current one's newest
+        // page.
         let load = |id: &str| ClientEvent::LoadBefore {
             conversation_id: id.into(),
             before_seq: None,
             limit: Some(1),
         };
-        assert_eq!(
-            sends(&effects),
-            [&load("newer"), &load("older"), &resume("newer", 0)]
-        );
+        assert_eq!(sends(&effects), [&load("older"), &newest_page("newer")]);
 
         let mut verified = Core {
             verified: true,
@@ -481,6 +605,7 @@ mod tests {
         core.apply(ServerEvent::History {
             conversation_id: "newer".into(),
             messages: vec![message("newer", 1, AuthorKind::Agent, None)],
+            more: false,
         });
         core.disconnected();
         let again = core.apply(ready(conversations.clone()));
@@ -531,6 +656,7 @@ mod tests {
         show(core.apply(ServerEvent::History {
             conversation_id: "c1".into(),
             messages: vec![message("c1", 2, AuthorKind::Visitor, Some("b"))],
+            more: false,
         }));
         show(core.apply(ack("c1", 2, "b")));
         show(core.apply(ack("c1", 3, "c")));
@@ -623,6 +749,7 @@ mod tests {
                 message("c1", 1, AuthorKind::Visitor, Some("x")),
                 message("c1", 2, AuthorKind::Agent, None),
             ],
+            more: false,
         });
         assert_eq!(
             effects,
@@ -641,6 +768,7 @@ mod tests {
                 message("c2", 4, AuthorKind::Agent, None),
                 message("c2", 5, AuthorKind::Agent, None),
             ],
+            more: false,
         });
         assert_eq!(
             other,
@@ -750,11 +878,78 @@ mod tests {
         assert_eq!(core.typing(10_000.0).len(), 1);
         assert!(core.typing(12_000.0).is_empty());
         assert_eq!(core.typing(13_000.0).len(), 1);
-        // Opening another conversation clears the view and resumes it from the start.
+        // Opening another conversation clears the view and asks for its newest page.
         assert_eq!(
             core.open_conversation("c2".into()),
-            [Effect::ClearConversation, Effect::Send(resume("c2", 0))]
+            [Effect::ClearConversation, Effect::Send(newest_page("c2"))]
         );
         assert!(core.open_conversation("c2".into()).is_empty());
+    }
+
+    #[test]
+    fn opening_shows_the_newest_page_and_older_ones_on_demand() {
+        let mut core = Core::default();
+        let opened = core.apply(ready(vec![conversation("c1", false, 1, 120)]));
+        assert_eq!(sends(&opened), [&newest_page("c1")]);
+        // Nothing shown yet: nothing older to ask for.
+        assert!(core.load_older().is_empty());
+
+        assert_eq!(
+            shown_seqs(&core.apply(history("c1", 71..=120, false))),
+            (71..=120).collect::<Vec<_>>()
+        );
+        assert_eq!(core.last_seq, 120);
+        assert_eq!(core.load_older(), [Effect::Send(older_page("c1", 71))]);
+        // One request at a time, however often the visitor reaches the top.
+        assert!(core.load_older().is_empty());
+        // Older pages fill in below; the resume position stays at the newest.
+        core.apply(history("c1", 21..=70, false));
+        assert_eq!(core.last_seq, 120);
+        assert_eq!(core.load_older(), [Effect::Send(older_page("c1", 21))]);
+        core.apply(history("c1", 1..=20, false));
+        assert!(core.load_older().is_empty(), "seq 1 is the first message");
+
+        // A live message continues the conversation; a reconnect resumes after it.
+        core.apply(ServerEvent::Message {
+            message: message("c1", 121, AuthorKind::Agent, None),
+        });
+        core.disconnected();
+        let back = core.apply(ready(vec![conversation("c1", false, 1, 121)]));
+        assert_eq!(sends(&back), [&resume("c1", 121)]);
+    }
+
+    #[test]
+    fn a_resume_answered_in_pages_fetches_the_rest_and_skips_nothing() {
+        let mut core = Core::default();
+        core.apply(ready(vec![conversation("c1", false, 1, 10)]));
+        core.apply(history("c1", 1..=10, false));
+        core.disconnected();
+
+        // Back after a long drop: 11..=40 were missed.
+        let back = core.apply(ready(vec![conversation("c1", false, 1, 40)]));
+        assert_eq!(sends(&back), [&resume("c1", 10)]);
+        let first = core.apply(history("c1", 11..=20, true));
+        assert_eq!(sends(&first), [&resume("c1", 20)], "more: the next page");
+        // A live message overtakes the pages: shown, but the gap below it stays to fill.
+        let live = core.apply(ServerEvent::Message {
+            message: message("c1", 41, AuthorKind::Agent, None),
+        });
+        assert_eq!(shown_seqs(&live), [41]);
+        assert_eq!(core.last_seq, 20);
+
+        // Dropped again mid-way: the resume starts after the last page, not after 41.
+        core.disconnected();
+        let again = core.apply(ready(vec![conversation("c1", false, 1, 41)]));
+        assert_eq!(sends(&again), [&resume("c1", 20)]);
+        let page = core.apply(history("c1", 21..=30, true));
+        assert_eq!(sends(&page), [&resume("c1", 30)]);
+        let last = core.apply(history("c1", 31..=41, false));
+        assert!(sends(&last).is_empty(), "the last page asks for nothing");
+        // 41 was shown already; the gap is closed, so the mark moves over it.
+        assert_eq!(core.last_seq, 41);
+        core.apply(ServerEvent::Message {
+            message: message("c1", 42, AuthorKind::Agent, None),
+        });
+        assert_eq!(core.last_seq, 42);
     }
 }

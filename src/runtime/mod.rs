@@ -183,6 +183,14 @@ pub fn open_conversation(conversation_id: String) {
     });
 }
 
+/// The visitor scrolled to the top of the conversation: its older messages, a page at a time.
+pub fn load_older() {
+    with_engine(|engine| {
+        let effects = engine.core.load_older();
+        effects::run(engine, effects);
+    });
+}
+
 /// Queues a message; it goes out now if connected, else as soon as the socket is back.
 pub fn send_message(body: String) {
     let body = body.trim().to_string();

@@ -304,13 +304,17 @@ pub enum ClientEvent {
         client_msg_id: String,
         body: String,
     },
-    /// Asks for every message of a conversation after `after_seq`, then live ones.
+    /// Asks for the messages of a conversation after `after_seq`, then live ones. Answered
+    /// by `history` with the oldest of them, one page (`MAX_PAGE_SIZE` messages, at most
+    /// `MAX_PAGE_BYTES`); when it says `more`, resume again after its last message.
     Resume {
         conversation_id: String,
         after_seq: i64,
     },
     /// Asks for an older page: up to `limit` (default 50, at most 200) messages before
-    /// `before_seq` (default: the newest), answered by `history` in ascending order.
+    /// `before_seq` (default: the newest), answered by `history` in ascending order. The
+    /// page keeps the newest of them that fit `MAX_PAGE_BYTES`; older ones exist while its
+    /// first message's seq is above 1 (seqs have no gaps).
     LoadBefore {
         conversation_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,6 +354,10 @@ pub enum ServerEvent {
     History {
         conversation_id: String,
         messages: Vec<Message>,
+        /// Answering a `resume`: the page was cut at its bounds and messages after its last
+        /// one exist; resume again after it. Always false for `load_before`.
+        #[serde(default)]
+        more: bool,
     },
     /// A live message (from anyone, including this visitor's other tabs).
     Message {
@@ -393,7 +401,8 @@ pub mod close_code {
     pub const SIGNED_OUT: u16 = 4003;
     /// The key that signed the session token was retired: get a new session, then reconnect.
     pub const KEY_RETIRED: u16 = 4004;
-    /// The client fell too far behind: reconnect and resume.
+    /// The client fell too far behind (its unsent events passed the server's bound):
+    /// reconnect and resume.
     pub const TOO_SLOW: u16 = 4008;
 }
 

@@ -26,3 +26,7 @@ pub struct ReadRequest {
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 /// Largest page of messages served.
 pub const MAX_PAGE_SIZE: u32 = 200;
+/// A page of history (a `history` event, an SSE replay step) stops before its messages
+/// would pass this many bytes of JSON, so that it fits one WebSocket frame of the server's
+/// write buffer. It always holds at least one message, so paging makes progress.
+pub const MAX_PAGE_BYTES: usize = 128 * 1024;

@@ -31,7 +31,8 @@ pub struct Settings {
     pub browser_requests_per_minute: u32,
     /// Agent sign-in attempts per minute per client IP. 0: unlimited.
     pub login_attempts_per_minute: u32,
-    /// Messages one socket may send per `socket_message_window_secs`. 0: unlimited.
+    /// Messages one socket, or one widget session over HTTP, may send per
+    /// `socket_message_window_secs`. 0: unlimited.
     pub socket_messages_per_window: u32,
     pub socket_message_window_secs: u64,
     /// Seconds between WebSocket pings to an idle socket.

@@ -393,17 +393,20 @@ pub async fn messages_before(
     Ok(rows.into_iter().rev().map(Message::from).collect())
 }
 
-/// Messages with `seq > after_seq`, in sequence order.
+/// The first `limit` messages with `seq > after_seq`, in sequence order.
 pub async fn messages_after(
     db: &Db,
     conversation_id: &str,
     after_seq: i64,
+    limit: u32,
 ) -> Result<Vec<Message>, sqlx::Error> {
     let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq"
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ?
+         ORDER BY seq LIMIT ?"
     ))
     .bind(conversation_id)
     .bind(after_seq)
+    .bind(limit)
     .fetch_all(db)
     .await?;
     Ok(rows.into_iter().map(Message::from).collect())

@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod db;
 pub mod error;
 pub mod group_commit;
+pub mod history;
 pub mod http;
 pub mod page_views;
 pub mod people;

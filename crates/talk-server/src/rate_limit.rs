@@ -1,5 +1,7 @@
 //! Rate limits (GCRA, the `governor` crate): per client IP for the public browser endpoints
-//! and agent sign-in, per socket for sent messages. A limit of 0 turns one off.
+//! and agent sign-in; for sent messages per socket, and per widget session over HTTP (each
+//! request is a new connection, so only the session can carry the budget). A limit of 0
+//! turns one off.
 
 use crate::error::ApiError;
 use crate::Settings;
@@ -13,8 +15,8 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Tracked IPs beyond which idle entries are dropped.
-const MAX_TRACKED_IPS: usize = 100_000;
+/// Tracked IPs (or sessions) beyond which idle entries are dropped.
+const MAX_TRACKED_KEYS: usize = 100_000;
 
 /// `n` per `period`, in a burst of up to `n`; `None` when `n` is 0 (unlimited).
 fn quota(n: u32, period: Duration) -> Option<Quota> {
@@ -39,7 +41,7 @@ impl IpLimiter {
         let Some(limiter) = &self.0 else {
             return Ok(());
         };
-        if limiter.len() > MAX_TRACKED_IPS {
+        if limiter.len() > MAX_TRACKED_KEYS {
             limiter.retain_recent();
         }
         limiter
@@ -54,23 +56,47 @@ pub struct Limits {
     pub browser: IpLimiter,
     pub login: IpLimiter,
     socket_messages: Option<Quota>,
+    /// The same budget as a socket's, keyed by widget session, for `POST /v1/talk/messages`.
+    http_messages: Option<Arc<DefaultKeyedRateLimiter<String>>>,
 }
 
 impl Limits {
     pub fn new(settings: &Settings) -> Self {
+        let messages = quota(
+            settings.socket_messages_per_window,
+            Duration::from_secs(settings.socket_message_window_secs.max(1)),
+        );
         Limits {
             browser: IpLimiter::per_minute(settings.browser_requests_per_minute),
             login: IpLimiter::per_minute(settings.login_attempts_per_minute),
-            socket_messages: quota(
-                settings.socket_messages_per_window,
-                Duration::from_secs(settings.socket_message_window_secs.max(1)),
-            ),
+            socket_messages: messages,
+            http_messages: messages.map(|quota| Arc::new(RateLimiter::keyed(quota))),
         }
     }
 
     /// A fresh message budget for one socket.
     pub fn socket_limiter(&self) -> Option<DefaultDirectRateLimiter> {
         self.socket_messages.map(RateLimiter::direct)
+    }
+
+    /// Takes one HTTP send from the widget session's budget; how long to wait when spent.
+    pub fn check_http_message(&self, session_id: &str) -> Result<(), Duration> {
+        let Some(limiter) = &self.http_messages else {
+            return Ok(());
+        };
+        if limiter.len() > MAX_TRACKED_KEYS {
+            limiter.retain_recent();
+        }
+        limiter
+            .check_key(&session_id.to_string())
+            .map_err(|not_until| not_until.wait_time_from(limiter.clock().now()))
+    }
+}
+
+/// The refusal of an event over its budget: 429 with a whole number of seconds to wait.
+pub fn rate_limited(wait: Duration) -> ApiError {
+    ApiError::RateLimited {
+        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
     }
 }
 
@@ -89,10 +115,7 @@ pub async fn limit_by_ip(
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     match limiter.check(ip) {
         Ok(()) => next.run(request).await,
-        Err(wait) => ApiError::RateLimited {
-            retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
-        }
-        .into_response(),
+        Err(wait) => rate_limited(wait).into_response(),
     }
 }
 

@@ -216,6 +216,7 @@ async fn messages_page_newest_first_in_ascending_order() {
         ServerEvent::History {
             conversation_id,
             messages,
+            ..
         } => {
             assert_eq!(conversation_id, first.conversation_id);
             let seqs: Vec<i64> = messages.iter().map(|message| message.seq).collect();

@@ -6,7 +6,7 @@ mod common;
 use axum::http::Method;
 use common::live::*;
 use common::visitor_id;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use std::time::Duration;
 use talk_protocol::{close_code, ServerEvent};
@@ -190,13 +190,17 @@ async fn resume_returns_exactly_the_missed_messages() {
         json!({"type": "resume", "conversation_id": first.conversation_id, "after_seq": first.seq}),
     )
     .await;
-    assert_eq!(
-        next_event(&mut ws).await,
+    match next_event(&mut ws).await {
         ServerEvent::History {
-            conversation_id: first.conversation_id.clone(),
-            messages: missed.to_vec(),
-        }
-    );
+            conversation_id,
+            messages,
+            ..
+        } => assert_eq!(
+            (conversation_id, messages),
+            (first.conversation_id.clone(), missed.to_vec())
+        ),
+        other => panic!("expected history, got {other:?}"),
+    }
     // Nothing else follows: the ping's pong comes next.
     send(&mut ws, json!({"type": "ping"})).await;
     assert_eq!(next_event(&mut ws).await, ServerEvent::Pong);
@@ -285,4 +289,125 @@ async fn shutdown_closes_open_sockets_with_going_away() {
     assert_eq!(close_code_of(&mut ws).await, close_code::GOING_AWAY);
     assert_eq!(close_code_of(&mut waiting).await, close_code::GOING_AWAY);
     server.shutdown().await;
+}
+
+/// The conversation: 17 messages of 16,000 B (the visitor's first, 16 agent replies).
+async fn large_conversation(server: &Server, visitor: &str) -> String {
+    server.identify(visitor, "ann@example.com").await;
+    let (mut ws, _) = server.open(visitor, None).await;
+    let body = "x".repeat(16_000);
+    let first = ack(send_message(&mut ws, None, MSG_1, &body).await);
+    for _ in 0..16 {
+        server.agent_reply(&first.conversation_id, &body).await;
+    }
+    first.conversation_id
+}
+
+/// The next event as sent: its JSON and its frame's length. Fails when the socket ends.
+async fn next_frame(ws: &mut Ws) -> (serde_json::Value, usize) {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("the socket is open (it was dropped)")
+            .expect("no socket error");
+        match frame {
+            Frame::Text(text) => return (serde_json::from_str(text.as_str()).unwrap(), text.len()),
+            Frame::Ping(_) | Frame::Pong(_) => continue,
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+}
+
+/// Under the server's WebSocket write buffer (256 KiB) with room to spare.
+const MAX_FRAME_BYTES: usize = 160 * 1024;
+
+fn seqs_of(history: &serde_json::Value) -> Vec<i64> {
+    assert_eq!(history["type"], "history", "{history}");
+    history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|message| message["seq"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn resume_of_a_large_history_is_paged_not_dropped() {
+    let server = start().await;
+    let visitor = visitor_id(1);
+    let conversation_id = large_conversation(&server, &visitor).await;
+
+    // A new page's widget resumes from 0: the answer is a page, and `more` asks for the next.
+    let (mut ws, _) = server.open(&visitor, None).await;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let after_seq = seen.last().copied().unwrap_or(0);
+        send(
+            &mut ws,
+            json!({"type": "resume", "conversation_id": conversation_id, "after_seq": after_seq}),
+        )
+        .await;
+        let (history, frame_bytes) = next_frame(&mut ws).await;
+        assert!(frame_bytes <= MAX_FRAME_BYTES, "{frame_bytes} B");
+        let seqs = seqs_of(&history);
+        assert_eq!(seqs.first(), Some(&(after_seq + 1)), "no gap between pages");
+        seen.extend(seqs);
+        pages += 1;
+        if history["more"] != json!(true) {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        (1..=17).collect::<Vec<i64>>(),
+        "every message once, in order"
+    );
+    assert!(pages > 1, "one page can't hold 17 × 16,000 B");
+    // Resumed to the end: nothing more, and the socket still serves.
+    send(
+        &mut ws,
+        json!({"type": "resume", "conversation_id": conversation_id, "after_seq": 17}),
+    )
+    .await;
+    let (last, _) = next_frame(&mut ws).await;
+    assert_eq!((seqs_of(&last), &last["more"]), (vec![], &json!(false)));
+    assert_quiet(&mut ws).await;
+}
+
+#[tokio::test]
+async fn load_before_is_bounded() {
+    let server = start().await;
+    let visitor = visitor_id(1);
+    let conversation_id = large_conversation(&server, &visitor).await;
+
+    let (mut ws, _) = server.open(&visitor, None).await;
+    send(
+        &mut ws,
+        json!({"type": "load_before", "conversation_id": conversation_id, "limit": 200}),
+    )
+    .await;
+    let (newest, frame_bytes) = next_frame(&mut ws).await;
+    assert!(frame_bytes <= MAX_FRAME_BYTES, "{frame_bytes} B");
+    let mut seen = seqs_of(&newest);
+    assert_eq!(seen.last(), Some(&17), "the newest messages come first");
+    assert!(seen.len() < 17, "cut to the page's bytes: {seen:?}");
+    // Older pages on demand, before the oldest one held, until seq 1.
+    while seen[0] > 1 {
+        send(
+            &mut ws,
+            json!({"type": "load_before", "conversation_id": conversation_id,
+                   "before_seq": seen[0], "limit": 200}),
+        )
+        .await;
+        let (older, frame_bytes) = next_frame(&mut ws).await;
+        assert!(frame_bytes <= MAX_FRAME_BYTES, "{frame_bytes} B");
+        let mut page = seqs_of(&older);
+        assert_eq!(page.last(), Some(&(seen[0] - 1)), "no gap between pages");
+        page.extend(seen);
+        seen = page;
+    }
+    assert_eq!(seen, (1..=17).collect::<Vec<i64>>());
+    assert_quiet(&mut ws).await;
 }

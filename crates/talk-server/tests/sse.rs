@@ -235,3 +235,89 @@ async fn idle_stream_gets_keep_alive_comments_and_ends_on_shutdown() {
     // An open stream doesn't hold up shutdown.
     server.shutdown().await;
 }
+
+fn client_msg_id(n: u32) -> String {
+    format!("8b1c1c8e-4a4c-4f0e-9a57-3f5d3c2b{n:04}")
+}
+
+#[tokio::test]
+async fn http_sends_have_a_session_budget() {
+    let server = start_with(|settings| {
+        settings.socket_messages_per_window = 3;
+        settings.socket_message_window_secs = 60;
+    })
+    .await;
+    let visitor = visitor_id(1);
+    server.identify(&visitor, "ann@example.com").await;
+    let token = server.app.session_token(&visitor, None).await;
+    let send = |n: u32, conversation_id: Option<&str>| {
+        let mut event = json!({"type": "send", "client_msg_id": client_msg_id(n), "body": "Hi"});
+        if let Some(conversation_id) = conversation_id {
+            event["conversation_id"] = json!(conversation_id);
+        }
+        event
+    };
+
+    // The socket's budget, three sends, one request each.
+    let (status, answer) = server.post_event(&token, send(1, None)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let conversation_id = answer[0]["message"]["conversation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for n in 2..=3 {
+        let (status, answer) = server
+            .post_event(&token, send(n, Some(&conversation_id)))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (status, answer) = server
+        .post_event(&token, send(4, Some(&conversation_id)))
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")),
+        "{answer}"
+    );
+    // Only sends count: reading the conversation is never refused.
+    let (status, answer) = server
+        .post_event(
+            &token,
+            json!({"type": "resume", "conversation_id": conversation_id, "after_seq": 0}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    // Another session (another tab) has its own budget.
+    let other = server.app.session_token(&visitor, None).await;
+    let (status, answer) = server
+        .post_event(&other, send(5, Some(&conversation_id)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+#[tokio::test]
+async fn sse_replay_of_a_large_history_arrives_whole_and_in_order() {
+    let server = start().await;
+    let visitor = visitor_id(1);
+    server.identify(&visitor, "ann@example.com").await;
+    let (mut tab, _) = server.open(&visitor, None).await;
+    let body = "x".repeat(16_000);
+    let first = ack(send_message(&mut tab, None, MSG_1, &body).await);
+    for _ in 0..40 {
+        server.agent_reply(&first.conversation_id, &body).await;
+    }
+
+    // Resumed from before the conversation: every message once, page after page, then live.
+    let token = server.app.session_token(&visitor, None).await;
+    let mut stream = server.stream(&token, Some("v1")).await;
+    let (ready_id, _) = stream.next_event().await;
+    assert_eq!(ready_id, "v1");
+    for seq in 1..=41 {
+        let (id, event) = stream.next_event().await;
+        assert_eq!(message_seq(&event), seq);
+        assert_eq!(id, format!("v1;{}:{seq}", first.conversation_id));
+    }
+    let live = server.agent_reply(&first.conversation_id, "Live").await;
+    let (_, event) = stream.next_event().await;
+    assert_eq!(event, ServerEvent::Message { message: live });
+}

@@ -16,11 +16,16 @@
 //! sequence because seqs are already assigned in commit order inside each conversation,
 //! which no shared counter is once two writers commit concurrently. The id grows with the
 //! number of conversations a session sees, which for a visitor is a handful.
+//!
+//! **Bounded.** The missed messages are read a page at a time (`history::after`), only as
+//! the client takes them, so a stream resumed from an old id and left unread holds one page,
+//! not the history; live events wait in the hub's bounded queue, and a stream that lets it
+//! fill ends (the client reconnects with its last id and loses nothing).
 
 use super::{ApiJson, BearerSession};
-use crate::conversations;
 use crate::error::{ApiError, ApiResult};
-use crate::realtime::{Session, QUEUE_CAPACITY};
+use crate::history;
+use crate::realtime::{self, Outgoing, Session};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -31,7 +36,6 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use talk_protocol::{ClientEvent, ServerEvent};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub async fn post(
@@ -105,18 +109,27 @@ impl std::fmt::Display for Cursor {
 /// One open stream: what is left to replay, then the hub's queue.
 struct EventStream {
     session: Session,
+    /// Events to write before the queue's: `ready`, then one page of missed messages.
     backlog: VecDeque<ServerEvent>,
-    outgoing: mpsc::Receiver<Arc<ServerEvent>>,
+    /// Conversations whose missed messages are still to be read, after the cursor.
+    replay: VecDeque<String>,
+    outgoing: Outgoing,
     cursor: Cursor,
     too_slow: CancellationToken,
     shutdown: CancellationToken,
 }
 
 impl EventStream {
-    /// The next event to write; `None` ends the stream (shutdown, or too slow: the client
-    /// reconnects with `Last-Event-ID`).
+    /// The next event to write; `None` ends the stream (shutdown, too slow, or a failed
+    /// read: the client reconnects with `Last-Event-ID`).
     async fn next(&mut self) -> Option<Event> {
         loop {
+            if self.shutdown.is_cancelled() || self.too_slow.is_cancelled() {
+                return None;
+            }
+            if self.backlog.is_empty() {
+                self.read_missed().await?;
+            }
             let event = match self.backlog.pop_front() {
                 Some(event) => Arc::new(event),
                 None => tokio::select! {
@@ -139,6 +152,30 @@ impl EventStream {
             }
         }
     }
+
+    /// Puts the next page of missed messages in the backlog, if any are left. Called when
+    /// the backlog is empty, so the cursor is at the last one delivered.
+    async fn read_missed(&mut self) -> Option<()> {
+        while self.backlog.is_empty() {
+            let Some(conversation_id) = self.replay.front() else {
+                return Some(());
+            };
+            let after_seq = self.cursor.position(conversation_id);
+            let page = history::after(&self.session.state().db, conversation_id, after_seq)
+                .await
+                .map_err(|error| tracing::error!(%error, "reading an SSE replay"))
+                .ok()?;
+            if !page.more {
+                self.replay.pop_front();
+            }
+            self.backlog.extend(
+                page.messages
+                    .into_iter()
+                    .map(|message| ServerEvent::Message { message }),
+            );
+        }
+        Some(())
+    }
 }
 
 pub async fn stream(
@@ -156,42 +193,37 @@ pub async fn stream(
         None => None,
     };
 
-    let (queue, outgoing) = mpsc::channel(QUEUE_CAPACITY);
+    let (queue, outgoing) = realtime::queue();
     let too_slow = CancellationToken::new();
     let mut session = Session::live(state.clone(), claims, queue, too_slow.clone());
     // Subscribed from here on: anything committed later is queued, anything earlier is
     // in the conversations read now.
     let visible = session.start().await?;
-    let mut backlog = VecDeque::new();
-    let cursor = match resume_from {
-        None => Cursor(
-            visible
-                .iter()
-                .map(|conversation| (conversation.id.clone(), conversation.last_seq))
-                .collect(),
+    let (cursor, replay) = match resume_from {
+        None => (
+            Cursor(
+                visible
+                    .iter()
+                    .map(|conversation| (conversation.id.clone(), conversation.last_seq))
+                    .collect(),
+            ),
+            VecDeque::new(),
         ),
         Some(cursor) => {
-            for conversation in &visible {
-                let missed = conversations::messages_after(
-                    &state.db,
-                    &conversation.id,
-                    cursor.position(&conversation.id),
-                )
-                .await?;
-                backlog.extend(
-                    missed
-                        .into_iter()
-                        .map(|message| ServerEvent::Message { message }),
-                );
-            }
-            cursor
+            let behind = visible
+                .iter()
+                .filter(|conversation| conversation.last_seq > cursor.position(&conversation.id))
+                .map(|conversation| conversation.id.clone())
+                .collect();
+            (cursor, behind)
         }
     };
-    backlog.push_front(session.ready(visible));
+    let backlog = VecDeque::from([session.ready(visible)]);
 
     let events = EventStream {
         session,
         backlog,
+        replay,
         outgoing,
         cursor,
         too_slow,

@@ -1,9 +1,10 @@
 //! In-process fan-out keyed by topic. Publishing never waits: a subscriber whose queue is
-//! full is told to close (it reconnects and resumes), so one slow client can't hold up the
-//! others.
+//! full, in events or in bytes, is told to close (it reconnects and resumes), so one slow
+//! client can neither hold up the others nor grow the server's memory without limit.
 
+use super::{MAX_QUEUED_BYTES, QUEUE_CAPACITY};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use talk_protocol::ServerEvent;
 use tokio::sync::mpsc;
@@ -45,22 +46,73 @@ pub enum Except<'a> {
     Session(&'a str),
 }
 
+/// Events waiting for one connection, bounded by `QUEUE_CAPACITY` events and
+/// `MAX_QUEUED_BYTES`: the hub's side.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    sender: mpsc::Sender<Arc<ServerEvent>>,
+    bytes: Arc<AtomicUsize>,
+}
+
+/// The connection's side of its queue.
+#[derive(Debug)]
+pub struct Outgoing {
+    receiver: mpsc::Receiver<Arc<ServerEvent>>,
+    bytes: Arc<AtomicUsize>,
+}
+
+/// A new connection's queue.
+pub fn queue() -> (Queue, Outgoing) {
+    queue_of(QUEUE_CAPACITY)
+}
+
+fn queue_of(capacity: usize) -> (Queue, Outgoing) {
+    let (sender, receiver) = mpsc::channel(capacity);
+    let bytes = Arc::new(AtomicUsize::new(0));
+    let queue = Queue {
+        sender,
+        bytes: Arc::clone(&bytes),
+    };
+    (queue, Outgoing { receiver, bytes })
+}
+
+impl Outgoing {
+    pub async fn recv(&mut self) -> Option<Arc<ServerEvent>> {
+        let event = self.receiver.recv().await?;
+        self.bytes.fetch_sub(weight(&event), Ordering::Relaxed);
+        Some(event)
+    }
+
+    #[cfg(test)]
+    fn try_recv(&mut self) -> Result<Arc<ServerEvent>, mpsc::error::TryRecvError> {
+        let event = self.receiver.try_recv()?;
+        self.bytes.fetch_sub(weight(&event), Ordering::Relaxed);
+        Ok(event)
+    }
+}
+
+/// Roughly what a queued event holds: its message's text, else a few short strings.
+fn weight(event: &ServerEvent) -> usize {
+    const SMALL: usize = 256;
+    match event {
+        ServerEvent::Message { message } | ServerEvent::Ack { message, .. } => {
+            SMALL + message.body.len()
+        }
+        _ => SMALL,
+    }
+}
+
 /// A connection's end of the hub: its outgoing queue and the signal that it fell behind.
 #[derive(Debug, Clone)]
 pub struct Subscriber {
     pub id: SocketId,
     session_id: Arc<str>,
-    queue: mpsc::Sender<Arc<ServerEvent>>,
+    queue: Queue,
     too_slow: CancellationToken,
 }
 
 impl Subscriber {
-    pub fn new(
-        id: SocketId,
-        session_id: &str,
-        queue: mpsc::Sender<Arc<ServerEvent>>,
-        too_slow: CancellationToken,
-    ) -> Self {
+    pub fn new(id: SocketId, session_id: &str, queue: Queue, too_slow: CancellationToken) -> Self {
         Subscriber {
             id,
             session_id: session_id.into(),
@@ -78,11 +130,23 @@ impl Subscriber {
     }
 
     fn deliver(&self, event: &Arc<ServerEvent>) {
-        match self.queue.try_send(Arc::clone(event)) {
+        let weight = weight(event);
+        let queued = self.queue.bytes.fetch_add(weight, Ordering::Relaxed);
+        if queued + weight > MAX_QUEUED_BYTES {
+            self.queue.bytes.fetch_sub(weight, Ordering::Relaxed);
+            self.too_slow.cancel();
+            return;
+        }
+        match self.queue.sender.try_send(Arc::clone(event)) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => self.too_slow.cancel(),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.queue.bytes.fetch_sub(weight, Ordering::Relaxed);
+                self.too_slow.cancel();
+            }
             // The connection is ending and will unsubscribe itself.
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.queue.bytes.fetch_sub(weight, Ordering::Relaxed);
+            }
         }
     }
 }
@@ -159,8 +223,8 @@ mod tests {
     #[test]
     fn publish_skips_sender_and_full_queue_flags_too_slow() {
         let hub = Hub::new();
-        let (tx_a, mut rx_a) = mpsc::channel(1);
-        let (tx_b, mut rx_b) = mpsc::channel(1);
+        let (tx_a, mut rx_a) = queue_of(1);
+        let (tx_b, mut rx_b) = queue_of(1);
         let slow_b = CancellationToken::new();
         let a = Subscriber::new(hub.next_socket_id(), "s1", tx_a, CancellationToken::new());
         let b = Subscriber::new(hub.next_socket_id(), "s2", tx_b, slow_b.clone());
@@ -203,7 +267,7 @@ mod tests {
     #[test]
     fn a_subscriber_of_several_topics_gets_an_event_once() {
         let hub = Hub::new();
-        let (tx, mut rx) = mpsc::channel(4);
+        let (tx, mut rx) = queue_of(4);
         let subscriber = Subscriber::new(hub.next_socket_id(), "s", tx, CancellationToken::new());
         let visitor = Topic::Visitor {
             workspace_id: "w".into(),
@@ -215,5 +279,42 @@ mod tests {
         hub.publish(&[conversation, visitor], ServerEvent::Pong, Except::Nobody);
         assert_eq!(*rx.try_recv().unwrap(), ServerEvent::Pong);
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_queue_over_its_byte_bound_flags_too_slow_and_draining_frees_it() {
+        let hub = Hub::new();
+        let (tx, mut rx) = queue();
+        let slow = CancellationToken::new();
+        let subscriber = Subscriber::new(hub.next_socket_id(), "s", tx, slow.clone());
+        let topic = Topic::conversation("c");
+        hub.subscribe(&topic, &subscriber);
+        let big = || ServerEvent::Message {
+            message: talk_protocol::Message {
+                id: "m".into(),
+                conversation_id: "c".into(),
+                seq: 1,
+                author: talk_protocol::Author {
+                    kind: talk_protocol::AuthorKind::Agent,
+                    name: None,
+                },
+                body: "x".repeat(talk_protocol::MAX_MESSAGE_BYTES),
+                client_msg_id: None,
+                created_at: 1,
+            },
+        };
+        let fits = MAX_QUEUED_BYTES / weight(&big());
+        assert!(fits < QUEUE_CAPACITY, "the bytes bind before the count");
+        for _ in 0..fits {
+            hub.publish(std::slice::from_ref(&topic), big(), Except::Nobody);
+        }
+        assert!(!slow.is_cancelled());
+        // Reading one makes room for one more …
+        rx.try_recv().unwrap();
+        hub.publish(std::slice::from_ref(&topic), big(), Except::Nobody);
+        assert!(!slow.is_cancelled());
+        // … and one past the bound closes the connection.
+        hub.publish(std::slice::from_ref(&topic), big(), Except::Nobody);
+        assert!(slow.is_cancelled());
     }
 }

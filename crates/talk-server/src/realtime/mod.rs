@@ -8,7 +8,7 @@ pub mod session;
 pub mod socket;
 
 pub use ending::Endings;
-pub use hub::Hub;
+pub use hub::{queue, Hub, Outgoing, Queue};
 pub use session::Session;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -25,3 +25,6 @@ pub fn typing_limiter() -> TypingLimiter {
 
 /// Events queued for one connection before it counts as too slow.
 pub const QUEUE_CAPACITY: usize = 1024;
+/// Bytes of events (message text mostly) queued for one connection before it counts as too
+/// slow: 1,024 small events, or 64 of the largest messages.
+pub const MAX_QUEUED_BYTES: usize = 1024 * 1024;

@@ -4,19 +4,21 @@
 //! queues for it.
 
 use super::ending::{self, Credential, End, Ender};
-use super::hub::{Except, Subscriber, Topic};
+use super::hub::{Except, Queue, Subscriber, Topic};
 use super::publish;
 use crate::actions;
 use crate::agents::{self, SessionLookup};
 use crate::auto_reply;
 use crate::conversations::{self, Appended, NewConversation, NewMessage, Viewer};
 use crate::error::{ApiError, ApiResult};
+use crate::history;
 use crate::people;
+use crate::rate_limit::rate_limited;
 use crate::tokens::{self, SocketClaims};
 use crate::AppState;
+use governor::clock::Clock;
 use governor::DefaultDirectRateLimiter;
 use std::collections::HashSet;
-use std::sync::Arc;
 use talk_protocol::{
     error_code, AgentProfile, Author, AuthorKind, ClientEvent, Conversation, Message, ServerEvent,
     MAX_OPEN_CONVERSATIONS_PER_VISITOR,
@@ -49,8 +51,8 @@ pub struct Session {
     /// nothing to subscribe.
     live: Option<Subscriber>,
     subscribed: HashSet<Topic>,
-    /// Messages a live connection may still send; `None`: unlimited. A single HTTP request
-    /// is limited per client IP instead, by the browser endpoints' limiter.
+    /// Messages a live connection may still send; `None`: unlimited, or a single HTTP
+    /// request, whose sends draw on the widget session's budget (`Limits`).
     message_budget: Option<DefaultDirectRateLimiter>,
     /// Where [`Endings`](super::Endings) ends this connection, once its transport listens
     /// (see [`Session::ends`]), and what it is registered under.
@@ -97,11 +99,11 @@ impl Session {
     }
 
     /// A widget session for a live connection: the hub queues events for it on `queue` and
-    /// cancels `too_slow` when that queue is full.
+    /// cancels `too_slow` when that queue is full (in events or bytes).
     pub fn live(
         state: AppState,
         claims: SocketClaims,
-        queue: mpsc::Sender<Arc<ServerEvent>>,
+        queue: Queue,
         too_slow: CancellationToken,
     ) -> Self {
         Session::new(state, claims).connected(queue, too_slow)
@@ -112,7 +114,7 @@ impl Session {
         state: AppState,
         agent: AgentProfile,
         cookie_session: String,
-        queue: mpsc::Sender<Arc<ServerEvent>>,
+        queue: Queue,
         too_slow: CancellationToken,
     ) -> Self {
         let participant = Participant::Agent {
@@ -122,11 +124,7 @@ impl Session {
         Session::with(state, participant).connected(queue, too_slow)
     }
 
-    fn connected(
-        mut self,
-        queue: mpsc::Sender<Arc<ServerEvent>>,
-        too_slow: CancellationToken,
-    ) -> Self {
+    fn connected(mut self, queue: Queue, too_slow: CancellationToken) -> Self {
         let id = self.state.hub.next_socket_id();
         self.live = Some(Subscriber::new(id, &self.session_key, queue, too_slow));
         self.message_budget = self.state.limits.socket_limiter();
@@ -348,16 +346,12 @@ impl Session {
             } => {
                 let (before_seq, limit) = conversations::checked_page(before_seq, limit)?;
                 let conversation = self.visible_conversation(&conversation_id).await?;
-                let messages = conversations::messages_before(
-                    &self.state.db,
-                    &conversation.id,
-                    before_seq,
-                    limit,
-                )
-                .await?;
+                let messages =
+                    history::before(&self.state.db, &conversation.id, before_seq, limit).await?;
                 Ok(vec![ServerEvent::History {
                     conversation_id: conversation.id,
                     messages,
+                    more: false,
                 }])
             }
             ClientEvent::Send {
@@ -366,15 +360,7 @@ impl Session {
                 body,
             } => {
                 // Only sends count: resuming after a reconnect must never be refused.
-                let over_budget = self
-                    .message_budget
-                    .as_ref()
-                    .is_some_and(|budget| budget.check().is_err());
-                if over_budget {
-                    return Err(ApiError::RateLimited {
-                        retry_after_secs: 1,
-                    });
-                }
+                self.take_from_budget()?;
                 Ok(vec![
                     self.send(conversation_id, &client_msg_id, &body).await?,
                 ])
@@ -396,6 +382,27 @@ impl Session {
         }
     }
 
+    /// One send from the connection's budget, or over HTTP from the widget session's.
+    fn take_from_budget(&self) -> ApiResult<()> {
+        if self.live.is_some() {
+            let Some(budget) = &self.message_budget else {
+                return Ok(());
+            };
+            return budget
+                .check()
+                .map_err(|not_until| rate_limited(not_until.wait_time_from(budget.clock().now())));
+        }
+        match &self.participant {
+            Participant::Visitor { claims, .. } => self
+                .state
+                .limits
+                .check_http_message(&claims.sid)
+                .map_err(rate_limited),
+            // Agents reply over HTTP through the agent API, not this session.
+            Participant::Agent { .. } => Ok(()),
+        }
+    }
+
     async fn visible_conversation(&self, conversation_id: &str) -> ApiResult<Conversation> {
         match &self.participant {
             Participant::Visitor { viewer, .. } => {
@@ -414,11 +421,11 @@ impl Session {
         // Subscribe before reading history so nothing committed in between is missed;
         // clients dedupe by seq.
         self.subscribe(Topic::conversation(&conversation.id));
-        let messages =
-            conversations::messages_after(&self.state.db, &conversation.id, after_seq).await?;
+        let page = history::after(&self.state.db, &conversation.id, after_seq).await?;
         Ok(ServerEvent::History {
             conversation_id: conversation.id,
-            messages,
+            messages: page.messages,
+            more: page.more,
         })
     }
 

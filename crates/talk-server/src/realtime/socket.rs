@@ -3,8 +3,8 @@
 //! cookie at the upgrade. Everything after that is `ClientEvent` in, `ServerEvent` out.
 
 use super::ending::End;
+use super::hub::{self, Outgoing};
 use super::session::{error_event, Session};
-use super::QUEUE_CAPACITY;
 use crate::error::ApiError;
 use crate::http::{require_own_origin, AgentSession};
 use crate::tokens::{self, SocketClaims, TokenError};
@@ -14,7 +14,6 @@ use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrad
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use std::sync::Arc;
 use std::time::Duration;
 use talk_protocol::{close_code, close_reason, ClientEvent, ServerEvent};
 use tokio::sync::mpsc;
@@ -30,6 +29,9 @@ const READ_BUFFER_BYTES: usize = 4 * 1024;
 const WRITE_BUFFER_BYTES: usize = 0;
 /// A peer that stops reading is cut off by the outgoing queue's limit; this bounds the bytes.
 const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
+// A frame over the write buffer fails the socket without a close code: the largest, a page
+// of history, must fit with its envelope.
+const _: () = assert!(talk_protocol::MAX_PAGE_BYTES + 4 * 1024 <= MAX_WRITE_BUFFER_BYTES);
 /// Close code for a server-side failure (RFC 6455).
 const INTERNAL_ERROR: u16 = 1011;
 
@@ -89,7 +91,7 @@ pub async fn agent_upgrade(
     };
     let (agent, cookie_session) = session.into_parts();
     accept(state, upgrade, move |socket, state| async move {
-        let (queue, outgoing) = mpsc::channel::<Arc<ServerEvent>>(QUEUE_CAPACITY);
+        let (queue, outgoing) = hub::queue();
         let too_slow = CancellationToken::new();
         let session = Session::live_agent(state, agent, cookie_session, queue, too_slow.clone());
         run_session(socket, session, outgoing, too_slow).await;
@@ -158,7 +160,7 @@ async fn run(mut socket: WebSocket, state: AppState) {
         }
     };
 
-    let (queue, outgoing) = mpsc::channel::<Arc<ServerEvent>>(QUEUE_CAPACITY);
+    let (queue, outgoing) = hub::queue();
     let too_slow = CancellationToken::new();
     let session = Session::live(state, claims, queue, too_slow.clone());
     run_session(socket, session, outgoing, too_slow).await;
@@ -168,7 +170,7 @@ async fn run(mut socket: WebSocket, state: AppState) {
 async fn run_session(
     mut socket: WebSocket,
     mut session: Session,
-    mut outgoing: mpsc::Receiver<Arc<ServerEvent>>,
+    mut outgoing: Outgoing,
     too_slow: CancellationToken,
 ) {
     let state = session.state().clone();
@@ -205,7 +207,7 @@ async fn run_session(
 async fn serve(
     socket: &mut WebSocket,
     session: &mut Session,
-    outgoing: &mut mpsc::Receiver<Arc<ServerEvent>>,
+    outgoing: &mut Outgoing,
     ends: &mut mpsc::Receiver<End>,
     heartbeat: Duration,
     too_slow: &CancellationToken,
