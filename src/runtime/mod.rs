@@ -17,6 +17,8 @@
 mod config;
 mod connection;
 mod core;
+#[cfg(test)]
+mod delivery_properties;
 mod effects;
 mod identify;
 mod outbox;
