@@ -307,7 +307,7 @@ impl World {
         let visitor_c = widget_visitor(&server, &other.capture_key, visitor_id(3), None).await;
 
         let (_, revoked_api_key) =
-            workspaces::insert_api_key(&mut *db.acquire().await.unwrap(), &workspace_id)
+            workspaces::insert_api_key(&mut db.acquire().await.unwrap(), &workspace_id)
                 .await
                 .unwrap();
         workspaces::revoke_api_key(db, &revoked_api_key)
@@ -435,7 +435,7 @@ impl World {
             Target::Agent => insert_agent(&self.server, "victim").await,
             Target::ApiKeyId => {
                 workspaces::insert_api_key(
-                    &mut *db.acquire().await.unwrap(),
+                    &mut db.acquire().await.unwrap(),
                     &self.app().workspace.workspace_id,
                 )
                 .await
@@ -650,7 +650,7 @@ fn with_peer(mut request: Request<Body>) -> Request<Body> {
 async fn insert_agent(server: &Server, name: &str) -> String {
     let db = &server.app.state.db;
     agents::insert(
-        &mut *db.acquire().await.unwrap(),
+        &mut db.acquire().await.unwrap(),
         &server.app.workspace.workspace_id,
         &format!("{name}-{}@example.com", talk_server::db::random_hex(4)),
         name,
