@@ -758,6 +758,46 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
     );
 }
 
+/// The SSE cursor and the socket's `load_before` name conversations too (the matrix tries
+/// `resume`): naming another visitor's must give nothing of it.
+#[tokio::test]
+async fn naming_another_visitors_conversation_gives_nothing_of_it() {
+    let world = World::new().await;
+    let server = &world.server;
+    let conversation_a = world
+        .app()
+        .conversation_in_session(&world.visitor_a.session_id)
+        .await;
+    server.agent_reply(&conversation_a, "for A only").await;
+    let conversation_b = world
+        .app()
+        .conversation_in_session(&world.visitor_b.session_id)
+        .await;
+
+    // A cursor naming A's conversation from its start: B's stream replays nothing of it, so
+    // the first message B gets is the live one in its own conversation.
+    let cursor = format!("v1;{conversation_a}:0;{conversation_b}:0");
+    let mut stream = server
+        .stream(&world.visitor_b.session_token, Some(&cursor))
+        .await;
+    let (_, ready) = stream.next_event().await;
+    assert!(matches!(ready, ServerEvent::Ready { .. }), "{ready:?}");
+    server.agent_reply(&conversation_b, "for B").await;
+    match stream.next_event().await.1 {
+        ServerEvent::Message { message } => assert_eq!(message.conversation_id, conversation_b),
+        other => panic!("expected B's message, got {other:?}"),
+    }
+
+    let (mut ws, _) = server.open(&world.visitor_b.id, None).await;
+    live::send(
+        &mut ws,
+        json!({"type": "load_before", "conversation_id": conversation_a, "limit": 200}),
+    )
+    .await;
+    let (code, _) = live::error_code(live::next_event(&mut ws).await);
+    assert_eq!(code, "conversation_not_found");
+}
+
 /// Every (method, path) the router serves or the OpenAPI document lists has a row.
 #[test]
 fn the_matrix_covers_every_route() {
