@@ -115,6 +115,9 @@ impl Core {
                 if self.conversation_id.is_none() && !self.starting_new {
                     self.conversation_id =
                         current_conversation(&conversations, self.verified).map(|c| c.id.clone());
+                    if let Some(conversation_id) = &self.conversation_id {
+                        self.outbox.adopt(conversation_id);
+                    }
                 }
                 if let Some(current) = conversations
                     .iter()
@@ -686,6 +689,17 @@ mod tests {
             sends(&effects),
             [&send(Some("c7"), "second"), &send(Some("c7"), "third")]
         );
+    }
+
+    /// Found by `delivery_properties`: typed before `ready`, it started a conversation of its
+    /// own beside the one `ready` picked (and the one on screen).
+    #[test]
+    fn a_message_typed_before_ready_goes_to_the_conversation_the_session_continues() {
+        let mut core = Core::default();
+        assert!(core.queue("early".into(), "text early".into()).is_empty());
+        let effects = core.apply(ready(vec![conversation("c0", false, 5, 3)]));
+        assert_eq!(core.conversation_id.as_deref(), Some("c0"));
+        assert!(sends(&effects).contains(&&send(Some("c0"), "early")));
     }
 
     #[test]

@@ -17,6 +17,9 @@
 mod config;
 mod connection;
 mod core;
+// proptest is a native dev-dependency only: the wasm32 test build leaves this out.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod delivery_properties;
 mod effects;
 mod identify;
 mod outbox;

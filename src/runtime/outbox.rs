@@ -5,6 +5,10 @@
 //!   same id, so the server stores it once however often it arrives;
 //! - while the first message of a new conversation is in flight the rest wait, or each would
 //!   start a conversation of its own; its ack names the conversation, and the rest follow it;
+//! - nothing overtakes a waiting message: what was typed later waits behind it, so the server
+//!   stores them in the order typed;
+//! - a message typed before `ready` said which conversation the session continues goes to that
+//!   one (`adopt`), not to a new conversation of its own;
 //! - an ack or an error removes the message; nothing is ever queued twice.
 
 use talk_protocol::ClientEvent;
@@ -16,6 +20,8 @@ struct Outgoing {
     conversation_id: Option<String>,
     /// Written to the current socket (cleared on reconnect: the server dedupes resends).
     in_flight: bool,
+    /// Ever written: it may be stored already (its ack lost), wherever it was sent.
+    written: bool,
 }
 
 #[derive(Default)]
@@ -35,6 +41,7 @@ impl Outbox {
             body,
             conversation_id,
             in_flight: false,
+            written: false,
         });
     }
 
@@ -64,11 +71,13 @@ impl Outbox {
         for outgoing in self.queue.iter_mut().filter(|outgoing| !outgoing.in_flight) {
             if outgoing.conversation_id.is_none() {
                 if creating {
-                    continue;
+                    // It waits for the conversation, and so does everything typed after it.
+                    break;
                 }
                 creating = true;
             }
             outgoing.in_flight = true;
+            outgoing.written = true;
             to_send.push(ClientEvent::Send {
                 conversation_id: outgoing.conversation_id.clone(),
                 client_msg_id: outgoing.client_msg_id.clone(),
@@ -83,6 +92,17 @@ impl Outbox {
     pub fn acked(&mut self, client_msg_id: &str, conversation_id: &str) {
         self.remove(client_msg_id);
         for outgoing in self.queue.iter_mut() {
+            outgoing
+                .conversation_id
+                .get_or_insert_with(|| conversation_id.to_string());
+        }
+    }
+
+    /// `ready` named the conversation this session continues: what was typed before, with
+    /// no conversation yet, goes there. A message already written keeps its `None`: it may
+    /// have started a conversation already, and the server finds it again by its id.
+    pub fn adopt(&mut self, conversation_id: &str) {
+        for outgoing in self.queue.iter_mut().filter(|outgoing| !outgoing.written) {
             outgoing
                 .conversation_id
                 .get_or_insert_with(|| conversation_id.to_string());
@@ -209,5 +229,39 @@ mod tests {
         outbox.flush();
         outbox.remove("first");
         assert_eq!(outbox.flush(), [send(None, "second", "body second")]);
+    }
+
+    #[test]
+    fn nothing_overtakes_a_message_waiting_for_its_conversation() {
+        let mut outbox = outbox(None, &["first", "second"]);
+        outbox.push("third".into(), "body third".into(), Some("c1".into()));
+        // "second" waits for the conversation "first" starts; "third" waits behind it.
+        assert_eq!(outbox.flush(), [send(None, "first", "body first")]);
+        outbox.acked("first", "c1");
+        assert_eq!(
+            outbox.flush(),
+            [
+                send(Some("c1"), "second", "body second"),
+                send(Some("c1"), "third", "body third")
+            ]
+        );
+    }
+
+    #[test]
+    fn ready_gives_its_conversation_to_what_was_never_written() {
+        let mut outbox = outbox(None, &["written"]);
+        outbox.flush();
+        outbox.disconnected();
+        outbox.push("unwritten".into(), "body unwritten".into(), None);
+        outbox.adopt("c0");
+        // "written" may have started a conversation already (its ack lost): it keeps none and
+        // the server finds it by its id; "unwritten" goes to c0, behind it.
+        assert_eq!(
+            outbox.flush(),
+            [
+                send(None, "written", "body written"),
+                send(Some("c0"), "unwritten", "body unwritten")
+            ]
+        );
     }
 }

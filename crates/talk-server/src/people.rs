@@ -552,3 +552,93 @@ mod tests {
         assert!(!is_valid_email(&format!("{}@example.com", "a".repeat(250))));
     }
 }
+
+/// `merge_fields` under generated persons and requests: the three strategies' promises.
+#[cfg(test)]
+mod merge_properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 6] = [
+        "str::name",
+        "str::first",
+        "str::last",
+        "str:cm:plan",
+        "int::seats",
+        "bool::trial",
+    ];
+
+    /// A stored value, empty ones included (absent, null, blank text).
+    fn stored_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            "[ ]{0,2}".prop_map(Value::from),
+            "[a-z ]{1,8}".prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+        ]
+    }
+
+    /// A value as `POST /v1/talk/session` passes it on: blank text is dropped before merging.
+    fn given_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            "[a-z]{1,8}".prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+        ]
+    }
+
+    fn fields_of(value: impl Strategy<Value = Value>) -> impl Strategy<Value = Fields> {
+        prop::collection::btree_map(prop::sample::select(&NAMES[..]), value, 0..=NAMES.len())
+            .prop_map(|map| map.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn append_only_never_overwrites_and_fills_every_empty_field(
+            existing in fields_of(stored_value()),
+            incoming in fields_of(given_value()),
+        ) {
+            let mut merged = existing.clone();
+            let changed = merge_fields(&mut merged, &incoming, MergeStrategy::AppendOnly);
+            for name in NAMES {
+                let before = existing.get(name);
+                let after = merged.get(name);
+                if !is_empty_value(before) {
+                    prop_assert_eq!(after, before, "{} was overwritten", name);
+                } else if let Some(given) = incoming.get(name) {
+                    prop_assert_eq!(after, Some(given), "{} was not filled", name);
+                } else {
+                    prop_assert_eq!(after, before, "{} changed, not given", name);
+                }
+            }
+            prop_assert_eq!(changed, merged != existing);
+        }
+
+        #[test]
+        fn overwrite_sets_every_given_field_and_nothing_else(
+            existing in fields_of(stored_value()),
+            incoming in fields_of(given_value()),
+        ) {
+            let mut merged = existing.clone();
+            let changed = merge_fields(&mut merged, &incoming, MergeStrategy::Overwrite);
+            for name in NAMES {
+                let expected = incoming.get(name).or(existing.get(name));
+                prop_assert_eq!(merged.get(name), expected, "{}", name);
+            }
+            prop_assert_eq!(changed, merged != existing);
+        }
+
+        #[test]
+        fn ignore_leaves_an_existing_person_unchanged(
+            existing in fields_of(stored_value()),
+            incoming in fields_of(stored_value()),
+        ) {
+            let mut merged = existing.clone();
+            prop_assert!(!merge_fields(&mut merged, &incoming, MergeStrategy::Ignore));
+            prop_assert_eq!(merged, existing);
+        }
+    }
+}
