@@ -42,8 +42,9 @@ fn any_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
+        // Not u64s above i64::MAX: a field value takes those as an f64, which can't hold
+        // them exactly, so they can't round-trip (and no field takes a number anyway).
         any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
         short_decimal().prop_map(|number| json!(number)),
         ".{0,12}".prop_map(Value::from),
     ];
