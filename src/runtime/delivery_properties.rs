@@ -17,6 +17,9 @@ use talk_protocol::{
     Author, AuthorKind, ClientEvent, Conversation, ConversationStatus, Message, ServerEvent,
 };
 
+/// The model server's history page: far under the real one, so runs page often.
+const MODEL_PAGE: usize = 3;
+
 #[derive(Debug, Clone)]
 enum Step {
     /// The visitor sends a new message.
@@ -133,13 +136,16 @@ impl ModelServer {
                     .conversations
                     .iter()
                     .find(|(id, _)| *id == conversation_id)?;
+                // Small pages, so that resuming in pages (`more`) is part of every run.
+                let missed: Vec<Message> = messages
+                    .iter()
+                    .filter(|message| message.seq > after_seq)
+                    .cloned()
+                    .collect();
                 Some(ServerEvent::History {
                     conversation_id,
-                    messages: messages
-                        .iter()
-                        .filter(|message| message.seq > after_seq)
-                        .cloned()
-                        .collect(),
+                    more: missed.len() > MODEL_PAGE,
+                    messages: missed.into_iter().take(MODEL_PAGE).collect(),
                 })
             }
             // Previews, receipts and typing don't touch delivery.
