@@ -68,6 +68,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   // Trunk's copy for `trunk serve` (index.html): the build serves the hashed one instead.
   rmSync(join(dist, 'embed.js'), { force: true });
+  // The preview page is for `trunk serve` only: the server has no use for it.
+  rmSync(join(dist, 'index.html'), { force: true });
   const app = withNames('app.js', await minifyLoader(root, 'app.js', false), {
     'widget/embed.js': `widget/${manifest['embed.js']}`,
   });

@@ -18,6 +18,14 @@ echo "==> building the inbox"
 # issue): drop --report-only once `./scripts/size-report.sh` passes.
 "$ROOT/scripts/size-report.sh" --report-only
 
+# Mostly waiting (two minutes of `trunk serve` that must not rebuild), so it runs beside the
+# tests below; it reuses the widget build above. Its result is printed at the end.
+echo "==> trunk serve beside a running talk-server (in the background)"
+trunk_watch_log="$(mktemp)"
+"$ROOT/scripts/check-trunk-watch.sh" >"$trunk_watch_log" 2>&1 &
+trunk_watch=$!
+trap 'kill "$trunk_watch" 2>/dev/null || true; rm -f "$trunk_watch_log"' EXIT
+
 echo "==> protocol, server, benchmark and end-to-end tests"
 cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e
 echo "==> inbox logic (list order, unread counts, form checks)"
@@ -37,3 +45,10 @@ echo "==> inbox tests in headless Chromium"
 WASM_BINDGEN_TEST_TIMEOUT=180 WASM_BINDGEN_TEST_DRIVER_TIMEOUT=30 \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --locked -p talk-inbox --target wasm32-unknown-unknown --test web
+
+echo "==> trunk serve beside a running talk-server: one build"
+if ! wait "$trunk_watch"; then
+  cat "$trunk_watch_log"
+  exit 1
+fi
+cat "$trunk_watch_log"

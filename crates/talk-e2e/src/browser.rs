@@ -26,6 +26,27 @@ impl Drop for Browser {
     }
 }
 
+/// chromedriver's console log (`goog:loggingPrefs`), which fantoccini has no call for.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(r#"{"type":"browser"}"#.into()),
+        )
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
@@ -35,6 +56,28 @@ fn free_port() -> u16 {
 
 impl Browser {
     pub async fn start() -> Browser {
+        Browser::launch(&[], json!({})).await
+    }
+
+    /// Chromium as a visitor whose settings refuse `origin` cookies and storage wherever it
+    /// is framed, as strict cookie settings do to third-party frames: Web Locks and
+    /// localStorage answer its frames with `SecurityError`. Site isolation is off so that
+    /// such a frame shares the page's renderer and its console reaches
+    /// [`Browser::uncaught_errors`] (chromedriver only reads the pages' own consoles); what
+    /// the frame may do is decided by the browser's settings either way.
+    pub async fn start_refusing_storage_to(origin: &str) -> Browser {
+        let refused = format!("{origin},*");
+        let prefs = json!({"profile": {"content_settings": {"exceptions": {"cookies": {
+            refused: {"setting": 2}
+        }}}}});
+        let args = [
+            "--disable-site-isolation-trials",
+            "--disable-features=IsolateOrigins,site-per-process",
+        ];
+        Browser::launch(&args, prefs).await
+    }
+
+    async fn launch(extra_args: &[&str], prefs: serde_json::Value) -> Browser {
         let port = free_port();
         let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
         let driver = Command::new(&driver_bin)
@@ -49,16 +92,24 @@ impl Browser {
             });
         let profile = tempfile::tempdir().expect("profile dir");
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let mut args = vec![
+            "--headless".to_string(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--window-size=1280,800".into(),
+            format!("--user-data-dir={}", profile.path().display()),
+        ];
+        args.extend(extra_args.iter().map(|arg| arg.to_string()));
         let capabilities = json!({
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", "--window-size=1280,800",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
+            "goog:chromeOptions": {"binary": chromium, "args": args, "prefs": prefs},
+            // The consoles' errors, for `uncaught_errors`.
+            "goog:loggingPrefs": {"browser": "SEVERE"},
         });
         let capabilities = capabilities.as_object().cloned().expect("an object");
         let url = format!("http://127.0.0.1:{port}");
@@ -83,6 +134,23 @@ impl Browser {
             driver,
             _profile: profile,
         }
+    }
+
+    /// The console's uncaught exceptions and unhandled promise rejections (`Uncaught …`) since
+    /// the last call, of every page of this session and the frames in their renderer.
+    pub async fn uncaught_errors(&self) -> Vec<String> {
+        let log = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("chromedriver's browser log");
+        let entries = log.as_array().cloned().unwrap_or_default();
+        entries
+            .iter()
+            .filter_map(|entry| entry["message"].as_str())
+            .filter(|message| message.contains("Uncaught"))
+            .map(str::to_string)
+            .collect()
     }
 
     pub async fn goto(&self, url: &str) {

@@ -37,7 +37,19 @@ pub async fn with_browser_using<F>(
 ) where
     F: Future<Output = ()>,
 {
-    let browser = Browser::start().await;
+    with_this_browser(name, server, Browser::start().await, body).await
+}
+
+/// `with_browser_using` with a browser the test started itself (e.g.
+/// [`Browser::start_refusing_storage_to`]).
+pub async fn with_this_browser<F>(
+    name: &str,
+    server: TestServer,
+    browser: Browser,
+    body: impl FnOnce(TestServer, Browser) -> F,
+) where
+    F: Future<Output = ()>,
+{
     let client = browser.client.clone();
     let outcome = AssertUnwindSafe(body(server, browser)).catch_unwind().await;
     if outcome.is_err() {

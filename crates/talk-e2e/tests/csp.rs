@@ -5,7 +5,8 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 use talk_e2e::{
-    eventually, snippet_script, with_browser, Browser, HostSite, SitePage, TestServer, AUTO_REPLY,
+    eventually, snippet_script, with_browser, with_this_browser, Browser, HostSite, SitePage,
+    TestServer, AUTO_REPLY,
 };
 
 const NONCE: &str = "bm9uY2UtZm9yLXRoZS1jc3AtdGVzdA";
@@ -273,5 +274,135 @@ async fn a_page_that_refuses_both_gets_one_console_error_naming_the_directive() 
         browser.screenshot("csp-refuses-both").await;
         server.stop().await;
     })
+    .await;
+}
+
+/// Counts the messenger's `play()` calls in its frame instead of making noise.
+const COUNT_PLAYS: &str = "window.plays = 0; HTMLMediaElement.prototype.play = \
+     function () { window.plays++; return Promise.resolve(); };";
+
+/// The `play()` calls the messenger made in `tab`'s frame.
+async fn plays_in(browser: &Browser, tab: &fantoccini::wd::WindowHandle) -> i64 {
+    browser.client.switch_to_window(tab.clone()).await.unwrap();
+    browser.enter_messenger_frame().await;
+    let plays = browser
+        .js("return window.plays;")
+        .await
+        .as_i64()
+        .expect("a count");
+    browser.leave_frame().await;
+    plays
+}
+
+/// Opens the level-3 page in a new tab, waits for the messenger and has the visitor touch it
+/// (the browser lets only a frame the visitor interacted with make a sound).
+async fn open_tab(browser: &Browser, page: &str, first: bool) -> fantoccini::wd::WindowHandle {
+    let tab = if first {
+        browser.client.window().await.unwrap()
+    } else {
+        browser.client.new_window(true).await.unwrap().handle
+    };
+    browser.client.switch_to_window(tab.clone()).await.unwrap();
+    browser.goto(page).await;
+    eventually(
+        "the messenger to be ready",
+        Duration::from_secs(30),
+        || async {
+            (browser.js("return window.talkEvents;").await == json!(["ready"])).then_some(())
+        },
+    )
+    .await;
+    browser.enter_messenger_frame().await;
+    let widget = browser.widget().await;
+    if first {
+        widget.start_conversation("ada@example.com", "hello").await;
+    } else {
+        widget.click("talk-launcher").await;
+    }
+    widget.click("talk-close").await;
+    browser.js(COUNT_PLAYS).await;
+    browser.leave_frame().await;
+    tab
+}
+
+/// An agent replies; once every tab in `tabs` counts it as unread (the host page's title),
+/// how many sounds each tab's messenger made.
+async fn reply_and_count_plays(
+    server: &TestServer,
+    browser: &Browser,
+    tabs: &[&fantoccini::wd::WindowHandle],
+    body: &str,
+    unread: u32,
+) -> Vec<i64> {
+    let conversation = server.conversations().await.remove(0);
+    server.reply(&conversation.id, body).await;
+    for tab in tabs {
+        browser
+            .client
+            .switch_to_window((*tab).clone())
+            .await
+            .unwrap();
+        eventually(
+            "the reply to count as unread",
+            Duration::from_secs(15),
+            || async {
+                (browser.js("return document.title;").await == json!(format!("({unread}) Shop")))
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    // The sound goes with the unread count; a second player would have rung by now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut plays = Vec::new();
+    for tab in tabs {
+        plays.push(plays_in(browser, tab).await);
+    }
+    plays
+}
+
+/// The seed's level-3 page on another site than the Talk server, for a visitor whose browser
+/// refuses the Talk origin storage in frames (as strict third-party cookie settings do): the
+/// messenger runs in its frame, where Web Locks refuse the sound election's request. No
+/// unhandled rejection, and still exactly one of the visitor's two tabs plays; when that tab
+/// closes, the other takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_framed_messenger_without_web_locks_elects_one_sound_player_and_rejects_nothing() {
+    let server = TestServer::start().await;
+    let browser = Browser::start_refusing_storage_to(&server.url).await;
+    with_this_browser(
+        "csp-level3-sound",
+        server,
+        browser,
+        |server, browser| async move {
+            let site = HostSite::start_with(level3_site(&server, Mode::Auto)).await;
+            // localhost: another site than the Talk server's 127.0.0.1, so its frame is third-party.
+            let page = format!("{}/", site.url.replace("127.0.0.1", "localhost"));
+            let first = open_tab(&browser, &page, true).await;
+            let second = open_tab(&browser, &page, false).await;
+
+            let plays =
+                reply_and_count_plays(&server, &browser, &[&first, &second], "one", 1).await;
+            let uncaught = browser.uncaught_errors().await;
+            assert!(
+            uncaught.is_empty() && plays.iter().sum::<i64>() == 1,
+            "uncaught errors: {uncaught:?}; plays per tab: {plays:?} (exactly one tab must play)"
+        );
+
+            // The player's tab goes; the other one plays from now on.
+            let (player, other) = if plays[0] == 1 {
+                (first, second)
+            } else {
+                (second, first)
+            };
+            browser.client.switch_to_window(player).await.unwrap();
+            browser.client.close_window().await.unwrap();
+            let before = plays_in(&browser, &other).await;
+            let after = reply_and_count_plays(&server, &browser, &[&other], "two", 2).await;
+            assert_eq!(after, vec![before + 1], "the remaining tab took over");
+            assert_eq!(browser.uncaught_errors().await, Vec::<String>::new());
+            server.stop().await;
+        },
+    )
     .await;
 }

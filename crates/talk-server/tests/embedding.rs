@@ -6,6 +6,7 @@ mod common;
 use axum::http::{Method, StatusCode};
 use common::{test_app, test_app_with, visitor_id};
 use serde_json::json;
+use std::path::{Path, PathBuf};
 use talk_server::{widget_settings, workspaces};
 
 #[tokio::test]
@@ -46,6 +47,60 @@ async fn the_frame_page_has_its_own_strict_policy_and_may_be_framed() {
     let unknown = app.get("/widget/frame?capture_key=talk_pk_nope").await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.code(), "unknown_capture_key");
+}
+
+/// Trunk's preview page (`index.html`, the seed's snippet with any capture key from the URL) is
+/// for `trunk serve`: the build leaves it out, and where a widget directory still holds one (an
+/// older build, Trunk's own output), it is locked down like any other document of ours. It
+/// must never be a page of the Talk origin (the inbox's) that any site may frame.
+#[tokio::test]
+async fn widget_preview_page_is_not_served_or_is_locked_down() {
+    let app = test_app().await;
+    let dist = &app.state.settings.widget_dir;
+    std::fs::create_dir_all(dist).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><script>ap3c.init(new URLSearchParams(location.search)\
+         .get('capture_key'))</script>",
+    )
+    .unwrap();
+    std::fs::write(dist.join("notes.html"), "<!doctype html>").unwrap();
+    for path in ["/widget/", "/widget/index.html", "/widget/notes.html"] {
+        let answer = app.get(path).await;
+        if answer.status == StatusCode::NOT_FOUND && path == "/widget/" {
+            continue; // not served: the directory has no index
+        }
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert_eq!(answer.header("x-frame-options"), "DENY", "{path}");
+        assert_eq!(
+            answer.header("content-security-policy"),
+            "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+            "{path}: no script runs and no page frames it"
+        );
+    }
+    // The frame page is still the one customers' pages may frame.
+    let frame = app
+        .get(&format!(
+            "/widget/frame?capture_key={}",
+            app.workspace.capture_key
+        ))
+        .await;
+    assert_eq!(frame.status, StatusCode::OK);
+    assert_eq!(frame.header("x-frame-options"), "");
+    assert!(frame
+        .header("content-security-policy")
+        .ends_with("frame-ancestors *"));
+
+    // The build has no preview page to serve, where there is a build (scripts/test.sh makes it).
+    let built = std::env::var_os("TALK_WIDGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist"));
+    if built.join("loader/manifest.json").is_file() {
+        let app = test_app_with(|settings| settings.widget_dir = built).await;
+        for path in ["/widget/", "/widget/index.html"] {
+            assert_eq!(app.get(path).await.status, StatusCode::NOT_FOUND, "{path}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -99,15 +99,18 @@ async fn every_response_carries_security_headers() {
         assert_eq!(answer.header("x-frame-options"), "", "{uri}");
         assert_eq!(answer.header("content-security-policy"), "", "{uri}");
     }
-    // The widget's files may be framed (frame mode): no DENY, no page policy imposed.
+    // Nor does the widget's WebAssembly, fetched with every messenger.
     let dist = &app.state.settings.widget_dir;
     std::fs::create_dir_all(dist).unwrap();
-    std::fs::write(dist.join("frame.html"), "<!doctype html>").unwrap();
-    let framed = app.get("/widget/frame.html").await;
-    assert_eq!(framed.status, StatusCode::OK);
-    assert_eq!(framed.header("x-frame-options"), "");
-    assert_eq!(framed.header("content-security-policy"), "");
-    assert_eq!(framed.header("x-content-type-options"), "nosniff");
+    std::fs::write(dist.join("talk-widget-0123456789abcdef_bg.wasm"), b"\0asm").unwrap();
+    let wasm = app
+        .get("/widget/talk-widget-0123456789abcdef_bg.wasm")
+        .await;
+    assert_eq!(wasm.status, StatusCode::OK);
+    assert_eq!(wasm.header("content-type"), "application/wasm");
+    assert_eq!(wasm.header("x-frame-options"), "");
+    assert_eq!(wasm.header("content-security-policy"), "");
+    assert_eq!(wasm.header("x-content-type-options"), "nosniff");
 }
 
 #[tokio::test]

@@ -12,14 +12,17 @@ use axum::response::Response;
 const DEFAULT_CSP: &str =
     "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// Middleware: nosniff; then a referrer policy, and `X-Frame-Options: DENY` and a default CSP
-/// unless the handler set its own (those two not under `/widget/`: customers' pages embed the
-/// frame page), except on scripts, stylesheets, `204`s and `304`s: they never become a document (a `204` has
+/// Middleware: nosniff on every answer. On anything that may become a document, also a
+/// referrer policy, and `X-Frame-Options: DENY` and a default CSP unless the handler set its
+/// own. The messenger's frame page (`/widget/frame`) gets no `X-Frame-Options`: customers'
+/// pages frame it, and its own CSP's `frame-ancestors` says which. Scripts, stylesheets,
+/// WebAssembly, `204`s and `304`s get nosniff alone: they never become a document (a `204` has
 /// no content, and a navigation answered by one stays on the page it was on; a `304` keeps the
 /// headers the cache holds), and `/app.js`, `launcher.css` and the page view's `204` go with
-/// every page view of every site.
+/// every page view of every site. Anything else under `/widget/` (Trunk's preview page, if a
+/// build still holds one) is locked down like the rest.
 pub async fn security_headers(request: Request, next: Next) -> Response {
-    let framable = request.uri().path().starts_with("/widget/");
+    let framable = request.uri().path() == "/widget/frame";
     let mut response = next.run(request).await;
     let never_a_document = matches!(
         response.status(),
@@ -28,7 +31,11 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.starts_with("text/javascript") || value.starts_with("text/css"));
+        .is_some_and(|value| {
+            ["text/javascript", "text/css", "application/wasm"]
+                .iter()
+                .any(|kind| value.starts_with(kind))
+        });
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -45,10 +52,10 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
     );
     if !framable {
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-        headers
-            .entry(header::CONTENT_SECURITY_POLICY)
-            .or_insert(HeaderValue::from_static(DEFAULT_CSP));
     }
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(DEFAULT_CSP));
     response
 }
 
