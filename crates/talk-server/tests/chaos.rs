@@ -82,6 +82,8 @@ struct Counts {
     proxy_drops: usize,
     client_closes: usize,
     kills: usize,
+    /// Messages written and not yet acknowledged at the moments of the kills, summed.
+    unacked_at_kills: usize,
     conversations: usize,
     written: usize,
     send_frames: usize,
@@ -98,13 +100,15 @@ impl std::fmt::Display for Counts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "drops {} (proxy {} + client {}), kills {}, conversations {}, messages written {} \
+            "drops {} (proxy {} + client {}), kills {} (unacked messages then: {}), \
+             conversations {}, messages written {} \
              (send frames with resends {}), acked {}, stored {}, duplicates {}, gaps {}, \
              missed {} (repeated deliveries merged by seq, as the widget does: {})",
             self.proxy_drops + self.client_closes,
             self.proxy_drops,
             self.client_closes,
             self.kills,
+            self.unacked_at_kills,
             self.conversations,
             self.written,
             self.send_frames,
@@ -147,18 +151,30 @@ async fn run(seed: u64, dir: &Path) -> Counts {
         .map(|kill| LOAD_WINDOW.mul_f64((kill as f64 + rng.gen_range(0.3..0.7)) / KILLS as f64))
         .collect();
     let mut chaos_rng = StdRng::seed_from_u64(rng.gen());
-    let (mut proxy_drops, mut kills) = (0, 0);
+    let (mut proxy_drops, mut kills, mut unacked_at_kills) = (0, 0, 0);
     while proxy_drops < PROXY_DROPS || kills < KILLS {
         let next_drop = drop_at.get(proxy_drops).copied().unwrap_or(Duration::MAX);
         let next_kill = kill_at.get(kills).copied().unwrap_or(Duration::MAX);
         if next_kill <= next_drop {
             sleep_until(started + next_kill).await;
+            // Mid-flight: at a moment some message is unacknowledged, so the kill may fall
+            // between its commit and its ack (or before the commit), the cases that matter.
+            let mid_flight = Instant::now() + Duration::from_secs(3);
+            while shared.pending.load(Ordering::SeqCst) == 0 && Instant::now() < mid_flight {
+                sleep(Duration::from_millis(1)).await;
+            }
+            unacked_at_kills += shared.pending.load(Ordering::SeqCst);
             server.kill_and_restart().await;
             kills += 1;
         } else {
             sleep_until(started + next_drop).await;
             // Only a live socket counts: while the server restarts there may be none.
+            let reconnected = Instant::now() + STEP_LIMIT;
             while !sockets.lock().unwrap().cut_one(&mut chaos_rng) {
+                assert!(
+                    Instant::now() < reconnected,
+                    "no client socket open for {STEP_LIMIT:?} (drops so far {proxy_drops})"
+                );
                 sleep(Duration::from_millis(5)).await;
             }
             proxy_drops += 1;
@@ -218,6 +234,7 @@ async fn run(seed: u64, dir: &Path) -> Counts {
     let counts = Counts {
         proxy_drops,
         kills,
+        unacked_at_kills,
         client_closes: shared.client_closes.load(Ordering::SeqCst),
         ..Counts::default()
     };
@@ -521,7 +538,10 @@ struct Stored {
 
 async fn read_database(path: &Path) -> Stored {
     use sqlx::Row;
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(path);
+    // The server's own journal mode: this may run beside it.
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
     let pool = sqlx::SqlitePool::connect_with(options)
         .await
         .expect("open the database");
