@@ -91,7 +91,10 @@ pub(super) async fn load_settings() {
         show(config);
     }
     let early_json = match early {
-        Some(promise) => JsFuture::from(promise).await.ok().and_then(|json| json.as_string()),
+        Some(promise) => JsFuture::from(promise)
+            .await
+            .ok()
+            .and_then(|json| json.as_string()),
         None => None,
     };
     let json = match early_json {

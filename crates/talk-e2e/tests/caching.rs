@@ -173,39 +173,49 @@ async fn frame_mode_fetches_embed_once_and_nothing_again_on_the_next_page() {
 /// when it comes (the first view's settings are the server's).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_returning_visitors_messenger_opens_before_the_settings_answer() {
-    with_browser("caching-remembered-settings", |server, browser| async move {
-        server
-            .update_widget_settings(|settings| settings["launcher"]["position"] = json!("left"))
-            .await;
-        let stall = "var realFetch = window.fetch;
+    with_browser(
+        "caching-remembered-settings",
+        |server, browser| async move {
+            server
+                .update_widget_settings(|settings| settings["launcher"]["position"] = json!("left"))
+                .await;
+            let stall = "var realFetch = window.fetch;
             window.fetch = function (input) {
               if (String((input && input.url) || input).indexOf('/v1/talk/widget/config') >= 0) {
                 return new Promise(function () {});
               }
               return realFetch.apply(this, arguments);
             };";
-        let site = HostSite::start(vec![
-            ("/", page_with_snippet(&server.capture_key, &server.url, "{}", "")),
-            (
-                "/stalled",
-                page_with_snippet(&server.capture_key, &server.url, "{}", stall),
-            ),
-        ])
-        .await;
-        let on_the_left = "return document.querySelector('ap3c-talk').shadowRoot
+            let site = HostSite::start(vec![
+                (
+                    "/",
+                    page_with_snippet(&server.capture_key, &server.url, "{}", ""),
+                ),
+                (
+                    "/stalled",
+                    page_with_snippet(&server.capture_key, &server.url, "{}", stall),
+                ),
+            ])
+            .await;
+            let on_the_left = "return document.querySelector('ap3c-talk').shadowRoot
             .querySelector('.talk-root').classList.contains('talk-left');";
 
-        browser.goto(&format!("{}/", site.url)).await;
-        browser.widget().await;
-        assert_eq!(browser.js(on_the_left).await, true, "the server's settings");
+            browser.goto(&format!("{}/", site.url)).await;
+            browser.widget().await;
+            assert_eq!(browser.js(on_the_left).await, true, "the server's settings");
 
-        browser.goto(&format!("{}/stalled", site.url)).await;
-        let widget_again = browser.widget().await;
-        assert_eq!(browser.js(on_the_left).await, true, "the remembered settings");
-        widget_again.click("talk-launcher").await;
-        widget_again.wait_for("talk-new-conversation").await;
-        server.stop().await;
-    })
+            browser.goto(&format!("{}/stalled", site.url)).await;
+            let widget_again = browser.widget().await;
+            assert_eq!(
+                browser.js(on_the_left).await,
+                true,
+                "the remembered settings"
+            );
+            widget_again.click("talk-launcher").await;
+            widget_again.wait_for("talk-new-conversation").await;
+            server.stop().await;
+        },
+    )
     .await;
 }
 

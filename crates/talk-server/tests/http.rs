@@ -37,7 +37,11 @@ async fn loader_script_is_javascript_cached_briefly() {
     assert_eq!(answer.header("cache-control"), "public, max-age=300");
     assert_eq!(answer.header("x-content-type-options"), "nosniff");
     // Sent with every page view: no header that changes nothing for a script.
-    for redundant in ["referrer-policy", "x-frame-options", "content-security-policy"] {
+    for redundant in [
+        "referrer-policy",
+        "x-frame-options",
+        "content-security-policy",
+    ] {
         assert!(answer.headers.get(redundant).is_none(), "{redundant}");
     }
 }
