@@ -4,8 +4,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-# --browser: also what the tests need to drive Chromium; --bench: also the start-up
-# benchmark's browser driver (implies --browser).
+# --browser: also what the tests need (Chromium and its driver, schemathesis); --bench: also
+# the start-up benchmark's browser driver (implies --browser).
 want_browser=false want_bench=false
 for arg in "$@"; do
   case "$arg" in
@@ -60,6 +60,18 @@ if $want_browser && ! { command -v chromium && command -v chromedriver; } >/dev/
   [[ "$(id -u)" -ne 0 ]] && sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends chromium chromium-driver
+fi
+
+# schemathesis (PyPI) for the generated-request check (scripts/check-api-fuzz.sh), in its own
+# virtualenv under .tools/, it and its dependencies at the exact versions of
+# scripts/api-fuzz/requirements.txt; the copy kept in the virtualenv says what is installed.
+st_requirements="$ROOT/scripts/api-fuzz/requirements.txt" st_venv="$ROOT/.tools/schemathesis"
+if $want_browser && ! { [[ -x "$st_venv/bin/st" ]] && cmp -s "$st_requirements" "$st_venv/requirements.txt"; }; then
+  step "installing schemathesis into .tools/schemathesis ($(grep '^schemathesis==' "$st_requirements"))"
+  rm -rf "$st_venv"
+  python3 -m venv "$st_venv"
+  "$st_venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$st_requirements"
+  cp "$st_requirements" "$st_venv/requirements.txt"
 fi
 
 # Trunk runs cargo offline (it must never download anything), so fetch crates first.

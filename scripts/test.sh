@@ -28,6 +28,9 @@ trap 'kill "$trunk_watch" 2>/dev/null || true; rm -f "$trunk_watch_log"' EXIT
 
 echo "==> protocol, server, benchmark and end-to-end tests"
 cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e
+echo "==> generated requests (schemathesis) against a real server's /v1/openapi.json"
+# The debug talk-server the tests above built: cargo build finds it up to date.
+"$ROOT/scripts/check-api-fuzz.sh"
 echo "==> inbox logic (list order, unread counts, form checks)"
 cargo test --locked -p talk-inbox --lib
 echo "==> widget engine rules and shared browser code on the host (reducer, outbox, backoff)"
