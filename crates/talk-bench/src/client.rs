@@ -55,6 +55,15 @@ impl Connector {
         }
     }
 
+    /// A connector whose sockets all come from one address (the flood's attacker).
+    pub fn single_source(server: SocketAddr, source: Ipv4Addr) -> Self {
+        Connector {
+            server,
+            sources: vec![IpAddr::V4(source)],
+            next: AtomicUsize::new(0),
+        }
+    }
+
     pub async fn websocket(&self, request: impl IntoClientRequest + Unpin) -> Result<Ws> {
         let source = self.sources[self.next.fetch_add(1, Ordering::Relaxed) % self.sources.len()];
         let socket = TcpSocket::new_v4()?;
@@ -201,7 +210,7 @@ pub enum Incoming {
     Other,
 }
 
-fn random_visitor_id() -> String {
+pub fn random_visitor_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
@@ -390,7 +399,7 @@ impl Protocol {
         }
     }
 
-    async fn widget_session(&self, visitor_id: &str) -> Result<WidgetSessionResponse> {
+    pub async fn widget_session(&self, visitor_id: &str) -> Result<WidgetSessionResponse> {
         let Protocol::Talk {
             base,
             capture_key,
@@ -419,7 +428,7 @@ impl Protocol {
         Ok(response.json().await?)
     }
 
-    async fn talk_socket(
+    pub async fn talk_socket(
         &self,
         connector: &Connector,
         session: &WidgetSessionResponse,

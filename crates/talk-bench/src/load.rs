@@ -106,9 +106,9 @@ impl RunResult {
 }
 
 /// One pair's socket state across phases, with its lifetime counts.
-struct PairState {
-    pair: Pair,
-    totals: Totals,
+pub(crate) struct PairState {
+    pub(crate) pair: Pair,
+    pub(crate) totals: Totals,
 }
 
 pub async fn run(
@@ -175,7 +175,16 @@ pub async fn run(
     let mut phases = Vec::new();
     for (index, (label, mode)) in plans.into_iter().enumerate() {
         eprintln!("[{name}] {label}, {} s", options.phase_secs);
-        let (back, result) = run_phase(protocol, pairs, index + 1, &label, mode, options).await;
+        let (back, result) = run_phase(
+            protocol,
+            pairs,
+            index + 1,
+            &label,
+            mode,
+            options.phase_secs,
+            options,
+        )
+        .await;
         pairs = back;
         phases.push(result);
     }
@@ -266,17 +275,18 @@ async fn hold(mut ws: Ws, alive: Arc<AtomicUsize>, stop: CancellationToken) {
     alive.fetch_sub(1, Ordering::Relaxed);
 }
 
-async fn run_phase(
+pub(crate) async fn run_phase(
     protocol: &Protocol,
     pairs: Vec<PairState>,
     phase: usize,
     label: &str,
     mode: Mode,
+    secs: u64,
     options: &Options,
 ) -> (Vec<PairState>, PhaseResult) {
     let count = pairs.len().max(1);
     let start = tokio::time::Instant::now() + Duration::from_millis(100);
-    let end = start + Duration::from_secs(options.phase_secs);
+    let end = start + Duration::from_secs(secs);
     let tasks: Vec<_> = pairs
         .into_iter()
         .enumerate()
@@ -310,7 +320,7 @@ async fn run_phase(
         acked_in_time: 0,
         shed: 0,
         errors: 0,
-        seconds: options.phase_secs as f64,
+        seconds: secs as f64,
         ack: histogram(),
         delivery: histogram(),
     };

@@ -5,6 +5,7 @@
 //! `scripts/bench-server.sh` builds and runs it with the defaults.
 
 mod client;
+mod flood;
 mod load;
 mod report;
 mod targets;
@@ -66,6 +67,38 @@ pub struct Options {
     max_in_flight: usize,
     #[arg(long, default_value_t = 64)]
     body_bytes: usize,
+    /// Which phases run: the load (idle sockets, throughput, latency; both targets), the
+    /// flood isolation (talk-server only, default rate limits), or both.
+    #[arg(long, value_enum, default_value_t = Phase::All)]
+    phase: Phase,
+    /// Flood phase: ordinary visitors (each its own socket and conversation) measured.
+    #[arg(long, default_value_t = 100)]
+    flood_pairs: usize,
+    /// Flood phase: their offered rate, msg/s over all of them (under each socket's limit).
+    #[arg(long, default_value_t = 100)]
+    flood_rate: u32,
+    /// Flood phase: length of the baseline and of each flooded measurement.
+    #[arg(long, default_value_t = 20)]
+    flood_secs: u64,
+    /// Flood phase: what the flooding visitor tries to send, msg/s (its limit is 2/s).
+    #[arg(long, default_value_t = 500)]
+    flood_send_rate: u32,
+    /// Flood phase: sockets the socket flooder holds open at most (the oldest closed first).
+    #[arg(long, default_value_t = 1000)]
+    flood_socket_cap: usize,
+    /// Flood phase: socket attempts in all (bounds the ephemeral ports used).
+    #[arg(long, default_value_t = 20_000)]
+    flood_socket_attempts: u64,
+    /// Flood phase: socket attempts in flight at once.
+    #[arg(long, default_value_t = 32)]
+    flood_socket_concurrency: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Phase {
+    All,
+    Load,
+    Flood,
 }
 
 /// File descriptors besides the sockets counted: HTTP pool, database, stdio.
@@ -104,16 +137,44 @@ fn prepare(options: &mut Options) -> Result<()> {
         );
         options.idle = fits;
     }
-    if options.rates.contains(&0) {
-        bail!("--rates must be positive");
+    if options.rates.contains(&0) || options.flood_rate == 0 {
+        bail!("--rates and --flood-rate must be positive");
     }
     Ok(())
 }
 
 async fn run(options: &Options) -> Result<bool> {
+    let mut ok = true;
+    if options.phase != Phase::Flood {
+        ok &= run_load(options).await?;
+    }
+    if options.phase != Phase::Load {
+        ok &= run_flood(options).await?;
+    }
+    Ok(ok)
+}
+
+/// Flood isolation against a talk-server with its default rate limits.
+async fn run_flood(options: &Options) -> Result<bool> {
+    let talk = targets::TalkServer::start(&options.server_bin, true).await?;
+    let protocol = Protocol::Talk {
+        base: talk.base.clone(),
+        capture_key: talk.capture_key.clone(),
+        agent_cookie: talk.agent_cookie.clone(),
+        http: reqwest::Client::new(),
+    };
+    let connector = Arc::new(Connector::new(talk.target.addr, options.source_addrs));
+    let result = flood::run(&protocol, connector, talk.target.addr, options).await?;
+    talk.target.stop("talk-server").await;
+    println!();
+    report::print_flood(&result);
+    Ok(result.none_lost())
+}
+
+async fn run_load(options: &Options) -> Result<bool> {
     let mut runs = Vec::new();
 
-    let talk = targets::TalkServer::start(&options.server_bin).await?;
+    let talk = targets::TalkServer::start(&options.server_bin, false).await?;
     let protocol = Protocol::Talk {
         base: talk.base.clone(),
         capture_key: talk.capture_key.clone(),

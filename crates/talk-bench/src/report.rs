@@ -1,5 +1,6 @@
 //! The printed table: one column per target, and Talk's figures as a ratio to the peer's.
 
+use crate::flood::FloodResult;
 use crate::load::{PhaseResult, RunResult};
 use hdrhistogram::Histogram;
 
@@ -249,6 +250,114 @@ pub fn print(runs: &[RunResult]) {
     }
 }
 
+/// The flood target: the flooded p99 at most this many times the baseline's.
+pub const FLOOD_P99_TARGET: f64 = 2.0;
+
+/// `ok` when `flooded / baseline` is within the target, `OVER` otherwise.
+pub fn flood_verdict(baseline_p99: f64, flooded_p99: f64) -> (f64, &'static str) {
+    let ratio = flooded_p99 / baseline_p99.max(f64::MIN_POSITIVE);
+    (
+        ratio,
+        if ratio <= FLOOD_P99_TARGET {
+            "ok"
+        } else {
+            "OVER"
+        },
+    )
+}
+
+pub fn print_flood(result: &FloodResult) {
+    println!(
+        "flood isolation (talk-server, default rate limits): {} visitors at {} msg/s in all, {} s per measurement",
+        result.pairs, result.rate, result.secs
+    );
+    let p = |phase: &PhaseResult, q: f64| ms(&phase.delivery, q);
+    let fmt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
+    let width = 40;
+    println!(
+        "{:<width$}{:>8}{:>8}{:>11}{:>14}",
+        "delivery latency, ms", "p50", "p99", "p99 ratio", "sent/refused"
+    );
+    let base = &result.baseline;
+    println!(
+        "{:<width$}{:>8}{:>8}{:>11}{:>14}",
+        "baseline",
+        fmt(p(base, 0.5)),
+        fmt(p(base, 0.99)),
+        "1.00",
+        format!("{}/{}", base.sent, base.errors)
+    );
+    for flooded in &result.flooded {
+        let phase = &flooded.phase;
+        let (ratio, verdict) = match (p(base, 0.99), p(phase, 0.99)) {
+            (Some(b), Some(f)) => {
+                let (r, v) = flood_verdict(b, f);
+                (format!("{r:.2}"), v)
+            }
+            _ => ("-".into(), "-"),
+        };
+        println!(
+            "{:<width$}{:>8}{:>8}{:>11}{:>14}   target ≤ {FLOOD_P99_TARGET:.1}×: {verdict}",
+            format!("flooded: {}", phase.label),
+            fmt(p(phase, 0.5)),
+            fmt(p(phase, 0.99)),
+            ratio,
+            format!("{}/{}", phase.sent, phase.errors)
+        );
+    }
+    let again = &result.baseline_again;
+    println!(
+        "{:<width$}{:>8}{:>8}{:>11}{:>14}   (the baseline's own spread)",
+        "baseline again, floods over",
+        fmt(p(again, 0.5)),
+        fmt(p(again, 0.99)),
+        match (p(base, 0.99), p(again, 0.99)) {
+            (Some(b), Some(a)) => format!("{:.2}", flood_verdict(b, a).0),
+            _ => "-".into(),
+        },
+        format!("{}/{}", again.sent, again.errors)
+    );
+    for flooded in &result.flooded {
+        if let Some(sender) = &flooded.sender {
+            println!(
+                "  [{}] flooding visitor: sent {}, acked {}, rate_limited {}, other errors {}{}",
+                flooded.phase.label,
+                thousands(sender.sent),
+                thousands(sender.acked),
+                thousands(sender.rate_limited),
+                thousands(sender.other_errors),
+                sender.closed_after_secs.map_or(String::new(), |s| format!(
+                    ", closed by the server after {s:.1} s"
+                ))
+            );
+        }
+        if let Some(sockets) = &flooded.sockets {
+            println!(
+                "  [{}] socket flooder: {} attempts in {:.1} s, opened {} (held at most {}, cap {}), refused 429 {}, other failures {}{}",
+                flooded.phase.label,
+                thousands(sockets.attempts),
+                sockets.seconds,
+                thousands(sockets.opened),
+                thousands(sockets.held_max as u64),
+                thousands(result.socket_cap as u64),
+                thousands(sockets.refused),
+                thousands(sockets.failed),
+                sockets
+                    .first_failure
+                    .as_ref()
+                    .map_or(String::new(), |f| format!(" (first: {f})"))
+            );
+        }
+    }
+    let totals = &result.totals;
+    println!(
+        "ordinary visitors' messages sent / acked / delivered: {} / {} / {}",
+        thousands(totals.sent),
+        thousands(totals.acked),
+        thousands(totals.delivered)
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +368,12 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1000), "1,000");
         assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn flood_verdict_is_ok_up_to_twice_the_baseline() {
+        assert_eq!(flood_verdict(2.0, 4.0), (2.0, "ok"));
+        assert_eq!(flood_verdict(2.0, 4.2).1, "OVER");
+        assert_eq!(flood_verdict(0.0, 1.0).1, "OVER");
     }
 }

@@ -95,22 +95,26 @@ pub struct TalkServer {
 }
 
 impl TalkServer {
-    /// Starts `bin serve` with browser rate limits off and the bench workspace's auto-reply
-    /// off, so every message is one visitor message and nothing else.
-    pub async fn start(bin: &Path) -> Result<TalkServer> {
+    /// Starts `bin serve` with the bench workspace's auto-reply off, so every message is one
+    /// visitor message and nothing else. Without `rate_limits`, the browser and socket
+    /// message limits are off (the load phases); with them, the server's defaults apply (the
+    /// flood phase).
+    pub async fn start(bin: &Path, rate_limits: bool) -> Result<TalkServer> {
         let dir = tempfile::tempdir()?;
         let addr = free_loopback_addr()?;
         let base = format!("http://{addr}");
         let database_url = format!("sqlite://{}", dir.path().join("talk.db").display());
-        let env = [
+        let mut env = vec![
             ("TALK_LISTEN", addr.to_string()),
             ("TALK_DATABASE_URL", database_url.clone()),
             ("TALK_PUBLIC_URL", base.clone()),
-            ("TALK_BROWSER_REQUESTS_PER_MINUTE", "0".into()),
-            ("TALK_SOCKET_MESSAGES_PER_WINDOW", "0".into()),
             ("RUST_LOG", "warn".into()),
             ("NO_COLOR", "1".into()),
         ];
+        if !rate_limits {
+            env.push(("TALK_BROWSER_REQUESTS_PER_MINUTE", "0".into()));
+            env.push(("TALK_SOCKET_MESSAGES_PER_WINDOW", "0".into()));
+        }
         let created = Command::new(bin)
             .args(["workspace", "create", "--name", "bench", "--json"])
             .envs(env.clone())
