@@ -2,7 +2,8 @@
 # Server load benchmark: builds talk-server (profile server) and talk-bench, installs the
 # socket.io relay's pinned packages, then runs talk-bench with its defaults (or the options
 # given, e.g. --idle 19000 --rates 1000,2000): idle sockets, RSS per idle connection,
-# durable msg/s and delivery latency, against talk-server and the socket.io relay. Loopback
+# durable msg/s and delivery latency, against talk-server and the socket.io relay; then flood
+# isolation against talk-server (--phase load|flood picks one). Loopback
 # only; every phase is capped in count and time (a few minutes in all on 2 cores).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
