@@ -1,7 +1,9 @@
 //! `talk-bench`: the server load benchmark. Starts a real `talk-server` (and a socket.io relay
 //! as the peer) on loopback, holds idle visitor WebSockets, measures server RSS per idle
 //! connection, then drives visitor→agent messages (durable: acknowledged after commit) and
-//! prints one table. Loopback only; every phase is bounded in count and time.
+//! prints one table. Then (`--phase flood`, also in the default `all`) flood isolation: Talk
+//! visitors' delivery latency alone and while one visitor floods sends and one client floods
+//! sockets (`flood.rs`). Loopback only; every phase is bounded in count and time.
 //! `scripts/bench-server.sh` builds and runs it with the defaults.
 
 mod client;
