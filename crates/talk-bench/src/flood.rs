@@ -4,7 +4,9 @@
 //! target is p99 ≤ 2× the baseline's. Bounded in time and count; loopback only.
 
 use crate::client::{Connector, Incoming, Protocol, Ws};
-use crate::load::{message_body, run_phase, Mode, PairState, PhaseResult, Totals};
+use crate::load::{
+    message_body, open_pairs, run_phase, sum_totals, Mode, PairState, PhaseResult, Totals,
+};
 use crate::Options;
 use anyhow::{Context, Result};
 use futures_util::stream::FuturesUnordered;
@@ -17,8 +19,8 @@ use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_util::sync::CancellationToken;
 
-/// The attackers' source addresses (127.0.0.200, .201, .202): apart from the visitors'
-/// 127.0.0.2, 127.0.0.3, …, so per-IP limits see one client, as they would a real one.
+/// The attackers' first source address (127.0.0.200): apart from the visitors' 127.0.0.2,
+/// 127.0.0.3, …, so per-IP limits see one client, as they would a real one.
 const FLOOD_SOURCE_FIRST: u8 = 200;
 /// One socket attempt (connect, upgrade, auth) may take this long.
 const FLOOD_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,8 +28,9 @@ const FLOOD_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const FLOOD_WARM_UP: Duration = Duration::from_secs(1);
 /// Seconds of unmeasured load before the baseline.
 const FLOOD_WARM_UP_SECS: u64 = 5;
-/// The phase number the flooding visitor's bodies carry (never measured).
-const FLOOD_PHASE: usize = 99;
+/// The phase number the flooding visitor's bodies carry (never measured): above any
+/// measured phase's.
+const FLOOD_PHASE: usize = 1_000_000;
 
 /// The visitor that sends beyond its rate limit.
 #[derive(Default, Debug)]
@@ -54,14 +57,16 @@ pub struct SocketFlood {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+pub enum Kind {
     Sender,
     Sockets,
     Both,
 }
 
 impl Kind {
-    fn label(self) -> &'static str {
+    pub const ALL: [Kind; 3] = [Kind::Sender, Kind::Sockets, Kind::Both];
+
+    pub fn label(self) -> &'static str {
         match self {
             Kind::Sender => "visitor over its rate limit",
             Kind::Sockets => "socket flood",
@@ -72,20 +77,25 @@ impl Kind {
 
 /// One flooded measurement: the ordinary visitors' phase and what the attackers got.
 pub struct Flooded {
+    pub kind: &'static str,
     pub phase: PhaseResult,
     pub sender: Option<SenderFlood>,
     pub sockets: Option<SocketFlood>,
+}
+
+/// A baseline and the three flooded measurements, in this round's order.
+pub struct Round {
+    pub baseline: PhaseResult,
+    pub flooded: Vec<Flooded>,
 }
 
 pub struct FloodResult {
     pub pairs: usize,
     pub rate: u32,
     pub secs: u64,
-    pub baseline: PhaseResult,
-    /// Sender flood, socket flood, both at once.
-    pub flooded: Vec<Flooded>,
-    /// The baseline measured again after the floods: its spread is the noise.
-    pub baseline_again: PhaseResult,
+    /// A p99 from one short measurement swings with a single stall (a checkpoint, the other
+    /// core busy), so the verdict compares medians over rounds, each with its own baseline.
+    pub rounds: Vec<Round>,
     pub socket_cap: usize,
     pub totals: Totals,
 }
@@ -98,6 +108,24 @@ impl FloodResult {
     }
 }
 
+/// The flood kinds in round `round`'s order: rotated, so that no kind always follows the
+/// socket flood (whose closing sockets the server is still tidying up) or always runs first.
+fn kinds_in_round(round: usize) -> [Kind; 3] {
+    let mut kinds = [Kind::Sender, Kind::Sockets, Kind::Both];
+    kinds.rotate_left(round % 3);
+    kinds
+}
+
+/// Each measurement's attackers come from their own address (127.0.0.200 onwards), so one's
+/// spent per-IP budget doesn't shield the next.
+fn attacker_address(round: usize, kind: Kind) -> Ipv4Addr {
+    let slot = round * 3 + kind as usize;
+    Ipv4Addr::new(127, 0, 0, FLOOD_SOURCE_FIRST + slot as u8)
+}
+
+/// Most rounds the attackers' addresses allow (127.0.0.200 … 127.0.0.254).
+pub const MAX_ROUNDS: usize = (255 - FLOOD_SOURCE_FIRST as usize) / 3;
+
 pub async fn run(
     protocol: &Protocol,
     connector: Arc<Connector>,
@@ -109,28 +137,13 @@ pub async fn run(
         .open_inbox(&connector, 1, options.flood_pairs)
         .await
         .context("opening the agent socket")?;
-    let mut pairs = Vec::with_capacity(options.flood_pairs);
-    for index in 0..options.flood_pairs {
-        let pair = protocol
-            .open_pair(&connector, index, Some(&inbox))
-            .await
-            .with_context(|| format!("opening pair {index}"))?;
-        pairs.push(PairState {
-            pair,
-            totals: Totals {
-                sent: 1,
-                acked: 1,
-                delivered: 1,
-                errors: 0,
-            },
-        });
-    }
+    let mut pairs = open_pairs(protocol, &connector, options.flood_pairs, Some(&inbox)).await?;
     let secs = options.flood_secs;
     let rate = options.flood_rate;
 
     eprintln!(
-        "[{name}] flood baseline: {} visitors, {rate} msg/s, {secs} s",
-        options.flood_pairs
+        "[{name}] flood: {} visitors, {rate} msg/s, {secs} s per measurement, {} rounds",
+        options.flood_pairs, options.flood_rounds
     );
     // Unmeasured warm-up: the first seconds after the pairs open are slower (fresh
     // conversations, the database's first pages).
@@ -145,135 +158,147 @@ pub async fn run(
     )
     .await;
     pairs = back;
-    let (back, baseline) = run_phase(
-        protocol,
-        pairs,
-        2,
-        "flood baseline",
-        Mode::Open { rate },
-        secs,
-        options,
-    )
-    .await;
-    pairs = back;
 
-    let mut flooded = Vec::new();
-    for (index, kind) in [Kind::Sender, Kind::Sockets, Kind::Both]
-        .into_iter()
-        .enumerate()
-    {
-        // Each measurement's attackers come from their own address, so one's spent per-IP
-        // budget doesn't shield the next.
-        let source = Ipv4Addr::new(127, 0, 0, FLOOD_SOURCE_FIRST + index as u8);
-        let attacker = Arc::new(Connector::single_source(server, source));
-        let stop = CancellationToken::new();
-        let sender = if kind != Kind::Sockets {
-            let mut flooder = protocol
-                .open_pair(&attacker, options.flood_pairs + index, Some(&inbox))
-                .await
-                .context("opening the flooding visitor")?;
-            let (protocol, stop, send_rate) =
-                (protocol.clone(), stop.clone(), options.flood_send_rate);
-            Some(tokio::spawn(async move {
-                flood_sends(
-                    &protocol,
-                    &mut flooder.visitor,
-                    &mut flooder.route,
-                    send_rate,
-                    stop,
-                )
-                .await
-            }))
-        } else {
-            None
-        };
-        let sockets = if kind != Kind::Sender {
-            let session = protocol
-                .widget_session(&crate::client::random_visitor_id())
-                .await
-                .context("the socket flooder's widget session")?;
-            let (protocol, stop, attacker) = (protocol.clone(), stop.clone(), attacker.clone());
-            let (cap, attempts, concurrency) = (
-                options.flood_socket_cap,
-                options.flood_socket_attempts,
-                options.flood_socket_concurrency,
-            );
-            Some(tokio::spawn(async move {
-                flood_sockets(
-                    &protocol,
-                    &attacker,
-                    &session,
-                    cap,
-                    attempts,
-                    concurrency,
-                    stop,
-                )
-                .await
-            }))
-        } else {
-            None
-        };
-        tokio::time::sleep(FLOOD_WARM_UP).await;
-        eprintln!("[{name}] flooded ({}), {secs} s", kind.label());
-        let (back, phase) = run_phase(
+    // Phase numbers tag the bodies, so a late delivery never counts in the next phase.
+    let mut phase_number = 2;
+    let mut rounds = Vec::with_capacity(options.flood_rounds);
+    for round in 0..options.flood_rounds {
+        eprintln!("[{name}] round {}: baseline", round + 1);
+        let (back, baseline) = run_phase(
             protocol,
             pairs,
-            index + 3,
-            kind.label(),
+            phase_number,
+            "baseline",
             Mode::Open { rate },
             secs,
             options,
         )
         .await;
         pairs = back;
-        stop.cancel();
-        let sender = match sender {
-            Some(task) => Some(task.await.context("sender flood task")?),
-            None => None,
-        };
-        let sockets = match sockets {
-            Some(task) => Some(task.await.context("socket flood task")?),
-            None => None,
-        };
-        flooded.push(Flooded {
-            phase,
-            sender,
-            sockets,
-        });
+        phase_number += 1;
+        let mut flooded = Vec::new();
+        for kind in kinds_in_round(round) {
+            eprintln!("[{name}] round {}: flooded ({})", round + 1, kind.label());
+            let attacker = Arc::new(Connector::single_source(
+                server,
+                attacker_address(round, kind),
+            ));
+            let (back, measurement) = measure_flooded(
+                protocol,
+                &inbox,
+                &attacker,
+                pairs,
+                kind,
+                phase_number,
+                options,
+            )
+            .await?;
+            pairs = back;
+            phase_number += 1;
+            flooded.push(measurement);
+        }
+        rounds.push(Round { baseline, flooded });
     }
 
-    // The baseline again, floods over: how much the baseline itself varies.
-    eprintln!("[{name}] baseline again, {secs} s");
-    let (back, baseline_again) = run_phase(
-        protocol,
-        pairs,
-        6,
-        "baseline again",
-        Mode::Open { rate },
-        secs,
-        options,
-    )
-    .await;
-    pairs = back;
-
-    let mut totals = Totals::default();
-    for state in &pairs {
-        totals.sent += state.totals.sent;
-        totals.acked += state.totals.acked;
-        totals.delivered += state.totals.delivered;
-        totals.errors += state.totals.errors;
-    }
+    let totals = sum_totals(&pairs);
     drop(inbox);
     Ok(FloodResult {
         pairs: options.flood_pairs,
         rate,
         secs,
-        baseline,
-        flooded,
-        baseline_again,
+        rounds,
         socket_cap: options.flood_socket_cap,
         totals,
     })
+}
+
+/// The ordinary visitors' measurement while `kind`'s attackers run from `attacker`.
+async fn measure_flooded(
+    protocol: &Protocol,
+    inbox: &crate::client::Inbox,
+    attacker: &Arc<Connector>,
+    pairs: Vec<PairState>,
+    kind: Kind,
+    phase_number: usize,
+    options: &Options,
+) -> Result<(Vec<PairState>, Flooded)> {
+    let stop = CancellationToken::new();
+    let sender = if kind != Kind::Sockets {
+        let mut flooder = protocol
+            .open_pair(attacker, options.flood_pairs + phase_number, Some(inbox))
+            .await
+            .context("opening the flooding visitor")?;
+        let (protocol, stop, send_rate) = (protocol.clone(), stop.clone(), options.flood_send_rate);
+        Some(tokio::spawn(async move {
+            flood_sends(
+                &protocol,
+                &mut flooder.visitor,
+                &mut flooder.route,
+                send_rate,
+                stop,
+            )
+            .await
+        }))
+    } else {
+        None
+    };
+    let sockets = if kind != Kind::Sender {
+        let session = protocol
+            .widget_session(&crate::client::random_visitor_id())
+            .await
+            .context("the socket flooder's widget session")?;
+        let (protocol, stop, attacker) = (protocol.clone(), stop.clone(), attacker.clone());
+        let (cap, attempts, concurrency) = (
+            options.flood_socket_cap,
+            options.flood_socket_attempts,
+            options.flood_socket_concurrency,
+        );
+        Some(tokio::spawn(async move {
+            flood_sockets(
+                &protocol,
+                &attacker,
+                &session,
+                cap,
+                attempts,
+                concurrency,
+                stop,
+            )
+            .await
+        }))
+    } else {
+        None
+    };
+    tokio::time::sleep(FLOOD_WARM_UP).await;
+    let (pairs, phase) = run_phase(
+        protocol,
+        pairs,
+        phase_number,
+        kind.label(),
+        Mode::Open {
+            rate: options.flood_rate,
+        },
+        options.flood_secs,
+        options,
+    )
+    .await;
+    stop.cancel();
+    let sender = match sender {
+        Some(task) => Some(task.await.context("sender flood task")?),
+        None => None,
+    };
+    let sockets = match sockets {
+        Some(task) => Some(task.await.context("socket flood task")?),
+        None => None,
+    };
+    Ok((
+        pairs,
+        Flooded {
+            kind: kind.label(),
+            phase,
+            sender,
+            sockets,
+        },
+    ))
 }
 
 /// Sends `rate` messages a second (far beyond the limit) until `stop`, reading what comes
@@ -379,4 +404,32 @@ async fn flood_sockets(
     // Attempts exhausted early: hold what is open until the phase ends.
     stop.cancelled().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_round_runs_every_kind_and_no_kind_keeps_its_place() {
+        for round in 0..MAX_ROUNDS {
+            let mut kinds = kinds_in_round(round).to_vec();
+            kinds.sort_by_key(|kind| *kind as usize);
+            assert_eq!(kinds, Kind::ALL);
+        }
+        let firsts: Vec<Kind> = (0..3).map(|round| kinds_in_round(round)[0]).collect();
+        assert_eq!(firsts, Kind::ALL);
+    }
+
+    #[test]
+    fn each_measurement_attacks_from_an_address_of_its_own() {
+        let mut seen = std::collections::HashSet::new();
+        for round in 0..MAX_ROUNDS {
+            for kind in Kind::ALL {
+                let address = attacker_address(round, kind);
+                assert!(address.octets()[3] >= FLOOD_SOURCE_FIRST);
+                assert!(seen.insert(address), "{address} used twice");
+            }
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! over visitor→agent pairs while the idle ones stay connected. Every phase is bounded in
 //! time and count.
 
-use crate::client::{AgentKind, Connector, Incoming, Pair, Protocol, Ws};
+use crate::client::{AgentKind, Connector, Inbox, Incoming, Pair, Protocol, Ws};
 use crate::Options;
 use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
@@ -147,22 +147,7 @@ pub async fn run(
         ),
         AgentKind::VisitorTab => None,
     };
-    let mut pairs = Vec::with_capacity(options.pairs);
-    for index in 0..options.pairs {
-        let pair = protocol
-            .open_pair(&connector, index, inbox.as_ref())
-            .await
-            .with_context(|| format!("opening pair {index}"))?;
-        pairs.push(PairState {
-            pair,
-            totals: Totals {
-                sent: 1,
-                acked: 1,
-                delivered: 1,
-                errors: 0,
-            },
-        });
-    }
+    let mut pairs = open_pairs(protocol, &connector, options.pairs, inbox.as_ref()).await?;
     let mut plans = vec![(
         "closed loop (max)".to_string(),
         Mode::Closed {
@@ -189,13 +174,7 @@ pub async fn run(
         phases.push(result);
     }
 
-    let mut totals = Totals::default();
-    for state in &pairs {
-        totals.sent += state.totals.sent;
-        totals.acked += state.totals.acked;
-        totals.delivered += state.totals.delivered;
-        totals.errors += state.totals.errors;
-    }
+    let totals = sum_totals(&pairs);
     let idle_alive_at_end = alive.load(Ordering::Relaxed);
     stop_idle.cancel();
     drop(inbox);
@@ -273,6 +252,45 @@ async fn hold(mut ws: Ws, alive: Arc<AtomicUsize>, stop: CancellationToken) {
         }
     }
     alive.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// `count` visitors, each with its own session, identified and with a first message that
+/// starts its conversation (counted as sent, acked and delivered).
+pub(crate) async fn open_pairs(
+    protocol: &Protocol,
+    connector: &Connector,
+    count: usize,
+    inbox: Option<&Inbox>,
+) -> Result<Vec<PairState>> {
+    let mut pairs = Vec::with_capacity(count);
+    for index in 0..count {
+        let pair = protocol
+            .open_pair(connector, index, inbox)
+            .await
+            .with_context(|| format!("opening pair {index}"))?;
+        pairs.push(PairState {
+            pair,
+            totals: Totals {
+                sent: 1,
+                acked: 1,
+                delivered: 1,
+                errors: 0,
+            },
+        });
+    }
+    Ok(pairs)
+}
+
+/// Every pair's counts added up.
+pub(crate) fn sum_totals(pairs: &[PairState]) -> Totals {
+    let mut totals = Totals::default();
+    for state in pairs {
+        totals.sent += state.totals.sent;
+        totals.acked += state.totals.acked;
+        totals.delivered += state.totals.delivered;
+        totals.errors += state.totals.errors;
+    }
+    totals
 }
 
 pub(crate) async fn run_phase(

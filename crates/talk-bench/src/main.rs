@@ -80,8 +80,11 @@ pub struct Options {
     #[arg(long, default_value_t = 100)]
     flood_rate: u32,
     /// Flood phase: length of the baseline and of each flooded measurement.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 10)]
     flood_secs: u64,
+    /// Flood phase: rounds of baseline + three floods; the verdict compares medians.
+    #[arg(long, default_value_t = 3)]
+    flood_rounds: usize,
     /// Flood phase: what the flooding visitor tries to send, msg/s (its limit is 2/s).
     #[arg(long, default_value_t = 500)]
     flood_send_rate: u32,
@@ -142,6 +145,9 @@ fn prepare(options: &mut Options) -> Result<()> {
     if options.rates.contains(&0) || options.flood_rate == 0 {
         bail!("--rates and --flood-rate must be positive");
     }
+    if !(1..=flood::MAX_ROUNDS).contains(&options.flood_rounds) {
+        bail!("--flood-rounds must be 1 to {}", flood::MAX_ROUNDS);
+    }
     Ok(())
 }
 
@@ -159,12 +165,7 @@ async fn run(options: &Options) -> Result<bool> {
 /// Flood isolation against a talk-server with its default rate limits.
 async fn run_flood(options: &Options) -> Result<bool> {
     let talk = targets::TalkServer::start(&options.server_bin, true).await?;
-    let protocol = Protocol::Talk {
-        base: talk.base.clone(),
-        capture_key: talk.capture_key.clone(),
-        agent_cookie: talk.agent_cookie.clone(),
-        http: reqwest::Client::new(),
-    };
+    let protocol = talk.protocol();
     let connector = Arc::new(Connector::new(talk.target.addr, options.source_addrs));
     let result = flood::run(&protocol, connector, talk.target.addr, options).await?;
     talk.target.stop("talk-server").await;
@@ -177,12 +178,7 @@ async fn run_load(options: &Options) -> Result<bool> {
     let mut runs = Vec::new();
 
     let talk = targets::TalkServer::start(&options.server_bin, false).await?;
-    let protocol = Protocol::Talk {
-        base: talk.base.clone(),
-        capture_key: talk.capture_key.clone(),
-        agent_cookie: talk.agent_cookie.clone(),
-        http: reqwest::Client::new(),
-    };
+    let protocol = talk.protocol();
     let connector = Arc::new(Connector::new(talk.target.addr, options.source_addrs));
     let mut result = load::run(&protocol, connector, talk.target.pid, options).await?;
     result.stored = Some(talk.stored_messages().await?);

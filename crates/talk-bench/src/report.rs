@@ -1,6 +1,6 @@
 //! The printed table: one column per target, and Talk's figures as a ratio to the peer's.
 
-use crate::flood::FloodResult;
+use crate::flood::{FloodResult, Flooded, SenderFlood, SocketFlood};
 use crate::load::{PhaseResult, RunResult};
 use hdrhistogram::Histogram;
 
@@ -266,30 +266,69 @@ pub fn flood_verdict(baseline_p99: f64, flooded_p99: f64) -> (f64, &'static str)
     )
 }
 
+/// The middle value (the mean of the two middle ones for an even count).
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    match sorted.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(sorted[middle]),
+        _ => Some((sorted[middle - 1] + sorted[middle]) / 2.0),
+    }
+}
+
 pub fn print_flood(result: &FloodResult) {
     println!(
-        "flood isolation (talk-server, default rate limits): {} visitors at {} msg/s in all, {} s per measurement",
-        result.pairs, result.rate, result.secs
+        "flood isolation (talk-server, default rate limits): {} visitors at {} msg/s in all, {} s per measurement, {} rounds",
+        result.pairs,
+        result.rate,
+        result.secs,
+        result.rounds.len()
     );
-    let p = |phase: &PhaseResult, q: f64| ms(&phase.delivery, q);
+    let quantiles = |phases: &[&PhaseResult], q: f64| -> Vec<f64> {
+        phases.iter().filter_map(|phase| ms(&phase.delivery, q)).collect()
+    };
     let fmt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
-    let width = 40;
+    let per_round = |values: &[f64]| {
+        values
+            .iter()
+            .map(|v| format!("{v:.1}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let sent_refused = |phases: &[&PhaseResult]| {
+        let sent: u64 = phases.iter().map(|phase| phase.sent).sum();
+        let errors: u64 = phases.iter().map(|phase| phase.errors).sum();
+        format!("{sent}/{errors}")
+    };
+    let width = 38;
     println!(
-        "{:<width$}{:>8}{:>8}{:>11}{:>14}",
-        "delivery latency, ms", "p50", "p99", "p99 ratio", "sent/refused"
+        "{:<width$}{:>8}{:>8}{:>7}  {:<22}{:>12}",
+        "delivery latency, ms (median of rounds)", "p50", "p99", "ratio", "p99 per round", "sent/refused"
     );
-    let base = &result.baseline;
+    let baselines: Vec<&PhaseResult> = result.rounds.iter().map(|round| &round.baseline).collect();
+    let baseline_p99s = quantiles(&baselines, 0.99);
+    let baseline_p99 = median(&baseline_p99s);
     println!(
-        "{:<width$}{:>8}{:>8}{:>11}{:>14}",
+        "{:<width$}{:>8}{:>8}{:>7}  {:<22}{:>12}",
         "baseline",
-        fmt(p(base, 0.5)),
-        fmt(p(base, 0.99)),
+        fmt(median(&quantiles(&baselines, 0.5))),
+        fmt(baseline_p99),
         "1.00",
-        format!("{}/{}", base.sent, base.errors)
+        per_round(&baseline_p99s),
+        sent_refused(&baselines)
     );
-    for flooded in &result.flooded {
-        let phase = &flooded.phase;
-        let (ratio, verdict) = match (p(base, 0.99), p(phase, 0.99)) {
+    for kind in crate::flood::Kind::ALL {
+        let runs: Vec<&Flooded> = result
+            .rounds
+            .iter()
+            .flat_map(|round| &round.flooded)
+            .filter(|flooded| flooded.kind == kind.label())
+            .collect();
+        let phases: Vec<&PhaseResult> = runs.iter().map(|flooded| &flooded.phase).collect();
+        let p99s = quantiles(&phases, 0.99);
+        let (ratio, verdict) = match (baseline_p99, median(&p99s)) {
             (Some(b), Some(f)) => {
                 let (r, v) = flood_verdict(b, f);
                 (format!("{r:.2}"), v)
@@ -297,57 +336,24 @@ pub fn print_flood(result: &FloodResult) {
             _ => ("-".into(), "-"),
         };
         println!(
-            "{:<width$}{:>8}{:>8}{:>11}{:>14}   target ≤ {FLOOD_P99_TARGET:.1}×: {verdict}",
-            format!("flooded: {}", phase.label),
-            fmt(p(phase, 0.5)),
-            fmt(p(phase, 0.99)),
+            "{:<width$}{:>8}{:>8}{:>7}  {:<22}{:>12}   target ≤ {FLOOD_P99_TARGET:.1}×: {verdict}",
+            format!("flooded: {}", kind.label()),
+            fmt(median(&quantiles(&phases, 0.5))),
+            fmt(median(&p99s)),
             ratio,
-            format!("{}/{}", phase.sent, phase.errors)
+            per_round(&p99s),
+            sent_refused(&phases)
         );
+        print_attackers(kind.label(), &runs, result.socket_cap);
     }
-    let again = &result.baseline_again;
-    println!(
-        "{:<width$}{:>8}{:>8}{:>11}{:>14}   (the baseline's own spread)",
-        "baseline again, floods over",
-        fmt(p(again, 0.5)),
-        fmt(p(again, 0.99)),
-        match (p(base, 0.99), p(again, 0.99)) {
-            (Some(b), Some(a)) => format!("{:.2}", flood_verdict(b, a).0),
-            _ => "-".into(),
-        },
-        format!("{}/{}", again.sent, again.errors)
-    );
-    for flooded in &result.flooded {
-        if let Some(sender) = &flooded.sender {
-            println!(
-                "  [{}] flooding visitor: sent {}, acked {}, rate_limited {}, other errors {}{}",
-                flooded.phase.label,
-                thousands(sender.sent),
-                thousands(sender.acked),
-                thousands(sender.rate_limited),
-                thousands(sender.other_errors),
-                sender.closed_after_secs.map_or(String::new(), |s| format!(
-                    ", closed by the server after {s:.1} s"
-                ))
-            );
-        }
-        if let Some(sockets) = &flooded.sockets {
-            println!(
-                "  [{}] socket flooder: {} attempts in {:.1} s, opened {} (held at most {}, cap {}), refused 429 {}, other failures {}{}",
-                flooded.phase.label,
-                thousands(sockets.attempts),
-                sockets.seconds,
-                thousands(sockets.opened),
-                thousands(sockets.held_max as u64),
-                thousands(result.socket_cap as u64),
-                thousands(sockets.refused),
-                thousands(sockets.failed),
-                sockets
-                    .first_failure
-                    .as_ref()
-                    .map_or(String::new(), |f| format!(" (first: {f})"))
-            );
-        }
+    // The baselines' own spread says how much of a ratio is noise.
+    let low = baseline_p99s.iter().copied().reduce(f64::min);
+    let high = baseline_p99s.iter().copied().reduce(f64::max);
+    if let (Some(low), Some(high)) = (low, high) {
+        println!(
+            "baseline p99 spread over rounds: {low:.2} … {high:.2} ms ({:.2}×)",
+            high / low.max(f64::MIN_POSITIVE)
+        );
     }
     let totals = &result.totals;
     println!(
@@ -356,6 +362,44 @@ pub fn print_flood(result: &FloodResult) {
         thousands(totals.acked),
         thousands(totals.delivered)
     );
+}
+
+/// What one kind's attackers did, summed over the rounds.
+fn print_attackers(label: &str, runs: &[&Flooded], socket_cap: usize) {
+    let senders: Vec<&SenderFlood> = runs.iter().filter_map(|run| run.sender.as_ref()).collect();
+    if !senders.is_empty() {
+        let sum = |field: fn(&SenderFlood) -> u64| senders.iter().map(|s| field(s)).sum::<u64>();
+        let closed = senders.iter().filter(|s| s.closed_after_secs.is_some()).count();
+        println!(
+            "  [{label}] flooding visitor: sent {}, acked {}, rate_limited {}, other errors {}{}",
+            thousands(sum(|s| s.sent)),
+            thousands(sum(|s| s.acked)),
+            thousands(sum(|s| s.rate_limited)),
+            thousands(sum(|s| s.other_errors)),
+            if closed > 0 {
+                format!(", closed by the server in {closed} of {} rounds", senders.len())
+            } else {
+                String::new()
+            }
+        );
+    }
+    let floods: Vec<&SocketFlood> = runs.iter().filter_map(|run| run.sockets.as_ref()).collect();
+    if !floods.is_empty() {
+        let sum = |field: fn(&SocketFlood) -> u64| floods.iter().map(|s| field(s)).sum::<u64>();
+        let seconds: f64 = floods.iter().map(|s| s.seconds).sum();
+        let held_max = floods.iter().map(|s| s.held_max).max().unwrap_or(0);
+        let first_failure = floods.iter().find_map(|s| s.first_failure.as_ref());
+        println!(
+            "  [{label}] socket flooder: {} attempts in {seconds:.1} s, opened {} (held at most {}, cap {}), refused 429 {}, other failures {}{}",
+            thousands(sum(|s| s.attempts)),
+            thousands(sum(|s| s.opened)),
+            thousands(held_max as u64),
+            thousands(socket_cap as u64),
+            thousands(sum(|s| s.refused)),
+            thousands(sum(|s| s.failed)),
+            first_failure.map_or(String::new(), |f| format!(" (first: {f})"))
+        );
+    }
 }
 
 #[cfg(test)]
@@ -375,5 +419,12 @@ mod tests {
         assert_eq!(flood_verdict(2.0, 4.0), (2.0, "ok"));
         assert_eq!(flood_verdict(2.0, 4.2).1, "OVER");
         assert_eq!(flood_verdict(0.0, 1.0).1, "OVER");
+    }
+
+    #[test]
+    fn median_takes_the_middle_and_ignores_one_outlier() {
+        assert_eq!(median(&[]), None);
+        assert_eq!(median(&[30.5, 7.9, 12.1]), Some(12.1));
+        assert_eq!(median(&[1.0, 4.0, 2.0, 3.0]), Some(2.5));
     }
 }

@@ -95,6 +95,16 @@ pub struct TalkServer {
 }
 
 impl TalkServer {
+    /// How the load generator speaks to this server.
+    pub fn protocol(&self) -> crate::client::Protocol {
+        crate::client::Protocol::Talk {
+            base: self.base.clone(),
+            capture_key: self.capture_key.clone(),
+            agent_cookie: self.agent_cookie.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     /// Starts `bin serve` with the bench workspace's auto-reply off, so every message is one
     /// visitor message and nothing else. Without `rate_limits`, the browser and socket
     /// message limits are off (the load phases); with them, the server's defaults apply (the
