@@ -287,7 +287,10 @@ pub fn print_flood(result: &FloodResult) {
         result.rounds.len()
     );
     let quantiles = |phases: &[&PhaseResult], q: f64| -> Vec<f64> {
-        phases.iter().filter_map(|phase| ms(&phase.delivery, q)).collect()
+        phases
+            .iter()
+            .filter_map(|phase| ms(&phase.delivery, q))
+            .collect()
     };
     let fmt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.2}"));
     let per_round = |values: &[f64]| {
@@ -305,7 +308,12 @@ pub fn print_flood(result: &FloodResult) {
     let width = 38;
     println!(
         "{:<width$}{:>8}{:>8}{:>7}  {:<22}{:>12}",
-        "delivery latency, ms (median of rounds)", "p50", "p99", "ratio", "p99 per round", "sent/refused"
+        "delivery latency, ms (median of rounds)",
+        "p50",
+        "p99",
+        "ratio",
+        "p99 per round",
+        "sent/refused"
     );
     let baselines: Vec<&PhaseResult> = result.rounds.iter().map(|round| &round.baseline).collect();
     let baseline_p99s = quantiles(&baselines, 0.99);
@@ -369,7 +377,10 @@ fn print_attackers(label: &str, runs: &[&Flooded], socket_cap: usize) {
     let senders: Vec<&SenderFlood> = runs.iter().filter_map(|run| run.sender.as_ref()).collect();
     if !senders.is_empty() {
         let sum = |field: fn(&SenderFlood) -> u64| senders.iter().map(|s| field(s)).sum::<u64>();
-        let closed = senders.iter().filter(|s| s.closed_after_secs.is_some()).count();
+        let closed = senders
+            .iter()
+            .filter(|s| s.closed_after_secs.is_some())
+            .count();
         println!(
             "  [{label}] flooding visitor: sent {}, acked {}, rate_limited {}, other errors {}{}",
             thousands(sum(|s| s.sent)),
@@ -377,7 +388,10 @@ fn print_attackers(label: &str, runs: &[&Flooded], socket_cap: usize) {
             thousands(sum(|s| s.rate_limited)),
             thousands(sum(|s| s.other_errors)),
             if closed > 0 {
-                format!(", closed by the server in {closed} of {} rounds", senders.len())
+                format!(
+                    ", closed by the server in {closed} of {} rounds",
+                    senders.len()
+                )
             } else {
                 String::new()
             }

@@ -406,6 +406,18 @@ pub mod close_code {
     pub const TOO_SLOW: u16 = 4008;
 }
 
+/// The last event of an SSE stream the server ends (`event: end`), carrying what a WebSocket's
+/// close frame would: the code (from [`close_code`]) and a reason for logs. A stream that
+/// breaks without it ended on the network: reconnect with `Last-Event-ID`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamEnd {
+    pub code: u16,
+    pub reason: String,
+}
+
+/// The SSE event name of [`StreamEnd`].
+pub const STREAM_END_EVENT: &str = "end";
+
 /// The reasons sent with the server's close frames (for people reading logs: clients branch
 /// on the code).
 pub mod close_reason {

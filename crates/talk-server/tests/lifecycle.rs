@@ -1,6 +1,7 @@
 //! How long a live connection may stay open: agent sockets end at once when their agent is
 //! removed or its password reset; widget sockets end when their token expires (unless an
-//! `auth` renewed it) or its signing key is retired. Real sockets, real SQLite files.
+//! `auth` renewed it) or its signing key is retired, and SSE streams likewise (with a last
+//! `end` event carrying the socket's close code). Real sockets, real SQLite files.
 
 mod common;
 
@@ -106,6 +107,16 @@ async fn socket_closes_when_its_token_expires() {
 }
 
 #[tokio::test]
+async fn sse_stream_ends_when_its_token_expires() {
+    let server = start_with(|settings| settings.socket_token_ttl_secs = 1).await;
+    let token = server.app.session_token(&visitor_id(1), None).await;
+    let mut stream = server.stream(&token, None).await;
+    stream.next_event().await;
+    let end = stream.end_event(Duration::from_secs(4)).await;
+    assert_eq!(end.code, close_code::TOKEN_EXPIRED);
+}
+
+#[tokio::test]
 async fn refreshed_socket_outlives_its_first_token() {
     let server = start_with(|settings| settings.socket_token_ttl_secs = 2).await;
     let visitor = visitor_id(1);
@@ -157,4 +168,40 @@ async fn retiring_a_key_closes_its_sockets() {
         .expect("closed within a few heartbeats");
     assert_eq!(closed, close_code::KEY_RETIRED);
     assert_quiet(&mut new).await;
+}
+
+#[tokio::test]
+async fn retiring_a_key_ends_its_sse_streams() {
+    let server = start_with(|settings| settings.heartbeat_secs = 1).await;
+    let app = &server.app;
+    let (first_kid, _) = app.signing_key().await;
+    let old_token = app.session_token(&visitor_id(1), None).await;
+    let mut old = server.stream(&old_token, None).await;
+    old.next_event().await;
+
+    tokens::rotate_signing_key(&app.state.db, &app.workspace.workspace_id)
+        .await
+        .unwrap();
+    let new_token = app.session_token(&visitor_id(2), None).await;
+    let mut new = server.stream(&new_token, None).await;
+    new.next_event().await;
+    tokens::retire_signing_key(&app.state.db, &app.workspace.workspace_id, &first_kid)
+        .await
+        .unwrap();
+
+    let end = old.end_event(Duration::from_secs(10)).await;
+    assert_eq!(end.code, close_code::KEY_RETIRED);
+    // The other stream, signed with the new key, stays: only keep-alives or nothing.
+    let quiet = tokio::time::timeout(
+        Duration::from_secs(2),
+        new.next_block(Duration::from_secs(3)),
+    )
+    .await;
+    if let Ok(block) = quiet {
+        assert!(
+            block.event.is_none() && block.data.is_none(),
+            "{:?}",
+            block.data
+        );
+    }
 }

@@ -25,6 +25,7 @@
 use super::{ApiJson, BearerSession};
 use crate::error::{ApiError, ApiResult};
 use crate::history;
+use crate::realtime::ending::{self, End};
 use crate::realtime::{self, Outgoing, Session};
 use crate::AppState;
 use axum::extract::State;
@@ -33,10 +34,28 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
 use futures_util::Stream;
 use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use talk_protocol::{ClientEvent, ServerEvent};
+use talk_protocol::{
+    close_code, close_reason, ClientEvent, ServerEvent, StreamEnd, STREAM_END_EVENT,
+};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+const GOING_AWAY: End = End {
+    code: close_code::GOING_AWAY,
+    reason: "server shutting down",
+};
+const TOO_SLOW: End = End {
+    code: close_code::TOO_SLOW,
+    reason: "too slow: reconnect and resume",
+};
+const TOKEN_EXPIRED: End = End {
+    code: close_code::TOKEN_EXPIRED,
+    reason: close_reason::TOKEN_EXPIRED,
+};
 
 pub async fn post(
     State(state): State<AppState>,
@@ -108,6 +127,14 @@ impl std::fmt::Display for Cursor {
 
 /// One open stream: what is left to replay, then the hub's queue.
 struct EventStream {
+    /// Removing the agent or retiring the token's signing key ends the stream at once, as it
+    /// closes a socket.
+    ends: mpsc::Receiver<End>,
+    /// The token's expiry. A stream can't be given a fresh token, so it ends with its token
+    /// (the client gets a new session and resumes with `Last-Event-ID`).
+    expiry: Pin<Box<dyn Future<Output = ()> + Send>>,
+    /// The `end` event went out: the next call ends the stream.
+    ended: bool,
     session: Session,
     /// Events to write before the queue's: `ready`, then one page of missed messages.
     backlog: VecDeque<ServerEvent>,
@@ -120,12 +147,16 @@ struct EventStream {
 }
 
 impl EventStream {
-    /// The next event to write; `None` ends the stream (shutdown, too slow, or a failed
-    /// read: the client reconnects with `Last-Event-ID`).
+    /// The next event to write; `None` ends the stream. A stream the server ends (shutdown,
+    /// too slow, its token run out or revoked) says why in a last `end` event; after a failed
+    /// read it just ends. Either way the client reconnects with `Last-Event-ID`.
     async fn next(&mut self) -> Option<Event> {
+        if self.ended {
+            return None;
+        }
         loop {
-            if self.shutdown.is_cancelled() || self.too_slow.is_cancelled() {
-                return None;
+            if let Some(end) = self.ending_now() {
+                return self.end(end);
             }
             if self.backlog.is_empty() {
                 self.read_missed().await?;
@@ -133,8 +164,10 @@ impl EventStream {
             let event = match self.backlog.pop_front() {
                 Some(event) => Arc::new(event),
                 None => tokio::select! {
-                    _ = self.shutdown.cancelled() => return None,
-                    _ = self.too_slow.cancelled() => return None,
+                    _ = self.shutdown.cancelled() => return self.end(GOING_AWAY),
+                    _ = self.too_slow.cancelled() => return self.end(TOO_SLOW),
+                    Some(end) = self.ends.recv() => return self.end(end),
+                    _ = &mut self.expiry => return self.end(TOKEN_EXPIRED),
                     event = self.outgoing.recv() => event?,
                 },
             };
@@ -151,6 +184,40 @@ impl EventStream {
                 }
             }
         }
+    }
+
+    /// A reason to end that is already there, checked before each replayed event so a long
+    /// replay can't outlive the token.
+    fn ending_now(&mut self) -> Option<End> {
+        if self.shutdown.is_cancelled() {
+            return Some(GOING_AWAY);
+        }
+        if self.too_slow.is_cancelled() {
+            return Some(TOO_SLOW);
+        }
+        if let Ok(end) = self.ends.try_recv() {
+            return Some(end);
+        }
+        let waker = futures_util::task::noop_waker();
+        let mut context = std::task::Context::from_waker(&waker);
+        self.expiry
+            .as_mut()
+            .poll(&mut context)
+            .is_ready()
+            .then_some(TOKEN_EXPIRED)
+    }
+
+    /// The stream's last event: why it ends.
+    fn end(&mut self, end: End) -> Option<Event> {
+        self.ended = true;
+        let data = StreamEnd {
+            code: end.code,
+            reason: end.reason.to_owned(),
+        };
+        Event::default()
+            .event(STREAM_END_EVENT)
+            .json_data(&data)
+            .ok()
     }
 
     /// Puts the next page of missed messages in the backlog, if any are left. Called when
@@ -195,7 +262,9 @@ pub async fn stream(
 
     let (queue, outgoing) = realtime::queue();
     let too_slow = CancellationToken::new();
+    let expires_at = claims.exp;
     let mut session = Session::live(state.clone(), claims, queue, too_slow.clone());
+    let ends = session.ends();
     // Subscribed from here on: anything committed later is queued, anything earlier is
     // in the conversations read now.
     let visible = session.start().await?;
@@ -221,6 +290,9 @@ pub async fn stream(
     let backlog = VecDeque::from([session.ready(visible)]);
 
     let events = EventStream {
+        ends,
+        expiry: Box::pin(ending::token_expiry(Some(expires_at))),
+        ended: false,
         session,
         backlog,
         replay,

@@ -1,5 +1,5 @@
 //! Ending live connections from elsewhere, at once: an agent removed or its password reset,
-//! a signing key retired. Each live connection registers under what its right to stay open
+//! a signing key retired; and when a widget connection's token runs out. Each live connection registers under what its right to stay open
 //! rests on (its agent, or the key that signed its token) and the transport listens for an
 //! [`End`]. Another node's connections learn of it by their own checks (the agent socket's
 //! heartbeat, the retired-key poll), since this registry is per process.
@@ -82,6 +82,19 @@ impl Endings {
             })
             .collect()
     }
+}
+
+/// Resolves when a token expiring at `exp` (Unix seconds; valid through that second, as
+/// `tokens::verify` has no leeway) has run out; never without one.
+pub async fn token_expiry(exp: Option<i64>) {
+    let Some(exp) = exp else {
+        return std::future::pending().await;
+    };
+    let left_ms = (exp + 1) * 1000 - crate::db::now_ms();
+    tokio::time::sleep(std::time::Duration::from_millis(
+        u64::try_from(left_ms).unwrap_or(0),
+    ))
+    .await;
 }
 
 #[cfg(test)]

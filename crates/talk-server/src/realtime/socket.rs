@@ -2,7 +2,7 @@
 //! must be `auth`. `GET /v1/agent/socket`: the inbox's, authenticated by the agent's session
 //! cookie at the upgrade. Everything after that is `ClientEvent` in, `ServerEvent` out.
 
-use super::ending::End;
+use super::ending::{self, End};
 use super::hub::{self, Outgoing};
 use super::session::{error_event, Session};
 use crate::error::ApiError;
@@ -215,13 +215,13 @@ async fn serve(
 ) -> (u16, &'static str) {
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut expires_at = session.token_expires_at();
-    let expiry = token_expiry(expires_at);
+    let expiry = ending::token_expiry(expires_at);
     tokio::pin!(expiry);
     loop {
         if session.token_expires_at() != expires_at {
             // A later `auth` renewed the token.
             expires_at = session.token_expires_at();
-            expiry.set(token_expiry(expires_at));
+            expiry.set(ending::token_expiry(expires_at));
         }
         tokio::select! {
             _ = shutdown.cancelled() => return (close_code::GOING_AWAY, "server shutting down"),
@@ -263,14 +263,4 @@ async fn serve(
             }
         }
     }
-}
-
-/// Resolves when a token expiring at `exp` (Unix seconds; valid through that second, as
-/// `tokens::verify` has no leeway) has run out; never without one.
-async fn token_expiry(exp: Option<i64>) {
-    let Some(exp) = exp else {
-        return std::future::pending().await;
-    };
-    let left_ms = (exp + 1) * 1000 - crate::db::now_ms();
-    tokio::time::sleep(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0))).await;
 }

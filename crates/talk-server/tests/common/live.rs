@@ -295,6 +295,7 @@ pub struct SseReader {
 #[derive(Debug, Default)]
 pub struct SseBlock {
     pub id: Option<String>,
+    pub event: Option<String>,
     pub data: Option<String>,
     pub comments: Vec<String>,
 }
@@ -319,6 +320,8 @@ impl SseReader {
                 for line in block.lines() {
                     if let Some(comment) = line.strip_prefix(':') {
                         parsed.comments.push(comment.trim().to_string());
+                    } else if let Some(event) = line.strip_prefix("event:") {
+                        parsed.event = Some(event.trim().to_string());
                     } else if let Some(id) = line.strip_prefix("id:") {
                         parsed.id = Some(id.trim().to_string());
                     } else if let Some(data) = line.strip_prefix("data:") {
@@ -333,6 +336,25 @@ impl SseReader {
                 .expect("the stream is open")
                 .unwrap();
             self.buffer.push_str(&String::from_utf8(chunk).unwrap());
+        }
+    }
+
+    /// Reads until the server's `end` event (skipping everything before it, within
+    /// `within`), then checks the stream closes after it.
+    pub async fn end_event(&mut self, within: Duration) -> talk_protocol::StreamEnd {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let block = self.next_block(left).await;
+            if block.event.as_deref() == Some(talk_protocol::STREAM_END_EVENT) {
+                let end =
+                    serde_json::from_str(&block.data.expect("an end event has data")).unwrap();
+                let rest = tokio::time::timeout(Duration::from_secs(5), self.body.next())
+                    .await
+                    .expect("the stream closes after its end event");
+                assert!(rest.is_none(), "nothing after the end event");
+                return end;
+            }
         }
     }
 
