@@ -338,6 +338,60 @@ impl TestServer {
         .await
     }
 
+    /// A visitor's conversation started without a browser, as a widget on the HTTP
+    /// transport would: a session, the email, the first message. Answers its id.
+    pub async fn start_conversation(&self, visitor_id: &str, email: &str, body: &str) -> String {
+        let session: talk_protocol::WidgetSessionResponse = self
+            .http
+            .post(format!("{}/v1/talk/widget/session", self.url))
+            .json(&talk_protocol::WidgetSessionRequest {
+                capture_key: self.capture_key.clone(),
+                visitor_id: visitor_id.into(),
+                token: None,
+            })
+            .send()
+            .await
+            .expect("widget session")
+            .json()
+            .await
+            .expect("session JSON");
+        let identified = self
+            .http
+            .post(format!("{}/v1/talk/identify", self.url))
+            .bearer_auth(&session.session_token)
+            .json(&talk_protocol::IdentifyRequest {
+                email: email.into(),
+                first_name: None,
+                last_name: None,
+            })
+            .send()
+            .await
+            .expect("identify");
+        assert!(identified.status().is_success(), "identify: {}", identified.status());
+        let answers: Vec<talk_protocol::ServerEvent> = self
+            .http
+            .post(format!("{}/v1/talk/messages", self.url))
+            .bearer_auth(&session.session_token)
+            .json(&talk_protocol::ClientEvent::Send {
+                conversation_id: None,
+                client_msg_id: "5e0f6c1e-2f43-4a8e-9d1c-7b2a41c0a001".into(),
+                body: body.into(),
+            })
+            .send()
+            .await
+            .expect("send")
+            .json()
+            .await
+            .expect("answers JSON");
+        answers
+            .into_iter()
+            .find_map(|event| match event {
+                talk_protocol::ServerEvent::Ack { message, .. } => Some(message.conversation_id),
+                _ => None,
+            })
+            .expect("the first message acknowledged")
+    }
+
     /// Listens as another session of `visitor_id` on the HTTP + SSE transport: it hears what
     /// the hub fans out to everyone in the visitor's conversations but the sender.
     pub async fn listen_as_visitor(&self, visitor_id: &str) -> EventListener {

@@ -5,7 +5,8 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 use talk_e2e::{
-    eventually, with_browser, with_two_browsers, Browser, TestServer, AUTO_REPLY, ENTER,
+    eventually, with_browser, with_browser_using, with_two_browsers, Browser, TestServer,
+    AUTO_REPLY, ENTER,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -281,6 +282,59 @@ fn launcher_colour(document: &str) -> String {
 }
 
 const PREVIEW: &str = "document.querySelector('[data-testid=settings-preview]').contentDocument";
+
+/// The first word of each message on screen, in order.
+async fn message_tags(agent: &Browser) -> Vec<String> {
+    rows(agent, "inbox-message-body", "r.textContent.split(' ')[0]").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_conversation_opens_on_its_newest_page_and_loads_older_ones() {
+    let server = TestServer::start().await;
+    // 1 + 20 messages of 16,000 B: about 330 KB, which the server's pages (128 KiB of
+    // messages at most) split in three.
+    let conversation = server
+        .start_conversation("0123456789abcdef0123456789abcdef", "long@example.com", "first")
+        .await;
+    let big = "x".repeat(16_000);
+    for n in 2..=21 {
+        server.reply(&conversation, &format!("{n} {big}")).await;
+    }
+    with_browser_using("inbox-load-older", server, |server, agent| async move {
+        sign_in(&agent, &server).await;
+        agent.click("inbox-conversation").await;
+        let newest = eventually("the newest page", WAIT, || async {
+            let shown = message_tags(&agent).await;
+            (!shown.is_empty()).then_some(shown)
+        })
+        .await;
+        assert_eq!(newest.last().map(String::as_str), Some("21"));
+        assert!(newest.len() < 21, "one bounded page first: {} messages", newest.len());
+
+        // Older pages on demand, until the first message, each once and in order.
+        let mut shown = newest;
+        while shown.first().map(String::as_str) != Some("first") {
+            let before = shown.len();
+            agent.click("inbox-load-older").await;
+            shown = eventually("an older page", WAIT, || async {
+                let now = message_tags(&agent).await;
+                (now.len() > before).then_some(now)
+            })
+            .await;
+        }
+        let expected: Vec<String> = std::iter::once("first".to_string())
+            .chain((2..=21).map(|n| n.to_string()))
+            .collect();
+        assert_eq!(shown, expected);
+        // Nothing older: the button is gone.
+        eventually("the load-older button to go", WAIT, || async {
+            let left: Vec<String> = rows(&agent, "inbox-load-older", "r.textContent").await;
+            left.is_empty().then_some(())
+        })
+        .await;
+    })
+    .await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_change_the_visitors_widget_after_a_live_preview() {

@@ -98,10 +98,17 @@ impl ApiClient {
             .await
     }
 
-    pub async fn messages(&self, conversation_id: &str) -> Result<MessageList, ApiError> {
+    /// The newest page of a conversation's messages, or the page before `before_seq`.
+    pub async fn messages(
+        &self,
+        conversation_id: &str,
+        before_seq: Option<i64>,
+    ) -> Result<MessageList, ApiError> {
+        let before = before_seq.map_or(String::new(), |seq| format!("&before_seq={seq}"));
         self.get(&format!(
-            "/v1/agent/conversations/{}/messages?limit=200",
-            segment(conversation_id)
+            "/v1/agent/conversations/{}/messages?limit={}{before}",
+            segment(conversation_id),
+            talk_protocol::MAX_PAGE_SIZE
         ))
         .await
     }

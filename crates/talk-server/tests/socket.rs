@@ -3,7 +3,7 @@
 
 mod common;
 
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use common::live::*;
 use common::visitor_id;
 use futures_util::{SinkExt, StreamExt};
@@ -410,4 +410,43 @@ async fn load_before_is_bounded() {
     }
     assert_eq!(seen, (1..=17).collect::<Vec<i64>>());
     assert_quiet(&mut ws).await;
+}
+
+#[tokio::test]
+async fn the_agents_message_list_is_bounded_in_bytes() {
+    let server = start().await;
+    let visitor = visitor_id(1);
+    let conversation_id = large_conversation(&server, &visitor).await;
+
+    let uri = format!("/v1/conversations/{conversation_id}/messages?limit=200");
+    let seqs = |answer: &serde_json::Value| -> Vec<i64> {
+        answer["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|message| message["seq"].as_i64().unwrap())
+            .collect()
+    };
+    let newest = server
+        .agent_call(Method::GET, &uri, None, StatusCode::OK)
+        .await;
+    assert!(newest.to_string().len() <= MAX_FRAME_BYTES);
+    let mut seen = seqs(&newest);
+    assert_eq!(seen.last(), Some(&17), "the newest messages come first");
+    assert!(seen.len() < 17, "cut to the page's bytes: {seen:?}");
+    while seen[0] > 1 {
+        let older = server
+            .agent_call(
+                Method::GET,
+                &format!("{uri}&before_seq={}", seen[0]),
+                None,
+                StatusCode::OK,
+            )
+            .await;
+        let mut page = seqs(&older);
+        assert_eq!(page.last(), Some(&(seen[0] - 1)), "no gap between pages");
+        page.extend(seen);
+        seen = page;
+    }
+    assert_eq!(seen, (1..=17).collect::<Vec<i64>>());
 }

@@ -41,12 +41,28 @@ pub fn ConversationView() -> impl IntoView {
         })
     });
     let list = NodeRef::<Ol>::new();
-    // Follow new messages.
-    Effect::new(move |_| {
-        inbox.messages.track();
-        if let Some(list) = list.get() {
-            list.set_scroll_top(list.scroll_height());
+    // Follow new messages; when an older page arrives above, keep the agent's place.
+    let ends = move || {
+        inbox.messages.with(|messages| {
+            (
+                messages.first().map(|m| m.seq),
+                messages.last().map(|m| m.seq),
+            )
+        })
+    };
+    Effect::new(move |previous: Option<((Option<i64>, Option<i64>), i32)>| {
+        let now = ends();
+        let Some(list) = list.get() else {
+            return (now, 0);
+        };
+        let height = list.scroll_height();
+        match previous {
+            Some(((_, last), old_height)) if last == now.1 => {
+                list.set_scroll_top(list.scroll_top() + height - old_height);
+            }
+            _ => list.set_scroll_top(height),
         }
+        (now, height)
     });
 
     view! {
@@ -73,7 +89,31 @@ pub fn ConversationView() -> impl IntoView {
                 </div>
             </div>
             {move || inbox.action_error.get().map(|text| view! { <p class="inbox-error" role="alert" data-testid="inbox-action-error">{text}</p> })}
-            <ol class="inbox-messages" node_ref=list aria-label="Messages" aria-live="polite" tabindex="0" data-testid="inbox-messages">
+            <ol
+                class="inbox-messages"
+                node_ref=list
+                aria-label="Messages"
+                aria-live="polite"
+                tabindex="0"
+                data-testid="inbox-messages"
+                on:scroll=move |_| {
+                    if list.get().is_some_and(|list| list.scroll_top() == 0) {
+                        inbox.load_older(auth);
+                    }
+                }
+            >
+                <Show when=move || inbox.has_older()>
+                    <li class="inbox-older">
+                        <button
+                            type="button"
+                            data-testid="inbox-load-older"
+                            disabled=move || inbox.loading_older()
+                            on:click=move |_| inbox.load_older(auth)
+                        >
+                            {move || if inbox.loading_older() { "Loading…" } else { "Load older messages" }}
+                        </button>
+                    </li>
+                </Show>
                 <For
                     each=move || inbox.messages.get()
                     key=|message| message.id.clone()

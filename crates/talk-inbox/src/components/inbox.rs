@@ -25,6 +25,8 @@ pub struct InboxState {
     pub current: RwSignal<Option<Conversation>>,
     pub current_name: RwSignal<String>,
     pub messages: RwSignal<Vec<Message>>,
+    /// An older page of the selected conversation is on its way: asked for once.
+    loading_older: RwSignal<bool>,
     pub visitor_typing: RwSignal<bool>,
     pub contact: RwSignal<Option<Contact>>,
     pub action_error: RwSignal<Option<String>>,
@@ -46,6 +48,7 @@ impl InboxState {
             current: RwSignal::new(None),
             current_name: RwSignal::new(String::new()),
             messages: RwSignal::new(Vec::new()),
+            loading_older: RwSignal::new(false),
             visitor_typing: RwSignal::new(false),
             contact: RwSignal::new(None),
             action_error: RwSignal::new(None),
@@ -117,6 +120,7 @@ impl InboxState {
         self.current.set(Some(listed.conversation.clone()));
         self.current_name.set(state::display_name(listed));
         self.messages.set(Vec::new());
+        self.loading_older.set(false);
         self.contact.set(None);
         self.visitor_typing.set(false);
         self.action_error.set(None);
@@ -130,7 +134,7 @@ impl InboxState {
         };
         let request = {
             let id = id.clone();
-            async move { ApiClient.messages(&id).await }
+            async move { ApiClient.messages(&id, None).await }
         };
         auth.call(request, self.action_error, move |list| {
             if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
@@ -143,6 +147,48 @@ impl InboxState {
             }
         });
         self.reload_contact(auth);
+    }
+
+    /// Messages before the first one on screen exist (seqs start at 1 and have no gaps).
+    pub fn has_older(self) -> bool {
+        self.messages
+            .with(|messages| messages.first().is_some_and(|first| first.seq > 1))
+    }
+
+    pub fn loading_older(self) -> bool {
+        self.loading_older.get()
+    }
+
+    /// The page before the first message on screen (the server's pages are bounded in
+    /// count and bytes, so a long conversation arrives a page at a time).
+    pub fn load_older(self, auth: Auth) {
+        let Some(id) = self.selected.get_untracked() else {
+            return;
+        };
+        let Some(first) = self.messages.with_untracked(|m| m.first().map(|m| m.seq)) else {
+            return;
+        };
+        if first <= 1 || self.loading_older.get_untracked() {
+            return;
+        }
+        self.loading_older.set(true);
+        let request = {
+            let id = id.clone();
+            async move {
+                let answer = ApiClient.messages(&id, Some(first)).await;
+                self.loading_older.set(false);
+                answer
+            }
+        };
+        auth.call(request, self.action_error, move |list| {
+            if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
+                self.messages.update(|messages| {
+                    for message in list.messages {
+                        state::merge_message(messages, message);
+                    }
+                });
+            }
+        });
     }
 
     fn reload_contact(self, auth: Auth) {

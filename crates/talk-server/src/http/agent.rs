@@ -7,6 +7,7 @@ use super::{AgentSession, ApiJson, ApiKeyWorkspace};
 use crate::actions::{self, own_conversation};
 use crate::conversations::{self, InboxCursor, InboxFilter, InboxPage};
 use crate::error::{ApiError, ApiResult};
+use crate::history;
 use crate::realtime::hub::Except;
 use crate::AppState;
 use axum::extract::rejection::QueryRejection;
@@ -94,7 +95,8 @@ pub struct PageQuery {
     limit: Option<u32>,
 }
 
-/// The newest page (or the one before `before_seq`), in ascending order.
+/// The newest page (or the one before `before_seq`), in ascending order, at most `limit`
+/// messages and `MAX_PAGE_BYTES` of them.
 pub async fn list_messages<A: Actor>(
     State(state): State<AppState>,
     actor: A,
@@ -104,8 +106,8 @@ pub async fn list_messages<A: Actor>(
     let Query(page) = page.map_err(|_| conversations::invalid_paging())?;
     let (before_seq, limit) = conversations::checked_page(page.before_seq, page.limit)?;
     let conversation = own_conversation(&state, actor.workspace_id(), &conversation_id).await?;
-    let messages =
-        conversations::messages_before(&state.db, &conversation.id, before_seq, limit).await?;
+    // Bounded in bytes too: 200 messages of 16 KB would be 3 MB in one answer.
+    let messages = history::before(&state.db, &conversation.id, before_seq, limit).await?;
     Ok(Json(MessageList { messages }))
 }
 
