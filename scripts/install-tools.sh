@@ -62,6 +62,19 @@ if $want_browser && ! { command -v chromium && command -v chromedriver; } >/dev/
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends chromium chromium-driver
 fi
 
+# PostgreSQL for the server's tests on PostgreSQL (scripts/postgres.sh starts a throwaway
+# cluster): Debian 12's postgresql-15, whose initdb and pg_ctl live in its own bin folder.
+# Without it those tests are skipped (and said so), not failed.
+if $want_browser && [[ ! -x /usr/lib/postgresql/15/bin/initdb ]]; then
+  step "installing Debian's postgresql-15"
+  sudo_cmd=()
+  [[ "$(id -u)" -ne 0 ]] && sudo_cmd=(sudo)
+  if ! { "${sudo_cmd[@]}" apt-get update &&
+         DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends postgresql-15; }; then
+    echo "install-tools: postgresql-15 could not be installed; the PostgreSQL tests will be skipped" >&2
+  fi
+fi
+
 # schemathesis (PyPI) for the generated-request check (scripts/check-api-fuzz.sh), in its own
 # virtualenv under .tools/, it and its dependencies at the exact versions of
 # scripts/api-fuzz/requirements.txt; the copy kept in the virtualenv says what is installed.

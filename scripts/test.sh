@@ -28,6 +28,14 @@ trap 'kill "$trunk_watch" 2>/dev/null || true; rm -f "$trunk_watch_log"' EXIT
 
 echo "==> protocol, server, benchmark and end-to-end tests"
 cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e
+echo "==> the server's tests again, on PostgreSQL (a throwaway cluster, scripts/postgres.sh)"
+# Every test that opens a database (in-process tests, the store's contract in tests/store.rs,
+# the chaos test's binary) gets a fresh one on the cluster.
+if "$ROOT/scripts/postgres.sh" --check; then
+  "$ROOT/scripts/postgres.sh" cargo test --locked -p talk-server
+else
+  echo "==> SKIPPED: the server's tests on PostgreSQL (no PostgreSQL 15; they ran on SQLite only)"
+fi
 echo "==> generated requests (schemathesis) against a real server's /v1/openapi.json"
 # The debug talk-server the tests above built: cargo build finds it up to date.
 "$ROOT/scripts/check-api-fuzz.sh"

@@ -427,10 +427,18 @@ impl TestServer {
         }
     }
 
+    /// The server's SQLite file, opened beside it for what tests read or change directly (the
+    /// server itself reaches it only through its store).
+    pub async fn sql(&self) -> sqlx::SqlitePool {
+        sqlx::SqlitePool::connect(&self.settings.database_url)
+            .await
+            .expect("open the database")
+    }
+
     /// How many browser sessions the widget has opened so far.
     pub async fn widget_sessions(&self) -> i64 {
         sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE kind = 'widget'")
-            .fetch_one(&self.state.db)
+            .fetch_one(&self.sql().await)
             .await
             .expect("count sessions")
     }
@@ -438,7 +446,7 @@ impl TestServer {
     /// The workspace's token-signing secrets, straight from the database.
     pub async fn signing_secrets(&self) -> Vec<String> {
         sqlx::query_scalar("SELECT secret FROM signing_keys")
-            .fetch_all(&self.state.db)
+            .fetch_all(&self.sql().await)
             .await
             .expect("read signing keys")
     }

@@ -480,7 +480,7 @@ async fn admins_manage_keys_agents_and_origins_and_an_ended_session_signs_out() 
         // The session ends on the server (signed out elsewhere, expired): the next request
         // brings the inbox back to sign-in, saying why.
         sqlx::query("DELETE FROM agent_sessions")
-            .execute(&server.state.db)
+            .execute(&server.sql().await)
             .await
             .unwrap();
         admin.click("nav-inbox").await;
@@ -605,7 +605,7 @@ async fn allowed_origins_are_checked_and_stored_normalised(admin: &Browser, serv
     })
     .await;
     let origins: String = sqlx::query_scalar("SELECT allowed_origins FROM workspaces")
-        .fetch_one(&server.state.db)
+        .fetch_one(&server.sql().await)
         .await
         .unwrap();
     assert_eq!(origins, r#"["https://shop.example"]"#);

@@ -17,7 +17,7 @@ pub async fn after_first_message(
     state: &AppState,
     workspace_id: &str,
     conversation_id: &str,
-) -> Result<Option<Message>, sqlx::Error> {
+) -> Result<Option<Message>, crate::store::StoreError> {
     let Some(settings) = widget_settings::load(&state.db, workspace_id).await? else {
         return Ok(None);
     };

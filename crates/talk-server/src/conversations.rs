@@ -4,6 +4,7 @@
 use crate::db::{self, Db};
 use crate::error::{ApiError, ApiResult};
 use crate::group_commit::MessageWriter;
+use crate::store::{constraint, ConversationChange, StoreError, StoreResult};
 use talk_protocol::{
     Author, AuthorKind, Conversation, ConversationStatus, InboxConversation, Message,
     DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE,
@@ -18,95 +19,6 @@ pub struct Viewer {
     /// An unverified claim of an email never widens what a visitor sees.
     pub verified_person_id: Option<String>,
 }
-
-#[derive(sqlx::FromRow)]
-struct ConversationRow {
-    id: String,
-    visitor_id: String,
-    person_id: Option<String>,
-    verified: bool,
-    status: String,
-    last_seq: i64,
-    created_at: i64,
-    assignee_id: Option<String>,
-    visitor_read_seq: i64,
-    agent_read_seq: i64,
-}
-
-impl From<ConversationRow> for Conversation {
-    fn from(row: ConversationRow) -> Self {
-        Conversation {
-            id: row.id,
-            verified: row.verified,
-            status: if row.status == "closed" {
-                ConversationStatus::Closed
-            } else {
-                ConversationStatus::Open
-            },
-            visitor_id: row.visitor_id,
-            person_id: row.person_id,
-            last_seq: row.last_seq,
-            created_at: row.created_at,
-            assignee_id: row.assignee_id,
-            visitor_read_seq: row.visitor_read_seq,
-            agent_read_seq: row.agent_read_seq,
-        }
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct MessageRow {
-    id: String,
-    conversation_id: String,
-    seq: i64,
-    author_kind: String,
-    author_name: Option<String>,
-    body: String,
-    client_msg_id: Option<String>,
-    created_at: i64,
-}
-
-impl From<MessageRow> for Message {
-    fn from(row: MessageRow) -> Self {
-        let kind = match row.author_kind.as_str() {
-            "agent" => AuthorKind::Agent,
-            "bot" => AuthorKind::Bot,
-            _ => AuthorKind::Visitor,
-        };
-        Message {
-            id: row.id,
-            conversation_id: row.conversation_id,
-            seq: row.seq,
-            author: Author {
-                kind,
-                name: row.author_name,
-            },
-            body: row.body,
-            client_msg_id: row.client_msg_id,
-            created_at: row.created_at,
-        }
-    }
-}
-
-fn author_kind_text(kind: AuthorKind) -> &'static str {
-    match kind {
-        AuthorKind::Visitor => "visitor",
-        AuthorKind::Agent => "agent",
-        AuthorKind::Bot => "bot",
-    }
-}
-
-fn status_text(status: ConversationStatus) -> &'static str {
-    match status {
-        ConversationStatus::Open => "open",
-        ConversationStatus::Closed => "closed",
-    }
-}
-
-const CONVERSATION_COLUMNS: &str = "id, visitor_id, person_id, verified, status, last_seq, \
-     created_at, assignee_id, visitor_read_seq, agent_read_seq";
-const MESSAGE_COLUMNS: &str =
-    "id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at";
 
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -127,19 +39,8 @@ pub struct NewConversation {
 }
 
 /// The conversations a viewer may see, newest first.
-pub async fn visible(db: &Db, viewer: &Viewer) -> Result<Vec<Conversation>, sqlx::Error> {
-    let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations
-         WHERE workspace_id = ?1
-           AND (visitor_id = ?2 OR (?3 IS NOT NULL AND person_id = ?3 AND verified))
-         ORDER BY created_at DESC, id DESC"
-    ))
-    .bind(&viewer.workspace_id)
-    .bind(&viewer.visitor_id)
-    .bind(&viewer.verified_person_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(Conversation::from).collect())
+pub async fn visible(db: &Db, viewer: &Viewer) -> StoreResult<Vec<Conversation>> {
+    db.visible_conversations(viewer).await
 }
 
 /// One conversation, if the viewer may see it.
@@ -147,117 +48,13 @@ pub async fn find_visible(
     db: &Db,
     viewer: &Viewer,
     conversation_id: &str,
-) -> Result<Option<Conversation>, sqlx::Error> {
-    let row: Option<ConversationRow> = sqlx::query_as(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations
-         WHERE id = ?4 AND workspace_id = ?1
-           AND (visitor_id = ?2 OR (?3 IS NOT NULL AND person_id = ?3 AND verified))"
-    ))
-    .bind(&viewer.workspace_id)
-    .bind(&viewer.visitor_id)
-    .bind(&viewer.verified_person_id)
-    .bind(conversation_id)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(Conversation::from))
+) -> StoreResult<Option<Conversation>> {
+    db.find_visible_conversation(viewer, conversation_id).await
 }
 
 /// A workspace's conversations, newest first (agent API).
-pub async fn list_for_workspace(
-    db: &Db,
-    workspace_id: &str,
-) -> Result<Vec<Conversation>, sqlx::Error> {
-    let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = ?
-         ORDER BY created_at DESC, id DESC"
-    ))
-    .bind(workspace_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(Conversation::from).collect())
-}
-
-/// A conversation with its newest message and its contact, as the inbox lists it.
-#[derive(sqlx::FromRow)]
-struct InboxRow {
-    #[sqlx(flatten)]
-    conversation: ConversationRow,
-    message_id: Option<String>,
-    author_kind: Option<String>,
-    author_name: Option<String>,
-    body: Option<String>,
-    client_msg_id: Option<String>,
-    message_created_at: Option<i64>,
-    contact_id: Option<String>,
-    contact_fields: Option<String>,
-    contact_created_at: Option<i64>,
-    contact_last_seen_ip: Option<String>,
-    claimed_email: Option<String>,
-    claimed_first_name: Option<String>,
-    claimed_last_name: Option<String>,
-}
-
-impl From<InboxRow> for InboxConversation {
-    fn from(row: InboxRow) -> Self {
-        let conversation = Conversation::from(row.conversation);
-        let last_message = match (
-            row.message_id,
-            row.author_kind,
-            row.body,
-            row.message_created_at,
-        ) {
-            (Some(id), Some(author_kind), Some(body), Some(created_at)) => {
-                Some(Message::from(MessageRow {
-                    id,
-                    conversation_id: conversation.id.clone(),
-                    seq: conversation.last_seq,
-                    author_kind,
-                    author_name: row.author_name,
-                    body,
-                    client_msg_id: row.client_msg_id,
-                    created_at,
-                }))
-            }
-            _ => None,
-        };
-        let contact = match (row.contact_id, row.contact_fields, row.contact_created_at) {
-            (Some(id), Some(fields), Some(created_at)) => Some(crate::people::Person {
-                id,
-                fields: serde_json::from_str(&fields).unwrap_or_default(),
-                created_at,
-                last_seen_ip: row.contact_last_seen_ip,
-            }),
-            _ => None,
-        };
-        // An unverified conversation is listed under what its visitor typed: the linked
-        // person's stored name would make anyone who typed that email look like them.
-        let (contact_name, contact_email) = if conversation.verified {
-            (
-                contact.as_ref().and_then(|person| person.display_name()),
-                contact
-                    .as_ref()
-                    .and_then(|person| person.text(talk_protocol::field::EMAIL))
-                    .map(str::to_string),
-            )
-        } else {
-            let claim = crate::people::Claim::from_columns(
-                row.claimed_email,
-                row.claimed_first_name,
-                row.claimed_last_name,
-            );
-            (
-                claim.as_ref().and_then(|claim| claim.name()),
-                claim.map(|claim| claim.email),
-            )
-        };
-        InboxConversation {
-            unread: (conversation.last_seq - conversation.agent_read_seq).max(0),
-            contact_name,
-            contact_email,
-            conversation,
-            last_message,
-        }
-    }
+pub async fn list_for_workspace(db: &Db, workspace_id: &str) -> StoreResult<Vec<Conversation>> {
+    db.list_conversations(workspace_id).await
 }
 
 /// The inbox's list: a workspace's conversations, filtered by status and assignee, newest
@@ -268,50 +65,27 @@ pub async fn inbox_list(
     workspace_id: &str,
     filter: InboxFilter<'_>,
     page: InboxPage,
-) -> Result<(Vec<InboxConversation>, Option<InboxCursor>), sqlx::Error> {
-    let status = filter.status.map(|status| status_text(status).to_string());
-    let (after_activity, after_id) = match page.after {
-        Some(cursor) => (Some(cursor.activity), Some(cursor.id)),
-        None => (None, None),
+) -> StoreResult<(Vec<InboxConversation>, Option<InboxCursor>)> {
+    let rows = InboxRowPage {
+        after: page.after,
+        // One more than the page: whether another page follows.
+        limit: i64::from(page.limit) + 1,
     };
-    let mut rows: Vec<InboxRow> = sqlx::query_as(
-        "SELECT c.id, c.visitor_id, c.person_id, c.verified, c.status, c.last_seq,
-                c.created_at, c.assignee_id, c.visitor_read_seq, c.agent_read_seq,
-                m.id AS message_id, m.author_kind, m.author_name, m.body, m.client_msg_id,
-                m.created_at AS message_created_at,
-                p.id AS contact_id, p.fields AS contact_fields,
-                p.created_at AS contact_created_at, p.last_seen_ip AS contact_last_seen_ip,
-                v.claimed_email, v.claimed_first_name, v.claimed_last_name
-         FROM conversations c
-         LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
-         LEFT JOIN visitors v ON v.workspace_id = c.workspace_id AND v.id = c.visitor_id
-         LEFT JOIN people p ON p.id = COALESCE(c.person_id, v.person_id)
-         WHERE c.workspace_id = ?1
-           AND (?2 IS NULL OR c.status = ?2)
-           AND (?3 IS NULL OR c.assignee_id = ?3)
-           AND (?4 IS NULL
-                OR COALESCE(m.created_at, c.created_at) < ?4
-                OR (COALESCE(m.created_at, c.created_at) = ?4 AND c.id < ?5))
-         ORDER BY COALESCE(m.created_at, c.created_at) DESC, c.id DESC
-         LIMIT ?6",
-    )
-    .bind(workspace_id)
-    .bind(status)
-    .bind(filter.assignee_id)
-    .bind(after_activity)
-    .bind(after_id)
-    // One more than the page: whether another page follows.
-    .bind(i64::from(page.limit) + 1)
-    .fetch_all(db)
-    .await?;
-    let more = rows.len() > page.limit as usize;
-    rows.truncate(page.limit as usize);
-    let listed: Vec<InboxConversation> = rows.into_iter().map(InboxConversation::from).collect();
+    let mut listed = db.inbox_rows(workspace_id, filter, &rows).await?;
+    let more = listed.len() > page.limit as usize;
+    listed.truncate(page.limit as usize);
     let next = listed.last().filter(|_| more).map(|last| InboxCursor {
         activity: last.last_activity(),
         id: last.conversation.id.clone(),
     });
     Ok((listed, next))
+}
+
+/// What the store reads for one inbox page: up to `limit` rows after `after`.
+#[derive(Debug, Clone)]
+pub struct InboxRowPage {
+    pub after: Option<InboxCursor>,
+    pub limit: i64,
 }
 
 /// Which conversations the inbox lists.
@@ -363,15 +137,8 @@ pub async fn find_in_workspace(
     db: &Db,
     workspace_id: &str,
     conversation_id: &str,
-) -> Result<Option<Conversation>, sqlx::Error> {
-    let row: Option<ConversationRow> = sqlx::query_as(&format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = ? AND id = ?"
-    ))
-    .bind(workspace_id)
-    .bind(conversation_id)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(Conversation::from))
+) -> StoreResult<Option<Conversation>> {
+    db.find_conversation(workspace_id, conversation_id).await
 }
 
 /// The newest `limit` messages with `seq < before_seq` (all when `None`), in sequence order.
@@ -380,17 +147,12 @@ pub async fn messages_before(
     conversation_id: &str,
     before_seq: Option<i64>,
     limit: u32,
-) -> Result<Vec<Message>, sqlx::Error> {
-    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq < ?
-         ORDER BY seq DESC LIMIT ?"
-    ))
-    .bind(conversation_id)
-    .bind(before_seq.unwrap_or(i64::MAX))
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().rev().map(Message::from).collect())
+) -> StoreResult<Vec<Message>> {
+    let mut messages = db
+        .messages_before(conversation_id, before_seq.unwrap_or(i64::MAX), limit)
+        .await?;
+    messages.reverse();
+    Ok(messages)
 }
 
 /// The first `limit` messages with `seq > after_seq`, in sequence order.
@@ -399,32 +161,17 @@ pub async fn messages_after(
     conversation_id: &str,
     after_seq: i64,
     limit: u32,
-) -> Result<Vec<Message>, sqlx::Error> {
-    let rows: Vec<MessageRow> = sqlx::query_as(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ?
-         ORDER BY seq LIMIT ?"
-    ))
-    .bind(conversation_id)
-    .bind(after_seq)
-    .bind(limit)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(Message::from).collect())
+) -> StoreResult<Vec<Message>> {
+    db.messages_after(conversation_id, after_seq, limit).await
 }
 
 pub async fn message_by_client_id(
     db: &Db,
     conversation_id: &str,
     client_msg_id: &str,
-) -> Result<Option<Message>, sqlx::Error> {
-    let row: Option<MessageRow> = sqlx::query_as(&format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND client_msg_id = ?"
-    ))
-    .bind(conversation_id)
-    .bind(client_msg_id)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(Message::from))
+) -> StoreResult<Option<Message>> {
+    db.message_by_client_id(conversation_id, client_msg_id)
+        .await
 }
 
 /// A message this visitor already sent with this `client_msg_id`, in any of its conversations
@@ -434,106 +181,9 @@ pub async fn visitor_message_by_client_id(
     workspace_id: &str,
     visitor_id: &str,
     client_msg_id: &str,
-) -> Result<Option<Message>, sqlx::Error> {
-    let row: Option<MessageRow> = sqlx::query_as(
-        "SELECT m.id, m.conversation_id, m.seq, m.author_kind, m.author_name, m.body,
-                m.client_msg_id, m.created_at
-         FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         WHERE c.workspace_id = ? AND c.visitor_id = ? AND m.client_msg_id = ?
-         LIMIT 1",
-    )
-    .bind(workspace_id)
-    .bind(visitor_id)
-    .bind(client_msg_id)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(Message::from))
-}
-
-/// Inserts the conversation's next message inside the caller's transaction (the group
-/// commit's, or a new conversation's) and moves its `last_seq`; a visitor's message
-/// (`reopens`) reopens a closed conversation. Answers the message and whether it reopened.
-pub(crate) async fn insert_message(
-    conn: &mut sqlx::SqliteConnection,
-    conversation_id: &str,
-    message: NewMessage,
-) -> Result<(Message, bool), InsertError> {
-    let now = db::now_ms();
-    let id = db::new_id();
-    // The seq comes from the conversation row, so this statement is the only one that can
-    // fail on bad input (a resent client_msg_id, a conversation that is gone), and a failed
-    // statement leaves nothing behind: no savepoint needed.
-    let inserted: Option<(i64, String)> = sqlx::query_as(
-        "INSERT INTO messages
-           (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
-         SELECT ?, id, last_seq + 1, ?, ?, ?, ?, ? FROM conversations WHERE id = ?
-         RETURNING seq, (SELECT status FROM conversations WHERE id = conversation_id)",
-    )
-    .bind(&id)
-    .bind(author_kind_text(message.author.kind))
-    .bind(&message.author.name)
-    .bind(&message.body)
-    .bind(&message.client_msg_id)
-    .bind(now)
-    .bind(conversation_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(InsertError::classify)?;
-    let (seq, status_before) = inserted.ok_or(InsertError::Refused(sqlx::Error::RowNotFound))?;
-    sqlx::query(
-        "UPDATE conversations
-         SET last_seq = ?, updated_at = ?, status = CASE WHEN ? THEN 'open' ELSE status END
-         WHERE id = ?",
-    )
-    .bind(seq)
-    .bind(now)
-    .bind(message.reopens)
-    .bind(conversation_id)
-    .execute(&mut *conn)
-    .await
-    .map_err(InsertError::Transaction)?;
-    let reopened = message.reopens && status_before == "closed";
-    let message = Message {
-        id,
-        conversation_id: conversation_id.to_string(),
-        seq,
-        author: message.author,
-        body: message.body,
-        client_msg_id: message.client_msg_id,
-        created_at: now,
-    };
-    Ok((message, reopened))
-}
-
-/// Why a message was not inserted.
-#[derive(Debug)]
-pub(crate) enum InsertError {
-    /// This message alone was refused (a constraint, or no such conversation); the
-    /// transaction is intact and nothing of the message was written.
-    Refused(sqlx::Error),
-    /// Anything else: the transaction may be half-done or rolled back, so must not commit.
-    Transaction(sqlx::Error),
-}
-
-impl InsertError {
-    fn classify(error: sqlx::Error) -> Self {
-        // Constraint failures end the statement only; I/O, full-disk or busy errors may
-        // have rolled back the whole transaction (SQLite's "automatic rollback").
-        let constraint = error.as_database_error().is_some_and(|database_error| {
-            !matches!(database_error.kind(), sqlx::error::ErrorKind::Other)
-        });
-        if constraint {
-            InsertError::Refused(error)
-        } else {
-            InsertError::Transaction(error)
-        }
-    }
-
-    pub(crate) fn into_inner(self) -> sqlx::Error {
-        match self {
-            InsertError::Refused(error) | InsertError::Transaction(error) => error,
-        }
-    }
+) -> StoreResult<Option<Message>> {
+    db.visitor_message_by_client_id(workspace_id, visitor_id, client_msg_id)
+        .await
 }
 
 /// The outcome of an idempotent append.
@@ -559,19 +209,21 @@ pub async fn append(
     writer: &MessageWriter,
     conversation_id: &str,
     message: NewMessage,
-) -> Result<Appended, sqlx::Error> {
+) -> StoreResult<Appended> {
     let client_msg_id = message.client_msg_id.clone();
     match writer.commit(conversation_id, message).await {
         Ok((message, reopened)) => Ok(Appended::New { message, reopened }),
         // Sent before (a resend, or another tab): its insert failed alone, so no seq was
         // used; answer with the message stored the first time. Checking first would cost
         // every message a query for the rare resend.
-        Err(error) if db::is_unique_violation(&error) && client_msg_id.is_some() => {
+        Err(StoreError::Conflict { constraint })
+            if constraint == constraint::MESSAGE_CLIENT_ID && client_msg_id.is_some() =>
+        {
             let client_msg_id = client_msg_id.unwrap_or_default();
             message_by_client_id(writer.db(), conversation_id, &client_msg_id)
                 .await?
                 .map(Appended::Duplicate)
-                .ok_or(error)
+                .ok_or(StoreError::Conflict { constraint })
         }
         Err(error) => Err(error),
     }
@@ -584,37 +236,15 @@ pub async fn create_with_message(
     conversation: NewConversation,
     message: NewMessage,
     max_open: i64,
-) -> Result<Option<(Conversation, Message)>, sqlx::Error> {
+) -> StoreResult<Option<(Conversation, Message)>> {
     let id = db::new_id();
     let now = db::now_ms();
-    let mut tx = db.begin().await?;
-    // Counted in the insert itself, so concurrent sends of one visitor can't pass the cap
-    // together: the statement holds the write lock while it counts.
-    let inserted = sqlx::query(
-        "INSERT INTO conversations
-           (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
-            created_at, updated_at)
-         SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'open', 0, ?7, ?7
-         WHERE (SELECT COUNT(*) FROM conversations
-                WHERE workspace_id = ?2 AND visitor_id = ?3 AND status = 'open') < ?8",
-    )
-    .bind(&id)
-    .bind(&conversation.workspace_id)
-    .bind(&conversation.visitor_id)
-    .bind(&conversation.person_id)
-    .bind(&conversation.session_id)
-    .bind(conversation.verified)
-    .bind(now)
-    .bind(max_open)
-    .execute(&mut *tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
+    let Some(message) = db
+        .create_conversation(&id, &conversation, message, max_open, now)
+        .await?
+    else {
         return Ok(None);
-    }
-    let (message, _) = insert_message(&mut tx, &id, message)
-        .await
-        .map_err(InsertError::into_inner)?;
-    tx.commit().await?;
+    };
     let created = Conversation {
         id,
         verified: conversation.verified,
@@ -637,31 +267,16 @@ pub struct Updated {
     pub changed: bool,
 }
 
-/// Runs `UPDATE conversations SET {assignments} WHERE workspace_id = ?1 AND id = ?2 AND
-/// {unless_already}` with `value` bound as ?3, then reloads the conversation.
-async fn update<V>(
+/// Applies the change unless it changes nothing, then reloads the conversation.
+async fn update(
     db: &Db,
     workspace_id: &str,
     conversation_id: &str,
-    assignments: &str,
-    unless_already: &str,
-    value: V,
-) -> Result<Option<Updated>, sqlx::Error>
-where
-    V: for<'q> sqlx::Encode<'q, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite> + Send + 'static,
-{
-    let changed = sqlx::query(&format!(
-        "UPDATE conversations SET {assignments}, updated_at = ?4
-         WHERE workspace_id = ?1 AND id = ?2 AND {unless_already}"
-    ))
-    .bind(workspace_id)
-    .bind(conversation_id)
-    .bind(value)
-    .bind(db::now_ms())
-    .execute(db)
-    .await?
-    .rows_affected()
-        > 0;
+    change: ConversationChange,
+) -> StoreResult<Option<Updated>> {
+    let changed = db
+        .update_conversation(workspace_id, conversation_id, &change, db::now_ms())
+        .await?;
     let conversation = find_in_workspace(db, workspace_id, conversation_id).await?;
     Ok(conversation.map(|conversation| Updated {
         conversation,
@@ -674,15 +289,12 @@ pub async fn set_status(
     workspace_id: &str,
     conversation_id: &str,
     status: ConversationStatus,
-) -> Result<Option<Updated>, sqlx::Error> {
-    let status = status_text(status).to_string();
+) -> StoreResult<Option<Updated>> {
     update(
         db,
         workspace_id,
         conversation_id,
-        "status = ?3",
-        "status != ?3",
-        status,
+        ConversationChange::Status(status),
     )
     .await
 }
@@ -694,14 +306,12 @@ pub async fn assign(
     workspace_id: &str,
     conversation_id: &str,
     agent_id: Option<&str>,
-) -> Result<Option<Updated>, sqlx::Error> {
+) -> StoreResult<Option<Updated>> {
     update(
         db,
         workspace_id,
         conversation_id,
-        "assignee_id = ?3",
-        "assignee_id IS NOT ?3",
-        agent_id.map(str::to_string),
+        ConversationChange::Assignee(agent_id.map(str::to_string)),
     )
     .await
 }
@@ -723,20 +333,13 @@ pub async fn mark_read(
             ),
         ));
     }
-    let column = match reader {
-        AuthorKind::Visitor => "visitor_read_seq",
-        AuthorKind::Agent | AuthorKind::Bot => "agent_read_seq",
+    let change = match reader {
+        AuthorKind::Visitor => ConversationChange::VisitorRead(up_to_seq),
+        AuthorKind::Agent | AuthorKind::Bot => ConversationChange::AgentRead(up_to_seq),
     };
-    update(
-        db,
-        workspace_id,
-        &conversation.id,
-        &format!("{column} = ?3"),
-        &format!("{column} < ?3"),
-        up_to_seq,
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("conversation_not_found", "no such conversation"))
+    update(db, workspace_id, &conversation.id, change)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation_not_found", "no such conversation"))
 }
 
 /// A page request's `before_seq` (≥ 1, default: after the newest) and `limit` (1 ..=
@@ -801,12 +404,6 @@ pub fn checked_body(body: &str) -> Result<String, BodyProblem> {
 }
 
 /// Whether `agent_id` is an agent of the workspace (assignment targets).
-pub async fn is_agent_of(db: &Db, workspace_id: &str, agent_id: &str) -> Result<bool, sqlx::Error> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM agents WHERE workspace_id = ? AND id = ?")
-            .bind(workspace_id)
-            .bind(agent_id)
-            .fetch_optional(db)
-            .await?;
-    Ok(found.is_some())
+pub async fn is_agent_of(db: &Db, workspace_id: &str, agent_id: &str) -> StoreResult<bool> {
+    Ok(db.agent_by_id(workspace_id, agent_id).await?.is_some())
 }

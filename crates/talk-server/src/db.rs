@@ -1,24 +1,14 @@
-//! Connection, migrations, ids and clock.
+//! The storage handle, ids and clock.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
-use std::str::FromStr;
-use std::time::Duration;
+use std::sync::Arc;
 
-pub type Db = SqlitePool;
+/// The storage the server talks to: whichever engine `TALK_DATABASE_URL` names, behind
+/// [`crate::store::Store`]; cheap to clone.
+pub type Db = Arc<dyn crate::store::Store>;
 
-/// Opens (creating if missing) and migrates the database.
-pub async fn connect(database_url: &str) -> Result<Db, sqlx::Error> {
-    let options = SqliteConnectOptions::from_str(database_url)?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(5))
-        // A message is acknowledged only after it is durable.
-        .synchronous(SqliteSynchronous::Full);
-    let pool = SqlitePoolOptions::new().connect_with(options).await?;
-    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-    Ok(pool)
+/// Opens (creating if missing, for SQLite) and migrates the database the URL names.
+pub async fn connect(database_url: &str) -> Result<Db, crate::store::StoreError> {
+    crate::store::connect(database_url).await
 }
 
 /// 12 random bytes as 24 lowercase hex chars (the shape of Ortto's person ids).
@@ -42,10 +32,4 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     since_epoch.as_millis() as i64
-}
-
-pub fn is_unique_violation(error: &sqlx::Error) -> bool {
-    error
-        .as_database_error()
-        .is_some_and(|database_error| database_error.is_unique_violation())
 }

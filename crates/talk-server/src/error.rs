@@ -1,6 +1,7 @@
 //! One error type for every HTTP answer: a status, a stable snake_case code and a message that
 //! says what to fix. Internal failures are logged and answered as a bare "internal error".
 
+use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -26,8 +27,10 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("send the body as JSON with `Content-Type: application/json`")]
     UnsupportedMediaType,
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    /// A store failure no handler answered itself: a missing row is a 404, a uniqueness
+    /// conflict a 409, anything else a 500.
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
     #[error("{0}")]
     Internal(String),
 }
@@ -75,7 +78,11 @@ impl ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
+            ApiError::Store(StoreError::Conflict { .. }) => StatusCode::CONFLICT,
+            ApiError::Store(StoreError::Other(_)) | ApiError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -90,7 +97,9 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Database(_) | ApiError::Internal(_) => "internal",
+            ApiError::Store(StoreError::NotFound) => "not_found",
+            ApiError::Store(StoreError::Conflict { .. }) => "conflict",
+            ApiError::Store(StoreError::Other(_)) | ApiError::Internal(_) => "internal",
         }
     }
 

@@ -1,27 +1,27 @@
-//! Group commit for messages. One writer task takes every message waiting in its queue and
-//! commits them in a single transaction; a message refused by a constraint (a resend) fails
-//! alone, as its one failing statement leaves nothing behind. Concurrent messages then share
-//! one fsync instead of queueing on SQLite's write lock (whose busy handler sleeps up to
-//! 100 ms at a time), and every sender is answered only after the commit that made its
-//! message durable.
+//! Group commit for messages. One writer task per node takes every message waiting in its
+//! queue and hands them to the store as one batch, committed in a single transaction
+//! ([`crate::store::Store::append_messages`]); a message refused (a resend, a conversation
+//! that is gone) fails alone. Concurrent messages then share one fsync instead of queueing on
+//! the database's write lock (SQLite's busy handler sleeps up to 100 ms at a time), and every
+//! sender is answered only after the commit that made its message durable. How each engine
+//! keeps a refused message from failing the rest is in its store module.
 
-use crate::conversations::{self, InsertError, NewMessage};
+use crate::conversations::NewMessage;
 use crate::db::Db;
-use talk_protocol::Message;
+use crate::store::{StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
+
+pub use crate::store::Committed;
 
 /// Most messages in one transaction: bounds how long the first of them waits for its commit.
 const MAX_BATCH: usize = 256;
 /// Senders wait (back-pressure) when this many messages are queued.
 const QUEUE_CAPACITY: usize = 4096;
 
-/// A committed message and whether it reopened its conversation.
-pub type Committed = (Message, bool);
-
 struct Job {
     conversation_id: String,
     message: NewMessage,
-    done: oneshot::Sender<Result<Committed, sqlx::Error>>,
+    done: oneshot::Sender<StoreResult<Committed>>,
 }
 
 /// The handle the rest of the server appends messages through; cheap to clone.
@@ -48,7 +48,7 @@ impl MessageWriter {
         &self,
         conversation_id: &str,
         message: NewMessage,
-    ) -> Result<Committed, sqlx::Error> {
+    ) -> StoreResult<Committed> {
         let (done, answer) = oneshot::channel();
         let job = Job {
             conversation_id: conversation_id.to_string(),
@@ -60,8 +60,8 @@ impl MessageWriter {
     }
 }
 
-fn writer_gone() -> sqlx::Error {
-    sqlx::Error::WorkerCrashed
+fn writer_gone() -> StoreError {
+    StoreError::other("the message writer has stopped")
 }
 
 async fn run(db: Db, mut queue: mpsc::Receiver<Job>) {
@@ -76,7 +76,7 @@ async fn commit_batch(db: &Db, batch: Vec<Job>) {
         .into_iter()
         .map(|job| ((job.conversation_id, job.message), job.done))
         .unzip();
-    match write_all(db, work).await {
+    match db.append_messages(work).await {
         Ok(outcomes) => {
             for (answer, outcome) in answers.into_iter().zip(outcomes) {
                 // The sender may have gone (socket closed); the message is stored regardless.
@@ -84,31 +84,13 @@ async fn commit_batch(db: &Db, batch: Vec<Job>) {
             }
         }
         Err(error) => {
+            // Nothing of the batch was committed; every sender hears the error and resends.
             tracing::error!(%error, messages = answers.len(), "group commit failed");
             for answer in answers {
-                let _ = answer.send(Err(sqlx::Error::Protocol(format!(
+                let _ = answer.send(Err(StoreError::other(format!(
                     "the commit failed: {error}"
                 ))));
             }
         }
     }
-}
-
-/// One transaction for the whole batch; `Err` means nothing of it was committed.
-async fn write_all(
-    db: &Db,
-    work: Vec<(String, NewMessage)>,
-) -> Result<Vec<Result<Committed, sqlx::Error>>, sqlx::Error> {
-    let mut outcomes = Vec::with_capacity(work.len());
-    let mut tx = db.begin().await?;
-    for (conversation_id, message) in work {
-        match conversations::insert_message(&mut tx, &conversation_id, message).await {
-            Ok(committed) => outcomes.push(Ok(committed)),
-            Err(InsertError::Refused(error)) => outcomes.push(Err(error)),
-            // Dropping `tx` rolls the batch back; every sender hears the error and resends.
-            Err(InsertError::Transaction(error)) => return Err(error),
-        }
-    }
-    tx.commit().await?;
-    Ok(outcomes)
 }

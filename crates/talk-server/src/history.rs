@@ -20,7 +20,11 @@ pub struct Page {
 const FIRST_BATCH: usize = 16;
 
 /// The oldest messages after `after_seq` that fit one page.
-pub async fn after(db: &Db, conversation_id: &str, after_seq: i64) -> Result<Page, sqlx::Error> {
+pub async fn after(
+    db: &Db,
+    conversation_id: &str,
+    after_seq: i64,
+) -> Result<Page, crate::store::StoreError> {
     let mut page = Filling::new(MAX_PAGE_SIZE as usize);
     let mut batch = FIRST_BATCH;
     loop {
@@ -57,7 +61,7 @@ pub async fn before(
     conversation_id: &str,
     before_seq: Option<i64>,
     limit: u32,
-) -> Result<Vec<Message>, sqlx::Error> {
+) -> Result<Vec<Message>, crate::store::StoreError> {
     // Newest first while filling.
     let mut page = Filling::new(limit as usize);
     let mut batch = FIRST_BATCH;

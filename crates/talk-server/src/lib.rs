@@ -15,6 +15,7 @@ pub mod page_views;
 pub mod people;
 pub mod rate_limit;
 pub mod realtime;
+pub mod store;
 pub mod tokens;
 pub mod validate;
 pub mod widget_settings;
@@ -33,6 +34,7 @@ use tokio_util::task::TaskTracker;
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
+    /// The storage, whichever engine the settings name.
     pub db: db::Db,
     /// Every message is appended through it (group commit).
     pub messages: group_commit::MessageWriter,
@@ -58,7 +60,7 @@ impl AppState {
             loader_scripts: Arc::new(http::LoaderScripts::load(&settings.widget_dir)),
             launcher_stylesheets: Arc::default(),
             settings: Arc::new(settings),
-            messages: group_commit::MessageWriter::start(db.clone()),
+            messages: group_commit::MessageWriter::start(Arc::clone(&db)),
             db,
             hub: Arc::new(realtime::Hub::new()),
             endings: Arc::default(),
@@ -69,7 +71,7 @@ impl AppState {
     }
 
     /// Opens (creating and migrating) the database named by the settings.
-    pub async fn connect(settings: Settings) -> Result<Self, sqlx::Error> {
+    pub async fn connect(settings: Settings) -> Result<Self, store::StoreError> {
         let db = db::connect(&settings.database_url).await?;
         Ok(AppState::new(settings, db))
     }

@@ -3,7 +3,8 @@
 //! verified session later brings its earlier views along without copying them.
 
 use crate::db::{self, Db};
-use talk_protocol::{PageView, MAX_PAGE_VIEWS};
+use crate::store::{PageViewRecord, StoreResult};
+use talk_protocol::PageView;
 
 pub struct NewPageView<'a> {
     pub url: &'a str,
@@ -11,56 +12,20 @@ pub struct NewPageView<'a> {
     pub referrer: Option<&'a str>,
 }
 
-#[derive(sqlx::FromRow)]
-struct PageViewRow {
-    url: String,
-    title: Option<String>,
-    referrer: Option<String>,
-    visitor_id: String,
-    created_at: i64,
-}
-
-impl From<PageViewRow> for PageView {
-    fn from(row: PageViewRow) -> Self {
-        PageView {
-            url: row.url,
-            title: row.title,
-            referrer: row.referrer,
-            visitor_id: row.visitor_id,
-            created_at: row.created_at,
-        }
-    }
-}
-
-const PAGE_VIEW_COLUMNS: &str = "url, title, referrer, visitor_id, created_at";
-
-/// Visitors that had a verified widget session for person ?2 (workspace ?1).
-const VERIFIED_VISITORS_OF_PERSON: &str = "SELECT visitor_id FROM sessions
-     WHERE workspace_id = ?1 AND person_id = ?2 AND verified AND kind = 'widget'
-       AND visitor_id IS NOT NULL";
-
 /// Records a view with the person the visitor is known as now (the visitor must exist).
 pub async fn record(
     db: &Db,
     workspace_id: &str,
     visitor_id: &str,
     view: NewPageView<'_>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO page_views
-           (workspace_id, visitor_id, person_id, url, title, referrer, created_at)
-         VALUES (?1, ?2, (SELECT person_id FROM visitors WHERE workspace_id = ?1 AND id = ?2),
-                 ?3, ?4, ?5, ?6)",
-    )
-    .bind(workspace_id)
-    .bind(visitor_id)
-    .bind(view.url)
-    .bind(view.title)
-    .bind(view.referrer)
-    .bind(db::now_ms())
-    .execute(db)
-    .await?;
-    Ok(())
+) -> StoreResult<()> {
+    let record = PageViewRecord {
+        url: view.url,
+        title: view.title,
+        referrer: view.referrer,
+        created_at: db::now_ms(),
+    };
+    db.record_page_view(workspace_id, visitor_id, &record).await
 }
 
 /// A conversation's views, newest first: its visitor's and, when `verified_person_id` is
@@ -71,20 +36,9 @@ pub async fn for_conversation(
     workspace_id: &str,
     visitor_id: &str,
     verified_person_id: Option<&str>,
-) -> Result<Vec<PageView>, sqlx::Error> {
-    let rows: Vec<PageViewRow> = sqlx::query_as(&format!(
-        "SELECT {PAGE_VIEW_COLUMNS} FROM page_views
-         WHERE workspace_id = ?1
-           AND (visitor_id = ?3
-                OR (?2 IS NOT NULL AND visitor_id IN ({VERIFIED_VISITORS_OF_PERSON})))
-         ORDER BY created_at DESC, id DESC LIMIT {MAX_PAGE_VIEWS}"
-    ))
-    .bind(workspace_id)
-    .bind(verified_person_id)
-    .bind(visitor_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(PageView::from).collect())
+) -> StoreResult<Vec<PageView>> {
+    db.page_views_for_conversation(workspace_id, visitor_id, verified_person_id)
+        .await
 }
 
 /// A person's views, newest first: those recorded while a visitor was known as the person,
@@ -93,18 +47,6 @@ pub async fn for_person(
     db: &Db,
     workspace_id: &str,
     person_id: &str,
-) -> Result<Vec<PageView>, sqlx::Error> {
-    let rows: Vec<PageViewRow> = sqlx::query_as(&format!(
-        "SELECT {PAGE_VIEW_COLUMNS} FROM page_views
-         WHERE workspace_id = ?1
-           AND (person_id = ?2
-                OR visitor_id IN (SELECT id FROM visitors WHERE workspace_id = ?1 AND person_id = ?2)
-                OR visitor_id IN ({VERIFIED_VISITORS_OF_PERSON}))
-         ORDER BY created_at DESC, id DESC LIMIT {MAX_PAGE_VIEWS}"
-    ))
-    .bind(workspace_id)
-    .bind(person_id)
-    .fetch_all(db)
-    .await?;
-    Ok(rows.into_iter().map(PageView::from).collect())
+) -> StoreResult<Vec<PageView>> {
+    db.page_views_for_person(workspace_id, person_id).await
 }

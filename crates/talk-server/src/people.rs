@@ -1,6 +1,7 @@
 //! People (the CDP side): found and merged by normalised email or another merge field.
 
 use crate::db::{self, Db};
+use crate::store::{PersonKey, StoreError, StoreResult};
 use serde_json::{Map, Value};
 use talk_protocol::{field, FieldValue, PersonDetail, PersonSummary};
 
@@ -58,25 +59,6 @@ pub struct Person {
     pub fields: Fields,
     pub created_at: i64,
     pub last_seen_ip: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
-struct PersonRow {
-    id: String,
-    fields: String,
-    created_at: i64,
-    last_seen_ip: Option<String>,
-}
-
-impl From<PersonRow> for Person {
-    fn from(row: PersonRow) -> Self {
-        Person {
-            id: row.id,
-            fields: serde_json::from_str(&row.fields).unwrap_or_default(),
-            created_at: row.created_at,
-            last_seen_ip: row.last_seen_ip,
-        }
-    }
 }
 
 impl Person {
@@ -176,27 +158,6 @@ pub struct VisitorIdentity {
     pub claim: Option<Claim>,
 }
 
-#[derive(sqlx::FromRow)]
-struct VisitorIdentityRow {
-    person_id: Option<String>,
-    claimed_email: Option<String>,
-    claimed_first_name: Option<String>,
-    claimed_last_name: Option<String>,
-}
-
-impl From<VisitorIdentityRow> for VisitorIdentity {
-    fn from(row: VisitorIdentityRow) -> Self {
-        VisitorIdentity {
-            person_id: row.person_id,
-            claim: Claim::from_columns(
-                row.claimed_email,
-                row.claimed_first_name,
-                row.claimed_last_name,
-            ),
-        }
-    }
-}
-
 /// A non-blank text field, trimmed.
 pub fn text_field<'a>(fields: &'a Fields, name: &str) -> Option<&'a str> {
     fields
@@ -252,32 +213,13 @@ pub fn merge_fields(existing: &mut Fields, incoming: &Fields, strategy: MergeStr
     changed
 }
 
-const PERSON_COLUMNS: &str = "id, fields, created_at, last_seen_ip";
-
-pub async fn by_id(db: &Db, workspace_id: &str, id: &str) -> Result<Option<Person>, sqlx::Error> {
-    let row: Option<PersonRow> = sqlx::query_as(&format!(
-        "SELECT {PERSON_COLUMNS} FROM people WHERE workspace_id = ? AND id = ?"
-    ))
-    .bind(workspace_id)
-    .bind(id)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(Person::from))
+pub async fn by_id(db: &Db, workspace_id: &str, id: &str) -> StoreResult<Option<Person>> {
+    db.person_by_id(workspace_id, id).await
 }
 
-pub async fn by_email(
-    db: &Db,
-    workspace_id: &str,
-    email: &str,
-) -> Result<Option<Person>, sqlx::Error> {
-    let row: Option<PersonRow> = sqlx::query_as(&format!(
-        "SELECT {PERSON_COLUMNS} FROM people WHERE workspace_id = ? AND email_norm = ?"
-    ))
-    .bind(workspace_id)
-    .bind(normalize_email(email))
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(Person::from))
+pub async fn by_email(db: &Db, workspace_id: &str, email: &str) -> StoreResult<Option<Person>> {
+    db.person_by_email(workspace_id, &normalize_email(email))
+        .await
 }
 
 /// The oldest person whose fields match every `(name, value)` pair: `str::email` compared
@@ -286,73 +228,37 @@ pub async fn find_matching(
     db: &Db,
     workspace_id: &str,
     keys: &[(&str, &Value)],
-) -> Result<Option<Person>, sqlx::Error> {
-    if keys.is_empty() {
-        return Ok(None);
-    }
-    let mut conditions = Vec::new();
-    let mut binds = Vec::new();
-    for (name, value) in keys {
-        let path = format!("$.{}", Value::from(*name));
-        match (*name, value.as_str()) {
-            (field::EMAIL, Some(email)) => {
-                conditions.push("email_norm = ?");
-                binds.push(normalize_email(email));
-            }
-            (_, Some(text)) => {
-                conditions.push("trim(json_extract(fields, ?)) = ?");
-                binds.push(path);
-                binds.push(text.trim().to_string());
-            }
-            _ => {
-                conditions.push("json_extract(fields, ?) = json_extract(?, '$')");
-                binds.push(path);
-                binds.push(value.to_string());
-            }
-        }
-    }
-    let sql = format!(
-        "SELECT {PERSON_COLUMNS} FROM people WHERE workspace_id = ? AND {}
-         ORDER BY created_at, id LIMIT 1",
-        conditions.join(" AND ")
-    );
-    let mut query = sqlx::query_as::<_, PersonRow>(&sql).bind(workspace_id);
-    for bind in binds {
-        query = query.bind(bind);
-    }
-    Ok(query.fetch_optional(db).await?.map(Person::from))
+) -> StoreResult<Option<Person>> {
+    let keys: Vec<PersonKey> = keys
+        .iter()
+        .map(|(name, value)| match (*name, value.as_str()) {
+            (field::EMAIL, Some(email)) => PersonKey::Email(normalize_email(email)),
+            (_, Some(text)) => PersonKey::Text {
+                name: name.to_string(),
+                value: text.trim().to_string(),
+            },
+            _ => PersonKey::Exact {
+                name: name.to_string(),
+                json: value.to_string(),
+            },
+        })
+        .collect();
+    db.find_person(workspace_id, &keys).await
 }
 
 /// Creates a person with these fields; `None` when the email is taken.
-pub async fn insert(
-    db: &Db,
-    workspace_id: &str,
-    fields: &Fields,
-) -> Result<Option<Person>, sqlx::Error> {
+pub async fn insert(db: &Db, workspace_id: &str, fields: &Fields) -> StoreResult<Option<Person>> {
     let email = normalize_email(text_field(fields, field::EMAIL).unwrap_or_default());
-    let id = db::new_id();
-    let now = db::now_ms();
-    let inserted = sqlx::query(
-        "INSERT INTO people (id, workspace_id, email_norm, fields, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (workspace_id, email_norm) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(workspace_id)
-    .bind(&email)
-    .bind(Value::Object(fields.clone()).to_string())
-    .bind(now)
-    .bind(now)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1;
-    Ok(inserted.then(|| Person {
-        id,
+    let person = Person {
+        id: db::new_id(),
         fields: fields.clone(),
-        created_at: now,
+        created_at: db::now_ms(),
         last_seen_ip: None,
-    }))
+    };
+    let inserted = db
+        .insert_person(workspace_id, &person, &email, person.created_at)
+        .await?;
+    Ok(inserted.then_some(person))
 }
 
 /// Creates a person with these fields, or, when the email is taken (a concurrent create),
@@ -361,32 +267,22 @@ pub async fn create_or_get(
     db: &Db,
     workspace_id: &str,
     fields: &Fields,
-) -> Result<(Person, bool), sqlx::Error> {
+) -> StoreResult<(Person, bool)> {
     if let Some(person) = insert(db, workspace_id, fields).await? {
         return Ok((person, true));
     }
     let email = text_field(fields, field::EMAIL).unwrap_or_default();
     let existing = by_email(db, workspace_id, email)
         .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
+        .ok_or(StoreError::NotFound)?;
     Ok((existing, false))
 }
 
 /// Stores the person's fields (and the email they are matched by).
-pub async fn save(db: &Db, workspace_id: &str, person: &Person) -> Result<(), sqlx::Error> {
+pub async fn save(db: &Db, workspace_id: &str, person: &Person) -> StoreResult<()> {
     let email = normalize_email(person.text(field::EMAIL).unwrap_or_default());
-    sqlx::query(
-        "UPDATE people SET fields = ?, email_norm = ?, updated_at = ?
-         WHERE workspace_id = ? AND id = ?",
-    )
-    .bind(Value::Object(person.fields.clone()).to_string())
-    .bind(email)
-    .bind(db::now_ms())
-    .bind(workspace_id)
-    .bind(&person.id)
-    .execute(db)
-    .await?;
-    Ok(())
+    db.save_person(workspace_id, person, &email, db::now_ms())
+        .await
 }
 
 /// Records the IP the site's backend last saw the person at.
@@ -395,17 +291,10 @@ pub async fn record_source_ip(
     workspace_id: &str,
     person: &mut Person,
     ip: std::net::IpAddr,
-) -> Result<(), sqlx::Error> {
+) -> StoreResult<()> {
     let ip = ip.to_string();
-    sqlx::query(
-        "UPDATE people SET last_seen_ip = ?, last_seen_at = ? WHERE workspace_id = ? AND id = ?",
-    )
-    .bind(&ip)
-    .bind(db::now_ms())
-    .bind(workspace_id)
-    .bind(&person.id)
-    .execute(db)
-    .await?;
+    db.record_source_ip(workspace_id, &person.id, &ip, db::now_ms())
+        .await?;
     person.last_seen_ip = Some(ip);
     Ok(())
 }
@@ -416,14 +305,8 @@ pub async fn link_visitor(
     workspace_id: &str,
     visitor_id: &str,
     person_id: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE visitors SET person_id = ? WHERE workspace_id = ? AND id = ?")
-        .bind(person_id)
-        .bind(workspace_id)
-        .bind(visitor_id)
-        .execute(db)
-        .await?;
-    Ok(())
+) -> StoreResult<()> {
+    db.link_visitor(workspace_id, visitor_id, person_id).await
 }
 
 /// Links a visitor to the person whose email it typed and remembers what it typed, replacing
@@ -434,21 +317,9 @@ pub async fn record_claim(
     visitor_id: &str,
     person_id: &str,
     claim: &Claim,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE visitors
-         SET person_id = ?, claimed_email = ?, claimed_first_name = ?, claimed_last_name = ?
-         WHERE workspace_id = ? AND id = ?",
-    )
-    .bind(person_id)
-    .bind(&claim.email)
-    .bind(&claim.first_name)
-    .bind(&claim.last_name)
-    .bind(workspace_id)
-    .bind(visitor_id)
-    .execute(db)
-    .await?;
-    Ok(())
+) -> StoreResult<()> {
+    db.record_claim(workspace_id, visitor_id, person_id, claim)
+        .await
 }
 
 /// The visitor's link and claim; empty for a visitor never seen.
@@ -456,34 +327,17 @@ pub async fn visitor_identity(
     db: &Db,
     workspace_id: &str,
     visitor_id: &str,
-) -> Result<VisitorIdentity, sqlx::Error> {
-    let row: Option<VisitorIdentityRow> = sqlx::query_as(
-        "SELECT person_id, claimed_email, claimed_first_name, claimed_last_name
-         FROM visitors WHERE workspace_id = ? AND id = ?",
-    )
-    .bind(workspace_id)
-    .bind(visitor_id)
-    .fetch_optional(db)
-    .await?;
-    Ok(row.map(VisitorIdentity::from).unwrap_or_default())
+) -> StoreResult<VisitorIdentity> {
+    Ok(db
+        .visitor_identity(workspace_id, visitor_id)
+        .await?
+        .unwrap_or_default())
 }
 
 /// Records a visitor id the first time it is seen.
-pub async fn upsert_visitor(
-    db: &Db,
-    workspace_id: &str,
-    visitor_id: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO visitors (workspace_id, id, created_at) VALUES (?, ?, ?)
-         ON CONFLICT (workspace_id, id) DO NOTHING",
-    )
-    .bind(workspace_id)
-    .bind(visitor_id)
-    .bind(db::now_ms())
-    .execute(db)
-    .await?;
-    Ok(())
+pub async fn upsert_visitor(db: &Db, workspace_id: &str, visitor_id: &str) -> StoreResult<()> {
+    db.upsert_visitor(workspace_id, visitor_id, db::now_ms())
+        .await
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use crate::db::{self, Db};
 use crate::error::ApiError;
+use crate::store::{StoreError, StoreResult};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
@@ -63,7 +64,7 @@ pub enum TokenError {
     #[error("the token's signing key was retired")]
     KeyRetired,
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Store(#[from] StoreError),
 }
 
 impl From<TokenError> for ApiError {
@@ -85,7 +86,7 @@ impl From<TokenError> for ApiError {
                 "token_key_retired",
                 "the key that signed this token was retired: mint a new token",
             ),
-            TokenError::Database(error) => ApiError::Database(error),
+            TokenError::Store(error) => ApiError::Store(error),
         }
     }
 }
@@ -95,27 +96,15 @@ pub fn new_secret() -> String {
     db::random_hex(32)
 }
 
-const KEY_COLUMNS: &str = "kid, workspace_id, secret, retired_at";
-
 /// The key new tokens of this workspace are signed with: its newest key not retired.
-pub async fn active_key(db: &Db, workspace_id: &str) -> Result<SigningKey, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {KEY_COLUMNS} FROM signing_keys
-         WHERE workspace_id = ? AND retired_at IS NULL
-         ORDER BY created_at DESC LIMIT 1"
-    ))
-    .bind(workspace_id)
-    .fetch_one(db)
-    .await
+pub async fn active_key(db: &Db, workspace_id: &str) -> StoreResult<SigningKey> {
+    db.active_signing_key(workspace_id)
+        .await?
+        .ok_or(StoreError::NotFound)
 }
 
-async fn key_by_kid(db: &Db, kid: &str) -> Result<Option<SigningKey>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {KEY_COLUMNS} FROM signing_keys WHERE kid = ?"
-    ))
-    .bind(kid)
-    .fetch_optional(db)
-    .await
+async fn key_by_kid(db: &Db, kid: &str) -> StoreResult<Option<SigningKey>> {
+    db.signing_key(kid).await
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,36 +116,19 @@ pub enum KeyError {
     #[error("key {0:?} signs the workspace's new tokens: rotate first, then retire it")]
     ActiveKey(String),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Store(#[from] StoreError),
 }
 
 /// Adds a key that signs the workspace's tokens from now on; tokens signed by older keys
 /// keep verifying until those keys are retired. Returns the new key's id.
 pub async fn rotate_signing_key(db: &Db, workspace_id: &str) -> Result<String, KeyError> {
-    let mut tx = db.begin().await?;
-    // Strictly newer than every key, so the new key is the active one even within one ms.
-    let newest: Option<Option<i64>> = sqlx::query_scalar(
-        "SELECT (SELECT MAX(created_at) FROM signing_keys WHERE workspace_id = ?1)
-         FROM workspaces WHERE id = ?1",
-    )
-    .bind(workspace_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(newest) = newest else {
-        return Err(KeyError::UnknownWorkspace(workspace_id.to_string()));
-    };
-    let created_at = db::now_ms().max(newest.map_or(0, |newest| newest + 1));
     let kid = db::new_id();
-    sqlx::query(
-        "INSERT INTO signing_keys (kid, workspace_id, secret, created_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(&kid)
-    .bind(workspace_id)
-    .bind(new_secret())
-    .bind(created_at)
-    .execute(&mut *tx)
-    .await?;
-    tx.commit().await?;
+    if !db
+        .add_signing_key(workspace_id, &kid, &new_secret(), db::now_ms())
+        .await?
+    {
+        return Err(KeyError::UnknownWorkspace(workspace_id.to_string()));
+    }
     Ok(kid)
 }
 
@@ -173,11 +145,7 @@ pub async fn retire_signing_key(db: &Db, workspace_id: &str, kid: &str) -> Resul
     if active_key(db, workspace_id).await?.kid == kid {
         return Err(KeyError::ActiveKey(kid.to_string()));
     }
-    sqlx::query("UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL")
-        .bind(db::now_ms())
-        .bind(kid)
-        .execute(db)
-        .await?;
+    db.retire_signing_key(kid, db::now_ms()).await?;
     Ok(())
 }
 
@@ -246,21 +214,8 @@ pub async fn verify_socket_token(db: &Db, token: &str) -> Result<SocketClaims, T
 }
 
 /// Which of these keys are retired (for the live connections signed by them).
-pub async fn retired_among(db: &Db, kids: &[String]) -> Result<Vec<String>, sqlx::Error> {
-    let mut retired = Vec::new();
-    // A handful of keys per workspace: one short query per batch keeps the statement bounded.
-    for batch in kids.chunks(100) {
-        let placeholders = vec!["?"; batch.len()].join(", ");
-        let sql = format!(
-            "SELECT kid FROM signing_keys WHERE retired_at IS NOT NULL AND kid IN ({placeholders})"
-        );
-        let mut query = sqlx::query_scalar::<_, String>(&sql);
-        for kid in batch {
-            query = query.bind(kid);
-        }
-        retired.extend(query.fetch_all(db).await?);
-    }
-    Ok(retired)
+pub async fn retired_among(db: &Db, kids: &[String]) -> StoreResult<Vec<String>> {
+    db.retired_signing_keys(kids).await
 }
 
 pub fn now_secs() -> i64 {

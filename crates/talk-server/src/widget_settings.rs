@@ -3,6 +3,7 @@
 
 use crate::db::Db;
 use crate::error::{ApiError, ApiResult};
+use crate::store::{StoreError, StoreResult};
 use crate::validate::{checked_color, checked_optional_url, checked_text, checked_url};
 use talk_protocol::{
     GreetingTemplate, LauncherIcon, QuickLink, WidgetSettings, MAX_BOT_NAME_CHARS,
@@ -11,12 +12,8 @@ use talk_protocol::{
 };
 
 /// The settings of a workspace, or `None` if there is no such workspace.
-pub async fn load(db: &Db, workspace_id: &str) -> Result<Option<WidgetSettings>, sqlx::Error> {
-    let row: Option<(Option<String>, bool)> =
-        sqlx::query_as("SELECT widget_settings, names_required FROM workspaces WHERE id = ?")
-            .bind(workspace_id)
-            .fetch_optional(db)
-            .await?;
+pub async fn load(db: &Db, workspace_id: &str) -> StoreResult<Option<WidgetSettings>> {
+    let row = db.widget_settings(workspace_id).await?;
     Ok(row.map(|(stored, names_required)| {
         let mut settings: WidgetSettings = stored
             .and_then(|json| match serde_json::from_str(&json) {
@@ -33,20 +30,11 @@ pub async fn load(db: &Db, workspace_id: &str) -> Result<Option<WidgetSettings>,
 }
 
 /// Stores settings that passed [`validated`].
-pub async fn save(
-    db: &Db,
-    workspace_id: &str,
-    settings: &WidgetSettings,
-) -> Result<(), sqlx::Error> {
+pub async fn save(db: &Db, workspace_id: &str, settings: &WidgetSettings) -> StoreResult<()> {
     let json = serde_json::to_string(settings)
-        .map_err(|error| sqlx::Error::Protocol(format!("encoding widget settings: {error}")))?;
-    sqlx::query("UPDATE workspaces SET widget_settings = ?, names_required = ? WHERE id = ?")
-        .bind(json)
-        .bind(settings.names_required)
-        .bind(workspace_id)
-        .execute(db)
-        .await?;
-    Ok(())
+        .map_err(|error| StoreError::other(format!("encoding widget settings: {error}")))?;
+    db.save_widget_settings(workspace_id, &json, settings.names_required)
+        .await
 }
 
 /// The settings as they will be stored (trimmed, URLs and colours normalised), or the first

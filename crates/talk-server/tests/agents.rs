@@ -12,11 +12,12 @@ use talk_server::db;
 
 async fn session_expiry(app: &TestApp, cookie: &str) -> Option<i64> {
     let session_id = cookie.trim_start_matches("talk_agent=");
-    sqlx::query_scalar("SELECT expires_at FROM agent_sessions WHERE id_hash = ?")
-        .bind(db::sha256_hex(session_id))
-        .fetch_optional(&app.state.db)
+    app.sql
+        .opt_i64(
+            "SELECT expires_at FROM agent_sessions WHERE id_hash = $1",
+            &[db::sha256_hex(session_id).into()],
+        )
         .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -43,10 +44,10 @@ async fn login_sets_an_http_only_cookie_and_stores_only_its_hash() {
     let cookie = session_cookie(&answer).unwrap();
     let session_id = cookie.trim_start_matches("talk_agent=");
     assert_eq!(session_id.len(), 64);
-    let stored: Vec<String> = sqlx::query_scalar("SELECT id_hash FROM agent_sessions")
-        .fetch_all(&app.state.db)
-        .await
-        .unwrap();
+    let stored = app
+        .sql
+        .strings("SELECT id_hash FROM agent_sessions", &[])
+        .await;
     assert_eq!(stored, [db::sha256_hex(session_id)]);
 
     let me = app
@@ -109,11 +110,12 @@ async fn me_needs_a_live_session() {
     assert_eq!(forged.code(), "not_signed_in");
 
     let cookie = app.admin_cookie().await;
-    sqlx::query("UPDATE agent_sessions SET expires_at = ?")
-        .bind(db::now_ms() - 1)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    app.sql
+        .execute(
+            "UPDATE agent_sessions SET expires_at = $1",
+            &[(db::now_ms() - 1).into()],
+        )
+        .await;
     let expired = app
         .as_agent(&cookie, Method::GET, "/v1/agent/me", None)
         .await;
@@ -133,11 +135,12 @@ async fn using_a_session_slides_its_expiry() {
     let app = test_app().await;
     let cookie = app.admin_cookie().await;
     let one_day = 24 * 60 * 60 * 1000;
-    sqlx::query("UPDATE agent_sessions SET expires_at = ?")
-        .bind(db::now_ms() + one_day)
-        .execute(&app.state.db)
-        .await
-        .unwrap();
+    app.sql
+        .execute(
+            "UPDATE agent_sessions SET expires_at = $1",
+            &[(db::now_ms() + one_day).into()],
+        )
+        .await;
     let me = app
         .as_agent(&cookie, Method::GET, "/v1/agent/me", None)
         .await;

@@ -260,14 +260,13 @@ impl World {
         let db = &app.state.db;
         let workspace_id = app.workspace.workspace_id.clone();
         let other = create_workspace(db, "Other").await.unwrap();
+        let sql = &app.sql;
         let admin_of = |workspace_id: String| async move {
-            sqlx::query_scalar::<_, String>(
-                "SELECT id FROM agents WHERE workspace_id = ? AND role = 'admin'",
+            sql.string(
+                "SELECT id FROM agents WHERE workspace_id = $1 AND role = 'admin'",
+                &[workspace_id.into()],
             )
-            .bind(workspace_id)
-            .fetch_one(db)
             .await
-            .unwrap()
         };
         let admin_id = admin_of(workspace_id.clone()).await;
         let other_admin_id = admin_of(other.workspace_id.clone()).await;
@@ -306,10 +305,7 @@ impl World {
             widget_visitor(&server, &app.workspace.capture_key, visitor_id(2), None).await;
         let visitor_c = widget_visitor(&server, &other.capture_key, visitor_id(3), None).await;
 
-        let (_, revoked_api_key) =
-            workspaces::insert_api_key(&mut db.acquire().await.unwrap(), &workspace_id)
-                .await
-                .unwrap();
+        let (_, revoked_api_key) = workspaces::insert_api_key(db, &workspace_id).await.unwrap();
         workspaces::revoke_api_key(db, &revoked_api_key)
             .await
             .unwrap();
@@ -404,11 +400,13 @@ impl World {
             },
             Caller::Expired => {
                 let cookie = self.cookie(&self.expired_agent_id).await;
-                sqlx::query("UPDATE agent_sessions SET expires_at = 0 WHERE agent_id = ?")
-                    .bind(&self.expired_agent_id)
-                    .execute(&self.app().state.db)
-                    .await
-                    .unwrap();
+                self.app()
+                    .sql
+                    .execute(
+                        "UPDATE agent_sessions SET expires_at = 0 WHERE agent_id = $1",
+                        &[(&self.expired_agent_id).into()],
+                    )
+                    .await;
                 Credentials {
                     capture_key: Some(w1.capture_key.clone()),
                     visitor_id: Some(self.visitor_a.id.clone()),
@@ -434,14 +432,11 @@ impl World {
             Target::Person => self.person_a.clone(),
             Target::Agent => insert_agent(&self.server, "victim").await,
             Target::ApiKeyId => {
-                workspaces::insert_api_key(
-                    &mut db.acquire().await.unwrap(),
-                    &self.app().workspace.workspace_id,
-                )
-                .await
-                .unwrap()
-                .0
-                .id
+                workspaces::insert_api_key(db, &self.app().workspace.workspace_id)
+                    .await
+                    .unwrap()
+                    .0
+                    .id
             }
         }
     }
@@ -648,18 +643,23 @@ fn with_peer(mut request: Request<Body>) -> Request<Body> {
 /// An agent of workspace 1 written straight into the database (no password hashing: it
 /// never signs in with one).
 async fn insert_agent(server: &Server, name: &str) -> String {
-    let db = &server.app.state.db;
-    agents::insert(
-        &mut db.acquire().await.unwrap(),
-        &server.app.workspace.workspace_id,
-        &format!("{name}-{}@example.com", talk_server::db::random_hex(4)),
-        name,
-        AgentRole::Agent,
-        None,
-        "not a password hash",
-    )
-    .await
-    .unwrap()
+    let agent = talk_server::store::AgentRecord {
+        id: talk_server::db::new_id(),
+        email: format!("{name}-{}@example.com", talk_server::db::random_hex(4)),
+        name: name.to_string(),
+        role: AgentRole::Agent,
+        photo_url: None,
+        password_hash: "not a password hash".to_string(),
+        created_at: talk_server::db::now_ms(),
+    };
+    server
+        .app
+        .state
+        .db
+        .insert_agent(&server.app.workspace.workspace_id, &agent)
+        .await
+        .unwrap();
+    agent.id
 }
 
 async fn widget_visitor(

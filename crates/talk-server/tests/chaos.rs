@@ -1,8 +1,8 @@
 //! Chaos: a few dozen visitors and an agent talk through the real `talk-server` binary (its
-//! own process, a SQLite file, loopback sockets) while a TCP proxy between them and the server
-//! cuts 1,000 WebSocket connections at random times, the clients themselves close sockets
-//! abruptly, and the server is killed with SIGKILL and restarted (same database file, same
-//! port) several times mid-load.
+//! own process, a SQLite file or, under `scripts/postgres.sh`, a PostgreSQL database,
+//! loopback sockets) while a TCP proxy between them and the server cuts 1,000 WebSocket
+//! connections at random times, the clients themselves close sockets abruptly, and the server
+//! is killed with SIGKILL and restarted (same database, same port) several times mid-load.
 //!
 //! The clients follow the widget's rules (`src/runtime/core.rs`, `outbox.rs`): every message
 //! has a client UUID and is resent under it after a reconnect until it is acknowledged, a new
@@ -18,6 +18,10 @@
 //! `TALK_CHAOS_SEED=<n>` replays a run's random choices (the drop and kill schedule, which
 //! socket is cut, what clients write and when); the seed is printed on every run. Thread
 //! timing still varies between runs.
+
+#[allow(dead_code)]
+#[path = "common/sql.rs"]
+mod sql;
 
 use futures_util::{SinkExt, StreamExt};
 use rand::rngs::StdRng;
@@ -414,7 +418,9 @@ struct ServerProcess {
     addr: SocketAddr,
     env: Vec<(&'static str, String)>,
     dir: PathBuf,
-    database: PathBuf,
+    /// A SQLite file in the run's folder, or a fresh database on the PostgreSQL server
+    /// `TALK_TEST_DATABASE_URL` names (`scripts/postgres.sh`).
+    database: String,
     log: PathBuf,
     capture_key: String,
     api_key: String,
@@ -428,13 +434,11 @@ impl ServerProcess {
         let addr = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port");
-        let database = dir.join("talk.db");
+        let database = sql::test_database_url(dir).await;
+        eprintln!("chaos: database {database}");
         let env = vec![
             ("TALK_LISTEN", addr.to_string()),
-            (
-                "TALK_DATABASE_URL",
-                format!("sqlite://{}", database.display()),
-            ),
+            ("TALK_DATABASE_URL", database.clone()),
             // The clients know the server only through the proxy.
             ("TALK_PUBLIC_URL", format!("http://{public}")),
             // Every client is 127.0.0.1 and reconnects a lot: the per-IP limits would refuse
@@ -536,48 +540,48 @@ struct Stored {
     messages: Vec<Message>,
 }
 
-async fn read_database(path: &Path) -> Stored {
-    use sqlx::Row;
-    // The server's own journal mode: this may run beside it.
-    let options = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-    let pool = sqlx::SqlitePool::connect_with(options)
+async fn read_database(url: &str) -> Stored {
+    // SQLite: this may run beside the server, which keeps the file in WAL mode.
+    let sql = sql::Sql::connect(url).await;
+    let conversations = sql
+        .text_i64_pairs("SELECT id, last_seq FROM conversations", &[])
         .await
-        .expect("open the database");
-    let conversations = sqlx::query("SELECT id, last_seq FROM conversations")
-        .fetch_all(&pool)
-        .await
-        .expect("conversations")
         .into_iter()
-        .map(|row| (row.get::<String, _>(0), row.get::<i64, _>(1)))
         .collect();
-    let messages = sqlx::query(
-        "SELECT id, conversation_id, seq, author_kind, body, client_msg_id, created_at
-         FROM messages ORDER BY conversation_id, seq",
-    )
-    .fetch_all(&pool)
-    .await
-    .expect("messages")
-    .into_iter()
-    .map(|row| Message {
-        id: row.get(0),
-        conversation_id: row.get(1),
-        seq: row.get(2),
-        author: talk_protocol::Author {
-            kind: match row.get::<String, _>(3).as_str() {
-                "visitor" => AuthorKind::Visitor,
-                "agent" => AuthorKind::Agent,
-                _ => AuthorKind::Bot,
+    type Row = (String, String, i64, String, String, Option<String>, i64);
+    const MESSAGES: &str = "SELECT id, conversation_id, seq, author_kind, body, client_msg_id,
+                                   created_at
+                            FROM messages ORDER BY conversation_id, seq";
+    let rows: Vec<Row> = match &sql {
+        sql::Sql::Sqlite(pool) => sqlx::query_as(MESSAGES).fetch_all(pool).await,
+        sql::Sql::Postgres(pool) => sqlx::query_as(MESSAGES).fetch_all(pool).await,
+    }
+    .expect("messages");
+    let messages = rows
+        .into_iter()
+        .map(
+            |(id, conversation_id, seq, author_kind, body, client_msg_id, created_at)| Message {
+                id,
+                conversation_id,
+                seq,
+                author: talk_protocol::Author {
+                    kind: match author_kind.as_str() {
+                        "visitor" => AuthorKind::Visitor,
+                        "agent" => AuthorKind::Agent,
+                        _ => AuthorKind::Bot,
+                    },
+                    name: None,
+                },
+                body,
+                client_msg_id,
+                created_at,
             },
-            name: None,
-        },
-        body: row.get(4),
-        client_msg_id: row.get(5),
-        created_at: row.get(6),
-    })
-    .collect();
-    pool.close().await;
+        )
+        .collect();
+    match sql {
+        sql::Sql::Sqlite(pool) => pool.close().await,
+        sql::Sql::Postgres(pool) => pool.close().await,
+    }
     Stored {
         conversations,
         messages,

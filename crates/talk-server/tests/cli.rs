@@ -1,5 +1,9 @@
 //! The operator contract of the built binary.
 
+#[allow(dead_code)]
+#[path = "common/sql.rs"]
+mod sql;
+
 use std::process::Command;
 
 #[test]
@@ -74,13 +78,10 @@ fn invalid_config_path_fails_cleanly() {
     assert!(output.stdout.is_empty());
 }
 
-fn talk_server(database: &std::path::Path, args: &[&str]) -> std::process::Output {
+fn talk_server(database_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_talk-server"))
         .args(args)
-        .env(
-            "TALK_DATABASE_URL",
-            format!("sqlite://{}", database.display()),
-        )
+        .env("TALK_DATABASE_URL", database_url)
         .output()
         .unwrap()
 }
@@ -94,31 +95,33 @@ fn json_line(output: &std::process::Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
-#[test]
-fn keys_rotate_and_retire_print_json() {
+/// On SQLite, or on PostgreSQL under `scripts/postgres.sh`.
+#[tokio::test]
+async fn keys_rotate_and_retire_print_json() {
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("talk.db");
+    let database = sql::test_database_url(dir.path()).await;
+    let database = database.as_str();
     let created = json_line(&talk_server(
-        &database,
+        database,
         &["workspace", "create", "--name", "Acme", "--json"],
     ));
     let workspace_id = created["workspace_id"].as_str().unwrap();
 
     let first = json_line(&talk_server(
-        &database,
+        database,
         &["keys", "rotate", "--workspace", workspace_id],
     ));
     assert_eq!(first["workspace_id"], workspace_id);
     let first_kid = first["kid"].as_str().unwrap();
     let second = json_line(&talk_server(
-        &database,
+        database,
         &["keys", "rotate", "--workspace", workspace_id],
     ));
     let second_kid = second["kid"].as_str().unwrap();
     assert_ne!(first_kid, second_kid);
 
     let retired = json_line(&talk_server(
-        &database,
+        database,
         &[
             "keys",
             "retire",
@@ -136,7 +139,7 @@ fn keys_rotate_and_retire_print_json() {
     // The key that signs new tokens can't be retired, nor a key that doesn't exist.
     for kid in [second_kid, "nope"] {
         let refused = talk_server(
-            &database,
+            database,
             &["keys", "retire", "--workspace", workspace_id, "--kid", kid],
         );
         assert!(!refused.status.success(), "{kid}");

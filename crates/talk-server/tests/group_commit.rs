@@ -21,11 +21,12 @@ fn visitor_message(body: String, client_msg_id: Option<String>) -> NewMessage {
 }
 
 async fn stored_seqs(app: &common::TestApp, conversation_id: &str) -> Vec<i64> {
-    sqlx::query_scalar("SELECT seq FROM messages WHERE conversation_id = ? ORDER BY seq")
-        .bind(conversation_id)
-        .fetch_all(&app.state.db)
+    app.sql
+        .i64s(
+            "SELECT seq FROM messages WHERE conversation_id = $1 ORDER BY seq",
+            &[conversation_id.into()],
+        )
         .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -111,19 +112,22 @@ async fn a_failing_message_fails_alone_and_resends_are_answered_with_the_origina
         "one message for one client id"
     );
 
-    let bodies: Vec<String> =
-        sqlx::query_scalar("SELECT body FROM messages WHERE conversation_id = ? AND seq >= ?")
-            .bind(&conversation_id)
-            .bind(good.seq.min(first_copy.seq))
-            .fetch_all(&app.state.db)
-            .await
-            .unwrap();
+    let bodies = app
+        .sql
+        .strings(
+            "SELECT body FROM messages WHERE conversation_id = $1 AND seq >= $2",
+            &[
+                (&conversation_id).into(),
+                good.seq.min(first_copy.seq).into(),
+            ],
+        )
+        .await;
     assert_eq!(bodies.len(), 2, "good and one copy of twice: {bodies:?}");
     assert!(bodies.contains(&"good".to_string()) && bodies.contains(&"twice".to_string()));
-    let lost: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE body = 'lost?'")
-        .fetch_one(&app.state.db)
-        .await
-        .unwrap();
+    let lost = app
+        .sql
+        .i64("SELECT COUNT(*) FROM messages WHERE body = 'lost?'", &[])
+        .await;
     assert_eq!(lost, 0);
 }
 
@@ -152,12 +156,13 @@ async fn refused_messages_use_no_seq_and_a_visitor_message_reopens_once() {
     .unwrap();
     assert!(matches!(resent, Appended::Duplicate(ref message) if message.id == first.id));
 
-    let workspace_id: String =
-        sqlx::query_scalar("SELECT workspace_id FROM conversations WHERE id = ?")
-            .bind(&conversation_id)
-            .fetch_one(&app.state.db)
-            .await
-            .unwrap();
+    let workspace_id = app
+        .sql
+        .string(
+            "SELECT workspace_id FROM conversations WHERE id = $1",
+            &[(&conversation_id).into()],
+        )
+        .await;
     conversations::set_status(
         &app.state.db,
         &workspace_id,
@@ -189,11 +194,13 @@ async fn refused_messages_use_no_seq_and_a_visitor_message_reopens_once() {
     };
     assert!(!reopened, "already open");
 
-    let (status, last_seq): (String, i64) =
-        sqlx::query_as("SELECT status, last_seq FROM conversations WHERE id = ?")
-            .bind(&conversation_id)
-            .fetch_one(&app.state.db)
-            .await
-            .unwrap();
+    let (status, last_seq) = app
+        .sql
+        .text_i64_pairs(
+            "SELECT status, last_seq FROM conversations WHERE id = $1",
+            &[(&conversation_id).into()],
+        )
+        .await
+        .remove(0);
     assert_eq!((status.as_str(), last_seq), ("open", first.seq + 2));
 }

@@ -115,11 +115,14 @@ async fn agent_closes_reopens_and_assigns_and_every_tab_hears() {
     let other = talk_server::create_workspace(&server.app.state.db, "Other")
         .await
         .unwrap();
-    let foreign_agent: String = sqlx::query_scalar("SELECT id FROM agents WHERE workspace_id = ?")
-        .bind(&other.workspace_id)
-        .fetch_one(&server.app.state.db)
-        .await
-        .unwrap();
+    let foreign_agent = server
+        .app
+        .sql
+        .string(
+            "SELECT id FROM agents WHERE workspace_id = $1",
+            &[(&other.workspace_id).into()],
+        )
+        .await;
     for agent_id in [foreign_agent.as_str(), "nobody"] {
         let refused = server
             .app

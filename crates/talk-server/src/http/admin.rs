@@ -196,8 +196,7 @@ pub async fn create_api_key(
     State(state): State<AppState>,
     AdminSession(admin): AdminSession,
 ) -> ApiResult<(StatusCode, Json<NewApiKeyResponse>)> {
-    let mut conn = state.db.acquire().await?;
-    let (info, key) = workspaces::insert_api_key(&mut conn, &admin.workspace_id).await?;
+    let (info, key) = workspaces::insert_api_key(&state.db, &admin.workspace_id).await?;
     Ok((StatusCode::CREATED, Json(NewApiKeyResponse { info, key })))
 }
 

@@ -5,6 +5,7 @@ use super::{ApiJson, ApiKeyWorkspace};
 use crate::db::{self, Db};
 use crate::error::{ApiError, ApiResult};
 use crate::people::{self, FieldKind, Fields, MergeStrategy, Person};
+use crate::store::{SessionRecord, StoreError};
 use crate::tokens::{self, TalkClaims};
 use crate::AppState;
 use axum::extract::State;
@@ -267,12 +268,9 @@ async fn update(db: &Db, workspace_id: &str, merge: &Merge, person: &mut Person)
     if merge.apply_to(person) {
         people::save(db, workspace_id, person)
             .await
-            .map_err(|error| {
-                if db::is_unique_violation(&error) {
-                    email_in_use()
-                } else {
-                    error.into()
-                }
+            .map_err(|error| match error {
+                StoreError::Conflict { .. } => email_in_use(),
+                error => error.into(),
             })?;
     }
     Ok(())
@@ -335,16 +333,18 @@ pub async fn create(
 
     let session_id = db::new_id();
     let now = db::now_ms();
-    sqlx::query(
-        "INSERT INTO sessions (id, workspace_id, visitor_id, person_id, verified, kind, created_at)
-         VALUES (?, ?, NULL, ?, TRUE, 'api', ?)",
-    )
-    .bind(&session_id)
-    .bind(&workspace_id)
-    .bind(&person.id)
-    .bind(now)
-    .execute(&state.db)
-    .await?;
+    state
+        .db
+        .insert_session(&SessionRecord {
+            id: &session_id,
+            workspace_id: &workspace_id,
+            visitor_id: None,
+            person_id: Some(&person.id),
+            verified: true,
+            kind: "api",
+            created_at: now,
+        })
+        .await?;
 
     let issued_at = tokens::now_secs();
     let claims = TalkClaims {

@@ -115,18 +115,18 @@ pub async fn start_session(
     };
 
     let session_id = db::new_id();
-    sqlx::query(
-        "INSERT INTO sessions (id, workspace_id, visitor_id, person_id, verified, kind, created_at)
-         VALUES (?, ?, ?, ?, ?, 'widget', ?)",
-    )
-    .bind(&session_id)
-    .bind(&workspace.id)
-    .bind(&visitor_id)
-    .bind(&person_id)
-    .bind(verified)
-    .bind(db::now_ms())
-    .execute(&state.db)
-    .await?;
+    state
+        .db
+        .insert_session(&crate::store::SessionRecord {
+            id: &session_id,
+            workspace_id: &workspace.id,
+            visitor_id: Some(&visitor_id),
+            person_id: person_id.as_deref(),
+            verified,
+            kind: "widget",
+            created_at: db::now_ms(),
+        })
+        .await?;
 
     let settings = &state.settings;
     let issued_at = tokens::now_secs();

@@ -138,7 +138,7 @@ async fn authenticate(
     match tokens::verify_socket_token(&state.db, &token).await {
         Ok(claims) => Ok(claims),
         Err(TokenError::Expired) => Err((close_code::TOKEN_EXPIRED, "token expired")),
-        Err(TokenError::Database(error)) => {
+        Err(TokenError::Store(error)) => {
             tracing::error!(%error, "socket auth");
             Err((INTERNAL_ERROR, "internal error"))
         }

@@ -372,11 +372,12 @@ impl SseReader {
 
 /// The workspace's admin agent (created with the workspace).
 pub async fn admin_agent_id(app: &TestApp) -> String {
-    sqlx::query_scalar("SELECT id FROM agents WHERE workspace_id = ?")
-        .bind(&app.workspace.workspace_id)
-        .fetch_one(&app.state.db)
+    app.sql
+        .string(
+            "SELECT id FROM agents WHERE workspace_id = $1",
+            &[(&app.workspace.workspace_id).into()],
+        )
         .await
-        .unwrap()
 }
 
 pub fn conversation_updated(event: ServerEvent) -> Conversation {

@@ -1,4 +1,5 @@
-//! Shared test helpers: a real SQLite file in a temp dir, in-process HTTP calls and a real
+//! Shared test helpers: a real database (a SQLite file in a temp dir, or a fresh PostgreSQL
+//! database when `TALK_TEST_DATABASE_URL` names a server), in-process HTTP calls and a real
 //! server for sockets.
 #![allow(dead_code)]
 
@@ -14,11 +15,17 @@ use tempfile::TempDir;
 use tower::ServiceExt;
 
 pub mod live;
+pub mod sql;
+
+#[allow(unused_imports)]
+pub use sql::{Bind, Sql};
 
 pub struct TestApp {
     pub state: AppState,
     pub router: Router,
     pub workspace: NewWorkspace,
+    /// Direct SQL on the same database, for what the API doesn't show.
+    pub sql: Sql,
     _dir: TempDir,
 }
 
@@ -55,14 +62,16 @@ impl Answer {
 pub async fn test_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings {
-        database_url: format!("sqlite://{}", dir.path().join("talk.db").display()),
+        database_url: sql::test_database_url(dir.path()).await,
         widget_dir: dir.path().join("dist"),
         ..Settings::default()
     };
     configure(&mut settings);
     let state = AppState::connect(settings).await.unwrap();
     let workspace = create_workspace(&state.db, "Test").await.unwrap();
+    let sql = Sql::connect(&state.settings.database_url).await;
     TestApp {
+        sql,
         router: app(state.clone()),
         state,
         workspace,
@@ -223,11 +232,12 @@ impl TestApp {
     }
 
     pub async fn people_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE workspace_id = ?")
-            .bind(&self.workspace.workspace_id)
-            .fetch_one(&self.state.db)
+        self.sql
+            .i64(
+                "SELECT COUNT(*) FROM people WHERE workspace_id = $1",
+                &[(&self.workspace.workspace_id).into()],
+            )
             .await
-            .unwrap()
     }
 
     /// A conversation started in a widget session, written straight into the database as
@@ -236,22 +246,21 @@ impl TestApp {
     pub async fn conversation_in_session(&self, session_id: &str) -> String {
         let conversation_id = talk_server::db::new_id();
         let now = talk_server::db::now_ms();
-        let inserted = sqlx::query(
-            "INSERT INTO conversations
-               (id, workspace_id, visitor_id, person_id, session_id, verified, created_at, updated_at)
-             SELECT ?1, s.workspace_id, s.visitor_id,
-                    COALESCE(s.person_id, v.person_id), s.id, s.verified, ?2, ?2
-             FROM sessions s
-             LEFT JOIN visitors v ON v.workspace_id = s.workspace_id AND v.id = s.visitor_id
-             WHERE s.id = ?3",
-        )
-        .bind(&conversation_id)
-        .bind(now)
-        .bind(session_id)
-        .execute(&self.state.db)
-        .await
-        .unwrap();
-        assert_eq!(inserted.rows_affected(), 1, "no session {session_id}");
+        let inserted = self
+            .sql
+            .execute(
+                "INSERT INTO conversations
+                   (id, workspace_id, visitor_id, person_id, session_id, verified, created_at,
+                    updated_at)
+                 SELECT $1, s.workspace_id, s.visitor_id,
+                        COALESCE(s.person_id, v.person_id), s.id, s.verified, $2, $2
+                 FROM sessions s
+                 LEFT JOIN visitors v ON v.workspace_id = s.workspace_id AND v.id = s.visitor_id
+                 WHERE s.id = $3",
+                &[(&conversation_id).into(), now.into(), session_id.into()],
+            )
+            .await;
+        assert_eq!(inserted, 1, "no session {session_id}");
         conversation_id
     }
 
@@ -266,14 +275,15 @@ impl TestApp {
 
     /// The workspace's active signing key: (kid, secret).
     pub async fn signing_key(&self) -> (String, String) {
-        sqlx::query_as(
-            "SELECT kid, secret FROM signing_keys WHERE workspace_id = ? AND retired_at IS NULL
-             ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(&self.workspace.workspace_id)
-        .fetch_one(&self.state.db)
-        .await
-        .unwrap()
+        self.sql
+            .text_pairs(
+                "SELECT kid, secret FROM signing_keys
+                 WHERE workspace_id = $1 AND retired_at IS NULL
+                 ORDER BY created_at DESC LIMIT 1",
+                &[(&self.workspace.workspace_id).into()],
+            )
+            .await
+            .remove(0)
     }
 
     /// Signs arbitrary claims with this workspace's key (for expired or odd tokens).

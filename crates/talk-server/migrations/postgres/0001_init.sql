@@ -1,0 +1,137 @@
+-- The PostgreSQL schema: the SQLite migrations 0001–0005 as one, in PostgreSQL's types.
+-- Ids are 24 lowercase hex chars; times are Unix milliseconds (BIGINT). JSON is kept as
+-- TEXT, as in SQLite, and cast to jsonb where a query looks inside it. Uniqueness
+-- constraints carry the names the store reports conflicts under (crate::store::constraint).
+
+CREATE TABLE workspaces (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    capture_key     TEXT NOT NULL CONSTRAINT workspaces_capture_key UNIQUE,
+    names_required  BOOLEAN NOT NULL DEFAULT FALSE,
+    -- JSON array of origins; empty means every origin may start a widget session.
+    allowed_origins TEXT NOT NULL DEFAULT '[]',
+    created_at      BIGINT NOT NULL,
+    -- JSON of talk_protocol::WidgetSettings; NULL means the defaults.
+    widget_settings TEXT
+);
+
+CREATE TABLE signing_keys (
+    kid          TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    secret       TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    retired_at   BIGINT
+);
+CREATE INDEX signing_keys_workspace ON signing_keys(workspace_id);
+
+CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    key_hash     TEXT NOT NULL CONSTRAINT api_keys_key_hash UNIQUE,
+    created_at   BIGINT NOT NULL,
+    revoked_at   BIGINT,
+    prefix       TEXT
+);
+CREATE INDEX api_keys_workspace ON api_keys(workspace_id);
+
+CREATE TABLE agents (
+    id            TEXT PRIMARY KEY,
+    workspace_id  TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    email         TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    role          TEXT NOT NULL CHECK (role IN ('admin', 'agent')),
+    created_at    BIGINT NOT NULL,
+    presence      TEXT NOT NULL DEFAULT 'away' CHECK (presence IN ('online', 'away')),
+    photo_url     TEXT,
+    CONSTRAINT agents_email UNIQUE (workspace_id, email)
+);
+CREATE INDEX agents_email_lookup ON agents(email);
+
+CREATE TABLE people (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    email_norm   TEXT NOT NULL,
+    fields       TEXT NOT NULL DEFAULT '{}',
+    created_at   BIGINT NOT NULL,
+    updated_at   BIGINT NOT NULL,
+    last_seen_ip TEXT,
+    last_seen_at BIGINT,
+    CONSTRAINT people_email UNIQUE (workspace_id, email_norm)
+);
+
+CREATE TABLE visitors (
+    workspace_id       TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    id                 TEXT NOT NULL,
+    person_id          TEXT REFERENCES people(id) ON DELETE SET NULL,
+    created_at         BIGINT NOT NULL,
+    claimed_email      TEXT,
+    claimed_first_name TEXT,
+    claimed_last_name  TEXT,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX visitors_person ON visitors(workspace_id, person_id);
+
+CREATE TABLE sessions (
+    id           TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    visitor_id   TEXT,
+    person_id    TEXT REFERENCES people(id) ON DELETE SET NULL,
+    verified     BOOLEAN NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('api', 'widget')),
+    created_at   BIGINT NOT NULL
+);
+CREATE INDEX sessions_person ON sessions(workspace_id, person_id, verified);
+
+CREATE TABLE conversations (
+    id               TEXT PRIMARY KEY,
+    workspace_id     TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    visitor_id       TEXT NOT NULL,
+    person_id        TEXT REFERENCES people(id) ON DELETE SET NULL,
+    session_id       TEXT NOT NULL REFERENCES sessions(id),
+    verified         BOOLEAN NOT NULL,
+    status           TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    last_seq         BIGINT NOT NULL DEFAULT 0,
+    created_at       BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL,
+    assignee_id      TEXT REFERENCES agents(id) ON DELETE SET NULL,
+    visitor_read_seq BIGINT NOT NULL DEFAULT 0,
+    agent_read_seq   BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX conversations_visitor ON conversations(workspace_id, visitor_id);
+CREATE INDEX conversations_person ON conversations(workspace_id, person_id);
+CREATE INDEX conversations_recent ON conversations(workspace_id, created_at);
+
+CREATE TABLE messages (
+    id              TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    seq             BIGINT NOT NULL,
+    author_kind     TEXT NOT NULL CHECK (author_kind IN ('visitor', 'agent', 'bot')),
+    author_name     TEXT,
+    body            TEXT NOT NULL,
+    client_msg_id   TEXT,
+    created_at      BIGINT NOT NULL,
+    CONSTRAINT messages_seq UNIQUE (conversation_id, seq),
+    CONSTRAINT messages_client_msg_id UNIQUE (conversation_id, client_msg_id)
+);
+
+CREATE TABLE page_views (
+    id           BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+    visitor_id   TEXT NOT NULL,
+    person_id    TEXT REFERENCES people(id) ON DELETE SET NULL,
+    url          TEXT NOT NULL,
+    title        TEXT,
+    referrer     TEXT,
+    created_at   BIGINT NOT NULL
+);
+CREATE INDEX page_views_visitor ON page_views(workspace_id, visitor_id, created_at);
+CREATE INDEX page_views_person ON page_views(workspace_id, person_id);
+
+CREATE TABLE agent_sessions (
+    id_hash    TEXT PRIMARY KEY,
+    agent_id   TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX agent_sessions_agent ON agent_sessions(agent_id);

@@ -1,0 +1,1239 @@
+//! The PostgreSQL store: several talk-server nodes can share one database. Migrations:
+//! `migrations/postgres`. The SQL is SQLite's where both engines accept it; what differs:
+//!
+//! - **Group commit.** In PostgreSQL one failing statement aborts the whole transaction, so
+//!   no statement of a batch may fail on a message's account. Each message is one statement
+//!   that locks its conversation row (`SELECT … FOR UPDATE`), inserts with `ON CONFLICT
+//!   (conversation_id, client_msg_id) DO NOTHING` at `last_seq + 1` and moves `last_seq`
+//!   only if the insert happened: a resend inserts nothing and uses no seq, a conversation
+//!   that is gone matches no row. The row lock orders writers of one conversation across
+//!   nodes, so seqs have no gaps and no duplicates; a batch takes its locks in conversation
+//!   id order, so two nodes' batches cannot deadlock. Should a batch fail anyway, each of
+//!   its messages is retried in a transaction of its own, so one bad message fails alone.
+//! - **Conversation cap.** SQLite's single writer made "count open conversations, then
+//!   insert" atomic; here a transaction-scoped advisory lock on the visitor does.
+//! - JSON fields are read with `::jsonb`, retired keys with `= ANY($1)`.
+
+use super::rows::*;
+use super::sqlite::{change_sql, VERIFIED_VISITORS_OF_PERSON};
+use super::{
+    author_kind_text, constraint, presence_text, role_text, status_text, AgentRecord, ApiKeyRecord,
+    Committed, ConversationChange, PageViewRecord, PersonKey, SessionRecord, Store, StoreError,
+    StoreResult, WorkspaceRecord,
+};
+use crate::conversations::{InboxFilter, InboxRowPage, NewConversation, NewMessage, Viewer};
+use crate::people::{Claim, Person, VisitorIdentity};
+use crate::tokens::SigningKey;
+use crate::workspaces::Workspace;
+use async_trait::async_trait;
+use serde_json::Value;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgConnection, PgPool};
+use talk_protocol::{
+    AgentProfile, ApiKeyInfo, Conversation, InboxConversation, Message, OnlineAgent, PageView,
+    Presence, MAX_PAGE_VIEWS,
+};
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// Maps an engine error: no row → not found; a unique violation → conflict under the
+/// constraint's name (the migrations name them as [`constraint`] does); anything else →
+/// other.
+fn store_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(database) if database.is_unique_violation() => StoreError::Conflict {
+            constraint: database.constraint().unwrap_or("unknown").to_string(),
+        },
+        _ => StoreError::Other(Box::new(error)),
+    }
+}
+
+trait OrStoreError<T> {
+    fn se(self) -> StoreResult<T>;
+}
+
+impl<T> OrStoreError<T> for Result<T, sqlx::Error> {
+    fn se(self) -> StoreResult<T> {
+        self.map_err(store_error)
+    }
+}
+
+impl PgStore {
+    /// Connects to and migrates the database.
+    pub async fn connect(database_url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(database_url)
+            .await
+            .se()?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(StoreError::other)?;
+        Ok(PgStore { pool })
+    }
+}
+
+async fn insert_agent(
+    conn: &mut PgConnection,
+    workspace_id: &str,
+    agent: &AgentRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO agents (id, workspace_id, email, name, password_hash, role, photo_url, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&agent.id)
+    .bind(workspace_id)
+    .bind(&agent.email)
+    .bind(&agent.name)
+    .bind(&agent.password_hash)
+    .bind(role_text(agent.role))
+    .bind(&agent.photo_url)
+    .bind(agent.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_api_key(
+    conn: &mut PgConnection,
+    workspace_id: &str,
+    key: &ApiKeyRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, workspace_id, key_hash, prefix, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&key.id)
+    .bind(workspace_id)
+    .bind(&key.key_hash)
+    .bind(&key.prefix)
+    .bind(key.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// PostgreSQL refuses NUL in text; such a message is refused before it can abort a batch.
+fn has_nul(message: &NewMessage) -> bool {
+    message.body.contains('\0')
+        || message
+            .author
+            .name
+            .as_deref()
+            .is_some_and(|name| name.contains('\0'))
+        || message
+            .client_msg_id
+            .as_deref()
+            .is_some_and(|id| id.contains('\0'))
+}
+
+/// Inserts the conversation's next message inside the caller's transaction (the group
+/// commit's, or a new conversation's) and moves its `last_seq`; a visitor's message
+/// (`reopens`) reopens a closed conversation. Answers the message and whether it reopened.
+/// One statement, which a refused message does not fail: see the module's doc.
+async fn insert_message(
+    conn: &mut PgConnection,
+    conversation_id: &str,
+    message: NewMessage,
+) -> Result<StoreResult<Committed>, sqlx::Error> {
+    if has_nul(&message) {
+        return Ok(Err(StoreError::other("the message holds a NUL character")));
+    }
+    let now = crate::db::now_ms();
+    let id = crate::db::new_id();
+    let (seq, status_before): (Option<i64>, Option<String>) = sqlx::query_as(
+        "WITH c AS (
+             SELECT id, last_seq, status FROM conversations WHERE id = $7 FOR UPDATE
+         ), m AS (
+             INSERT INTO messages
+               (id, conversation_id, seq, author_kind, author_name, body, client_msg_id,
+                created_at)
+             SELECT $1, c.id, c.last_seq + 1, $2, $3, $4, $5, $6 FROM c
+             ON CONFLICT (conversation_id, client_msg_id) DO NOTHING
+             RETURNING seq
+         ), u AS (
+             UPDATE conversations
+             SET last_seq = m.seq, updated_at = $6,
+                 status = CASE WHEN $8 THEN 'open' ELSE conversations.status END
+             FROM m WHERE conversations.id = $7
+             RETURNING conversations.id
+         )
+         SELECT (SELECT seq FROM m), (SELECT status FROM c)",
+    )
+    .bind(&id)
+    .bind(author_kind_text(message.author.kind))
+    .bind(&message.author.name)
+    .bind(&message.body)
+    .bind(&message.client_msg_id)
+    .bind(now)
+    .bind(conversation_id)
+    .bind(message.reopens)
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(status_before) = status_before else {
+        return Ok(Err(StoreError::NotFound));
+    };
+    let Some(seq) = seq else {
+        return Ok(Err(StoreError::Conflict {
+            constraint: constraint::MESSAGE_CLIENT_ID.to_string(),
+        }));
+    };
+    let reopened = message.reopens && status_before == "closed";
+    let message = Message {
+        id,
+        conversation_id: conversation_id.to_string(),
+        seq,
+        author: message.author,
+        body: message.body,
+        client_msg_id: message.client_msg_id,
+        created_at: now,
+    };
+    Ok(Ok((message, reopened)))
+}
+
+impl PgStore {
+    /// One transaction for the batch, conversation rows locked in id order.
+    async fn append_batch(
+        &self,
+        batch: &[(usize, String, NewMessage)],
+    ) -> Result<Vec<(usize, StoreResult<Committed>)>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for (index, conversation_id, message) in batch {
+            let outcome = insert_message(&mut tx, conversation_id, message.clone()).await?;
+            outcomes.push((*index, outcome));
+        }
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn create_workspace(&self, workspace: &WorkspaceRecord) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.se()?;
+        sqlx::query(
+            "INSERT INTO workspaces (id, name, capture_key, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&workspace.id)
+        .bind(&workspace.name)
+        .bind(&workspace.capture_key)
+        .bind(workspace.created_at)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, workspace_id, secret, created_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&workspace.signing_kid)
+        .bind(&workspace.id)
+        .bind(&workspace.signing_secret)
+        .bind(workspace.created_at)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        insert_api_key(&mut tx, &workspace.id, &workspace.api_key)
+            .await
+            .se()?;
+        insert_agent(&mut tx, &workspace.id, &workspace.admin)
+            .await
+            .se()?;
+        tx.commit().await.se()
+    }
+
+    async fn count_workspaces(&self) -> StoreResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM workspaces")
+            .fetch_one(&self.pool)
+            .await
+            .se()
+    }
+
+    async fn workspace_by_id(&self, id: &str) -> StoreResult<Option<Workspace>> {
+        sqlx::query_as(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn workspace_by_capture_key(&self, capture_key: &str) -> StoreResult<Option<Workspace>> {
+        sqlx::query_as(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE capture_key = $1"
+        ))
+        .bind(capture_key)
+        .fetch_optional(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn oldest_workspace(&self) -> StoreResult<Option<Workspace>> {
+        sqlx::query_as(&format!(
+            "SELECT {WORKSPACE_COLUMNS} FROM workspaces ORDER BY created_at, id LIMIT 1"
+        ))
+        .fetch_optional(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn workspace_of_api_key(&self, key_hash: &str) -> StoreResult<Option<String>> {
+        sqlx::query_scalar(
+            "SELECT workspace_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn set_allowed_origins(&self, workspace_id: &str, origins_json: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE workspaces SET allowed_origins = $1 WHERE id = $2")
+            .bind(origins_json)
+            .bind(workspace_id)
+            .execute(&self.pool)
+            .await
+            .se()?;
+        Ok(())
+    }
+
+    async fn set_names_required(
+        &self,
+        workspace_id: &str,
+        names_required: bool,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE workspaces SET names_required = $1 WHERE id = $2")
+            .bind(names_required)
+            .bind(workspace_id)
+            .execute(&self.pool)
+            .await
+            .se()?;
+        Ok(())
+    }
+
+    async fn insert_api_key(&self, workspace_id: &str, key: &ApiKeyRecord) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.se()?;
+        insert_api_key(&mut conn, workspace_id, key).await.se()
+    }
+
+    async fn revoke_api_key(&self, key_hash: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE key_hash = $2")
+            .bind(now)
+            .bind(key_hash)
+            .execute(&self.pool)
+            .await
+            .se()?;
+        Ok(())
+    }
+
+    async fn list_api_keys(&self, workspace_id: &str) -> StoreResult<Vec<ApiKeyInfo>> {
+        let rows: Vec<(String, Option<String>, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT id, prefix, created_at, revoked_at FROM api_keys WHERE workspace_id = $1
+             ORDER BY created_at, id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, prefix, created_at, revoked_at)| ApiKeyInfo {
+                id,
+                prefix,
+                created_at,
+                revoked_at,
+            })
+            .collect())
+    }
+
+    async fn revoke_api_key_by_id(
+        &self,
+        workspace_id: &str,
+        key_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1)
+             WHERE workspace_id = $2 AND id = $3",
+        )
+        .bind(now)
+        .bind(workspace_id)
+        .bind(key_id)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn widget_settings(
+        &self,
+        workspace_id: &str,
+    ) -> StoreResult<Option<(Option<String>, bool)>> {
+        sqlx::query_as("SELECT widget_settings, names_required FROM workspaces WHERE id = $1")
+            .bind(workspace_id)
+            .fetch_optional(&self.pool)
+            .await
+            .se()
+    }
+
+    async fn save_widget_settings(
+        &self,
+        workspace_id: &str,
+        settings_json: &str,
+        names_required: bool,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE workspaces SET widget_settings = $1, names_required = $2 WHERE id = $3",
+        )
+        .bind(settings_json)
+        .bind(names_required)
+        .bind(workspace_id)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(())
+    }
+
+    async fn active_signing_key(&self, workspace_id: &str) -> StoreResult<Option<SigningKey>> {
+        sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} FROM signing_keys
+             WHERE workspace_id = $1 AND retired_at IS NULL
+             ORDER BY created_at DESC LIMIT 1"
+        ))
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn signing_key(&self, kid: &str) -> StoreResult<Option<SigningKey>> {
+        sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} FROM signing_keys WHERE kid = $1"
+        ))
+        .bind(kid)
+        .fetch_optional(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn add_signing_key(
+        &self,
+        workspace_id: &str,
+        kid: &str,
+        secret: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.se()?;
+        let newest: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT (SELECT MAX(created_at) FROM signing_keys WHERE workspace_id = $1)
+             FROM workspaces WHERE id = $1",
+        )
+        .bind(workspace_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .se()?;
+        let Some(newest) = newest else {
+            return Ok(false);
+        };
+        let created_at = now.max(newest.map_or(0, |newest| newest + 1));
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, workspace_id, secret, created_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(kid)
+        .bind(workspace_id)
+        .bind(secret)
+        .bind(created_at)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        tx.commit().await.se()?;
+        Ok(true)
+    }
+
+    async fn retire_signing_key(&self, kid: &str, now: i64) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL",
+        )
+        .bind(now)
+        .bind(kid)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(())
+    }
+
+    async fn retired_signing_keys(&self, kids: &[String]) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT kid FROM signing_keys WHERE retired_at IS NOT NULL AND kid = ANY($1)",
+        )
+        .bind(kids)
+        .fetch_all(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn insert_agent(&self, workspace_id: &str, agent: &AgentRecord) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.se()?;
+        insert_agent(&mut conn, workspace_id, agent).await.se()
+    }
+
+    async fn agent_by_id(
+        &self,
+        workspace_id: &str,
+        agent_id: &str,
+    ) -> StoreResult<Option<AgentProfile>> {
+        let row: Option<AgentRow> = sqlx::query_as(&format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(workspace_id)
+        .bind(agent_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        Ok(row.map(AgentProfile::from))
+    }
+
+    async fn agent_anywhere(&self, agent_id: &str) -> StoreResult<Option<AgentProfile>> {
+        let row: Option<AgentRow> =
+            sqlx::query_as(&format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"))
+                .bind(agent_id)
+                .fetch_optional(&self.pool)
+                .await
+                .se()?;
+        Ok(row.map(AgentProfile::from))
+    }
+
+    async fn list_agents(&self, workspace_id: &str) -> StoreResult<Vec<AgentProfile>> {
+        let rows: Vec<AgentRow> = sqlx::query_as(&format!(
+            "SELECT {AGENT_COLUMNS} FROM agents WHERE workspace_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(AgentProfile::from).collect())
+    }
+
+    async fn delete_agent(&self, workspace_id: &str, agent_id: &str) -> StoreResult<bool> {
+        let result = sqlx::query("DELETE FROM agents WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(agent_id)
+            .execute(&self.pool)
+            .await
+            .se()?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn reset_agent_password(
+        &self,
+        workspace_id: &str,
+        agent_id: &str,
+        hash: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.se()?;
+        let updated =
+            sqlx::query("UPDATE agents SET password_hash = $1 WHERE workspace_id = $2 AND id = $3")
+                .bind(hash)
+                .bind(workspace_id)
+                .bind(agent_id)
+                .execute(&mut *tx)
+                .await
+                .se()?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM agent_sessions WHERE agent_id = $1")
+            .bind(agent_id)
+            .execute(&mut *tx)
+            .await
+            .se()?;
+        tx.commit().await.se()?;
+        Ok(true)
+    }
+
+    async fn set_presence(&self, agent_id: &str, presence: Presence) -> StoreResult<()> {
+        sqlx::query("UPDATE agents SET presence = $1 WHERE id = $2")
+            .bind(presence_text(presence))
+            .bind(agent_id)
+            .execute(&self.pool)
+            .await
+            .se()?;
+        Ok(())
+    }
+
+    async fn online_agents(&self, workspace_id: &str) -> StoreResult<Vec<OnlineAgent>> {
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "SELECT name, photo_url FROM agents WHERE workspace_id = $1 AND presence = 'online'
+             ORDER BY created_at, id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, photo_url)| OnlineAgent { name, photo_url })
+            .collect())
+    }
+
+    async fn any_agent_online(&self, workspace_id: &str) -> StoreResult<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM agents WHERE workspace_id = $1 AND presence = 'online')",
+        )
+        .bind(workspace_id)
+        .fetch_one(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn login_candidates(
+        &self,
+        email: &str,
+        workspace_id: Option<&str>,
+    ) -> StoreResult<Vec<(String, String, String)>> {
+        sqlx::query_as(
+            "SELECT id, workspace_id, password_hash FROM agents
+             WHERE email = $1 AND ($2 IS NULL OR workspace_id = $2)
+             ORDER BY created_at, id",
+        )
+        .bind(email)
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn insert_agent_session(
+        &self,
+        id_hash: &str,
+        agent_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agent_sessions (id_hash, agent_id, created_at, expires_at)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id_hash)
+        .bind(agent_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(())
+    }
+
+    async fn agent_session(&self, id_hash: &str) -> StoreResult<Option<(String, i64)>> {
+        sqlx::query_as("SELECT agent_id, expires_at FROM agent_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .se()
+    }
+
+    async fn extend_agent_session(&self, id_hash: &str, expires_at: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE agent_sessions SET expires_at = $1 WHERE id_hash = $2")
+            .bind(expires_at)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .se()?;
+        Ok(())
+    }
+
+    async fn delete_agent_session(&self, id_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM agent_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .se()?;
+        Ok(())
+    }
+
+    async fn person_by_id(&self, workspace_id: &str, id: &str) -> StoreResult<Option<Person>> {
+        let row: Option<PersonRow> = sqlx::query_as(&format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        Ok(row.map(Person::from))
+    }
+
+    async fn person_by_email(
+        &self,
+        workspace_id: &str,
+        email_norm: &str,
+    ) -> StoreResult<Option<Person>> {
+        let row: Option<PersonRow> = sqlx::query_as(&format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE workspace_id = $1 AND email_norm = $2"
+        ))
+        .bind(workspace_id)
+        .bind(email_norm)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        Ok(row.map(Person::from))
+    }
+
+    async fn find_person(
+        &self,
+        workspace_id: &str,
+        keys: &[PersonKey],
+    ) -> StoreResult<Option<Person>> {
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let mut conditions = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        for key in keys {
+            // $1 is the workspace: the next bind is $(len + 2).
+            match key {
+                PersonKey::Email(email) => {
+                    conditions.push(format!("email_norm = ${}", binds.len() + 2));
+                    binds.push(email.clone());
+                }
+                PersonKey::Text { name, value } => {
+                    let path = binds.len() + 2;
+                    conditions.push(format!("trim(fields::jsonb ->> ${path}) = ${}", path + 1));
+                    binds.push(name.clone());
+                    binds.push(value.clone());
+                }
+                PersonKey::Exact { name, json } => {
+                    let path = binds.len() + 2;
+                    conditions.push(format!(
+                        "fields::jsonb -> ${path} = CAST(${} AS jsonb)",
+                        path + 1
+                    ));
+                    binds.push(name.clone());
+                    binds.push(json.clone());
+                }
+            }
+        }
+        let sql = format!(
+            "SELECT {PERSON_COLUMNS} FROM people WHERE workspace_id = $1 AND {}
+             ORDER BY created_at, id LIMIT 1",
+            conditions.join(" AND ")
+        );
+        let mut query = sqlx::query_as::<_, PersonRow>(&sql).bind(workspace_id);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        Ok(query
+            .fetch_optional(&self.pool)
+            .await
+            .se()?
+            .map(Person::from))
+    }
+
+    async fn insert_person(
+        &self,
+        workspace_id: &str,
+        person: &Person,
+        email_norm: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO people (id, workspace_id, email_norm, fields, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5)
+             ON CONFLICT (workspace_id, email_norm) DO NOTHING",
+        )
+        .bind(&person.id)
+        .bind(workspace_id)
+        .bind(email_norm)
+        .bind(Value::Object(person.fields.clone()).to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .se()?
+        .rows_affected()
+            == 1;
+        Ok(inserted)
+    }
+
+    async fn save_person(
+        &self,
+        workspace_id: &str,
+        person: &Person,
+        email_norm: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE people SET fields = $1, email_norm = $2, updated_at = $3
+             WHERE workspace_id = $4 AND id = $5",
+        )
+        .bind(Value::Object(person.fields.clone()).to_string())
+        .bind(email_norm)
+        .bind(now)
+        .bind(workspace_id)
+        .bind(&person.id)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(())
+    }
+
+    async fn record_source_ip(
+        &self,
+        workspace_id: &str,
+        person_id: &str,
+        ip: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE people SET last_seen_ip = $1, last_seen_at = $2
+             WHERE workspace_id = $3 AND id = $4",
+        )
+        .bind(ip)
+        .bind(now)
+        .bind(workspace_id)
+        .bind(person_id)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(())
+    }
+
+    async fn link_visitor(
+        &self,
+        workspace_id: &str,
+        visitor_id: &str,
+        person_id: &str,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE visitors SET person_id = $1 WHERE workspace_id = $2 AND id = $3")
+            .bind(person_id)
+            .bind(workspace_id)
+            .bind(visitor_id)
+            .execute(&self.pool)
+            .await
+            .se()?;
+        Ok(())
+    }
+
+    async fn record_claim(
+        &self,
+        workspace_id: &str,
+        visitor_id: &str,
+        person_id: &str,
+        claim: &Claim,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE visitors
+             SET person_id = $1, claimed_email = $2, claimed_first_name = $3, claimed_last_name = $4
+             WHERE workspace_id = $5 AND id = $6",
+        )
+        .bind(person_id)
+        .bind(&claim.email)
+        .bind(&claim.first_name)
+        .bind(&claim.last_name)
+        .bind(workspace_id)
+        .bind(visitor_id)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(())
+    }
+
+    async fn visitor_identity(
+        &self,
+        workspace_id: &str,
+        visitor_id: &str,
+    ) -> StoreResult<Option<VisitorIdentity>> {
+        let row: Option<VisitorIdentityRow> = sqlx::query_as(
+            "SELECT person_id, claimed_email, claimed_first_name, claimed_last_name
+             FROM visitors WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace_id)
+        .bind(visitor_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        Ok(row.map(VisitorIdentity::from))
+    }
+
+    async fn upsert_visitor(
+        &self,
+        workspace_id: &str,
+        visitor_id: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO visitors (workspace_id, id, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (workspace_id, id) DO NOTHING",
+        )
+        .bind(workspace_id)
+        .bind(visitor_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(())
+    }
+
+    async fn insert_session(&self, session: &SessionRecord<'_>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (id, workspace_id, visitor_id, person_id, verified, kind, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(session.id)
+        .bind(session.workspace_id)
+        .bind(session.visitor_id)
+        .bind(session.person_id)
+        .bind(session.verified)
+        .bind(session.kind)
+        .bind(session.created_at)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(())
+    }
+
+    async fn record_page_view(
+        &self,
+        workspace_id: &str,
+        visitor_id: &str,
+        view: &PageViewRecord<'_>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO page_views
+               (workspace_id, visitor_id, person_id, url, title, referrer, created_at)
+             VALUES ($1, $2, (SELECT person_id FROM visitors WHERE workspace_id = $1 AND id = $2),
+                     $3, $4, $5, $6)",
+        )
+        .bind(workspace_id)
+        .bind(visitor_id)
+        .bind(view.url)
+        .bind(view.title)
+        .bind(view.referrer)
+        .bind(view.created_at)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(())
+    }
+
+    async fn page_views_for_conversation(
+        &self,
+        workspace_id: &str,
+        visitor_id: &str,
+        verified_person_id: Option<&str>,
+    ) -> StoreResult<Vec<PageView>> {
+        let rows: Vec<PageViewRow> = sqlx::query_as(&format!(
+            "SELECT {PAGE_VIEW_COLUMNS} FROM page_views
+             WHERE workspace_id = $1
+               AND (visitor_id = $3
+                    OR ($2 IS NOT NULL AND visitor_id IN ({VERIFIED_VISITORS_OF_PERSON})))
+             ORDER BY created_at DESC, id DESC LIMIT {MAX_PAGE_VIEWS}"
+        ))
+        .bind(workspace_id)
+        .bind(verified_person_id)
+        .bind(visitor_id)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(PageView::from).collect())
+    }
+
+    async fn page_views_for_person(
+        &self,
+        workspace_id: &str,
+        person_id: &str,
+    ) -> StoreResult<Vec<PageView>> {
+        let rows: Vec<PageViewRow> = sqlx::query_as(&format!(
+            "SELECT {PAGE_VIEW_COLUMNS} FROM page_views
+             WHERE workspace_id = $1
+               AND (person_id = $2
+                    OR visitor_id IN (SELECT id FROM visitors WHERE workspace_id = $1 AND person_id = $2)
+                    OR visitor_id IN ({VERIFIED_VISITORS_OF_PERSON}))
+             ORDER BY created_at DESC, id DESC LIMIT {MAX_PAGE_VIEWS}"
+        ))
+        .bind(workspace_id)
+        .bind(person_id)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(PageView::from).collect())
+    }
+
+    async fn visible_conversations(&self, viewer: &Viewer) -> StoreResult<Vec<Conversation>> {
+        let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations
+             WHERE workspace_id = $1
+               AND (visitor_id = $2 OR ($3 IS NOT NULL AND person_id = $3 AND verified))
+             ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(&viewer.workspace_id)
+        .bind(&viewer.visitor_id)
+        .bind(&viewer.verified_person_id)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(Conversation::from).collect())
+    }
+
+    async fn find_visible_conversation(
+        &self,
+        viewer: &Viewer,
+        conversation_id: &str,
+    ) -> StoreResult<Option<Conversation>> {
+        let row: Option<ConversationRow> = sqlx::query_as(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations
+             WHERE id = $4 AND workspace_id = $1
+               AND (visitor_id = $2 OR ($3 IS NOT NULL AND person_id = $3 AND verified))"
+        ))
+        .bind(&viewer.workspace_id)
+        .bind(&viewer.visitor_id)
+        .bind(&viewer.verified_person_id)
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        Ok(row.map(Conversation::from))
+    }
+
+    async fn list_conversations(&self, workspace_id: &str) -> StoreResult<Vec<Conversation>> {
+        let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = $1
+             ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(Conversation::from).collect())
+    }
+
+    async fn find_conversation(
+        &self,
+        workspace_id: &str,
+        conversation_id: &str,
+    ) -> StoreResult<Option<Conversation>> {
+        let row: Option<ConversationRow> = sqlx::query_as(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = $1 AND id = $2"
+        ))
+        .bind(workspace_id)
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        Ok(row.map(Conversation::from))
+    }
+
+    async fn inbox_rows(
+        &self,
+        workspace_id: &str,
+        filter: InboxFilter<'_>,
+        page: &InboxRowPage,
+    ) -> StoreResult<Vec<InboxConversation>> {
+        let (after_activity, after_id) = match &page.after {
+            Some(cursor) => (Some(cursor.activity), Some(cursor.id.as_str())),
+            None => (None, None),
+        };
+        let rows: Vec<InboxRow> = sqlx::query_as(INBOX_SELECT)
+            .bind(workspace_id)
+            .bind(filter.status.map(status_text))
+            .bind(filter.assignee_id)
+            .bind(after_activity)
+            .bind(after_id)
+            .bind(page.limit)
+            .fetch_all(&self.pool)
+            .await
+            .se()?;
+        Ok(rows.into_iter().map(InboxConversation::from).collect())
+    }
+
+    async fn messages_before(
+        &self,
+        conversation_id: &str,
+        before_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq < $2
+             ORDER BY seq DESC LIMIT $3"
+        ))
+        .bind(conversation_id)
+        .bind(before_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    async fn messages_after(
+        &self,
+        conversation_id: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let rows: Vec<MessageRow> = sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2
+             ORDER BY seq LIMIT $3"
+        ))
+        .bind(conversation_id)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(Message::from).collect())
+    }
+
+    async fn message_by_client_id(
+        &self,
+        conversation_id: &str,
+        client_msg_id: &str,
+    ) -> StoreResult<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(&format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = $1 AND client_msg_id = $2"
+        ))
+        .bind(conversation_id)
+        .bind(client_msg_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        Ok(row.map(Message::from))
+    }
+
+    async fn visitor_message_by_client_id(
+        &self,
+        workspace_id: &str,
+        visitor_id: &str,
+        client_msg_id: &str,
+    ) -> StoreResult<Option<Message>> {
+        let row: Option<MessageRow> = sqlx::query_as(
+            "SELECT m.id, m.conversation_id, m.seq, m.author_kind, m.author_name, m.body,
+                    m.client_msg_id, m.created_at
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE c.workspace_id = $1 AND c.visitor_id = $2 AND m.client_msg_id = $3
+             LIMIT 1",
+        )
+        .bind(workspace_id)
+        .bind(visitor_id)
+        .bind(client_msg_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        Ok(row.map(Message::from))
+    }
+
+    async fn append_messages(
+        &self,
+        batch: Vec<(String, NewMessage)>,
+    ) -> StoreResult<Vec<StoreResult<Committed>>> {
+        // Locks in conversation id order (a stable sort keeps each conversation's order).
+        let mut ordered: Vec<(usize, String, NewMessage)> = batch
+            .into_iter()
+            .enumerate()
+            .map(|(index, (conversation_id, message))| (index, conversation_id, message))
+            .collect();
+        ordered.sort_by(|a, b| a.1.cmp(&b.1));
+        let mut outcomes: Vec<Option<StoreResult<Committed>>> =
+            (0..ordered.len()).map(|_| None).collect();
+        match self.append_batch(&ordered).await {
+            Ok(done) => {
+                for (index, outcome) in done {
+                    outcomes[index] = Some(outcome);
+                }
+            }
+            Err(error) if ordered.len() == 1 => return Err(store_error(error)),
+            Err(error) => {
+                // Nothing was committed: each message alone, so whatever failed fails alone.
+                tracing::warn!(%error, messages = ordered.len(), "batch failed; one by one");
+                for one in ordered.chunks(1) {
+                    let index = one[0].0;
+                    outcomes[index] = Some(match self.append_batch(one).await {
+                        Ok(mut done) => done.pop().map_or(Err(StoreError::NotFound), |(_, o)| o),
+                        Err(error) => Err(store_error(error)),
+                    });
+                }
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| outcome.unwrap_or(Err(StoreError::NotFound)))
+            .collect())
+    }
+
+    async fn create_conversation(
+        &self,
+        id: &str,
+        conversation: &NewConversation,
+        message: NewMessage,
+        max_open: i64,
+        now: i64,
+    ) -> StoreResult<Option<Message>> {
+        let mut tx = self.pool.begin().await.se()?;
+        // Concurrent first messages of one visitor (on any node) count one after the other.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))")
+            .bind(&conversation.workspace_id)
+            .bind(&conversation.visitor_id)
+            .execute(&mut *tx)
+            .await
+            .se()?;
+        let inserted = sqlx::query(
+            "INSERT INTO conversations
+               (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
+                created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, $6, 'open', 0, $7, $7
+             WHERE (SELECT COUNT(*) FROM conversations
+                    WHERE workspace_id = $2 AND visitor_id = $3 AND status = 'open') < $8",
+        )
+        .bind(id)
+        .bind(&conversation.workspace_id)
+        .bind(&conversation.visitor_id)
+        .bind(&conversation.person_id)
+        .bind(&conversation.session_id)
+        .bind(conversation.verified)
+        .bind(now)
+        .bind(max_open)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        if inserted.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let (message, _) = insert_message(&mut tx, id, message).await.se()??;
+        tx.commit().await.se()?;
+        Ok(Some(message))
+    }
+
+    async fn update_conversation(
+        &self,
+        workspace_id: &str,
+        conversation_id: &str,
+        change: &ConversationChange,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let (assignment, unless_already) = change_sql(change);
+        let sql = format!(
+            "UPDATE conversations SET {assignment}, updated_at = $4
+             WHERE workspace_id = $1 AND id = $2 AND {unless_already}"
+        );
+        let query = sqlx::query(&sql).bind(workspace_id).bind(conversation_id);
+        let query = match change {
+            ConversationChange::Status(status) => query.bind(status_text(*status)),
+            ConversationChange::Assignee(agent_id) => query.bind(agent_id.as_deref()),
+            ConversationChange::VisitorRead(seq) | ConversationChange::AgentRead(seq) => {
+                query.bind(*seq)
+            }
+        };
+        let result = query.bind(now).execute(&self.pool).await.se()?;
+        Ok(result.rows_affected() > 0)
+    }
+}

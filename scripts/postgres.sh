@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs a command beside a throwaway PostgreSQL cluster: initdb in a temp dir, listening on a
+# Unix socket in that dir only (no TCP), stopped and deleted when the command ends, however
+# it ends. The command sees TALK_TEST_DATABASE_URL (the server's `postgres` database as user
+# `talk`, no password); the server's tests then give each test a database of its own.
+#
+#   scripts/postgres.sh cargo test -p talk-server     # the server's tests on PostgreSQL
+#   scripts/postgres.sh --check                       # exit 0 if PostgreSQL is installed
+#
+# PostgreSQL is Debian's postgresql-15 (scripts/install-tools.sh installs it). As root the
+# server runs as the `postgres` user, which initdb requires.
+set -euo pipefail
+
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+
+if [[ ! -x "$PG_BIN/initdb" || ! -x "$PG_BIN/pg_ctl" ]]; then
+  echo "postgres.sh: no PostgreSQL 15 in $PG_BIN (apt-get install postgresql-15)" >&2
+  exit 3
+fi
+if [[ "${1:-}" == "--check" ]]; then exit 0; fi
+if [[ $# -eq 0 ]]; then
+  echo "usage: scripts/postgres.sh COMMAND [ARGS…]   |   scripts/postgres.sh --check" >&2
+  exit 2
+fi
+
+as_pg=()
+if [[ "$(id -u)" -eq 0 ]]; then as_pg=(runuser -u postgres --); fi
+
+dir="$(mktemp -d /tmp/talk-pg.XXXXXX)"
+chmod 755 "$dir"
+[[ ${#as_pg[@]} -gt 0 ]] && chown postgres: "$dir"
+
+stop() {
+  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+"${as_pg[@]}" "$PG_BIN/initdb" -D "$dir/data" -U talk --auth=trust -E UTF8 --locale=C \
+  >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
+# A throwaway cluster: no fsync (its data dies with it), room for every test's pools.
+"${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+  -o "-c listen_addresses='' -k $dir -c max_connections=300 -c fsync=off \
+      -c synchronous_commit=off -c full_page_writes=off" \
+  start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+
+export TALK_TEST_DATABASE_URL="postgres://talk@localhost/postgres?host=$dir"
+echo "==> PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on $dir (Unix socket only)"
+"$@"
