@@ -98,7 +98,7 @@ pub async fn fetch_text<Req: Serialize>(
 /// `{"error": {"code", "message"}}` ([`talk_protocol::ErrorBody`]), read from the browser's
 /// parse rather than through serde: every request of the widget carries this path, and
 /// serde's deserializer would come with it (see the widget's `decode.rs`).
-fn error_body(text: &str) -> Option<(String, String)> {
+pub(crate) fn error_body(text: &str) -> Option<(String, String)> {
     let body = js_sys::JSON::parse(text).ok()?;
     let get = |object: &JsValue, key: &str| {
         // Reflect.get throws on a non-object, which ends in None.
