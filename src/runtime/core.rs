@@ -207,12 +207,24 @@ impl Core {
             } => {
                 // The conversation now exists: what was written after its first message follows.
                 let started = self.outbox.acked(&client_msg_id, &message.conversation_id);
+                let mut adopted = false;
                 if started && self.conversation_id.is_none() {
                     self.conversation_id = Some(message.conversation_id.clone());
                     self.starting_new = false;
+                    adopted = true;
                 }
                 if self.is_current(&message.conversation_id) {
+                    let (conversation_id, after_seq) = (message.conversation_id.clone(), message.seq);
                     self.show(message, effects);
+                    // What the conversation said before its ack named it (the bot's answer,
+                    // which the HTTP + SSE transport's stream may deliver before the POST's
+                    // answer) was only previewed: ask for it again, now that it is ours.
+                    if adopted {
+                        effects.push(Effect::Send(ClientEvent::Resume {
+                            conversation_id,
+                            after_seq,
+                        }));
+                    }
                 } else {
                     // Typed into another conversation (before a restart, or another one opened).
                     effects.push(Effect::Preview {
@@ -769,8 +781,31 @@ mod tests {
         assert!(matches!(&effects[0], Effect::ShowMessage(m) if m.seq == 1));
         assert_eq!(
             sends(&effects),
-            [&send(Some("c7"), "second"), &send(Some("c7"), "third")]
+            [
+                // Anything said in c7 before this ack (only previewed until now).
+                &resume("c7", 1),
+                &send(Some("c7"), "second"),
+                &send(Some("c7"), "third")
+            ]
         );
+    }
+
+    /// Over HTTP + SSE the stream may bring the new conversation's messages (the visitor's
+    /// own, the bot's answer) before the POST's answer names the conversation.
+    #[test]
+    fn what_a_new_conversation_said_before_its_ack_is_fetched_once_it_is_ours() {
+        let mut core = Core::default();
+        core.apply(ready(Vec::new()));
+        core.queue("first".into(), "text first".into());
+        let early = core.apply(ServerEvent::Message {
+            message: message("c7", 2, AuthorKind::Bot, None),
+        });
+        assert!(shown_seqs(&early).is_empty(), "not ours yet: a preview");
+        let acked = core.apply(ack("c7", 1, "first"));
+        assert_eq!(sends(&acked), [&resume("c7", 1)]);
+        let caught_up = core.apply(history("c7", 2..=2, false));
+        assert_eq!(shown_seqs(&caught_up), [2]);
+        assert_eq!(core.last_seq, 2);
     }
 
     /// Found by `delivery_properties`: typed before `ready`, it started a conversation of its

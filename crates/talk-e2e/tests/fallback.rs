@@ -137,6 +137,9 @@ async fn forward(
     let head = String::from_utf8_lossy(&buffer[..head_end]).into_owned();
     let rest = buffer[head_end..].to_vec();
     let request_line = head.lines().next().unwrap_or_default().to_string();
+    if std::env::var_os("FALLBACK_DEBUG").is_some() {
+        eprintln!("proxy: {request_line}");
+    }
     let websocket = head.lines().any(|line| {
         let line = line.to_ascii_lowercase();
         line.starts_with("upgrade:") && line.contains("websocket")
