@@ -132,8 +132,9 @@ fn pump(engine: &mut Engine) {
     let url = session.messages_url.clone();
     let token = session.session_token.clone();
     let (generation, link) = (engine.generation, engine.link);
+    let json = talk_browser::json::stringify(&event).ok();
     wasm_bindgen_futures::spawn_local(async move {
-        let result = talk_browser::http::fetch_text("POST", &url, Some(&event), Some(&token)).await;
+        let result = talk_browser::http::send("POST", &url, json, Some(&token)).await;
         with_link(generation, link, |engine| {
             engine.http_busy = false;
             answered(engine, event, result);

@@ -54,6 +54,17 @@ pub async fn fetch_text<Req: Serialize>(
         .map(crate::json::stringify)
         .transpose()
         .map_err(ApiError::Decode)?;
+    send(method, url, json, bearer).await
+}
+
+/// [`fetch_text`] after the body is written: one copy of the request code for every body type
+/// (each generic instantiation of it was another copy in the WASM).
+pub async fn send(
+    method: &str,
+    url: &str,
+    json: Option<String>,
+    bearer: Option<&str>,
+) -> Result<String, ApiError> {
     let method = match method {
         "GET" => Method::GET,
         "POST" => Method::POST,

@@ -19,7 +19,9 @@ pub struct SseEvent {
 }
 
 /// The event-stream parser. Chunks may split anywhere, even inside a line ending or a UTF-8
-/// character: lines are cut on bytes (their endings are ASCII) and decoded whole.
+/// character: lines are cut on bytes (their endings are ASCII) and decoded whole. A line that
+/// is not UTF-8 is ignored rather than decoded with replacement characters, which would bring
+/// a lossy decoder into the WASM for a case the server never produces.
 #[derive(Default)]
 pub struct SseParser {
     line: Vec<u8>,
@@ -81,13 +83,16 @@ impl SseParser {
             }
             return;
         }
-        let line = String::from_utf8_lossy(line);
+        // The server writes UTF-8; a line that isn't is dropped (no lossy decoder in the WASM).
+        let Ok(line) = std::str::from_utf8(line) else {
+            return;
+        };
         if line.starts_with(':') {
             return; // a comment (keep-alive)
         }
         let (field, value) = match line.split_once(':') {
             Some((field, value)) => (field, value.strip_prefix(' ').unwrap_or(value)),
-            None => (&*line, ""),
+            None => (line, ""),
         };
         match field {
             "event" => self.event = value.into(),
@@ -277,6 +282,11 @@ mod tests {
         assert_eq!(parser.last_event_id(), Some(""));
         let events = parser.push(b"id: a\0b\nfoo: bar\ndata\ndata\n\n");
         assert_eq!(events, [event("\n", Some(""))]);
+        // A line that is not UTF-8 is skipped, the rest of the event kept.
+        assert_eq!(
+            parser.push(b"data: \xFF\xFE\ndata: ok\n\n"),
+            [event("ok", Some(""))]
+        );
         // An unfinished event is not dispatched.
         assert!(parser.push(b"data: half").is_empty());
         assert_eq!(parser.push(b"\n\n"), [event("half", Some(""))]);
