@@ -134,9 +134,7 @@ fn on_message(text: String) {
 fn on_close(code: u16) {
     with_engine(|engine| {
         engine.socket_attempt = engine.socket_attempt.wrapping_add(1);
-        let next = engine
-            .transport
-            .socket_closed(code, js_sys::Math::random());
+        let next = engine.transport.socket_closed(code, js_sys::Math::random());
         after_attempt(engine, next, code);
     });
 }

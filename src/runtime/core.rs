@@ -214,7 +214,8 @@ impl Core {
                     adopted = true;
                 }
                 if self.is_current(&message.conversation_id) {
-                    let (conversation_id, after_seq) = (message.conversation_id.clone(), message.seq);
+                    let (conversation_id, after_seq) =
+                        (message.conversation_id.clone(), message.seq);
                     self.show(message, effects);
                     // What the conversation said before its ack named it (the bot's answer,
                     // which the HTTP + SSE transport's stream may deliver before the POST's

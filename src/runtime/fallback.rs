@@ -152,7 +152,9 @@ fn answered(engine: &mut Engine, event: ClientEvent, result: Result<String, ApiE
                 }
             }
             Err(error) => web_sys::console::warn_1(
-                &["[talk] ignored an unknown answer: ", error.0].concat().into(),
+                &["[talk] ignored an unknown answer: ", error.0]
+                    .concat()
+                    .into(),
             ),
         },
         Err(ApiError::Server { status: 401, .. }) => lost(engine, true),

@@ -277,7 +277,11 @@ mod tests {
         let mut outbox = outbox(Some("gone"), &["written"]);
         outbox.flush();
         outbox.disconnected();
-        outbox.push("unwritten".into(), "body unwritten".into(), Some("gone".into()));
+        outbox.push(
+            "unwritten".into(),
+            "body unwritten".into(),
+            Some("gone".into()),
+        );
         outbox.push("here".into(), "body here".into(), Some("c1".into()));
         outbox.rehome(|id| id == "c1", Some("c1"));
         assert_eq!(

@@ -182,7 +182,9 @@ mod tests {
         transport.opening();
         assert_eq!(
             transport.socket_closed(REFUSED, 1.0),
-            Next::EnterFallback { probe_in_ms: 2_500.0 }
+            Next::EnterFallback {
+                probe_in_ms: 2_500.0
+            }
         );
         assert_eq!(transport.mode(), Mode::Fallback);
     }
@@ -273,7 +275,9 @@ mod tests {
         transport.opening();
         assert_eq!(
             transport.socket_closed(REFUSED, 1.0),
-            Next::EnterFallback { probe_in_ms: 2_500.0 }
+            Next::EnterFallback {
+                probe_in_ms: 2_500.0
+            }
         );
     }
 

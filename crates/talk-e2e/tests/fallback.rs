@@ -56,7 +56,9 @@ struct Proxy {
 
 impl Proxy {
     async fn bind() -> (TcpListener, String) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         (listener, url)
     }
@@ -274,7 +276,13 @@ async fn with_websockets_refused_a_whole_conversation_goes_over_http_and_sse_the
             .await;
         widget.send("three").await;
         widget.send("four").await;
-        let so_far = [("visitor", "one"), ("bot", AUTO_REPLY), ("agent", "two"), ("visitor", "three"), ("visitor", "four")];
+        let so_far = [
+            ("visitor", "one"),
+            ("bot", AUTO_REPLY),
+            ("agent", "two"),
+            ("visitor", "three"),
+            ("visitor", "four"),
+        ];
         widget.wait_for_messages(&so_far).await;
         assert_eq!(
             stored(&server, &conversation.id).await,
@@ -309,7 +317,11 @@ async fn with_websockets_refused_a_whole_conversation_goes_over_http_and_sse_the
             numbered(&["one", AUTO_REPLY, "two", "three", "four", "five", "six"]),
             "every message stored exactly once, in order, across both switches"
         );
-        assert_eq!(proxy.posts(), posts, "nothing over HTTP once back on the socket");
+        assert_eq!(
+            proxy.posts(),
+            posts,
+            "nothing over HTTP once back on the socket"
+        );
         assert_eq!(proxy.sockets_open(), 1);
         assert_eq!(server.conversations().await.len(), 1);
         server.stop().await;
@@ -328,15 +340,24 @@ async fn a_socket_that_connects_but_never_completes_auth_falls_back_too() {
         identify(&widget).await;
         widget.send("hello?").await;
         // Three attempts that each open and then hear nothing, then HTTP + SSE.
-        eventually("the message sent over HTTP", Duration::from_secs(60), || async {
-            let shown = widget.messages().await;
-            (shown.len() == 2 && shown.iter().all(|(_, _, state)| state == "sent")).then_some(())
-        })
+        eventually(
+            "the message sent over HTTP",
+            Duration::from_secs(60),
+            || async {
+                let shown = widget.messages().await;
+                (shown.len() == 2 && shown.iter().all(|(_, _, state)| state == "sent"))
+                    .then_some(())
+            },
+        )
         .await;
         widget
             .wait_for_messages(&[("visitor", "hello?"), ("bot", AUTO_REPLY)])
             .await;
-        assert!(proxy.sockets_opened() >= 3, "{} sockets", proxy.sockets_opened());
+        assert!(
+            proxy.sockets_opened() >= 3,
+            "{} sockets",
+            proxy.sockets_opened()
+        );
         assert_eq!(proxy.streams_open(), 1);
         let conversation = server.conversations().await.remove(0);
         assert_eq!(
