@@ -84,12 +84,18 @@ pub struct Core {
 }
 
 impl Core {
-    /// A new session: nothing from the old one, except what the page was already told.
+    /// A new session: nothing from the old one, except what the page was already told and
+    /// the messages not acknowledged yet, which go out again under their ids once the new
+    /// session is ready (to the conversation they were typed into while the new session can
+    /// see it: `Outbox::rehome`).
     pub fn restart(&mut self) {
+        let mut outbox = std::mem::take(&mut self.outbox);
+        outbox.disconnected();
         *self = Core {
             announced_ready: self.announced_ready,
             typing_sent_at: self.typing_sent_at,
             sight: self.sight,
+            outbox,
             ..Core::default()
         };
     }
@@ -119,6 +125,11 @@ impl Core {
                         self.outbox.adopt(conversation_id);
                     }
                 }
+                // After a restart: what was typed into a conversation this session can't see.
+                self.outbox.rehome(
+                    |id| conversations.iter().any(|c| c.id == id),
+                    self.conversation_id.as_deref(),
+                );
                 if let Some(current) = conversations
                     .iter()
                     .find(|c| Some(&c.id) == self.conversation_id.as_ref())
@@ -195,12 +206,33 @@ impl Core {
                 message,
             } => {
                 // The conversation now exists: what was written after its first message follows.
-                self.outbox.acked(&client_msg_id, &message.conversation_id);
-                if self.conversation_id.is_none() {
+                let started = self.outbox.acked(&client_msg_id, &message.conversation_id);
+                let mut adopted = false;
+                if started && self.conversation_id.is_none() {
                     self.conversation_id = Some(message.conversation_id.clone());
                     self.starting_new = false;
+                    adopted = true;
                 }
-                self.show(message, effects);
+                if self.is_current(&message.conversation_id) {
+                    let (conversation_id, after_seq) =
+                        (message.conversation_id.clone(), message.seq);
+                    self.show(message, effects);
+                    // What the conversation said before its ack named it (the bot's answer,
+                    // which the HTTP + SSE transport's stream may deliver before the POST's
+                    // answer) was only previewed: ask for it again, now that it is ours.
+                    if adopted {
+                        effects.push(Effect::Send(ClientEvent::Resume {
+                            conversation_id,
+                            after_seq,
+                        }));
+                    }
+                } else {
+                    // Typed into another conversation (before a restart, or another one opened).
+                    effects.push(Effect::Preview {
+                        message,
+                        unread: false,
+                    });
+                }
                 self.flush(effects);
             }
             ServerEvent::Error {
@@ -672,6 +704,69 @@ mod tests {
         assert_eq!(keys, [("b", Some(2)), ("c", Some(3))]);
     }
 
+    /// `restart` used to empty the outbox: a message typed but not yet acknowledged when the
+    /// verified state changed (or the token was refused) was lost.
+    #[test]
+    fn a_restart_keeps_unacknowledged_messages_and_sends_them_again_where_they_were_typed() {
+        let mut core = connected_in_c1();
+        core.queue("a".into(), "text a".into());
+        core.queue("b".into(), "text b".into());
+        core.apply(ack("c1", 1, "a"));
+        core.disconnected();
+        core.queue("c".into(), "text c".into());
+
+        // The page calls setVerifiedSession: a new, verified session of the same visitor.
+        core.restart();
+        core.verified = true;
+        let effects = core.apply(ready(vec![
+            conversation("c1", false, 1, 2),
+            conversation("v1", true, 2, 0),
+        ]));
+        // It continues the verified conversation; b and c go where they were typed, c1 (still
+        // visible: same visitor), in order, under their ids.
+        assert_eq!(core.conversation_id.as_deref(), Some("v1"));
+        let sent = sends(&effects);
+        let queued: Vec<&&ClientEvent> = sent
+            .iter()
+            .filter(|event| matches!(event, ClientEvent::Send { .. }))
+            .collect();
+        assert_eq!(queued, [&&send(Some("c1"), "b"), &&send(Some("c1"), "c")]);
+        // Their acks go into c1's preview, not into the verified conversation on screen.
+        let acked = core.apply(ack("c1", 2, "b"));
+        assert!(!acked.iter().any(|e| matches!(e, Effect::ShowMessage(_))));
+        assert!(acked
+            .iter()
+            .any(|e| matches!(e, Effect::Preview { message, .. } if message.seq == 2)));
+        core.apply(ack("c1", 3, "c"));
+        assert!(core.outbox.is_empty());
+        assert_eq!(core.conversation_id.as_deref(), Some("v1"));
+    }
+
+    #[test]
+    fn after_a_restart_a_message_for_a_conversation_out_of_sight_goes_to_the_new_pick() {
+        // Verified: continuing p1, which the person started on another device.
+        let mut core = Core {
+            verified: true,
+            ..Core::default()
+        };
+        core.apply(ready(vec![conversation("p1", true, 1, 4)]));
+        core.queue("written".into(), "text written".into());
+        core.disconnected();
+        core.queue("offline".into(), "text offline".into());
+
+        // The verified token is refused: unverified, this visitor's own conversations only.
+        core.restart();
+        let effects = core.apply(ready(vec![conversation("own", false, 1, 3)]));
+        assert_eq!(core.conversation_id.as_deref(), Some("own"));
+        let sent = sends(&effects);
+        assert!(sent.ends_with(&[
+            // Written: perhaps stored in p1 already, and found by its id only there.
+            &send(Some("p1"), "written"),
+            // Never written: nothing to find, so it goes where the visitor now writes.
+            &send(Some("own"), "offline"),
+        ]));
+    }
+
     #[test]
     fn the_ack_of_a_new_conversations_first_message_assigns_the_queued_rest() {
         let mut core = Core::default();
@@ -687,8 +782,31 @@ mod tests {
         assert!(matches!(&effects[0], Effect::ShowMessage(m) if m.seq == 1));
         assert_eq!(
             sends(&effects),
-            [&send(Some("c7"), "second"), &send(Some("c7"), "third")]
+            [
+                // Anything said in c7 before this ack (only previewed until now).
+                &resume("c7", 1),
+                &send(Some("c7"), "second"),
+                &send(Some("c7"), "third")
+            ]
         );
+    }
+
+    /// Over HTTP + SSE the stream may bring the new conversation's messages (the visitor's
+    /// own, the bot's answer) before the POST's answer names the conversation.
+    #[test]
+    fn what_a_new_conversation_said_before_its_ack_is_fetched_once_it_is_ours() {
+        let mut core = Core::default();
+        core.apply(ready(Vec::new()));
+        core.queue("first".into(), "text first".into());
+        let early = core.apply(ServerEvent::Message {
+            message: message("c7", 2, AuthorKind::Bot, None),
+        });
+        assert!(shown_seqs(&early).is_empty(), "not ours yet: a preview");
+        let acked = core.apply(ack("c7", 1, "first"));
+        assert_eq!(sends(&acked), [&resume("c7", 1)]);
+        let caught_up = core.apply(history("c7", 2..=2, false));
+        assert_eq!(shown_seqs(&caught_up), [2]);
+        assert_eq!(core.last_seq, 2);
     }
 
     /// Found by `delivery_properties`: typed before `ready`, it started a conversation of its

@@ -1,6 +1,6 @@
 //! The engine's delivery rules (`Core` and its `Outbox`) under generated runs: the visitor
 //! types and retries, the connection drops at any point (losing frames both ways) and comes
-//! back, and a model server commits, deduplicates by `client_msg_id` the way the real one
+//! back, the messenger restarts in a new session, and a model server commits, deduplicates by `client_msg_id` the way the real one
 //! does, or refuses a send (its rate limit comes before deduplication, as in
 //! `realtime/session.rs`). Whatever the order:
 //! - a `client_msg_id` is never written again after the client saw its ack, nor twice on one
@@ -34,6 +34,10 @@ enum Step {
     Drop,
     /// A new socket authenticates (when the old one is gone).
     Reconnect,
+    /// The messenger restarts in a new session (the page changed the verified token, or it
+    /// was refused and the same visitor carries on unverified): a drop, and a new `Core`
+    /// state, which keeps only what the page was told and the outbox.
+    Restart,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -44,6 +48,7 @@ fn step() -> impl Strategy<Value = Step> {
         5 => Just(Step::ClientReads),
         1 => Just(Step::Drop),
         2 => Just(Step::Reconnect),
+        1 => Just(Step::Restart),
     ]
 }
 
@@ -296,6 +301,10 @@ impl Run {
                 self.to_client.clear();
                 self.written_on_this_socket.clear();
                 self.core.disconnected();
+            }
+            Step::Restart => {
+                self.apply(Step::Drop);
+                self.core.restart();
             }
             Step::Reconnect => {
                 if self.connected {

@@ -2,6 +2,7 @@
 //! socket, the page's callbacks, the tab title and the alert sound.
 
 use super::core::Effect;
+use super::transport::Mode;
 use super::{with_current, Engine};
 use crate::state::{merge_message, note_in_preview, set_delivery, Delivery};
 use leptos::prelude::*;
@@ -12,7 +13,7 @@ pub(super) fn run(engine: &mut Engine, effects: Vec<Effect>) {
     let state = engine.state;
     for effect in effects {
         match effect {
-            Effect::Send(event) => send(engine, &event),
+            Effect::Send(event) => send(engine, event),
             Effect::Connected => {
                 state.connected.set(true);
                 engine.socket.reset_backoff();
@@ -59,9 +60,17 @@ pub(super) fn run(engine: &mut Engine, effects: Vec<Effect>) {
     }
 }
 
+/// Sends an event over the transport in use: the socket, or `POST /v1/talk/messages`.
+fn send(engine: &mut Engine, event: ClientEvent) {
+    match engine.transport.mode() {
+        Mode::Socket => write(engine, &event),
+        Mode::Fallback => super::fallback::post(engine, event),
+    }
+}
+
 /// Writes an event to the socket; dropped when it is not open (the core sends again what
 /// must arrive).
-pub(super) fn send(engine: &Engine, event: &ClientEvent) {
+pub(super) fn write(engine: &Engine, event: &ClientEvent) {
     if let Ok(json) = talk_browser::json::stringify(event) {
         engine.socket.send(&json);
     }

@@ -6,7 +6,9 @@
 //! | `core.rs` | the rules: `Core::apply(ServerEvent) -> Vec<Effect>` and the visitor's actions (plain Rust, native tests) |
 //! | `outbox.rs` | unacknowledged messages: order, resend under the same id, the new-conversation wait (plain Rust, native tests) |
 //! | `effects.rs` | carries the core's effects out: signals, socket, page hooks, title, sound |
-//! | `connection.rs` | the widget's use of `talk_browser::socket`: auth frame, events in, what to do after a drop |
+//! | `transport.rs` | which transport carries the session: the socket, or HTTP + SSE when it can't get through, and back (plain Rust, native tests) |
+//! | `connection.rs` | the widget's use of `talk_browser::socket`: auth frame, events in, what to do after a drop, the switch to and from the fallback |
+//! | `fallback.rs` | the HTTP + SSE transport: the event stream in, `POST /v1/talk/messages` out, one at a time |
 //! | `session.rs` | opening the browser session, renewing its token, starting over when it is refused |
 //! | `identify.rs` | the email (and names) form's request |
 //! | `config.rs` | the loader's configuration, the page's callbacks, the workspace's settings |
@@ -21,17 +23,22 @@ mod core;
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod delivery_properties;
 mod effects;
+mod fallback;
 mod identify;
 mod outbox;
 mod session;
+mod transport;
 
 use self::core::{Core, Sight};
 use crate::api::ApiClient;
 use crate::state::{ChatLine, Delivery, MessengerState, Screen};
 use leptos::prelude::*;
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use talk_browser::socket::Socket;
-use talk_protocol::WidgetSessionResponse;
+use talk_browser::sse::EventStream;
+use talk_protocol::{ClientEvent, WidgetSessionResponse};
+use wasm_bindgen::prelude::*;
 
 pub use config::{Hooks, LoaderConfig};
 pub use identify::identify;
@@ -52,6 +59,18 @@ struct Engine {
     typing_timer: Option<i32>,
     /// The pending session-token refresh (a `setTimeout` handle).
     refresh_timer: Option<i32>,
+    /// Socket or HTTP + SSE, and when to switch.
+    transport: transport::Transport,
+    /// Bumped by every socket attempt and close: a stale `auth` timeout does nothing.
+    socket_attempt: u32,
+    /// While on the fallback: a probe of the socket is scheduled or under way.
+    probing: bool,
+    /// The HTTP + SSE link: its event stream, bumped on every (re)open or close so answers
+    /// of an earlier link are ignored, and the requests waiting their turn.
+    stream: Option<EventStream>,
+    link: u32,
+    http_queue: VecDeque<ClientEvent>,
+    http_busy: bool,
 }
 
 thread_local! {
@@ -82,6 +101,13 @@ pub fn install(config: LoaderConfig, lang: crate::i18n::Lang, hooks: Hooks, stat
             core: Core::default(),
             typing_timer: None,
             refresh_timer: None,
+            transport: transport::Transport::default(),
+            socket_attempt: 0,
+            probing: false,
+            stream: None,
+            link: 0,
+            http_queue: VecDeque::new(),
+            http_busy: false,
         })
     });
     restart(None);
@@ -98,6 +124,8 @@ pub fn is_installed() -> bool {
 
 /// Starts (or restarts) the messenger in a new session; with a token the session is verified.
 /// Old conversations keep their verified flag; new ones get this session's.
+/// Messages typed but not acknowledged yet go out again in the new session
+/// (`Core::restart`).
 pub fn restart(token: Option<String>) {
     begin_session(|config| {
         if token.is_some() {
@@ -106,13 +134,18 @@ pub fn restart(token: Option<String>) {
     });
 }
 
-/// Forgets the visitor (e.g. on logout): a new anonymous visitor id, no verified token.
+/// Forgets the visitor (e.g. on logout): a new anonymous visitor id, no verified token. What
+/// the old visitor typed and the server never acknowledged is forgotten too: sent after the
+/// logout, it would land in the next, anonymous visitor's conversation.
 pub fn shutdown(new_visitor_id: String) {
     begin_session(|config| {
         config.visitor_id = new_visitor_id;
         config.token = None;
     });
-    with_engine(|engine| engine.state.open.set(false));
+    with_engine(|engine| {
+        engine.core.outbox = outbox::Outbox::default();
+        engine.state.open.set(false);
+    });
 }
 
 fn begin_session(adjust: impl FnOnce(&mut LoaderConfig)) {
@@ -122,12 +155,27 @@ fn begin_session(adjust: impl FnOnce(&mut LoaderConfig)) {
         engine.session = None;
         // Also cancels a pending retry and starts the backoff afresh.
         engine.socket.close();
+        fallback::close(engine);
+        engine.probing = false;
         engine.core.restart();
         engine.state.reset();
         engine.generation
     });
     if let Some(generation) = generation {
         wasm_bindgen_futures::spawn_local(session::open(generation));
+    }
+}
+
+/// Runs `then` after `ms` if the engine is still in generation `generation`.
+fn after(generation: u32, ms: f64, then: Box<dyn FnOnce(&mut Engine)>) {
+    let callback = Closure::once_into_js(move || {
+        with_current(generation, then);
+    });
+    if let Some(window) = web_sys::window() {
+        let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
+            callback.unchecked_ref(),
+            ms as i32,
+        );
     }
 }
 

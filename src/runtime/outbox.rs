@@ -9,7 +9,13 @@
 //!   stores them in the order typed;
 //! - a message typed before `ready` said which conversation the session continues goes to that
 //!   one (`adopt`), not to a new conversation of its own;
-//! - an ack or an error removes the message; nothing is ever queued twice.
+//! - an ack or an error removes the message; nothing is ever queued twice;
+//! - a restart of the messenger (a new session: the verified state changed, or the token was
+//!   refused) keeps the queue: each message goes to the conversation it was typed into if the
+//!   new session can still see it; one the new session can't see gives its messages that were
+//!   never written to the conversation the new session continues (`rehome`), while a written
+//!   one keeps its conversation, since the server may hold it there already and finds it only
+//!   there (client ids are unique per conversation).
 
 use talk_protocol::ClientEvent;
 
@@ -88,14 +94,18 @@ impl Outbox {
     }
 
     /// Committed in `conversation_id`: removed, and what waited for a new conversation
-    /// follows it there.
-    pub fn acked(&mut self, client_msg_id: &str, conversation_id: &str) {
+    /// follows it there. True if it was queued to start a new conversation.
+    pub fn acked(&mut self, client_msg_id: &str, conversation_id: &str) -> bool {
+        let started = self.queue.iter().any(|outgoing| {
+            outgoing.client_msg_id == client_msg_id && outgoing.conversation_id.is_none()
+        });
         self.remove(client_msg_id);
         for outgoing in self.queue.iter_mut() {
             outgoing
                 .conversation_id
                 .get_or_insert_with(|| conversation_id.to_string());
         }
+        started
     }
 
     /// `ready` named the conversation this session continues: what was typed before, with
@@ -106,6 +116,21 @@ impl Outbox {
             outgoing
                 .conversation_id
                 .get_or_insert_with(|| conversation_id.to_string());
+        }
+    }
+
+    /// A new session's `ready` listed what it can see: a message never written to a
+    /// conversation outside that goes to `current` (the one the session continues; `None`:
+    /// a new one). A written one keeps its conversation: it may be stored there already.
+    pub fn rehome(&mut self, visible: impl Fn(&str) -> bool, current: Option<&str>) {
+        for outgoing in self.queue.iter_mut().filter(|outgoing| !outgoing.written) {
+            if outgoing
+                .conversation_id
+                .as_deref()
+                .is_some_and(|conversation_id| !visible(conversation_id))
+            {
+                outgoing.conversation_id = current.map(str::to_string);
+            }
         }
     }
 
@@ -245,6 +270,34 @@ mod tests {
                 send(Some("c1"), "third", "body third")
             ]
         );
+    }
+
+    #[test]
+    fn a_conversation_out_of_sight_gives_its_unwritten_messages_to_the_current_one() {
+        let mut outbox = outbox(Some("gone"), &["written"]);
+        outbox.flush();
+        outbox.disconnected();
+        outbox.push(
+            "unwritten".into(),
+            "body unwritten".into(),
+            Some("gone".into()),
+        );
+        outbox.push("here".into(), "body here".into(), Some("c1".into()));
+        outbox.rehome(|id| id == "c1", Some("c1"));
+        assert_eq!(
+            outbox.flush(),
+            [
+                send(Some("gone"), "written", "body written"),
+                send(Some("c1"), "unwritten", "body unwritten"),
+                send(Some("c1"), "here", "body here"),
+            ]
+        );
+        // With no conversation to continue, it starts one (after the written one's answer).
+        let mut fresh = self::outbox(Some("gone"), &["a", "b"]);
+        fresh.rehome(|_| false, None);
+        assert_eq!(fresh.flush(), [send(None, "a", "body a")]);
+        assert!(fresh.acked("a", "c5"));
+        assert_eq!(fresh.flush(), [send(Some("c5"), "b", "body b")]);
     }
 
     #[test]

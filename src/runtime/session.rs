@@ -51,12 +51,15 @@ pub(super) async fn open(generation: u32) {
     });
 }
 
-/// Opens a session again after the socket's backoff delay.
+/// Opens a session again after the socket's backoff delay. Its own timer, not the socket's
+/// `later`: a probe of the socket (on the HTTP + SSE fallback) would cancel that one.
 pub(super) fn open_later(engine: &Engine) {
     let generation = engine.generation;
-    engine
-        .socket
-        .later(move || wasm_bindgen_futures::spawn_local(open(generation)));
+    super::after(
+        generation,
+        engine.socket.next_delay_ms(),
+        Box::new(move |_| wasm_bindgen_futures::spawn_local(open(generation))),
+    );
 }
 
 /// Renews the socket token at 80% of its life, so reconnects never wait for a new session
@@ -100,11 +103,13 @@ async fn refresh(generation: u32) {
         Ok(session) if Some(session.verified) == verified_before => {
             with_current(generation, |engine| {
                 // A second `auth` renews the open socket in place: no drop, nothing to
-                // resume. A closed socket gets the new token when it connects.
+                // resume. A closed socket gets the new token when it connects; the HTTP +
+                // SSE transport sends it with each request (its open stream isn't ended
+                // at the token's expiry).
                 let renewal = ClientEvent::Auth {
                     token: session.session_token.clone(),
                 };
-                effects::send(engine, &renewal);
+                effects::write(engine, &renewal);
                 engine.session = Some(session);
                 schedule_refresh(engine);
             });

@@ -54,6 +54,17 @@ pub async fn fetch_text<Req: Serialize>(
         .map(crate::json::stringify)
         .transpose()
         .map_err(ApiError::Decode)?;
+    send(method, url, json, bearer).await
+}
+
+/// [`fetch_text`] after the body is written: one copy of the request code for every body type
+/// (each generic instantiation of it was another copy in the WASM).
+pub async fn send(
+    method: &str,
+    url: &str,
+    json: Option<String>,
+    bearer: Option<&str>,
+) -> Result<String, ApiError> {
     let method = match method {
         "GET" => Method::GET,
         "POST" => Method::POST,
@@ -98,7 +109,7 @@ pub async fn fetch_text<Req: Serialize>(
 /// `{"error": {"code", "message"}}` ([`talk_protocol::ErrorBody`]), read from the browser's
 /// parse rather than through serde: every request of the widget carries this path, and
 /// serde's deserializer would come with it (see the widget's `decode.rs`).
-fn error_body(text: &str) -> Option<(String, String)> {
+pub(crate) fn error_body(text: &str) -> Option<(String, String)> {
     let body = js_sys::JSON::parse(text).ok()?;
     let get = |object: &JsValue, key: &str| {
         // Reflect.get throws on a non-object, which ends in None.

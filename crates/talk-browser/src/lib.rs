@@ -4,5 +4,6 @@ pub mod http;
 pub mod ids;
 pub mod json;
 pub mod socket;
+pub mod sse;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -157,15 +157,20 @@ impl Socket {
     /// Runs `then` after the next backoff delay, unless the socket is opened or closed
     /// meanwhile. Each call counts as one more failed attempt.
     pub fn later(&self, then: impl FnOnce() + 'static) {
-        let (delay, epoch) = {
-            let mut inner = self.0.borrow_mut();
-            let delay = inner
-                .backoff
-                .delay_ms(inner.attempt, js_sys::Math::random());
-            inner.attempt = inner.attempt.saturating_add(1);
-            (delay, inner.epoch)
-        };
+        let delay = self.next_delay_ms();
+        let epoch = self.0.borrow().epoch;
         self.schedule(delay, epoch, Box::new(then));
+    }
+
+    /// The next backoff delay, counted as one more failed attempt, for a retry the app
+    /// schedules itself (one that `open` must not cancel).
+    pub fn next_delay_ms(&self) -> f64 {
+        let mut inner = self.0.borrow_mut();
+        let delay = inner
+            .backoff
+            .delay_ms(inner.attempt, js_sys::Math::random());
+        inner.attempt = inner.attempt.saturating_add(1);
+        delay
     }
 
     /// A timer, boxed so that every caller shares one instance of the JS closure glue.
