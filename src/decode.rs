@@ -12,8 +12,8 @@ use js_sys::{Array, Reflect};
 use talk_protocol::{
     Appearance, Author, AuthorKind, Conversation, ConversationStatus, Homepage, IceServer,
     IdentifyResponse, IdentityRequirements, Launcher, LauncherIcon, LauncherPosition, Message,
-    OnlineAgent, PersonSummary, Presence, QuickLink, ResponseTimes, ServerEvent, WidgetConfig,
-    WidgetSessionResponse, WidgetSettings,
+    OnlineAgent, PersonSummary, Presence, QuickLink, ResponseTimes, ServerEvent, StreamEnd,
+    WidgetConfig, WidgetSessionResponse, WidgetSettings,
 };
 use wasm_bindgen::JsValue;
 
@@ -177,6 +177,7 @@ decode_unit_enum!(Appearance { Auto = "auto", Light = "light", Dark = "dark" });
 decode_unit_enum!(LauncherPosition { Right = "right", Left = "left" });
 
 decode_struct!(Author { kind, name });
+decode_struct!(StreamEnd { code, reason });
 decode_struct!(Message {
     id,
     conversation_id,

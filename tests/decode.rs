@@ -6,8 +6,8 @@ use std::fmt::Debug;
 use talk_protocol::{
     Appearance, Author, AuthorKind, Conversation, ConversationStatus, Homepage, IceServer,
     IdentifyResponse, IdentityRequirements, Launcher, LauncherIcon, LauncherPosition, Message,
-    OnlineAgent, PersonSummary, Presence, QuickLink, ResponseTimes, ServerEvent, WidgetConfig,
-    WidgetSessionResponse, WidgetSettings,
+    OnlineAgent, PersonSummary, Presence, QuickLink, ResponseTimes, ServerEvent, StreamEnd,
+    WidgetConfig, WidgetSessionResponse, WidgetSettings,
 };
 use talk_widget::decode::{parse, DecodeError, FromJs};
 use wasm_bindgen_test::*;
@@ -153,6 +153,10 @@ fn session_identify_and_widget_config_answers_decode_as_serde_wrote_them() {
     }
     round_trip(IdentifyResponse {
         person: person(false),
+    });
+    round_trip(StreamEnd {
+        code: talk_protocol::close_code::TOKEN_EXPIRED,
+        reason: "token expired".into(),
     });
     round_trip(WidgetConfig {
         settings: WidgetSettings::default(),

@@ -13,7 +13,7 @@ use super::{after, effects, session, with_current, Engine};
 use crate::api::ApiError;
 use leptos::prelude::Set;
 use talk_browser::sse::{self, End, SseEvent};
-use talk_protocol::{ClientEvent, ServerEvent};
+use talk_protocol::{close_code, ClientEvent, ServerEvent, StreamEnd, STREAM_END_EVENT};
 
 /// Opens the event stream for the current session (closing an earlier one).
 pub(super) fn open(engine: &mut Engine) {
@@ -52,6 +52,19 @@ fn with_link(generation: u32, link: u32, f: impl FnOnce(&mut Engine)) {
 }
 
 fn on_event(generation: u32, link: u32, event: SseEvent) {
+    if event.event == STREAM_END_EVENT {
+        // Why the server ends the stream (the end itself follows). A spent or retired token
+        // needs a new session at once, not a reconnect the server would refuse.
+        if let Ok(end) = crate::decode::parse::<StreamEnd>(&event.data) {
+            if matches!(
+                end.code,
+                close_code::TOKEN_EXPIRED | close_code::KEY_RETIRED | close_code::AUTH_FAILED
+            ) {
+                with_link(generation, link, |engine| lost(engine, true));
+            }
+        }
+        return;
+    }
     match crate::decode::parse::<ServerEvent>(&event.data) {
         Ok(event) => with_link(generation, link, |engine| {
             if matches!(event, ServerEvent::Ready { .. }) {

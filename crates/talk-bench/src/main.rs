@@ -85,6 +85,12 @@ pub struct Options {
     /// Flood phase: rounds of baseline + three floods; the verdict compares medians.
     #[arg(long, default_value_t = 3)]
     flood_rounds: usize,
+    /// Flood phase: leave the server and the generator unpinned (by default, with two or
+    /// more CPUs, talk-server runs on CPU 0 and the generator, attackers included, on the
+    /// others, so the attackers' own CPU is not taken from the server: a real attacker's
+    /// machine is not the server's).
+    #[arg(long)]
+    flood_no_pin: bool,
     /// Flood phase: what the flooding visitor tries to send, msg/s (its limit is 2/s).
     #[arg(long, default_value_t = 500)]
     flood_send_rate: u32,
@@ -165,6 +171,13 @@ async fn run(options: &Options) -> Result<bool> {
 /// Flood isolation against a talk-server with its default rate limits.
 async fn run_flood(options: &Options) -> Result<bool> {
     let talk = targets::TalkServer::start(&options.server_bin, true).await?;
+    if !options.flood_no_pin {
+        match targets::pin_apart(talk.target.pid).await {
+            Ok(Some(cpus)) => eprintln!("[talk-server] pinned: {cpus}"),
+            Ok(None) => eprintln!("[talk-server] one CPU: not pinned"),
+            Err(error) => eprintln!("[talk-server] not pinned: {error:#}"),
+        }
+    }
     let protocol = talk.protocol();
     let connector = Arc::new(Connector::new(talk.target.addr, options.source_addrs));
     let result = flood::run(&protocol, connector, talk.target.addr, options).await?;

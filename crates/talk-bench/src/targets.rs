@@ -85,6 +85,39 @@ struct CreatedWorkspace {
     admin_password: String,
 }
 
+/// Puts the target (every thread of `pid`) on CPU 0 and this process on the other CPUs,
+/// with util-linux's `taskset`. Answers what it did, or `None` on a one-CPU machine.
+pub async fn pin_apart(pid: u32) -> Result<Option<String>> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus < 2 {
+        return Ok(None);
+    }
+    let generator = format!("1-{}", cpus - 1);
+    for (list, target) in [
+        ("0".to_string(), pid),
+        (generator.clone(), std::process::id()),
+    ] {
+        let status = Command::new("taskset")
+            .args([
+                "--all-tasks",
+                "--cpu-list",
+                "--pid",
+                &list,
+                &target.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .context("running taskset")?;
+        if !status.success() {
+            bail!("taskset --pid {list} {target}: {status}");
+        }
+    }
+    Ok(Some(format!(
+        "talk-server on CPU 0, the generator on CPUs {generator}"
+    )))
+}
+
 pub struct TalkServer {
     pub target: Target,
     pub base: String,

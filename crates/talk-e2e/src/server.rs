@@ -367,7 +367,11 @@ impl TestServer {
             .send()
             .await
             .expect("identify");
-        assert!(identified.status().is_success(), "identify: {}", identified.status());
+        assert!(
+            identified.status().is_success(),
+            "identify: {}",
+            identified.status()
+        );
         let answers: Vec<talk_protocol::ServerEvent> = self
             .http
             .post(format!("{}/v1/talk/messages", self.url))

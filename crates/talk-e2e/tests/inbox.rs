@@ -294,7 +294,11 @@ async fn a_long_conversation_opens_on_its_newest_page_and_loads_older_ones() {
     // 1 + 20 messages of 16,000 B: about 330 KB, which the server's pages (128 KiB of
     // messages at most) split in three.
     let conversation = server
-        .start_conversation("0123456789abcdef0123456789abcdef", "long@example.com", "first")
+        .start_conversation(
+            "0123456789abcdef0123456789abcdef",
+            "long@example.com",
+            "first",
+        )
         .await;
     let big = "x".repeat(16_000);
     for n in 2..=21 {
@@ -309,7 +313,11 @@ async fn a_long_conversation_opens_on_its_newest_page_and_loads_older_ones() {
         })
         .await;
         assert_eq!(newest.last().map(String::as_str), Some("21"));
-        assert!(newest.len() < 21, "one bounded page first: {} messages", newest.len());
+        assert!(
+            newest.len() < 21,
+            "one bounded page first: {} messages",
+            newest.len()
+        );
 
         // Older pages on demand, until the first message, each once and in order.
         let mut shown = newest;
