@@ -52,6 +52,19 @@ impl Engine {
         self != Engine::Webkit
     }
 
+    /// A `BroadcastChannel` in a third-party frame whose storage the browser refuses: Chromium
+    /// gives one (partitioned by the top-level site); Firefox throws `SecurityError`, so no
+    /// election between such frames is possible there. (WebKit partitions such a frame's
+    /// storage rather than refusing it.)
+    pub fn has_broadcast_channel_without_storage(self) -> bool {
+        self != Engine::Firefox
+    }
+
+    /// A window as narrow as a phone (375 px): Firefox keeps its windows at least 500 px wide.
+    pub fn sizes_windows_to_a_phone(self) -> bool {
+        self != Engine::Firefox
+    }
+
     /// The console's log over WebDriver (`goog:loggingPrefs`): chromedriver only.
     pub fn has_console_log(self) -> bool {
         self == Engine::Chromium
@@ -155,29 +168,25 @@ async fn start_xvfb() -> (Child, String) {
 
 impl Browser {
     pub async fn start() -> Browser {
-        Browser::launch(&[], json!({})).await
+        Browser::launch(None).await
     }
 
-    /// Chromium as a visitor whose settings refuse `origin` cookies and storage wherever it
-    /// is framed, as strict cookie settings do to third-party frames: Web Locks and
-    /// localStorage answer its frames with `SecurityError`. Site isolation is off so that
-    /// such a frame shares the page's renderer and its console reaches
-    /// [`Browser::uncaught_errors`] (chromedriver only reads the pages' own consoles); what
-    /// the frame may do is decided by the browser's settings either way.
+    /// A visitor whose browser refuses `origin` cookies and storage wherever it is framed, as
+    /// strict cookie settings do to third-party frames, as far as each engine can be told so:
+    ///
+    /// - Chromium: a content setting refuses `origin` in frames; Web Locks and localStorage
+    ///   answer its frames with `SecurityError`. Site isolation is off so that such a frame
+    ///   shares the page's renderer and its console reaches [`Browser::uncaught_errors`]
+    ///   (chromedriver only reads the pages' own consoles).
+    /// - Firefox: `network.cookie.cookieBehavior` 1 refuses every third party's cookies and
+    ///   storage (the Talk origin is the only third party in these tests).
+    /// - WebKit: MiniBrowser's own policy (no third-party cookies); WebKit partitions a
+    ///   third-party frame's storage by the top-level site and cannot be told to refuse it.
     pub async fn start_refusing_storage_to(origin: &str) -> Browser {
-        let refused = format!("{origin},*");
-        let prefs = json!({"profile": {"content_settings": {"exceptions": {"cookies": {
-            refused: {"setting": 2}
-        }}}}});
-        let args = [
-            "--disable-site-isolation-trials",
-            "--disable-features=IsolateOrigins,site-per-process",
-        ];
-        Browser::launch(&args, prefs).await
+        Browser::launch(Some(origin)).await
     }
 
-    /// `extra_args` and `prefs` are Chromium's; the other engines take their defaults.
-    async fn launch(extra_args: &[&str], prefs: serde_json::Value) -> Browser {
+    async fn launch(refuse_storage_to: Option<&str>) -> Browser {
         let engine = Engine::current();
         let port = free_port();
         let profile = tempfile::tempdir().expect("profile dir");
@@ -201,7 +210,15 @@ impl Browser {
                     "--window-size=1280,800".into(),
                     format!("--user-data-dir={}", profile.path().display()),
                 ];
-                args.extend(extra_args.iter().map(|arg| arg.to_string()));
+                let mut prefs = json!({});
+                if let Some(origin) = refuse_storage_to {
+                    let refused = format!("{origin},*");
+                    prefs = json!({"profile": {"content_settings": {"exceptions": {"cookies": {
+                        refused: {"setting": 2}
+                    }}}}});
+                    args.push("--disable-site-isolation-trials".into());
+                    args.push("--disable-features=IsolateOrigins,site-per-process".into());
+                }
                 json!({
                     "goog:chromeOptions": {"binary": chromium, "args": args, "prefs": prefs},
                     // The consoles' errors, for `uncaught_errors`.
@@ -219,6 +236,8 @@ impl Browser {
                 processes.push(spawn(&driver, &args, &[]));
                 let firefox =
                     std::env::var("FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".into());
+                // 5 (the default): third parties get partitioned storage; 1: none at all.
+                let cookie_behavior = if refuse_storage_to.is_some() { 1 } else { 5 };
                 json!({
                     "browserName": "firefox",
                     "moz:firefoxOptions": {
@@ -234,6 +253,7 @@ impl Browser {
                             "network.captive-portal-service.enabled": false,
                             "network.connectivity-service.enabled": false,
                             "toolkit.telemetry.enabled": false,
+                            "network.cookie.cookieBehavior": cookie_behavior,
                         },
                     },
                 })
