@@ -65,6 +65,19 @@ impl Engine {
         self != Engine::Firefox
     }
 
+    /// An HTTP cache for `fetch()`: WebKit's automation session is ephemeral and has none (its
+    /// module scripts still come from the memory cache).
+    pub fn has_http_cache(self) -> bool {
+        self != Engine::Webkit
+    }
+
+    /// A revalidated response (`304`) shows in Resource Timing as such (headers-only transfer
+    /// size): Chromium only. Firefox revalidates but reports the cached answer's status and
+    /// sizes again; WebKit's automation session has no cache ([`Engine::has_http_cache`]).
+    pub fn shows_revalidation_in_resource_timing(self) -> bool {
+        self == Engine::Chromium
+    }
+
     /// The console's log over WebDriver (`goog:loggingPrefs`): chromedriver only.
     pub fn has_console_log(self) -> bool {
         self == Engine::Chromium
@@ -145,14 +158,24 @@ fn spawn(program: &str, args: &[String], env: &[(&str, String)]) -> Child {
 async fn start_xvfb() -> (Child, String) {
     use tokio::io::AsyncBufReadExt;
     let mut xvfb = Command::new("Xvfb")
-        .args(["-displayfd", "1", "-screen", "0", "1600x1200x24", "-nolisten", "tcp"])
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1600x1200x24",
+            "-nolisten",
+            "tcp",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .process_group(0)
         .spawn()
-        .unwrap_or_else(|error| panic!("start Xvfb (run scripts/install-tools.sh --browser): {error}"));
+        .unwrap_or_else(|error| {
+            panic!("start Xvfb (run scripts/install-tools.sh --browser): {error}")
+        });
     let stdout = xvfb.stdout.take().expect("Xvfb's stdout");
     let mut line = String::new();
     tokio::time::timeout(
@@ -193,7 +216,8 @@ impl Browser {
         let mut processes = Vec::new();
         let capabilities = match engine {
             Engine::Chromium => {
-                let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+                let driver =
+                    std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
                 processes.push(spawn(&driver, &[format!("--port={port}")], &[]));
                 let chromium =
                     std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());

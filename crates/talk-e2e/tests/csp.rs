@@ -157,7 +157,8 @@ async fn conversation_under(
         converse(&server, &browser, runs_in).await;
         browser.screenshot(name).await;
         let seen = violations(&browser).await;
-        if option == Mode::Auto && runs_in == Mode::Frame && !browser.engine.reports_refused_wasm() {
+        if option == Mode::Auto && runs_in == Mode::Frame && !browser.engine.reports_refused_wasm()
+        {
             // WebKit refuses auto's probe (and would refuse the messenger's module) silently.
             assert!(seen.is_empty(), "CSP violations: {seen:?}");
         } else if option == Mode::Auto && runs_in == Mode::Frame {
@@ -303,7 +304,11 @@ async fn uncaught_errors(browser: &Browser, tabs: &[&fantoccini::wd::WindowHandl
     }
     let mut errors = Vec::new();
     for tab in tabs {
-        browser.client.switch_to_window((*tab).clone()).await.unwrap();
+        browser
+            .client
+            .switch_to_window((*tab).clone())
+            .await
+            .unwrap();
         browser.enter_messenger_frame().await;
         let noted = browser.js("return window.frameErrors;").await;
         errors.extend(serde_json::from_value::<Vec<String>>(noted).expect("a list"));

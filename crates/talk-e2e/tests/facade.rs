@@ -67,7 +67,9 @@ async fn no_messenger_download_before_the_page_is_idle_then_one_launcher() {
         let (at_draw, after_busy) = wait_until_not_busy(&browser).await;
         let has_idle = browser.engine.has_request_idle_callback();
         assert_eq!(
-            browser.js("return typeof requestIdleCallback === 'function';").await,
+            browser
+                .js("return typeof requestIdleCallback === 'function';")
+                .await,
             json!(has_idle)
         );
         if has_idle {

@@ -227,7 +227,11 @@ async fn a_phone_with_an_on_screen_keyboard_keeps_the_composer_in_view() {
         } else {
             // Firefox keeps its window at least 500 px wide: the phone's viewport is a frame.
             browser.goto(&format!("{}/phone", site.url)).await;
-            browser.client.enter_frame(0).await.expect("the phone's frame");
+            browser
+                .client
+                .enter_frame(0)
+                .await
+                .expect("the phone's frame");
         }
         browser.widget().await;
         assert_launcher_in_place(&geometry(&browser, ".talk-launcher").await);
@@ -261,8 +265,14 @@ async fn a_phone_with_an_on_screen_keyboard_keeps_the_composer_in_view() {
                 .expect("keyboard up");
         } else {
             browser.leave_frame().await;
-            browser.js("document.querySelector('iframe').height = 400;").await;
-            browser.client.enter_frame(0).await.expect("the phone's frame");
+            browser
+                .js("document.querySelector('iframe').height = 400;")
+                .await;
+            browser
+                .client
+                .enter_frame(0)
+                .await
+                .expect("the phone's frame");
         }
         let composer = eventually(
             "the viewport to shrink",
@@ -297,11 +307,15 @@ async fn a_phone_with_an_on_screen_keyboard_keeps_the_composer_in_view() {
 /// must focus it and the keys must land in it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_clicks_into_the_framed_email_field_and_types() {
-    use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
     use fantoccini::actions::MOUSE_BUTTON_LEFT;
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
     with_browser("frame-typing", |server, browser| async move {
-        let page =
-            talk_e2e::page_with_snippet(&server.capture_key, &server.url, "{talk: {mode: 'frame'}}", "");
+        let page = talk_e2e::page_with_snippet(
+            &server.capture_key,
+            &server.url,
+            "{talk: {mode: 'frame'}}",
+            "",
+        );
         let site = HostSite::start(vec![("/", page)]).await;
         browser.goto(&format!("{}/", site.url)).await;
         browser.enter_messenger_frame().await;
@@ -309,29 +323,54 @@ async fn a_person_clicks_into_the_framed_email_field_and_types() {
         widget.start_chat().await;
         let field = widget.wait_for("talk-email").await;
         let click = MouseActions::new("mouse".into())
-            .then(PointerAction::MoveToElement { element: field, duration: None, x: 0.0, y: 0.0 })
-            .then(PointerAction::Down { button: MOUSE_BUTTON_LEFT })
-            .then(PointerAction::Up { button: MOUSE_BUTTON_LEFT });
-        browser.client.perform_actions(click).await.expect("click the email field");
+            .then(PointerAction::MoveToElement {
+                element: field,
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        browser
+            .client
+            .perform_actions(click)
+            .await
+            .expect("click the email field");
         let mut keys = KeyActions::new("keyboard".into());
         for key in "ada@example.com".chars() {
-            keys = keys.then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
+            keys = keys
+                .then(KeyAction::Down { value: key })
+                .then(KeyAction::Up { value: key });
         }
         browser.client.perform_actions(keys).await.expect("type");
-        let typed = eventually("the typed address in the field", Duration::from_secs(10), || async {
-            let state = browser
-                .js("const r = document.querySelector('ap3c-talk').shadowRoot; \
+        let typed = eventually(
+            "the typed address in the field",
+            Duration::from_secs(10),
+            || async {
+                let state = browser
+                    .js("const r = document.querySelector('ap3c-talk').shadowRoot; \
                      const f = r.querySelector('[data-testid=talk-email]'); \
                      return [f.value, r.activeElement === f];")
-                .await;
-            (state[0] == json!("ada@example.com")).then_some(state)
-        })
+                    .await;
+                (state[0] == json!("ada@example.com")).then_some(state)
+            },
+        )
         .await;
-        assert_eq!(typed, json!(["ada@example.com", true]), "focused and filled");
+        assert_eq!(
+            typed,
+            json!(["ada@example.com", true]),
+            "focused and filled"
+        );
         browser.screenshot("frame-email-typed").await;
         widget.click("talk-identify-submit").await;
         widget.send("Typed by hand").await;
-        widget.wait_for_messages(&[("visitor", "Typed by hand"), ("bot", AUTO_REPLY)]).await;
+        widget
+            .wait_for_messages(&[("visitor", "Typed by hand"), ("bot", AUTO_REPLY)])
+            .await;
         browser.leave_frame().await;
         server.stop().await;
     })
