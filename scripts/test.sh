@@ -21,7 +21,7 @@ while (($#)); do
 done
 # The end-to-end suites that also run in Firefox and WebKit (the rest run in Chromium only, to
 # keep CI's time on 2 cores in bounds; scripts/test-e2e.sh --engine runs any of them anywhere).
-E2E_EVERY_ENGINE=(conversation page_api csp facade)
+E2E_EVERY_ENGINE=(conversation page_api csp facade hostile)
 # A clean build takes several GB; say how much room there is, so a full disk is no mystery.
 echo "==> free disk: $(df -Ph "$ROOT" | awk 'NR == 2 { print $4 }')"
 

@@ -60,9 +60,10 @@ impl Engine {
         self != Engine::Firefox
     }
 
-    /// A window as narrow as a phone (375 px): Firefox keeps its windows at least 500 px wide.
+    /// A window as narrow as a phone (375 px): Chromium only. Firefox keeps its windows at
+    /// least 500 px wide, WebKitGTK's MiniBrowser (its toolbar) 447 px.
     pub fn sizes_windows_to_a_phone(self) -> bool {
-        self != Engine::Firefox
+        self == Engine::Chromium
     }
 
     /// An HTTP cache for `fetch()`: WebKit's automation session is ephemeral and has none (its

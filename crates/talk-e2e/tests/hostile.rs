@@ -225,7 +225,7 @@ async fn a_phone_with_an_on_screen_keyboard_keeps_the_composer_in_view() {
                 .expect("phone size");
             browser.goto(&format!("{}/", site.url)).await;
         } else {
-            // Firefox keeps its window at least 500 px wide: the phone's viewport is a frame.
+            // Firefox's and MiniBrowser's windows don't get that narrow: the phone is a frame.
             browser.goto(&format!("{}/phone", site.url)).await;
             browser
                 .client
@@ -233,6 +233,11 @@ async fn a_phone_with_an_on_screen_keyboard_keeps_the_composer_in_view() {
                 .await
                 .expect("the phone's frame");
         }
+        assert_eq!(
+            browser.js("return innerWidth;").await,
+            json!(375),
+            "a phone's width"
+        );
         browser.widget().await;
         assert_launcher_in_place(&geometry(&browser, ".talk-launcher").await);
         chat(&browser).await;
