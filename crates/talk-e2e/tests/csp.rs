@@ -133,6 +133,13 @@ async fn converse(server: &TestServer, browser: &Browser, mode: Mode) {
         let stored = stored.as_str().expect("a string");
         assert!(!stored.contains(&conversation.visitor_id), "{stored}");
         browser.leave_frame().await;
+        // The open messenger's frame is as wide as the panel and as tall as the window.
+        let size = browser
+            .js("const f = document.querySelector('ap3c-talk').shadowRoot.querySelector('iframe'); \
+                 const r = f.getBoundingClientRect(); \
+                 return [r.width, r.height === innerHeight];")
+            .await;
+        assert_eq!(size, json!([420, true]), "the open frame's size");
     }
     let cookie = browser
         .js("return (document.cookie.match(/ap3c_talk_vid=([0-9a-f]{32})/) || [])[1];")
