@@ -30,10 +30,14 @@ function widgetConfig({ captureKey, apiUrl, visitorId, talk }) {
   return { captureKey, apiUrl, visitorId, token: text(talk.token), language: text(talk.language) };
 }
 
-/** A page whose CSP refuses WebAssembly refuses this 8-byte module too. */
+/**
+ * A page whose CSP refuses WebAssembly refuses this 8-byte module too. Instantiated, not just
+ * compiled: WebKit compiles under any policy and refuses only the instance, so a compile probe
+ * said yes there and the messenger then failed to start inline.
+ */
 async function wasmAllowed() {
   try {
-    await WebAssembly.compile(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+    await WebAssembly.instantiate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
     return true;
   } catch {
     return false;
@@ -148,38 +152,44 @@ export async function start({ base, config, talk, calls, host, store, forget }) 
   }
   const mode = config.talk.mode;
   if (mode === 'inline' || (mode !== 'frame' && (await wasmAllowed()))) {
-    inline(base, widgetConfig(config), hooks).then(running, (error) =>
-      fail(`${error} (inline mode needs 'wasm-unsafe-eval' in script-src)`),
-    );
+    inline(base, widgetConfig(config), hooks).then(running, (error) => {
+      // auto: a policy the probe missed refuses the messenger's module before it starts; the
+      // frame runs under the Talk server's own policy instead.
+      if (mode !== 'inline' && error instanceof WebAssembly.CompileError) inFrame();
+      else fail(`${error} (inline mode needs 'wasm-unsafe-eval' in script-src)`);
+    });
     return;
   }
+  inFrame();
 
-  // Frame mode: messages go only to the Talk origin and are taken only from it, from this frame.
-  const origin = new URL(config.apiUrl).origin;
-  frame = document.createElement('iframe');
-  frame.title = 'Chat';
-  frame.hidden = hiddenByPage;
-  frame.src = `${config.apiUrl}/widget/frame?capture_key=${encodeURIComponent(config.captureKey)}#${encodeURIComponent(location.origin)}`;
-  const post = (message) => frame.contentWindow?.postMessage(message, origin);
-  document.addEventListener('securitypolicyviolation', (event) => {
-    if (event.blockedURI.startsWith(origin) && /^(frame|child|default)-src/.test(event.effectiveDirective)) {
-      fail(
-        `its Content-Security-Policy refuses WebAssembly and frames from ${origin}: add ` +
-          `'wasm-unsafe-eval' to script-src (inline mode) or ${origin} to frame-src (frame mode)`,
-      );
-    }
-  });
-  addEventListener('message', (event) => {
-    if (event.origin !== origin || event.source !== frame.contentWindow) return;
-    const message = event.data || {};
-    if (message.t === 'hello') {
-      post({ t: 'init', config: widgetConfig(config) });
-      running((name, arg) => post({ t: 'call', n: name, a: arg }));
-    }
-    if (message.t === 'ready') hooks.ready();
-    if (message.t === 'unread') hooks.unread(message.n);
-    // The launcher-sized frame grows to hold the open messenger (the server's stylesheet).
-    if (message.t === 'open') frame.className = message.v ? 'open' : '';
-  });
-  root.append(frame);
+  function inFrame() {
+    // Messages go only to the Talk origin and are taken only from it, from this frame.
+    const origin = new URL(config.apiUrl).origin;
+    frame = document.createElement('iframe');
+    frame.title = 'Chat';
+    frame.hidden = hiddenByPage;
+    frame.src = `${config.apiUrl}/widget/frame?capture_key=${encodeURIComponent(config.captureKey)}#${encodeURIComponent(location.origin)}`;
+    const post = (message) => frame.contentWindow?.postMessage(message, origin);
+    document.addEventListener('securitypolicyviolation', (event) => {
+      if (event.blockedURI.startsWith(origin) && /^(frame|child|default)-src/.test(event.effectiveDirective)) {
+        fail(
+          `its Content-Security-Policy refuses WebAssembly and frames from ${origin}: add ` +
+            `'wasm-unsafe-eval' to script-src (inline mode) or ${origin} to frame-src (frame mode)`,
+        );
+      }
+    });
+    addEventListener('message', (event) => {
+      if (event.origin !== origin || event.source !== frame.contentWindow) return;
+      const message = event.data || {};
+      if (message.t === 'hello') {
+        post({ t: 'init', config: widgetConfig(config) });
+        running((name, arg) => post({ t: 'call', n: name, a: arg }));
+      }
+      if (message.t === 'ready') hooks.ready();
+      if (message.t === 'unread') hooks.unread(message.n);
+      // The launcher-sized frame grows to hold the open messenger (the server's stylesheet).
+      if (message.t === 'open') frame.className = message.v ? 'open' : '';
+    });
+    root.append(frame);
+  }
 }

@@ -8,6 +8,8 @@ export WASM_BINDGEN_VERSION
 export TRUNK_VERSION=0.21.14
 export BINARYEN_VERSION=132
 export AXE_CORE_VERSION=4.11.4
+# The end-to-end tests' Firefox driver (crates.io); Firefox ESR itself is Debian's.
+export GECKODRIVER_VERSION=0.37.1
 # npm tools of the size report and the benchmarks (scripts/bench-*.sh).
 export TERSER_VERSION=5.51.2
 export PLAYWRIGHT_CORE_VERSION=1.65.1

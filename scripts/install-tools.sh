@@ -4,8 +4,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
-# --browser: also what the tests need (Chromium and its driver, schemathesis); --bench: also
-# the start-up benchmark's browser driver (implies --browser).
+# --browser: also what the tests need (Chromium, Firefox ESR and WebKitGTK with their drivers,
+# schemathesis); --bench: also the start-up benchmark's browser driver (implies --browser).
 want_browser=false want_bench=false
 for arg in "$@"; do
   case "$arg" in
@@ -54,12 +54,31 @@ if $want_browser; then npm_tool axe-core "$AXE_CORE_VERSION"; fi
 # Drives Chromium for the start-up benchmark (the system's browser: it downloads none).
 if $want_bench; then npm_tool playwright-core "$PLAYWRIGHT_CORE_VERSION"; fi
 
-if $want_browser && ! { command -v chromium && command -v chromedriver; } >/dev/null; then
-  step "installing Debian's chromium and chromium-driver"
+# The three browser engines the end-to-end tests drive (TALK_E2E_ENGINE), with their drivers,
+# all Debian's: Chromium (chromium, chromium-driver), Firefox ESR (firefox-esr) and WebKitGTK
+# (webkit2gtk-driver: WebKitWebDriver and MiniBrowser, run under Xvfb because MiniBrowser's
+# --headless hangs). One apt-get for whatever is missing.
+minibrowser=/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser
+missing=()
+if $want_browser; then
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v chromedriver >/dev/null || missing+=(chromium-driver)
+  command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+  { command -v WebKitWebDriver && [[ -x "$minibrowser" ]]; } >/dev/null || missing+=(webkit2gtk-driver)
+  command -v Xvfb >/dev/null || missing+=(xvfb)
+fi
+if ((${#missing[@]})); then
+  step "installing Debian's ${missing[*]}"
   sudo_cmd=()
   [[ "$(id -u)" -ne 0 ]] && sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends chromium chromium-driver
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Firefox's WebDriver server, from crates.io (Debian has none).
+if $want_browser && [[ "$(geckodriver --version 2>/dev/null | head -n 1)" != "geckodriver $GECKODRIVER_VERSION"* ]]; then
+  step "installing geckodriver $GECKODRIVER_VERSION"
+  cargo install --force geckodriver --version "$GECKODRIVER_VERSION"
 fi
 
 # PostgreSQL for the server's tests on PostgreSQL (scripts/postgres.sh starts a throwaway

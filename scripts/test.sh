@@ -1,10 +1,27 @@
 #!/usr/bin/env bash
 # Installs whatever is missing, builds the widget and the inbox, and runs every test:
 # protocol and server (HTTP in-process, WebSocket over real sockets), the widget's and the
-# inbox's components in headless Chromium, and end-to-end tests (real server + real Chromium).
+# inbox's components in headless Chromium, and end-to-end tests (real server + real browsers):
+# every suite in Chromium, the suites of $E2E_EVERY_ENGINE in Firefox and WebKit too.
+#
+#   scripts/test.sh                    everything, as CI runs it
+#   scripts/test.sh --engine firefox   install, build, then every end-to-end suite in one engine
+#                                      (chromium, firefox or webkit) and nothing else
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
+
+engine=
+while (($#)); do
+  case "$1" in
+    --engine) engine="${2:?--engine needs chromium, firefox or webkit}"; shift 2 ;;
+    --engine=*) engine="${1#--engine=}"; shift ;;
+    *) echo "test: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+# The end-to-end suites that also run in Firefox and WebKit (the rest run in Chromium only, to
+# keep CI's time on 2 cores in bounds; scripts/test-e2e.sh --engine runs any of them anywhere).
+E2E_EVERY_ENGINE=(conversation page_api csp facade hostile)
 # A clean build takes several GB; say how much room there is, so a full disk is no mystery.
 echo "==> free disk: $(df -Ph "$ROOT" | awk 'NR == 2 { print $4 }')"
 
@@ -18,6 +35,11 @@ echo "==> building the inbox"
 # issue): drop --report-only once `./scripts/size-report.sh` passes.
 "$ROOT/scripts/size-report.sh" --report-only
 
+if [[ -n "$engine" ]]; then
+  "$ROOT/scripts/test-e2e.sh" --engine "$engine"
+  exit
+fi
+
 # Mostly waiting (two minutes of `trunk serve` that must not rebuild), so it runs beside the
 # tests below; it reuses the widget build above. Its result is printed at the end.
 echo "==> trunk serve beside a running talk-server (in the background)"
@@ -28,6 +50,10 @@ trap 'kill "$trunk_watch" 2>/dev/null || true; rm -f "$trunk_watch_log"' EXIT
 
 echo "==> protocol, server, benchmark and end-to-end tests"
 cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e
+# The same test binaries again, in the other engines.
+for other in firefox webkit; do
+  "$ROOT/scripts/test-e2e.sh" --engine "$other" "${E2E_EVERY_ENGINE[@]}"
+done
 echo "==> the server's tests again, on PostgreSQL (a throwaway cluster, scripts/postgres.sh)"
 # Every test that opens a database (in-process tests, the store's contract in tests/store.rs,
 # the chaos test's binary) gets a fresh one on the cluster.

@@ -7,21 +7,104 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
-/// Headless Chromium behind its own chromedriver on a free port.
+/// The browser engine the end-to-end tests drive, from `TALK_E2E_ENGINE` (`chromium`, the
+/// default, `firefox` or `webkit`). Every test runs in whichever engine that names; what an
+/// engine cannot do, a test checks by name ([`Engine::has_web_locks`] …), never skips.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// Debian's Chromium, headless, through chromedriver.
+    Chromium,
+    /// Debian's Firefox ESR, headless, through geckodriver (crates.io).
+    Firefox,
+    /// WebKitGTK's MiniBrowser under its own Xvfb, through WebKitWebDriver.
+    Webkit,
+}
+
+impl Engine {
+    /// The engine named by `TALK_E2E_ENGINE`; Chromium when unset. Panics on an unknown name:
+    /// a typo must not quietly test Chromium again.
+    pub fn current() -> Engine {
+        match std::env::var("TALK_E2E_ENGINE").as_deref() {
+            Err(_) | Ok("") | Ok("chromium") => Engine::Chromium,
+            Ok("firefox") => Engine::Firefox,
+            Ok("webkit") => Engine::Webkit,
+            Ok(other) => panic!("TALK_E2E_ENGINE={other}: expected chromium, firefox or webkit"),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Chromium => "chromium",
+            Engine::Firefox => "firefox",
+            Engine::Webkit => "webkit",
+        }
+    }
+
+    /// `requestIdleCallback`: Chromium and Firefox have it, WebKit (Safari) does not, so the
+    /// loader's idle load falls back to `setTimeout` there.
+    pub fn has_request_idle_callback(self) -> bool {
+        self != Engine::Webkit
+    }
+
+    /// A `securitypolicyviolation` (`script-src`, `wasm-eval`) when the page's CSP refuses
+    /// WebAssembly: Chromium and Firefox send one; WebKit refuses the module without one.
+    pub fn reports_refused_wasm(self) -> bool {
+        self != Engine::Webkit
+    }
+
+    /// A `BroadcastChannel` in a third-party frame whose storage the browser refuses: Chromium
+    /// gives one (partitioned by the top-level site); Firefox throws `SecurityError`, so no
+    /// election between such frames is possible there. (WebKit partitions such a frame's
+    /// storage rather than refusing it.)
+    pub fn has_broadcast_channel_without_storage(self) -> bool {
+        self != Engine::Firefox
+    }
+
+    /// A window as narrow as a phone (375 px): Chromium only. Firefox keeps its windows at
+    /// least 500 px wide, WebKitGTK's MiniBrowser (its toolbar) 447 px.
+    pub fn sizes_windows_to_a_phone(self) -> bool {
+        self == Engine::Chromium
+    }
+
+    /// An HTTP cache for `fetch()`: WebKit's automation session is ephemeral and has none (its
+    /// module scripts still come from the memory cache).
+    pub fn has_http_cache(self) -> bool {
+        self != Engine::Webkit
+    }
+
+    /// A revalidated response (`304`) shows in Resource Timing as such (headers-only transfer
+    /// size): Chromium only. Firefox revalidates but reports the cached answer's status and
+    /// sizes again; WebKit's automation session has no cache ([`Engine::has_http_cache`]).
+    pub fn shows_revalidation_in_resource_timing(self) -> bool {
+        self == Engine::Chromium
+    }
+
+    /// The console's log over WebDriver (`goog:loggingPrefs`): chromedriver only.
+    pub fn has_console_log(self) -> bool {
+        self == Engine::Chromium
+    }
+}
+
+/// A headless browser of [`Engine::current`] behind its own WebDriver server on a free port,
+/// with a fresh profile.
 pub struct Browser {
     pub client: Client,
-    driver: Child,
+    pub engine: Engine,
+    /// The driver (and for WebKit the X server before it), each in a process group of its own.
+    processes: Vec<Child>,
     _profile: tempfile::TempDir,
 }
 
-/// chromedriver runs in a process group of its own, so a test that fails (and never closes
-/// its session) still takes Chromium down with it: killing only chromedriver would leave the
+/// Each driver runs in a process group of its own, so a test that fails (and never closes its
+/// session) still takes the browser down with it: killing only the driver would leave the
 /// browser running, and a few dozen failed runs fill a 2-core machine with orphans.
 impl Drop for Browser {
     fn drop(&mut self) {
-        if let Some(pid) = self.driver.id() {
-            // SAFETY: kill(2) with a negative pid signals the group this Browser created.
-            unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+        for process in self.processes.iter().rev() {
+            if let Some(pid) = process.id() {
+                // SAFETY: kill(2) with a negative pid signals the group this Browser created.
+                unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+            }
         }
     }
 }
@@ -54,68 +137,181 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Starts `program` in a process group of its own, its output thrown away.
+fn spawn(program: &str, args: &[String], env: &[(&str, String)]) -> Child {
+    Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!("start {program} (run scripts/install-tools.sh --browser): {error}")
+        })
+}
+
+/// An X server of its own for one WebKit browser (MiniBrowser's `--headless` hangs here):
+/// `-displayfd` has Xvfb pick a free display and say which, so parallel tests never race for
+/// one.
+async fn start_xvfb() -> (Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut xvfb = Command::new("Xvfb")
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1600x1200x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!("start Xvfb (run scripts/install-tools.sh --browser): {error}")
+        });
+    let stdout = xvfb.stdout.take().expect("Xvfb's stdout");
+    let mut line = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio::io::BufReader::new(stdout).read_line(&mut line),
+    )
+    .await
+    .expect("Xvfb to name its display")
+    .expect("Xvfb's display number");
+    let display = format!(":{}", line.trim());
+    (xvfb, display)
+}
+
 impl Browser {
     pub async fn start() -> Browser {
-        Browser::launch(&[], json!({})).await
+        Browser::launch(None).await
     }
 
-    /// Chromium as a visitor whose settings refuse `origin` cookies and storage wherever it
-    /// is framed, as strict cookie settings do to third-party frames: Web Locks and
-    /// localStorage answer its frames with `SecurityError`. Site isolation is off so that
-    /// such a frame shares the page's renderer and its console reaches
-    /// [`Browser::uncaught_errors`] (chromedriver only reads the pages' own consoles); what
-    /// the frame may do is decided by the browser's settings either way.
+    /// A visitor whose browser refuses `origin` cookies and storage wherever it is framed, as
+    /// strict cookie settings do to third-party frames, as far as each engine can be told so:
+    ///
+    /// - Chromium: a content setting refuses `origin` in frames; Web Locks and localStorage
+    ///   answer its frames with `SecurityError`. Site isolation is off so that such a frame
+    ///   shares the page's renderer and its console reaches [`Browser::uncaught_errors`]
+    ///   (chromedriver only reads the pages' own consoles).
+    /// - Firefox: `network.cookie.cookieBehavior` 1 refuses every third party's cookies and
+    ///   storage (the Talk origin is the only third party in these tests).
+    /// - WebKit: MiniBrowser's own policy (no third-party cookies); WebKit partitions a
+    ///   third-party frame's storage by the top-level site and cannot be told to refuse it.
     pub async fn start_refusing_storage_to(origin: &str) -> Browser {
-        let refused = format!("{origin},*");
-        let prefs = json!({"profile": {"content_settings": {"exceptions": {"cookies": {
-            refused: {"setting": 2}
-        }}}}});
-        let args = [
-            "--disable-site-isolation-trials",
-            "--disable-features=IsolateOrigins,site-per-process",
-        ];
-        Browser::launch(&args, prefs).await
+        Browser::launch(Some(origin)).await
     }
 
-    async fn launch(extra_args: &[&str], prefs: serde_json::Value) -> Browser {
+    async fn launch(refuse_storage_to: Option<&str>) -> Browser {
+        let engine = Engine::current();
         let port = free_port();
-        let driver_bin = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-        let driver = Command::new(&driver_bin)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!("start {driver_bin} (run scripts/install-tools.sh --browser): {error}")
-            });
         let profile = tempfile::tempdir().expect("profile dir");
-        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let mut args = vec![
-            "--headless".to_string(),
-            "--no-sandbox".into(),
-            "--disable-gpu".into(),
-            "--disable-dev-shm-usage".into(),
-            "--disable-quic".into(),
-            "--no-first-run".into(),
-            "--disable-background-networking".into(),
-            "--disable-component-update".into(),
-            "--disable-sync".into(),
-            "--window-size=1280,800".into(),
-            format!("--user-data-dir={}", profile.path().display()),
-        ];
-        args.extend(extra_args.iter().map(|arg| arg.to_string()));
-        let capabilities = json!({
-            "goog:chromeOptions": {"binary": chromium, "args": args, "prefs": prefs},
-            // The consoles' errors, for `uncaught_errors`.
-            "goog:loggingPrefs": {"browser": "SEVERE"},
-        });
+        let mut processes = Vec::new();
+        let capabilities = match engine {
+            Engine::Chromium => {
+                let driver =
+                    std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+                processes.push(spawn(&driver, &[format!("--port={port}")], &[]));
+                let chromium =
+                    std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+                let mut args = vec![
+                    "--headless".to_string(),
+                    "--no-sandbox".into(),
+                    "--disable-gpu".into(),
+                    "--disable-dev-shm-usage".into(),
+                    "--disable-quic".into(),
+                    "--no-first-run".into(),
+                    "--disable-background-networking".into(),
+                    "--disable-component-update".into(),
+                    "--disable-sync".into(),
+                    "--window-size=1280,800".into(),
+                    format!("--user-data-dir={}", profile.path().display()),
+                ];
+                let mut prefs = json!({});
+                if let Some(origin) = refuse_storage_to {
+                    let refused = format!("{origin},*");
+                    prefs = json!({"profile": {"content_settings": {"exceptions": {"cookies": {
+                        refused: {"setting": 2}
+                    }}}}});
+                    args.push("--disable-site-isolation-trials".into());
+                    args.push("--disable-features=IsolateOrigins,site-per-process".into());
+                }
+                json!({
+                    "goog:chromeOptions": {"binary": chromium, "args": args, "prefs": prefs},
+                    // The consoles' errors, for `uncaught_errors`.
+                    "goog:loggingPrefs": {"browser": "SEVERE"},
+                })
+            }
+            Engine::Firefox => {
+                let driver = std::env::var("GECKODRIVER").unwrap_or_else(|_| "geckodriver".into());
+                // Its own BiDi port too: the default (9222) is one for all parallel tests.
+                let args = [
+                    format!("--port={port}"),
+                    format!("--websocket-port={}", free_port()),
+                    "--log=fatal".into(),
+                ];
+                processes.push(spawn(&driver, &args, &[]));
+                let firefox =
+                    std::env::var("FIREFOX").unwrap_or_else(|_| "/usr/bin/firefox-esr".into());
+                // 5 (the default): third parties get partitioned storage; 1: none at all.
+                let cookie_behavior = if refuse_storage_to.is_some() { 1 } else { 5 };
+                json!({
+                    "browserName": "firefox",
+                    "moz:firefoxOptions": {
+                        "binary": firefox,
+                        "args": ["-headless", "-profile", profile.path()],
+                        // The closed network: nothing phones home.
+                        "prefs": {
+                            "app.update.disabledForTesting": true,
+                            "browser.safebrowsing.malware.enabled": false,
+                            "browser.safebrowsing.phishing.enabled": false,
+                            "browser.shell.checkDefaultBrowser": false,
+                            "datareporting.policy.dataSubmissionEnabled": false,
+                            "network.captive-portal-service.enabled": false,
+                            "network.connectivity-service.enabled": false,
+                            "toolkit.telemetry.enabled": false,
+                            "network.cookie.cookieBehavior": cookie_behavior,
+                        },
+                    },
+                })
+            }
+            Engine::Webkit => {
+                let (xvfb, display) = start_xvfb().await;
+                processes.push(xvfb);
+                let driver =
+                    std::env::var("WEBKIT_WEBDRIVER").unwrap_or_else(|_| "WebKitWebDriver".into());
+                // MiniBrowser's automation mode keeps its data in memory; its caches and
+                // settings go to this browser's own folder all the same.
+                let home = profile.path().display().to_string();
+                let env = [
+                    ("DISPLAY", display),
+                    ("XDG_CACHE_HOME", format!("{home}/cache")),
+                    ("XDG_CONFIG_HOME", format!("{home}/config")),
+                    ("XDG_DATA_HOME", format!("{home}/data")),
+                ];
+                processes.push(spawn(&driver, &[format!("--port={port}")], &env));
+                let minibrowser = std::env::var("MINIBROWSER").unwrap_or_else(|_| {
+                    "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser".into()
+                });
+                json!({
+                    "browserName": "MiniBrowser",
+                    "webkitgtk:browserOptions": {"binary": minibrowser, "args": ["--automation"]},
+                })
+            }
+        };
         let capabilities = capabilities.as_object().cloned().expect("an object");
         let url = format!("http://127.0.0.1:{port}");
         let client = crate::eventually(
-            "chromedriver to accept a session",
-            Duration::from_secs(30),
+            &format!("the {} driver to accept a session", engine.name()),
+            Duration::from_secs(60),
             || {
                 let capabilities = capabilities.clone();
                 let url = url.clone();
@@ -129,16 +325,29 @@ impl Browser {
             },
         )
         .await;
+        if engine != Engine::Chromium {
+            client
+                .set_window_size(1280, 800)
+                .await
+                .expect("a 1280x800 window");
+        }
         Browser {
             client,
-            driver,
+            engine,
+            processes,
             _profile: profile,
         }
     }
 
     /// The console's uncaught exceptions and unhandled promise rejections (`Uncaught …`) since
     /// the last call, of every page of this session and the frames in their renderer.
+    /// Chromium only ([`Engine::has_console_log`]).
     pub async fn uncaught_errors(&self) -> Vec<String> {
+        assert!(
+            self.engine.has_console_log(),
+            "{} gives no console log over WebDriver",
+            self.engine.name()
+        );
         let log = self
             .client
             .issue_cmd(BrowserLog)
@@ -196,13 +405,25 @@ impl Browser {
     /// Waits until this page's loader has its answer to `launcher.css` and returns the HTTP
     /// status (204: the workspace switched the widget off, and the loader draws nothing).
     pub async fn launcher_stylesheet_status(&self) -> u64 {
-        let script = "const e = performance.getEntriesByType('resource') \
+        // WebKit's resource timing has no `responseStatus`: there, once the loader's request
+        // is done, the same request again says what the server answers.
+        let script = "const done = arguments[0]; \
+             const e = performance.getEntriesByType('resource') \
                .find(function (e) { return e.name.indexOf('/v1/talk/widget/launcher.css') >= 0; }); \
-             return e && e.responseEnd > 0 ? e.responseStatus : null;";
+             if (!e || !(e.responseEnd > 0)) return done(null); \
+             if ('responseStatus' in e) return done(e.responseStatus); \
+             fetch(e.name, {cache: 'no-store'}).then(function (r) { done(r.status); }, \
+               function () { done(null); });";
         crate::eventually(
             "the loader's launcher.css answer",
             Duration::from_secs(15),
-            || async { self.js(script).await.as_u64() },
+            || async {
+                self.client
+                    .execute_async(script, vec![])
+                    .await
+                    .ok()?
+                    .as_u64()
+            },
         )
         .await
     }

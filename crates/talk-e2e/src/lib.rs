@@ -1,11 +1,12 @@
 //! Harness for end-to-end tests: a real `talk-server` (in-process, real sockets, a fresh
-//! SQLite file) and a real headless Chromium driven over WebDriver.
+//! SQLite file) and a real browser driven over WebDriver: headless Chromium, Firefox or WebKit,
+//! as `TALK_E2E_ENGINE` says ([`Engine`]).
 
 mod browser;
 mod server;
 mod site;
 
-pub use browser::{Browser, Widget};
+pub use browser::{Browser, Engine, Widget};
 pub use server::{inbox_dir, widget_path, EventListener, TestServer};
 pub use site::{page_with_snippet, snippet_script, HostSite, SitePage};
 
@@ -111,9 +112,12 @@ where
     }
 }
 
-/// Where tests leave screenshots; ignored by git.
+/// Where tests leave screenshots, one folder per engine (`e2e-output/chromium/` …); ignored by
+/// git.
 pub fn output_dir() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../e2e-output");
-    std::fs::create_dir_all(&dir).expect("create e2e-output/");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../e2e-output")
+        .join(Engine::current().name());
+    std::fs::create_dir_all(&dir).expect("create e2e-output/<engine>/");
     dir
 }

@@ -15,7 +15,8 @@ struct Fetched {
     transfer_size: u64,
     encoded_body_size: u64,
     decoded_body_size: u64,
-    response_status: u64,
+    /// None in WebKit, whose Resource Timing has no `responseStatus`.
+    response_status: Option<u64>,
 }
 
 /// The loader and widget files the current document fetched, once the WASM has arrived.
@@ -52,6 +53,18 @@ async fn launcher_transfer(browser: &Browser) -> Fetched {
         serde_json::from_value(browser.js(script).await).expect("resource entries");
     assert_eq!(entries.len(), 1, "{entries:?}");
     entries.remove(0)
+}
+
+/// WebKit's automation session (MiniBrowser `--automation`) is ephemeral: it has no HTTP cache,
+/// so what the widget `fetch()`es (the WASM) is downloaded again on every page, whatever its
+/// `Cache-Control`; its module scripts come from the memory cache. Says so for the WASM there,
+/// asserting that it was indeed fetched again (so a WebKit that caches it shows up here).
+fn refetched_in_this_engine(browser: &Browser, file: &Fetched) -> bool {
+    if browser.engine.has_http_cache() || !file.path.ends_with("_bg.wasm") {
+        return false;
+    }
+    assert!(file.transfer_size > 0, "{file:?}");
+    true
 }
 
 fn paths(files: &[Fetched]) -> Vec<&str> {
@@ -101,7 +114,16 @@ async fn a_returning_visitors_second_page_view_downloads_no_widget_bytes() {
         let second = talk_files(&browser).await;
         the_widget_files(&second);
         for file in &second {
-            let revalidated_loader = file.path == "/app.js" && file.response_status == 304;
+            if refetched_in_this_engine(&browser, file) {
+                continue;
+            }
+            // app.js is revalidated (304). WebKit doesn't say the status: there, a transfer
+            // smaller than the body is a revalidation's headers.
+            let revalidated_loader = file.path == "/app.js"
+                && match file.response_status {
+                    Some(status) => status == 304,
+                    None => file.transfer_size < file.encoded_body_size,
+                };
             assert!(
                 file.transfer_size == 0 || revalidated_loader,
                 "second view, from the cache: {file:?}"
@@ -110,10 +132,20 @@ async fn a_returning_visitors_second_page_view_downloads_no_widget_bytes() {
         // The launcher's stylesheet is revalidated by its ETag (`no-cache`): asked again (not
         // taken from the cache unasked, transfer size > 0), but its body not sent again.
         let again = launcher_transfer(&browser).await;
-        assert!(
-            again.transfer_size > 0 && again.transfer_size < first_launcher.transfer_size,
-            "second view's launcher.css: {again:?}, first: {first_launcher:?}"
-        );
+        if browser.engine.shows_revalidation_in_resource_timing() {
+            assert!(
+                again.transfer_size > 0 && again.transfer_size < first_launcher.transfer_size,
+                "second view's launcher.css: {again:?}, first: {first_launcher:?}"
+            );
+        } else {
+            // Firefox revalidates (If-None-Match, 304) but its Resource Timing repeats the
+            // first answer's status and sizes; WebKit's automation session has no cache to
+            // revalidate. Both still ask again.
+            assert!(
+                again.transfer_size > 0,
+                "second view's launcher.css: {again:?}"
+            );
+        }
         server.stop().await;
     })
     .await;
@@ -157,6 +189,9 @@ async fn frame_mode_fetches_embed_once_and_nothing_again_on_the_next_page() {
         browser.enter_messenger_frame().await;
         browser.widget().await;
         for file in talk_files(&browser).await {
+            if refetched_in_this_engine(&browser, &file) {
+                continue;
+            }
             assert_eq!(
                 file.transfer_size, 0,
                 "second view, from the cache: {file:?}"

@@ -204,17 +204,40 @@ async fn a_single_page_app_keeps_the_conversation_and_records_its_routes() {
     .await;
 }
 
+/// A 375×667 phone as a frame of the host site, for engines whose windows can't get that
+/// narrow: inside it, media queries, `innerWidth` and `innerHeight` are the frame's.
+const PHONE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+     <title>Phone</title><link rel=\"icon\" href=\"data:,\"></head>\
+     <body style=\"margin: 0\"><iframe title=\"Phone\" src=\"/\" width=\"375\" height=\"667\" \
+     style=\"border: 0; display: block\"></iframe></body></html>";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_phone_with_an_on_screen_keyboard_keeps_the_composer_in_view() {
     with_browser("hostile-phone", |server, browser| async move {
-        browser
-            .client
-            .set_window_size(375, 667)
-            .await
-            .expect("phone size");
         let page = talk_e2e::page_with_snippet(&server.capture_key, &server.url, "{talk: {}}", "");
-        let site = HostSite::start(vec![("/", page)]).await;
-        browser.goto(&format!("{}/", site.url)).await;
+        let site = HostSite::start(vec![("/", page), ("/phone", PHONE.to_string())]).await;
+        let window = browser.engine.sizes_windows_to_a_phone();
+        if window {
+            browser
+                .client
+                .set_window_size(375, 667)
+                .await
+                .expect("phone size");
+            browser.goto(&format!("{}/", site.url)).await;
+        } else {
+            // Firefox's and MiniBrowser's windows don't get that narrow: the phone is a frame.
+            browser.goto(&format!("{}/phone", site.url)).await;
+            browser
+                .client
+                .enter_frame(0)
+                .await
+                .expect("the phone's frame");
+        }
+        assert_eq!(
+            browser.js("return innerWidth;").await,
+            json!(375),
+            "a phone's width"
+        );
         browser.widget().await;
         assert_launcher_in_place(&geometry(&browser, ".talk-launcher").await);
         chat(&browser).await;
@@ -239,11 +262,23 @@ async fn a_phone_with_an_on_screen_keyboard_keeps_the_composer_in_view() {
 
         // The keyboard takes the lower part of the screen: the composer stays above it.
         let before = number(&panel, "innerHeight");
-        browser
-            .client
-            .set_window_size(375, 400)
-            .await
-            .expect("keyboard up");
+        if window {
+            browser
+                .client
+                .set_window_size(375, 400)
+                .await
+                .expect("keyboard up");
+        } else {
+            browser.leave_frame().await;
+            browser
+                .js("document.querySelector('iframe').height = 400;")
+                .await;
+            browser
+                .client
+                .enter_frame(0)
+                .await
+                .expect("the phone's frame");
+        }
         let composer = eventually(
             "the viewport to shrink",
             Duration::from_secs(10),
@@ -266,6 +301,82 @@ async fn a_phone_with_an_on_screen_keyboard_keeps_the_composer_in_view() {
             "{panel}"
         );
         browser.screenshot("hostile-phone-keyboard").await;
+        server.stop().await;
+    })
+    .await;
+}
+
+/// Frame mode on a plain page, typed into as a person does: a pointer click on the framed
+/// email field, then keys from the keyboard (WebDriver input actions, no Element Send Keys).
+/// Issue #15 saw WebKit's driver call that field "not focusable"; in every engine the click
+/// must focus it and the keys must land in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_clicks_into_the_framed_email_field_and_types() {
+    use fantoccini::actions::MOUSE_BUTTON_LEFT;
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions, MouseActions, PointerAction};
+    with_browser("frame-typing", |server, browser| async move {
+        let page = talk_e2e::page_with_snippet(
+            &server.capture_key,
+            &server.url,
+            "{talk: {mode: 'frame'}}",
+            "",
+        );
+        let site = HostSite::start(vec![("/", page)]).await;
+        browser.goto(&format!("{}/", site.url)).await;
+        browser.enter_messenger_frame().await;
+        let widget = browser.widget().await;
+        widget.start_chat().await;
+        let field = widget.wait_for("talk-email").await;
+        let click = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveToElement {
+                element: field,
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        browser
+            .client
+            .perform_actions(click)
+            .await
+            .expect("click the email field");
+        let mut keys = KeyActions::new("keyboard".into());
+        for key in "ada@example.com".chars() {
+            keys = keys
+                .then(KeyAction::Down { value: key })
+                .then(KeyAction::Up { value: key });
+        }
+        browser.client.perform_actions(keys).await.expect("type");
+        let typed = eventually(
+            "the typed address in the field",
+            Duration::from_secs(10),
+            || async {
+                let state = browser
+                    .js("const r = document.querySelector('ap3c-talk').shadowRoot; \
+                     const f = r.querySelector('[data-testid=talk-email]'); \
+                     return [f.value, r.activeElement === f];")
+                    .await;
+                (state[0] == json!("ada@example.com")).then_some(state)
+            },
+        )
+        .await;
+        assert_eq!(
+            typed,
+            json!(["ada@example.com", true]),
+            "focused and filled"
+        );
+        browser.screenshot("frame-email-typed").await;
+        widget.click("talk-identify-submit").await;
+        widget.send("Typed by hand").await;
+        widget
+            .wait_for_messages(&[("visitor", "Typed by hand"), ("bot", AUTO_REPLY)])
+            .await;
+        browser.leave_frame().await;
         server.stop().await;
     })
     .await;
