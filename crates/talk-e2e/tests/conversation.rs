@@ -31,6 +31,9 @@ async fn visitor_chats_reloads_and_switches_to_a_verified_session() {
             Vec::<String>::new(),
             "homepage"
         );
+        // Every engine's homepage, side by side in e2e-output/<engine>/ (this suite runs in
+        // all three; the settings suite's homepage shots only in Chromium).
+        browser.screenshot("homepage-default-1280x800").await;
         widget.click("talk-new-conversation").await;
         widget.wait_for("talk-identify-form").await;
         assert_eq!(
