@@ -142,6 +142,10 @@ async fn every_committed_message_is_delivered_once_in_order() {
     deliver(&m[1]);
     deliver(&m[2]);
     nothing_more(&mut outgoing).await;
+    // Seq 1 was committed before tracking began (at 2): published late, it is delivered.
+    let first = db.messages_after(&conversation_id, 0, 1).await.unwrap();
+    deliver(&first[0]);
+    assert_eq!(next_seq(&mut outgoing).await, 1);
 
     // Another node's: a signal names them, they are loaded; heard twice, delivered once.
     commit(&db, &conversation_id, 2).await;

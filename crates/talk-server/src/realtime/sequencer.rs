@@ -48,6 +48,9 @@ impl Skip {
 
 struct Track {
     workspace_id: String,
+    /// The first seq tracked: an older message offered late (committed before this node
+    /// began tracking, published after) is delivered as it comes, as without a bus.
+    floor: i64,
     /// The seq delivered next.
     next: i64,
     /// Messages that came before their predecessors.
@@ -62,6 +65,7 @@ impl Track {
     fn new(workspace_id: &str, next: i64) -> Self {
         Track {
             workspace_id: workspace_id.to_string(),
+            floor: next,
             next,
             pending: BTreeMap::new(),
             want: next - 1,
@@ -147,6 +151,16 @@ impl Sequencer {
         ) else {
             return;
         };
+        if message.seq < track.floor {
+            let except = skip.except();
+            return publish::local_in_conversation(
+                hub,
+                workspace_id,
+                &conversation_id,
+                ServerEvent::Message { message },
+                except,
+            );
+        }
         if message.seq < track.next || track.pending.contains_key(&message.seq) {
             return;
         }
