@@ -250,3 +250,30 @@ async fn an_agent_removed_on_one_node_loses_its_socket_on_another_at_once() {
     assert_eq!(code, close_code::SIGNED_OUT);
     assert_quiet(&mut admin_socket).await;
 }
+
+#[tokio::test]
+async fn a_key_retired_from_another_process_ends_its_sockets_on_every_node_at_once() {
+    let Some((_a, b)) = two_nodes().await else {
+        return;
+    };
+    let (kid, _) = b.app.signing_key().await;
+    let (mut old, _) = b.open(&visitor_id(1), None).await;
+    // As `talk-server keys retire` does: its own connection to the database, no server.
+    let cli = talk_server::db::connect(&b.app.state.settings.database_url)
+        .await
+        .unwrap();
+    let workspace_id = &b.app.workspace.workspace_id;
+    talk_server::tokens::rotate_signing_key(&cli, workspace_id)
+        .await
+        .unwrap();
+    let (mut new, _) = b.open(&visitor_id(2), None).await;
+    talk_server::tokens::retire_signing_key(&cli, workspace_id, &kid)
+        .await
+        .unwrap();
+    // Sooner than the retired-key poll (every heartbeat, 30 s by default).
+    let code = tokio::time::timeout(Duration::from_secs(3), close_code_of(&mut old))
+        .await
+        .expect("closed at once, not at the next poll");
+    assert_eq!(code, close_code::KEY_RETIRED);
+    assert_quiet(&mut new).await;
+}
