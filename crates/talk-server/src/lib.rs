@@ -55,6 +55,19 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(settings: Settings, db: db::Db) -> Self {
+        let hub = Arc::new(realtime::Hub::new());
+        let endings: Arc<realtime::Endings> = Arc::default();
+        // Several nodes share the database: the bus carries what happens between them.
+        if let Some(bus) = db.bus() {
+            let sequencer = Arc::new(realtime::Sequencer::new(
+                Arc::clone(&db),
+                bus,
+                Arc::downgrade(&hub),
+                Arc::clone(&endings),
+            ));
+            hub.set_sequencer(Arc::clone(&sequencer));
+            realtime::sequencer::start(sequencer);
+        }
         AppState {
             limits: rate_limit::Limits::new(&settings),
             loader_scripts: Arc::new(http::LoaderScripts::load(&settings.widget_dir)),
@@ -62,12 +75,17 @@ impl AppState {
             settings: Arc::new(settings),
             messages: group_commit::MessageWriter::start(Arc::clone(&db)),
             db,
-            hub: Arc::new(realtime::Hub::new()),
-            endings: Arc::default(),
+            hub,
+            endings,
             typing_limiter: Arc::new(realtime::typing_limiter()),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
         }
+    }
+
+    /// The bus to the other nodes, if the store has one (PostgreSQL).
+    pub fn bus(&self) -> Option<&Arc<dyn realtime::Bus>> {
+        self.hub.sequencer().map(|sequencer| sequencer.bus())
     }
 
     /// Opens (creating and migrating) the database named by the settings.

@@ -1,8 +1,9 @@
 //! Ending live connections from elsewhere, at once: an agent removed or its password reset,
 //! a signing key retired; and when a widget connection's token runs out. Each live connection registers under what its right to stay open
 //! rests on (its agent, or the key that signed its token) and the transport listens for an
-//! [`End`]. Another node's connections learn of it by their own checks (the agent socket's
-//! heartbeat, the retired-key poll), since this registry is per process.
+//! [`End`]. The registry is per process: with PostgreSQL the store NOTIFYs removals, resets
+//! and retired keys and every other node's sequencer ends its own connections at once; the
+//! agent socket's heartbeat and the retired-key poll remain as the fallback.
 
 use super::hub::SocketId;
 use std::collections::HashMap;

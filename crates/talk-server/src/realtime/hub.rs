@@ -2,10 +2,11 @@
 //! full, in events or in bytes, is told to close (it reconnects and resumes), so one slow
 //! client can neither hold up the others nor grow the server's memory without limit.
 
+use super::sequencer::Sequencer;
 use super::{MAX_QUEUED_BYTES, QUEUE_CAPACITY};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use talk_protocol::ServerEvent;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -155,11 +156,28 @@ impl Subscriber {
 pub struct Hub {
     next_socket_id: AtomicU64,
     topics: Mutex<HashMap<Topic, HashMap<SocketId, Subscriber>>>,
+    /// With a bus (several nodes): orders messages and talks to the other nodes.
+    sequencer: OnceLock<Arc<Sequencer>>,
 }
 
 impl Hub {
     pub fn new() -> Self {
         Hub::default()
+    }
+
+    /// Puts messages through the sequencer from now on (a node with a bus).
+    pub fn set_sequencer(&self, sequencer: Arc<Sequencer>) {
+        let _ = self.sequencer.set(sequencer);
+    }
+
+    pub fn sequencer(&self) -> Option<&Arc<Sequencer>> {
+        self.sequencer.get()
+    }
+
+    /// Whether any of the topics has a subscriber on this node.
+    pub fn has_subscribers(&self, topics: &[Topic]) -> bool {
+        let all = self.topics();
+        topics.iter().any(|topic| all.contains_key(topic))
     }
 
     pub fn next_socket_id(&self) -> SocketId {

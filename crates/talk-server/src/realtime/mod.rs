@@ -1,14 +1,18 @@
 //! Live delivery: the in-process fan-out hub, the session core both transports share, the
 //! WebSocket transport (the HTTP + SSE one is in `http::talk_messages`).
 
+pub mod bus;
 pub mod ending;
 pub mod hub;
 pub mod publish;
+pub mod sequencer;
 pub mod session;
 pub mod socket;
 
+pub use bus::Bus;
 pub use ending::Endings;
 pub use hub::{queue, Hub, Outgoing, Queue};
+pub use sequencer::Sequencer;
 pub use session::Session;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};

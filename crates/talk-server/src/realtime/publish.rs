@@ -4,7 +4,9 @@
 //! conversations and subscribe. Everything also goes to the workspace's topic, which the
 //! agents' inbox sockets listen on.
 
+use super::bus::Signal;
 use super::hub::{Except, Hub, Topic};
+use super::sequencer::Skip;
 use talk_protocol::{Conversation, Message, ServerEvent};
 
 /// The conversation's own topic and its workspace's.
@@ -32,7 +34,8 @@ fn audience(workspace_id: &str, conversation: &Conversation) -> Vec<Topic> {
     topics
 }
 
-pub fn conversation_updated(
+/// Publishes on this node only: what the sequencer delivers from other nodes.
+pub fn local_conversation_updated(
     hub: &Hub,
     workspace_id: &str,
     conversation: &Conversation,
@@ -44,7 +47,38 @@ pub fn conversation_updated(
     hub.publish(&audience(workspace_id, conversation), event, except);
 }
 
-/// A new conversation and its first message, in that order.
+pub fn conversation_updated(
+    hub: &Hub,
+    workspace_id: &str,
+    conversation: &Conversation,
+    except: Except,
+) {
+    local_conversation_updated(hub, workspace_id, conversation, except);
+    if let Some(sequencer) = hub.sequencer() {
+        sequencer.bus().notify(Signal::Conversation {
+            workspace_id: workspace_id.to_string(),
+            conversation_id: conversation.id.clone(),
+        });
+    }
+}
+
+/// A new conversation and its first message, in that order, on this node only.
+pub fn local_conversation_started(
+    hub: &Hub,
+    workspace_id: &str,
+    conversation: &Conversation,
+    message: &Message,
+    except: Except,
+) {
+    local_conversation_updated(hub, workspace_id, conversation, except);
+    let event = ServerEvent::Message {
+        message: message.clone(),
+    };
+    hub.publish(&audience(workspace_id, conversation), event, except);
+}
+
+/// A new conversation and its first message, in that order. Other nodes hear of it from
+/// the store, in the transaction that created it.
 pub fn conversation_started(
     hub: &Hub,
     workspace_id: &str,
@@ -52,16 +86,14 @@ pub fn conversation_started(
     message: &Message,
     except: Except,
 ) {
-    conversation_updated(hub, workspace_id, conversation, except);
-    let event = ServerEvent::Message {
-        message: message.clone(),
-    };
-    hub.publish(&audience(workspace_id, conversation), event, except);
+    local_conversation_started(hub, workspace_id, conversation, message, except);
+    if let Some(sequencer) = hub.sequencer() {
+        sequencer.delivered(hub, workspace_id, &conversation.id, message.seq);
+    }
 }
 
-/// Messages, typing, read receipts: to the conversation's subscribers and its workspace's
-/// agents.
-pub fn in_conversation(
+/// On this node only, as is.
+pub fn local_in_conversation(
     hub: &Hub,
     workspace_id: &str,
     conversation_id: &str,
@@ -73,4 +105,32 @@ pub fn in_conversation(
         event,
         except,
     );
+}
+
+/// Messages, typing, read receipts: to the conversation's subscribers and its workspace's
+/// agents. With a bus, messages go through the sequencer (other nodes hear of them from the
+/// store, in the committing transaction), typing and receipts to the bus after this node.
+pub fn in_conversation(
+    hub: &Hub,
+    workspace_id: &str,
+    conversation_id: &str,
+    event: ServerEvent,
+    except: Except,
+) {
+    let Some(sequencer) = hub.sequencer() else {
+        return local_in_conversation(hub, workspace_id, conversation_id, event, except);
+    };
+    match event {
+        ServerEvent::Message { message } => {
+            sequencer.offer(hub, workspace_id, message, Skip::of(except));
+        }
+        event => {
+            local_in_conversation(hub, workspace_id, conversation_id, event.clone(), except);
+            sequencer.bus().notify(Signal::Event {
+                workspace_id: workspace_id.to_string(),
+                conversation_id: conversation_id.to_string(),
+                event,
+            });
+        }
+    }
 }

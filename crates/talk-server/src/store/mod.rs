@@ -147,6 +147,11 @@ pub enum ConversationChange {
 pub trait Store: Send + Sync + 'static {
     /// Which engine this is (`"sqlite"`, `"postgres"`), for logs and tests.
     fn backend(&self) -> &'static str;
+    /// The bus between nodes sharing this database, if the engine has one; called once per
+    /// server. SQLite: none (one node).
+    fn bus(&self) -> Option<Arc<dyn crate::realtime::Bus>> {
+        None
+    }
 
     // Workspaces, API keys, widget settings.
     async fn create_workspace(&self, workspace: &WorkspaceRecord) -> StoreResult<()>;

@@ -23,12 +23,14 @@ use super::{
 };
 use crate::conversations::{InboxFilter, InboxRowPage, NewConversation, NewMessage, Viewer};
 use crate::people::{Claim, Person, VisitorIdentity};
+use crate::realtime::bus::{postgres::PgBus, Bus, Envelope, Signal, CHANNEL};
 use crate::tokens::SigningKey;
 use crate::workspaces::Workspace;
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
 use talk_protocol::{
     AgentProfile, ApiKeyInfo, Conversation, InboxConversation, Message, OnlineAgent, PageView,
     Presence, MAX_PAGE_VIEWS,
@@ -36,6 +38,18 @@ use talk_protocol::{
 
 pub struct PgStore {
     pool: PgPool,
+    /// This server's id on the bus: its own NOTIFYs carry it, and its listener skips them.
+    node: Arc<str>,
+}
+
+/// `NOTIFY talk` inside the caller's transaction: delivered iff it commits.
+async fn notify(conn: &mut PgConnection, node: &str, signal: Signal) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(Envelope::payload(node, signal))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Maps an engine error: no row → not found; a unique violation → conflict under the
@@ -73,7 +87,10 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(StoreError::other)?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            node: crate::db::new_id().into(),
+        })
     }
 }
 
@@ -140,15 +157,17 @@ async fn insert_message(
     conn: &mut PgConnection,
     conversation_id: &str,
     message: NewMessage,
+    workspace: &mut Option<String>,
 ) -> Result<StoreResult<Committed>, sqlx::Error> {
     if has_nul(&message) {
         return Ok(Err(StoreError::other("the message holds a NUL character")));
     }
     let now = crate::db::now_ms();
     let id = crate::db::new_id();
-    let (seq, status_before): (Option<i64>, Option<String>) = sqlx::query_as(
-        "WITH c AS (
-             SELECT id, last_seq, status FROM conversations WHERE id = $7 FOR UPDATE
+    let (seq, status_before, workspace_id): (Option<i64>, Option<String>, Option<String>) =
+        sqlx::query_as(
+            "WITH c AS (
+             SELECT id, workspace_id, last_seq, status FROM conversations WHERE id = $7 FOR UPDATE
          ), m AS (
              INSERT INTO messages
                (id, conversation_id, seq, author_kind, author_name, body, client_msg_id,
@@ -163,18 +182,18 @@ async fn insert_message(
              FROM m WHERE conversations.id = $7
              RETURNING conversations.id
          )
-         SELECT (SELECT seq FROM m), (SELECT status FROM c)",
-    )
-    .bind(&id)
-    .bind(author_kind_text(message.author.kind))
-    .bind(&message.author.name)
-    .bind(&message.body)
-    .bind(&message.client_msg_id)
-    .bind(now)
-    .bind(conversation_id)
-    .bind(message.reopens)
-    .fetch_one(&mut *conn)
-    .await?;
+         SELECT (SELECT seq FROM m), (SELECT status FROM c), (SELECT workspace_id FROM c)",
+        )
+        .bind(&id)
+        .bind(author_kind_text(message.author.kind))
+        .bind(&message.author.name)
+        .bind(&message.body)
+        .bind(&message.client_msg_id)
+        .bind(now)
+        .bind(conversation_id)
+        .bind(message.reopens)
+        .fetch_one(&mut *conn)
+        .await?;
     let Some(status_before) = status_before else {
         return Ok(Err(StoreError::NotFound));
     };
@@ -184,6 +203,7 @@ async fn insert_message(
         }));
     };
     let reopened = message.reopens && status_before == "closed";
+    *workspace = workspace_id;
     let message = Message {
         id,
         conversation_id: conversation_id.to_string(),
@@ -204,9 +224,27 @@ impl PgStore {
     ) -> Result<Vec<(usize, StoreResult<Committed>)>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let mut outcomes = Vec::with_capacity(batch.len());
+        // Per conversation (the batch is in conversation order): workspace, first and last seq.
+        let mut named: Vec<(String, String, i64, i64)> = Vec::new();
         for (index, conversation_id, message) in batch {
-            let outcome = insert_message(&mut tx, conversation_id, message.clone()).await?;
+            let mut workspace = None;
+            let outcome =
+                insert_message(&mut tx, conversation_id, message.clone(), &mut workspace).await?;
+            if let (Ok((message, _)), Some(workspace_id)) = (&outcome, workspace) {
+                match named.last_mut() {
+                    Some(last) if last.1 == *conversation_id => last.3 = message.seq,
+                    _ => named.push((
+                        workspace_id,
+                        conversation_id.clone(),
+                        message.seq,
+                        message.seq,
+                    )),
+                }
+            }
             outcomes.push((*index, outcome));
+        }
+        if !named.is_empty() {
+            notify(&mut tx, &self.node, Signal::Msgs { msgs: named }).await?;
         }
         tx.commit().await?;
         Ok(outcomes)
@@ -217,6 +255,13 @@ impl PgStore {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn bus(&self) -> Option<Arc<dyn Bus>> {
+        Some(Arc::new(PgBus::new(
+            self.pool.clone(),
+            Arc::clone(&self.node),
+        )))
     }
 
     async fn create_workspace(&self, workspace: &WorkspaceRecord) -> StoreResult<()> {
@@ -462,14 +507,21 @@ impl Store for PgStore {
     }
 
     async fn retire_signing_key(&self, kid: &str, now: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.se()?;
         sqlx::query(
             "UPDATE signing_keys SET retired_at = $1 WHERE kid = $2 AND retired_at IS NULL",
         )
         .bind(now)
         .bind(kid)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .se()?;
+        // Every node ends the connections resting on it at once (the CLI retires keys).
+        let end = Signal::EndKey {
+            kid: kid.to_string(),
+        };
+        notify(&mut tx, &self.node, end).await.se()?;
+        tx.commit().await.se()?;
         Ok(())
     }
 
@@ -526,13 +578,24 @@ impl Store for PgStore {
     }
 
     async fn delete_agent(&self, workspace_id: &str, agent_id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.se()?;
         let result = sqlx::query("DELETE FROM agents WHERE workspace_id = $1 AND id = $2")
             .bind(workspace_id)
             .bind(agent_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .se()?;
-        Ok(result.rows_affected() > 0)
+        if result.rows_affected() == 0 {
+            return Ok(false);
+        }
+        // Other nodes end its inbox sockets at once; this one does so itself.
+        let end = Signal::EndAgent {
+            agent_id: agent_id.to_string(),
+            password_reset: false,
+        };
+        notify(&mut tx, &self.node, end).await.se()?;
+        tx.commit().await.se()?;
+        Ok(true)
     }
 
     async fn reset_agent_password(
@@ -558,6 +621,11 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .se()?;
+        let end = Signal::EndAgent {
+            agent_id: agent_id.to_string(),
+            password_reset: true,
+        };
+        notify(&mut tx, &self.node, end).await.se()?;
         tx.commit().await.se()?;
         Ok(true)
     }
@@ -1208,7 +1276,14 @@ impl Store for PgStore {
         if inserted.rows_affected() == 0 {
             return Ok(None);
         }
-        let (message, _) = insert_message(&mut tx, id, message).await.se()??;
+        let (message, _) = insert_message(&mut tx, id, message, &mut None)
+            .await
+            .se()??;
+        let started = Signal::Started {
+            workspace_id: conversation.workspace_id.clone(),
+            conversation_id: id.to_string(),
+        };
+        notify(&mut tx, &self.node, started).await.se()?;
         tx.commit().await.se()?;
         Ok(Some(message))
     }
