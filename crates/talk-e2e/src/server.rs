@@ -338,11 +338,9 @@ impl TestServer {
         .await
     }
 
-    /// A visitor's conversation started without a browser, as a widget on the HTTP
-    /// transport would: a session, the email, the first message. Answers its id.
-    pub async fn start_conversation(&self, visitor_id: &str, email: &str, body: &str) -> String {
-        let session: talk_protocol::WidgetSessionResponse = self
-            .http
+    /// A widget session of `visitor_id`, as the widget opens one (no verified token).
+    async fn widget_session(&self, visitor_id: &str) -> talk_protocol::WidgetSessionResponse {
+        self.http
             .post(format!("{}/v1/talk/widget/session", self.url))
             .json(&talk_protocol::WidgetSessionRequest {
                 capture_key: self.capture_key.clone(),
@@ -354,7 +352,13 @@ impl TestServer {
             .expect("widget session")
             .json()
             .await
-            .expect("session JSON");
+            .expect("session JSON")
+    }
+
+    /// A visitor's conversation started without a browser, as a widget on the HTTP
+    /// transport would: a session, the email, the first message. Answers its id.
+    pub async fn start_conversation(&self, visitor_id: &str, email: &str, body: &str) -> String {
+        let session = self.widget_session(visitor_id).await;
         let identified = self
             .http
             .post(format!("{}/v1/talk/identify", self.url))
@@ -399,20 +403,7 @@ impl TestServer {
     /// Listens as another session of `visitor_id` on the HTTP + SSE transport: it hears what
     /// the hub fans out to everyone in the visitor's conversations but the sender.
     pub async fn listen_as_visitor(&self, visitor_id: &str) -> EventListener {
-        let session: talk_protocol::WidgetSessionResponse = self
-            .http
-            .post(format!("{}/v1/talk/widget/session", self.url))
-            .json(&talk_protocol::WidgetSessionRequest {
-                capture_key: self.capture_key.clone(),
-                visitor_id: visitor_id.into(),
-                token: None,
-            })
-            .send()
-            .await
-            .expect("widget session")
-            .json()
-            .await
-            .expect("session JSON");
+        let session = self.widget_session(visitor_id).await;
         let response = self
             .http
             .get(format!("{}/v1/talk/messages/stream", self.url))
