@@ -5,16 +5,16 @@
 
 mod common;
 
+use common::store::conversation_with;
 use common::test_app;
 use std::sync::Arc;
 use std::time::Duration;
 use talk_protocol::{Author, AuthorKind, Message, ServerEvent};
-use talk_server::conversations::{NewConversation, NewMessage};
-use talk_server::db::{new_id, now_ms, Db};
+use talk_server::conversations::NewMessage;
+use talk_server::db::Db;
 use talk_server::realtime::bus::{Bus, Heard, Signal};
 use talk_server::realtime::hub::{Except, Subscriber, Topic};
 use talk_server::realtime::{publish, queue, Hub, Outgoing, Sequencer};
-use talk_server::store::SessionRecord;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -43,34 +43,7 @@ fn visitor_message(body: &str) -> NewMessage {
 /// A conversation with its first message (seq 1).
 async fn conversation(db: &Db, workspace_id: &str) -> String {
     let visitor = "abc00000000000000000000000000001";
-    db.upsert_visitor(workspace_id, visitor, now_ms())
-        .await
-        .unwrap();
-    let session_id = new_id();
-    db.insert_session(&SessionRecord {
-        id: &session_id,
-        workspace_id,
-        visitor_id: Some(visitor),
-        person_id: None,
-        verified: false,
-        kind: "widget",
-        created_at: now_ms(),
-    })
-    .await
-    .unwrap();
-    let id = new_id();
-    let new = NewConversation {
-        workspace_id: workspace_id.to_string(),
-        visitor_id: visitor.to_string(),
-        person_id: None,
-        session_id,
-        verified: false,
-    };
-    db.create_conversation(&id, &new, visitor_message("1"), 10, now_ms())
-        .await
-        .unwrap()
-        .unwrap();
-    id
+    conversation_with(db.as_ref(), workspace_id, visitor, visitor_message("1")).await
 }
 
 /// Commits `n` messages without delivering them.

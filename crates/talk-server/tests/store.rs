@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::store::conversation_with;
 use common::test_app;
 use futures_util::future::join_all;
 use serde_json::json;
@@ -43,36 +44,7 @@ fn agent(email: &str) -> AgentRecord {
 
 /// A widget session and an open conversation (with one message) for `visitor`.
 async fn conversation(db: &dyn Store, workspace_id: &str, visitor: &str) -> String {
-    db.upsert_visitor(workspace_id, visitor, now_ms())
-        .await
-        .unwrap();
-    let session_id = new_id();
-    db.insert_session(&SessionRecord {
-        id: &session_id,
-        workspace_id,
-        visitor_id: Some(visitor),
-        person_id: None,
-        verified: false,
-        kind: "widget",
-        created_at: now_ms(),
-    })
-    .await
-    .unwrap();
-    let id = new_id();
-    let new = NewConversation {
-        workspace_id: workspace_id.to_string(),
-        visitor_id: visitor.to_string(),
-        person_id: None,
-        session_id,
-        verified: false,
-    };
-    let first = db
-        .create_conversation(&id, &new, message("hello", None), 10, now_ms())
-        .await
-        .unwrap()
-        .expect("under the cap");
-    assert_eq!(first.seq, 1);
-    id
+    conversation_with(db, workspace_id, visitor, message("hello", None)).await
 }
 
 async fn seqs(db: &dyn Store, conversation_id: &str) -> Vec<i64> {

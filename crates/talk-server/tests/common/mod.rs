@@ -16,6 +16,7 @@ use tower::ServiceExt;
 
 pub mod live;
 pub mod sql;
+pub mod store;
 
 #[allow(unused_imports)]
 pub use sql::{Bind, Sql};
