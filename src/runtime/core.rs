@@ -73,6 +73,12 @@ pub struct Core {
     oldest_seq: i64,
     /// A `load_before` for older messages is on its way.
     loading_older: bool,
+    /// A `resume`'s pages are on their way: a gap above `last_seq` is being filled already.
+    resuming: bool,
+    /// The `last_seq` a gap was last asked about (0: none). A gap the server's answer did
+    /// not fill is not asked about again until `last_seq` moves, so a message the server no
+    /// longer has (an erased one) can't make the widget ask forever.
+    gap_asked_at: i64,
     /// Sent to the server as a read receipt.
     read_sent: i64,
     agent_read_seq: i64,
@@ -153,7 +159,8 @@ impl Core {
                     }));
                 }
                 if let Some(conversation_id) = self.conversation_id.clone() {
-                    effects.push(Effect::Send(self.catch_up(conversation_id)));
+                    let catch_up = self.catch_up(conversation_id);
+                    self.send_catch_up(catch_up, effects);
                 }
                 self.flush(effects);
             }
@@ -165,6 +172,7 @@ impl Core {
                 if self.is_current(&conversation_id) {
                     let first = messages.first().map(|message| message.seq);
                     let last = messages.last().map(|message| message.seq);
+                    let older_page = first.is_some_and(|first| first < self.oldest_seq);
                     if first.is_none_or(|first| first < self.oldest_seq) {
                         self.loading_older = false;
                     }
@@ -177,6 +185,10 @@ impl Core {
                             conversation_id,
                             after_seq,
                         }));
+                    } else if !older_page {
+                        // The resume's last page: a gap still open was missed by it.
+                        self.resuming = false;
+                        self.fill_gap(effects);
                     }
                 } else if let Some(newest) = messages.into_iter().last() {
                     effects.push(Effect::Preview {
@@ -194,6 +206,9 @@ impl Core {
                 }
                 if current {
                     self.show(message, effects);
+                    // A live message beyond a gap: one was lost on the way (a node's bus
+                    // lagged, a frame was dropped). Resume fetches what is missing.
+                    self.fill_gap(effects);
                 } else {
                     effects.push(Effect::Preview {
                         message,
@@ -221,10 +236,13 @@ impl Core {
                     // which the HTTP + SSE transport's stream may deliver before the POST's
                     // answer) was only previewed: ask for it again, now that it is ours.
                     if adopted {
-                        effects.push(Effect::Send(ClientEvent::Resume {
-                            conversation_id,
-                            after_seq,
-                        }));
+                        self.send_catch_up(
+                            ClientEvent::Resume {
+                                conversation_id,
+                                after_seq,
+                            },
+                            effects,
+                        );
                     }
                 } else {
                     // Typed into another conversation (before a restart, or another one opened).
@@ -286,6 +304,8 @@ impl Core {
     pub fn disconnected(&mut self) {
         self.ready = false;
         self.loading_older = false;
+        // Its answer will not come on this socket; the next `ready` resumes anyway.
+        self.resuming = false;
         self.outbox.disconnected();
     }
 
@@ -329,7 +349,8 @@ impl Core {
         self.conversation_id = Some(conversation_id.clone());
         self.starting_new = false;
         let mut effects = self.clear_conversation();
-        effects.push(Effect::Send(self.catch_up(conversation_id)));
+        let catch_up = self.catch_up(conversation_id);
+        self.send_catch_up(catch_up, &mut effects);
         effects
     }
 
@@ -368,6 +389,35 @@ impl Core {
         }
     }
 
+    fn send_catch_up(&mut self, event: ClientEvent, effects: &mut Vec<Effect>) {
+        if matches!(event, ClientEvent::Resume { .. }) {
+            self.resuming = true;
+        }
+        effects.push(Effect::Send(event));
+    }
+
+    /// Asks for what lies between `last_seq` and a message shown beyond it, unless a resume
+    /// is filling it already or this very gap was asked about.
+    fn fill_gap(&mut self, effects: &mut Vec<Effect>) {
+        let Some(conversation_id) = self.conversation_id.clone() else {
+            return;
+        };
+        if !self.ready || self.resuming || self.ahead.is_empty() || self.last_seq == 0 {
+            return;
+        }
+        if self.gap_asked_at == self.last_seq {
+            return;
+        }
+        self.gap_asked_at = self.last_seq;
+        self.send_catch_up(
+            ClientEvent::Resume {
+                conversation_id,
+                after_seq: self.last_seq,
+            },
+            effects,
+        );
+    }
+
     /// The visitor is looking at the open messenger: everything is read.
     pub fn seen(&mut self) -> Vec<Effect> {
         let mut effects = Vec::new();
@@ -387,6 +437,8 @@ impl Core {
         self.ahead.clear();
         self.oldest_seq = 0;
         self.loading_older = false;
+        self.resuming = false;
+        self.gap_asked_at = 0;
         self.read_sent = 0;
         self.agent_read_seq = 0;
         vec![Effect::ClearConversation]
@@ -1083,5 +1135,86 @@ mod tests {
             message: message("c1", 42, AuthorKind::Agent, None),
         });
         assert_eq!(core.last_seq, 42);
+    }
+
+    fn live(conversation_id: &str, seq: i64) -> ServerEvent {
+        ServerEvent::Message {
+            message: message(conversation_id, seq, AuthorKind::Agent, None),
+        }
+    }
+
+    #[test]
+    fn a_live_message_beyond_a_gap_resumes_once_and_the_answer_closes_it() {
+        let mut core = Core::default();
+        core.apply(ready(vec![conversation("c1", false, 1, 3)]));
+        core.apply(history("c1", 1..=3, false));
+        assert_eq!(
+            sends(&core.apply(live("c1", 4))),
+            Vec::<&ClientEvent>::new()
+        );
+
+        // 5 and 6 were lost on the way (another node's bus lagged): 7 shows, and the gap
+        // above 4 is fetched, once, however many messages arrive beyond it meanwhile.
+        let beyond = core.apply(live("c1", 7));
+        assert_eq!(shown_seqs(&beyond), [7]);
+        assert_eq!(sends(&beyond), [&resume("c1", 4)]);
+        assert!(sends(&core.apply(live("c1", 8))).is_empty());
+        assert_eq!(core.last_seq, 4);
+
+        let filled = core.apply(history("c1", 5..=8, false));
+        assert_eq!(shown_seqs(&filled), [5, 6, 7, 8]);
+        assert!(sends(&filled).is_empty());
+        assert_eq!(core.last_seq, 8);
+
+        // A later gap is asked about again.
+        assert_eq!(sends(&core.apply(live("c1", 10))), [&resume("c1", 8)]);
+    }
+
+    #[test]
+    fn a_gap_the_server_cannot_fill_is_not_asked_about_forever() {
+        let mut core = Core::default();
+        core.apply(ready(vec![conversation("c1", false, 1, 2)]));
+        core.apply(history("c1", 1..=2, false));
+        assert_eq!(sends(&core.apply(live("c1", 4))), [&resume("c1", 2)]);
+        // The answer has 4 only: 3 is gone (erased). The gap stays; no second ask for it.
+        let answer = core.apply(history("c1", 4..=4, false));
+        assert!(sends(&answer).is_empty());
+        assert!(sends(&core.apply(live("c1", 5))).is_empty());
+        assert_eq!(core.last_seq, 2);
+    }
+
+    #[test]
+    fn a_gap_while_a_resume_pages_in_waits_for_its_last_page() {
+        let mut core = Core::default();
+        core.apply(ready(vec![conversation("c1", false, 1, 2)]));
+        core.apply(history("c1", 1..=2, false));
+        core.disconnected();
+        let back = core.apply(ready(vec![conversation("c1", false, 1, 30)]));
+        assert_eq!(sends(&back), [&resume("c1", 2)]);
+        // Live messages overtake the pages: no second resume beside the first.
+        assert!(sends(&core.apply(live("c1", 31))).is_empty());
+        assert!(sends(&core.apply(history("c1", 3..=20, true))).contains(&&resume("c1", 20)));
+        assert!(sends(&core.apply(live("c1", 32))).is_empty());
+        // The last page stops short of 31 (its answer was cut before 31 was committed… and
+        // 31's neighbours were lost): the gap left is asked about after the last page.
+        let last = core.apply(history("c1", 21..=29, false));
+        assert_eq!(sends(&last), [&resume("c1", 29)]);
+    }
+
+    #[test]
+    fn an_older_page_does_not_end_a_resume_in_flight() {
+        let mut core = Core::default();
+        core.apply(ready(vec![conversation("c1", false, 1, 60)]));
+        core.apply(history("c1", 41..=60, false));
+        core.disconnected();
+        assert_eq!(
+            sends(&core.apply(ready(vec![conversation("c1", false, 1, 90)]))),
+            [&resume("c1", 60)]
+        );
+        core.load_older();
+        // The older page lands while the resume is out: a live message beyond the gap
+        // still waits for the resume rather than asking twice.
+        assert!(sends(&core.apply(history("c1", 21..=40, false))).is_empty());
+        assert!(sends(&core.apply(live("c1", 91))).is_empty());
     }
 }

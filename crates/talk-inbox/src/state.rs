@@ -144,6 +144,15 @@ pub fn merge_message(messages: &mut Vec<Message>, message: Message) {
     messages.insert(at, message);
 }
 
+/// The first message above a gap in `messages` (sorted by seq; seqs have no gaps on the
+/// server), or `None` when they are contiguous: the page before it fills the gap from the top.
+pub fn first_gap_top(messages: &[Message]) -> Option<i64> {
+    messages
+        .windows(2)
+        .find(|pair| pair[1].seq > pair[0].seq + 1)
+        .map(|pair| pair[1].seq)
+}
+
 /// A freshly fetched list, keeping what live events taught us meanwhile: an answer computed
 /// before a message was committed must not undo the message's arrival.
 pub fn merge_fetched(
@@ -361,5 +370,24 @@ mod tests {
         merge_message(&mut messages, message("a", 3, AuthorKind::Agent, 3));
         let seqs: Vec<_> = messages.iter().map(|m| m.seq).collect();
         assert_eq!(seqs, [1, 2, 3]);
+        assert_eq!(first_gap_top(&messages), None);
+    }
+
+    #[test]
+    fn a_gap_is_found_by_the_message_above_it_and_the_lowest_gap_first() {
+        let mut messages = Vec::new();
+        for seq in [3, 4, 9, 10, 14] {
+            merge_message(&mut messages, message("c1", seq, AuthorKind::Visitor, seq));
+        }
+        assert_eq!(first_gap_top(&messages), Some(9), "5..=8 are missing");
+        for seq in 5..=8 {
+            merge_message(&mut messages, message("c1", seq, AuthorKind::Agent, seq));
+        }
+        assert_eq!(first_gap_top(&messages), Some(14));
+        // Older pages load on demand: messages missing below the first one are no gap.
+        merge_message(&mut messages, message("c1", 11, AuthorKind::Agent, 11));
+        merge_message(&mut messages, message("c1", 12, AuthorKind::Agent, 12));
+        merge_message(&mut messages, message("c1", 13, AuthorKind::Agent, 13));
+        assert_eq!(first_gap_top(&messages), None);
     }
 }

@@ -1,5 +1,6 @@
 //! Settings: defaults, then `talk.toml` (or `--config`), then `TALK_*` environment variables.
 
+use crate::client_ip::TrustedProxies;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,10 @@ pub struct Settings {
     pub heartbeat_secs: u64,
     /// Seconds between keep-alive comments on an idle SSE stream.
     pub sse_keep_alive_secs: u64,
+    /// The reverse proxies (load balancers) in front of this server, as networks or
+    /// addresses: from these peers the client's IP for the rate limits is read from
+    /// `X-Forwarded-For`. A list in `talk.toml`, comma-separated in `TALK_TRUSTED_PROXIES`.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for Settings {
@@ -58,6 +63,7 @@ impl Default for Settings {
             socket_message_window_secs: 10,
             heartbeat_secs: 30,
             sse_keep_alive_secs: 15,
+            trusted_proxies: TrustedProxies::default(),
         }
     }
 }

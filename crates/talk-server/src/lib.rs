@@ -4,6 +4,7 @@ pub mod actions;
 pub mod agents;
 pub mod auto_reply;
 pub mod cli;
+pub mod client_ip;
 pub mod config;
 pub mod conversations;
 pub mod db;

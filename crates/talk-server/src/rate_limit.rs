@@ -3,14 +3,15 @@
 //! request is a new connection, so only the session can carry the budget). A limit of 0
 //! turns one off.
 
+use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 use crate::Settings;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::Clock;
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,18 +102,16 @@ pub fn rate_limited(wait: Duration) -> ApiError {
 }
 
 /// Middleware: 429 `rate_limited` with `Retry-After` once the client IP is over the limit.
-/// The IP is the TCP peer's (`serve` records it); behind a reverse proxy that is the proxy's.
+/// The IP is `client_ip::record`'s: the TCP peer's, or behind a trusted proxy the client's.
 pub async fn limit_by_ip(
     State(limiter): State<IpLimiter>,
     request: Request,
     next: Next,
 ) -> Response {
-    // Without connection info (the app embedded elsewhere) every client shares one budget.
     let ip = request
         .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| peer.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        .get::<ClientIp>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ClientIp(ip)| *ip);
     match limiter.check(ip) {
         Ok(()) => next.run(request).await,
         Err(wait) => rate_limited(wait).into_response(),

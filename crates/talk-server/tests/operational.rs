@@ -72,6 +72,52 @@ async fn browser_endpoints_are_rate_limited_per_ip() {
     );
 }
 
+/// Behind a load balancer every request comes from the balancer: only a peer listed in
+/// `trusted_proxies` has its `X-Forwarded-For` believed, so each visitor keeps a budget of
+/// its own there and nobody else can pick one by writing the header.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_rate_limited() {
+    let app = test_app_with(|settings| {
+        settings.browser_requests_per_minute = 2;
+        settings.trusted_proxies = "10.0.0.0/8".parse().unwrap();
+    })
+    .await;
+    let uri = format!(
+        "/v1/talk/widget/config?capture_key={}",
+        app.workspace.capture_key
+    );
+    let via = |peer: [u8; 4], forwarded: &str| {
+        let mut request = Request::get(&uri)
+            .header("x-forwarded-for", forwarded)
+            .body(Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from((peer, 40_000))));
+        request
+    };
+    let balancer = [10, 0, 0, 5];
+    for _ in 0..2 {
+        let answer = app.request(via(balancer, "198.51.100.1")).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let over = app.request(via(balancer, "198.51.100.1")).await;
+    assert_eq!(over.status, StatusCode::TOO_MANY_REQUESTS);
+    // Another visitor through the same balancer has its own budget, even one that forged
+    // an address left of what the balancer appended.
+    let other = app
+        .request(via(balancer, "198.51.100.1, 198.51.100.2"))
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+    // An untrusted peer's header is ignored: it is limited as itself, whatever it writes.
+    for forged in ["203.0.113.1", "203.0.113.2"] {
+        let answer = app.request(via([192, 0, 2, 7], forged)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let forged = app.request(via([192, 0, 2, 7], "203.0.113.3")).await;
+    assert_eq!(forged.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
 #[tokio::test]
 async fn every_response_carries_security_headers() {
     let app = test_app().await;

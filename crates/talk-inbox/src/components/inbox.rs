@@ -27,6 +27,11 @@ pub struct InboxState {
     pub messages: RwSignal<Vec<Message>>,
     /// An older page of the selected conversation is on its way: asked for once.
     loading_older: RwSignal<bool>,
+    /// The page below a gap in `messages` is on its way.
+    filling_gap: StoredValue<bool>,
+    /// The message above the gap last asked about: a gap its answer didn't close (a
+    /// message the server no longer has) isn't asked about again.
+    gap_asked: StoredValue<Option<i64>>,
     pub visitor_typing: RwSignal<bool>,
     pub contact: RwSignal<Option<Contact>>,
     pub action_error: RwSignal<Option<String>>,
@@ -49,6 +54,8 @@ impl InboxState {
             current_name: RwSignal::new(String::new()),
             messages: RwSignal::new(Vec::new()),
             loading_older: RwSignal::new(false),
+            filling_gap: StoredValue::new(false),
+            gap_asked: StoredValue::new(None),
             visitor_typing: RwSignal::new(false),
             contact: RwSignal::new(None),
             action_error: RwSignal::new(None),
@@ -121,6 +128,8 @@ impl InboxState {
         self.current_name.set(state::display_name(listed));
         self.messages.set(Vec::new());
         self.loading_older.set(false);
+        self.filling_gap.set_value(false);
+        self.gap_asked.set_value(None);
         self.contact.set(None);
         self.visitor_typing.set(false);
         self.action_error.set(None);
@@ -143,10 +152,48 @@ impl InboxState {
                         state::merge_message(messages, message);
                     }
                 });
+                // After a reconnect the newest page may not reach what was on screen.
+                self.fill_gap(auth);
                 self.mark_read();
             }
         });
         self.reload_contact(auth);
+    }
+
+    /// Fetches the page below a gap in the messages on screen: a live message overtook the
+    /// ones before it (they were lost on the way), or a reconnect's newest page starts above
+    /// the last message shown. Page by page until the gap is closed.
+    fn fill_gap(self, auth: Auth) {
+        let Some(id) = self.selected.get_untracked() else {
+            return;
+        };
+        let Some(above) = self.messages.with_untracked(|m| state::first_gap_top(m)) else {
+            return;
+        };
+        if self.filling_gap.get_value() || self.gap_asked.get_value() == Some(above) {
+            return;
+        }
+        self.filling_gap.set_value(true);
+        self.gap_asked.set_value(Some(above));
+        let request = {
+            let id = id.clone();
+            async move {
+                let answer = ApiClient.messages(&id, Some(above)).await;
+                self.filling_gap.set_value(false);
+                answer
+            }
+        };
+        auth.call(request, self.action_error, move |list| {
+            if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
+                self.messages.update(|messages| {
+                    for message in list.messages {
+                        state::merge_message(messages, message);
+                    }
+                });
+                self.fill_gap(auth);
+                self.mark_read();
+            }
+        });
     }
 
     /// Messages before the first one on screen exist (seqs start at 1 and have no gaps).
@@ -343,6 +390,7 @@ impl InboxState {
                     });
                     self.messages
                         .update(|messages| state::merge_message(messages, message));
+                    self.fill_gap(auth);
                     if from_visitor {
                         self.visitor_typing.set(false);
                         // The visitor may have moved on to another page.

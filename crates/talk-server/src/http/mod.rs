@@ -21,6 +21,7 @@ pub use assets::LoaderScripts;
 pub use extract::{Actor, ApiJson, ApiKeyWorkspace, BearerSession, PlainOrJson};
 pub use widget_config::{launcher_stylesheet, LauncherStylesheets};
 
+use crate::client_ip;
 use crate::error::ApiError;
 use crate::rate_limit::limit_by_ip;
 use crate::AppState;
@@ -31,6 +32,7 @@ use axum::http::Method;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
+use std::sync::Arc;
 use std::time::Duration;
 use tower::Layer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -230,6 +232,10 @@ pub fn app(state: AppState) -> Router {
         .nest_service("/inbox", inbox_files)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(from_fn_with_state(
+            Arc::new(state.settings.trusted_proxies.clone()),
+            client_ip::record,
+        ))
         .layer(from_fn(security::security_headers))
         .layer(
             TraceLayer::new_for_http()
