@@ -11,8 +11,10 @@ use tokio::process::{Child, Command};
 
 /// The debug `talk-server` beside this test binary (`target/debug/deps/<test>` →
 /// `target/debug/talk-server`), or `TALK_SERVER_BIN`. Cargo builds a package's binaries only
-/// for that package's own tests, so talk-e2e cannot ask for it: `cargo build -p talk-server`
-/// (or `cargo test -p talk-server`, which `scripts/test.sh` runs first) builds it.
+/// for that package's own tests, so talk-e2e cannot ask for it; naming talk-server in the
+/// same command does (`cargo test -p talk-server -p talk-e2e --test cluster`: talk-server has
+/// a tests/cluster.rs too, which needs the binary), as `scripts/test.sh` runs it. By hand:
+/// `cargo build -p talk-server` first.
 pub fn server_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("TALK_SERVER_BIN") {
         return PathBuf::from(path);
@@ -25,8 +27,9 @@ pub fn server_binary() -> PathBuf {
     let binary = profile_dir.join("talk-server");
     assert!(
         binary.is_file(),
-        "no talk-server binary at {}: run `cargo build -p talk-server` first (scripts/test.sh \
-         builds it), or set TALK_SERVER_BIN",
+        "no talk-server binary at {}: run `cargo build -p talk-server` first, or `cargo test \
+         -p talk-server -p talk-e2e --test cluster` (as scripts/test.sh does), or set \
+         TALK_SERVER_BIN",
         binary.display()
     );
     binary

@@ -6,8 +6,11 @@
 //! restarts. Each time every client ends with every message once, in seq order.
 //!
 //! PostgreSQL only (run under `scripts/postgres.sh`): on SQLite each test says why it skips,
-//! since a SQLite server is a single node. The nodes are the debug `talk-server` binary
-//! (`cargo build -p talk-server` first; `scripts/test.sh` does).
+//! since a SQLite server is a single node. The nodes are the debug `talk-server` binary:
+//!
+//! ```sh
+//! scripts/postgres.sh cargo test -p talk-server -p talk-e2e --test cluster   # builds it too
+//! ```
 
 use sqlx::PgPool;
 use std::collections::BTreeSet;
