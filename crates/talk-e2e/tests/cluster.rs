@@ -308,6 +308,12 @@ async fn senders_on_both_nodes_interleave_and_every_client_sees_one_seq_order() 
         assert_eq!(last, 2 + 2 * i64::from(EACH));
         let bodies: BTreeSet<&str> = all.iter().map(|(_, body)| body.as_str()).collect();
         assert_eq!(bodies.len(), all.len(), "each message stored once");
+        // They did interleave: the author changes along the conversation, not once.
+        let turns = all.windows(2).filter(|pair| pair[0].0 != pair[1].0).count();
+        assert!(
+            turns > 4,
+            "the senders took turns only {turns} times: {all:?}"
+        );
         hears_every_seq("the listener on A", &mut on_a, 3, last).await;
         hears_every_seq("the listener on B", &mut on_b, 3, last).await;
         // The agent's inbox on B shows them in that order, each once.
