@@ -14,7 +14,7 @@ pub async fn sign_in(browser: &Browser, inbox_url: &str, email: &str, password: 
 
 /// For each element carrying the `row` testid, in document order, what `cells` (a JS
 /// expression over the element `r`) makes of it.
-async fn rows<T: serde::de::DeserializeOwned>(browser: &Browser, row: &str, cells: &str) -> T {
+pub async fn rows<T: serde::de::DeserializeOwned>(browser: &Browser, row: &str, cells: &str) -> T {
     let script = format!(
         "return Array.from(document.querySelectorAll('[data-testid={row}]')) \
            .map(function (r) {{ return {cells}; }});"
@@ -79,12 +79,18 @@ pub async fn wait_for_messages(browser: &Browser, expected: &[(&str, &str)], tim
     .await;
 }
 
-/// Clicks the first listed conversation, again while the list is drawn anew under the click.
-pub async fn open_first_conversation(browser: &Browser) {
+/// Finds and clicks `testid`, again while the node found is replaced before the click.
+pub async fn click_when_there(browser: &Browser, testid: &str) {
     eventually(
-        "a click on the conversation",
+        &format!("a click on {testid}"),
         Duration::from_secs(15),
-        || async { browser.find("inbox-conversation").await?.click().await.ok() },
+        || async { browser.find(testid).await?.click().await.ok() },
     )
     .await;
+}
+
+/// Clicks the first listed conversation, again while the list is drawn anew under the click
+/// (as the socket connects).
+pub async fn open_first_conversation(browser: &Browser) {
+    click_when_there(browser, "inbox-conversation").await;
 }
