@@ -5,7 +5,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
 # --browser: also what the tests need (Chromium, Firefox ESR and WebKitGTK with their drivers,
-# schemathesis); --bench: also the start-up benchmark's browser driver (implies --browser).
+# PostgreSQL, nginx, schemathesis); --bench: also the start-up benchmark's browser driver
+# (implies --browser).
 want_browser=false want_bench=false
 for arg in "$@"; do
   case "$arg" in
@@ -92,6 +93,29 @@ if $want_browser && [[ ! -x /usr/lib/postgresql/15/bin/initdb ]]; then
          DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends postgresql-15; }; then
     echo "install-tools: postgresql-15 could not be installed; the PostgreSQL tests will be skipped" >&2
   fi
+fi
+
+# nginx for the two-node end-to-end tests (crates/talk-e2e/tests/cluster.rs): the tests run
+# their own nginx (deploy/nginx.conf, in a temp folder, not as a daemon) in front of two
+# talk-servers. Debian's package would start the system's nginx on port 80 at once: a
+# policy-rc.d that refuses every service start is put in place for the install (unless one is
+# there already) and removed after, so nothing is left listening.
+if $want_browser && [[ ! -x /usr/sbin/nginx ]]; then
+  step "installing Debian's nginx (its service not started)"
+  sudo_cmd=()
+  [[ "$(id -u)" -ne 0 ]] && sudo_cmd=(sudo)
+  own_policy=false
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo_cmd[@]}" chmod 755 /usr/sbin/policy-rc.d
+    own_policy=true
+  fi
+  installed=true
+  { "${sudo_cmd[@]}" apt-get update &&
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends nginx; } ||
+    installed=false
+  if $own_policy; then "${sudo_cmd[@]}" rm -f /usr/sbin/policy-rc.d; fi
+  $installed || { echo "install-tools: nginx could not be installed" >&2; exit 1; }
 fi
 
 # schemathesis (PyPI) for the generated-request check (scripts/check-api-fuzz.sh), in its own

@@ -2,9 +2,12 @@
 # Runs a command beside a throwaway PostgreSQL cluster: initdb in a temp dir, listening on a
 # Unix socket in that dir only (no TCP), stopped and deleted when the command ends, however
 # it ends. The command sees TALK_TEST_DATABASE_URL (the server's `postgres` database as user
-# `talk`, no password); the server's tests then give each test a database of its own.
+# `talk`, no password); the server's tests then give each test a database of its own. It also
+# sees TALK_TEST_PG_DATA, TALK_TEST_PG_BIN, TALK_TEST_PG_LOG and TALK_TEST_PG_USER (below),
+# for tests that restart the cluster.
 #
 #   scripts/postgres.sh cargo test -p talk-server     # the server's tests on PostgreSQL
+#   scripts/postgres.sh cargo test -p talk-e2e --test cluster   # two nodes, nginx, browsers
 #   scripts/postgres.sh --check                       # exit 0 if PostgreSQL is installed
 #
 # PostgreSQL is Debian's postgresql-15 (scripts/install-tools.sh installs it). As root the
@@ -46,5 +49,12 @@ trap 'exit 130' INT TERM
   start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
 
 export TALK_TEST_DATABASE_URL="postgres://talk@localhost/postgres?host=$dir"
+# Where the cluster is, for tests that restart it (talk-e2e's tests/cluster.rs runs `pg_ctl
+# -D "$TALK_TEST_PG_DATA" -l "$TALK_TEST_PG_LOG" restart`): as root, pg_ctl must run as
+# $TALK_TEST_PG_USER (`runuser -u "$TALK_TEST_PG_USER" --`); empty otherwise. A restart keeps
+# the options above (pg_ctl reads them back from the data dir's postmaster.opts).
+export TALK_TEST_PG_DATA="$dir/data" TALK_TEST_PG_BIN="$PG_BIN" TALK_TEST_PG_LOG="$dir/server.log"
+export TALK_TEST_PG_USER=
+[[ ${#as_pg[@]} -gt 0 ]] && TALK_TEST_PG_USER=postgres
 echo "==> PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on $dir (Unix socket only)"
 "$@"

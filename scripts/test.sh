@@ -54,13 +54,20 @@ cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e
 for other in firefox webkit; do
   "$ROOT/scripts/test-e2e.sh" --engine "$other" "${E2E_EVERY_ENGINE[@]}"
 done
-echo "==> the server's tests again, on PostgreSQL (a throwaway cluster, scripts/postgres.sh)"
+echo "==> the server's tests again, and two nodes end to end, on PostgreSQL (a throwaway cluster, scripts/postgres.sh)"
 # Every test that opens a database (in-process tests, the store's contract in tests/store.rs,
-# the chaos test's binary) gets a fresh one on the cluster.
+# the chaos test's binary) gets a fresh one on the cluster. Then talk-e2e's tests/cluster.rs:
+# two processes of the debug talk-server on the cluster, nginx in front, Chromium on the
+# widget and the inbox. It restarts the cluster, so it runs after the server's tests, not
+# beside them. Named with the packages of the first run, so their features resolve the same
+# and cargo reuses what it built there; `-p talk-server --test cluster` also has cargo build
+# talk-server's binary in this very command (the server's own tests/cluster.rs, a few
+# seconds, runs again with it), so the nodes run the current code.
 if "$ROOT/scripts/postgres.sh" --check; then
-  "$ROOT/scripts/postgres.sh" cargo test --locked -p talk-server
+  "$ROOT/scripts/postgres.sh" bash -c 'cargo test --locked -p talk-server &&
+    cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e --test cluster'
 else
-  echo "==> SKIPPED: the server's tests on PostgreSQL (no PostgreSQL 15; they ran on SQLite only)"
+  echo "==> SKIPPED: the server's tests and the two-node end-to-end tests on PostgreSQL (no PostgreSQL 15; the server's tests ran on SQLite only)"
 fi
 echo "==> generated requests (schemathesis) against a real server's /v1/openapi.json"
 # The debug talk-server the tests above built: cargo build finds it up to date.

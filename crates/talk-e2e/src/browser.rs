@@ -647,11 +647,17 @@ impl Widget {
 
     /// Waits until the list shows exactly these (author, body) pairs, all committed.
     pub async fn wait_for_messages(&self, expected: &[(&str, &str)]) {
+        self.wait_for_messages_within(expected, Duration::from_secs(15))
+            .await;
+    }
+
+    /// `wait_for_messages` with a deadline of its own (say, a reconnect's backoff included).
+    pub async fn wait_for_messages_within(&self, expected: &[(&str, &str)], timeout: Duration) {
         let expected: Vec<(String, String)> = expected
             .iter()
             .map(|(author, body)| (author.to_string(), body.to_string()))
             .collect();
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        let deadline = std::time::Instant::now() + timeout;
         loop {
             let last = self.messages().await;
             let shown: Vec<(String, String)> = last

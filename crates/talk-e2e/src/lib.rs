@@ -1,12 +1,22 @@
 //! Harness for end-to-end tests: a real `talk-server` (in-process, real sockets, a fresh
 //! SQLite file) and a real browser driven over WebDriver: headless Chromium, Firefox or WebKit,
-//! as `TALK_E2E_ENGINE` says ([`Engine`]).
+//! as `TALK_E2E_ENGINE` says ([`Engine`]). For several nodes: the real binary as processes
+//! ([`Node`]) on the PostgreSQL cluster of `scripts/postgres.sh` ([`postgres`]), behind nginx
+//! ([`Nginx`]), reached through their HTTP API ([`Api`]).
 
+mod api;
 mod browser;
+pub mod inbox;
+pub mod nginx;
+mod node;
+pub mod postgres;
 mod server;
 mod site;
 
+pub use api::{Api, VisitorSession};
 pub use browser::{Browser, Engine, Widget};
+pub use nginx::Nginx;
+pub use node::{create_workspace, server_binary, Node, Workspace};
 pub use server::{inbox_dir, widget_path, EventListener, TestServer};
 pub use site::{page_with_snippet, snippet_script, HostSite, SitePage};
 
@@ -79,6 +89,36 @@ pub async fn with_two_browsers<F>(
     let outcome = AssertUnwindSafe(body(server, first, second))
         .catch_unwind()
         .await;
+    for (index, client) in clients.iter().enumerate() {
+        if outcome.is_err() {
+            if let Ok(png) = client.screenshot().await {
+                let _ =
+                    std::fs::write(output_dir().join(format!("{name}-{index}-failed.png")), png);
+            }
+        }
+        let _ = client.clone().close().await;
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// Runs `body` with `count` browsers and no [`TestServer`] (the servers are the test's own,
+/// e.g. [`Node`]s); keeps a screenshot of each in `e2e-output/` if it fails, and always ends
+/// every session.
+pub async fn with_browsers<F>(name: &str, count: usize, body: impl FnOnce(Vec<Browser>) -> F)
+where
+    F: Future<Output = ()>,
+{
+    let mut browsers = Vec::new();
+    for _ in 0..count {
+        browsers.push(Browser::start().await);
+    }
+    let clients: Vec<_> = browsers
+        .iter()
+        .map(|browser| browser.client.clone())
+        .collect();
+    let outcome = AssertUnwindSafe(body(browsers)).catch_unwind().await;
     for (index, client) in clients.iter().enumerate() {
         if outcome.is_err() {
             if let Ok(png) = client.screenshot().await {

@@ -416,10 +416,7 @@ impl TestServer {
             "stream: {}",
             response.status()
         );
-        EventListener {
-            response,
-            buffer: String::new(),
-        }
+        EventListener::new(response)
     }
 
     /// The server's SQLite file, opened beside it for what tests read or change directly (the
@@ -458,6 +455,13 @@ pub struct EventListener {
 }
 
 impl EventListener {
+    pub(crate) fn new(response: reqwest::Response) -> EventListener {
+        EventListener {
+            response,
+            buffer: String::new(),
+        }
+    }
+
     /// The next event of the given `type` within `timeout`, skipping others.
     pub async fn next_of_type(
         &mut self,

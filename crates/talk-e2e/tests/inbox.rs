@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use std::time::Duration;
 use talk_e2e::{
-    eventually, with_browser, with_browser_using, with_two_browsers, Browser, TestServer,
+    eventually, inbox, with_browser, with_browser_using, with_two_browsers, Browser, TestServer,
     AUTO_REPLY, ENTER,
 };
 
@@ -14,11 +14,19 @@ const WAIT: Duration = Duration::from_secs(15);
 /// Signs in on the inbox page with the workspace admin's login.
 async fn sign_in(browser: &Browser, server: &TestServer) {
     let (email, password) = server.admin_login();
-    browser.goto(&server.inbox_url()).await;
-    browser.fill("signin-email", email).await;
-    browser.fill("signin-password", password).await;
-    browser.click("signin-submit").await;
-    browser.wait_for("inbox-page").await;
+    inbox::sign_in(browser, &server.inbox_url(), email, password).await;
+}
+
+/// Waits until the list shows exactly these (name, unread) rows, top first.
+async fn wait_for_rows(agent: &Browser, expected: &[(&str, &str)]) {
+    inbox::wait_for_pairs("the conversation list", expected, WAIT, || {
+        inbox::conversations(agent)
+    })
+    .await;
+}
+
+async fn wait_for_inbox_messages(agent: &Browser, expected: &[(&str, &str)]) {
+    inbox::wait_for_messages(agent, expected, WAIT).await;
 }
 
 /// Saves the widget settings form and waits for it to say so.
@@ -29,70 +37,6 @@ async fn save_settings(admin: &Browser) {
         text.starts_with("Saved.").then_some(())
     })
     .await;
-}
-
-/// For each element carrying the `row` testid, in document order, what `cells` (a JS
-/// expression over the element `r`) makes of it.
-async fn rows<T: serde::de::DeserializeOwned>(browser: &Browser, row: &str, cells: &str) -> T {
-    let script = format!(
-        "return Array.from(document.querySelectorAll('[data-testid={row}]')) \
-           .map(function (r) {{ return {cells}; }});"
-    );
-    serde_json::from_value(browser.js(&script).await).expect("rows")
-}
-
-/// The listed conversations as (name, unread) pairs, top first.
-async fn listed(agent: &Browser) -> Vec<(String, String)> {
-    let name = "r.querySelector('[data-testid=inbox-conversation-name]').textContent";
-    rows(
-        agent,
-        "inbox-conversation",
-        &format!("[{name}, r.getAttribute('data-unread')]"),
-    )
-    .await
-}
-
-/// Waits until the list shows exactly these (name, unread) rows, top first.
-async fn wait_for_rows(agent: &Browser, expected: &[(&str, &str)]) {
-    wait_for_pairs("the conversation list", expected, || listed(agent)).await;
-}
-
-/// Waits until `read` answers `expected`; on timeout, says what it last answered.
-async fn wait_for_pairs<F, Fut>(what: &str, expected: &[(&str, &str)], read: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Vec<(String, String)>>,
-{
-    let expected: Vec<(String, String)> = expected
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let seen = read().await;
-        if seen == expected {
-            return;
-        }
-        if std::time::Instant::now() > deadline {
-            panic!("{what} shows {seen:?}, expected {expected:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// The open conversation's messages as (author, body), in order.
-async fn inbox_messages(agent: &Browser) -> Vec<(String, String)> {
-    let body = "r.querySelector('[data-testid=inbox-message-body]').textContent";
-    rows(
-        agent,
-        "inbox-message",
-        &format!("[r.getAttribute('data-author'), {body}]"),
-    )
-    .await
-}
-
-async fn wait_for_inbox_messages(agent: &Browser, expected: &[(&str, &str)]) {
-    wait_for_pairs("the conversation", expected, || inbox_messages(agent)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -147,14 +91,14 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
             let demo_page = server.demo_url();
             let pages = eventually("the contact's page views", WAIT, || async {
                 let pages: Vec<String> =
-                    rows(&agent, "inbox-page-view", "r.getAttribute('data-url')").await;
+                    inbox::rows(&agent, "inbox-page-view", "r.getAttribute('data-url')").await;
                 (!pages.is_empty()).then_some(pages)
             })
             .await;
             assert_eq!(pages, [demo_page]);
             assert_eq!(agent.text("inbox-contact-verified").await, "Not verified");
             assert_eq!(
-                listed(&agent).await,
+                inbox::conversations(&agent).await,
                 [("ada@example.com".to_string(), "0".to_string())],
                 "opening it read it"
             );
@@ -214,7 +158,7 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
             })
             .await;
             assert!(
-                listed(&agent).await.is_empty(),
+                inbox::conversations(&agent).await.is_empty(),
                 "closed: gone from the Open tab"
             );
             agent.click("inbox-tab-closed").await;
@@ -247,7 +191,7 @@ async fn an_agent_answers_a_visitor_live_and_sees_who_is_verified() {
                 .await;
             agent.click("inbox-tab-open").await;
             let rows = eventually("the verified conversation on top", WAIT, || async {
-                let rows = listed(&agent).await;
+                let rows = inbox::conversations(&agent).await;
                 (rows.len() == 2 && rows[0].0 == "Ada Lovelace").then_some(rows)
             })
             .await;
@@ -283,17 +227,9 @@ fn launcher_colour(document: &str) -> String {
 
 const PREVIEW: &str = "document.querySelector('[data-testid=settings-preview]').contentDocument";
 
-/// Finds and clicks `testid`, again while the node found is replaced before the click.
-async fn click_when_there(browser: &Browser, testid: &str) {
-    eventually(&format!("a click on {testid}"), WAIT, || async {
-        browser.find(testid).await?.click().await.ok()
-    })
-    .await;
-}
-
 /// The first word of each message on screen, in order.
 async fn message_tags(agent: &Browser) -> Vec<String> {
-    rows(agent, "inbox-message-body", "r.textContent.split(' ')[0]").await
+    inbox::rows(agent, "inbox-message-body", "r.textContent.split(' ')[0]").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,7 +251,7 @@ async fn a_long_conversation_opens_on_its_newest_page_and_loads_older_ones() {
     with_browser_using("inbox-load-older", server, |server, agent| async move {
         sign_in(&agent, &server).await;
         // Clicked afresh until it takes: the list may be drawn again as the socket connects.
-        click_when_there(&agent, "inbox-conversation").await;
+        inbox::click_when_there(&agent, "inbox-conversation").await;
         let newest = eventually("the newest page", WAIT, || async {
             let shown = message_tags(&agent).await;
             (!shown.is_empty()).then_some(shown)
@@ -354,7 +290,7 @@ async fn a_long_conversation_opens_on_its_newest_page_and_loads_older_ones() {
         assert_eq!(shown, expected);
         // Nothing older: the button is gone.
         eventually("the load-older button to go", WAIT, || async {
-            let left: Vec<String> = rows(&agent, "inbox-load-older", "r.textContent").await;
+            let left: Vec<String> = inbox::rows(&agent, "inbox-load-older", "r.textContent").await;
             left.is_empty().then_some(())
         })
         .await;
