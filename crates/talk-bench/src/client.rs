@@ -20,6 +20,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::nodes;
+
 pub type Ws = WebSocketStream<TcpStream>;
 
 /// How long one handshake (HTTP session + WebSocket + auth) may take.
@@ -36,42 +38,43 @@ fn client_config() -> WebSocketConfig {
 const CLIENT_BUFFER_BYTES: usize = 4096;
 
 /// Opens client sockets from 127.0.0.2, 127.0.0.3, … in turn: one source address has only
-/// ~28k ephemeral ports towards one server port.
+/// ~28k ephemeral ports towards one server port. Each socket goes to the address its URL
+/// names, so one connector serves every node of a multi-node target (a Talk node's session
+/// answer names that node's socket URL).
 pub struct Connector {
-    server: SocketAddr,
     sources: Vec<IpAddr>,
     next: AtomicUsize,
 }
 
 impl Connector {
-    pub fn new(server: SocketAddr, source_addrs: u8) -> Self {
+    pub fn new(source_addrs: u8) -> Self {
         let sources = (0..source_addrs.max(1))
             .map(|i| IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + i)))
             .collect();
         Connector {
-            server,
             sources,
             next: AtomicUsize::new(0),
         }
     }
 
     /// A connector whose sockets all come from one address (the flood's attacker).
-    pub fn single_source(server: SocketAddr, source: Ipv4Addr) -> Self {
+    pub fn single_source(source: Ipv4Addr) -> Self {
         Connector {
-            server,
             sources: vec![IpAddr::V4(source)],
             next: AtomicUsize::new(0),
         }
     }
 
     pub async fn websocket(&self, request: impl IntoClientRequest + Unpin) -> Result<Ws> {
+        let request = request.into_client_request()?;
+        let server = server_addr(request.uri())?;
         let source = self.sources[self.next.fetch_add(1, Ordering::Relaxed) % self.sources.len()];
         let socket = TcpSocket::new_v4()?;
         socket.bind(SocketAddr::new(source, 0))?;
         let stream = socket
-            .connect(self.server)
+            .connect(server)
             .await
-            .with_context(|| format!("connect from {source}"))?;
+            .with_context(|| format!("connect from {source} to {server}"))?;
         stream.set_nodelay(true)?;
         let (ws, _) =
             tokio_tungstenite::client_async_with_config(request, stream, Some(client_config()))
@@ -80,13 +83,28 @@ impl Connector {
     }
 }
 
+/// The address a `ws://IP:port/…` URL names: targets run on loopback, named by IP, so no
+/// resolver sits in the measured path.
+fn server_addr(uri: &tokio_tungstenite::tungstenite::http::Uri) -> Result<SocketAddr> {
+    let host = uri.host().context("socket URL without a host")?;
+    let ip: IpAddr = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .with_context(|| format!("socket URL host {host} is not an IP address"))?;
+    let port = uri.port_u16().unwrap_or(80);
+    Ok(SocketAddr::new(ip, port))
+}
+
 /// Where to reach a target and how to talk to it.
 #[derive(Clone)]
 pub enum Protocol {
-    /// A talk-server: `base` is its http URL, `capture_key` the bench workspace's and
-    /// `agent_cookie` its admin's signed-in session (for agent sockets).
+    /// A talk-server: `bases` are its nodes' http URLs (one, or several sharing one
+    /// PostgreSQL database), `capture_key` the bench workspace's and `agent_cookie` its
+    /// admin's signed-in session (for agent sockets; the session is in the shared database,
+    /// so every node takes it).
     Talk {
-        base: String,
+        bases: Vec<String>,
         capture_key: String,
         agent_cookie: String,
         http: reqwest::Client,
@@ -146,9 +164,10 @@ impl AgentEnd {
 }
 
 /// Agent sockets that each hear every pair's messages. Each pair is measured at one of them
-/// (index modulo their number); the others receive and drop its messages, as idle agents'
-/// inboxes do.
+/// (`nodes::measuring_agent`: on a multi-node target, one on another node than the pair's
+/// visitor); the others receive and drop its messages, as idle agents' inboxes do.
 pub struct Inbox {
+    nodes: usize,
     routes: Vec<Arc<Mutex<Routes>>>,
     readers: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -222,12 +241,22 @@ impl Protocol {
         }
     }
 
-    /// An idle visitor: connected, authenticated, sending nothing.
-    pub async fn open_idle(&self, connector: &Connector) -> Result<Ws> {
+    /// The target's nodes: several for a Talk cluster, else one.
+    pub fn nodes(&self) -> usize {
+        match self {
+            Protocol::Talk { bases, .. } => bases.len().max(1),
+            Protocol::SocketIo { .. } => 1,
+        }
+    }
+
+    /// Idle visitor `index`: connected (to its node, `nodes::idle_node`), authenticated,
+    /// sending nothing.
+    pub async fn open_idle(&self, connector: &Connector, index: usize) -> Result<Ws> {
         tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
             match self {
                 Protocol::Talk { .. } => {
-                    let session = self.widget_session(&random_visitor_id()).await?;
+                    let node = nodes::idle_node(index, self.nodes());
+                    let session = self.widget_session_on(node, &random_visitor_id()).await?;
                     self.talk_socket(connector, &session).await
                 }
                 Protocol::SocketIo { url } => socket_io_connect(connector, url).await,
@@ -237,23 +266,29 @@ impl Protocol {
         .context("handshake timed out")?
     }
 
-    /// `agents` inbox sockets, each hearing every one of `pairs` pairs.
+    /// `agents` inbox sockets (`nodes::agent_count`: at least one per node), each hearing
+    /// every one of `pairs` pairs.
     pub async fn open_inbox(
         &self,
         connector: &Connector,
         agents: usize,
         pairs: usize,
     ) -> Result<Inbox> {
+        let nodes = self.nodes();
         let mut inbox = Inbox {
+            nodes,
             routes: Vec::new(),
             readers: Vec::new(),
         };
-        for _ in 0..agents.max(1) {
+        for agent in 0..nodes::agent_count(agents, nodes) {
             let ws = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
                 match self {
                     Protocol::Talk {
-                        base, agent_cookie, ..
+                        bases,
+                        agent_cookie,
+                        ..
                     } => {
+                        let base = &bases[nodes::inbox_agent_node(agent, nodes)];
                         let url = format!("{}/v1/agent/socket", base.replacen("http", "ws", 1));
                         let mut request = url.into_client_request()?;
                         let headers = request.headers_mut();
@@ -289,7 +324,9 @@ impl Protocol {
 
     /// A visitor and its agent side, with one message already delivered (for Talk that first
     /// message starts the conversation, which is not what the phases measure). With an
-    /// `inbox`, the pair's deliveries are routed from its agent sockets.
+    /// `inbox`, the pair's deliveries are routed from its agent sockets. On a multi-node
+    /// target the visitor is on `nodes::visitor_node` and its second tab (`--agent
+    /// visitor-tab`) on `nodes::agent_node`.
     pub async fn open_pair(
         &self,
         connector: &Connector,
@@ -299,9 +336,15 @@ impl Protocol {
         let (routed, deliveries) = mpsc::unbounded_channel();
         let mut pair = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
             match self {
-                Protocol::Talk { base, http, .. } => {
+                Protocol::Talk { bases, http, .. } => {
+                    let nodes = self.nodes();
+                    let (visitor_node, agent_node) = (
+                        nodes::visitor_node(index, nodes),
+                        nodes::agent_node(index, nodes),
+                    );
+                    let base = &bases[visitor_node];
                     let visitor_id = random_visitor_id();
-                    let visitor_session = self.widget_session(&visitor_id).await?;
+                    let visitor_session = self.widget_session_on(visitor_node, &visitor_id).await?;
                     http.post(format!("{base}/v1/talk/identify"))
                         .bearer_auth(&visitor_session.session_token)
                         .json(&IdentifyRequest {
@@ -315,7 +358,8 @@ impl Protocol {
                     let agent = match inbox {
                         Some(_) => AgentEnd::Routed(deliveries),
                         None => {
-                            let agent_session = self.widget_session(&visitor_id).await?;
+                            let agent_session =
+                                self.widget_session_on(agent_node, &visitor_id).await?;
                             AgentEnd::Socket(Box::new(
                                 self.talk_socket(connector, &agent_session).await?,
                             ))
@@ -399,9 +443,19 @@ impl Protocol {
         }
     }
 
+    /// A widget session on the first node.
     pub async fn widget_session(&self, visitor_id: &str) -> Result<WidgetSessionResponse> {
+        self.widget_session_on(0, visitor_id).await
+    }
+
+    /// A widget session on node `node`: its socket URL names that node.
+    pub async fn widget_session_on(
+        &self,
+        node: usize,
+        visitor_id: &str,
+    ) -> Result<WidgetSessionResponse> {
         let Protocol::Talk {
-            base,
+            bases,
             capture_key,
             http,
             ..
@@ -409,6 +463,7 @@ impl Protocol {
         else {
             bail!("not a talk-server");
         };
+        let base = &bases[node];
         let response = http
             .post(format!("{base}/v1/talk/widget/session"))
             .json(&WidgetSessionRequest {
@@ -486,7 +541,7 @@ fn room_name(pair: usize) -> String {
 impl Inbox {
     /// Routes `key`'s deliveries to the pair at the agent that measures it.
     fn register(&self, pair: usize, key: String, to: mpsc::UnboundedSender<Frame>) {
-        let measuring = pair % self.routes.len();
+        let measuring = crate::nodes::measuring_agent(pair, self.routes.len(), self.nodes);
         for (agent, routes) in self.routes.iter().enumerate() {
             let route = if agent == measuring {
                 RouteTo::Pair(to.clone())
@@ -606,6 +661,24 @@ async fn expect_incoming(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sockets_go_to_the_node_their_url_names() {
+        let addr = |url: &str| server_addr(&url.parse().unwrap());
+        assert_eq!(
+            addr("ws://127.0.0.1:40123/v1/talk/socket").unwrap(),
+            "127.0.0.1:40123".parse().unwrap()
+        );
+        assert_eq!(
+            addr("ws://127.0.0.1:40124/socket.io/?EIO=4&transport=websocket").unwrap(),
+            "127.0.0.1:40124".parse().unwrap()
+        );
+        assert_eq!(
+            addr("ws://[::1]:8080/x").unwrap(),
+            "[::1]:8080".parse().unwrap()
+        );
+        assert!(addr("ws://localhost:1/x").is_err(), "names, not resolved");
+    }
 
     #[test]
     fn socket_io_frames_decode() {

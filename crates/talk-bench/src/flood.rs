@@ -129,7 +129,6 @@ pub const MAX_ROUNDS: usize = (255 - FLOOD_SOURCE_FIRST as usize) / 3;
 pub async fn run(
     protocol: &Protocol,
     connector: Arc<Connector>,
-    server: std::net::SocketAddr,
     options: &Options,
 ) -> Result<FloodResult> {
     let name = protocol.name();
@@ -179,10 +178,7 @@ pub async fn run(
         let mut flooded = Vec::new();
         for kind in kinds_in_round(round) {
             eprintln!("[{name}] round {}: flooded ({})", round + 1, kind.label());
-            let attacker = Arc::new(Connector::single_source(
-                server,
-                attacker_address(round, kind),
-            ));
+            let attacker = Arc::new(Connector::single_source(attacker_address(round, kind)));
             let (back, measurement) = measure_flooded(
                 protocol,
                 &inbox,

@@ -94,8 +94,10 @@ pub struct RunResult {
     pub pairs: usize,
     pub phases: Vec<PhaseResult>,
     pub totals: Totals,
-    /// Messages the target stored (Talk's SQLite), counted after the run.
+    /// Messages the target stored (Talk's database), counted after the run.
     pub stored: Option<u64>,
+    /// The peer the first target is compared with (the socket.io relay).
+    pub peer: bool,
 }
 
 impl RunResult {
@@ -111,15 +113,17 @@ pub(crate) struct PairState {
     pub(crate) totals: Totals,
 }
 
+/// The load against one target, `name` in the table; `pids` are its server processes (a
+/// multi-node target's nodes), whose RSS is added up.
 pub async fn run(
+    name: &'static str,
     protocol: &Protocol,
     connector: Arc<Connector>,
-    pid: u32,
+    pids: &[u32],
     options: &Options,
 ) -> Result<RunResult> {
-    let name = protocol.name();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = crate::targets::rss_bytes(pid)?;
+    let rss_before = rss_sum(pids)?;
 
     // Idle visitors.
     eprintln!("[{name}] opening {} idle visitor sockets", options.idle);
@@ -130,7 +134,7 @@ pub async fn run(
         open_idle(protocol, &connector, options, &alive, &stop_idle).await;
     let connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await; // let allocations settle
-    let rss_after = crate::targets::rss_bytes(pid)?;
+    let rss_after = rss_sum(pids)?;
     eprintln!(
         "[{name}] {idle_held} idle sockets in {connect_secs:.1} s, RSS {} → {} MB",
         rss_before / 1_000_000,
@@ -191,7 +195,12 @@ pub async fn run(
         phases,
         totals,
         stored: None,
+        peer: false,
     })
+}
+
+fn rss_sum(pids: &[u32]) -> Result<u64> {
+    pids.iter().map(|&pid| crate::targets::rss_bytes(pid)).sum()
 }
 
 /// Opens up to `options.idle` sockets, `connect_concurrency` at a time, within
@@ -205,7 +214,7 @@ async fn open_idle(
 ) -> (usize, Option<String>) {
     let deadline = Instant::now() + Duration::from_secs(options.connect_timeout_secs);
     let mut attempts = futures_util::stream::iter(0..options.idle)
-        .map(|_| protocol.open_idle(connector))
+        .map(|index| protocol.open_idle(connector, index))
         .buffer_unordered(options.connect_concurrency.max(1));
     let (mut held, mut failures, mut first_failure) = (0, 0, None);
     while let Some(attempt) = attempts.next().await {

@@ -1,7 +1,10 @@
 //! `talk-bench`: the server load benchmark. Starts a real `talk-server` (and a socket.io relay
 //! as the peer) on loopback, holds idle visitor WebSockets, measures server RSS per idle
 //! connection, then drives visitor→agent messages (durable: acknowledged after commit) and
-//! prints one table. Then (`--phase flood`, also in the default `all`) flood isolation: Talk
+//! prints one table. The Talk targets (`--database`): SQLite, PostgreSQL on one node, and
+//! PostgreSQL on two nodes with every measured delivery crossing from one node to the other
+//! (`nodes.rs`); PostgreSQL is the server `scripts/postgres.sh --durable` runs
+//! (`postgres.rs`). Then (`--phase flood`, also in the default `all`) flood isolation: Talk
 //! visitors' delivery latency alone and while one visitor floods sends and one client floods
 //! sockets (`flood.rs`). Loopback only; every phase is bounded in count and time.
 //! `scripts/bench-server.sh` builds and runs it with the defaults.
@@ -9,10 +12,12 @@
 mod client;
 mod flood;
 mod load;
+mod nodes;
+mod postgres;
 mod report;
 mod targets;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use client::{AgentKind, Connector, Protocol};
 use std::path::PathBuf;
@@ -36,6 +41,11 @@ pub struct Options {
     /// Client sockets come from 127.0.0.2, 127.0.0.3, …: each has ~28k ports to one server.
     #[arg(long, default_value_t = 4)]
     source_addrs: u8,
+    /// The load phase's Talk targets: SQLite, PostgreSQL (one node and two nodes sharing one
+    /// database), or all three. PostgreSQL is the server `TALK_TEST_DATABASE_URL` names
+    /// (`scripts/postgres.sh --durable`); without it those targets are skipped, saying why.
+    #[arg(long, value_enum, default_value_t = targets::Database::All)]
+    database: targets::Database,
     /// Idle sockets being opened at once.
     #[arg(long, default_value_t = 128)]
     connect_concurrency: usize,
@@ -48,7 +58,8 @@ pub struct Options {
     /// Who receives the messages: agents' inbox sockets, or a second tab of each visitor.
     #[arg(long, value_enum, default_value_t = AgentKind::Inbox)]
     agent: AgentKind,
-    /// Agent sockets with `--agent inbox`; each hears every message.
+    /// Agent sockets with `--agent inbox`; each hears every message. A two-node target
+    /// opens at least one per node (the same number on each).
     #[arg(long, default_value_t = 1)]
     agents: usize,
     /// Unacknowledged messages per pair in the closed-loop (maximum throughput) phase.
@@ -137,7 +148,7 @@ fn main() -> ExitCode {
 fn prepare(options: &mut Options) -> Result<()> {
     let limit = rlimit::increase_nofile_limit(u64::MAX)?;
     let others = 2 * options.pairs as u64
-        + options.agents as u64
+        + nodes::agent_count(options.agents, 2) as u64
         + options.connect_concurrency as u64
         + SPARE_FDS;
     let fits = limit.saturating_sub(others) as usize;
@@ -170,45 +181,126 @@ async fn run(options: &Options) -> Result<bool> {
 
 /// Flood isolation against a talk-server with its default rate limits.
 async fn run_flood(options: &Options) -> Result<bool> {
-    let talk = targets::TalkServer::start(&options.server_bin, true).await?;
+    let talk =
+        targets::TalkServer::start(&options.server_bin, true, &targets::Storage::Sqlite, 1).await?;
     if !options.flood_no_pin {
-        match targets::pin_apart(talk.target.pid).await {
+        match targets::pin_apart(talk.nodes[0].pid).await {
             Ok(Some(cpus)) => eprintln!("[talk-server] pinned: {cpus}"),
             Ok(None) => eprintln!("[talk-server] one CPU: not pinned"),
             Err(error) => eprintln!("[talk-server] not pinned: {error:#}"),
         }
     }
     let protocol = talk.protocol();
-    let connector = Arc::new(Connector::new(talk.target.addr, options.source_addrs));
-    let result = flood::run(&protocol, connector, talk.target.addr, options).await?;
-    talk.target.stop("talk-server").await;
+    let connector = Arc::new(Connector::new(options.source_addrs));
+    let result = flood::run(&protocol, connector, options).await?;
+    talk.stop("talk-server").await;
     println!();
     report::print_flood(&result);
     Ok(result.none_lost())
 }
 
 async fn run_load(options: &Options) -> Result<bool> {
-    let mut runs = Vec::new();
+    let talk_targets = options.database.talk_targets();
+    let mut notes = Vec::new();
+    if talk_targets.contains(&targets::TalkTarget::Sqlite) {
+        let tmp = std::env::temp_dir();
+        notes.push(format!(
+            "SQLite: WAL, synchronous = FULL, file in {} on {}",
+            tmp.display(),
+            describe_filesystem(&tmp)
+        ));
+    }
+    let postgres = if talk_targets.iter().any(|target| target.needs_postgres()) {
+        match postgres::admin_url() {
+            Ok(url) => {
+                let facts = postgres::server_facts(&url).await?;
+                eprintln!("talk-bench: {}", facts.summary());
+                notes.push(facts.summary());
+                let data = PathBuf::from(&facts.data_directory);
+                notes.push(format!(
+                    "PostgreSQL: data in {} on {}, over a Unix socket",
+                    data.display(),
+                    describe_filesystem(&data)
+                ));
+                Some(url)
+            }
+            Err(why) => {
+                eprintln!("talk-bench: skipping the PostgreSQL targets: {why}");
+                notes.push(format!("PostgreSQL targets skipped: {why}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    notes.push(
+        "load phase: no target and no generator pinned to CPUs (the same for every target; \
+         PostgreSQL's own processes share the cores too)"
+            .into(),
+    );
 
-    let talk = targets::TalkServer::start(&options.server_bin, false).await?;
-    let protocol = talk.protocol();
-    let connector = Arc::new(Connector::new(talk.target.addr, options.source_addrs));
-    let mut result = load::run(&protocol, connector, talk.target.pid, options).await?;
-    result.stored = Some(talk.stored_messages().await?);
-    runs.push(result);
-    talk.target.stop("talk-server").await;
+    let mut runs = Vec::new();
+    for target in talk_targets {
+        let storage = match (target, &postgres) {
+            (targets::TalkTarget::Sqlite, _) => targets::Storage::Sqlite,
+            (_, Some(admin_url)) => targets::Storage::Postgres {
+                admin_url: admin_url.clone(),
+            },
+            (_, None) => continue,
+        };
+        let name = target.name();
+        let talk = targets::TalkServer::start(&options.server_bin, false, &storage, target.nodes())
+            .await
+            .with_context(|| format!("starting {name}"))?;
+        if talk.nodes.len() > 1 {
+            eprintln!("[{name}] nodes: {}", talk.bases.join(", "));
+            notes.push(split_note(name, talk.nodes.len(), options));
+        }
+        let protocol = talk.protocol();
+        let connector = Arc::new(Connector::new(options.source_addrs));
+        let mut result = load::run(name, &protocol, connector, &talk.pids(), options).await?;
+        result.stored = Some(talk.stored_messages().await?);
+        runs.push(result);
+        talk.stop(name).await;
+    }
 
     if let Some(script) = &options.relay_script {
         let relay = targets::start_relay(&options.node, script).await?;
         let protocol = Protocol::SocketIo {
             url: format!("ws://{}/socket.io/?EIO=4&transport=websocket", relay.addr),
         };
-        let connector = Arc::new(Connector::new(relay.addr, options.source_addrs));
-        runs.push(load::run(&protocol, connector, relay.pid, options).await?);
+        let connector = Arc::new(Connector::new(options.source_addrs));
+        let mut result =
+            load::run(protocol.name(), &protocol, connector, &[relay.pid], options).await?;
+        result.peer = true;
+        runs.push(result);
         relay.stop("socket.io relay").await;
     }
 
     println!();
-    report::print(&runs);
+    report::print(&runs, &notes);
     Ok(runs.iter().all(report::none_lost))
+}
+
+/// `df`'s answer for `path`, or why there is none.
+fn describe_filesystem(path: &std::path::Path) -> String {
+    postgres::filesystem(path).unwrap_or_else(|error| format!("(unknown: {error:#})"))
+}
+
+/// How a multi-node target's clients are spread, for the report.
+fn split_note(name: &str, nodes: usize, options: &Options) -> String {
+    let receiver = match options.agent {
+        AgentKind::Inbox => format!(
+            "the agent socket that measures it on the next node ({} agent sockets, {} per node; \
+             each hears every message, so each message is also delivered on its own node, \
+             unmeasured)",
+            nodes::agent_count(options.agents, nodes),
+            nodes::agent_count(options.agents, nodes) / nodes
+        ),
+        AgentKind::VisitorTab => "its second tab on the next node".into(),
+    };
+    format!(
+        "{name}: idle sockets and pairs alternate over {nodes} nodes; each pair's visitor on \
+         one node, {receiver}: every measured delivery crosses LISTEN/NOTIFY"
+    )
 }

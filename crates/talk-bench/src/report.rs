@@ -1,4 +1,5 @@
-//! The printed table: one column per target, and Talk's figures as a ratio to the peer's.
+//! The printed table: one column per target, and the first Talk target's figures as a ratio
+//! to the peer's.
 
 use crate::flood::{FloodResult, Flooded, SenderFlood, SocketFlood};
 use crate::load::{PhaseResult, RunResult};
@@ -35,8 +36,15 @@ fn latencies(histogram: &Histogram<u64>) -> String {
 struct Row {
     label: String,
     cells: Vec<String>,
-    /// Talk's value over the peer's, when both exist.
+    /// The first target's value over the peer's, when both exist.
     ratio: Option<f64>,
+}
+
+/// The first run and the peer's, when there is a peer and another run before it.
+fn compared(runs: &[RunResult]) -> Option<(&RunResult, &RunResult)> {
+    let peer = runs.iter().find(|run| run.peer)?;
+    let first = runs.first().filter(|first| !first.peer)?;
+    Some((first, peer))
 }
 
 fn row(
@@ -45,13 +53,10 @@ fn row(
     cell: impl Fn(&RunResult) -> String,
     value: impl Fn(&RunResult) -> Option<f64>,
 ) -> Row {
-    let ratio = match runs {
-        [ours, peer] => match (value(ours), value(peer)) {
-            (Some(ours), Some(peer)) if peer > 0.0 => Some(ours / peer),
-            _ => None,
-        },
+    let ratio = compared(runs).and_then(|(ours, peer)| match (value(ours), value(peer)) {
+        (Some(ours), Some(peer)) if peer > 0.0 => Some(ours / peer),
         _ => None,
-    };
+    });
     Row {
         label: label.into(),
         cells: runs.iter().map(cell).collect(),
@@ -72,7 +77,8 @@ pub fn none_lost(run: &RunResult) -> bool {
         && run.stored.is_none_or(|stored| stored == totals.sent)
 }
 
-pub fn print(runs: &[RunResult]) {
+/// The table, then `notes` (storage, durability, pinning, how nodes were used).
+pub fn print(runs: &[RunResult], notes: &[String]) {
     let mut rows = vec![
         row(
             "idle visitor sockets held (wanted)",
@@ -212,7 +218,9 @@ pub fn print(runs: &[RunResult]) {
         .max()
         .unwrap_or(0)
         + 2;
-    let ratio_header = if runs.len() == 2 { "talk / peer" } else { "" };
+    let ratio_header = compared(runs).map_or(String::new(), |(ours, peer)| {
+        format!("{} / {}", ours.target, peer.target)
+    });
     let pad = |text: &str, width: usize| {
         format!(
             "{text}{}",
@@ -247,6 +255,9 @@ pub fn print(runs: &[RunResult]) {
                 println!("{}: opening idle sockets: {failure}", run.target);
             }
         }
+    }
+    for note in notes {
+        println!("{note}");
     }
 }
 
