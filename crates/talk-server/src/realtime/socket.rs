@@ -3,7 +3,7 @@
 //! cookie at the upgrade. Everything after that is `ClientEvent` in, `ServerEvent` out.
 
 use super::ending::{self, End};
-use super::hub::{self, Outgoing};
+use super::hub::{self, Outgoing, Published};
 use super::session::{error_event, Session};
 use crate::error::ApiError;
 use crate::http::{require_own_origin, AgentSession};
@@ -14,6 +14,8 @@ use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrad
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
+use std::sync::Arc;
 use std::time::Duration;
 use talk_protocol::{close_code, close_reason, ClientEvent, ServerEvent};
 use tokio::sync::mpsc;
@@ -25,8 +27,12 @@ const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// made an idle visitor cost ~140 KB. Chat frames are small; a bigger frame still fits, as the
 /// buffer grows while it is read.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
-/// Flush each event at once: a chat event should not wait for 128 KiB of company.
-const WRITE_BUFFER_BYTES: usize = 0;
+/// Frames queued together are written together (`write_batch`): up to this many bytes are
+/// gathered before a write, and every batch ends with a flush, so an event never waits for
+/// company that is not already queued.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+/// Most events written in one batch, so a busy socket still checks its other duties.
+const MAX_BATCH_EVENTS: usize = 64;
 /// A peer that stops reading is cut off by the outgoing queue's limit; this bounds the bytes.
 const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
 // A frame over the write buffer fails the socket without a close code: the largest, a page
@@ -110,6 +116,26 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 async fn send_event(socket: &mut WebSocket, event: &ServerEvent) -> Result<(), axum::Error> {
     let text = serde_json::to_string(event).map_err(axum::Error::new)?;
     socket.send(Frame::Text(text.into())).await
+}
+
+/// Writes the event and whatever else is queued already (up to `MAX_BATCH_EVENTS`) as one
+/// batch with one flush: the JSON each event was encoded to once for all its subscribers.
+async fn write_batch(
+    socket: &mut WebSocket,
+    session: &mut Session,
+    outgoing: &mut Outgoing,
+    first: Arc<Published>,
+) -> Result<(), axum::Error> {
+    let mut event = first;
+    for _ in 0..MAX_BATCH_EVENTS {
+        session.on_delivered(&event);
+        socket.feed(Frame::Text(event.json().into())).await?;
+        match outgoing.try_recv() {
+            Ok(next) => event = next,
+            Err(_) => break,
+        }
+    }
+    socket.flush().await
 }
 
 /// Waits for the `auth` frame; on failure returns the close code and reason.
@@ -229,8 +255,7 @@ async fn serve(
             _ = &mut expiry => return (close_code::TOKEN_EXPIRED, close_reason::TOKEN_EXPIRED),
             _ = too_slow.cancelled() => return (close_code::TOO_SLOW, "too slow: reconnect and resume"),
             Some(event) = outgoing.recv() => {
-                session.on_delivered(&event);
-                if send_event(socket, &event).await.is_err() {
+                if write_batch(socket, session, outgoing, event).await.is_err() {
                     return (0, "");
                 }
             }
