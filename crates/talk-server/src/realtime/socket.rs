@@ -23,10 +23,11 @@ use tokio_util::sync::CancellationToken;
 
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_FRAME_BYTES: usize = 64 * 1024;
-/// tungstenite allocates its read buffer up front (128 KiB by default) for every socket, which
-/// made an idle visitor cost ~140 KB. Chat frames are small; a bigger frame still fits, as the
-/// buffer grows while it is read.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// tungstenite allocates its read buffer up front (128 KiB by default) and zero-fills it on
+/// the first read, for every socket: that made an idle visitor cost ~140 KB, and 4 KiB still
+/// was a quarter of one. Chat frames are small and one read takes a whole one; a bigger
+/// frame still fits, as the buffer reserves a frame's length once its header is read.
+const READ_BUFFER_BYTES: usize = 1024;
 /// Frames queued together are written together (`write_batch`): up to this many bytes are
 /// gathered before a write, and every batch ends with a flush, so an event never waits for
 /// company that is not already queued.
@@ -175,7 +176,9 @@ async fn authenticate(
 async fn run(mut socket: WebSocket, state: AppState) {
     let shutdown = state.shutdown.clone();
     let claims = tokio::select! {
-        result = authenticate(&mut socket, &state) => result,
+        // Boxed, like every one-off step below: a socket's future is as big as its biggest
+        // step, and an idle socket should not keep room for a database call it isn't making.
+        result = Box::pin(authenticate(&mut socket, &state)) => result,
         _ = shutdown.cancelled() => Err((close_code::GOING_AWAY, "server shutting down")),
     };
     let claims = match claims {
@@ -203,7 +206,7 @@ async fn run_session(
     let shutdown = state.shutdown.clone();
     let heartbeat = Duration::from_secs(state.settings.heartbeat_secs.max(1));
     let mut ends = session.ends();
-    let (close_code, reason) = match session.start().await {
+    let (close_code, reason) = match Box::pin(session.start()).await {
         Ok(conversations) => {
             // A failed send shows up as a closed stream in serve().
             let _ = send_event(&mut socket, &session.ready(conversations)).await;
@@ -260,7 +263,7 @@ async fn serve(
                 }
             }
             _ = ping.tick() => {
-                match session.still_signed_in().await {
+                match Box::pin(session.still_signed_in()).await {
                     Ok(true) => {}
                     Ok(false) => return (close_code::SIGNED_OUT, close_reason::SIGNED_OUT),
                     // Checked again at the next beat.
@@ -272,7 +275,7 @@ async fn serve(
             }
             frame = socket.recv() => {
                 let replies = match frame {
-                    Some(Ok(Frame::Text(text))) => session.handle_text(text.as_str()).await,
+                    Some(Ok(Frame::Text(text))) => Box::pin(session.handle_text(text.as_str())).await,
                     Some(Ok(Frame::Binary(_))) => vec![error_event(
                         &ApiError::bad_request("invalid_event", "send events as JSON text frames"),
                         None,
