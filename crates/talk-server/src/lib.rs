@@ -114,6 +114,13 @@ pub async fn serve(
         shutdown.await;
         closing.cancel();
     };
+    // Chat frames are small and must not wait for Nagle's algorithm to fill a segment
+    // (a delayed ACK on the peer stalls the next frame up to 40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY");
+        }
+    });
     // The peer address feeds the per-IP rate limits.
     let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)

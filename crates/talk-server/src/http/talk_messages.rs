@@ -26,7 +26,7 @@ use super::{ApiJson, BearerSession};
 use crate::error::{ApiError, ApiResult};
 use crate::history;
 use crate::realtime::ending::{self, End};
-use crate::realtime::{self, Outgoing, Session};
+use crate::realtime::{self, Outgoing, Published, Session};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -36,7 +36,6 @@ use futures_util::Stream;
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 use talk_protocol::{
     close_code, close_reason, ClientEvent, ServerEvent, StreamEnd, STREAM_END_EVENT,
@@ -162,7 +161,7 @@ impl EventStream {
                 self.read_missed().await?;
             }
             let event = match self.backlog.pop_front() {
-                Some(event) => Arc::new(event),
+                Some(event) => Published::new(event),
                 None => tokio::select! {
                     _ = self.shutdown.cancelled() => return self.end(GOING_AWAY),
                     _ = self.too_slow.cancelled() => return self.end(TOO_SLOW),
@@ -176,13 +175,8 @@ impl EventStream {
                 continue;
             }
             let id = self.cursor.to_string();
-            match Event::default().id(id).json_data(&*event) {
-                Ok(sse_event) => return Some(sse_event),
-                Err(error) => {
-                    tracing::error!(%error, "encoding an SSE event");
-                    return None;
-                }
-            }
+            // Encoded once for every subscriber of the event.
+            return Some(Event::default().id(id).data(event.json()));
         }
     }
 

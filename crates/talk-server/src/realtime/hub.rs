@@ -38,6 +38,41 @@ impl Topic {
     }
 }
 
+/// An event as published: one allocation shared by every subscriber's queue, encoded to JSON
+/// once, by whichever connection writes it first, for all of them.
+#[derive(Debug)]
+pub struct Published {
+    event: ServerEvent,
+    json: OnceLock<Box<str>>,
+}
+
+impl Published {
+    pub fn new(event: ServerEvent) -> Arc<Self> {
+        Arc::new(Published {
+            event,
+            json: OnceLock::new(),
+        })
+    }
+
+    /// The event's JSON text (what a WebSocket frame or an SSE `data:` line carries).
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            // Protocol types are plain structs and strings: encoding cannot fail.
+            serde_json::to_string(&self.event)
+                .expect("server events encode")
+                .into_boxed_str()
+        })
+    }
+}
+
+impl std::ops::Deref for Published {
+    type Target = ServerEvent;
+
+    fn deref(&self) -> &ServerEvent {
+        &self.event
+    }
+}
+
 /// Whom a publish leaves out: the origin of the event, which learns of it otherwise.
 #[derive(Debug, Clone, Copy)]
 pub enum Except<'a> {
@@ -51,14 +86,14 @@ pub enum Except<'a> {
 /// `MAX_QUEUED_BYTES`: the hub's side.
 #[derive(Debug, Clone)]
 pub struct Queue {
-    sender: mpsc::Sender<Arc<ServerEvent>>,
+    sender: mpsc::Sender<Arc<Published>>,
     bytes: Arc<AtomicUsize>,
 }
 
 /// The connection's side of its queue.
 #[derive(Debug)]
 pub struct Outgoing {
-    receiver: mpsc::Receiver<Arc<ServerEvent>>,
+    receiver: mpsc::Receiver<Arc<Published>>,
     bytes: Arc<AtomicUsize>,
 }
 
@@ -78,14 +113,14 @@ fn queue_of(capacity: usize) -> (Queue, Outgoing) {
 }
 
 impl Outgoing {
-    pub async fn recv(&mut self) -> Option<Arc<ServerEvent>> {
+    pub async fn recv(&mut self) -> Option<Arc<Published>> {
         let event = self.receiver.recv().await?;
         self.bytes.fetch_sub(weight(&event), Ordering::Relaxed);
         Some(event)
     }
 
-    #[cfg(test)]
-    fn try_recv(&mut self) -> Result<Arc<ServerEvent>, mpsc::error::TryRecvError> {
+    /// An event already queued, without waiting: what a connection writes in the same batch.
+    pub fn try_recv(&mut self) -> Result<Arc<Published>, mpsc::error::TryRecvError> {
         let event = self.receiver.try_recv()?;
         self.bytes.fetch_sub(weight(&event), Ordering::Relaxed);
         Ok(event)
@@ -130,7 +165,7 @@ impl Subscriber {
         }
     }
 
-    fn deliver(&self, event: &Arc<ServerEvent>) {
+    fn deliver(&self, event: &Arc<Published>) {
         let weight = weight(event);
         let queued = self.queue.bytes.fetch_add(weight, Ordering::Relaxed);
         if queued + weight > MAX_QUEUED_BYTES {
@@ -216,7 +251,7 @@ impl Hub {
 
     /// Queues the event once for every subscriber of any of the topics, except `except`.
     pub fn publish(&self, topics: &[Topic], event: ServerEvent, except: Except) {
-        let event = Arc::new(event);
+        let event = Published::new(event);
         let all = self.topics();
         let mut reached = HashSet::new();
         for subscribers in topics.iter().filter_map(|topic| all.get(topic)) {
@@ -256,13 +291,13 @@ mod tests {
             Except::Socket(a.id),
         );
         assert!(rx_a.try_recv().is_err());
-        assert_eq!(*rx_b.try_recv().unwrap(), ServerEvent::Pong);
+        assert_eq!(**rx_b.try_recv().unwrap(), ServerEvent::Pong);
         hub.publish(
             std::slice::from_ref(&topic),
             ServerEvent::Pong,
             Except::Session("s2"),
         );
-        assert_eq!(*rx_a.try_recv().unwrap(), ServerEvent::Pong);
+        assert_eq!(**rx_a.try_recv().unwrap(), ServerEvent::Pong);
         assert!(rx_b.try_recv().is_err());
 
         hub.publish(
@@ -283,6 +318,25 @@ mod tests {
     }
 
     #[test]
+    fn every_subscriber_shares_one_event_encoded_once() {
+        let hub = Hub::new();
+        let topic = Topic::conversation("c1");
+        let (queue_a, mut rx_a) = queue();
+        let (queue_b, mut rx_b) = queue();
+        for (id, queue) in [(1, queue_a), (2, queue_b)] {
+            hub.subscribe(
+                &topic,
+                &Subscriber::new(id, "s", queue, CancellationToken::new()),
+            );
+        }
+        hub.publish(&[topic], ServerEvent::Pong, Except::Nobody);
+        let (a, b) = (rx_a.try_recv().unwrap(), rx_b.try_recv().unwrap());
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.json(), r#"{"type":"pong"}"#);
+        assert!(std::ptr::eq(a.json(), b.json()), "one encoding for both");
+    }
+
+    #[test]
     fn a_subscriber_of_several_topics_gets_an_event_once() {
         let hub = Hub::new();
         let (tx, mut rx) = queue_of(4);
@@ -295,7 +349,7 @@ mod tests {
         hub.subscribe(&visitor, &subscriber);
         hub.subscribe(&conversation, &subscriber);
         hub.publish(&[conversation, visitor], ServerEvent::Pong, Except::Nobody);
-        assert_eq!(*rx.try_recv().unwrap(), ServerEvent::Pong);
+        assert_eq!(**rx.try_recv().unwrap(), ServerEvent::Pong);
         assert!(rx.try_recv().is_err());
     }
 

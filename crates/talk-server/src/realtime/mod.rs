@@ -11,7 +11,7 @@ pub mod socket;
 
 pub use bus::Bus;
 pub use ending::Endings;
-pub use hub::{queue, Hub, Outgoing, Queue};
+pub use hub::{queue, Hub, Outgoing, Published, Queue};
 pub use sequencer::Sequencer;
 pub use session::Session;
 

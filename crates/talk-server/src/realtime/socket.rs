@@ -3,7 +3,7 @@
 //! cookie at the upgrade. Everything after that is `ClientEvent` in, `ServerEvent` out.
 
 use super::ending::{self, End};
-use super::hub::{self, Outgoing};
+use super::hub::{self, Outgoing, Published};
 use super::session::{error_event, Session};
 use crate::error::ApiError;
 use crate::http::{require_own_origin, AgentSession};
@@ -14,6 +14,8 @@ use axum::extract::ws::{CloseFrame, Message as Frame, WebSocket, WebSocketUpgrad
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use futures_util::SinkExt;
+use std::sync::Arc;
 use std::time::Duration;
 use talk_protocol::{close_code, close_reason, ClientEvent, ServerEvent};
 use tokio::sync::mpsc;
@@ -21,12 +23,17 @@ use tokio_util::sync::CancellationToken;
 
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_FRAME_BYTES: usize = 64 * 1024;
-/// tungstenite allocates its read buffer up front (128 KiB by default) for every socket, which
-/// made an idle visitor cost ~140 KB. Chat frames are small; a bigger frame still fits, as the
-/// buffer grows while it is read.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
-/// Flush each event at once: a chat event should not wait for 128 KiB of company.
-const WRITE_BUFFER_BYTES: usize = 0;
+/// tungstenite allocates its read buffer up front (128 KiB by default) and zero-fills it on
+/// the first read, for every socket: that made an idle visitor cost ~140 KB, and 4 KiB still
+/// was a quarter of one. Chat frames are small and one read takes a whole one; a bigger
+/// frame still fits, as the buffer reserves a frame's length once its header is read.
+const READ_BUFFER_BYTES: usize = 1024;
+/// Frames queued together are written together (`write_batch`): up to this many bytes are
+/// gathered before a write, and every batch ends with a flush, so an event never waits for
+/// company that is not already queued.
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+/// Most events written in one batch, so a busy socket still checks its other duties.
+const MAX_BATCH_EVENTS: usize = 64;
 /// A peer that stops reading is cut off by the outgoing queue's limit; this bounds the bytes.
 const MAX_WRITE_BUFFER_BYTES: usize = 256 * 1024;
 // A frame over the write buffer fails the socket without a close code: the largest, a page
@@ -112,6 +119,26 @@ async fn send_event(socket: &mut WebSocket, event: &ServerEvent) -> Result<(), a
     socket.send(Frame::Text(text.into())).await
 }
 
+/// Writes the event and whatever else is queued already (up to `MAX_BATCH_EVENTS`) as one
+/// batch with one flush: the JSON each event was encoded to once for all its subscribers.
+async fn write_batch(
+    socket: &mut WebSocket,
+    session: &mut Session,
+    outgoing: &mut Outgoing,
+    first: Arc<Published>,
+) -> Result<(), axum::Error> {
+    let mut event = first;
+    for _ in 0..MAX_BATCH_EVENTS {
+        session.on_delivered(&event);
+        socket.feed(Frame::Text(event.json().into())).await?;
+        match outgoing.try_recv() {
+            Ok(next) => event = next,
+            Err(_) => break,
+        }
+    }
+    socket.flush().await
+}
+
 /// Waits for the `auth` frame; on failure returns the close code and reason.
 async fn authenticate(
     socket: &mut WebSocket,
@@ -149,7 +176,9 @@ async fn authenticate(
 async fn run(mut socket: WebSocket, state: AppState) {
     let shutdown = state.shutdown.clone();
     let claims = tokio::select! {
-        result = authenticate(&mut socket, &state) => result,
+        // Boxed, like every one-off step below: a socket's future is as big as its biggest
+        // step, and an idle socket should not keep room for a database call it isn't making.
+        result = Box::pin(authenticate(&mut socket, &state)) => result,
         _ = shutdown.cancelled() => Err((close_code::GOING_AWAY, "server shutting down")),
     };
     let claims = match claims {
@@ -177,7 +206,7 @@ async fn run_session(
     let shutdown = state.shutdown.clone();
     let heartbeat = Duration::from_secs(state.settings.heartbeat_secs.max(1));
     let mut ends = session.ends();
-    let (close_code, reason) = match session.start().await {
+    let (close_code, reason) = match Box::pin(session.start()).await {
         Ok(conversations) => {
             // A failed send shows up as a closed stream in serve().
             let _ = send_event(&mut socket, &session.ready(conversations)).await;
@@ -229,13 +258,12 @@ async fn serve(
             _ = &mut expiry => return (close_code::TOKEN_EXPIRED, close_reason::TOKEN_EXPIRED),
             _ = too_slow.cancelled() => return (close_code::TOO_SLOW, "too slow: reconnect and resume"),
             Some(event) = outgoing.recv() => {
-                session.on_delivered(&event);
-                if send_event(socket, &event).await.is_err() {
+                if write_batch(socket, session, outgoing, event).await.is_err() {
                     return (0, "");
                 }
             }
             _ = ping.tick() => {
-                match session.still_signed_in().await {
+                match Box::pin(session.still_signed_in()).await {
                     Ok(true) => {}
                     Ok(false) => return (close_code::SIGNED_OUT, close_reason::SIGNED_OUT),
                     // Checked again at the next beat.
@@ -247,7 +275,7 @@ async fn serve(
             }
             frame = socket.recv() => {
                 let replies = match frame {
-                    Some(Ok(Frame::Text(text))) => session.handle_text(text.as_str()).await,
+                    Some(Ok(Frame::Text(text))) => Box::pin(session.handle_text(text.as_str())).await,
                     Some(Ok(Frame::Binary(_))) => vec![error_event(
                         &ApiError::bad_request("invalid_event", "send events as JSON text frames"),
                         None,

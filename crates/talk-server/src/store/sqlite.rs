@@ -25,9 +25,12 @@ use talk_protocol::{
     AgentProfile, ApiKeyInfo, Conversation, InboxConversation, Message, OnlineAgent, PageView,
     Presence, MAX_PAGE_VIEWS,
 };
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Stops the background checkpoints when the store is dropped.
+    _checkpoints: DropGuard,
 }
 
 /// Maps an engine error: no row → not found; a UNIQUE constraint → conflict, named as in
@@ -81,6 +84,35 @@ impl<T> OrStoreError<T> for Result<T, sqlx::Error> {
     }
 }
 
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Copies the WAL back into the database file, off the commit path: PASSIVE neither waits for
+/// nor blocks readers and writers, and the WAL starts over once a checkpoint has caught up.
+/// Ends with the store.
+async fn checkpoint_in_background(pool: SqlitePool, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(%error, "WAL checkpoint");
+        }
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database.
     pub async fn connect(database_url: &str) -> StoreResult<Self> {
@@ -91,13 +123,28 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5))
             // A message is acknowledged only after it is durable.
-            .synchronous(SqliteSynchronous::Full);
-        let pool = SqlitePoolOptions::new().connect_with(options).await.se()?;
+            .synchronous(SqliteSynchronous::Full)
+            // No checkpoint inside a writer's COMMIT (SQLite's default, every 1,000 pages,
+            // would stall the batch whose commit crosses the mark, and every sender in it):
+            // `checkpoint_in_background` does them beside the writer.
+            .pragma("wal_autocheckpoint", "0");
+        let pool = SqlitePoolOptions::new()
+            // A file has no peer to lose the connection: the ping on every acquire is only a
+            // round trip to the connection's worker thread.
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .se()?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(StoreError::other)?;
-        Ok(SqliteStore { pool })
+        let stop = CancellationToken::new();
+        tokio::spawn(checkpoint_in_background(pool.clone(), stop.clone()));
+        Ok(SqliteStore {
+            pool,
+            _checkpoints: stop.drop_guard(),
+        })
     }
 }
 
@@ -1257,3 +1304,51 @@ pub(crate) fn change_sql(change: &ConversationChange) -> (&'static str, &'static
 pub(crate) const VERIFIED_VISITORS_OF_PERSON: &str = "SELECT visitor_id FROM sessions
      WHERE workspace_id = $1 AND person_id = $2 AND verified AND kind = 'widget'
        AND visitor_id IS NOT NULL";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes commit without checkpointing (the WAL grows), and the background task copies
+    /// the WAL into the database file by itself.
+    #[tokio::test]
+    async fn checkpoints_run_beside_the_writers_not_in_their_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("talk.db");
+        let store = SqliteStore::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        let autocheckpoint: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(autocheckpoint, 0, "no checkpoint inside a COMMIT");
+
+        let before = std::fs::metadata(&file).unwrap().len();
+        sqlx::query("CREATE TABLE filler (body TEXT)")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        for _ in 0..200 {
+            sqlx::query("INSERT INTO filler VALUES (?)")
+                .bind("x".repeat(4096))
+                .execute(&store.pool)
+                .await
+                .unwrap();
+        }
+        // 200 pages and more were committed to the WAL; the database file gets them within
+        // a few checkpoint periods, though nobody here asked for a checkpoint.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = std::fs::metadata(&file).unwrap().len();
+            if now >= before + 200 * 4096 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the database file is still {now} bytes (was {before})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
