@@ -450,3 +450,76 @@ async fn the_agents_message_list_is_bounded_in_bytes() {
     }
     assert_eq!(seen, (1..=17).collect::<Vec<i64>>());
 }
+
+/// A send the store fails to write (here a trigger refuses it, as a database that went away
+/// would) is not refused with an `error`, which would make the widget give it up while it
+/// goes on sending: the socket closes (1011) before reading another frame, so the widget
+/// resends it, and what it sent after it, in order. The same message then goes through.
+#[tokio::test]
+async fn a_send_the_store_fails_closes_the_socket_unread_and_a_resend_is_stored_once() {
+    let server = start().await;
+    let sql = &server.app.sql;
+    if matches!(sql, common::sql::Sql::Sqlite(_)) {
+        sql.execute(
+            "CREATE TRIGGER failing_disk BEFORE INSERT ON messages WHEN NEW.body = 'unlucky'
+             BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END",
+            &[],
+        )
+        .await;
+    } else {
+        sql.execute(
+            "CREATE FUNCTION failing_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN IF NEW.body = 'unlucky' THEN RAISE EXCEPTION 'the disk is on fire'; END IF;
+             RETURN NEW; END $$",
+            &[],
+        )
+        .await;
+        sql.execute(
+            "CREATE TRIGGER failing_disk BEFORE INSERT ON messages
+             FOR EACH ROW EXECUTE FUNCTION failing_disk()",
+            &[],
+        )
+        .await;
+    }
+    server.identify(&visitor_id(1), "ann@example.com").await;
+    let (mut ws, _) = server.open(&visitor_id(1), None).await;
+    let first = ack(send_message(&mut ws, None, MSG_1, "fine").await);
+    let conversation = first.conversation_id.clone();
+
+    // The failing send, and one right behind it on the same socket.
+    let failing = json!({"type": "send", "conversation_id": conversation,
+                         "client_msg_id": MSG_2, "body": "unlucky"});
+    let behind = json!({"type": "send", "conversation_id": conversation,
+                        "client_msg_id": MSG_3, "body": "typed after it"});
+    send(&mut ws, failing).await;
+    send(&mut ws, behind).await;
+    assert_eq!(
+        close_code_of(&mut ws).await,
+        1011,
+        "no error event, a close"
+    );
+    let stored = |sql: &common::sql::Sql| {
+        let sql = sql.clone();
+        let conversation = conversation.clone();
+        async move {
+            sql.strings(
+                "SELECT body FROM messages WHERE conversation_id = $1 ORDER BY seq",
+                &[conversation.as_str().into()],
+            )
+            .await
+        }
+    };
+    assert_eq!(stored(sql).await, ["fine"], "nothing after it was read");
+
+    // The disk is fine again: the widget's resend of both, in order, under their ids.
+    let fixed = match sql {
+        common::sql::Sql::Sqlite(_) => "DROP TRIGGER failing_disk",
+        common::sql::Sql::Postgres(_) => "DROP TRIGGER failing_disk ON messages",
+    };
+    sql.execute(fixed, &[]).await;
+    let (mut ws, _) = server.open(&visitor_id(1), None).await;
+    let again = ack(send_message(&mut ws, Some(&conversation), MSG_2, "unlucky").await);
+    let next = ack(send_message(&mut ws, Some(&conversation), MSG_3, "typed after it").await);
+    assert_eq!((again.seq, next.seq), (first.seq + 1, first.seq + 2));
+    assert_eq!(stored(sql).await, ["fine", "unlucky", "typed after it"]);
+}

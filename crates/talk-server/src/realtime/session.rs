@@ -57,6 +57,9 @@ pub struct Session {
     /// Where [`Endings`](super::Endings) ends this connection, once its transport listens
     /// (see [`Session::ends`]), and what it is registered under.
     ender: Option<(Ender, Credential)>,
+    /// A visitor's send failed on the server's side (see `handle_or_error_event`): the
+    /// connection must end before it reads another frame.
+    unstored_send: bool,
 }
 
 /// The `error` event a live connection answers a failed event with.
@@ -95,6 +98,7 @@ impl Session {
             subscribed: HashSet::new(),
             message_budget: None,
             ender: None,
+            unstored_send: false,
         }
     }
 
@@ -323,8 +327,29 @@ impl Session {
         };
         match self.handle(event).await {
             Ok(replies) => replies,
+            // Not a refusal: the store failed (PostgreSQL restarting, a lost connection,
+            // perhaps mid-commit), so whether the message is stored is unknown. An `error`
+            // would make the widget give the message up while it goes on sending the ones
+            // typed after it. Instead the socket ends unread (`take_unstored_send`), and the
+            // widget resends this message and every later one, in order, under their ids.
+            // The inbox has no outbox yet: an agent is told, as before.
+            Err(error)
+                if client_msg_id.is_some()
+                    && error.status().is_server_error()
+                    && matches!(self.participant, Participant::Visitor { .. }) =>
+            {
+                tracing::warn!(%error, "a send failed: ending the visitor's socket");
+                self.unstored_send = true;
+                Vec::new()
+            }
             Err(error) => vec![error_event(&error, client_msg_id)],
         }
+    }
+
+    /// Whether the last frame was a send the server failed to store; the socket then closes
+    /// (1011) before reading the next frame, so nothing sent after it is stored ahead of it.
+    pub fn take_unstored_send(&mut self) -> bool {
+        std::mem::take(&mut self.unstored_send)
     }
 
     /// Handles one event; returns the direct answers (others hear through the hub).

@@ -288,6 +288,9 @@ async fn serve(
                         return (0, "");
                     }
                 }
+                if session.take_unstored_send() {
+                    return (INTERNAL_ERROR, "the message was not stored: reconnect and send it again");
+                }
             }
         }
     }
