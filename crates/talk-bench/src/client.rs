@@ -555,7 +555,19 @@ impl Inbox {
 
 /// Reads one agent socket for the whole run, routing each delivery to its pair.
 async fn read_inbox(protocol: Protocol, mut ws: Ws, routes: Arc<Mutex<Routes>>) {
-    while let Some(Ok(frame)) = ws.next().await {
+    while let Some(frame) = ws.next().await {
+        let frame = match frame {
+            Ok(Frame::Close(close)) => {
+                // Every delivery after this is missing: say why, or the loss is a mystery.
+                eprintln!("talk-bench: an agent socket was closed by the target: {close:?}");
+                return;
+            }
+            Ok(frame) => frame,
+            Err(error) => {
+                eprintln!("talk-bench: an agent socket failed: {error}");
+                return;
+            }
+        };
         let Frame::Text(text) = &frame else { continue };
         if let Incoming::Reply(reply) = protocol.decode(text.as_str()) {
             if ws.send(Frame::text(reply)).await.is_err() {

@@ -523,3 +523,34 @@ async fn a_send_the_store_fails_closes_the_socket_unread_and_a_resend_is_stored_
     assert_eq!((again.seq, next.seq), (first.seq + 1, first.seq + 2));
     assert_eq!(stored(sql).await, ["fine", "unlucky", "typed after it"]);
 }
+
+/// Events queued faster than a socket writes them go out in batches (one flush each, at
+/// most 64 events): every one of them, once, in order, across batch boundaries.
+#[tokio::test]
+async fn a_backlog_written_in_batches_loses_and_reorders_nothing() {
+    let server = start().await;
+    let cookie = server.app.admin_cookie().await;
+    let mut inbox = server.agent_socket(&cookie).await;
+    let workspace =
+        talk_server::realtime::hub::Topic::Workspace(server.app.workspace.workspace_id.clone());
+    // Published without yielding: all of them are queued before the socket writes one.
+    const EVENTS: i64 = 300;
+    for seq in 1..=EVENTS {
+        server.app.state.hub.publish(
+            std::slice::from_ref(&workspace),
+            ServerEvent::Read {
+                conversation_id: "c1".into(),
+                reader: talk_protocol::AuthorKind::Visitor,
+                up_to_seq: seq,
+            },
+            talk_server::realtime::hub::Except::Nobody,
+        );
+    }
+    for expected in 1..=EVENTS {
+        match next_event(&mut inbox).await {
+            ServerEvent::Read { up_to_seq, .. } => assert_eq!(up_to_seq, expected),
+            other => panic!("expected read {expected}, got {other:?}"),
+        }
+    }
+    assert_quiet(&mut inbox).await;
+}

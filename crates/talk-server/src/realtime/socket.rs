@@ -127,13 +127,15 @@ async fn write_batch(
     outgoing: &mut Outgoing,
     first: Arc<Published>,
 ) -> Result<(), axum::Error> {
-    let mut event = first;
-    for _ in 0..MAX_BATCH_EVENTS {
+    let mut next = Some(first);
+    let mut written = 0;
+    while let Some(event) = next.take() {
         session.on_delivered(&event);
         socket.feed(Frame::Text(event.json().into())).await?;
-        match outgoing.try_recv() {
-            Ok(next) => event = next,
-            Err(_) => break,
+        written += 1;
+        // Taken from the queue only when it will be written in this batch.
+        if written < MAX_BATCH_EVENTS {
+            next = outgoing.try_recv().ok();
         }
     }
     socket.flush().await
