@@ -64,7 +64,7 @@ async fn next_seq(outgoing: &mut Outgoing) -> i64 {
         .await
         .expect("an event within 5 s")
         .unwrap();
-    match &*event {
+    match &**event {
         ServerEvent::Message { message } => message.seq,
         other => panic!("expected a message, got {other:?}"),
     }
