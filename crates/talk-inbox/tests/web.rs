@@ -183,7 +183,10 @@ async fn the_message_bar_says_not_verified_only_for_unverified_conversations() {
         view! {
             <Composer
                 verified=verified
-                on_send=Callback::new(move |body| sent.update(|all| all.push(body)))
+                on_send=Callback::new(move |body| {
+                    sent.update(|all| all.push(body));
+                    true
+                })
                 on_typing=Callback::new(move |now| typing.update(|all| all.push(now)))
             />
         }
