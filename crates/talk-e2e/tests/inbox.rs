@@ -688,6 +688,45 @@ async fn replies_typed_while_the_server_restarts_are_stored_and_shown_once() {
             .map(|m| m.seq)
             .collect();
         assert_eq!(seqs, (1..=expected.len() as i64).collect::<Vec<_>>());
+
+        // A reply the server refuses stays on screen, failed, with the reason and Retry;
+        // a retry goes under the same id and is refused again; nothing is stored.
+        let too_long = "y".repeat(talk_protocol::MAX_MESSAGE_BYTES + 1);
+        agent
+            .js(&format!(
+                "const box = document.querySelector('[data-testid=inbox-reply]'); \
+                 box.value = '{too_long}'; \
+                 box.dispatchEvent(new Event('input', {{bubbles: true}})); return null;"
+            ))
+            .await;
+        agent.click("inbox-send").await;
+        let failed = [("failed", too_long.as_str())];
+        inbox::wait_for_pairs("the refused reply", &failed, WAIT, || {
+            pending_replies(&agent)
+        })
+        .await;
+        let status = agent.text("inbox-pending-status").await;
+        assert!(status.starts_with("Not sent: "), "{status}");
+        // The line is drawn anew on each change of state: marked, the old one is told apart.
+        agent
+            .js("document.querySelector('[data-testid=inbox-pending]').dataset.old = '1'; return null;")
+            .await;
+        agent.click("inbox-retry").await;
+        eventually("the retried reply refused again", WAIT, || async {
+            let rows: Vec<(String, bool)> = inbox::rows(
+                &agent,
+                "inbox-pending",
+                "[r.getAttribute('data-state'), r.dataset.old === '1']",
+            )
+            .await;
+            (rows == [("failed".to_string(), false)]).then_some(())
+        })
+        .await;
+        assert_eq!(
+            server.messages(&conversation).await.len(),
+            expected.len(),
+            "nothing refused is stored"
+        );
         server.stop().await;
     })
     .await;
