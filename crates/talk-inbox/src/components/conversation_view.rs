@@ -145,7 +145,14 @@ pub fn ConversationView() -> impl IntoView {
                 />
                 <For
                     each=move || pending.get()
-                    key=|reply| (reply.client_msg_id.clone(), reply.state.clone())
+                    key=|reply| {
+                        // Drawn anew when it fails or goes again, not as it changes transport.
+                        let failed = match &reply.state {
+                            ReplyState::Failed(reason) => Some(reason.clone()),
+                            _ => None,
+                        };
+                        (reply.client_msg_id.clone(), failed)
+                    }
                     children=move |reply| view! { <PendingLine reply/> }
                 />
             </ol>
