@@ -68,6 +68,7 @@ impl Api {
                 .json(&AgentReplyRequest {
                     body: body.into(),
                     agent_name: Some("Grace".into()),
+                    client_msg_id: None,
                 }),
         )
         .await

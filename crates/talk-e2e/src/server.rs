@@ -199,6 +199,7 @@ impl TestServer {
                 .json(&AgentReplyRequest {
                     body: body.into(),
                     agent_name: Some("Grace".into()),
+                    client_msg_id: None,
                 }),
         )
         .await

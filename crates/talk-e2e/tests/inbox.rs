@@ -576,3 +576,158 @@ async fn allowed_origins_are_checked_and_stored_normalised(admin: &Browser, serv
         .unwrap();
     assert_eq!(origins, r#"["https://shop.example"]"#);
 }
+
+/// The agent's pending replies on screen as (state, body), in order.
+async fn pending_replies(agent: &Browser) -> Vec<(String, String)> {
+    let body = "r.querySelector('[data-testid=inbox-pending-body]').textContent";
+    inbox::rows(
+        agent,
+        "inbox-pending",
+        &format!("[r.getAttribute('data-state'), {body}]"),
+    )
+    .await
+}
+
+/// Types a reply and sends it with the Send button.
+async fn reply(agent: &Browser, text: &str) {
+    agent.fill("inbox-reply", text).await;
+    agent.click("inbox-send").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_typed_while_the_server_restarts_are_stored_and_shown_once() {
+    let server = TestServer::start().await;
+    let conversation = server
+        .start_conversation(
+            "fedcba9876543210fedcba9876543210",
+            "ada@example.com",
+            "Hello?",
+        )
+        .await;
+    with_browser_using("inbox-restart", server, |mut server, agent| async move {
+        sign_in(&agent, &server).await;
+        inbox::click_when_there(&agent, "inbox-conversation").await;
+        let author = |kind: talk_protocol::AuthorKind| match kind {
+            talk_protocol::AuthorKind::Visitor => "visitor",
+            talk_protocol::AuthorKind::Agent => "agent",
+            talk_protocol::AuthorKind::Bot => "bot",
+        };
+        let mut expected: Vec<(&str, String)> = server
+            .messages(&conversation)
+            .await
+            .into_iter()
+            .map(|m| (author(m.author.kind), m.body))
+            .collect();
+        let pairs = |list: &[(&str, String)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(a, b)| (a.to_string(), b.clone()))
+                .collect()
+        };
+        let wait_for = |list: Vec<(String, String)>, timeout: Duration| {
+            let agent = &agent;
+            async move {
+                let refs: Vec<(&str, &str)> =
+                    list.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+                inbox::wait_for_messages(agent, &refs, timeout).await;
+            }
+        };
+        wait_for(pairs(&expected), WAIT).await;
+
+        // Live: the reply shows as sending at most until its ack, then as a message.
+        reply(&agent, "First").await;
+        expected.push(("agent", "First".into()));
+        wait_for(pairs(&expected), WAIT).await;
+        inbox::wait_for_pairs("the pending replies", &[], WAIT, || pending_replies(&agent)).await;
+
+        // The server goes away; the agent goes on answering. The replies wait, in order.
+        server.shut_down().await;
+        reply(&agent, "Second").await;
+        reply(&agent, "Third").await;
+        inbox::wait_for_pairs(
+            "the pending replies",
+            &[("sending", "Second"), ("sending", "Third")],
+            WAIT,
+            || pending_replies(&agent),
+        )
+        .await;
+        assert_eq!(
+            inbox::messages(&agent).await,
+            pairs(&expected),
+            "nothing shown as sent while the server is down"
+        );
+
+        // A new server process on the same database: the inbox reconnects (with back-off)
+        // and the replies go once, in order; each shows once, as a message.
+        server.start_again().await;
+        expected.push(("agent", "Second".into()));
+        expected.push(("agent", "Third".into()));
+        wait_for(pairs(&expected), Duration::from_secs(40)).await;
+        inbox::wait_for_pairs("the pending replies", &[], WAIT, || pending_replies(&agent)).await;
+        let bodies = agent.texts("inbox-message-body").await;
+        assert_eq!(
+            bodies.iter().filter(|b| *b == "Second").count(),
+            1,
+            "shown once: {bodies:?}"
+        );
+
+        let stored: Vec<(String, String)> = server
+            .messages(&conversation)
+            .await
+            .into_iter()
+            .map(|m| (author(m.author.kind).to_string(), m.body))
+            .collect();
+        assert_eq!(
+            stored,
+            pairs(&expected),
+            "every reply stored once, in order"
+        );
+        let seqs: Vec<i64> = server
+            .messages(&conversation)
+            .await
+            .iter()
+            .map(|m| m.seq)
+            .collect();
+        assert_eq!(seqs, (1..=expected.len() as i64).collect::<Vec<_>>());
+
+        // A reply the server refuses stays on screen, failed, with the reason and Retry;
+        // a retry goes under the same id and is refused again; nothing is stored.
+        let too_long = "y".repeat(talk_protocol::MAX_MESSAGE_BYTES + 1);
+        agent
+            .js(&format!(
+                "const box = document.querySelector('[data-testid=inbox-reply]'); \
+                 box.value = '{too_long}'; \
+                 box.dispatchEvent(new Event('input', {{bubbles: true}})); return null;"
+            ))
+            .await;
+        agent.click("inbox-send").await;
+        let failed = [("failed", too_long.as_str())];
+        inbox::wait_for_pairs("the refused reply", &failed, WAIT, || {
+            pending_replies(&agent)
+        })
+        .await;
+        let status = agent.text("inbox-pending-status").await;
+        assert!(status.starts_with("Not sent: "), "{status}");
+        // The line is drawn anew on each change of state: marked, the old one is told apart.
+        agent
+            .js("document.querySelector('[data-testid=inbox-pending]').dataset.old = '1'; return null;")
+            .await;
+        agent.click("inbox-retry").await;
+        eventually("the retried reply refused again", WAIT, || async {
+            let rows: Vec<(String, bool)> = inbox::rows(
+                &agent,
+                "inbox-pending",
+                "[r.getAttribute('data-state'), r.dataset.old === '1']",
+            )
+            .await;
+            (rows == [("failed".to_string(), false)]).then_some(())
+        })
+        .await;
+        assert_eq!(
+            server.messages(&conversation).await.len(),
+            expected.len(),
+            "nothing refused is stored"
+        );
+        server.stop().await;
+    })
+    .await;
+}

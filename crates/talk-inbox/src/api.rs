@@ -219,10 +219,17 @@ impl ApiClient {
     }
 
     /// A reply over HTTP. Replies normally go over the socket; this is for when it is down.
-    pub async fn reply(&self, conversation_id: &str, body: &str) -> Result<Message, ApiError> {
+    /// Under the reply's `client_msg_id`, so a resend is stored once.
+    pub async fn reply(
+        &self,
+        conversation_id: &str,
+        client_msg_id: &str,
+        body: &str,
+    ) -> Result<Message, ApiError> {
         let request = talk_protocol::AgentReplyRequest {
             body: body.to_string(),
             agent_name: None,
+            client_msg_id: Some(client_msg_id.to_string()),
         };
         self.send(
             "POST",

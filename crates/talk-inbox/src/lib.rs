@@ -6,6 +6,7 @@ pub mod api;
 pub mod components;
 pub mod live;
 pub mod notify;
+pub mod outbox;
 pub mod state;
 pub mod validation;
 

@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 use talk_browser::testing::{click, find, find_all, test_root, text_of, type_into};
 use talk_inbox::components::settings::WidgetSettingsForm;
 use talk_inbox::components::{
-    Auth, Composer, ContactPanel, ConversationList, MessageLine, SignInForm,
+    Auth, Composer, ContactPanel, ConversationList, InboxState, MessageLine, PendingLine,
+    SignInForm,
 };
+use talk_inbox::outbox::{PendingReply, ReplyState};
 use talk_inbox::state::{apply_message, sort_newest_first};
 use talk_protocol::{
     Author, AuthorKind, Contact, Conversation, ConversationStatus, FieldValue, InboxConversation,
@@ -183,7 +185,10 @@ async fn the_message_bar_says_not_verified_only_for_unverified_conversations() {
         view! {
             <Composer
                 verified=verified
-                on_send=Callback::new(move |body| sent.update(|all| all.push(body)))
+                on_send=Callback::new(move |body| {
+                    sent.update(|all| all.push(body));
+                    true
+                })
                 on_typing=Callback::new(move |now| typing.update(|all| all.push(now)))
             />
         }
@@ -371,4 +376,49 @@ async fn settings_form_marks_bad_fields_and_edits_quick_links_without_saving() {
     leptos::task::tick().await;
     assert_eq!(text_of(&root, "settings-quick-link-label-1-error"), "");
     assert_eq!(labels(draft), ["Shipping", "Book a demo"]);
+}
+
+#[wasm_bindgen_test]
+fn a_pending_reply_shows_as_sending_or_not_sent_with_retry_and_its_text_as_text() {
+    let root = test_root();
+    let reply = |id: &str, state: ReplyState| PendingReply {
+        client_msg_id: id.into(),
+        conversation_id: "c1".into(),
+        body: "<img src=x onerror=alert(1)>".into(),
+        state,
+    };
+    let (sending, failed) = (
+        reply("a", ReplyState::OnSocket),
+        reply("b", ReplyState::Failed("This conversation is gone.".into())),
+    );
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        provide_context(Auth::new());
+        provide_context(InboxState::new());
+        view! {
+            <ol>
+                <PendingLine reply=sending.clone()/>
+                <PendingLine reply=failed.clone()/>
+            </ol>
+        }
+    });
+    let lines = find_all(&root, "inbox-pending");
+    let states: Vec<String> = lines
+        .iter()
+        .map(|line| line.get_attribute("data-state").unwrap_or_default())
+        .collect();
+    assert_eq!(states, ["sending", "failed"]);
+    assert_eq!(
+        lines[0].text_content().unwrap_or_default(),
+        "You<img src=x onerror=alert(1)>Sending…"
+    );
+    assert_eq!(
+        text_of(&lines[1], "inbox-pending-status"),
+        "Not sent: This conversation is gone."
+    );
+    assert_eq!(
+        find_all(&root, "inbox-retry").len(),
+        1,
+        "only the failed one"
+    );
+    assert!(root.query_selector("img").unwrap().is_none(), "no markup");
 }

@@ -268,6 +268,10 @@ pub struct AgentReplyRequest {
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_name: Option<String>,
+    /// The sender's idempotency key (a UUID): a resend under the same id is stored once and
+    /// answered with the stored message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<String>,
 }
 
 /// Agent API (X-Api-Key): `GET /v1/conversations`.

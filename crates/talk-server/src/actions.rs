@@ -40,6 +40,17 @@ fn agent_author(name: String) -> Author {
     }
 }
 
+/// A sender's idempotency key must be a UUID: 400 `invalid_client_msg_id` otherwise.
+pub fn check_client_msg_id(client_msg_id: &str) -> ApiResult<()> {
+    if uuid::Uuid::parse_str(client_msg_id).is_err() {
+        return Err(ApiError::bad_request(
+            "invalid_client_msg_id",
+            "client_msg_id must be a UUID",
+        ));
+    }
+    Ok(())
+}
+
 /// An agent's message into a conversation of its workspace. Idempotent on `client_msg_id`:
 /// a resend answers the committed message and publishes nothing.
 pub async fn agent_reply(

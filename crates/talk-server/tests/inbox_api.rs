@@ -456,6 +456,75 @@ async fn cookie_conversation_endpoints_act_as_the_signed_in_agent() {
 }
 
 #[tokio::test]
+async fn an_http_reply_resent_under_its_client_msg_id_is_stored_once() {
+    let server = start().await;
+    let app = &server.app;
+    let cookie = app.admin_cookie().await;
+    let (mut visitor, first) = visitor_with_conversation(&server, 1, "ann@example.com").await;
+    let uri = format!("/v1/agent/conversations/{}/messages", first.conversation_id);
+    let origin = app.state.settings.public_origin();
+    let post = |body: serde_json::Value| {
+        let (cookie, origin, uri) = (cookie.clone(), origin.clone(), uri.clone());
+        async move {
+            app.send(
+                Method::POST,
+                &uri,
+                &[("cookie", &cookie), ("origin", &origin)],
+                Some(body),
+            )
+            .await
+        }
+    };
+
+    let reply = json!({"body": "Sent twice", "client_msg_id": AGENT_MSG});
+    let stored = post(reply.clone()).await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.text);
+    assert_eq!(stored.json()["client_msg_id"], AGENT_MSG);
+    assert_eq!(message(next_event(&mut visitor).await).body, "Sent twice");
+
+    // Its answer was lost: the inbox sends it again under the same id (over HTTP, or on
+    // the socket once it is back). One message; the resend answers the stored one.
+    let again = post(reply).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.json(), stored.json());
+    let on_socket = json!({"type": "send", "conversation_id": first.conversation_id,
+        "client_msg_id": AGENT_MSG, "body": "Sent twice"});
+    let mut inbox = server.agent_socket(&cookie).await;
+    send(&mut inbox, on_socket).await;
+    let acked = ack(next_event(&mut inbox).await);
+    assert_eq!(serde_json::to_value(acked).unwrap(), stored.json());
+    assert_quiet(&mut visitor).await;
+    let listed = app
+        .send(
+            Method::GET,
+            &uri,
+            &[("cookie", &cookie), ("origin", &origin)],
+            None,
+        )
+        .await;
+    let bodies: Vec<_> = listed.json()["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(bodies, ["Hello", "Sent twice"], "stored once");
+
+    // A client id that is not a UUID is refused, as on the socket.
+    let bad = post(json!({"body": "Hi", "client_msg_id": "not-a-uuid"})).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.code(), "invalid_client_msg_id");
+    assert_eq!(
+        bad.json()["error"]["message"],
+        "client_msg_id must be a UUID"
+    );
+    // Without one, as before: each post is a new message.
+    let plain = post(json!({"body": "No id"})).await;
+    assert_eq!(plain.status, StatusCode::CREATED);
+    assert!(plain.json().get("client_msg_id").is_none());
+}
+
+#[tokio::test]
 async fn inbox_pages_fall_back_to_index_with_a_fresh_nonce() {
     let built = tempfile::tempdir().unwrap();
     let inbox_dir = built.path().to_path_buf();

@@ -2,6 +2,8 @@ use super::inbox::{is_open, InboxState};
 use super::Auth;
 use crate::api::ConversationAction;
 use crate::local_time;
+use crate::outbox::{PendingReply, ReplyState};
+use leptos::either::Either;
 use leptos::html::Ol;
 use leptos::prelude::*;
 use talk_protocol::{AuthorKind, Message};
@@ -40,17 +42,36 @@ pub fn ConversationView() -> impl IntoView {
                 .map(|m| m.seq)
         })
     });
+    // The agent's replies in this conversation the server has not stored yet, after the
+    // messages; one already among them (its ack was lost) shows once, as the message.
+    let pending = Memo::new(move |_| {
+        let Some(id) = inbox.selected.get() else {
+            return Vec::new();
+        };
+        let mut replies = inbox.outbox.with(|outbox| outbox.pending(&id));
+        inbox.messages.with(|messages| {
+            replies.retain(|reply| {
+                !messages
+                    .iter()
+                    .any(|m| m.client_msg_id.as_deref() == Some(reply.client_msg_id.as_str()))
+            })
+        });
+        replies
+    });
     let list = NodeRef::<Ol>::new();
     // Follow new messages; when an older page arrives above, keep the agent's place.
+    // (A pending reply counts as new at the end.)
     let ends = move || {
+        let waiting = pending.with(Vec::len);
         inbox.messages.with(|messages| {
             (
                 messages.first().map(|m| m.seq),
-                messages.last().map(|m| m.seq),
+                (messages.last().map(|m| m.seq), waiting),
             )
         })
     };
-    Effect::new(move |previous: Option<((Option<i64>, Option<i64>), i32)>| {
+    type Ends = (Option<i64>, (Option<i64>, usize));
+    Effect::new(move |previous: Option<(Ends, i32)>| {
         let now = ends();
         let Some(list) = list.get() else {
             return (now, 0);
@@ -122,6 +143,18 @@ pub fn ConversationView() -> impl IntoView {
                         view! { <MessageLine message seen=Signal::derive(move || seen_seq.get() == Some(seq))/> }
                     }
                 />
+                <For
+                    each=move || pending.get()
+                    key=|reply| {
+                        // Drawn anew when it fails or goes again, not as it changes transport.
+                        let failed = match &reply.state {
+                            ReplyState::Failed(reason) => Some(reason.clone()),
+                            _ => None,
+                        };
+                        (reply.client_msg_id.clone(), failed)
+                    }
+                    children=move |reply| view! { <PendingLine reply/> }
+                />
             </ol>
             <p class="inbox-typing" data-testid="inbox-typing" aria-live="polite">
                 {move || inbox.visitor_typing.get().then_some("The visitor is typing…")}
@@ -164,12 +197,50 @@ pub fn MessageLine(message: Message, #[prop(into)] seen: Signal<bool>) -> impl I
     }
 }
 
+/// A reply of the agent's the server has not stored yet: its text, and "Sending…", or
+/// "Not sent: <reason>" with a Retry (same id: stored once however often it goes).
+#[component]
+pub fn PendingLine(reply: PendingReply) -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let inbox = expect_context::<InboxState>();
+    let state = reply.state.key();
+    let failed = matches!(reply.state, ReplyState::Failed(_));
+    let status = match reply.state {
+        ReplyState::Failed(reason) => {
+            let id = reply.client_msg_id.clone();
+            Either::Right(view! {
+                <span class="inbox-pending-status" data-testid="inbox-pending-status">"Not sent: "{reason}</span>
+                <button type="button" class="inbox-retry" data-testid="inbox-retry" on:click=move |_| inbox.retry(&id, auth)>
+                    "Retry"
+                </button>
+            })
+        }
+        _ => Either::Left(view! {
+            <span class="inbox-pending-status" data-testid="inbox-pending-status">"Sending…"</span>
+        }),
+    };
+    view! {
+        <li
+            class="inbox-message inbox-message-mine inbox-pending"
+            class:inbox-pending-failed=failed
+            data-testid="inbox-pending"
+            data-state=state
+            data-author="agent"
+        >
+            <span class="inbox-message-meta">"You"</span>
+            <span class="inbox-message-body" data-testid="inbox-pending-body">{reply.body}</span>
+            {status}
+        </li>
+    }
+}
+
 /// The message bar: a "Not verified" label when the visitor's identity is unproven (seed
 /// 002), the text box and Send. Enter sends, Shift+Enter starts a new line.
 #[component]
 pub fn Composer(
     #[prop(into)] verified: Signal<bool>,
-    on_send: Callback<String>,
+    /// Sends the text; false when it was not taken (the text stays in the box).
+    on_send: Callback<String, bool>,
     /// Typing started (true) or stopped (false).
     on_typing: Callback<bool>,
 ) -> impl IntoView {
@@ -186,7 +257,9 @@ pub fn Composer(
         if body.is_empty() {
             return;
         }
-        on_send.run(body);
+        if !on_send.run(body) {
+            return;
+        }
         text.set(String::new());
         set_typing(false);
     };

@@ -1,6 +1,7 @@
 use super::{Auth, ContactPanel, ConversationList};
-use crate::api::{ApiClient, ConversationAction};
+use crate::api::{ApiClient, ApiError, ConversationAction, Explained};
 use crate::components::conversation_view::ConversationView;
+use crate::outbox::{Outbox, PendingReply};
 use crate::state::{self, Tab};
 use crate::{live, notify};
 use leptos::prelude::*;
@@ -39,6 +40,10 @@ pub struct InboxState {
     known: StoredValue<HashSet<String>>,
     /// New conversations whose first message is awaited for the notification's text.
     announcing: StoredValue<HashSet<String>>,
+    /// The agent's replies the server has not acknowledged yet (`crate::outbox`).
+    pub outbox: RwSignal<Outbox>,
+    /// The socket said `ready` and has not closed since: replies go over it.
+    socket_ready: StoredValue<bool>,
 }
 
 impl InboxState {
@@ -61,6 +66,8 @@ impl InboxState {
             action_error: RwSignal::new(None),
             known: StoredValue::new(HashSet::new()),
             announcing: StoredValue::new(HashSet::new()),
+            outbox: RwSignal::new(Outbox::default()),
+            socket_ready: StoredValue::new(false),
         }
     }
 
@@ -147,6 +154,7 @@ impl InboxState {
         };
         auth.call(request, self.action_error, move |list| {
             if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
+                self.settle(&list.messages);
                 self.messages.update(|messages| {
                     for message in list.messages {
                         state::merge_message(messages, message);
@@ -185,6 +193,7 @@ impl InboxState {
         };
         auth.call(request, self.action_error, move |list| {
             if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
+                self.settle(&list.messages);
                 self.messages.update(|messages| {
                     for message in list.messages {
                         state::merge_message(messages, message);
@@ -282,23 +291,113 @@ impl InboxState {
         }
     }
 
-    pub fn send(self, body: String, auth: Auth) {
+    /// The agent's reply: into the outbox under a fresh `client_msg_id`, then out. It stays
+    /// on screen as pending until the server has stored it; a dropped socket resends it
+    /// under the same id, so it is stored once. False when it was not taken (no conversation
+    /// open, or too many replies wait: the agent is told).
+    pub fn send(self, body: String, auth: Auth) -> bool {
         let Some(conversation_id) = self.selected.get_untracked() else {
+            return false;
+        };
+        let client_msg_id = talk_browser::ids::uuid_v4();
+        let pushed = self
+            .outbox
+            .try_update(|outbox| outbox.push(client_msg_id, conversation_id, body))
+            .unwrap_or(Ok(()));
+        if let Err(message) = pushed {
+            self.action_error.set(Some(message));
+            return false;
+        }
+        self.flush(auth);
+        true
+    }
+
+    /// A reply the server refused, again under its id.
+    pub fn retry(self, client_msg_id: &str, auth: Auth) {
+        self.outbox.update(|outbox| outbox.retry(client_msg_id));
+        self.flush(auth);
+    }
+
+    /// Sends what waits: on the socket when it is up (all queued, in order), else over HTTP
+    /// (one at a time). A reply is in flight on one of them at a time, never both.
+    fn flush(self, auth: Auth) {
+        if self.socket_ready.get_value() {
+            let replies = self
+                .outbox
+                .try_update(Outbox::take_for_socket)
+                .unwrap_or_default();
+            for reply in replies {
+                if !live::send(&send_event(reply)) {
+                    // Closing: its `on_close` follows; what was written goes again.
+                    self.socket_ready.set_value(false);
+                    self.outbox.update(Outbox::disconnected);
+                    break;
+                }
+            }
+            if self.socket_ready.get_value() {
+                return;
+            }
+        }
+        self.post_next(auth);
+    }
+
+    /// The socket is down (reconnecting, with back-off): the next waiting reply over HTTP,
+    /// under its id, so that a resend after a lost answer is stored once.
+    fn post_next(self, auth: Auth) {
+        let Some(reply) = self.outbox.try_update(Outbox::take_for_http).flatten() else {
             return;
         };
-        let event = ClientEvent::Send {
-            conversation_id: Some(conversation_id.clone()),
-            client_msg_id: talk_browser::ids::uuid_v4(),
-            body: body.clone(),
-        };
-        if live::send(&event) {
+        leptos::task::spawn_local(async move {
+            let id = reply.client_msg_id;
+            let answer = ApiClient
+                .reply(&reply.conversation_id, &id, &reply.body)
+                .await;
+            match answer {
+                Ok(message) => {
+                    self.outbox.try_update(|outbox| outbox.acked(&id));
+                    self.on_event(ServerEvent::Message { message }, auth);
+                    self.flush(auth);
+                }
+                Err(error) if auth.check(&error) => {}
+                Err(error) if is_refusal(&error) => {
+                    let reason = error.user_message();
+                    self.outbox.try_update(|outbox| outbox.refused(&id, reason));
+                    self.flush(auth);
+                }
+                Err(_) => {
+                    // No answer (the server is down too) or a passing failure: it waits
+                    // for the socket's next `ready`, or goes now if that came meanwhile.
+                    self.outbox.try_update(|outbox| outbox.http_failed(&id));
+                    if self.socket_ready.get_value() {
+                        self.flush(auth);
+                    }
+                }
+            }
+        });
+    }
+
+    /// Replies found stored among fetched messages (their ack was lost): no longer pending.
+    fn settle(self, messages: &[Message]) {
+        let stored: Vec<&str> = messages
+            .iter()
+            .filter(|m| m.author.kind == AuthorKind::Agent)
+            .filter_map(|m| m.client_msg_id.as_deref())
+            .collect();
+        if stored.is_empty() {
             return;
         }
-        // The socket is down (reconnecting): the same reply over HTTP.
-        let request = async move { ApiClient.reply(&conversation_id, &body).await };
-        auth.call(request, self.action_error, move |message| {
-            self.on_event(ServerEvent::Message { message }, auth)
+        self.outbox.update(|outbox| {
+            for id in stored {
+                outbox.acked(id);
+            }
         });
+    }
+
+    /// The socket ended: what was in flight on it waits for the next one, or goes over HTTP.
+    pub fn socket_closed(self, auth: Auth) {
+        self.socket_ready.set_value(false);
+        self.outbox.update(Outbox::disconnected);
+        self.flush(auth);
     }
 
     pub fn typing(self, typing: bool) {
@@ -323,12 +422,21 @@ impl InboxState {
     }
 
     pub fn on_event(self, event: ServerEvent, auth: Auth) {
+        if let ServerEvent::Ack { client_msg_id, .. } = &event {
+            self.outbox.update(|outbox| {
+                outbox.acked(client_msg_id);
+            });
+        }
         let selected = self.selected.get_untracked();
         let is_selected = |id: &str| selected.as_deref() == Some(id);
         match event {
             ServerEvent::Ready { .. } => {
                 self.reload_list(auth);
                 self.load_selected(auth);
+                // (Re)connected: what waits goes now, in order, under the same ids.
+                self.socket_ready.set_value(true);
+                self.outbox.update(Outbox::disconnected);
+                self.flush(auth);
             }
             ServerEvent::ConversationUpdated { conversation } => {
                 let first_sight = self
@@ -356,6 +464,7 @@ impl InboxState {
                 }
             }
             ServerEvent::Message { message } | ServerEvent::Ack { message, .. } => {
+                self.settle(std::slice::from_ref(&message));
                 let announce = self
                     .announcing
                     .try_update_value(|ids| ids.remove(&message.conversation_id))
@@ -425,7 +534,23 @@ impl InboxState {
                 }
                 _ => {}
             },
-            ServerEvent::Error { message, .. } => self.action_error.set(Some(message)),
+            ServerEvent::Error {
+                message,
+                client_msg_id,
+                ..
+            } => {
+                let refused = client_msg_id.is_some_and(|id| {
+                    self.outbox
+                        .try_update(|outbox| outbox.refused(&id, message.clone()))
+                        .unwrap_or(false)
+                });
+                if refused {
+                    // The replies typed after it go on.
+                    self.flush(auth);
+                } else {
+                    self.action_error.set(Some(message));
+                }
+            }
             ServerEvent::History { .. } | ServerEvent::Pong => {}
         }
     }
@@ -505,6 +630,22 @@ pub fn InboxPage() -> impl IntoView {
             </Show>
         </main>
     }
+}
+
+fn send_event(reply: PendingReply) -> ClientEvent {
+    ClientEvent::Send {
+        conversation_id: Some(reply.conversation_id),
+        client_msg_id: reply.client_msg_id,
+        body: reply.body,
+    }
+}
+
+/// An HTTP answer that refuses the reply itself (a bad body, a conversation gone): shown,
+/// kept for a retry. Anything else (no answer, the server failing, too many requests) says
+/// nothing of the reply: it goes again.
+fn is_refusal(error: &ApiError) -> bool {
+    matches!(error, ApiError::Server { status, .. }
+        if (400..500).contains(status) && *status != 408 && *status != 429)
 }
 
 /// Whether the conversation is open (for the close/reopen button).

@@ -30,6 +30,7 @@ pub fn Shell() -> impl IntoView {
     live::connect(live::Handlers {
         on_event: Rc::new(move |event| inbox.on_event(event, auth)),
         on_closed: Rc::new(move |_code| {
+            inbox.socket_closed(auth);
             leptos::task::spawn_local(async move {
                 match ApiClient.me().await {
                     Err(error) if auth.check(&error) => {}

@@ -111,12 +111,17 @@ pub async fn list_messages<A: Actor>(
     Ok(Json(MessageList { messages }))
 }
 
+/// `POST …/conversations/{id}/messages`: an agent's reply. Idempotent on `client_msg_id`
+/// (a UUID, as on the socket): a resend answers the stored message and publishes nothing.
 pub async fn reply<A: Actor>(
     State(state): State<AppState>,
     actor: A,
     Path(conversation_id): Path<String>,
     ApiJson(request): ApiJson<AgentReplyRequest>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
+    if let Some(client_msg_id) = &request.client_msg_id {
+        actions::check_client_msg_id(client_msg_id)?;
+    }
     let workspace_id = actor.workspace_id();
     let conversation = own_conversation(&state, workspace_id, &conversation_id).await?;
     let message = actions::agent_reply(
@@ -125,7 +130,7 @@ pub async fn reply<A: Actor>(
         &conversation,
         actor.agent_name(request.agent_name.as_deref()),
         &request.body,
-        None,
+        request.client_msg_id,
         Except::Nobody,
     )
     .await?;

@@ -332,7 +332,8 @@ impl Session {
             // would make the widget give the message up while it goes on sending the ones
             // typed after it. Instead the socket ends unread (`take_unstored_send`), and the
             // widget resends this message and every later one, in order, under their ids.
-            // The inbox has no outbox yet: an agent is told, as before.
+            // An agent is told, as before: the inbox's outbox keeps the reply, failed, and its
+            // Retry resends it under the same id (stored once).
             Err(error)
                 if client_msg_id.is_some()
                     && error.status().is_server_error()
@@ -496,12 +497,7 @@ impl Session {
         client_msg_id: &str,
         body: &str,
     ) -> ApiResult<ServerEvent> {
-        if uuid::Uuid::parse_str(client_msg_id).is_err() {
-            return Err(ApiError::bad_request(
-                "invalid_client_msg_id",
-                "client_msg_id must be a UUID",
-            ));
-        }
+        actions::check_client_msg_id(client_msg_id)?;
         let message = match &self.participant {
             Participant::Visitor { claims, viewer } => {
                 let starts = NewConversation {
