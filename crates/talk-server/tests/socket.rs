@@ -459,28 +459,7 @@ async fn the_agents_message_list_is_bounded_in_bytes() {
 async fn a_send_the_store_fails_closes_the_socket_unread_and_a_resend_is_stored_once() {
     let server = start().await;
     let sql = &server.app.sql;
-    if matches!(sql, common::sql::Sql::Sqlite(_)) {
-        sql.execute(
-            "CREATE TRIGGER failing_disk BEFORE INSERT ON messages WHEN NEW.body = 'unlucky'
-             BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END",
-            &[],
-        )
-        .await;
-    } else {
-        sql.execute(
-            "CREATE FUNCTION failing_disk() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN IF NEW.body = 'unlucky' THEN RAISE EXCEPTION 'the disk is on fire'; END IF;
-             RETURN NEW; END $$",
-            &[],
-        )
-        .await;
-        sql.execute(
-            "CREATE TRIGGER failing_disk BEFORE INSERT ON messages
-             FOR EACH ROW EXECUTE FUNCTION failing_disk()",
-            &[],
-        )
-        .await;
-    }
+    failing_disk_for(sql, "unlucky").await;
     server.identify(&visitor_id(1), "ann@example.com").await;
     let (mut ws, _) = server.open(&visitor_id(1), None).await;
     let first = ack(send_message(&mut ws, None, MSG_1, "fine").await);
@@ -512,11 +491,7 @@ async fn a_send_the_store_fails_closes_the_socket_unread_and_a_resend_is_stored_
     assert_eq!(stored(sql).await, ["fine"], "nothing after it was read");
 
     // The disk is fine again: the widget's resend of both, in order, under their ids.
-    let fixed = match sql {
-        common::sql::Sql::Sqlite(_) => "DROP TRIGGER failing_disk",
-        common::sql::Sql::Postgres(_) => "DROP TRIGGER failing_disk ON messages",
-    };
-    sql.execute(fixed, &[]).await;
+    disk_fixed(sql).await;
     let (mut ws, _) = server.open(&visitor_id(1), None).await;
     let again = ack(send_message(&mut ws, Some(&conversation), MSG_2, "unlucky").await);
     let next = ack(send_message(&mut ws, Some(&conversation), MSG_3, "typed after it").await);
@@ -553,4 +528,85 @@ async fn a_backlog_written_in_batches_loses_and_reorders_nothing() {
         }
     }
     assert_quiet(&mut inbox).await;
+}
+
+/// A store that fails every insert of a message with this body, as a database that went away
+/// would (a trigger raises an error).
+async fn failing_disk_for(sql: &common::sql::Sql, body: &str) {
+    if matches!(sql, common::sql::Sql::Sqlite(_)) {
+        sql.execute(
+            &format!(
+                "CREATE TRIGGER failing_disk BEFORE INSERT ON messages WHEN NEW.body = '{body}'
+                 BEGIN SELECT RAISE(ABORT, 'the disk is on fire'); END"
+            ),
+            &[],
+        )
+        .await;
+    } else {
+        sql.execute(
+            &format!(
+                "CREATE FUNCTION failing_disk() RETURNS trigger LANGUAGE plpgsql AS $$
+                 BEGIN IF NEW.body = '{body}' THEN RAISE EXCEPTION 'the disk is on fire'; END IF;
+                 RETURN NEW; END $$"
+            ),
+            &[],
+        )
+        .await;
+        sql.execute(
+            "CREATE TRIGGER failing_disk BEFORE INSERT ON messages
+             FOR EACH ROW EXECUTE FUNCTION failing_disk()",
+            &[],
+        )
+        .await;
+    }
+}
+
+async fn disk_fixed(sql: &common::sql::Sql) {
+    let drop = match sql {
+        common::sql::Sql::Sqlite(_) => "DROP TRIGGER failing_disk",
+        common::sql::Sql::Postgres(_) => "DROP TRIGGER failing_disk ON messages",
+    };
+    sql.execute(drop, &[]).await;
+}
+
+/// The inbox keeps an outbox too: an agent's reply the store fails also ends the socket
+/// unread, and the inbox resends it after reconnecting.
+#[tokio::test]
+async fn an_agent_reply_the_store_fails_closes_the_inbox_socket_unread() {
+    let server = start().await;
+    server.identify(&visitor_id(1), "ann@example.com").await;
+    let (mut visitor, _) = server.open(&visitor_id(1), None).await;
+    let conversation = ack(send_message(&mut visitor, None, MSG_1, "hello").await).conversation_id;
+    failing_disk_for(&server.app.sql, "unlucky").await;
+    let cookie = server.app.admin_cookie().await;
+    let origin = server.app.state.settings.public_origin();
+    let open_inbox = || async {
+        let mut ws = server
+            .connect_agent(&[("cookie", cookie.as_str()), ("origin", origin.as_str())])
+            .await
+            .expect("the agent socket opens");
+        assert!(matches!(
+            next_event(&mut ws).await,
+            ServerEvent::Ready { .. }
+        ));
+        ws
+    };
+    let mut inbox = open_inbox().await;
+    let failing = json!({"type": "send", "conversation_id": conversation,
+                         "client_msg_id": MSG_2, "body": "unlucky"});
+    send(&mut inbox, failing).await;
+    assert_eq!(close_code_of(&mut inbox).await, 1011);
+    disk_fixed(&server.app.sql).await;
+    let mut inbox = open_inbox().await;
+    let again = ack(send_message(&mut inbox, Some(&conversation), MSG_2, "unlucky").await);
+    assert_eq!(again.body, "unlucky");
+    let stored = server
+        .app
+        .sql
+        .i64(
+            "SELECT COUNT(*) FROM messages WHERE client_msg_id = $1",
+            &[MSG_2.into()],
+        )
+        .await;
+    assert_eq!(stored, 1);
 }

@@ -57,8 +57,8 @@ pub struct Session {
     /// Where [`Endings`](super::Endings) ends this connection, once its transport listens
     /// (see [`Session::ends`]), and what it is registered under.
     ender: Option<(Ender, Credential)>,
-    /// A visitor's send failed on the server's side (see `handle_or_error_event`): the
-    /// connection must end before it reads another frame.
+    /// A send failed on the server's side (see `handle_or_error_event`): the connection
+    /// must end before it reads another frame.
     unstored_send: bool,
 }
 
@@ -329,17 +329,12 @@ impl Session {
             Ok(replies) => replies,
             // Not a refusal: the store failed (PostgreSQL restarting, a lost connection,
             // perhaps mid-commit), so whether the message is stored is unknown. An `error`
-            // would make the widget give the message up while it goes on sending the ones
+            // would make the client give the message up while it goes on sending the ones
             // typed after it. Instead the socket ends unread (`take_unstored_send`), and the
-            // widget resends this message and every later one, in order, under their ids.
-            // An agent is told, as before: the inbox's outbox keeps the reply, failed, and its
-            // Retry resends it under the same id (stored once).
-            Err(error)
-                if client_msg_id.is_some()
-                    && error.status().is_server_error()
-                    && matches!(self.participant, Participant::Visitor { .. }) =>
-            {
-                tracing::warn!(%error, "a send failed: ending the visitor's socket");
+            // widget or the inbox resends this message and every later one, in order, under
+            // their ids (both keep an outbox).
+            Err(error) if client_msg_id.is_some() && error.status().is_server_error() => {
+                tracing::warn!(%error, "a send failed: ending the socket");
                 self.unstored_send = true;
                 Vec::new()
             }
