@@ -375,6 +375,11 @@ async fn run_load(options: &Options) -> Result<bool> {
         relay.stop(name).await;
     }
 
+    if plan.is_some() {
+        // Unpinned again, so a flood phase after this one starts from the whole machine.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        pinning::pin(std::process::id(), &format!("0-{}", cpus - 1)).await?;
+    }
     println!();
     report::print(&runs, &notes);
     report::print_verdicts(&runs, probe.as_ref().map(|probe| probe.p99_ms));

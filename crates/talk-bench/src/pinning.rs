@@ -1,8 +1,9 @@
 //! CPU pinning: the target on CPU 0 and the generator on the others, so neither takes the
-//! other's core and each one's CPU time is its own. With 2 cores: target on 0, generator on
-//! 1. Every node of a multi-node target shares CPU 0 (two nodes cannot show more cores than
-//! one node gets). PostgreSQL's processes are left unpinned: they are not children of the
-//! target and come and go with connections; the report says so.
+//! other's core and each one's CPU time is its own. With 2 cores: target on CPU 0, generator
+//! on CPU 1. Every node of a multi-node target shares CPU 0 (one machine's core, however many
+//! nodes). PostgreSQL's processes are left unpinned: they are not children of the target and
+//! come and go with connections; their CPU time is counted in the target's (`cpu.rs`), and
+//! the report says so.
 
 use anyhow::{bail, Context, Result};
 use std::process::Stdio;
