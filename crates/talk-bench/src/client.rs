@@ -557,8 +557,25 @@ impl Inbox {
 }
 
 /// Reads one agent socket for the whole run, routing each delivery to its pair.
+/// A socket the target ends (e.g. Talk's "too slow" close) is said, since its later
+/// deliveries are then missing from the table; the run ends by aborting the reader, silently.
 async fn read_inbox(protocol: Protocol, mut ws: Ws, routes: Arc<Mutex<Routes>>) {
-    while let Some(Ok(frame)) = ws.next().await {
+    loop {
+        let frame = match ws.next().await {
+            Some(Ok(Frame::Close(close))) => {
+                eprintln!("talk-bench: the target closed an agent socket: {close:?}");
+                return;
+            }
+            Some(Ok(frame)) => frame,
+            Some(Err(error)) => {
+                eprintln!("talk-bench: an agent socket failed: {error}");
+                return;
+            }
+            None => {
+                eprintln!("talk-bench: an agent socket ended");
+                return;
+            }
+        };
         let Frame::Text(text) = &frame else { continue };
         if let Incoming::Reply(reply) = protocol.decode(text.as_str()) {
             if ws.send(Frame::text(reply)).await.is_err() {
