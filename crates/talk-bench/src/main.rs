@@ -1,5 +1,6 @@
-//! `talk-bench`: the server load benchmark. Starts a real `talk-server` (and a socket.io relay
-//! as the peer) on loopback, holds idle visitor WebSockets, measures server RSS per idle
+//! `talk-bench`: the server load benchmark. Starts a real `talk-server` (then the two socket.io
+//! peers: the durable one storing in SQLite, and the volatile relay) on loopback, each pinned
+//! apart from the generator (`pinning.rs`), after probing the disk's fsync (`disk.rs`); holds idle visitor WebSockets, measures server RSS per idle
 //! connection, then drives visitor→agent messages (durable: acknowledged after commit) and
 //! prints one table. The Talk targets (`--database`): SQLite, PostgreSQL on one node, and
 //! PostgreSQL on two nodes with every measured delivery crossing from one node to the other
@@ -28,7 +29,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(about = "Load benchmark: talk-server against a socket.io relay, on loopback")]
+#[command(
+    about = "Load benchmark: talk-server against a durable socket.io peer and the volatile relay, on loopback"
+)]
 pub struct Options {
     /// The talk-server binary (`cargo build --profile server -p talk-server`).
     #[arg(long)]
