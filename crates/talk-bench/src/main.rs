@@ -1,7 +1,7 @@
 //! `talk-bench`: the server load benchmark. Starts a real `talk-server` (then the two socket.io
 //! peers: the durable one storing in SQLite, and the volatile relay) on loopback, each pinned
-//! apart from the generator (`pinning.rs`), after probing the disk's fsync (`disk.rs`); holds idle visitor WebSockets, measures server RSS per idle
-//! connection, then drives visitor→agent messages (durable: acknowledged after commit) and
+//! apart from the generator (`pinning.rs`), after probing the disk's fsync (`disk.rs`);
+//! holds idle visitor WebSockets, measures server RSS per idle connection, then drives visitor→agent messages (durable: acknowledged after commit) and
 //! prints one table. The Talk targets (`--database`): SQLite, PostgreSQL on one node, and
 //! PostgreSQL on two nodes with every measured delivery crossing from one node to the other
 //! (`nodes.rs`); PostgreSQL is the server `scripts/postgres.sh --durable` runs
