@@ -509,11 +509,14 @@ impl Protocol {
                 Frame::text(serde_json::to_string(&send).expect("serializable"))
             }
             Route::SocketIo { room, next_ack_id } => {
-                let id = *next_ack_id;
+                let ack_id = *next_ack_id;
                 *next_ack_id += 1;
+                // A UUID per message, as Talk's client_msg_id: the durable peer stores each
+                // once by it (a resend would carry the same); the volatile relay ignores it.
+                let id = uuid::Uuid::new_v4().to_string();
                 Frame::text(format!(
-                    "42{id}{}",
-                    json!(["send", {"room": room, "body": body}])
+                    "42{ack_id}{}",
+                    json!(["send", {"room": room, "body": body, "id": id}])
                 ))
             }
         }
@@ -554,17 +557,22 @@ impl Inbox {
 }
 
 /// Reads one agent socket for the whole run, routing each delivery to its pair.
+/// A socket the target ends (e.g. Talk's "too slow" close) is said, since its later
+/// deliveries are then missing from the table; the run ends by aborting the reader, silently.
 async fn read_inbox(protocol: Protocol, mut ws: Ws, routes: Arc<Mutex<Routes>>) {
-    while let Some(frame) = ws.next().await {
-        let frame = match frame {
-            Ok(Frame::Close(close)) => {
-                // Every delivery after this is missing: say why, or the loss is a mystery.
-                eprintln!("talk-bench: an agent socket was closed by the target: {close:?}");
+    loop {
+        let frame = match ws.next().await {
+            Some(Ok(Frame::Close(close))) => {
+                eprintln!("talk-bench: the target closed an agent socket: {close:?}");
                 return;
             }
-            Ok(frame) => frame,
-            Err(error) => {
+            Some(Ok(frame)) => frame,
+            Some(Err(error)) => {
                 eprintln!("talk-bench: an agent socket failed: {error}");
+                return;
+            }
+            None => {
+                eprintln!("talk-bench: an agent socket ended");
                 return;
             }
         };
@@ -732,15 +740,26 @@ mod tests {
             room: "pair-1".into(),
             next_ack_id: 1,
         };
-        let first = protocol.send_frame(&mut route, "a");
-        let second = protocol.send_frame(&mut route, "b");
-        assert_eq!(
-            first,
-            Frame::text(r#"421["send",{"body":"a","room":"pair-1"}]"#)
-        );
-        assert_eq!(
-            second,
-            Frame::text(r#"422["send",{"body":"b","room":"pair-1"}]"#)
-        );
+        let sent = |body: &str, route: &mut Route| {
+            let Frame::Text(text) = protocol.send_frame(route, body) else {
+                panic!("a text frame")
+            };
+            let text = text.as_str().to_string();
+            let payload = text.trim_start_matches(|c: char| c.is_ascii_digit());
+            let event: serde_json::Value = serde_json::from_str(payload).unwrap();
+            (text[..3].to_string(), event)
+        };
+        let (first, first_event) = sent("a", &mut route);
+        let (second, second_event) = sent("b", &mut route);
+        assert_eq!((first.as_str(), second.as_str()), ("421", "422"));
+        assert_eq!(first_event[0], "send");
+        assert_eq!(first_event[1]["body"], "a");
+        assert_eq!(first_event[1]["room"], "pair-1");
+        assert_eq!(second_event[1]["body"], "b");
+        // Each message its own UUID.
+        let id = |event: &serde_json::Value| {
+            uuid::Uuid::parse_str(event[1]["id"].as_str().unwrap()).unwrap()
+        };
+        assert_ne!(id(&first_event), id(&second_event));
     }
 }

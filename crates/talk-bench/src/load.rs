@@ -3,6 +3,7 @@
 //! time and count.
 
 use crate::client::{AgentKind, Connector, Inbox, Incoming, Pair, Protocol, Ws};
+use crate::cpu::{micros_per_message, Meter};
 use crate::Options;
 use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
@@ -49,6 +50,7 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 300_000_000, 3).expect("valid bounds")
 }
 
+#[derive(Clone, Copy)]
 pub enum Mode {
     /// Keep `window` messages unacknowledged per pair: the most the target sustains.
     Closed { window: usize },
@@ -61,11 +63,16 @@ pub struct PhaseResult {
     pub sent: u64,
     /// Acknowledged within the phase's sending window: the sustained rate's numerator.
     pub acked_in_time: u64,
+    /// Acknowledged in all, the drain included: what the CPU time is divided by.
+    pub acked: u64,
     pub shed: u64,
     pub errors: u64,
     pub seconds: f64,
     pub ack: Histogram<u64>,
     pub delivery: Histogram<u64>,
+    /// CPU per acknowledged message, µs: the target's processes, and the generator's.
+    pub cpu_target_us: Option<f64>,
+    pub cpu_generator_us: Option<f64>,
 }
 
 impl PhaseResult {
@@ -92,12 +99,22 @@ pub struct RunResult {
     pub rss_before: u64,
     pub rss_after: u64,
     pub pairs: usize,
-    pub phases: Vec<PhaseResult>,
+    /// Each run (`--runs`) of the message phases, in order, on the same idle sockets.
+    pub runs: Vec<Vec<PhaseResult>>,
     pub totals: Totals,
-    /// Messages the target stored (Talk's database), counted after the run.
+    /// Messages the target stored (Talk's or the durable peer's database), counted after
+    /// the run.
     pub stored: Option<u64>,
-    /// The peer the first target is compared with (the socket.io relay).
-    pub peer: bool,
+    /// A socket.io peer (durable or volatile), not a Talk target.
+    pub peer: Option<Peer>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// The relay storing each message in SQLite before acknowledging it.
+    Durable,
+    /// The relay storing nothing: the ceiling.
+    Volatile,
 }
 
 impl RunResult {
@@ -114,12 +131,15 @@ pub(crate) struct PairState {
 }
 
 /// The load against one target, `name` in the table; `pids` are its server processes (a
-/// multi-node target's nodes), whose RSS is added up.
+/// multi-node target's nodes), whose RSS is added up; `cpu` charges each phase's CPU.
+/// The message phases run `--runs` times over the same idle sockets and pairs, so each
+/// figure has a median and a spread.
 pub async fn run(
     name: &'static str,
     protocol: &Protocol,
     connector: Arc<Connector>,
     pids: &[u32],
+    cpu: &Meter,
     options: &Options,
 ) -> Result<RunResult> {
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -152,30 +172,50 @@ pub async fn run(
         AgentKind::VisitorTab => None,
     };
     let mut pairs = open_pairs(protocol, &connector, options.pairs, inbox.as_ref()).await?;
-    let mut plans = vec![(
-        "closed loop (max)".to_string(),
+    let mut plans: Vec<(String, Mode)> = vec![(
+        crate::report::CLOSED_LOOP.to_string(),
         Mode::Closed {
             window: options.window,
         },
     )];
     for &rate in &options.rates {
-        plans.push((format!("open loop {rate} msg/s"), Mode::Open { rate }));
+        plans.push((crate::report::open_loop_label(rate), Mode::Open { rate }));
     }
-    let mut phases = Vec::new();
-    for (index, (label, mode)) in plans.into_iter().enumerate() {
-        eprintln!("[{name}] {label}, {} s", options.phase_secs);
-        let (back, result) = run_phase(
-            protocol,
-            pairs,
-            index + 1,
-            &label,
-            mode,
-            options.phase_secs,
-            options,
-        )
-        .await;
-        pairs = back;
-        phases.push(result);
+    let mut runs = Vec::new();
+    for run in 0..options.runs {
+        let mut phases = Vec::new();
+        for (index, (label, mode)) in plans.iter().enumerate() {
+            eprintln!(
+                "[{name}] run {}/{}: {label}, {} s",
+                run + 1,
+                options.runs,
+                options.phase_secs
+            );
+            let (target_before, generator_before) = (cpu.target_ticks(), Meter::generator_ticks());
+            let (back, mut result) = run_phase(
+                protocol,
+                pairs,
+                // Phase numbers are unique over the runs: a late message is never counted in
+                // a later phase.
+                run * plans.len() + index + 1,
+                label,
+                *mode,
+                options.phase_secs,
+                options,
+            )
+            .await;
+            result.cpu_target_us = micros_per_message(
+                cpu.target_ticks().saturating_sub(target_before),
+                result.acked,
+            );
+            result.cpu_generator_us = micros_per_message(
+                Meter::generator_ticks().saturating_sub(generator_before),
+                result.acked,
+            );
+            pairs = back;
+            phases.push(result);
+        }
+        runs.push(phases);
     }
 
     let totals = sum_totals(&pairs);
@@ -192,10 +232,10 @@ pub async fn run(
         rss_before,
         rss_after,
         pairs: options.pairs,
-        phases,
+        runs,
         totals,
         stored: None,
-        peer: false,
+        peer: None,
     })
 }
 
@@ -345,17 +385,21 @@ pub(crate) async fn run_phase(
         label: label.to_string(),
         sent: 0,
         acked_in_time: 0,
+        acked: 0,
         shed: 0,
         errors: 0,
         seconds: secs as f64,
         ack: histogram(),
         delivery: histogram(),
+        cpu_target_us: None,
+        cpu_generator_us: None,
     };
     let mut back = Vec::with_capacity(count);
     for task in tasks {
         let (state, stats) = task.await.expect("pair task");
         result.sent += stats.sent;
         result.acked_in_time += stats.acked_in_time;
+        result.acked += stats.acked;
         result.shed += stats.shed;
         result.errors += stats.errors;
         result.ack.add(&stats.ack).expect("same bounds");
@@ -387,6 +431,7 @@ struct PhaseLimits {
 struct PairStats {
     sent: u64,
     acked_in_time: u64,
+    acked: u64,
     shed: u64,
     errors: u64,
     ack: Histogram<u64>,
@@ -405,12 +450,16 @@ async fn drive_pair(
     let mut stats = PairStats {
         sent: 0,
         acked_in_time: 0,
+        acked: 0,
         shed: 0,
         errors: 0,
         ack: histogram(),
         delivery: histogram(),
     };
     let (mut acked, mut delivered) = (0u64, 0u64);
+    // Scheduled send times (µs) of the sends shed: each counts as latency until the phase
+    // ends, so an overloaded target cannot look fast by having its slow sends left out.
+    let mut shed_at = Vec::new();
     let mut ticker = match schedule {
         Schedule::Open { interval, first } => {
             let mut ticker = interval_at(first, interval);
@@ -447,6 +496,7 @@ async fn drive_pair(
             tick = async { ticker.as_mut().expect("open schedule").tick().await }, if sending && ticker.is_some() => {
                 if in_flight >= limits.max_in_flight {
                     stats.shed += 1;
+                    shed_at.push(us_at(tick));
                 } else {
                     let body = message_body(limits.phase, us_at(tick), limits.body_bytes);
                     let frame = protocol.send_frame(&mut state.pair.route, &body);
@@ -491,6 +541,13 @@ async fn drive_pair(
             },
         }
     }
+    let ended = now_us();
+    for scheduled in shed_at {
+        let waited = ended.saturating_sub(scheduled).max(1);
+        stats.ack.saturating_record(waited);
+        stats.delivery.saturating_record(waited);
+    }
+    stats.acked = acked;
     state.totals.sent += stats.sent;
     state.totals.acked += acked;
     state.totals.delivered += delivered;

@@ -1,6 +1,7 @@
-//! `talk-bench`: the server load benchmark. Starts a real `talk-server` (and a socket.io relay
-//! as the peer) on loopback, holds idle visitor WebSockets, measures server RSS per idle
-//! connection, then drives visitor→agent messages (durable: acknowledged after commit) and
+//! `talk-bench`: the server load benchmark. Starts a real `talk-server` (then the two socket.io
+//! peers: the durable one storing in SQLite, and the volatile relay) on loopback, each pinned
+//! apart from the generator (`pinning.rs`), after probing the disk's fsync (`disk.rs`);
+//! holds idle visitor WebSockets, measures server RSS per idle connection, then drives visitor→agent messages (durable: acknowledged after commit) and
 //! prints one table. The Talk targets (`--database`): SQLite, PostgreSQL on one node, and
 //! PostgreSQL on two nodes with every measured delivery crossing from one node to the other
 //! (`nodes.rs`); PostgreSQL is the server `scripts/postgres.sh --durable` runs
@@ -10,9 +11,12 @@
 //! `scripts/bench-server.sh` builds and runs it with the defaults.
 
 mod client;
+mod cpu;
+mod disk;
 mod flood;
 mod load;
 mod nodes;
+mod pinning;
 mod postgres;
 mod report;
 mod targets;
@@ -25,14 +29,29 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser, Debug)]
-#[command(about = "Load benchmark: talk-server against a socket.io relay, on loopback")]
+#[command(
+    about = "Load benchmark: talk-server against a durable socket.io peer and the volatile relay, on loopback"
+)]
 pub struct Options {
     /// The talk-server binary (`cargo build --profile server -p talk-server`).
     #[arg(long)]
     server_bin: PathBuf,
-    /// The socket.io relay script (bench/socketio-relay/relay.js); without it, no peer runs.
+    /// The socket.io relay script (bench/socketio-relay/relay.js): the volatile peer, the
+    /// ceiling; without it, that column is left out.
     #[arg(long)]
     relay_script: Option<PathBuf>,
+    /// The durable peer (bench/socketio-durable/relay.js): the relay storing each message in
+    /// SQLite before acknowledging it; without it, that column is left out.
+    #[arg(long)]
+    durable_script: Option<PathBuf>,
+    /// Runs of the load phase's message phases per target (on the same idle sockets); the
+    /// table gives the median and the spread (min–max) of each figure.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Load phase: leave the targets and the generator unpinned (by default, with two or more
+    /// CPUs, the target runs on CPU 0 and the generator on the others).
+    #[arg(long)]
+    no_pin: bool,
     #[arg(long, default_value = "node")]
     node: PathBuf,
     /// Idle visitor sockets to hold, lowered to what RLIMIT_NOFILE allows.
@@ -68,8 +87,9 @@ pub struct Options {
     /// Offered rates (msg/s over all pairs) of the open-loop latency phases.
     #[arg(long, value_delimiter = ',', default_value = "1000,5000")]
     rates: Vec<u32>,
-    /// Length of each message phase.
-    #[arg(long, default_value_t = 10)]
+    /// Length of each message phase (6 s: three runs of three phases per target keep the
+    /// default run of five targets near ten minutes).
+    #[arg(long, default_value_t = 6)]
     phase_secs: u64,
     /// After a phase, how long to wait for outstanding acks and deliveries.
     #[arg(long, default_value_t = 30)]
@@ -162,6 +182,9 @@ fn prepare(options: &mut Options) -> Result<()> {
     if options.rates.contains(&0) || options.flood_rate == 0 {
         bail!("--rates and --flood-rate must be positive");
     }
+    if !(1..=100).contains(&options.runs) {
+        bail!("--runs must be 1 to 100");
+    }
     if !(1..=flood::MAX_ROUNDS).contains(&options.flood_rounds) {
         bail!("--flood-rounds must be 1 to {}", flood::MAX_ROUNDS);
     }
@@ -184,10 +207,12 @@ async fn run_flood(options: &Options) -> Result<bool> {
     let talk =
         targets::TalkServer::start(&options.server_bin, true, &targets::Storage::Sqlite, 1).await?;
     if !options.flood_no_pin {
-        match targets::pin_apart(talk.nodes[0].pid).await {
-            Ok(Some(cpus)) => eprintln!("[talk-server] pinned: {cpus}"),
-            Ok(None) => eprintln!("[talk-server] one CPU: not pinned"),
-            Err(error) => eprintln!("[talk-server] not pinned: {error:#}"),
+        match pinning::machine_plan() {
+            Some(plan) => match pin_apart(&plan, &talk.pids()).await {
+                Ok(()) => eprintln!("[talk-server] pinned: {}", plan.describe()),
+                Err(error) => eprintln!("[talk-server] not pinned: {error:#}"),
+            },
+            None => eprintln!("[talk-server] one CPU: not pinned"),
         }
     }
     let protocol = talk.protocol();
@@ -199,17 +224,43 @@ async fn run_flood(options: &Options) -> Result<bool> {
     Ok(result.none_lost())
 }
 
+async fn pin_apart(plan: &pinning::Plan, pids: &[u32]) -> Result<()> {
+    pinning::pin_generator(plan).await?;
+    pinning::pin_target(plan, pids).await
+}
+
 async fn run_load(options: &Options) -> Result<bool> {
     let talk_targets = options.database.talk_targets();
     let mut notes = Vec::new();
-    if talk_targets.contains(&targets::TalkTarget::Sqlite) {
-        let tmp = std::env::temp_dir();
+    let machine = machine_description();
+    eprintln!("talk-bench: {machine}");
+    notes.push(machine);
+    // Every database of the run (Talk's SQLite files, PostgreSQL's data, the durable peer's
+    // file) is made under the temp dir: its fsync is what durability costs.
+    let tmp = std::env::temp_dir();
+    let probe = match disk::probe(&tmp) {
+        Ok(probe) => {
+            let summary = probe.summary(&tmp);
+            eprintln!("talk-bench: {summary}");
+            notes.push(summary);
+            Some(probe)
+        }
+        Err(error) => {
+            notes.push(format!(
+                "disk: no fsync probe of {}: {error:#}",
+                tmp.display()
+            ));
+            None
+        }
+    };
+    if talk_targets.contains(&targets::TalkTarget::Sqlite) || options.durable_script.is_some() {
         notes.push(format!(
-            "SQLite: WAL, synchronous = FULL, file in {} on {}",
+            "SQLite (Talk, durable peer): WAL, synchronous = FULL, files in {} on {}",
             tmp.display(),
             describe_filesystem(&tmp)
         ));
     }
+    let mut postmaster = None;
     let postgres = if talk_targets.iter().any(|target| target.needs_postgres()) {
         match postgres::admin_url() {
             Ok(url) => {
@@ -222,6 +273,12 @@ async fn run_load(options: &Options) -> Result<bool> {
                     data.display(),
                     describe_filesystem(&data)
                 ));
+                match cpu::postmaster_pid(&data) {
+                    Ok(pid) => postmaster = Some(pid),
+                    Err(error) => notes.push(format!(
+                        "PostgreSQL's CPU not counted (postmaster not found: {error:#})"
+                    )),
+                }
                 Some(url)
             }
             Err(why) => {
@@ -233,11 +290,25 @@ async fn run_load(options: &Options) -> Result<bool> {
     } else {
         None
     };
-    notes.push(
-        "load phase: no target and no generator pinned to CPUs (the same for every target; \
-         PostgreSQL's own processes share the cores too)"
-            .into(),
-    );
+    let plan = (!options.no_pin).then(pinning::machine_plan).flatten();
+    match &plan {
+        Some(plan) => {
+            pinning::pin_generator(plan).await?;
+            notes.push(format!(
+                "pinned (taskset): {}; both nodes of a two-node target on the target's CPU; \
+                 PostgreSQL's processes unpinned (they serve the target from any CPU; their \
+                 CPU time is counted in the target's)",
+                plan.describe()
+            ));
+        }
+        None => notes.push("load phase: nothing pinned (--no-pin, or one CPU)".into()),
+    }
+    notes.push(format!(
+        "{} runs of the message phases per target, {} s each, on the same idle sockets: \
+         each cell is the median (min–max over the runs); sent / shed / refused and the totals \
+         add the runs up; a shed send counts as latency until its phase ended",
+        options.runs, options.phase_secs
+    ));
 
     let mut runs = Vec::new();
     for target in talk_targets {
@@ -256,30 +327,82 @@ async fn run_load(options: &Options) -> Result<bool> {
             eprintln!("[{name}] nodes: {}", talk.bases.join(", "));
             notes.push(split_note(name, talk.nodes.len(), options));
         }
+        if let Some(plan) = &plan {
+            pinning::pin_target(plan, &talk.pids()).await?;
+        }
+        let meter = cpu::Meter {
+            pids: talk.pids(),
+            postmaster: postmaster.filter(|_| target.needs_postgres()),
+        };
         let protocol = talk.protocol();
         let connector = Arc::new(Connector::new(options.source_addrs));
-        let mut result = load::run(name, &protocol, connector, &talk.pids(), options).await?;
+        let mut result =
+            load::run(name, &protocol, connector, &talk.pids(), &meter, options).await?;
         result.stored = Some(talk.stored_messages().await?);
         runs.push(result);
         talk.stop(name).await;
     }
 
-    if let Some(script) = &options.relay_script {
-        let relay = targets::start_relay(&options.node, script).await?;
+    let peers = [
+        (load::Peer::Durable, "durable peer", &options.durable_script),
+        (
+            load::Peer::Volatile,
+            "volatile relay",
+            &options.relay_script,
+        ),
+    ];
+    for (peer, name, script) in peers {
+        let Some(script) = script else { continue };
+        let durable = peer == load::Peer::Durable;
+        let relay = targets::start_relay(&options.node, script, durable)
+            .await
+            .with_context(|| format!("starting the {name}"))?;
+        if let Some(plan) = &plan {
+            pinning::pin_target(plan, &[relay.pid]).await?;
+        }
         let protocol = Protocol::SocketIo {
             url: format!("ws://{}/socket.io/?EIO=4&transport=websocket", relay.addr),
         };
         let connector = Arc::new(Connector::new(options.source_addrs));
+        let meter = cpu::Meter {
+            pids: vec![relay.pid],
+            postmaster: None,
+        };
         let mut result =
-            load::run(protocol.name(), &protocol, connector, &[relay.pid], options).await?;
-        result.peer = true;
+            load::run(name, &protocol, connector, &[relay.pid], &meter, options).await?;
+        result.peer = Some(peer);
+        if durable {
+            result.stored = Some(relay.relay_stored_messages().await?);
+        }
         runs.push(result);
-        relay.stop("socket.io relay").await;
+        relay.stop(name).await;
     }
 
+    if plan.is_some() {
+        // Unpinned again, so a flood phase after this one starts from the whole machine.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        pinning::pin(std::process::id(), &format!("0-{}", cpus - 1)).await?;
+    }
     println!();
     report::print(&runs, &notes);
+    report::print_verdicts(&runs, probe.as_ref().map(|probe| probe.p99_ms));
     Ok(runs.iter().all(report::none_lost))
+}
+
+/// The machine, for the report: CPUs, CPU model, kernel.
+fn machine_description() -> String {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "unknown".into(), |text| text.trim().to_string());
+    format!("machine: nproc {cpus}, {model}, Linux {kernel}")
 }
 
 /// `df`'s answer for `path`, or why there is none.

@@ -2,7 +2,7 @@
 //! to the peer's.
 
 use crate::flood::{FloodResult, Flooded, SenderFlood, SocketFlood};
-use crate::load::{PhaseResult, RunResult};
+use crate::load::{Peer, PhaseResult, RunResult};
 use hdrhistogram::Histogram;
 
 fn ms(histogram: &Histogram<u64>, quantile: f64) -> Option<f64> {
@@ -21,18 +21,6 @@ fn thousands(value: u64) -> String {
     out
 }
 
-/// The delivery latency cells of one phase: p50 / p99 / p99.9 in ms.
-fn latencies(histogram: &Histogram<u64>) -> String {
-    match (
-        ms(histogram, 0.5),
-        ms(histogram, 0.99),
-        ms(histogram, 0.999),
-    ) {
-        (Some(p50), Some(p99), Some(p999)) => format!("{p50:.2} / {p99:.2} / {p999:.2}"),
-        _ => "-".into(),
-    }
-}
-
 struct Row {
     label: String,
     cells: Vec<String>,
@@ -40,10 +28,14 @@ struct Row {
     ratio: Option<f64>,
 }
 
-/// The first run and the peer's, when there is a peer and another run before it.
+/// The first run (a Talk target) and the peer it is compared with in the ratio column: the
+/// durable peer when it ran, else the volatile relay.
 fn compared(runs: &[RunResult]) -> Option<(&RunResult, &RunResult)> {
-    let peer = runs.iter().find(|run| run.peer)?;
-    let first = runs.first().filter(|first| !first.peer)?;
+    let peer = runs
+        .iter()
+        .find(|run| run.peer == Some(Peer::Durable))
+        .or_else(|| runs.iter().find(|run| run.peer.is_some()))?;
+    let first = runs.first().filter(|first| first.peer.is_none())?;
     Some((first, peer))
 }
 
@@ -64,8 +56,58 @@ fn row(
     }
 }
 
-fn phase<'a>(run: &'a RunResult, label: &str) -> Option<&'a PhaseResult> {
-    run.phases.iter().find(|phase| phase.label == label)
+/// A figure over the runs: their median and their spread.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// The median and the min–max of `values`; `None` when there are none.
+pub fn spread(values: &[f64]) -> Option<Spread> {
+    Some(Spread {
+        median: median(values)?,
+        min: values.iter().copied().reduce(f64::min)?,
+        max: values.iter().copied().reduce(f64::max)?,
+    })
+}
+
+/// `median (min–max)` with `decimals`, or the value alone when every run agrees.
+pub fn format_spread(spread: Option<Spread>, decimals: usize) -> String {
+    match spread {
+        None => "-".into(),
+        Some(s) if s.min == s.max => format!("{:.decimals$}", s.median),
+        Some(s) => format!(
+            "{:.decimals$} ({:.decimals$}–{:.decimals$})",
+            s.median, s.min, s.max
+        ),
+    }
+}
+
+/// `value` of phase `label` in each run of `run` that has it.
+fn per_run(run: &RunResult, label: &str, value: impl Fn(&PhaseResult) -> Option<f64>) -> Vec<f64> {
+    run.runs
+        .iter()
+        .filter_map(|phases| phases.iter().find(|phase| phase.label == label))
+        .filter_map(value)
+        .collect()
+}
+
+fn median_of(
+    run: &RunResult,
+    label: &str,
+    value: impl Fn(&PhaseResult) -> Option<f64>,
+) -> Option<f64> {
+    median(&per_run(run, label, value))
+}
+
+fn sum_of(run: &RunResult, label: &str, value: impl Fn(&PhaseResult) -> u64) -> u64 {
+    run.runs
+        .iter()
+        .filter_map(|phases| phases.iter().find(|phase| phase.label == label))
+        .map(value)
+        .sum()
 }
 
 /// Every message reached its agent, and, where the target stores them, is in the database.
@@ -77,7 +119,14 @@ pub fn none_lost(run: &RunResult) -> bool {
         && run.stored.is_none_or(|stored| stored == totals.sent)
 }
 
-/// The table, then `notes` (storage, durability, pinning, how nodes were used).
+/// The phase label of the open loop at `rate` msg/s (as load.rs names it).
+pub fn open_loop_label(rate: u32) -> String {
+    format!("open loop {rate} msg/s")
+}
+
+pub const CLOSED_LOOP: &str = "closed loop (max)";
+
+/// The table, then `notes` (machine, disk, storage, durability, pinning, runs, nodes).
 pub fn print(runs: &[RunResult], notes: &[String]) {
     let mut rows = vec![
         row(
@@ -128,46 +177,69 @@ pub fn print(runs: &[RunResult], notes: &[String]) {
     ];
     let labels: Vec<String> = runs
         .first()
-        .map(|run| run.phases.iter().map(|phase| phase.label.clone()).collect())
+        .and_then(|run| run.runs.first())
+        .map(|phases| phases.iter().map(|phase| phase.label.clone()).collect())
         .unwrap_or_default();
     for label in &labels {
+        let label = label.as_str();
         rows.push(row(
             format!("{label}: msg/s acked"),
             runs,
-            |run| phase(run, label).map_or("-".into(), |p| format!("{:.0}", p.msgs_per_sec())),
-            |run| phase(run, label).map(PhaseResult::msgs_per_sec),
+            |run| format_spread(spread(&per_run(run, label, |p| Some(p.msgs_per_sec()))), 0),
+            |run| median_of(run, label, |p| Some(p.msgs_per_sec())),
         ));
         rows.push(row(
             "  ack p50 / p99, ms",
             runs,
             |run| {
-                phase(run, label).map_or("-".into(), |p| {
-                    match (ms(&p.ack, 0.5), ms(&p.ack, 0.99)) {
-                        (Some(p50), Some(p99)) => format!("{p50:.2} / {p99:.2}"),
-                        _ => "-".into(),
-                    }
-                })
+                let p50 = median_of(run, label, |p| ms(&p.ack, 0.5));
+                let p99 = spread(&per_run(run, label, |p| ms(&p.ack, 0.99)));
+                match p50 {
+                    Some(p50) => format!("{p50:.2} / {}", format_spread(p99, 2)),
+                    None => "-".into(),
+                }
             },
-            |run| phase(run, label).and_then(|p| ms(&p.ack, 0.99)),
+            |run| median_of(run, label, |p| ms(&p.ack, 0.99)),
         ));
         rows.push(row(
-            "  delivery p50 / p99 / p99.9, ms",
+            "  delivery p50 / p99.9, ms",
             runs,
-            |run| phase(run, label).map_or("-".into(), |p| latencies(&p.delivery)),
-            |run| phase(run, label).and_then(|p| ms(&p.delivery, 0.99)),
+            |run| match (
+                median_of(run, label, |p| ms(&p.delivery, 0.5)),
+                median_of(run, label, |p| ms(&p.delivery, 0.999)),
+            ) {
+                (Some(p50), Some(p999)) => format!("{p50:.2} / {p999:.2}"),
+                _ => "-".into(),
+            },
+            |run| median_of(run, label, |p| ms(&p.delivery, 0.5)),
         ));
         rows.push(row(
-            "  sent / shed / refused",
+            "  delivery p99, ms",
+            runs,
+            |run| format_spread(spread(&per_run(run, label, |p| ms(&p.delivery, 0.99))), 2),
+            |run| median_of(run, label, |p| ms(&p.delivery, 0.99)),
+        ));
+        rows.push(row(
+            "  CPU per acked msg, µs: target / generator",
             runs,
             |run| {
-                phase(run, label).map_or("-".into(), |p| {
-                    format!(
-                        "{} / {} / {}",
-                        thousands(p.sent),
-                        thousands(p.shed),
-                        thousands(p.errors)
-                    )
-                })
+                let target = median_of(run, label, |p| p.cpu_target_us);
+                let generator = median_of(run, label, |p| p.cpu_generator_us);
+                let fmt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.0}"));
+                format!("{} / {}", fmt(target), fmt(generator))
+            },
+            |run| median_of(run, label, |p| p.cpu_target_us),
+        ));
+        rows.push(row(
+            "  sent / shed / refused (all runs)",
+            runs,
+            |run| {
+                format!(
+                    "{} / {} / {}",
+                    thousands(sum_of(run, label, |p| p.sent)),
+                    thousands(sum_of(run, label, |p| p.shed)),
+                    thousands(sum_of(run, label, |p| p.errors))
+                )
             },
             |_| None,
         ));
@@ -258,6 +330,167 @@ pub fn print(runs: &[RunResult], notes: &[String]) {
     }
     for note in notes {
         println!("{note}");
+    }
+}
+
+/// The goals (DESIGN.md's server budgets) a Talk target is judged by.
+pub const PEER_FACTOR: f64 = 3.0;
+pub const RELAY_FACTOR: f64 = 0.5;
+pub const P99_GOAL_MS: f64 = 5.0;
+pub const IDLE_GOAL_KB: f64 = 10.0;
+
+/// One Talk target's figures, each the median over the runs.
+#[derive(Debug, Clone, Default)]
+pub struct TalkFigures {
+    pub max_msgs: Option<f64>,
+    pub p99_1k_ms: Option<f64>,
+    pub shed_1k: u64,
+    pub p99_5k_ms: Option<f64>,
+    pub shed_5k: u64,
+    pub acked_5k: Option<f64>,
+    pub rss_per_idle_kb: Option<f64>,
+}
+
+/// A goal, judged: `met` is `None` when it was not measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub goal: String,
+    pub met: Option<bool>,
+    pub figure: String,
+}
+
+impl Verdict {
+    fn line(&self) -> String {
+        let word = match self.met {
+            Some(true) => "met",
+            Some(false) => "NOT met",
+            None => "not measured",
+        };
+        format!("{}: {word}: {}", self.goal, self.figure)
+    }
+}
+
+fn ratio_verdict(goal: String, ours: Option<f64>, peer: Option<f64>, factor: f64) -> Verdict {
+    match (ours, peer) {
+        (Some(ours), Some(peer)) if peer > 0.0 => Verdict {
+            goal,
+            met: Some(ours >= factor * peer),
+            figure: format!("{:.2}× ({ours:.0} vs {peer:.0} msg/s)", ours / peer),
+        },
+        _ => Verdict {
+            goal,
+            met: None,
+            figure: "a figure is missing".into(),
+        },
+    }
+}
+
+fn p99_verdict(
+    rate: &str,
+    p99: Option<f64>,
+    shed: u64,
+    acked: Option<f64>,
+) -> (Option<bool>, String) {
+    match p99 {
+        None => (None, format!("no open loop at {rate}")),
+        Some(p99) => {
+            let mut figure = format!("p99 {p99:.2} ms");
+            if let Some(acked) = acked {
+                figure.push_str(&format!(", {acked:.0} msg/s acked"));
+            }
+            if shed > 0 {
+                figure.push_str(&format!(", {shed} sends shed (overloaded)"));
+            }
+            (Some(p99 <= P99_GOAL_MS && shed == 0), figure)
+        }
+    }
+}
+
+/// The goals for one Talk target, from the medians: ≥ 3× the durable peer's and ≥ 0.5× the
+/// volatile relay's acknowledged msg/s (closed loop), delivery p99 ≤ 5 ms at 1 k and at 5 k
+/// msg/s (with the disk's fsync p99 beside it: no commit is faster than the disk's flush),
+/// ≤ 10 KB RSS per idle socket. A phase that shed sends does not meet a latency goal.
+pub fn verdicts(
+    talk: &TalkFigures,
+    durable_max: Option<f64>,
+    volatile_max: Option<f64>,
+    fsync_p99_ms: Option<f64>,
+) -> Vec<Verdict> {
+    let (met_1k, figure_1k) = p99_verdict("1000 msg/s", talk.p99_1k_ms, talk.shed_1k, None);
+    let (met_5k, mut figure_5k) =
+        p99_verdict("5000 msg/s", talk.p99_5k_ms, talk.shed_5k, talk.acked_5k);
+    match fsync_p99_ms {
+        Some(fsync) if fsync > P99_GOAL_MS => figure_5k.push_str(&format!(
+            "; disk fsync p99 {fsync:.2} ms: over 5 ms alone, the disk does not allow it"
+        )),
+        Some(fsync) => figure_5k.push_str(&format!("; disk fsync p99 {fsync:.2} ms")),
+        None => figure_5k.push_str("; disk fsync not probed"),
+    }
+    vec![
+        ratio_verdict(
+            format!("≥ {PEER_FACTOR}× the durable peer's msg/s"),
+            talk.max_msgs,
+            durable_max,
+            PEER_FACTOR,
+        ),
+        ratio_verdict(
+            format!("≥ {RELAY_FACTOR}× the volatile relay's msg/s"),
+            talk.max_msgs,
+            volatile_max,
+            RELAY_FACTOR,
+        ),
+        Verdict {
+            goal: format!("delivery p99 ≤ {P99_GOAL_MS} ms at 1k msg/s"),
+            met: met_1k,
+            figure: figure_1k,
+        },
+        Verdict {
+            goal: format!("delivery p99 ≤ {P99_GOAL_MS} ms at 5k msg/s"),
+            met: met_5k,
+            figure: figure_5k,
+        },
+        match talk.rss_per_idle_kb {
+            Some(kb) => Verdict {
+                goal: format!("≤ {IDLE_GOAL_KB} KB RSS per idle socket"),
+                met: Some(kb <= IDLE_GOAL_KB),
+                figure: format!("{kb:.2} KB"),
+            },
+            None => Verdict {
+                goal: format!("≤ {IDLE_GOAL_KB} KB RSS per idle socket"),
+                met: None,
+                figure: "no idle sockets held".into(),
+            },
+        },
+    ]
+}
+
+/// A Talk target's figures from its runs (medians).
+fn talk_figures(run: &RunResult) -> TalkFigures {
+    let (l1k, l5k) = (open_loop_label(1000), open_loop_label(5000));
+    TalkFigures {
+        max_msgs: median_of(run, CLOSED_LOOP, |p| Some(p.msgs_per_sec())),
+        p99_1k_ms: median_of(run, &l1k, |p| ms(&p.delivery, 0.99)),
+        shed_1k: sum_of(run, &l1k, |p| p.shed),
+        p99_5k_ms: median_of(run, &l5k, |p| ms(&p.delivery, 0.99)),
+        shed_5k: sum_of(run, &l5k, |p| p.shed),
+        acked_5k: median_of(run, &l5k, |p| Some(p.msgs_per_sec())),
+        rss_per_idle_kb: run.rss_per_idle().map(|bytes| bytes / 1000.0),
+    }
+}
+
+/// The goals, judged for every Talk target of the run.
+pub fn print_verdicts(runs: &[RunResult], fsync_p99_ms: Option<f64>) {
+    let peer_max = |peer: Peer| {
+        runs.iter()
+            .find(|run| run.peer == Some(peer))
+            .and_then(|run| median_of(run, CLOSED_LOOP, |p| Some(p.msgs_per_sec())))
+    };
+    let (durable, volatile) = (peer_max(Peer::Durable), peer_max(Peer::Volatile));
+    println!("goals (medians of the runs; closed-loop msg/s for the ratios):");
+    for run in runs.iter().filter(|run| run.peer.is_none()) {
+        for verdict in verdicts(&talk_figures(run), durable, volatile, fsync_p99_ms) {
+            println!("  {}: {}", run.target, verdict.line());
+        }
     }
 }
 
@@ -451,5 +684,60 @@ mod tests {
         assert_eq!(median(&[]), None);
         assert_eq!(median(&[30.5, 7.9, 12.1]), Some(12.1));
         assert_eq!(median(&[1.0, 4.0, 2.0, 3.0]), Some(2.5));
+    }
+
+    #[test]
+    fn spread_gives_median_and_range() {
+        assert_eq!(spread(&[]), None);
+        let s = spread(&[3442.0, 3690.0, 3621.0]).unwrap();
+        assert_eq!((s.median, s.min, s.max), (3621.0, 3442.0, 3690.0));
+        assert_eq!(format_spread(Some(s), 0), "3621 (3442–3690)");
+        assert_eq!(format_spread(spread(&[5.0, 5.0]), 1), "5.0");
+        assert_eq!(format_spread(None, 1), "-");
+    }
+
+    fn figures() -> TalkFigures {
+        TalkFigures {
+            max_msgs: Some(9000.0),
+            p99_1k_ms: Some(3.2),
+            shed_1k: 0,
+            p99_5k_ms: Some(4.9),
+            shed_5k: 0,
+            acked_5k: Some(5000.0),
+            rss_per_idle_kb: Some(9.5),
+        }
+    }
+
+    #[test]
+    fn every_goal_met_when_every_figure_is_within_it() {
+        let all = verdicts(&figures(), Some(3000.0), Some(18000.0), Some(1.0));
+        assert_eq!(all.len(), 5);
+        assert!(all.iter().all(|v| v.met == Some(true)), "{all:?}");
+        assert_eq!(all[0].figure, "3.00× (9000 vs 3000 msg/s)");
+        assert!(all[3].figure.contains("disk fsync p99 1.00 ms"));
+        assert!(all[3].line().contains(": met: "));
+    }
+
+    #[test]
+    fn goals_fail_on_figures_over_them_and_on_shed_sends() {
+        let mut talk = figures();
+        talk.max_msgs = Some(5000.0);
+        talk.p99_1k_ms = Some(5.01);
+        talk.shed_5k = 12;
+        talk.rss_per_idle_kb = Some(17.2);
+        let all = verdicts(&talk, Some(2000.0), Some(10001.0), Some(8.0));
+        let met: Vec<_> = all.iter().map(|v| v.met).collect();
+        assert_eq!(met, [Some(false); 5]);
+        assert!(all[3].figure.contains("12 sends shed"));
+        assert!(all[3].figure.contains("the disk does not allow it"));
+        assert!(all[2].line().contains("NOT met: p99 5.01 ms"));
+    }
+
+    #[test]
+    fn missing_figures_are_not_measured_not_met() {
+        let talk = TalkFigures::default();
+        let all = verdicts(&talk, None, None, None);
+        assert!(all.iter().all(|v| v.met.is_none()), "{all:?}");
+        assert!(all[0].line().contains("not measured"));
     }
 }

@@ -86,39 +86,6 @@ struct CreatedWorkspace {
     admin_password: String,
 }
 
-/// Puts the target (every thread of `pid`) on CPU 0 and this process on the other CPUs,
-/// with util-linux's `taskset`. Answers what it did, or `None` on a one-CPU machine.
-pub async fn pin_apart(pid: u32) -> Result<Option<String>> {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if cpus < 2 {
-        return Ok(None);
-    }
-    let generator = format!("1-{}", cpus - 1);
-    for (list, target) in [
-        ("0".to_string(), pid),
-        (generator.clone(), std::process::id()),
-    ] {
-        let status = Command::new("taskset")
-            .args([
-                "--all-tasks",
-                "--cpu-list",
-                "--pid",
-                &list,
-                &target.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .await
-            .context("running taskset")?;
-        if !status.success() {
-            bail!("taskset --pid {list} {target}: {status}");
-        }
-    }
-    Ok(Some(format!(
-        "talk-server on CPU 0, the generator on CPUs {generator}"
-    )))
-}
-
 /// `--database`: which Talk targets the load phase runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Database {
@@ -374,12 +341,18 @@ async fn turn_off_auto_reply(base: &str, workspace: &CreatedWorkspace) -> Result
     Ok(cookie)
 }
 
-/// `node relay.js`: socket.io, websocket transport only, no persistence.
-pub async fn start_relay(node: &Path, script: &Path) -> Result<Target> {
+/// `node relay.js`: socket.io, websocket transport only. With `durable`, the durable peer
+/// (bench/socketio-durable/relay.js): its SQLite file `relay.db` (DB) is in the target's
+/// temp folder, on the same filesystem as Talk's SQLite file.
+pub async fn start_relay(node: &Path, script: &Path, durable: bool) -> Result<Target> {
     let dir = tempfile::tempdir()?;
     let addr = free_loopback_addr()?;
     let (log, file) = Target::log_file(dir.path())?;
-    let mut child = Command::new(node)
+    let mut command = Command::new(node);
+    if durable {
+        command.env("DB", relay_db(dir.path()));
+    }
+    let mut child = command
         .arg(script)
         .env("HOST", addr.ip().to_string())
         .env("PORT", addr.port().to_string())
@@ -398,6 +371,26 @@ pub async fn start_relay(node: &Path, script: &Path) -> Result<Target> {
         addr,
         _dir: dir,
     })
+}
+
+fn relay_db(dir: &Path) -> PathBuf {
+    dir.join("relay.db")
+}
+
+impl Target {
+    /// The durable peer's stored messages (every acknowledged send, once): read after the
+    /// run, while it still runs (WAL: a reader sees every committed transaction).
+    pub async fn relay_stored_messages(&self) -> Result<u64> {
+        let url = format!("sqlite://{}?mode=ro", relay_db(self._dir.path()).display());
+        let pool = sqlx::SqlitePool::connect(&url)
+            .await
+            .context("opening the durable peer's database")?;
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages")
+            .fetch_one(&pool)
+            .await?;
+        pool.close().await;
+        Ok(count as u64)
+    }
 }
 
 #[cfg(test)]
