@@ -19,15 +19,28 @@ pub struct Api {
 
 impl Api {
     pub fn new(url: &str, workspace: &crate::Workspace) -> Api {
+        Api::at(
+            url,
+            &workspace.capture_key,
+            &workspace.api_key,
+            reqwest::Client::new(),
+        )
+    }
+
+    pub(crate) fn at(url: &str, capture_key: &str, api_key: &str, http: reqwest::Client) -> Api {
         Api {
             url: url.into(),
-            capture_key: workspace.capture_key.clone(),
-            api_key: workspace.api_key.clone(),
-            http: reqwest::Client::new(),
+            capture_key: capture_key.into(),
+            api_key: api_key.into(),
+            http,
         }
     }
 
-    async fn agent<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> T {
+    /// A request with the workspace's API key; the answer's JSON, which must be a success.
+    pub(crate) async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> T {
         let response = request
             .header("X-Api-Key", &self.api_key)
             .send()
@@ -41,7 +54,7 @@ impl Api {
 
     pub async fn conversations(&self) -> Vec<Conversation> {
         let list: ConversationList = self
-            .agent(self.http.get(format!("{}/v1/conversations", self.url)))
+            .call(self.http.get(format!("{}/v1/conversations", self.url)))
             .await;
         list.conversations
     }
@@ -49,7 +62,7 @@ impl Api {
     /// The stored messages of a conversation, in seq order.
     pub async fn messages(&self, conversation_id: &str) -> Vec<Message> {
         let list: MessageList = self
-            .agent(self.http.get(format!(
+            .call(self.http.get(format!(
                 "{}/v1/conversations/{conversation_id}/messages",
                 self.url
             )))
@@ -59,7 +72,7 @@ impl Api {
 
     /// An agent's reply through the agent API; answered once committed.
     pub async fn reply(&self, conversation_id: &str, body: &str) -> Message {
-        self.agent(
+        self.call(
             self.http
                 .post(format!(
                     "{}/v1/conversations/{conversation_id}/messages",

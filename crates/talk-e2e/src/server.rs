@@ -1,9 +1,7 @@
+use crate::Api;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use talk_protocol::{
-    AgentReplyRequest, Conversation, ConversationList, FieldValue, Message, MessageList,
-    TalkSessionRequest, TalkSessionResponse,
-};
+use talk_protocol::{Conversation, FieldValue, Message, TalkSessionRequest, TalkSessionResponse};
 use talk_server::{create_workspace, AppState, Settings};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::oneshot;
@@ -159,50 +157,27 @@ impl TestServer {
         format!("{}/demo?capture_key={}", self.url, self.capture_key)
     }
 
-    async fn api<T: serde::de::DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> T {
-        let response = request
-            .header("X-Api-Key", &self.api_key)
-            .send()
-            .await
-            .expect("API request");
-        let status = response.status();
-        let text = response.text().await.expect("API body");
-        assert!(status.is_success(), "API answered {status}: {text}");
-        serde_json::from_str(&text).unwrap_or_else(|error| panic!("API body {text}: {error}"))
+    /// The workspace's HTTP API (API key) at this server.
+    pub fn api(&self) -> Api {
+        Api::at(
+            &self.url,
+            &self.capture_key,
+            &self.api_key,
+            self.http.clone(),
+        )
     }
 
     pub async fn conversations(&self) -> Vec<Conversation> {
-        let list: ConversationList = self
-            .api(self.http.get(format!("{}/v1/conversations", self.url)))
-            .await;
-        list.conversations
+        self.api().conversations().await
     }
 
     pub async fn messages(&self, conversation_id: &str) -> Vec<Message> {
-        let list: MessageList = self
-            .api(self.http.get(format!(
-                "{}/v1/conversations/{conversation_id}/messages",
-                self.url
-            )))
-            .await;
-        list.messages
+        self.api().messages(conversation_id).await
     }
 
     /// An agent's reply through the agent API.
     pub async fn reply(&self, conversation_id: &str, body: &str) -> Message {
-        self.api(
-            self.http
-                .post(format!(
-                    "{}/v1/conversations/{conversation_id}/messages",
-                    self.url
-                ))
-                .json(&AgentReplyRequest {
-                    body: body.into(),
-                    agent_name: Some("Grace".into()),
-                    client_msg_id: None,
-                }),
-        )
-        .await
+        self.api().reply(conversation_id, body).await
     }
 
     /// What the site owner's backend does after a login: `POST /v1/talk/session`.
@@ -216,12 +191,13 @@ impl TestServer {
             .into(),
             ..Default::default()
         };
-        self.api(
-            self.http
-                .post(format!("{}/v1/talk/session", self.url))
-                .json(&request),
-        )
-        .await
+        self.api()
+            .call(
+                self.http
+                    .post(format!("{}/v1/talk/session", self.url))
+                    .json(&request),
+            )
+            .await
     }
 
     /// A served file, as the browser would fetch it.
@@ -289,11 +265,12 @@ impl TestServer {
 
     /// What agents see of the conversation's contact: person, verified, browsing history.
     pub async fn contact(&self, conversation_id: &str) -> talk_protocol::Contact {
-        self.api(self.http.get(format!(
-            "{}/v1/conversations/{conversation_id}/contact",
-            self.url
-        )))
-        .await
+        self.api()
+            .call(self.http.get(format!(
+                "{}/v1/conversations/{conversation_id}/contact",
+                self.url
+            )))
+            .await
     }
 
     /// The URLs of the contact's page views, newest first.
@@ -328,15 +305,16 @@ impl TestServer {
 
     /// The agents have read the conversation up to `seq`.
     pub async fn agent_read(&self, conversation_id: &str, seq: i64) -> Conversation {
-        self.api(
-            self.http
-                .post(format!(
-                    "{}/v1/conversations/{conversation_id}/read",
-                    self.url
-                ))
-                .json(&serde_json::json!({"up_to_seq": seq})),
-        )
-        .await
+        self.api()
+            .call(
+                self.http
+                    .post(format!(
+                        "{}/v1/conversations/{conversation_id}/read",
+                        self.url
+                    ))
+                    .json(&serde_json::json!({"up_to_seq": seq})),
+            )
+            .await
     }
 
     /// A widget session of `visitor_id`, as the widget opens one (no verified token).
