@@ -153,13 +153,7 @@ impl InboxState {
             async move { ApiClient.messages(&id, None).await }
         };
         auth.call(request, self.action_error, move |list| {
-            if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
-                self.settle(&list.messages);
-                self.messages.update(|messages| {
-                    for message in list.messages {
-                        state::merge_message(messages, message);
-                    }
-                });
+            if self.take_page(&id, list.messages) {
                 // After a reconnect the newest page may not reach what was on screen.
                 self.fill_gap(auth);
                 self.mark_read();
@@ -192,13 +186,7 @@ impl InboxState {
             }
         };
         auth.call(request, self.action_error, move |list| {
-            if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
-                self.settle(&list.messages);
-                self.messages.update(|messages| {
-                    for message in list.messages {
-                        state::merge_message(messages, message);
-                    }
-                });
+            if self.take_page(&id, list.messages) {
                 self.fill_gap(auth);
                 self.mark_read();
             }
@@ -237,14 +225,23 @@ impl InboxState {
             }
         };
         auth.call(request, self.action_error, move |list| {
-            if self.selected.get_untracked().as_deref() == Some(id.as_str()) {
-                self.messages.update(|messages| {
-                    for message in list.messages {
-                        state::merge_message(messages, message);
-                    }
-                });
+            self.take_page(&id, list.messages);
+        });
+    }
+
+    /// A fetched page of conversation `id`'s messages, if it is still the one on screen:
+    /// merged once each in seq order, and replies of the agent's it holds leave the outbox.
+    fn take_page(self, id: &str, page: Vec<Message>) -> bool {
+        if self.selected.get_untracked().as_deref() != Some(id) {
+            return false;
+        }
+        self.settle(&page);
+        self.messages.update(|messages| {
+            for message in page {
+                state::merge_message(messages, message);
             }
         });
+        true
     }
 
     fn reload_contact(self, auth: Auth) {
