@@ -83,24 +83,12 @@ pub async fn with_two_browsers<F>(
 ) where
     F: Future<Output = ()>,
 {
-    let first = Browser::start().await;
-    let second = Browser::start().await;
-    let clients = [first.client.clone(), second.client.clone()];
-    let outcome = AssertUnwindSafe(body(server, first, second))
-        .catch_unwind()
-        .await;
-    for (index, client) in clients.iter().enumerate() {
-        if outcome.is_err() {
-            if let Ok(png) = client.screenshot().await {
-                let _ =
-                    std::fs::write(output_dir().join(format!("{name}-{index}-failed.png")), png);
-            }
-        }
-        let _ = client.clone().close().await;
-    }
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    with_browsers(name, 2, |mut browsers| {
+        let second = browsers.pop().expect("two browsers");
+        let first = browsers.pop().expect("two browsers");
+        body(server, first, second)
+    })
+    .await
 }
 
 /// Runs `body` with `count` browsers and no [`TestServer`] (the servers are the test's own,

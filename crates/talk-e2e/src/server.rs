@@ -317,85 +317,21 @@ impl TestServer {
             .await
     }
 
-    /// A widget session of `visitor_id`, as the widget opens one (no verified token).
-    async fn widget_session(&self, visitor_id: &str) -> talk_protocol::WidgetSessionResponse {
-        self.http
-            .post(format!("{}/v1/talk/widget/session", self.url))
-            .json(&talk_protocol::WidgetSessionRequest {
-                capture_key: self.capture_key.clone(),
-                visitor_id: visitor_id.into(),
-                token: None,
-            })
-            .send()
-            .await
-            .expect("widget session")
-            .json()
-            .await
-            .expect("session JSON")
-    }
-
     /// A visitor's conversation started without a browser, as a widget on the HTTP
     /// transport would: a session, the email, the first message. Answers its id.
     pub async fn start_conversation(&self, visitor_id: &str, email: &str, body: &str) -> String {
-        let session = self.widget_session(visitor_id).await;
-        let identified = self
-            .http
-            .post(format!("{}/v1/talk/identify", self.url))
-            .bearer_auth(&session.session_token)
-            .json(&talk_protocol::IdentifyRequest {
-                email: email.into(),
-                first_name: None,
-                last_name: None,
-            })
-            .send()
+        let visitor = self.api().visitor(visitor_id).await;
+        visitor.identify(email).await;
+        visitor
+            .send(None, "5e0f6c1e-2f43-4a8e-9d1c-7b2a41c0a001", body)
             .await
-            .expect("identify");
-        assert!(
-            identified.status().is_success(),
-            "identify: {}",
-            identified.status()
-        );
-        let answers: Vec<talk_protocol::ServerEvent> = self
-            .http
-            .post(format!("{}/v1/talk/messages", self.url))
-            .bearer_auth(&session.session_token)
-            .json(&talk_protocol::ClientEvent::Send {
-                conversation_id: None,
-                client_msg_id: "5e0f6c1e-2f43-4a8e-9d1c-7b2a41c0a001".into(),
-                body: body.into(),
-            })
-            .send()
-            .await
-            .expect("send")
-            .json()
-            .await
-            .expect("answers JSON");
-        answers
-            .into_iter()
-            .find_map(|event| match event {
-                talk_protocol::ServerEvent::Ack { message, .. } => Some(message.conversation_id),
-                _ => None,
-            })
-            .expect("the first message acknowledged")
+            .conversation_id
     }
 
     /// Listens as another session of `visitor_id` on the HTTP + SSE transport: it hears what
     /// the hub fans out to everyone in the visitor's conversations but the sender.
     pub async fn listen_as_visitor(&self, visitor_id: &str) -> EventListener {
-        let session = self.widget_session(visitor_id).await;
-        let response = self
-            .http
-            .get(format!("{}/v1/talk/messages/stream", self.url))
-            .bearer_auth(&session.session_token)
-            .send()
-            .await
-            .expect("event stream");
-        assert!(
-            response.status().is_success(),
-            "stream: {}",
-            response.status()
-        );
-        EventListener::new(response)
+        self.api().visitor(visitor_id).await.listen().await
     }
 
     /// The server's SQLite file, opened beside it for what tests read or change directly (the

@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 use talk_e2e::{
     create_workspace, eventually, inbox, postgres, with_browsers, Api, Browser, EventListener,
-    Nginx, Node, Widget, Workspace, AUTO_REPLY, ENTER,
+    Nginx, Node, VisitorSession, Widget, Workspace, AUTO_REPLY, ENTER,
 };
 use tempfile::TempDir;
 
@@ -125,6 +125,19 @@ async fn seen_under(browser: &Browser) -> Option<String> {
         )
         .await;
     found.as_str().map(str::to_string)
+}
+
+/// The visitor, identified, starts a conversation on `api`'s node over the widget's HTTP
+/// transport ("hello"), and the bot has answered: its session and the conversation.
+async fn visitor_says_hello(api: &Api) -> (VisitorSession, String) {
+    let sender = api.visitor(VISITOR_ID).await;
+    sender.identify("ada@example.com").await;
+    let conversation_id = sender.send(None, &uuid(1), "hello").await.conversation_id;
+    eventually("the bot's answer", WAIT, || async {
+        (api.messages(&conversation_id).await.len() == 2).then_some(())
+    })
+    .await;
+    (sender, conversation_id)
 }
 
 /// The stored conversation as (author, body) in seq order, after checking its seqs run
@@ -266,14 +279,7 @@ async fn senders_on_both_nodes_interleave_and_every_client_sees_one_seq_order() 
     };
     let (api_a, api_b) = (cluster.api(&cluster.a), cluster.api(&cluster.b));
     // The visitor writes on node A over the widget's HTTP transport; the bot answers.
-    let sender = api_a.visitor(VISITOR_ID).await;
-    sender.identify("ada@example.com").await;
-    let first = sender.send(None, &uuid(1), "hello").await;
-    let conversation_id = first.conversation_id.clone();
-    eventually("the bot's answer", WAIT, || async {
-        (api_a.messages(&conversation_id).await.len() == 2).then_some(())
-    })
-    .await;
+    let (sender, conversation_id) = visitor_says_hello(&api_a).await;
 
     let (cluster, api_a, api_b, sender) = (&cluster, &api_a, &api_b, &sender);
     let conversation_id = &conversation_id;
@@ -330,13 +336,7 @@ async fn node_bs_listen_connection_ended_mid_stream_loses_nothing() {
     };
     let (api_a, api_b) = (cluster.api(&cluster.a), cluster.api(&cluster.b));
     let sql = cluster.sql().await;
-    let sender = api_a.visitor(VISITOR_ID).await;
-    sender.identify("ada@example.com").await;
-    let conversation_id = sender.send(None, &uuid(1), "hello").await.conversation_id;
-    eventually("the bot's answer", WAIT, || async {
-        (api_a.messages(&conversation_id).await.len() == 2).then_some(())
-    })
-    .await;
+    let (sender, conversation_id) = visitor_says_hello(&api_a).await;
 
     let (cluster, api_a, api_b, sender, sql) = (&cluster, &api_a, &api_b, &sender, &sql);
     let conversation_id = &conversation_id;
