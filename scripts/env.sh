@@ -6,6 +6,10 @@ export PATH="$ROOT/.tools/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PAT
 WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' "$ROOT/Cargo.lock")"
 export WASM_BINDGEN_VERSION
 export TRUNK_VERSION=0.21.14
+# The dated nightly that builds the widget's release WASM alone (scripts/build-widget.sh): its
+# standard library rebuilt with panics that abort at once, without messages, locations or
+# Debug output. Everything else, tests included, is built by the stable toolchain.
+export WIDGET_NIGHTLY=nightly-2026-10-30
 export BINARYEN_VERSION=132
 export AXE_CORE_VERSION=4.11.4
 # The end-to-end tests' Firefox driver (crates.io); Firefox ESR itself is Debian's.

@@ -23,6 +23,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
 
+# The widget's release toolchain (env.sh): the pinned nightly with the standard library's
+# source, which -Zbuild-std compiles; its crates are fetched now, since Trunk builds offline.
+if ! rustup run "$WIDGET_NIGHTLY" rustc --print sysroot >/dev/null 2>&1 ||
+   [[ ! -f "$(rustup run "$WIDGET_NIGHTLY" rustc --print sysroot)/lib/rustlib/src/rust/library/Cargo.lock" ]]; then
+  step "installing the widget's release toolchain $WIDGET_NIGHTLY (with rust-src)"
+  rustup toolchain install "$WIDGET_NIGHTLY" --profile minimal --component rust-src
+fi
+
 if [[ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $WASM_BINDGEN_VERSION" ]]; then
   step "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (matches Cargo.lock)"
   # Not --locked: the locked build wants a webpki-roots the index lacks (TOOLCHAIN.md).
@@ -132,3 +140,5 @@ fi
 
 # Trunk runs cargo offline (it must never download anything), so fetch crates first.
 cargo fetch --locked --quiet
+cargo "+$WIDGET_NIGHTLY" fetch --locked --quiet \
+  --manifest-path "$(rustup run "$WIDGET_NIGHTLY" rustc --print sysroot)/lib/rustlib/src/rust/library/Cargo.toml"
