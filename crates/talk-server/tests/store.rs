@@ -423,6 +423,87 @@ async fn a_batch_numbers_its_messages_and_refuses_each_bad_one_alone() {
     assert_eq!(conversation.last_seq, 3);
 }
 
+/// PostgreSQL: a batch reads which client ids its conversations hold in the statement that
+/// waits for their locks, so a resend that the lock's holder (another node) commits meanwhile
+/// is not among them. It must still be refused alone, and the rest stored without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_committed_while_a_batch_waits_for_its_lock_is_refused_alone() {
+    let app = test_app().await;
+    let url = app.state.settings.database_url.clone();
+    if !url.starts_with("postgres") {
+        eprintln!(
+            "skipped: SQLite has one writer, so no batch waits (run under scripts/postgres.sh)"
+        );
+        return;
+    }
+    let db = app.state.db.clone();
+    let ws = &app.workspace.workspace_id;
+    let c = conversation(&*db, ws, "v").await;
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    // The other node: holds the conversation's lock while it stores the first try of "x".
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE")
+        .bind(&c)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO messages (id, conversation_id, seq, author_kind, body, client_msg_id, created_at)
+         VALUES ($1, $2, 2, 'visitor', 'first try', 'x', 0)",
+    )
+    .bind(new_id())
+    .bind(&c)
+    .execute(&mut *holder)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE conversations SET last_seq = 2 WHERE id = $1")
+        .bind(&c)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let batch = tokio::spawn({
+        let (db, c) = (db.clone(), c.clone());
+        async move {
+            db.append_messages(vec![
+                (c.clone(), message("resend", Some("x"))),
+                (c, message("next", Some("y"))),
+            ])
+            .await
+            .unwrap()
+        }
+    });
+    // Commit only once the batch waits for the lock.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the batch never waited for the lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    holder.commit().await.unwrap();
+    let outcomes = batch.await.unwrap();
+    assert!(
+        matches!(&outcomes[0], Err(StoreError::Conflict { constraint }) if constraint == constraint::MESSAGE_CLIENT_ID),
+        "{:?}",
+        outcomes[0]
+    );
+    assert_eq!(outcomes[1].as_ref().unwrap().0.seq, 3);
+    assert_eq!(seqs(&*db, &c).await, [1, 2, 3]);
+    let stored = db.message_by_client_id(&c, "x").await.unwrap().unwrap();
+    assert_eq!(stored.body, "first try");
+}
+
 #[tokio::test]
 async fn a_visitor_message_reopens_a_closed_conversation_in_its_commit() {
     let app = test_app().await;

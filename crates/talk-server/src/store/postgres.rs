@@ -2,11 +2,13 @@
 //! `migrations/postgres`. The SQL is SQLite's where both engines accept it; what differs:
 //!
 //! - **Group commit.** In PostgreSQL one failing statement aborts the whole transaction, so
-//!   no statement of a batch may fail on a message's account. Each message is one statement
-//!   that locks its conversation row (`SELECT … FOR UPDATE`), inserts with `ON CONFLICT
-//!   (conversation_id, client_msg_id) DO NOTHING` at `last_seq + 1` and moves `last_seq`
-//!   only if the insert happened: a resend inserts nothing and uses no seq, a conversation
-//!   that is gone matches no row. The row lock orders writers of one conversation across
+//!   no statement of a batch may fail on a message's account. A single message is one
+//!   statement that locks its conversation row (`SELECT … FOR UPDATE`), inserts with `ON
+//!   CONFLICT (conversation_id, client_msg_id) DO NOTHING` at `last_seq + 1` and moves
+//!   `last_seq` only if the insert happened: a resend inserts nothing and uses no seq, a
+//!   conversation that is gone matches no row. A larger batch is two statements in all
+//!   ([`append_many`]): lock and read its conversations, then one `UNNEST` insert of the
+//!   messages numbered in between. The row locks order writers of one conversation across
 //!   nodes, so seqs have no gaps and no duplicates; a batch takes its locks in conversation
 //!   id order, so two nodes' batches cannot deadlock. Should a batch fail anyway, each of
 //!   its messages is retried in a transaction of its own, so one bad message fails alone.
@@ -30,6 +32,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use talk_protocol::{
     AgentProfile, ApiKeyInfo, Conversation, InboxConversation, Message, OnlineAgent, PageView,
@@ -217,37 +220,220 @@ async fn insert_message(
 }
 
 impl PgStore {
-    /// One transaction for the batch, conversation rows locked in id order.
+    /// One transaction for the batch, conversation rows locked in id order. A single message
+    /// is one statement; a larger batch is two, whatever its size ([`append_many`]).
     async fn append_batch(
         &self,
         batch: &[(usize, String, NewMessage)],
     ) -> Result<Vec<(usize, StoreResult<Committed>)>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let mut outcomes = Vec::with_capacity(batch.len());
-        // Per conversation (the batch is in conversation order): workspace, first and last seq.
-        let mut named: Vec<(String, String, i64, i64)> = Vec::new();
-        for (index, conversation_id, message) in batch {
+        let (outcomes, named) = if let [(index, conversation_id, message)] = batch {
             let mut workspace = None;
             let outcome =
                 insert_message(&mut tx, conversation_id, message.clone(), &mut workspace).await?;
-            if let (Ok((message, _)), Some(workspace_id)) = (&outcome, workspace) {
-                match named.last_mut() {
-                    Some(last) if last.1 == *conversation_id => last.3 = message.seq,
-                    _ => named.push((
+            let named = match (&outcome, workspace) {
+                (Ok((message, _)), Some(workspace_id)) => {
+                    vec![(
                         workspace_id,
                         conversation_id.clone(),
                         message.seq,
                         message.seq,
-                    )),
+                    )]
                 }
-            }
-            outcomes.push((*index, outcome));
-        }
+                _ => Vec::new(),
+            };
+            (vec![(*index, outcome)], named)
+        } else {
+            append_many(&mut tx, batch).await?
+        };
         if !named.is_empty() {
             notify(&mut tx, &self.node, Signal::Msgs { msgs: named }).await?;
         }
         tx.commit().await?;
         Ok(outcomes)
+    }
+}
+
+/// What a batch wrote, per conversation in id order: workspace, conversation, first and last
+/// seq (the bus's `Msgs` signal).
+type Named = Vec<(String, String, i64, i64)>;
+
+/// A conversation of the batch, as locked: what the batch's messages are numbered from.
+struct Locked {
+    workspace_id: String,
+    last_seq: i64,
+    status: String,
+    /// Client message ids already stored, and those the batch has taken.
+    client_ids: HashSet<String>,
+}
+
+/// A batch of several messages in two statements instead of one per message (issue 19):
+///
+/// 1. lock the batch's conversations in id order and read their last seq, status and which of
+///    the batch's client message ids they already hold;
+/// 2. numbered here, insert every message that stays and move each conversation's `last_seq`
+///    in one `INSERT … SELECT FROM UNNEST` with the `UPDATE` beside it.
+///
+/// A message is refused alone as before: its conversation is gone, its client id is taken
+/// (stored, or earlier in the batch), or it holds a NUL. The row locks order writers of one
+/// conversation across nodes, and statement 2 runs after they are held, so seqs have no gap.
+/// The ids read in statement 1 come from its snapshot, which predates the lock wait: a resend
+/// committed by the lock's previous holder can be missed there, and then statement 2 fails on
+/// the unique constraint, the batch rolls back and its messages are retried one by one
+/// (`append_messages`), where the per-message statement sees it.
+async fn append_many(
+    conn: &mut PgConnection,
+    batch: &[(usize, String, NewMessage)],
+) -> Result<(Vec<(usize, StoreResult<Committed>)>, Named), sqlx::Error> {
+    let mut conversation_ids: Vec<&str> = batch.iter().map(|(_, id, _)| id.as_str()).collect();
+    conversation_ids.dedup();
+    let client_ids: Vec<&str> = batch
+        .iter()
+        .filter_map(|(_, _, message)| message.client_msg_id.as_deref())
+        .collect();
+    let rows: Vec<(String, String, i64, String, Vec<String>)> = sqlx::query_as(
+        "WITH locked AS (
+             SELECT id, workspace_id, last_seq, status FROM conversations
+             WHERE id = ANY($1) ORDER BY id FOR UPDATE
+         )
+         SELECT id, workspace_id, last_seq, status,
+                ARRAY(SELECT client_msg_id FROM messages
+                      WHERE conversation_id = locked.id AND client_msg_id = ANY($2))
+         FROM locked",
+    )
+    .bind(&conversation_ids)
+    .bind(&client_ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut locked: HashMap<String, Locked> = rows
+        .into_iter()
+        .map(|(id, workspace_id, last_seq, status, stored)| {
+            let client_ids = stored.into_iter().collect();
+            let conversation = Locked {
+                workspace_id,
+                last_seq,
+                status,
+                client_ids,
+            };
+            (id, conversation)
+        })
+        .collect();
+
+    let now = crate::db::now_ms();
+    let mut rows = MessageRows::default();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut named: Named = Vec::new();
+    for (index, conversation_id, message) in batch {
+        let outcome = number(&mut locked, conversation_id, message, now);
+        if let Ok((message, _)) = &outcome {
+            rows.push(message);
+            match named.last_mut() {
+                Some(last) if last.1 == *conversation_id => last.3 = message.seq,
+                _ => named.push((
+                    locked[conversation_id].workspace_id.clone(),
+                    conversation_id.clone(),
+                    message.seq,
+                    message.seq,
+                )),
+            }
+        }
+        outcomes.push((*index, outcome));
+    }
+    if named.is_empty() {
+        return Ok((outcomes, named));
+    }
+    let (updated, last_seqs, statuses): (Vec<&str>, Vec<i64>, Vec<&str>) = named
+        .iter()
+        .map(|(_, id, _, last)| (id.as_str(), *last, locked[id].status.as_str()))
+        .collect();
+    sqlx::query(
+        "WITH m AS (
+             INSERT INTO messages
+               (id, conversation_id, seq, author_kind, author_name, body, client_msg_id,
+                created_at)
+             SELECT m.*, $8
+             FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],
+                         $7::text[]) AS m
+         )
+         UPDATE conversations c SET last_seq = u.last_seq, status = u.status, updated_at = $8
+         FROM UNNEST($9::text[], $10::int8[], $11::text[]) AS u(id, last_seq, status)
+         WHERE c.id = u.id",
+    )
+    .bind(&rows.ids)
+    .bind(&rows.conversation_ids)
+    .bind(&rows.seqs)
+    .bind(&rows.author_kinds)
+    .bind(&rows.author_names)
+    .bind(&rows.bodies)
+    .bind(&rows.client_ids)
+    .bind(now)
+    .bind(&updated)
+    .bind(&last_seqs)
+    .bind(&statuses)
+    .execute(&mut *conn)
+    .await?;
+    Ok((outcomes, named))
+}
+
+/// Gives `message` the next seq of its locked conversation, or refuses it alone.
+fn number(
+    locked: &mut HashMap<String, Locked>,
+    conversation_id: &str,
+    message: &NewMessage,
+    now: i64,
+) -> StoreResult<Committed> {
+    if has_nul(message) {
+        return Err(StoreError::other("the message holds a NUL character"));
+    }
+    let conversation = locked
+        .get_mut(conversation_id)
+        .ok_or(StoreError::NotFound)?;
+    if let Some(client_id) = &message.client_msg_id {
+        if !conversation.client_ids.insert(client_id.clone()) {
+            return Err(StoreError::Conflict {
+                constraint: constraint::MESSAGE_CLIENT_ID.to_string(),
+            });
+        }
+    }
+    conversation.last_seq += 1;
+    let reopened = message.reopens && conversation.status == "closed";
+    if message.reopens {
+        conversation.status = "open".to_string();
+    }
+    let message = Message {
+        id: crate::db::new_id(),
+        conversation_id: conversation_id.to_string(),
+        seq: conversation.last_seq,
+        author: message.author.clone(),
+        body: message.body.clone(),
+        client_msg_id: message.client_msg_id.clone(),
+        created_at: now,
+    };
+    Ok((message, reopened))
+}
+
+/// The batch's new messages as columns, for `UNNEST`.
+#[derive(Default)]
+struct MessageRows {
+    ids: Vec<String>,
+    conversation_ids: Vec<String>,
+    seqs: Vec<i64>,
+    author_kinds: Vec<&'static str>,
+    author_names: Vec<Option<String>>,
+    bodies: Vec<String>,
+    client_ids: Vec<Option<String>>,
+}
+
+impl MessageRows {
+    fn push(&mut self, message: &Message) {
+        self.ids.push(message.id.clone());
+        self.conversation_ids.push(message.conversation_id.clone());
+        self.seqs.push(message.seq);
+        self.author_kinds
+            .push(author_kind_text(message.author.kind));
+        self.author_names.push(message.author.name.clone());
+        self.bodies.push(message.body.clone());
+        self.client_ids.push(message.client_msg_id.clone());
     }
 }
 
