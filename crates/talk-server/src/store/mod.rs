@@ -10,6 +10,7 @@
 //!
 //! Store methods answer [`StoreError`], never an HTTP error; `crate::error` maps it.
 
+mod numbering;
 pub mod postgres;
 pub(crate) mod rows;
 pub mod sqlite;

@@ -16,6 +16,7 @@
 //!   insert" atomic; here a transaction-scoped advisory lock on the visitor does.
 //! - JSON fields are read with `::jsonb`, retired keys with `= ANY($1)`.
 
+use super::numbering::{self, Locked};
 use super::rows::*;
 use super::sqlite::{change_sql, VERIFIED_VISITORS_OF_PERSON};
 use super::{
@@ -32,7 +33,6 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use talk_protocol::{
     AgentProfile, ApiKeyInfo, Conversation, InboxConversation, Message, OnlineAgent, PageView,
@@ -258,29 +258,20 @@ impl PgStore {
 /// seq (the bus's `Msgs` signal).
 type Named = Vec<(String, String, i64, i64)>;
 
-/// A conversation of the batch, as locked: what the batch's messages are numbered from.
-struct Locked {
-    workspace_id: String,
-    last_seq: i64,
-    status: String,
-    /// Client message ids already stored, and those the batch has taken.
-    client_ids: HashSet<String>,
-}
-
 /// A batch of several messages in two statements instead of one per message (issue 19):
 ///
 /// 1. lock the batch's conversations in id order and read their last seq, status and which of
 ///    the batch's client message ids they already hold;
-/// 2. numbered here, insert every message that stays and move each conversation's `last_seq`
-///    in one `INSERT … SELECT FROM UNNEST` with the `UPDATE` beside it.
+/// 2. numbered here ([`numbering`]), insert every message that stays and move each
+///    conversation's `last_seq` in one `INSERT … SELECT FROM UNNEST` with the `UPDATE` beside
+///    it.
 ///
-/// A message is refused alone as before: its conversation is gone, its client id is taken
-/// (stored, or earlier in the batch), or it holds a NUL. The row locks order writers of one
-/// conversation across nodes, and statement 2 runs after they are held, so seqs have no gap.
-/// The ids read in statement 1 come from its snapshot, which predates the lock wait: a resend
-/// committed by the lock's previous holder can be missed there, and then statement 2 fails on
-/// the unique constraint, the batch rolls back and its messages are retried one by one
-/// (`append_messages`), where the per-message statement sees it.
+/// The row locks order writers of one conversation across nodes, and statement 2 runs after
+/// they are held, so seqs have no gap. The client ids read in statement 1 come from its
+/// snapshot, which predates the lock wait: a resend committed by the lock's previous holder
+/// can be missed there, and then statement 2 fails on the unique constraint, the batch rolls
+/// back and its messages are retried one by one (`append_messages`), where the per-message
+/// statement sees it.
 async fn append_many(
     conn: &mut PgConnection,
     batch: &[(usize, String, NewMessage)],
@@ -305,10 +296,10 @@ async fn append_many(
     .bind(&client_ids)
     .fetch_all(&mut *conn)
     .await?;
-    let mut locked: HashMap<String, Locked> = rows
+    let locked = rows
         .into_iter()
-        .map(|(id, workspace_id, last_seq, status, stored)| {
-            let client_ids = stored.into_iter().collect();
+        .map(|(id, workspace_id, last_seq, status, held)| {
+            let client_ids = held.into_iter().collect();
             let conversation = Locked {
                 workspace_id,
                 last_seq,
@@ -318,34 +309,39 @@ async fn append_many(
             (id, conversation)
         })
         .collect();
-
     let now = crate::db::now_ms();
-    let mut rows = MessageRows::default();
-    let mut outcomes = Vec::with_capacity(batch.len());
-    let mut named: Named = Vec::new();
-    for (index, conversation_id, message) in batch {
-        let outcome = number(&mut locked, conversation_id, message, now);
-        if let Ok((message, _)) = &outcome {
-            rows.push(message);
-            match named.last_mut() {
-                Some(last) if last.1 == *conversation_id => last.3 = message.seq,
-                _ => named.push((
-                    locked[conversation_id].workspace_id.clone(),
-                    conversation_id.clone(),
-                    message.seq,
-                    message.seq,
-                )),
-            }
-        }
-        outcomes.push((*index, outcome));
-    }
-    if named.is_empty() {
+    let numbered = numbering::number(
+        locked,
+        batch
+            .iter()
+            .map(|(_, conversation_id, message)| (conversation_id.as_str(), message)),
+        now,
+        |message| has_nul(message).then(|| StoreError::other("the message holds a NUL character")),
+    );
+    let outcomes = batch
+        .iter()
+        .map(|(index, _, _)| *index)
+        .zip(numbered.outcomes)
+        .collect();
+    let named: Named = numbered
+        .touched
+        .iter()
+        .map(|t| {
+            (
+                t.workspace_id.clone(),
+                t.id.clone(),
+                t.first_seq,
+                t.last_seq,
+            )
+        })
+        .collect();
+    if numbered.messages.is_empty() {
         return Ok((outcomes, named));
     }
-    let (updated, last_seqs, statuses): (Vec<&str>, Vec<i64>, Vec<&str>) = named
-        .iter()
-        .map(|(_, id, _, last)| (id.as_str(), *last, locked[id].status.as_str()))
-        .collect();
+    let rows = MessageRows::new(&numbered.messages);
+    let updated: Vec<&str> = numbered.touched.iter().map(|t| t.id.as_str()).collect();
+    let last_seqs: Vec<i64> = numbered.touched.iter().map(|t| t.last_seq).collect();
+    let statuses: Vec<&str> = numbered.touched.iter().map(|t| t.status.as_str()).collect();
     sqlx::query(
         "WITH m AS (
              INSERT INTO messages
@@ -375,65 +371,37 @@ async fn append_many(
     Ok((outcomes, named))
 }
 
-/// Gives `message` the next seq of its locked conversation, or refuses it alone.
-fn number(
-    locked: &mut HashMap<String, Locked>,
-    conversation_id: &str,
-    message: &NewMessage,
-    now: i64,
-) -> StoreResult<Committed> {
-    if has_nul(message) {
-        return Err(StoreError::other("the message holds a NUL character"));
-    }
-    let conversation = locked
-        .get_mut(conversation_id)
-        .ok_or(StoreError::NotFound)?;
-    if let Some(client_id) = &message.client_msg_id {
-        if !conversation.client_ids.insert(client_id.clone()) {
-            return Err(StoreError::Conflict {
-                constraint: constraint::MESSAGE_CLIENT_ID.to_string(),
-            });
-        }
-    }
-    conversation.last_seq += 1;
-    let reopened = message.reopens && conversation.status == "closed";
-    if message.reopens {
-        conversation.status = "open".to_string();
-    }
-    let message = Message {
-        id: crate::db::new_id(),
-        conversation_id: conversation_id.to_string(),
-        seq: conversation.last_seq,
-        author: message.author.clone(),
-        body: message.body.clone(),
-        client_msg_id: message.client_msg_id.clone(),
-        created_at: now,
-    };
-    Ok((message, reopened))
-}
-
 /// The batch's new messages as columns, for `UNNEST`.
-#[derive(Default)]
-struct MessageRows {
-    ids: Vec<String>,
-    conversation_ids: Vec<String>,
+struct MessageRows<'a> {
+    ids: Vec<&'a str>,
+    conversation_ids: Vec<&'a str>,
     seqs: Vec<i64>,
     author_kinds: Vec<&'static str>,
-    author_names: Vec<Option<String>>,
-    bodies: Vec<String>,
-    client_ids: Vec<Option<String>>,
+    author_names: Vec<Option<&'a str>>,
+    bodies: Vec<&'a str>,
+    client_ids: Vec<Option<&'a str>>,
 }
 
-impl MessageRows {
-    fn push(&mut self, message: &Message) {
-        self.ids.push(message.id.clone());
-        self.conversation_ids.push(message.conversation_id.clone());
-        self.seqs.push(message.seq);
-        self.author_kinds
-            .push(author_kind_text(message.author.kind));
-        self.author_names.push(message.author.name.clone());
-        self.bodies.push(message.body.clone());
-        self.client_ids.push(message.client_msg_id.clone());
+impl<'a> MessageRows<'a> {
+    fn new(messages: &'a [Message]) -> Self {
+        MessageRows {
+            ids: messages.iter().map(|m| m.id.as_str()).collect(),
+            conversation_ids: messages
+                .iter()
+                .map(|m| m.conversation_id.as_str())
+                .collect(),
+            seqs: messages.iter().map(|m| m.seq).collect(),
+            author_kinds: messages
+                .iter()
+                .map(|m| author_kind_text(m.author.kind))
+                .collect(),
+            author_names: messages.iter().map(|m| m.author.name.as_deref()).collect(),
+            bodies: messages.iter().map(|m| m.body.as_str()).collect(),
+            client_ids: messages
+                .iter()
+                .map(|m| m.client_msg_id.as_deref())
+                .collect(),
+        }
     }
 }
 
