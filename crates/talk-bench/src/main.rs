@@ -416,7 +416,12 @@ fn machine_description() -> String {
     // Memory figures hold on a busy machine, timings don't: the load says which this was.
     let load = std::fs::read_to_string("/proc/loadavg").map_or_else(
         |_| "unknown".into(),
-        |text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        |text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
     );
     format!("machine: nproc {cpus}, {model}, Linux {kernel}, load average {load} at the start")
 }

@@ -82,7 +82,11 @@ mod tests {
 
     #[test]
     fn a_straight_line_is_found_exactly() {
-        let steps = [step(5_000, 80_000_000), step(10_000, 130_000_000), step(18_000, 210_000_000)];
+        let steps = [
+            step(5_000, 80_000_000),
+            step(10_000, 130_000_000),
+            step(18_000, 210_000_000),
+        ];
         let line = fit(&steps).unwrap();
         assert!((line.fixed_bytes - 30_000_000.0).abs() < 1e-3);
         assert!((line.per_socket_bytes - 10_000.0).abs() < 1e-9);

@@ -178,7 +178,9 @@ impl Outgoing {
     /// An event already queued, without waiting: what a connection writes in the same batch.
     pub fn try_recv(&mut self) -> Option<Arc<Published>> {
         let event = self.shared.events().queued.pop_front()?;
-        self.shared.bytes.fetch_sub(weight(&event), Ordering::Relaxed);
+        self.shared
+            .bytes
+            .fetch_sub(weight(&event), Ordering::Relaxed);
         Some(event)
     }
 }
@@ -296,7 +298,10 @@ impl Hub {
     pub fn subscribe(&self, topic: &Topic, subscriber: &Subscriber) {
         let mut all = self.topics();
         let subscribers = all.entry(topic.clone()).or_default();
-        match subscribers.iter_mut().find(|known| known.id == subscriber.id) {
+        match subscribers
+            .iter_mut()
+            .find(|known| known.id == subscriber.id)
+        {
             Some(known) => *known = subscriber.clone(),
             None => subscribers.push(subscriber.clone()),
         }
@@ -475,18 +480,34 @@ mod tests {
         let (tx, mut rx) = queue();
         let subscriber = Subscriber::new(hub.next_socket_id(), "s", tx, CancellationToken::new());
         let (other_tx, mut other_rx) = queue();
-        let other = Subscriber::new(hub.next_socket_id(), "t", other_tx, CancellationToken::new());
+        let other = Subscriber::new(
+            hub.next_socket_id(),
+            "t",
+            other_tx,
+            CancellationToken::new(),
+        );
         let topic = Topic::conversation("c");
         hub.subscribe(&topic, &subscriber);
         hub.subscribe(&topic, &other);
         hub.subscribe(&topic, &subscriber);
-        hub.publish(std::slice::from_ref(&topic), ServerEvent::Pong, Except::Nobody);
+        hub.publish(
+            std::slice::from_ref(&topic),
+            ServerEvent::Pong,
+            Except::Nobody,
+        );
         assert!(rx.try_recv().is_some());
         assert!(rx.try_recv().is_none());
         hub.unsubscribe(subscriber.id, [&topic]);
-        hub.publish(std::slice::from_ref(&topic), ServerEvent::Pong, Except::Nobody);
+        hub.publish(
+            std::slice::from_ref(&topic),
+            ServerEvent::Pong,
+            Except::Nobody,
+        );
         assert!(rx.try_recv().is_none());
-        assert_eq!(other_rx.try_recv().map(|event| event.json().to_string()), Some(r#"{"type":"pong"}"#.into()));
+        assert_eq!(
+            other_rx.try_recv().map(|event| event.json().to_string()),
+            Some(r#"{"type":"pong"}"#.into())
+        );
         assert_eq!(hub.topic_count(), 1);
     }
 

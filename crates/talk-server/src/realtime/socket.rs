@@ -186,6 +186,7 @@ async fn authenticate(
 /// The widget socket's task. Not an `async fn`, nor is `run_session`: an async fn copies
 /// its arguments into its body, so the future would hold the socket (and the session) twice
 /// for as long as it lives; an `async move` block uses what it captured in place.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
 fn run(mut socket: WebSocket, state: AppState) -> impl Future<Output = ()> + Send {
     async move {
         let claims = tokio::select! {
@@ -210,7 +211,9 @@ fn run(mut socket: WebSocket, state: AppState) -> impl Future<Output = ()> + Sen
     }
 }
 
-/// Subscribes, answers `ready`, then serves the session until the socket ends.
+/// Subscribes, answers `ready`, then serves the session until the socket ends. Not an
+/// `async fn`, like `run`.
+#[allow(clippy::manual_async_fn)] // on purpose: see `run`
 fn run_session<'a>(
     socket: &'a mut WebSocket,
     mut session: Session,

@@ -154,7 +154,10 @@ fn one_idle_socket_measured() {
         ("future: the socket's task (`run`, inline)", task),
         ("  of which `run_session`", session_task),
         ("  of which `serve` (the idle loop)", serving),
-        ("WebSocket (axum + tungstenite, inline in the future)", size_of::<WebSocket>()),
+        (
+            "WebSocket (axum + tungstenite, inline in the future)",
+            size_of::<WebSocket>(),
+        ),
         ("Session (inline in the future)", size_of::<Session>()),
         ("tungstenite read buffer (heap)", READ_BUFFER_BYTES),
         ("claims (heap)", claims_heap),
@@ -164,7 +167,10 @@ fn one_idle_socket_measured() {
         ("outgoing queue (heap)", queue_heap),
         ("too-slow token (heap)", token_heap),
         ("subscriber (heap)", subscriber_heap),
-        ("hub entry: its topic's key and map (heap)", per_socket(hub_heap)),
+        (
+            "hub entry: its topic's key and map (heap)",
+            per_socket(hub_heap),
+        ),
         ("ender (heap)", ender_heap),
         ("endings entry (heap)", per_socket(endings_heap)),
         ("heartbeat interval (heap)", interval_heap),
@@ -172,7 +178,11 @@ fn one_idle_socket_measured() {
     for (what, bytes) in rows {
         println!("{what:<56} {bytes:>6} B");
     }
-    let heap: usize = rows.iter().filter(|(what, _)| what.ends_with("(heap)")).map(|row| row.1).sum();
+    let heap: usize = rows
+        .iter()
+        .filter(|(what, _)| what.ends_with("(heap)"))
+        .map(|row| row.1)
+        .sum();
     println!("{:<56} {heap:>6} B", "heap pieces above, added up");
 
     // An idle socket's future keeps no room for steps it isn't taking (they are boxed) and
