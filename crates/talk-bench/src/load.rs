@@ -4,6 +4,7 @@
 
 use crate::client::{AgentKind, Connector, Inbox, Incoming, Pair, Protocol, Ws};
 use crate::cpu::{micros_per_message, Meter};
+use crate::memory::IdleStep;
 use crate::Options;
 use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
@@ -98,6 +99,8 @@ pub struct RunResult {
     pub connect_secs: f64,
     pub rss_before: u64,
     pub rss_after: u64,
+    /// RSS at each `--idle-steps` count reached, the last at `idle_held`.
+    pub idle_steps: Vec<IdleStep>,
     pub pairs: usize,
     /// Each run (`--runs`) of the message phases, in order, on the same idle sockets.
     pub runs: Vec<Vec<PhaseResult>>,
@@ -145,16 +148,36 @@ pub async fn run(
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = rss_sum(pids)?;
 
-    // Idle visitors.
+    // Idle visitors, step by step (`--idle-steps`), the target's RSS after each.
     eprintln!("[{name}] opening {} idle visitor sockets", options.idle);
     let stop_idle = CancellationToken::new();
     let alive = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let (idle_held, idle_failure) =
-        open_idle(protocol, &connector, options, &alive, &stop_idle).await;
-    let connect_secs = started.elapsed().as_secs_f64();
-    tokio::time::sleep(Duration::from_secs(2)).await; // let allocations settle
-    let rss_after = rss_sum(pids)?;
+    let mut opening = IdleOpening::new(options);
+    let mut idle_steps = Vec::new();
+    for wanted in step_targets(&options.idle_steps, options.idle) {
+        let started = Instant::now();
+        opening
+            .open_until(wanted, protocol, &connector, &alive, &stop_idle)
+            .await;
+        opening.secs += started.elapsed().as_secs_f64();
+        tokio::time::sleep(Duration::from_secs(2)).await; // let allocations settle
+        let rss_bytes = rss_sum(pids)?;
+        eprintln!(
+            "[{name}] {} idle sockets, RSS {:.1} MB",
+            opening.held,
+            rss_bytes as f64 / 1e6
+        );
+        idle_steps.push(IdleStep {
+            sockets: opening.held,
+            rss_bytes,
+        });
+        if opening.stopped.is_some() {
+            break;
+        }
+    }
+    let (idle_held, connect_secs) = (opening.held, opening.secs);
+    let idle_failure = opening.failure();
+    let rss_after = idle_steps.last().map_or(rss_before, |step| step.rss_bytes);
     eprintln!(
         "[{name}] {idle_held} idle sockets in {connect_secs:.1} s, RSS {} → {} MB",
         rss_before / 1_000_000,
@@ -231,6 +254,7 @@ pub async fn run(
         connect_secs,
         rss_before,
         rss_after,
+        idle_steps,
         pairs: options.pairs,
         runs,
         totals,
@@ -243,44 +267,99 @@ fn rss_sum(pids: &[u32]) -> Result<u64> {
     pids.iter().map(|&pid| crate::targets::rss_bytes(pid)).sum()
 }
 
-/// Opens up to `options.idle` sockets, `connect_concurrency` at a time, within
-/// `connect_timeout_secs`; each is held by a task that answers pings until `stop`.
-async fn open_idle(
-    protocol: &Protocol,
-    connector: &Arc<Connector>,
-    options: &Options,
-    alive: &Arc<AtomicUsize>,
-    stop: &CancellationToken,
-) -> (usize, Option<String>) {
-    let deadline = Instant::now() + Duration::from_secs(options.connect_timeout_secs);
-    let mut attempts = futures_util::stream::iter(0..options.idle)
-        .map(|index| protocol.open_idle(connector, index))
-        .buffer_unordered(options.connect_concurrency.max(1));
-    let (mut held, mut failures, mut first_failure) = (0, 0, None);
-    while let Some(attempt) = attempts.next().await {
-        match attempt {
-            Ok(ws) => {
-                held += 1;
-                alive.fetch_add(1, Ordering::Relaxed);
-                tokio::spawn(hold(ws, alive.clone(), stop.clone()));
-            }
-            Err(error) => {
-                failures += 1;
-                first_failure.get_or_insert_with(|| format!("{error:#}"));
-            }
-        }
-        if failures >= MAX_IDLE_FAILURES || Instant::now() > deadline {
-            let why = if failures >= MAX_IDLE_FAILURES {
-                format!("stopped after {failures} failures")
-            } else {
-                format!("stopped at the {} s cap", options.connect_timeout_secs)
-            };
-            let first = first_failure.as_deref().unwrap_or("none");
-            return (held, Some(format!("{why}; first failure: {first}")));
+/// The socket counts to pause at: the steps below `idle`, then `idle` itself.
+fn step_targets(steps: &[usize], idle: usize) -> Vec<usize> {
+    let mut targets: Vec<usize> = steps
+        .iter()
+        .copied()
+        .filter(|&step| step > 0 && step < idle)
+        .collect();
+    targets.sort_unstable();
+    targets.dedup();
+    targets.push(idle);
+    targets
+}
+
+/// Opening idle sockets, `connect_concurrency` at a time, in steps, within one
+/// `connect_timeout_secs` and one budget of `MAX_IDLE_FAILURES` over all steps; each socket
+/// is held by a task that answers pings until `stop`.
+struct IdleOpening {
+    concurrency: usize,
+    timeout_secs: u64,
+    deadline: Instant,
+    /// Attempts made (each one's index spreads source addresses and nodes).
+    attempted: usize,
+    held: usize,
+    /// Time spent opening, the pauses at the steps left out.
+    secs: f64,
+    failures: usize,
+    first_failure: Option<String>,
+    /// Why opening stopped before its count: the failure budget or the time cap.
+    stopped: Option<String>,
+}
+
+impl IdleOpening {
+    fn new(options: &Options) -> Self {
+        IdleOpening {
+            concurrency: options.connect_concurrency.max(1),
+            timeout_secs: options.connect_timeout_secs,
+            deadline: Instant::now() + Duration::from_secs(options.connect_timeout_secs),
+            attempted: 0,
+            held: 0,
+            secs: 0.0,
+            failures: 0,
+            first_failure: None,
+            stopped: None,
         }
     }
-    let failure = first_failure.map(|first| format!("{failures} failures; first: {first}"));
-    (held, failure)
+
+    /// Opens sockets until `wanted` attempts were made, or the budget or time ran out.
+    async fn open_until(
+        &mut self,
+        wanted: usize,
+        protocol: &Protocol,
+        connector: &Arc<Connector>,
+        alive: &Arc<AtomicUsize>,
+        stop: &CancellationToken,
+    ) {
+        let mut attempts = futures_util::stream::iter(self.attempted..wanted)
+            .map(|index| protocol.open_idle(connector, index))
+            .buffer_unordered(self.concurrency);
+        self.attempted = wanted.max(self.attempted);
+        while let Some(attempt) = attempts.next().await {
+            match attempt {
+                Ok(ws) => {
+                    self.held += 1;
+                    alive.fetch_add(1, Ordering::Relaxed);
+                    tokio::spawn(hold(ws, alive.clone(), stop.clone()));
+                }
+                Err(error) => {
+                    self.failures += 1;
+                    self.first_failure
+                        .get_or_insert_with(|| format!("{error:#}"));
+                }
+            }
+            if self.failures >= MAX_IDLE_FAILURES {
+                self.stopped = Some(format!("stopped after {} failures", self.failures));
+            } else if Instant::now() > self.deadline {
+                self.stopped = Some(format!("stopped at the {} s cap", self.timeout_secs));
+            }
+            if self.stopped.is_some() {
+                return;
+            }
+        }
+    }
+
+    fn failure(&self) -> Option<String> {
+        let first = self.first_failure.as_deref().unwrap_or("none");
+        match &self.stopped {
+            Some(why) => Some(format!("{why}; first failure: {first}")),
+            None => self
+                .first_failure
+                .as_ref()
+                .map(|first| format!("{} failures; first: {first}", self.failures)),
+        }
+    }
 }
 
 /// Keeps an idle socket open: reads (which answers WebSocket pings) and answers socket.io's
@@ -566,6 +645,15 @@ fn record(histogram: &mut Histogram<u64>, body: &str, phase: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idle_steps_below_the_count_come_first_in_order_once() {
+        assert_eq!(step_targets(&[], 18_000), [18_000]);
+        assert_eq!(
+            step_targets(&[10_000, 5_000, 10_000, 18_000, 20_000, 0], 18_000),
+            [5_000, 10_000, 18_000]
+        );
+    }
 
     #[test]
     fn bodies_carry_phase_and_send_time_at_the_requested_size() {

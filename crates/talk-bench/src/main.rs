@@ -15,6 +15,7 @@ mod cpu;
 mod disk;
 mod flood;
 mod load;
+mod memory;
 mod nodes;
 mod pinning;
 mod postgres;
@@ -57,6 +58,11 @@ pub struct Options {
     /// Idle visitor sockets to hold, lowered to what RLIMIT_NOFILE allows.
     #[arg(long, default_value_t = 18_000)]
     idle: usize,
+    /// Idle socket counts below `--idle` at which the target's RSS is recorded too (after a
+    /// 2 s pause, as at the end), e.g. `5000,10000`: the report fits a line (fixed + per
+    /// socket) through them and projects it to 100,000 sockets.
+    #[arg(long, value_delimiter = ',')]
+    idle_steps: Vec<usize>,
     /// Client sockets come from 127.0.0.2, 127.0.0.3, …: each has ~28k ports to one server.
     #[arg(long, default_value_t = 4)]
     source_addrs: u8,
@@ -385,6 +391,11 @@ async fn run_load(options: &Options) -> Result<bool> {
     }
     println!();
     report::print(&runs, &notes);
+    for run in runs.iter().filter(|run| run.idle_steps.len() > 1) {
+        for line in memory::describe(run.target, &run.idle_steps) {
+            println!("{line}");
+        }
+    }
     report::print_verdicts(&runs, probe.as_ref().map(|probe| probe.p99_ms));
     Ok(runs.iter().all(report::none_lost))
 }
@@ -402,7 +413,17 @@ fn machine_description() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map_or_else(|_| "unknown".into(), |text| text.trim().to_string());
-    format!("machine: nproc {cpus}, {model}, Linux {kernel}")
+    // Memory figures hold on a busy machine, timings don't: the load says which this was.
+    let load = std::fs::read_to_string("/proc/loadavg").map_or_else(
+        |_| "unknown".into(),
+        |text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+    );
+    format!("machine: nproc {cpus}, {model}, Linux {kernel}, load average {load} at the start")
 }
 
 /// `df`'s answer for `path`, or why there is none.

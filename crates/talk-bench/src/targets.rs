@@ -210,6 +210,9 @@ impl TalkServer {
                 ("TALK_PUBLIC_URL", base.clone()),
                 ("RUST_LOG", "warn".into()),
                 ("NO_COLOR", "1".into()),
+                // As docs/deploy.md tells a host to run it: glibc's arenas per thread left
+                // ~0.8 KB more RSS per idle socket (10.06 against 9.22 KB at 18,000 sockets).
+                ("MALLOC_ARENA_MAX", "2".into()),
             ];
             if !rate_limits {
                 env.push(("TALK_BROWSER_REQUESTS_PER_MINUTE", "0".into()));

@@ -140,10 +140,42 @@ async fn run_serve(settings: Settings) -> CliResult {
         println!("First start: created a default workspace.");
         print_workspace("Default", &created);
     }
-    let listener = tokio::net::TcpListener::bind(&settings.listen).await?;
+    let listener = listen(&settings.listen).await?;
     tracing::info!(address = %listener.local_addr()?, public_url = %settings.public_url, "listening");
     serve(listener, state, shutdown_signal()).await?;
     Ok(())
+}
+
+/// The accept queue asked of the kernel, which caps it at `net.core.somaxconn` (4,096 by
+/// default since Linux 5.4). `TcpListener::bind` asks for 128 (the standard library's
+/// value): too few for a node whose 100 k browsers all reconnect after a restart; past the
+/// queue a connection waits for its SYN to be retried (docs/deploy.md, "Many sockets").
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on the first address `address` resolves to that binds, as `TcpListener::bind`
+/// does, with `LISTEN_BACKLOG`.
+async fn listen(address: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last_error = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As `TcpListener::bind`: a restarted node binds again while its old connections
+        // are in TIME_WAIT.
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr) {
+            Ok(()) => return socket.listen(LISTEN_BACKLOG),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{address} resolves to no address"),
+        )
+    }))
 }
 
 async fn shutdown_signal() {

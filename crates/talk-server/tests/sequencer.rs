@@ -62,8 +62,7 @@ async fn commit(db: &Db, conversation_id: &str, n: usize) -> Vec<Message> {
 async fn next_seq(outgoing: &mut Outgoing) -> i64 {
     let event = tokio::time::timeout(Duration::from_secs(5), outgoing.recv())
         .await
-        .expect("an event within 5 s")
-        .unwrap();
+        .expect("an event within 5 s");
     match &**event {
         ServerEvent::Message { message } => message.seq,
         other => panic!("expected a message, got {other:?}"),

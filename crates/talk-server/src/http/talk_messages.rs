@@ -25,7 +25,7 @@
 use super::{ApiJson, BearerSession};
 use crate::error::{ApiError, ApiResult};
 use crate::history;
-use crate::realtime::ending::{self, End};
+use crate::realtime::ending::{self, End, Ends};
 use crate::realtime::{self, Outgoing, Published, Session};
 use crate::AppState;
 use axum::extract::State;
@@ -40,7 +40,6 @@ use std::time::Duration;
 use talk_protocol::{
     close_code, close_reason, ClientEvent, ServerEvent, StreamEnd, STREAM_END_EVENT,
 };
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const GOING_AWAY: End = End {
@@ -128,7 +127,7 @@ impl std::fmt::Display for Cursor {
 struct EventStream {
     /// Removing the agent or retiring the token's signing key ends the stream at once, as it
     /// closes a socket.
-    ends: mpsc::Receiver<End>,
+    ends: Ends,
     /// The token's expiry. A stream can't be given a fresh token, so it ends with its token
     /// (the client gets a new session and resumes with `Last-Event-ID`).
     expiry: Pin<Box<dyn Future<Output = ()> + Send>>,
@@ -165,9 +164,9 @@ impl EventStream {
                 None => tokio::select! {
                     _ = self.shutdown.cancelled() => return self.end(GOING_AWAY),
                     _ = self.too_slow.cancelled() => return self.end(TOO_SLOW),
-                    Some(end) = self.ends.recv() => return self.end(end),
+                    end = self.ends.recv() => return self.end(end),
                     _ = &mut self.expiry => return self.end(TOKEN_EXPIRED),
-                    event = self.outgoing.recv() => event?,
+                    event = self.outgoing.recv() => event,
                 },
             };
             self.session.on_delivered(&event);
@@ -189,7 +188,7 @@ impl EventStream {
         if self.too_slow.is_cancelled() {
             return Some(TOO_SLOW);
         }
-        if let Ok(end) = self.ends.try_recv() {
+        if let Some(end) = self.ends.ended() {
             return Some(end);
         }
         let waker = futures_util::task::noop_waker();

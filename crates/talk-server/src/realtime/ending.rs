@@ -7,8 +7,8 @@
 
 use super::hub::SocketId;
 use std::collections::HashMap;
-use std::sync::Mutex;
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::Notify;
 
 /// The close frame a connection is ended with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,12 +26,53 @@ pub enum Credential {
     SigningKey(String),
 }
 
-/// A connection's end of the registry: where an [`End`] is sent. Capacity 1: the first
-/// reason wins.
-pub type Ender = mpsc::Sender<End>;
+/// Where an [`End`] is sent to one connection; the first reason wins. A slot set once and a
+/// wake-up rather than a channel: every live connection holds one, and a tokio channel
+/// allocated ~1.3 KB (a block of 32 slots) for the one event it would ever carry
+/// (`socket::footprint`).
+#[derive(Debug, Clone)]
+pub struct Ender(Arc<EndSignal>);
 
-pub fn ender() -> (Ender, mpsc::Receiver<End>) {
-    mpsc::channel(1)
+/// The connection's side: what it listens on.
+#[derive(Debug)]
+pub struct Ends(Arc<EndSignal>);
+
+#[derive(Debug, Default)]
+struct EndSignal {
+    end: OnceLock<End>,
+    woken: Notify,
+}
+
+pub fn ender() -> (Ender, Ends) {
+    let signal = Arc::new(EndSignal::default());
+    (Ender(Arc::clone(&signal)), Ends(signal))
+}
+
+impl Ender {
+    /// Ends the connection, unless an earlier reason did.
+    pub fn send(&self, end: End) {
+        if self.0.end.set(end).is_ok() {
+            // Stored as a permit when the connection is not waiting right now.
+            self.0.woken.notify_one();
+        }
+    }
+}
+
+impl Ends {
+    /// The `End` sent so far, without waiting.
+    pub fn ended(&self) -> Option<End> {
+        self.0.end.get().copied()
+    }
+
+    /// The first `End` sent; pending until one is. Cancel-safe: the end stays in its slot.
+    pub async fn recv(&mut self) -> End {
+        loop {
+            if let Some(end) = self.ended() {
+                return end;
+            }
+            self.0.woken.notified().await;
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -67,8 +108,7 @@ impl Endings {
     pub fn end(&self, credential: &Credential, end: End) -> usize {
         let connections = self.holders().remove(credential).unwrap_or_default();
         for ender in connections.values() {
-            // Full: it is ending already. Closed: it is gone.
-            let _ = ender.try_send(end);
+            ender.send(end);
         }
         connections.len()
     }
@@ -101,6 +141,36 @@ pub async fn token_expiry(exp: Option<i64>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures_util::FutureExt;
+
+    #[test]
+    fn the_first_end_wins_and_stays_until_read() {
+        let (ender, mut ends) = ender();
+        let first = End {
+            code: 4002,
+            reason: "first",
+        };
+        ender.send(first);
+        ender.send(End {
+            code: 4003,
+            reason: "second",
+        });
+        assert_eq!(ends.recv().now_or_never(), Some(first));
+        assert_eq!(ends.recv().now_or_never(), Some(first));
+    }
+
+    #[tokio::test]
+    async fn an_end_wakes_a_connection_already_waiting() {
+        let (ender, mut ends) = ender();
+        let waiting = tokio::spawn(async move { ends.recv().await });
+        tokio::task::yield_now().await;
+        let end = End {
+            code: 4003,
+            reason: "gone",
+        };
+        ender.send(end);
+        assert_eq!(waiting.await.unwrap(), end);
+    }
 
     #[test]
     fn end_reaches_each_registered_connection_once() {
@@ -117,8 +187,8 @@ mod tests {
             reason: "gone",
         };
         assert_eq!(endings.end(&agent, end), 1);
-        assert_eq!(first_rx.try_recv().unwrap(), end);
-        assert!(second_rx.try_recv().is_err());
+        assert_eq!(first_rx.recv().now_or_never(), Some(end));
+        assert_eq!(second_rx.recv().now_or_never(), None);
         assert_eq!(endings.end(&agent, end), 0);
         endings.unregister(&key, 2);
         assert!(endings.signing_keys().is_empty());

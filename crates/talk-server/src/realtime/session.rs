@@ -3,7 +3,7 @@
 //! socket share. A transport feeds it events and writes out what it answers and what the hub
 //! queues for it.
 
-use super::ending::{self, Credential, End, Ender};
+use super::ending::{self, Credential, Ender, Ends};
 use super::hub::{Except, Queue, Subscriber, Topic};
 use super::publish;
 use crate::actions;
@@ -18,12 +18,10 @@ use crate::tokens::{self, SocketClaims};
 use crate::AppState;
 use governor::clock::Clock;
 use governor::DefaultDirectRateLimiter;
-use std::collections::HashSet;
 use talk_protocol::{
     error_code, AgentProfile, Author, AuthorKind, ClientEvent, Conversation, Message, ServerEvent,
     MAX_OPEN_CONVERSATIONS_PER_VISITOR,
 };
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Who the session speaks for.
@@ -50,7 +48,9 @@ pub struct Session {
     /// The live connection's end of the hub; `None` for a single HTTP request, which has
     /// nothing to subscribe.
     live: Option<Subscriber>,
-    subscribed: HashSet<Topic>,
+    /// A list: a visitor has a few topics (its own, its conversations'), and a set of one
+    /// allocated ~250 B more per idle socket (`socket::footprint`).
+    subscribed: Vec<Topic>,
     /// Messages a live connection may still send; `None`: unlimited, or a single HTTP
     /// request, whose sends draw on the widget session's budget (`Limits`).
     message_budget: Option<DefaultDirectRateLimiter>,
@@ -95,7 +95,7 @@ impl Session {
             session_key,
             state,
             live: None,
-            subscribed: HashSet::new(),
+            subscribed: Vec::new(),
             message_budget: None,
             ender: None,
             unstored_send: false,
@@ -142,7 +142,7 @@ impl Session {
     /// Registers this live connection so that removing its agent, resetting the agent's
     /// password or retiring its token's signing key ends it at once; the transport closes
     /// the connection with the `End` it receives.
-    pub fn ends(&mut self) -> mpsc::Receiver<End> {
+    pub fn ends(&mut self) -> Ends {
         let (ender, ends) = ending::ender();
         self.register(ender);
         ends
@@ -244,7 +244,7 @@ impl Session {
         if let Some(subscriber) = &self.live {
             if !self.subscribed.contains(&topic) {
                 self.state.hub.subscribe(&topic, subscriber);
-                self.subscribed.insert(topic);
+                self.subscribed.push(topic);
             }
         }
     }

@@ -2,7 +2,7 @@
 //! must be `auth`. `GET /v1/agent/socket`: the inbox's, authenticated by the agent's session
 //! cookie at the upgrade. Everything after that is `ClientEvent` in, `ServerEvent` out.
 
-use super::ending::{self, End};
+use super::ending::{self, Ends};
 use super::hub::{self, Outgoing, Published};
 use super::session::{error_event, Session};
 use crate::error::ApiError;
@@ -15,11 +15,14 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::SinkExt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use talk_protocol::{close_code, close_reason, ClientEvent, ServerEvent};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+#[cfg(test)]
+mod footprint;
 
 const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -62,9 +65,14 @@ where
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| async move {
-            run(socket, state).await;
-            drop(running);
+        .on_upgrade(move |socket| {
+            // Made before the block, which then holds the task and not a second copy of
+            // the socket and the state it was made from.
+            let task = run(socket, state);
+            async move {
+                task.await;
+                drop(running);
+            }
         })
 }
 
@@ -97,11 +105,11 @@ pub async fn agent_upgrade(
         return websocket_required();
     };
     let (agent, cookie_session) = session.into_parts();
-    accept(state, upgrade, move |socket, state| async move {
+    accept(state, upgrade, move |mut socket, state| async move {
         let (queue, outgoing) = hub::queue();
         let too_slow = CancellationToken::new();
         let session = Session::live_agent(state, agent, cookie_session, queue, too_slow.clone());
-        run_session(socket, session, outgoing, too_slow).await;
+        run_session(&mut socket, session, outgoing, too_slow).await;
     })
 }
 
@@ -135,7 +143,7 @@ async fn write_batch(
         written += 1;
         // Taken from the queue only when it will be written in this batch.
         if written < MAX_BATCH_EVENTS {
-            next = outgoing.try_recv().ok();
+            next = outgoing.try_recv();
         }
     }
     socket.flush().await
@@ -175,62 +183,74 @@ async fn authenticate(
     }
 }
 
-async fn run(mut socket: WebSocket, state: AppState) {
-    let shutdown = state.shutdown.clone();
-    let claims = tokio::select! {
-        // Boxed, like every one-off step below: a socket's future is as big as its biggest
-        // step, and an idle socket should not keep room for a database call it isn't making.
-        result = Box::pin(authenticate(&mut socket, &state)) => result,
-        _ = shutdown.cancelled() => Err((close_code::GOING_AWAY, "server shutting down")),
-    };
-    let claims = match claims {
-        Ok(claims) => claims,
-        Err((code, reason)) => {
-            close(&mut socket, code, reason).await;
-            return;
-        }
-    };
+/// The widget socket's task. Not an `async fn`, nor is `run_session`: an async fn copies
+/// its arguments into its body, so the future would hold the socket (and the session) twice
+/// for as long as it lives; an `async move` block uses what it captured in place.
+#[allow(clippy::manual_async_fn)] // on purpose: see above
+fn run(mut socket: WebSocket, state: AppState) -> impl Future<Output = ()> + Send {
+    async move {
+        let claims = tokio::select! {
+            // Boxed, like every one-off step below: a socket's future is as big as its
+            // biggest step, and an idle socket should not keep room for a database call it
+            // isn't making.
+            result = Box::pin(authenticate(&mut socket, &state)) => result,
+            _ = state.shutdown.cancelled() => Err((close_code::GOING_AWAY, "server shutting down")),
+        };
+        let claims = match claims {
+            Ok(claims) => claims,
+            Err((code, reason)) => {
+                Box::pin(close(&mut socket, code, reason)).await;
+                return;
+            }
+        };
 
-    let (queue, outgoing) = hub::queue();
-    let too_slow = CancellationToken::new();
-    let session = Session::live(state, claims, queue, too_slow.clone());
-    run_session(socket, session, outgoing, too_slow).await;
+        let (queue, outgoing) = hub::queue();
+        let too_slow = CancellationToken::new();
+        let session = Session::live(state, claims, queue, too_slow.clone());
+        run_session(&mut socket, session, outgoing, too_slow).await;
+    }
 }
 
-/// Subscribes, answers `ready`, then serves the session until the socket ends.
-async fn run_session(
-    mut socket: WebSocket,
+/// Subscribes, answers `ready`, then serves the session until the socket ends. Not an
+/// `async fn`, like `run`.
+#[allow(clippy::manual_async_fn)] // on purpose: see `run`
+fn run_session<'a>(
+    socket: &'a mut WebSocket,
     mut session: Session,
     mut outgoing: Outgoing,
     too_slow: CancellationToken,
-) {
-    let state = session.state().clone();
-    let shutdown = state.shutdown.clone();
-    let heartbeat = Duration::from_secs(state.settings.heartbeat_secs.max(1));
-    let mut ends = session.ends();
-    let (close_code, reason) = match Box::pin(session.start()).await {
-        Ok(conversations) => {
-            // A failed send shows up as a closed stream in serve().
-            let _ = send_event(&mut socket, &session.ready(conversations)).await;
-            serve(
-                &mut socket,
-                &mut session,
-                &mut outgoing,
-                &mut ends,
-                heartbeat,
-                &too_slow,
-                &shutdown,
-            )
-            .await
+) -> impl Future<Output = ()> + Send + 'a {
+    async move {
+        let heartbeat = Duration::from_secs(session.state().settings.heartbeat_secs.max(1));
+        let shutdown = session.state().shutdown.clone();
+        let mut ends = session.ends();
+        let (close_code, reason) = match Box::pin(session.start()).await {
+            Ok(conversations) => {
+                // Moved into its boxed step, so the future keeps no room for the event.
+                let ready = session.ready(conversations);
+                let writer = &mut *socket;
+                // A failed send shows up as a closed stream in serve().
+                let _ = Box::pin(async move { send_event(writer, &ready).await }).await;
+                serve(
+                    socket,
+                    &mut session,
+                    &mut outgoing,
+                    &mut ends,
+                    heartbeat,
+                    &too_slow,
+                    &shutdown,
+                )
+                .await
+            }
+            Err(error) => {
+                tracing::error!(%error, "socket start");
+                (INTERNAL_ERROR, "internal error")
+            }
+        };
+        drop(session);
+        if close_code != 0 {
+            Box::pin(close(socket, close_code, reason)).await;
         }
-        Err(error) => {
-            tracing::error!(%error, "socket start");
-            (INTERNAL_ERROR, "internal error")
-        }
-    };
-    drop(session);
-    if close_code != 0 {
-        close(&mut socket, close_code, reason).await;
     }
 }
 
@@ -239,7 +259,7 @@ async fn serve(
     socket: &mut WebSocket,
     session: &mut Session,
     outgoing: &mut Outgoing,
-    ends: &mut mpsc::Receiver<End>,
+    ends: &mut Ends,
     heartbeat: Duration,
     too_slow: &CancellationToken,
     shutdown: &CancellationToken,
@@ -256,10 +276,10 @@ async fn serve(
         }
         tokio::select! {
             _ = shutdown.cancelled() => return (close_code::GOING_AWAY, "server shutting down"),
-            Some(end) = ends.recv() => return (end.code, end.reason),
+            end = ends.recv() => return (end.code, end.reason),
             _ = &mut expiry => return (close_code::TOKEN_EXPIRED, close_reason::TOKEN_EXPIRED),
             _ = too_slow.cancelled() => return (close_code::TOO_SLOW, "too slow: reconnect and resume"),
-            Some(event) = outgoing.recv() => {
+            event = outgoing.recv() => {
                 if write_batch(socket, session, outgoing, event).await.is_err() {
                     return (0, "");
                 }
