@@ -1,9 +1,10 @@
-//! A batch of messages numbered in Rust, between the statement that locks and reads its
-//! conversations and the one that inserts them all: what both engines' batch paths share
-//! (issue 19: a batch in a few statements, whatever its size, instead of one or two per
-//! message). The rules are those of the per-message statements: a message whose conversation
-//! is gone, or whose client id is taken (stored, or earlier in the batch), is refused alone
-//! and uses no seq; a visitor's message reopens a closed conversation.
+//! A batch of messages numbered in Rust, between PostgreSQL's statement that locks and reads
+//! the batch's conversations and the one that inserts them all (issue 19: a batch in two
+//! statements, whatever its size, instead of one per message). The rules are those of the
+//! per-message statements: a message whose conversation is gone, or whose client id is taken
+//! (stored, or earlier in the batch), is refused alone and uses no seq; a visitor's message
+//! reopens a closed conversation. SQLite keeps its two statements per message: the same
+//! batching through `json_each` measured no faster there (docs/benchmarks.md).
 
 use super::{constraint, Committed, StoreError, StoreResult};
 use crate::conversations::NewMessage;

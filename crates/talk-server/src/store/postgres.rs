@@ -278,22 +278,29 @@ async fn append_many(
 ) -> Result<(Vec<(usize, StoreResult<Committed>)>, Named), sqlx::Error> {
     let mut conversation_ids: Vec<&str> = batch.iter().map(|(_, id, _)| id.as_str()).collect();
     conversation_ids.dedup();
-    let client_ids: Vec<&str> = batch
+    // (conversation, client id) pairs: one index probe each, where `client_msg_id = ANY(…)`
+    // per conversation would probe every conversation for every id of the batch.
+    let (held_in, held_ids): (Vec<&str>, Vec<&str>) = batch
         .iter()
-        .filter_map(|(_, _, message)| message.client_msg_id.as_deref())
-        .collect();
+        .filter_map(|(_, id, message)| Some((id.as_str(), message.client_msg_id.as_deref()?)))
+        .unzip();
     let rows: Vec<(String, String, i64, String, Vec<String>)> = sqlx::query_as(
         "WITH locked AS (
              SELECT id, workspace_id, last_seq, status FROM conversations
              WHERE id = ANY($1) ORDER BY id FOR UPDATE
+         ), held AS (
+             SELECT m.conversation_id, array_agg(m.client_msg_id) AS client_ids
+             FROM UNNEST($2::text[], $3::text[]) AS b(conversation_id, client_msg_id)
+             JOIN messages m
+               ON m.conversation_id = b.conversation_id AND m.client_msg_id = b.client_msg_id
+             GROUP BY m.conversation_id
          )
-         SELECT id, workspace_id, last_seq, status,
-                ARRAY(SELECT client_msg_id FROM messages
-                      WHERE conversation_id = locked.id AND client_msg_id = ANY($2))
-         FROM locked",
+         SELECT l.id, l.workspace_id, l.last_seq, l.status, COALESCE(h.client_ids, '{}')
+         FROM locked l LEFT JOIN held h ON h.conversation_id = l.id",
     )
     .bind(&conversation_ids)
-    .bind(&client_ids)
+    .bind(&held_in)
+    .bind(&held_ids)
     .fetch_all(&mut *conn)
     .await?;
     let locked = rows

@@ -2,12 +2,9 @@
 //! only once durable), foreign keys on. Migrations: `migrations/sqlite`.
 //!
 //! SQLite has one writer at a time, so the group commit (`crate::group_commit`) feeds every
-//! message through one transaction per batch. A single message is two statements, and one
-//! refused by a constraint fails its statement alone and leaves the transaction intact; a
-//! larger batch is four statements whatever its size ([`append_many`]), numbered in Rust
-//! under the write lock by the same rules.
+//! message through one transaction per batch; a message refused by a constraint fails its
+//! statement alone and leaves the transaction intact.
 
-use super::numbering::{self, Locked};
 use super::rows::*;
 use super::{
     author_kind_text, constraint, presence_text, role_text, status_text, AgentRecord, ApiKeyRecord,
@@ -19,10 +16,9 @@ use crate::people::{Claim, Person, VisitorIdentity};
 use crate::tokens::SigningKey;
 use crate::workspaces::Workspace;
 use async_trait::async_trait;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
-use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 use talk_protocol::{
@@ -277,118 +273,6 @@ async fn insert_message(
         created_at: now,
     };
     Ok((message, reopened))
-}
-
-/// A batch of several messages in four statements instead of two per message (issue 19):
-/// take the write lock and read the batch's conversations, read which of its client ids they
-/// hold, then (numbered here, [`numbering`]) insert every message that stays from one JSON
-/// array and move each conversation's `last_seq` from another. The first statement writes
-/// (a no-op update), so the transaction holds SQLite's only write lock before it reads:
-/// nothing can commit between the reads and the insert, and a deferred transaction that read
-/// first could not fail with `SQLITE_BUSY_SNAPSHOT` when it writes.
-async fn append_many(
-    conn: &mut SqliteConnection,
-    batch: &[(String, NewMessage)],
-) -> Result<Vec<StoreResult<Committed>>, sqlx::Error> {
-    let conversation_ids = json_array(batch.iter().map(|(id, _)| id.as_str()));
-    let client_ids = json_array(
-        batch
-            .iter()
-            .filter_map(|(_, message)| message.client_msg_id.as_deref()),
-    );
-    let conversations: Vec<(String, String, i64, String)> = sqlx::query_as(
-        "UPDATE conversations SET last_seq = last_seq
-         WHERE id IN (SELECT value FROM json_each($1))
-         RETURNING id, workspace_id, last_seq, status",
-    )
-    .bind(&conversation_ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let held: Vec<(String, String)> = sqlx::query_as(
-        "SELECT conversation_id, client_msg_id FROM messages
-         WHERE conversation_id IN (SELECT value FROM json_each($1))
-           AND client_msg_id IN (SELECT value FROM json_each($2))",
-    )
-    .bind(&conversation_ids)
-    .bind(&client_ids)
-    .fetch_all(&mut *conn)
-    .await?;
-    let mut locked: HashMap<String, Locked> = conversations
-        .into_iter()
-        .map(|(id, workspace_id, last_seq, status)| {
-            let conversation = Locked {
-                workspace_id,
-                last_seq,
-                status,
-                client_ids: HashSet::new(),
-            };
-            (id, conversation)
-        })
-        .collect();
-    for (conversation_id, client_id) in held {
-        if let Some(conversation) = locked.get_mut(&conversation_id) {
-            conversation.client_ids.insert(client_id);
-        }
-    }
-    let now = crate::db::now_ms();
-    let numbered = numbering::number(
-        locked,
-        batch
-            .iter()
-            .map(|(conversation_id, message)| (conversation_id.as_str(), message)),
-        now,
-        |_| None,
-    );
-    if numbered.messages.is_empty() {
-        return Ok(numbered.outcomes);
-    }
-    let messages: Vec<Value> = numbered
-        .messages
-        .iter()
-        .map(|m| {
-            json!([
-                m.id,
-                m.conversation_id,
-                m.seq,
-                author_kind_text(m.author.kind),
-                m.author.name,
-                m.body,
-                m.client_msg_id
-            ])
-        })
-        .collect();
-    sqlx::query(
-        "INSERT INTO messages
-           (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,
-                value ->> 6, $2
-         FROM json_each($1)",
-    )
-    .bind(Value::Array(messages).to_string())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    let touched: Vec<Value> = numbered
-        .touched
-        .iter()
-        .map(|t| json!([t.id, t.last_seq, t.status]))
-        .collect();
-    sqlx::query(
-        "UPDATE conversations
-         SET last_seq = touched.value ->> 1, status = touched.value ->> 2, updated_at = $2
-         FROM json_each($1) AS touched
-         WHERE conversations.id = touched.value ->> 0",
-    )
-    .bind(Value::Array(touched).to_string())
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(numbered.outcomes)
-}
-
-/// `["a","b",…]`: a list of strings for `json_each`, one bind whatever its length.
-fn json_array<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    Value::Array(items.map(Value::from).collect()).to_string()
 }
 
 #[async_trait]
@@ -1326,20 +1210,6 @@ impl Store for SqliteStore {
         &self,
         batch: Vec<(String, NewMessage)>,
     ) -> StoreResult<Vec<StoreResult<Committed>>> {
-        if batch.len() > 1 {
-            let mut tx = self.pool.begin().await.se()?;
-            match append_many(&mut tx, &batch).await {
-                Ok(outcomes) => {
-                    tx.commit().await.se()?;
-                    return Ok(outcomes);
-                }
-                // Rolled back (`tx` is dropped): message by message below, so whatever broke
-                // the batch (a constraint nobody foresaw) fails its message alone.
-                Err(error) => {
-                    tracing::warn!(%error, messages = batch.len(), "batch failed; one by one")
-                }
-            }
-        }
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut tx = self.pool.begin().await.se()?;
         for (conversation_id, message) in batch {
