@@ -32,10 +32,17 @@ pub(crate) struct Touched {
 pub(crate) struct Numbered {
     /// One per message of the batch, in its order.
     pub outcomes: Vec<StoreResult<Committed>>,
-    /// The messages to insert, in the batch's order.
-    pub messages: Vec<Message>,
     /// In the order the batch first names them.
     pub touched: Vec<Touched>,
+}
+
+impl Numbered {
+    /// The messages to insert, in the batch's order: the outcomes that are not refusals.
+    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+        self.outcomes
+            .iter()
+            .filter_map(|outcome| outcome.as_ref().ok().map(|(message, _)| message))
+    }
 }
 
 /// Numbers `batch` from `locked`. `refuse` may refuse a message for an engine's own reason
@@ -46,36 +53,26 @@ pub(crate) fn number<'a>(
     now: i64,
     refuse: impl Fn(&NewMessage) -> Option<StoreError>,
 ) -> Numbered {
-    let mut numbered = Numbered {
-        outcomes: Vec::new(),
-        messages: Vec::new(),
-        touched: Vec::new(),
-    };
+    let mut outcomes = Vec::new();
+    // Each conversation written to, in the order first named, with its first new seq.
+    let mut first_seqs: Vec<(&'a str, i64)> = Vec::new();
+    let mut seen: HashSet<&'a str> = HashSet::new();
     for (conversation_id, message) in batch {
         let outcome = match refuse(message) {
             Some(error) => Err(error),
             None => next(&mut locked, conversation_id, message, now),
         };
         if let Ok((message, _)) = &outcome {
-            numbered.messages.push(message.clone());
+            if seen.insert(conversation_id) {
+                first_seqs.push((conversation_id, message.seq));
+            }
         }
-        numbered.outcomes.push(outcome);
+        outcomes.push(outcome);
     }
-    let mut first_named: Vec<&str> = Vec::new();
-    for message in &numbered.messages {
-        if !first_named.contains(&message.conversation_id.as_str()) {
-            first_named.push(&message.conversation_id);
-        }
-    }
-    numbered.touched = first_named
+    let touched = first_seqs
         .into_iter()
-        .map(|id| {
+        .map(|(id, first_seq)| {
             let conversation = &locked[id];
-            let first_seq = numbered
-                .messages
-                .iter()
-                .find(|message| message.conversation_id == id)
-                .map_or(conversation.last_seq, |message| message.seq);
             Touched {
                 id: id.to_string(),
                 workspace_id: conversation.workspace_id.clone(),
@@ -85,7 +82,7 @@ pub(crate) fn number<'a>(
             }
         })
         .collect();
-    numbered
+    Numbered { outcomes, touched }
 }
 
 /// Gives `message` the next seq of its locked conversation, or refuses it alone.
@@ -183,7 +180,7 @@ mod tests {
         );
         assert_eq!(seq(5), Some((2, true)), "the visitor's message reopens");
         assert_eq!(seq(6), Some((6, false)));
-        assert_eq!(numbered.messages.len(), 4);
+        assert_eq!(numbered.messages().count(), 4);
         let touched: Vec<_> = numbered
             .touched
             .iter()

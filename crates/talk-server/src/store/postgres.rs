@@ -325,11 +325,7 @@ async fn append_many(
         now,
         |message| has_nul(message).then(|| StoreError::other("the message holds a NUL character")),
     );
-    let outcomes = batch
-        .iter()
-        .map(|(index, _, _)| *index)
-        .zip(numbered.outcomes)
-        .collect();
+
     let named: Named = numbered
         .touched
         .iter()
@@ -342,10 +338,10 @@ async fn append_many(
             )
         })
         .collect();
-    if numbered.messages.is_empty() {
-        return Ok((outcomes, named));
+    let rows = MessageRows::new(numbered.messages());
+    if rows.ids.is_empty() {
+        return Ok((indexed(batch, numbered.outcomes), named));
     }
-    let rows = MessageRows::new(&numbered.messages);
     let updated: Vec<&str> = numbered.touched.iter().map(|t| t.id.as_str()).collect();
     let last_seqs: Vec<i64> = numbered.touched.iter().map(|t| t.last_seq).collect();
     let statuses: Vec<&str> = numbered.touched.iter().map(|t| t.status.as_str()).collect();
@@ -375,7 +371,19 @@ async fn append_many(
     .bind(&statuses)
     .execute(&mut *conn)
     .await?;
-    Ok((outcomes, named))
+    Ok((indexed(batch, numbered.outcomes), named))
+}
+
+/// The outcomes with the batch's own indices.
+fn indexed(
+    batch: &[(usize, String, NewMessage)],
+    outcomes: Vec<StoreResult<Committed>>,
+) -> Vec<(usize, StoreResult<Committed>)> {
+    batch
+        .iter()
+        .map(|(index, _, _)| *index)
+        .zip(outcomes)
+        .collect()
 }
 
 /// The batch's new messages as columns, for `UNNEST`.
@@ -390,25 +398,26 @@ struct MessageRows<'a> {
 }
 
 impl<'a> MessageRows<'a> {
-    fn new(messages: &'a [Message]) -> Self {
-        MessageRows {
-            ids: messages.iter().map(|m| m.id.as_str()).collect(),
-            conversation_ids: messages
-                .iter()
-                .map(|m| m.conversation_id.as_str())
-                .collect(),
-            seqs: messages.iter().map(|m| m.seq).collect(),
-            author_kinds: messages
-                .iter()
-                .map(|m| author_kind_text(m.author.kind))
-                .collect(),
-            author_names: messages.iter().map(|m| m.author.name.as_deref()).collect(),
-            bodies: messages.iter().map(|m| m.body.as_str()).collect(),
-            client_ids: messages
-                .iter()
-                .map(|m| m.client_msg_id.as_deref())
-                .collect(),
+    fn new(messages: impl Iterator<Item = &'a Message>) -> Self {
+        let mut rows = MessageRows {
+            ids: Vec::new(),
+            conversation_ids: Vec::new(),
+            seqs: Vec::new(),
+            author_kinds: Vec::new(),
+            author_names: Vec::new(),
+            bodies: Vec::new(),
+            client_ids: Vec::new(),
+        };
+        for m in messages {
+            rows.ids.push(&m.id);
+            rows.conversation_ids.push(&m.conversation_id);
+            rows.seqs.push(m.seq);
+            rows.author_kinds.push(author_kind_text(m.author.kind));
+            rows.author_names.push(m.author.name.as_deref());
+            rows.bodies.push(&m.body);
+            rows.client_ids.push(m.client_msg_id.as_deref());
         }
+        rows
     }
 }
 
