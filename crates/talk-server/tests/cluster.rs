@@ -130,6 +130,44 @@ async fn a_visitor_on_one_node_and_an_agent_on_another_converse_live() {
     assert_eq!(updated.id, conversation_id);
 }
 
+/// A visitor's author is kept by its session between messages: an identify made through
+/// node B renames the next message the visitor sends over its socket on node A.
+#[tokio::test]
+async fn an_identify_on_one_node_names_the_next_message_on_another() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let (mut visitor, _inbox, conversation_id) = visitor_on_a_agent_on_b(&a, &b).await;
+    // A's workspace (each test server makes its own), B's HTTP.
+    let token = a.app.session_token(&visitor_id(1), None).await;
+    let renamed = json!({"email": "ann@example.com", "first_name": "Annie", "last_name": "Lee"});
+    let answer = b.app.identify(&token, renamed).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    // Node A hears of it through the bus (NOTIFY, sent in the identify's commit): wait until
+    // it has, as a visitor's next request after the answer would on a real network.
+    let mut sent = 1;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        sent += 1;
+        let next = ack(send_message(
+            &mut visitor,
+            Some(&conversation_id),
+            &uuid(sent),
+            "Still me",
+        )
+        .await);
+        if next.author.name.as_deref() == Some("Annie Lee") {
+            break;
+        }
+        assert_eq!(next.author.name.as_deref(), Some("Ann"));
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "node A never heard of the identify"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn senders_on_both_nodes_interleave_and_everyone_sees_every_seq_once_in_order() {
     let Some((a, b)) = two_nodes().await else {

@@ -53,6 +53,28 @@ async fn expired_session_token_closes_with_token_expired() {
     assert_eq!(close_code_of(&mut ws).await, close_code::TOKEN_EXPIRED);
 }
 
+/// A session keeps its author between messages (no read per message): a new identify on the
+/// same visitor must still show in the very next message.
+#[tokio::test]
+async fn a_new_identify_names_the_next_message_on_a_live_socket() {
+    let server = start().await;
+    let visitor = visitor_id(1);
+    server.identify(&visitor, "ann@example.com").await;
+    let (mut ws, _) = server.open(&visitor, None).await;
+    let first = ack(send_message(&mut ws, None, MSG_1, "Hello").await);
+    assert_eq!(first.author.name.as_deref(), Some("Ann"));
+
+    let token = server.app.session_token(&visitor, None).await;
+    let renamed = json!({"email": "ann@example.com", "first_name": "Annie", "last_name": "Lee"});
+    let answer = server.app.identify(&token, renamed).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let second = ack(send_message(&mut ws, Some(&first.conversation_id), MSG_2, "Me again").await);
+    assert_eq!(second.author.name.as_deref(), Some("Annie Lee"));
+    // And kept from there: the next one has the same name.
+    let third = ack(send_message(&mut ws, Some(&first.conversation_id), MSG_3, "And again").await);
+    assert_eq!(third.author.name.as_deref(), Some("Annie Lee"));
+}
+
 #[tokio::test]
 async fn sending_requires_identify_and_is_idempotent() {
     let server = start().await;

@@ -50,6 +50,9 @@ pub enum Signal {
     },
     /// The signing key was retired: end the widget connections resting on it.
     EndKey { kid: String },
+    /// A person was saved, or a visitor linked or its claim recorded: sessions read their
+    /// authors again ([`crate::store::IdentityVersion`]).
+    Identities,
 }
 
 /// A signal as sent: the sending node's id and the signal.

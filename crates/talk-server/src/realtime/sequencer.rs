@@ -253,7 +253,11 @@ impl Sequencer {
             return;
         };
         let signal = match heard {
-            Heard::Reconnected => return self.resync(),
+            Heard::Reconnected => {
+                // Whatever changed meanwhile went unheard: authors are read again too.
+                self.db.identity_version().bump();
+                return self.resync();
+            }
             Heard::Signal(signal) => *signal,
         };
         match signal {
@@ -345,6 +349,7 @@ impl Sequencer {
                 };
                 self.endings.end(&Credential::Agent(agent_id), end);
             }
+            Signal::Identities => self.db.identity_version().bump(),
             Signal::EndKey { kid } => {
                 let end = End {
                     code: close_code::KEY_RETIRED,

@@ -60,6 +60,17 @@ pub struct Session {
     /// A send failed on the server's side (see `handle_or_error_event`): the connection
     /// must end before it reads another frame.
     unstored_send: bool,
+    /// A visitor's author as last read, kept while no identity changed (boxed: an idle
+    /// socket that never sends keeps one pointer).
+    known_author: Option<Box<KnownAuthor>>,
+}
+
+/// What [`Session::author`] read, and the [`IdentityVersion`](crate::store::IdentityVersion)
+/// it read it at.
+struct KnownAuthor {
+    version: u64,
+    person_id: String,
+    author: Author,
 }
 
 /// The `error` event a live connection answers a failed event with.
@@ -99,6 +110,7 @@ impl Session {
             message_budget: None,
             ender: None,
             unstored_send: false,
+            known_author: None,
         }
     }
 
@@ -453,7 +465,9 @@ impl Session {
     /// Who writes: for a visitor, the person it writes as (verified, or linked by identify)
     /// and its author line; for an agent, its name. An unverified visitor writes under the
     /// name it typed, never the linked person's stored name, which would vouch for the claim.
-    async fn author(&self) -> ApiResult<(Option<String>, Author)> {
+    /// A visitor's is read once and kept until an identity changes anywhere (rare next to
+    /// messages); one with no person yet is read every time, so its identify counts at once.
+    async fn author(&mut self) -> ApiResult<(Option<String>, Author)> {
         let (claims, viewer) = match &self.participant {
             Participant::Visitor { claims, viewer } => (claims, viewer),
             Participant::Agent { agent, .. } => {
@@ -465,6 +479,13 @@ impl Session {
             }
         };
         let db = &self.state.db;
+        // Before the read: a change committed after it moves the version.
+        let version = db.identity_version().current();
+        if let Some(known) = self.known_author.as_deref() {
+            if known.version == version {
+                return Ok((Some(known.person_id.clone()), known.author.clone()));
+            }
+        }
         let (person_id, name) = match (&viewer.verified_person_id, claims.ver) {
             (Some(person_id), true) => {
                 let person = people::by_id(db, &viewer.workspace_id, person_id).await?;
@@ -483,6 +504,13 @@ impl Session {
             kind: AuthorKind::Visitor,
             name,
         };
+        self.known_author = person_id.as_ref().map(|person_id| {
+            Box::new(KnownAuthor {
+                version,
+                person_id: person_id.clone(),
+                author: author.clone(),
+            })
+        });
         Ok((person_id, author))
     }
 

@@ -20,6 +20,7 @@ use crate::people::{Claim, Person, VisitorIdentity};
 use crate::tokens::SigningKey;
 use crate::workspaces::Workspace;
 use async_trait::async_trait;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use talk_protocol::{
     AgentProfile, AgentRole, ApiKeyInfo, Conversation, InboxConversation, Message, OnlineAgent,
@@ -52,6 +53,25 @@ impl StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Counts the changes that may alter a visitor's author line (a person saved, a visitor
+/// linked or its claim recorded): this node's own, and other nodes' as the bus reports them.
+/// A session keeps the author it read while the count stays put, instead of reading it again
+/// for every message (`realtime::session`).
+#[derive(Debug, Default)]
+pub struct IdentityVersion(AtomicU64);
+
+impl IdentityVersion {
+    /// Read before reading an author: a change committed after the read moves it.
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// After such a change has committed (or may have, unheard, on another node).
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
 
 /// The names conflicts are reported under, whatever the engine.
 pub mod constraint {
@@ -153,6 +173,8 @@ pub trait Store: Send + Sync + 'static {
     fn bus(&self) -> Option<Arc<dyn crate::realtime::Bus>> {
         None
     }
+    /// Moves after every write of `save_person`, `link_visitor` and `record_claim`.
+    fn identity_version(&self) -> &IdentityVersion;
 
     // Workspaces, API keys, widget settings.
     async fn create_workspace(&self, workspace: &WorkspaceRecord) -> StoreResult<()>;

@@ -21,8 +21,8 @@ use super::rows::*;
 use super::sqlite::{change_sql, VERIFIED_VISITORS_OF_PERSON};
 use super::{
     author_kind_text, constraint, presence_text, role_text, status_text, AgentRecord, ApiKeyRecord,
-    Committed, ConversationChange, PageViewRecord, PersonKey, SessionRecord, Store, StoreError,
-    StoreResult, WorkspaceRecord,
+    Committed, ConversationChange, IdentityVersion, PageViewRecord, PersonKey, SessionRecord,
+    Store, StoreError, StoreResult, WorkspaceRecord,
 };
 use crate::conversations::{InboxFilter, InboxRowPage, NewConversation, NewMessage, Viewer};
 use crate::people::{Claim, Person, VisitorIdentity};
@@ -43,6 +43,7 @@ pub struct PgStore {
     pool: PgPool,
     /// This server's id on the bus: its own NOTIFYs carry it, and its listener skips them.
     node: Arc<str>,
+    identities: IdentityVersion,
 }
 
 /// `NOTIFY talk` inside the caller's transaction: delivered iff it commits.
@@ -93,6 +94,7 @@ impl PgStore {
         Ok(PgStore {
             pool,
             node: crate::db::new_id().into(),
+            identities: IdentityVersion::default(),
         })
     }
 }
@@ -425,6 +427,10 @@ impl<'a> MessageRows<'a> {
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn identity_version(&self) -> &IdentityVersion {
+        &self.identities
     }
 
     fn bus(&self) -> Option<Arc<dyn Bus>> {
@@ -1010,6 +1016,7 @@ impl Store for PgStore {
         email_norm: &str,
         now: i64,
     ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.se()?;
         sqlx::query(
             "UPDATE people SET fields = $1, email_norm = $2, updated_at = $3
              WHERE workspace_id = $4 AND id = $5",
@@ -1019,9 +1026,13 @@ impl Store for PgStore {
         .bind(now)
         .bind(workspace_id)
         .bind(&person.id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .se()?;
+        // Other nodes' sessions read their authors again (delivered iff this commits).
+        notify(&mut tx, &self.node, Signal::Identities).await.se()?;
+        tx.commit().await.se()?;
+        self.identities.bump();
         Ok(())
     }
 
@@ -1052,13 +1063,18 @@ impl Store for PgStore {
         visitor_id: &str,
         person_id: &str,
     ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.se()?;
         sqlx::query("UPDATE visitors SET person_id = $1 WHERE workspace_id = $2 AND id = $3")
             .bind(person_id)
             .bind(workspace_id)
             .bind(visitor_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .se()?;
+        // Other nodes' sessions read their authors again (delivered iff this commits).
+        notify(&mut tx, &self.node, Signal::Identities).await.se()?;
+        tx.commit().await.se()?;
+        self.identities.bump();
         Ok(())
     }
 
@@ -1069,6 +1085,7 @@ impl Store for PgStore {
         person_id: &str,
         claim: &Claim,
     ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.se()?;
         sqlx::query(
             "UPDATE visitors
              SET person_id = $1, claimed_email = $2, claimed_first_name = $3, claimed_last_name = $4
@@ -1080,9 +1097,13 @@ impl Store for PgStore {
         .bind(&claim.last_name)
         .bind(workspace_id)
         .bind(visitor_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .se()?;
+        // Other nodes' sessions read their authors again (delivered iff this commits).
+        notify(&mut tx, &self.node, Signal::Identities).await.se()?;
+        tx.commit().await.se()?;
+        self.identities.bump();
         Ok(())
     }
 

@@ -8,8 +8,8 @@
 use super::rows::*;
 use super::{
     author_kind_text, constraint, presence_text, role_text, status_text, AgentRecord, ApiKeyRecord,
-    Committed, ConversationChange, PageViewRecord, PersonKey, SessionRecord, Store, StoreError,
-    StoreResult, WorkspaceRecord,
+    Committed, ConversationChange, IdentityVersion, PageViewRecord, PersonKey, SessionRecord,
+    Store, StoreError, StoreResult, WorkspaceRecord,
 };
 use crate::conversations::{InboxFilter, InboxRowPage, NewConversation, NewMessage, Viewer};
 use crate::people::{Claim, Person, VisitorIdentity};
@@ -27,8 +27,13 @@ use talk_protocol::{
 };
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+mod writer;
+
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Where the group commit's batches go (`writer`): not through the pool.
+    messages: writer::MessageConnection,
+    identities: IdentityVersion,
     /// Stops the background checkpoints when the store is dropped.
     _checkpoints: DropGuard,
 }
@@ -128,21 +133,31 @@ impl SqliteStore {
             // would stall the batch whose commit crosses the mark, and every sender in it):
             // `checkpoint_in_background` does them beside the writer.
             .pragma("wal_autocheckpoint", "0");
+        // The message writer opens the file by its name beside the pool.
+        if database_url.contains(":memory:") || database_url.contains("mode=memory") {
+            return Err(StoreError::other(
+                "an in-memory SQLite database is not supported: name a file",
+            ));
+        }
         let pool = SqlitePoolOptions::new()
             // A file has no peer to lose the connection: the ping on every acquire is only a
             // round trip to the connection's worker thread.
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .se()?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
             .map_err(StoreError::other)?;
+        // After the migrations: the file exists, in WAL mode.
+        let messages = writer::MessageConnection::open(options.get_filename())?;
         let stop = CancellationToken::new();
         tokio::spawn(checkpoint_in_background(pool.clone(), stop.clone()));
         Ok(SqliteStore {
             pool,
+            messages,
+            identities: IdentityVersion::default(),
             _checkpoints: stop.drop_guard(),
         })
     }
@@ -279,6 +294,10 @@ async fn insert_message(
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn identity_version(&self) -> &IdentityVersion {
+        &self.identities
     }
 
     async fn create_workspace(&self, workspace: &WorkspaceRecord) -> StoreResult<()> {
@@ -858,6 +877,7 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .se()?;
+        self.identities.bump();
         Ok(())
     }
 
@@ -895,6 +915,7 @@ impl Store for SqliteStore {
             .execute(&self.pool)
             .await
             .se()?;
+        self.identities.bump();
         Ok(())
     }
 
@@ -919,6 +940,7 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .se()?;
+        self.identities.bump();
         Ok(())
     }
 
@@ -1210,18 +1232,7 @@ impl Store for SqliteStore {
         &self,
         batch: Vec<(String, NewMessage)>,
     ) -> StoreResult<Vec<StoreResult<Committed>>> {
-        let mut outcomes = Vec::with_capacity(batch.len());
-        let mut tx = self.pool.begin().await.se()?;
-        for (conversation_id, message) in batch {
-            match insert_message(&mut tx, &conversation_id, message).await {
-                Ok(committed) => outcomes.push(Ok(committed)),
-                Err(InsertError::Refused(error)) => outcomes.push(Err(error)),
-                // Dropping `tx` rolls the batch back; every sender hears the error and resends.
-                Err(InsertError::Transaction(error)) => return Err(store_error(error)),
-            }
-        }
-        tx.commit().await.se()?;
-        Ok(outcomes)
+        self.messages.append(batch).await
     }
 
     async fn create_conversation(
