@@ -108,7 +108,7 @@ fn next(
         conversation.status = "open".to_string();
     }
     let message = Message {
-        id: crate::db::new_id(),
+        id: crate::db::new_message_id(),
         conversation_id: conversation_id.to_string(),
         seq: conversation.last_seq,
         author: message.author.clone(),

@@ -168,7 +168,7 @@ async fn insert_message(
         return Ok(Err(StoreError::other("the message holds a NUL character")));
     }
     let now = crate::db::now_ms();
-    let id = crate::db::new_id();
+    let id = crate::db::new_message_id();
     let (seq, status_before, workspace_id): (Option<i64>, Option<String>, Option<String>) =
         sqlx::query_as(
             "WITH c AS (

@@ -244,7 +244,7 @@ async fn insert_message(
     message: NewMessage,
 ) -> Result<Committed, InsertError> {
     let now = crate::db::now_ms();
-    let id = crate::db::new_id();
+    let id = crate::db::new_message_id();
     // The seq comes from the conversation row, so this statement is the only one that can
     // fail on bad input (a resent client_msg_id, a conversation that is gone), and a failed
     // statement leaves nothing behind: no savepoint needed.

@@ -119,7 +119,7 @@ fn insert_message(
     message: NewMessage,
 ) -> Result<Committed, InsertError> {
     let now = crate::db::now_ms();
-    let id = crate::db::new_id();
+    let id = crate::db::new_message_id();
     let inserted: Option<(i64, String)> = tx
         .prepare_cached(INSERT_MESSAGE)
         .and_then(|mut insert| {
