@@ -31,8 +31,9 @@ mod writer;
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// Where the group commit's batches go (`writer`): not through the pool.
-    messages: writer::MessageConnection,
+    /// Where the group commit's batches and the frequent small writes go, not through the
+    /// pool (`writer`).
+    writer: writer::Writer,
     identities: IdentityVersion,
     /// Stops the background checkpoints when the store is dropped.
     _checkpoints: DropGuard,
@@ -77,6 +78,15 @@ fn constraint_name(message: &str) -> String {
         .iter()
         .find(|(text, _)| *text == columns)
         .map_or_else(|| columns.to_string(), |(_, name)| name.to_string())
+}
+
+/// A statement's parameter for [`writer::Writer::execute`].
+fn text(value: &str) -> rusqlite::types::Value {
+    rusqlite::types::Value::Text(value.to_string())
+}
+
+fn optional_text(value: Option<&str>) -> rusqlite::types::Value {
+    value.map_or(rusqlite::types::Value::Null, text)
 }
 
 trait OrStoreError<T> {
@@ -151,12 +161,12 @@ impl SqliteStore {
             .await
             .map_err(StoreError::other)?;
         // After the migrations: the file exists, in WAL mode.
-        let messages = writer::MessageConnection::open(options.get_filename())?;
+        let writer = writer::Writer::open(options.get_filename())?;
         let stop = CancellationToken::new();
         tokio::spawn(checkpoint_in_background(pool.clone(), stop.clone()));
         Ok(SqliteStore {
             pool,
-            messages,
+            writer,
             identities: IdentityVersion::default(),
             _checkpoints: stop.drop_guard(),
         })
@@ -967,35 +977,32 @@ impl Store for SqliteStore {
         visitor_id: &str,
         now: i64,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO visitors (workspace_id, id, created_at) VALUES ($1, $2, $3)
-             ON CONFLICT (workspace_id, id) DO NOTHING",
-        )
-        .bind(workspace_id)
-        .bind(visitor_id)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .se()?;
-        Ok(())
+        self.writer
+            .execute(
+                "INSERT INTO visitors (workspace_id, id, created_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (workspace_id, id) DO NOTHING",
+                vec![text(workspace_id), text(visitor_id), now.into()],
+            )
+            .await
     }
 
     async fn insert_session(&self, session: &SessionRecord<'_>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (id, workspace_id, visitor_id, person_id, verified, kind, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(session.id)
-        .bind(session.workspace_id)
-        .bind(session.visitor_id)
-        .bind(session.person_id)
-        .bind(session.verified)
-        .bind(session.kind)
-        .bind(session.created_at)
-        .execute(&self.pool)
-        .await
-        .se()?;
-        Ok(())
+        self.writer
+            .execute(
+                "INSERT INTO sessions
+                   (id, workspace_id, visitor_id, person_id, verified, kind, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                vec![
+                    text(session.id),
+                    text(session.workspace_id),
+                    optional_text(session.visitor_id),
+                    optional_text(session.person_id),
+                    i64::from(session.verified).into(),
+                    text(session.kind),
+                    session.created_at.into(),
+                ],
+            )
+            .await
     }
 
     async fn record_page_view(
@@ -1004,22 +1011,23 @@ impl Store for SqliteStore {
         visitor_id: &str,
         view: &PageViewRecord<'_>,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO page_views
-               (workspace_id, visitor_id, person_id, url, title, referrer, created_at)
-             VALUES ($1, $2, (SELECT person_id FROM visitors WHERE workspace_id = $1 AND id = $2),
-                     $3, $4, $5, $6)",
-        )
-        .bind(workspace_id)
-        .bind(visitor_id)
-        .bind(view.url)
-        .bind(view.title)
-        .bind(view.referrer)
-        .bind(view.created_at)
-        .execute(&self.pool)
-        .await
-        .se()?;
-        Ok(())
+        self.writer
+            .execute(
+                "INSERT INTO page_views
+                   (workspace_id, visitor_id, person_id, url, title, referrer, created_at)
+                 VALUES (?1, ?2,
+                         (SELECT person_id FROM visitors WHERE workspace_id = ?1 AND id = ?2),
+                         ?3, ?4, ?5, ?6)",
+                vec![
+                    text(workspace_id),
+                    text(visitor_id),
+                    text(view.url),
+                    optional_text(view.title),
+                    optional_text(view.referrer),
+                    view.created_at.into(),
+                ],
+            )
+            .await
     }
 
     async fn page_views_for_conversation(
@@ -1232,7 +1240,7 @@ impl Store for SqliteStore {
         &self,
         batch: Vec<(String, NewMessage)>,
     ) -> StoreResult<Vec<StoreResult<Committed>>> {
-        self.messages.append(batch).await
+        self.writer.append(batch).await
     }
 
     async fn create_conversation(

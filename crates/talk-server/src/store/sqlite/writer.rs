@@ -1,5 +1,6 @@
-//! The SQLite store's message writer: one connection on its own thread that commits a whole
-//! group-commit batch in one call. Through sqlx's pool every statement was a round trip to
+//! The SQLite store's writer: one connection on its own thread that commits a whole
+//! group-commit batch in one call, and the frequent small writes (sessions, visitors, page
+//! views) with whatever else is waiting. Through sqlx's pool every statement was a round trip to
 //! a worker thread (two per message, plus BEGIN and COMMIT), and the pool's connections took
 //! turns writing, so each began with a cold page cache (SQLite drops a connection's cache
 //! when another connection has written since). Here a batch crosses threads once, its
@@ -8,7 +9,10 @@
 use super::{author_kind_text, constraint_name};
 use crate::conversations::NewMessage;
 use crate::store::{Committed, StoreError, StoreResult};
-use rusqlite::{ffi, params, Connection, ErrorCode, OpenFlags, OptionalExtension};
+use rusqlite::types::Value;
+use rusqlite::{
+    ffi, params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension,
+};
 use rusqlite::{Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::mpsc;
@@ -19,15 +23,38 @@ use tokio::sync::oneshot;
 type Batch = Vec<(String, NewMessage)>;
 type Outcomes = StoreResult<Vec<StoreResult<Committed>>>;
 
-struct Job {
-    batch: Batch,
-    done: oneshot::Sender<Outcomes>,
+/// Jobs taken into one transaction at most: bounds how long the first waits for its commit.
+const MAX_JOBS: usize = 512;
+
+/// What a job asks for.
+enum Work {
+    /// A group-commit batch: each message numbered, a refused one failing alone.
+    Messages(Batch),
+    /// One statement (a session, a visitor, a page view), committed with whatever else is
+    /// waiting: concurrent writers share one fsync instead of queueing on SQLite's write lock,
+    /// whose busy handler sleeps up to 100 ms at a time.
+    Statement {
+        sql: &'static str,
+        params: Vec<Value>,
+    },
+}
+
+/// What the job gets back, once committed.
+enum Done {
+    Messages(oneshot::Sender<Outcomes>),
+    Statement(oneshot::Sender<StoreResult<()>>),
+}
+
+enum Outcome {
+    Messages(Vec<StoreResult<Committed>>),
+    Statement(StoreResult<()>),
 }
 
 /// The handle; the thread ends (and closes its connection) when the handle is dropped.
-pub struct MessageConnection {
-    // Unbounded, yet never long: the group commit sends one batch and waits for its answer.
-    jobs: mpsc::Sender<Job>,
+pub struct Writer {
+    // Unbounded, yet short: the group commit sends one batch and waits for its answer, and
+    // each statement's sender waits for its own (an HTTP request each).
+    jobs: mpsc::Sender<(Work, Done)>,
 }
 
 /// Why a message was not inserted (as `InsertError` in the parent module).
@@ -47,7 +74,7 @@ const MOVE_LAST_SEQ: &str = "UPDATE conversations
      SET last_seq = ?1, updated_at = ?2, status = CASE WHEN ?3 THEN 'open' ELSE status END
      WHERE id = ?4";
 
-impl MessageConnection {
+impl Writer {
     /// Opens the (already migrated, WAL) database file with the pool's settings.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -63,51 +90,115 @@ impl MessageConnection {
                  PRAGMA wal_autocheckpoint = 0;",
             )
             .map_err(StoreError::other)?;
-        connection.set_prepared_statement_cache_capacity(4);
-        let (jobs, queue) = mpsc::channel::<Job>();
+        connection.set_prepared_statement_cache_capacity(16);
+        let (jobs, queue) = mpsc::channel::<(Work, Done)>();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
                 let mut connection = connection;
-                while let Ok(job) = queue.recv() {
-                    // The sender may have gone; the batch is committed regardless.
-                    let _ = job.done.send(commit(&mut connection, job.batch));
+                while let Ok(first) = queue.recv() {
+                    let mut jobs = vec![first];
+                    while jobs.len() < MAX_JOBS {
+                        match queue.try_recv() {
+                            Ok(job) => jobs.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    run(&mut connection, jobs);
                 }
             })
             .map_err(StoreError::other)?;
-        Ok(MessageConnection { jobs })
+        Ok(Writer { jobs })
     }
 
     /// Commits `batch` in one transaction; a refused message fails alone.
     pub async fn append(&self, batch: Batch) -> Outcomes {
         let (done, answer) = oneshot::channel();
         self.jobs
-            .send(Job { batch, done })
+            .send((Work::Messages(batch), Done::Messages(done)))
+            .map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    /// Runs one statement and returns once it is committed; a constraint it breaks fails it
+    /// alone, as [`StoreError::Conflict`] for a uniqueness one.
+    pub async fn execute(&self, sql: &'static str, params: Vec<Value>) -> StoreResult<()> {
+        let (done, answer) = oneshot::channel();
+        self.jobs
+            .send((Work::Statement { sql, params }, Done::Statement(done)))
             .map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
     }
 }
 
 fn writer_gone() -> StoreError {
-    StoreError::other("the SQLite message writer has stopped")
+    StoreError::other("the SQLite writer has stopped")
 }
 
-fn commit(connection: &mut Connection, batch: Batch) -> Outcomes {
-    // IMMEDIATE takes the write lock at BEGIN, so the batch never fails half-way on a lock
-    // another connection took first.
-    let tx = connection
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(StoreError::other)?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for (conversation_id, message) in batch {
-        match insert_message(&tx, &conversation_id, message) {
-            Ok(committed) => outcomes.push(Ok(committed)),
-            Err(InsertError::Refused(error)) => outcomes.push(Err(error)),
-            // Dropping `tx` rolls the batch back; every sender hears the error and resends.
-            Err(InsertError::Transaction(error)) => return Err(StoreError::other(error)),
+/// Commits the jobs in one transaction, then answers each; when the transaction fails,
+/// nothing of it was committed and every job hears so.
+fn run(connection: &mut Connection, jobs: Vec<(Work, Done)>) {
+    let (works, dones): (Vec<Work>, Vec<Done>) = jobs.into_iter().unzip();
+    match commit(connection, works) {
+        Ok(outcomes) => {
+            for (done, outcome) in dones.into_iter().zip(outcomes) {
+                // A sender may have gone (socket closed); what it asked is committed anyway.
+                let _ = match (done, outcome) {
+                    (Done::Messages(done), Outcome::Messages(outcome)) => {
+                        done.send(Ok(outcome)).is_ok()
+                    }
+                    (Done::Statement(done), Outcome::Statement(outcome)) => {
+                        done.send(outcome).is_ok()
+                    }
+                    _ => unreachable!("outcomes come in the jobs' order and kinds"),
+                };
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, jobs = dones.len(), "SQLite writer: the commit failed");
+            for done in dones {
+                let failed = || StoreError::other(format!("the commit failed: {error}"));
+                let _ = match done {
+                    Done::Messages(done) => done.send(Err(failed())).is_ok(),
+                    Done::Statement(done) => done.send(Err(failed())).is_ok(),
+                };
+            }
         }
     }
-    tx.commit().map_err(StoreError::other)?;
+}
+
+fn commit(connection: &mut Connection, works: Vec<Work>) -> rusqlite::Result<Vec<Outcome>> {
+    // IMMEDIATE takes the write lock at BEGIN, so the transaction never fails half-way on a
+    // lock another connection took first.
+    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut outcomes = Vec::with_capacity(works.len());
+    for work in works {
+        // An error that is not a refusal returns, and dropping `tx` rolls everything back.
+        outcomes.push(match work {
+            Work::Messages(batch) => {
+                let mut committed = Vec::with_capacity(batch.len());
+                for (conversation_id, message) in batch {
+                    match insert_message(&tx, &conversation_id, message) {
+                        Ok(message) => committed.push(Ok(message)),
+                        Err(InsertError::Refused(error)) => committed.push(Err(error)),
+                        Err(InsertError::Transaction(error)) => return Err(error),
+                    }
+                }
+                Outcome::Messages(committed)
+            }
+            Work::Statement { sql, params } => {
+                let executed = tx
+                    .prepare_cached(sql)
+                    .and_then(|mut statement| statement.execute(params_from_iter(params)));
+                match executed.map_err(classify) {
+                    Ok(_) => Outcome::Statement(Ok(())),
+                    Err(InsertError::Refused(error)) => Outcome::Statement(Err(error)),
+                    Err(InsertError::Transaction(error)) => return Err(error),
+                }
+            }
+        });
+    }
+    tx.commit()?;
     Ok(outcomes)
 }
 
