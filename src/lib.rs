@@ -7,6 +7,7 @@ mod alert;
 pub mod api;
 pub mod components;
 pub mod decode;
+pub mod encode;
 mod host;
 pub mod i18n;
 mod runtime;

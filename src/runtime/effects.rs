@@ -71,9 +71,7 @@ fn send(engine: &mut Engine, event: ClientEvent) {
 /// Writes an event to the socket; dropped when it is not open (the core sends again what
 /// must arrive).
 pub(super) fn write(engine: &Engine, event: &ClientEvent) {
-    if let Ok(json) = talk_browser::json::stringify(event) {
-        engine.socket.send(&json);
-    }
+    engine.socket.send(&crate::encode::to_json(event));
 }
 
 /// Shows who is typing; the indicator clears itself after a few seconds without news.
