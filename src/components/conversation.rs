@@ -8,13 +8,13 @@ use talk_protocol::{Author, AuthorKind};
 /// The conversation: its messages and the composer.
 #[component]
 pub fn Conversation(
-    #[prop(into)] lines: Signal<Vec<ChatLine>>,
+    // The messenger's own signals, not `Signal`s: each `Signal<T>` is another copy of
+    // reactive_graph's code for T.
+    lines: RwSignal<Vec<ChatLine>>,
     /// Who is typing on the other side.
-    #[prop(into)]
-    typing: Signal<Option<String>>,
+    typing: RwSignal<Option<String>>,
     /// The agents have read up to this sequence number.
-    #[prop(into)]
-    read_up_to: Signal<i64>,
+    read_up_to: RwSignal<i64>,
     on_send: Callback<String>,
     on_retry: Callback<String>,
     on_typing: Callback<()>,
@@ -71,10 +71,10 @@ fn clock(unix_ms: i64) -> String {
 /// Messages in order. Bodies are text nodes: whatever a visitor or agent typed is never HTML.
 #[component]
 pub fn MessageList(
-    #[prop(into)] lines: Signal<Vec<ChatLine>>,
+    lines: RwSignal<Vec<ChatLine>>,
     /// The agents have read the visitor's messages up to this sequence number.
-    #[prop(into, default = Signal::stored(0))]
-    read_up_to: Signal<i64>,
+    #[prop(default = RwSignal::new(0))]
+    read_up_to: RwSignal<i64>,
     on_retry: Callback<String>,
     /// Called when the visitor scrolls to the top: the conversation opens on its newest page.
     #[prop(optional)]

@@ -51,7 +51,8 @@ pub fn IdentifyForm(
                 errors
                     .iter()
                     .find(|error| fields.contains(error))
-                    .map(|error| error.text(texts))
+                    // Owned, like the server's error: one signal type for both.
+                    .map(|error| error.text(texts).to_string())
             })
         }
     };
@@ -116,7 +117,7 @@ fn Field(
     kind: &'static str,
     autocomplete: &'static str,
     value: RwSignal<String>,
-    error: Signal<Option<&'static str>>,
+    error: Signal<Option<String>>,
 ) -> impl IntoView {
     let error_id = format!("{id}-error");
     let described_by = error_id.clone();
@@ -128,14 +129,14 @@ fn Field(
                 type=kind
                 autocomplete=autocomplete
                 data-testid=id
-                aria-invalid=text(move || error.get().is_some().to_string())
+                aria-invalid=text(move || error.with(Option::is_some).to_string())
                 aria-describedby=Signal::derive(move || error.get().map(|_| described_by.clone()))
                 prop:value=value
                 on:input=move |event| value.set(event_target_value(&event))
             />
-            {when(move || error.get().is_some(), move || view! {
+            {when(move || error.with(Option::is_some), move || view! {
                 <p class="talk-field-error" id=error_id.clone() data-testid=error_id.clone()>
-                    {text(move || error.get().unwrap_or_default().to_string())}
+                    {text(move || error.get().unwrap_or_default())}
                 </p>
             }.into_any())}
         </div>

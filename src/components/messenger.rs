@@ -5,9 +5,7 @@ use crate::runtime;
 use crate::state::{MessengerState, Screen, Stage};
 use leptos::html::Button;
 use leptos::prelude::*;
-use talk_protocol::{
-    Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherIcon, LauncherPosition,
-};
+use talk_protocol::{Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherPosition};
 
 /// Launcher plus, when open, the messenger panel. Nothing shows until the workspace's
 /// settings are known, so a widget switched off on the server never flashes.
@@ -48,12 +46,6 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
             .with(|c| c.as_ref().map(|c| c.settings.homepage.appearance))
             .unwrap_or_default()
     };
-    let icon = Signal::derive(move || {
-        state
-            .config
-            .with(|c| c.as_ref().map(|c| c.settings.launcher.icon.clone()))
-            .unwrap_or(LauncherIcon::Default)
-    });
     let root = move || {
         view! {
             <div
@@ -65,7 +57,7 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
                 hidden=state.hidden
             >
                 {when(move || state.open.get(), move || view! { <Messenger state/> }.into_any())}
-                <Launcher open=state.open unread=state.unread icon node_ref=launcher/>
+                <Launcher open=state.open unread=state.unread config=state.config node_ref=launcher/>
             </div>
         }
         .into_any()
