@@ -1,4 +1,4 @@
-use super::erased::{icon, text, when};
+use super::erased::{effect, icon, text, when};
 use super::Avatar;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
@@ -105,7 +105,9 @@ pub fn MessageList(
     // The list's height after the last change, to keep the visitor's place when an older
     // page goes in above (the CSS turns the browser's own scroll anchoring off).
     let height = StoredValue::new(0);
-    Effect::new(move |before: Option<(usize, Option<String>)>| {
+    // The count and first key at the last run.
+    let mut before: Option<(usize, Option<String>)> = None;
+    effect(move || {
         let (now, newest_is_own, first) = lines.with(|lines| {
             let own = lines
                 .last()
@@ -124,7 +126,7 @@ pub fn MessageList(
             }
             height.set_value(log.scroll_height());
         }
-        (now, first)
+        before = Some((now, first));
     });
     let on_scroll = move |_| {
         if let Some(log) = log.get_untracked() {

@@ -43,6 +43,17 @@ pub fn flag(flag: impl Fn() -> bool + Send + Sync + 'static) -> Signal<bool> {
     Signal::derive(flag)
 }
 
+/// An effect: `run` now and again whenever a signal it read changes. Boxed first, so
+/// reactive_graph's effect machinery (its task, its loop) is compiled once, not once per
+/// closure; state between runs lives in the closure.
+pub fn effect(run: impl FnMut() + 'static) {
+    effect_erased(Box::new(run))
+}
+
+fn effect_erased(mut run: Box<dyn FnMut()>) {
+    Effect::new(move || run());
+}
+
 /// One of the widget's line icons (24×24, drawn with the `d` path); one view type for all.
 pub fn icon(class: &'static str, path: &'static str) -> AnyView {
     view! {

@@ -1,4 +1,4 @@
-use super::erased::{dynamic, flag, icon, text, when};
+use super::erased::{dynamic, effect, flag, icon, text, when};
 use super::{Conversation, Home, IdentifyForm, Launcher};
 use crate::i18n::use_texts;
 use crate::runtime;
@@ -14,17 +14,18 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
     let launcher = NodeRef::<Button>::new();
     // Keyboard users land back on the launcher when the messenger closes. An effect, because
     // on narrow screens the launcher is hidden until the panel is gone.
-    Effect::new(move |was_open: Option<bool>| {
+    let mut was_open = false;
+    effect(move || {
         let open = state.open.get();
-        if was_open == Some(true) && !open {
+        if was_open && !open {
             if let Some(launcher) = launcher.get_untracked() {
                 let _ = launcher.focus();
             }
         }
-        open
+        was_open = open;
     });
     // Ours replaces the launcher the loader drew while the WASM was on its way.
-    Effect::new(move |_| {
+    effect(move || {
         if launcher.get().is_some() {
             crate::host::remove_loader_launcher();
         }
