@@ -1,4 +1,4 @@
-use super::erased::{effect, icon, text, when};
+use super::erased::{effect, icon, text, when, IntoFresh};
 use super::Avatar;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
@@ -145,7 +145,7 @@ pub fn MessageList(
         <ol class="talk-messages" data-testid="talk-messages">
             {when(
                 move || lines.with(Vec::is_empty),
-                move || view! { <li class="talk-empty">{texts.empty_conversation}</li> }.into_any(),
+                move || view! { <li class="talk-empty">{texts.empty_conversation}</li> }.fresh(),
             )}
             <For each=move || lines.get() key=|line| (line.key.clone(), line.delivery) let:line>
                 {
@@ -179,7 +179,7 @@ pub fn MessageList(
                                             " · "
                                             <span data-testid="talk-seen">{texts.seen}</span>
                                         }
-                                        .into_any(),
+                                        .fresh(),
                                     )
                                 }
                             </span>

@@ -1,4 +1,4 @@
-use super::erased::{dynamic, text, when};
+use super::erased::{dynamic, text, when, IntoFresh};
 use crate::i18n::use_texts;
 use crate::runtime;
 use crate::state::{ConversationPreview, MessengerState, Screen};
@@ -71,7 +71,7 @@ pub fn Home(state: MessengerState) -> impl IntoView {
                             </p>
                         </div>
                     }
-                    .into_any()
+                    .fresh()
                 },
             )}
             <section class="talk-card" aria-labelledby="talk-conversations-title">

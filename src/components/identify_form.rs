@@ -1,4 +1,4 @@
-use super::erased::{text, when};
+use super::erased::{text, when, IntoFresh};
 use crate::i18n::use_texts;
 use crate::validation::{check_identity, FieldError};
 use leptos::prelude::*;
@@ -82,7 +82,7 @@ pub fn IdentifyForm(
                         error=Signal::derive(last_error)
                     />
                 </div>
-            }.into_any())}
+            }.fresh())}
             <Field
                 id="talk-email"
                 label=texts.email
@@ -95,7 +95,7 @@ pub fn IdentifyForm(
                 <p class="talk-form-error" role="alert" data-testid="talk-identify-error">
                     {text(move || server_error.get().unwrap_or_default())}
                 </p>
-            }.into_any())}
+            }.fresh())}
             <button
                 type="submit"
                 class="talk-button"
@@ -138,7 +138,7 @@ fn Field(
                 <p class="talk-field-error" id=error_id.clone() data-testid=error_id.clone()>
                     {text(move || error.get().unwrap_or_default())}
                 </p>
-            }.into_any())}
+            }.fresh())}
         </div>
     }
 }

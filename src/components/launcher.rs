@@ -1,4 +1,4 @@
-use super::erased::{dynamic, icon as icon_view, text, when};
+use super::erased::{dynamic, icon as icon_view, text, when, IntoFresh};
 use crate::i18n::use_texts;
 use leptos::html::Button;
 use leptos::prelude::*;
@@ -37,9 +37,9 @@ pub fn Launcher(
                 LauncherIcon::Custom { url } => {
                     view! { <img class="talk-launcher-icon" src=url alt=""/> }.into_any()
                 }
-                LauncherIcon::Question => icon_view("talk-launcher-icon", QUESTION_ICON),
+                LauncherIcon::Question => icon_view("talk-launcher-icon", QUESTION_ICON).into_any(),
                 LauncherIcon::Default | LauncherIcon::Chat => {
-                    icon_view("talk-launcher-icon", CHAT_ICON)
+                    icon_view("talk-launcher-icon", CHAT_ICON).into_any()
                 }
             })}
             {when(
@@ -53,7 +53,7 @@ pub fn Launcher(
                             })}
                         </span>
                     }
-                    .into_any()
+                    .fresh()
                 },
             )}
         </button>

@@ -1,4 +1,4 @@
-use super::erased::{dynamic, effect, flag, icon, text, when};
+use super::erased::{dynamic, effect, flag, icon, text, when, IntoFresh};
 use super::{Conversation, Home, IdentifyForm, Launcher};
 use crate::i18n::use_texts;
 use crate::runtime;
@@ -57,11 +57,11 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
                 class:talk-dark=flag(move || appearance() == Appearance::Dark)
                 hidden=state.hidden
             >
-                {when(move || state.open.get(), move || view! { <Messenger state/> }.into_any())}
+                {when(move || state.open.get(), move || view! { <Messenger state/> }.fresh())}
                 <Launcher open=state.open unread=state.unread config=state.config node_ref=launcher/>
             </div>
         }
-        .into_any()
+        .fresh()
     };
     when(enabled, root)
 }
@@ -130,7 +130,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                 <p class="talk-status" role="alert" data-testid="talk-too-many-conversations">
                     {texts.too_many_conversations}
                 </p>
-            }.into_any())}
+            }.fresh())}
             <Conversation
                 lines=state.lines
                 typing=state.agent_typing
@@ -179,7 +179,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                                 {icon("", "M15 5l-7 7 7 7")}
                             </button>
                         }
-                        .into_any()
+                        .fresh()
                     },
                 )}
                 {dynamic(move || match logo() {
