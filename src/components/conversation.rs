@@ -84,8 +84,10 @@ pub fn MessageList(
     photo_of: Option<Callback<Author, Option<String>>>,
 ) -> impl IntoView {
     let texts = use_texts();
-    // "Seen" goes under the newest of the visitor's messages the agents have read.
-    let seen = Memo::new(move |_| {
+    // "Seen" goes under the newest of the visitor's messages the agents have read. Each row
+    // asks (from the end, so the answer is a few lines away), through its `when`'s memo of a
+    // bool: a memo of the key would be reactive_graph's memo code once more for its type.
+    let seen = move |key: &str| {
         let read = read_up_to.get();
         lines.with(|lines| {
             lines
@@ -95,16 +97,16 @@ pub fn MessageList(
                     line.author.kind == AuthorKind::Visitor
                         && line.seq.is_some_and(|seq| seq <= read)
                 })
-                .map(|line| line.key.clone())
+                .is_some_and(|line| line.key == key)
         })
-    });
+    };
     let log = NodeRef::<leptos::html::Div>::new();
     // Follow new messages, unless the visitor scrolled up to read; their own sends always
     // bring them back down.
     let following = StoredValue::new(true);
     // The list's height after the last change, to keep the visitor's place when an older
     // page goes in above (the CSS turns the browser's own scroll anchoring off).
-    let height = StoredValue::new(0);
+    let mut height = 0;
     // The count and first key at the last run.
     let mut before: Option<(usize, Option<String>)> = None;
     effect(move || {
@@ -122,9 +124,9 @@ pub fn MessageList(
             if following.get_value() || (grew && newest_is_own) {
                 log.set_scroll_top(log.scroll_height());
             } else if prepended {
-                log.set_scroll_top(log.scroll_top() + log.scroll_height() - height.get_value());
+                log.set_scroll_top(log.scroll_top() + log.scroll_height() - height);
             }
-            height.set_value(log.scroll_height());
+            height = log.scroll_height();
         }
         before = Some((now, first));
     });
@@ -174,7 +176,7 @@ pub fn MessageList(
                                 {
                                     let key = line.key.clone();
                                     when(
-                                        move || seen.with(|seen| seen.as_ref() == Some(&key)),
+                                        move || seen(&key),
                                         move || view! {
                                             " · "
                                             <span data-testid="talk-seen">{texts.seen}</span>
