@@ -170,7 +170,8 @@ pub struct MessengerState {
     /// Hidden by the page (`ap3c.talk.hide()`): no launcher, no panel.
     pub hidden: RwSignal<bool>,
     /// Agent and bot messages that arrived while the messenger was closed or the tab hidden.
-    pub unread: RwSignal<u32>,
+    /// An i64 like `agent_read_seq`: each signal type is reactive_graph's code once more.
+    pub unread: RwSignal<i64>,
     pub stage: RwSignal<Stage>,
     pub person: RwSignal<Option<PersonSummary>>,
     pub verified: RwSignal<bool>,

@@ -8,7 +8,7 @@ use talk_protocol::{LauncherIcon, WidgetConfig};
 #[component]
 pub fn Launcher(
     open: RwSignal<bool>,
-    unread: RwSignal<u32>,
+    unread: RwSignal<i64>,
     /// The workspace's settings (its launcher icon); the default icon until they are known.
     config: RwSignal<Option<WidgetConfig>>,
     node_ref: NodeRef<Button>,

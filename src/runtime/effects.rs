@@ -34,7 +34,7 @@ pub(super) fn run(engine: &mut Engine, effects: Vec<Effect>) {
                 .conversations
                 .update(|previews| note_in_preview(previews, &message, unread)),
             Effect::SetUnread(count) => {
-                state.unread.set(count);
+                state.unread.set(i64::from(count));
                 crate::host::show_unread_in_title(count);
                 if let Some(unread) = &engine.hooks.unread {
                     let _ = unread.call1(&JsValue::NULL, &count.into());
