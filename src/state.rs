@@ -174,7 +174,6 @@ pub struct MessengerState {
     pub unread: RwSignal<i64>,
     pub stage: RwSignal<Stage>,
     pub person: RwSignal<Option<PersonSummary>>,
-    pub verified: RwSignal<bool>,
     pub names_required: RwSignal<bool>,
     pub lines: RwSignal<Vec<ChatLine>>,
     /// The realtime socket is connected and authenticated.
@@ -198,7 +197,6 @@ impl MessengerState {
             unread: RwSignal::new(0),
             stage: RwSignal::new(Stage::Starting),
             person: RwSignal::new(None),
-            verified: RwSignal::new(false),
             names_required: RwSignal::new(false),
             lines: RwSignal::new(Vec::new()),
             connected: RwSignal::new(false),
@@ -212,7 +210,6 @@ impl MessengerState {
     pub fn reset(&self) {
         self.stage.set(Stage::Starting);
         self.person.set(None);
-        self.verified.set(false);
         self.lines.set(Vec::new());
         self.conversations.set(Vec::new());
         self.unread.set(0);
