@@ -10,7 +10,9 @@ use talk_protocol::IdentifyRequest;
 pub fn IdentifyForm(
     #[prop(into)] names_required: Signal<bool>,
     #[prop(into)] busy: Signal<bool>,
-    #[prop(into)] server_error: Signal<Option<String>>,
+    /// The messenger's own signal: a `Signal<Option<String>>` would be reactive_graph's
+    /// code once more for that type.
+    server_error: RwSignal<Option<String>>,
     on_submit: Callback<IdentifyRequest>,
 ) -> impl IntoView {
     let texts = use_texts();
@@ -51,8 +53,10 @@ pub fn IdentifyForm(
                 errors
                     .iter()
                     .find(|error| fields.contains(error))
-                    // Owned, like the server's error: one signal type for both.
                     .map(|error| error.text(texts).to_string())
+                    // Empty when none: every message has words. A `Signal<String>` like
+                    // every other text, not a type of its own.
+                    .unwrap_or_default()
             })
         }
     };
@@ -71,7 +75,7 @@ pub fn IdentifyForm(
                         kind="text"
                         autocomplete="given-name"
                         value=first_name
-                        error=Signal::derive(first_error)
+                        error=text(first_error)
                     />
                     <Field
                         id="talk-last-name"
@@ -79,7 +83,7 @@ pub fn IdentifyForm(
                         kind="text"
                         autocomplete="family-name"
                         value=last_name
-                        error=Signal::derive(last_error)
+                        error=text(last_error)
                     />
                 </div>
             }.fresh())}
@@ -89,9 +93,9 @@ pub fn IdentifyForm(
                 kind="email"
                 autocomplete="email"
                 value=email
-                error=Signal::derive(email_error)
+                error=text(email_error)
             />
-            {when(move || server_error.get().is_some(), move || view! {
+            {when(move || server_error.with(Option::is_some), move || view! {
                 <p class="talk-form-error" role="alert" data-testid="talk-identify-error">
                     {text(move || server_error.get().unwrap_or_default())}
                 </p>
@@ -117,7 +121,8 @@ fn Field(
     kind: &'static str,
     autocomplete: &'static str,
     value: RwSignal<String>,
-    error: Signal<Option<String>>,
+    /// The field's error; empty when there is none.
+    error: Signal<String>,
 ) -> impl IntoView {
     let error_id = format!("{id}-error");
     let described_by = error_id.clone();
@@ -129,14 +134,14 @@ fn Field(
                 type=kind
                 autocomplete=autocomplete
                 data-testid=id
-                aria-invalid=text(move || error.with(Option::is_some).to_string())
-                aria-describedby=Signal::derive(move || error.get().map(|_| described_by.clone()))
+                aria-invalid=text(move || (!error.with(String::is_empty)).to_string())
+                aria-describedby=move || (!error.with(String::is_empty)).then(|| described_by.clone())
                 prop:value=value
                 on:input=move |event| value.set(event_target_value(&event))
             />
-            {when(move || error.with(Option::is_some), move || view! {
+            {when(move || !error.with(String::is_empty), move || view! {
                 <p class="talk-field-error" id=error_id.clone() data-testid=error_id.clone()>
-                    {text(move || error.get().unwrap_or_default())}
+                    {error}
                 </p>
             }.fresh())}
         </div>
