@@ -47,7 +47,7 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
         // Opening the messenger or the conversation (or coming back to its tab) reads what
         // arrived.
         effect(move || {
-            state.screen.track();
+            state.conversation_screen.track();
             if state.open.get() {
                 runtime::mark_seen();
             }

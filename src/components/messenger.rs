@@ -2,7 +2,7 @@ use super::erased::{dynamic, effect, flag, icon, text, when, IntoFresh};
 use super::{Conversation, Home, IdentifyForm, Launcher};
 use crate::i18n::use_texts;
 use crate::runtime;
-use crate::state::{MessengerState, Screen, Stage};
+use crate::state::{MessengerState, Stage};
 use leptos::html::Button;
 use leptos::prelude::*;
 use talk_protocol::{Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherPosition};
@@ -148,10 +148,12 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         }
         .into_any(),
     };
-    let body = dynamic(move || match (state.stage.get(), state.screen.get()) {
-        (Stage::Unavailable(_), _) | (_, Screen::Conversation) => conversation(),
-        (_, Screen::Home) => view! { <Home state/> }.into_any(),
-    });
+    let body = dynamic(
+        move || match (state.stage.get(), state.conversation_screen.get()) {
+            (Stage::Unavailable(_), _) | (_, true) => conversation(),
+            (_, false) => view! { <Home state/> }.into_any(),
+        },
+    );
     view! {
         <section
             class="talk-panel"
@@ -166,7 +168,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         >
             <header class="talk-header" data-testid="talk-header">
                 {when(
-                    move || state.screen.get() == Screen::Conversation,
+                    move || state.conversation_screen.get(),
                     move || {
                         view! {
                             <button
@@ -174,7 +176,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                                 class="talk-back"
                                 data-testid="talk-back"
                                 aria-label=texts.back
-                                on:click=move |_| state.screen.set(Screen::Home)
+                                on:click=move |_| state.conversation_screen.set(false)
                             >
                                 {icon("", "M15 5l-7 7 7 7")}
                             </button>
