@@ -19,7 +19,11 @@ pub fn IdentifyForm(
     let email = RwSignal::new(String::new());
     let first_name = RwSignal::new(String::new());
     let last_name = RwSignal::new(String::new());
-    let errors = RwSignal::new(Vec::<FieldError>::new());
+    // Each field's error, empty when there is none (every message has words): signals of
+    // the fields' own type, not a `Vec<FieldError>` signal and a signal derived per field.
+    let email_error = RwSignal::new(String::new());
+    let first_error = RwSignal::new(String::new());
+    let last_error = RwSignal::new(String::new());
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -34,7 +38,19 @@ pub fn IdentifyForm(
             names,
         );
         let valid = found.is_empty();
-        errors.set(found);
+        let error_for = |fields: &[FieldError]| {
+            found
+                .iter()
+                .find(|error| fields.contains(error))
+                .map(|error| error.text(texts).to_string())
+                .unwrap_or_default()
+        };
+        email_error.set(error_for(&[
+            FieldError::EmailMissing,
+            FieldError::EmailInvalid,
+        ]));
+        first_error.set(error_for(&[FieldError::FirstNameMissing]));
+        last_error.set(error_for(&[FieldError::LastNameMissing]));
         if valid {
             let name = |value: RwSignal<String>| {
                 Some(value.get_untracked().trim().to_string()).filter(|_| names)
@@ -47,23 +63,6 @@ pub fn IdentifyForm(
         }
     };
 
-    let error_for = move |fields: &'static [FieldError]| {
-        move || {
-            errors.with(|errors| {
-                errors
-                    .iter()
-                    .find(|error| fields.contains(error))
-                    .map(|error| error.text(texts).to_string())
-                    // Empty when none: every message has words. A `Signal<String>` like
-                    // every other text, not a type of its own.
-                    .unwrap_or_default()
-            })
-        }
-    };
-    let email_error = error_for(&[FieldError::EmailMissing, FieldError::EmailInvalid]);
-    let first_error = error_for(&[FieldError::FirstNameMissing]);
-    let last_error = error_for(&[FieldError::LastNameMissing]);
-
     view! {
         <form class="talk-identify" data-testid="talk-identify-form" novalidate on:submit=submit>
             <p class="talk-identify-intro">{texts.identify_intro}</p>
@@ -75,7 +74,7 @@ pub fn IdentifyForm(
                         kind="text"
                         autocomplete="given-name"
                         value=first_name
-                        error=text(first_error)
+                        error=first_error
                     />
                     <Field
                         id="talk-last-name"
@@ -83,7 +82,7 @@ pub fn IdentifyForm(
                         kind="text"
                         autocomplete="family-name"
                         value=last_name
-                        error=text(last_error)
+                        error=last_error
                     />
                 </div>
             }.fresh())}
@@ -93,7 +92,7 @@ pub fn IdentifyForm(
                 kind="email"
                 autocomplete="email"
                 value=email
-                error=text(email_error)
+                error=email_error
             />
             {when(move || server_error.with(Option::is_some), move || view! {
                 <p class="talk-form-error" role="alert" data-testid="talk-identify-error">
@@ -122,7 +121,7 @@ fn Field(
     autocomplete: &'static str,
     value: RwSignal<String>,
     /// The field's error; empty when there is none.
-    error: Signal<String>,
+    error: RwSignal<String>,
 ) -> impl IntoView {
     let error_id = format!("{id}-error");
     let described_by = error_id.clone();
@@ -141,7 +140,7 @@ fn Field(
             />
             {when(move || !error.with(String::is_empty), move || view! {
                 <p class="talk-field-error" id=error_id.clone() data-testid=error_id.clone()>
-                    {error}
+                    {text(move || error.get())}
                 </p>
             }.fresh())}
         </div>
