@@ -3,6 +3,8 @@ use super::Avatar;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
 use leptos::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 use talk_protocol::{Author, AuthorKind};
 
 /// The conversation: its messages and the composer.
@@ -102,8 +104,10 @@ pub fn MessageList(
     };
     let log = NodeRef::<leptos::html::Div>::new();
     // Follow new messages, unless the visitor scrolled up to read; their own sends always
-    // bring them back down.
-    let following = StoredValue::new(true);
+    // bring them back down. Shared by the effect and the scroll handler: an atomic, not a
+    // `StoredValue<bool>` (reactive_graph's code once more, for a flag nothing tracks).
+    let following = Arc::new(AtomicBool::new(true));
+    let follow = following.clone();
     // The list's height after the last change, to keep the visitor's place when an older
     // page goes in above (the CSS turns the browser's own scroll anchoring off).
     let mut height = 0;
@@ -121,7 +125,7 @@ pub fn MessageList(
             None => (false, false),
         };
         if let Some(log) = log.get() {
-            if following.get_value() || (grew && newest_is_own) {
+            if follow.load(Relaxed) || (grew && newest_is_own) {
                 log.set_scroll_top(log.scroll_height());
             } else if prepended {
                 log.set_scroll_top(log.scroll_top() + log.scroll_height() - height);
@@ -133,7 +137,7 @@ pub fn MessageList(
     let on_scroll = move |_| {
         if let Some(log) = log.get_untracked() {
             let from_bottom = log.scroll_height() - log.scroll_top() - log.client_height();
-            following.set_value(from_bottom < 48);
+            following.store(from_bottom < 48, Relaxed);
             if log.scroll_top() < 48 {
                 if let Some(on_older) = on_older {
                     on_older.run(());
