@@ -1,9 +1,9 @@
 //! Typed client for the Talk server's browser endpoints.
 
 use crate::decode::{self, FromJs};
+use crate::encode::{to_json, ToJs};
 use crate::i18n::Texts;
-use serde::Serialize;
-use talk_browser::http::fetch_text;
+use talk_browser::http::send;
 use talk_protocol::{
     IdentifyRequest, IdentifyResponse, WidgetSessionRequest, WidgetSessionResponse,
 };
@@ -35,8 +35,7 @@ impl ApiClient {
         &self,
         request: &WidgetSessionRequest,
     ) -> Result<WidgetSessionResponse, ApiError> {
-        self.call("POST", "/v1/talk/widget/session", Some(request), None)
-            .await
+        decoded(self.post("/v1/talk/widget/session", request, None).await)
     }
 
     /// The workspace's public widget settings and status (the capture key is public), as the
@@ -44,7 +43,7 @@ impl ApiClient {
     pub async fn widget_config_json(&self, capture_key: &str) -> Result<String, ApiError> {
         let key = String::from(js_sys::encode_uri_component(capture_key));
         let url = [&self.base, "/v1/talk/widget/config?capture_key=", &key].concat();
-        fetch_text("GET", &url, None::<&()>, None).await
+        send("GET", &url, None, None).await
     }
 
     pub async fn identify(
@@ -52,24 +51,25 @@ impl ApiClient {
         session_token: &str,
         request: &IdentifyRequest,
     ) -> Result<IdentifyResponse, ApiError> {
-        self.call(
-            "POST",
-            "/v1/talk/identify",
-            Some(request),
-            Some(session_token),
+        decoded(
+            self.post("/v1/talk/identify", request, Some(session_token))
+                .await,
         )
-        .await
     }
 
-    /// Sends the request; the answer is decoded by [`crate::decode`], not serde (bytes).
-    async fn call<Req: Serialize, Res: FromJs>(
+    /// Posts `body` as JSON (`crate::encode`); one request path for every body type.
+    async fn post(
         &self,
-        method: &str,
         path: &str,
-        body: Option<&Req>,
+        body: &dyn ToJs,
         bearer: Option<&str>,
-    ) -> Result<Res, ApiError> {
-        let text = fetch_text(method, &[self.base.as_str(), path].concat(), body, bearer).await?;
-        decode::parse(&text).map_err(|error| ApiError::Decode(error.0.to_string()))
+    ) -> Result<String, ApiError> {
+        let url = [self.base.as_str(), path].concat();
+        send("POST", &url, Some(to_json(body)), bearer).await
     }
+}
+
+/// The answer, decoded by [`crate::decode`], not serde (bytes).
+fn decoded<Res: FromJs>(answer: Result<String, ApiError>) -> Result<Res, ApiError> {
+    decode::parse(&answer?).map_err(|error| ApiError::Decode(error.0.to_string()))
 }

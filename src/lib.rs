@@ -7,12 +7,14 @@ mod alert;
 pub mod api;
 pub mod components;
 pub mod decode;
+pub mod encode;
 mod host;
 pub mod i18n;
 mod runtime;
 pub mod state;
 pub mod validation;
 
+use components::erased::effect;
 use components::Widget;
 pub use host::theme_css;
 use leptos::prelude::*;
@@ -44,14 +46,14 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
         provide_context(lang);
         // Opening the messenger or the conversation (or coming back to its tab) reads what
         // arrived.
-        Effect::new(move |_| {
-            state.screen.track();
+        effect(move || {
+            state.conversation_screen.track();
             if state.open.get() {
                 runtime::mark_seen();
             }
         });
         if let Some(hook) = open_hook.clone() {
-            Effect::new(move |_| {
+            effect(move || {
                 let _ = hook.call1(&JsValue::NULL, &state.open.get().into());
             });
         }

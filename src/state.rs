@@ -61,15 +61,6 @@ pub fn note_in_preview(previews: &mut Vec<ConversationPreview>, message: &Messag
     previews.insert(at, preview);
 }
 
-/// What the open messenger shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    /// Greeting, conversations and quick links.
-    Home,
-    /// The current conversation (or the email form before it).
-    Conversation,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Delivery {
     /// Waiting for the server to commit it (queued while offline).
@@ -161,7 +152,10 @@ pub struct MessengerState {
     pub conversations: RwSignal<Vec<ConversationPreview>>,
     /// The workspace's settings and status; `None` until loaded (defaults apply meanwhile).
     pub config: RwSignal<Option<WidgetConfig>>,
-    pub screen: RwSignal<Screen>,
+    /// What the open messenger shows: the current conversation (or the email form before it),
+    /// else the homepage (greeting, conversations and quick links). A bool, not an enum of
+    /// two screens: each signal type is reactive_graph's code once more.
+    pub conversation_screen: RwSignal<bool>,
     /// Who is typing on the agents' side, if anyone.
     pub agent_typing: RwSignal<Option<String>>,
     /// The agents have read the visitor's messages up to this sequence number.
@@ -170,10 +164,10 @@ pub struct MessengerState {
     /// Hidden by the page (`ap3c.talk.hide()`): no launcher, no panel.
     pub hidden: RwSignal<bool>,
     /// Agent and bot messages that arrived while the messenger was closed or the tab hidden.
-    pub unread: RwSignal<u32>,
+    /// An i64 like `agent_read_seq`: each signal type is reactive_graph's code once more.
+    pub unread: RwSignal<i64>,
     pub stage: RwSignal<Stage>,
     pub person: RwSignal<Option<PersonSummary>>,
-    pub verified: RwSignal<bool>,
     pub names_required: RwSignal<bool>,
     pub lines: RwSignal<Vec<ChatLine>>,
     /// The realtime socket is connected and authenticated.
@@ -189,7 +183,7 @@ impl MessengerState {
         MessengerState {
             conversations: RwSignal::new(Vec::new()),
             config: RwSignal::new(None),
-            screen: RwSignal::new(Screen::Home),
+            conversation_screen: RwSignal::new(false),
             agent_typing: RwSignal::new(None),
             agent_read_seq: RwSignal::new(0),
             open: RwSignal::new(false),
@@ -197,7 +191,6 @@ impl MessengerState {
             unread: RwSignal::new(0),
             stage: RwSignal::new(Stage::Starting),
             person: RwSignal::new(None),
-            verified: RwSignal::new(false),
             names_required: RwSignal::new(false),
             lines: RwSignal::new(Vec::new()),
             connected: RwSignal::new(false),
@@ -211,11 +204,10 @@ impl MessengerState {
     pub fn reset(&self) {
         self.stage.set(Stage::Starting);
         self.person.set(None);
-        self.verified.set(false);
         self.lines.set(Vec::new());
         self.conversations.set(Vec::new());
         self.unread.set(0);
-        self.screen.set(Screen::Home);
+        self.conversation_screen.set(false);
         self.agent_typing.set(None);
         self.agent_read_seq.set(0);
         self.connected.set(false);

@@ -36,7 +36,7 @@ async fn identify_form_requires_a_valid_email_and_submits_once() {
             <IdentifyForm
                 names_required=false
                 busy=busy
-                server_error=Signal::derive(|| None::<String>)
+                server_error=RwSignal::new(None)
                 on_submit=Callback::new(move |request| {
                     busy.set(true);
                     submitted.update(|all| all.push(request));
@@ -87,7 +87,7 @@ async fn identify_form_asks_for_names_when_the_workspace_requires_them() {
             <IdentifyForm
                 names_required=true
                 busy=false
-                server_error=Signal::derive(|| Some("Server says no".to_string()))
+                server_error=RwSignal::new(Some("Server says no".to_string()))
                 on_submit=Callback::new(move |request| submitted.update(|all| all.push(request)))
             />
         }
@@ -258,7 +258,7 @@ async fn identify_form_speaks_the_messenger_language() {
             <IdentifyForm
                 names_required=false
                 busy=false
-                server_error=Signal::derive(|| None::<String>)
+                server_error=RwSignal::new(None)
                 on_submit=Callback::new(|_| {})
             />
         }

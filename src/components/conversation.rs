@@ -1,20 +1,22 @@
-use super::erased::{icon, text, when};
+use super::erased::{effect, icon, text, when, IntoFresh};
 use super::Avatar;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
 use leptos::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
 use talk_protocol::{Author, AuthorKind};
 
 /// The conversation: its messages and the composer.
 #[component]
 pub fn Conversation(
-    #[prop(into)] lines: Signal<Vec<ChatLine>>,
+    // The messenger's own signals, not `Signal`s: each `Signal<T>` is another copy of
+    // reactive_graph's code for T.
+    lines: RwSignal<Vec<ChatLine>>,
     /// Who is typing on the other side.
-    #[prop(into)]
-    typing: Signal<Option<String>>,
+    typing: RwSignal<Option<String>>,
     /// The agents have read up to this sequence number.
-    #[prop(into)]
-    read_up_to: Signal<i64>,
+    read_up_to: RwSignal<i64>,
     on_send: Callback<String>,
     on_retry: Callback<String>,
     on_typing: Callback<()>,
@@ -71,10 +73,10 @@ fn clock(unix_ms: i64) -> String {
 /// Messages in order. Bodies are text nodes: whatever a visitor or agent typed is never HTML.
 #[component]
 pub fn MessageList(
-    #[prop(into)] lines: Signal<Vec<ChatLine>>,
+    lines: RwSignal<Vec<ChatLine>>,
     /// The agents have read the visitor's messages up to this sequence number.
-    #[prop(into, default = Signal::stored(0))]
-    read_up_to: Signal<i64>,
+    #[prop(default = RwSignal::new(0))]
+    read_up_to: RwSignal<i64>,
     on_retry: Callback<String>,
     /// Called when the visitor scrolls to the top: the conversation opens on its newest page.
     #[prop(optional)]
@@ -84,8 +86,10 @@ pub fn MessageList(
     photo_of: Option<Callback<Author, Option<String>>>,
 ) -> impl IntoView {
     let texts = use_texts();
-    // "Seen" goes under the newest of the visitor's messages the agents have read.
-    let seen = Memo::new(move |_| {
+    // "Seen" goes under the newest of the visitor's messages the agents have read. Each row
+    // asks (from the end, so the answer is a few lines away), through its `when`'s memo of a
+    // bool: a memo of the key would be reactive_graph's memo code once more for its type.
+    let seen = move |key: &str| {
         let read = read_up_to.get();
         lines.with(|lines| {
             lines
@@ -95,17 +99,21 @@ pub fn MessageList(
                     line.author.kind == AuthorKind::Visitor
                         && line.seq.is_some_and(|seq| seq <= read)
                 })
-                .map(|line| line.key.clone())
+                .is_some_and(|line| line.key == key)
         })
-    });
+    };
     let log = NodeRef::<leptos::html::Div>::new();
     // Follow new messages, unless the visitor scrolled up to read; their own sends always
-    // bring them back down.
-    let following = StoredValue::new(true);
+    // bring them back down. Shared by the effect and the scroll handler: an atomic, not a
+    // `StoredValue<bool>` (reactive_graph's code once more, for a flag nothing tracks).
+    let following = Arc::new(AtomicBool::new(true));
+    let follow = following.clone();
     // The list's height after the last change, to keep the visitor's place when an older
     // page goes in above (the CSS turns the browser's own scroll anchoring off).
-    let height = StoredValue::new(0);
-    Effect::new(move |before: Option<(usize, Option<String>)>| {
+    let mut height = 0;
+    // The count and first key at the last run.
+    let mut before: Option<(usize, Option<String>)> = None;
+    effect(move || {
         let (now, newest_is_own, first) = lines.with(|lines| {
             let own = lines
                 .last()
@@ -117,19 +125,19 @@ pub fn MessageList(
             None => (false, false),
         };
         if let Some(log) = log.get() {
-            if following.get_value() || (grew && newest_is_own) {
+            if follow.load(Relaxed) || (grew && newest_is_own) {
                 log.set_scroll_top(log.scroll_height());
             } else if prepended {
-                log.set_scroll_top(log.scroll_top() + log.scroll_height() - height.get_value());
+                log.set_scroll_top(log.scroll_top() + log.scroll_height() - height);
             }
-            height.set_value(log.scroll_height());
+            height = log.scroll_height();
         }
-        (now, first)
+        before = Some((now, first));
     });
     let on_scroll = move |_| {
         if let Some(log) = log.get_untracked() {
             let from_bottom = log.scroll_height() - log.scroll_top() - log.client_height();
-            following.set_value(from_bottom < 48);
+            following.store(from_bottom < 48, Relaxed);
             if log.scroll_top() < 48 {
                 if let Some(on_older) = on_older {
                     on_older.run(());
@@ -143,7 +151,7 @@ pub fn MessageList(
         <ol class="talk-messages" data-testid="talk-messages">
             {when(
                 move || lines.with(Vec::is_empty),
-                move || view! { <li class="talk-empty">{texts.empty_conversation}</li> }.into_any(),
+                move || view! { <li class="talk-empty">{texts.empty_conversation}</li> }.fresh(),
             )}
             <For each=move || lines.get() key=|line| (line.key.clone(), line.delivery) let:line>
                 {
@@ -172,12 +180,12 @@ pub fn MessageList(
                                 {
                                     let key = line.key.clone();
                                     when(
-                                        move || seen.with(|seen| seen.as_ref() == Some(&key)),
+                                        move || seen(&key),
                                         move || view! {
                                             " · "
                                             <span data-testid="talk-seen">{texts.seen}</span>
                                         }
-                                        .into_any(),
+                                        .fresh(),
                                     )
                                 }
                             </span>

@@ -1,7 +1,7 @@
-use super::erased::{dynamic, text, when};
+use super::erased::{dynamic, text, when, IntoFresh};
 use crate::i18n::use_texts;
 use crate::runtime;
-use crate::state::{ConversationPreview, MessengerState, Screen};
+use crate::state::{ConversationPreview, MessengerState};
 use leptos::prelude::*;
 use talk_protocol::{OnlineAgent, Presence, QuickLink};
 
@@ -47,7 +47,7 @@ pub fn Home(state: MessengerState) -> impl IntoView {
         if state.lines.with(|lines| !lines.is_empty()) {
             runtime::start_new_conversation();
         }
-        state.screen.set(Screen::Conversation);
+        state.conversation_screen.set(true);
     };
 
     view! {
@@ -71,7 +71,7 @@ pub fn Home(state: MessengerState) -> impl IntoView {
                             </p>
                         </div>
                     }
-                    .into_any()
+                    .fresh()
                 },
             )}
             <section class="talk-card" aria-labelledby="talk-conversations-title">

@@ -1,4 +1,4 @@
-use super::erased::{text, when};
+use super::erased::{text, when, IntoFresh};
 use crate::i18n::use_texts;
 use crate::validation::{check_identity, FieldError};
 use leptos::prelude::*;
@@ -10,14 +10,20 @@ use talk_protocol::IdentifyRequest;
 pub fn IdentifyForm(
     #[prop(into)] names_required: Signal<bool>,
     #[prop(into)] busy: Signal<bool>,
-    #[prop(into)] server_error: Signal<Option<String>>,
+    /// The messenger's own signal: a `Signal<Option<String>>` would be reactive_graph's
+    /// code once more for that type.
+    server_error: RwSignal<Option<String>>,
     on_submit: Callback<IdentifyRequest>,
 ) -> impl IntoView {
     let texts = use_texts();
     let email = RwSignal::new(String::new());
     let first_name = RwSignal::new(String::new());
     let last_name = RwSignal::new(String::new());
-    let errors = RwSignal::new(Vec::<FieldError>::new());
+    // Each field's error, empty when there is none (every message has words): signals of
+    // the fields' own type, not a `Vec<FieldError>` signal and a signal derived per field.
+    let email_error = RwSignal::new(String::new());
+    let first_error = RwSignal::new(String::new());
+    let last_error = RwSignal::new(String::new());
 
     let submit = move |event: leptos::ev::SubmitEvent| {
         event.prevent_default();
@@ -32,7 +38,19 @@ pub fn IdentifyForm(
             names,
         );
         let valid = found.is_empty();
-        errors.set(found);
+        let error_for = |fields: &[FieldError]| {
+            found
+                .iter()
+                .find(|error| fields.contains(error))
+                .map(|error| error.text(texts).to_string())
+                .unwrap_or_default()
+        };
+        email_error.set(error_for(&[
+            FieldError::EmailMissing,
+            FieldError::EmailInvalid,
+        ]));
+        first_error.set(error_for(&[FieldError::FirstNameMissing]));
+        last_error.set(error_for(&[FieldError::LastNameMissing]));
         if valid {
             let name = |value: RwSignal<String>| {
                 Some(value.get_untracked().trim().to_string()).filter(|_| names)
@@ -45,20 +63,6 @@ pub fn IdentifyForm(
         }
     };
 
-    let error_for = move |fields: &'static [FieldError]| {
-        move || {
-            errors.with(|errors| {
-                errors
-                    .iter()
-                    .find(|error| fields.contains(error))
-                    .map(|error| error.text(texts))
-            })
-        }
-    };
-    let email_error = error_for(&[FieldError::EmailMissing, FieldError::EmailInvalid]);
-    let first_error = error_for(&[FieldError::FirstNameMissing]);
-    let last_error = error_for(&[FieldError::LastNameMissing]);
-
     view! {
         <form class="talk-identify" data-testid="talk-identify-form" novalidate on:submit=submit>
             <p class="talk-identify-intro">{texts.identify_intro}</p>
@@ -70,7 +74,7 @@ pub fn IdentifyForm(
                         kind="text"
                         autocomplete="given-name"
                         value=first_name
-                        error=Signal::derive(first_error)
+                        error=first_error
                     />
                     <Field
                         id="talk-last-name"
@@ -78,23 +82,23 @@ pub fn IdentifyForm(
                         kind="text"
                         autocomplete="family-name"
                         value=last_name
-                        error=Signal::derive(last_error)
+                        error=last_error
                     />
                 </div>
-            }.into_any())}
+            }.fresh())}
             <Field
                 id="talk-email"
                 label=texts.email
                 kind="email"
                 autocomplete="email"
                 value=email
-                error=Signal::derive(email_error)
+                error=email_error
             />
-            {when(move || server_error.get().is_some(), move || view! {
+            {when(move || server_error.with(Option::is_some), move || view! {
                 <p class="talk-form-error" role="alert" data-testid="talk-identify-error">
                     {text(move || server_error.get().unwrap_or_default())}
                 </p>
-            }.into_any())}
+            }.fresh())}
             <button
                 type="submit"
                 class="talk-button"
@@ -116,7 +120,8 @@ fn Field(
     kind: &'static str,
     autocomplete: &'static str,
     value: RwSignal<String>,
-    error: Signal<Option<&'static str>>,
+    /// The field's error; empty when there is none.
+    error: RwSignal<String>,
 ) -> impl IntoView {
     let error_id = format!("{id}-error");
     let described_by = error_id.clone();
@@ -128,16 +133,16 @@ fn Field(
                 type=kind
                 autocomplete=autocomplete
                 data-testid=id
-                aria-invalid=text(move || error.get().is_some().to_string())
-                aria-describedby=Signal::derive(move || error.get().map(|_| described_by.clone()))
+                aria-invalid=text(move || (!error.with(String::is_empty)).to_string())
+                aria-describedby=move || (!error.with(String::is_empty)).then(|| described_by.clone())
                 prop:value=value
                 on:input=move |event| value.set(event_target_value(&event))
             />
-            {when(move || error.get().is_some(), move || view! {
+            {when(move || !error.with(String::is_empty), move || view! {
                 <p class="talk-field-error" id=error_id.clone() data-testid=error_id.clone()>
-                    {text(move || error.get().unwrap_or_default().to_string())}
+                    {text(move || error.get())}
                 </p>
-            }.into_any())}
+            }.fresh())}
         </div>
     }
 }

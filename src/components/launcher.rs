@@ -1,15 +1,16 @@
-use super::erased::{dynamic, icon as icon_view, text, when};
+use super::erased::{dynamic, icon as icon_view, text, when, IntoFresh};
 use crate::i18n::use_texts;
 use leptos::html::Button;
 use leptos::prelude::*;
-use talk_protocol::LauncherIcon;
+use talk_protocol::{LauncherIcon, WidgetConfig};
 
 /// The round button that opens and closes the messenger.
 #[component]
 pub fn Launcher(
     open: RwSignal<bool>,
-    #[prop(into)] unread: Signal<u32>,
-    #[prop(into)] icon: Signal<LauncherIcon>,
+    unread: RwSignal<i64>,
+    /// The workspace's settings (its launcher icon); the default icon until they are known.
+    config: RwSignal<Option<WidgetConfig>>,
     node_ref: NodeRef<Button>,
 ) -> impl IntoView {
     let texts = use_texts();
@@ -29,13 +30,16 @@ pub fn Launcher(
             aria-expanded=text(move || open.get().to_string())
             on:click=move |_| open.update(|open| *open = !*open)
         >
-            {dynamic(move || match icon.get() {
+            {dynamic(move || match config
+                .with(|c| c.as_ref().map(|c| c.settings.launcher.icon.clone()))
+                .unwrap_or(LauncherIcon::Default)
+            {
                 LauncherIcon::Custom { url } => {
                     view! { <img class="talk-launcher-icon" src=url alt=""/> }.into_any()
                 }
-                LauncherIcon::Question => icon_view("talk-launcher-icon", QUESTION_ICON),
+                LauncherIcon::Question => icon_view("talk-launcher-icon", QUESTION_ICON).into_any(),
                 LauncherIcon::Default | LauncherIcon::Chat => {
-                    icon_view("talk-launcher-icon", CHAT_ICON)
+                    icon_view("talk-launcher-icon", CHAT_ICON).into_any()
                 }
             })}
             {when(
@@ -49,7 +53,7 @@ pub fn Launcher(
                             })}
                         </span>
                     }
-                    .into_any()
+                    .fresh()
                 },
             )}
         </button>

@@ -1,13 +1,11 @@
-use super::erased::{dynamic, flag, icon, text, when};
+use super::erased::{dynamic, effect, flag, icon, text, when, IntoFresh};
 use super::{Conversation, Home, IdentifyForm, Launcher};
 use crate::i18n::use_texts;
 use crate::runtime;
-use crate::state::{MessengerState, Screen, Stage};
+use crate::state::{MessengerState, Stage};
 use leptos::html::Button;
 use leptos::prelude::*;
-use talk_protocol::{
-    Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherIcon, LauncherPosition,
-};
+use talk_protocol::{Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherPosition};
 
 /// Launcher plus, when open, the messenger panel. Nothing shows until the workspace's
 /// settings are known, so a widget switched off on the server never flashes.
@@ -16,17 +14,18 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
     let launcher = NodeRef::<Button>::new();
     // Keyboard users land back on the launcher when the messenger closes. An effect, because
     // on narrow screens the launcher is hidden until the panel is gone.
-    Effect::new(move |was_open: Option<bool>| {
+    let mut was_open = false;
+    effect(move || {
         let open = state.open.get();
-        if was_open == Some(true) && !open {
+        if was_open && !open {
             if let Some(launcher) = launcher.get_untracked() {
                 let _ = launcher.focus();
             }
         }
-        open
+        was_open = open;
     });
     // Ours replaces the launcher the loader drew while the WASM was on its way.
-    Effect::new(move |_| {
+    effect(move || {
         if launcher.get().is_some() {
             crate::host::remove_loader_launcher();
         }
@@ -48,12 +47,6 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
             .with(|c| c.as_ref().map(|c| c.settings.homepage.appearance))
             .unwrap_or_default()
     };
-    let icon = Signal::derive(move || {
-        state
-            .config
-            .with(|c| c.as_ref().map(|c| c.settings.launcher.icon.clone()))
-            .unwrap_or(LauncherIcon::Default)
-    });
     let root = move || {
         view! {
             <div
@@ -64,11 +57,11 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
                 class:talk-dark=flag(move || appearance() == Appearance::Dark)
                 hidden=state.hidden
             >
-                {when(move || state.open.get(), move || view! { <Messenger state/> }.into_any())}
-                <Launcher open=state.open unread=state.unread icon node_ref=launcher/>
+                {when(move || state.open.get(), move || view! { <Messenger state/> }.fresh())}
+                <Launcher open=state.open unread=state.unread config=state.config node_ref=launcher/>
             </div>
         }
-        .into_any()
+        .fresh()
     };
     when(enabled, root)
 }
@@ -137,7 +130,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                 <p class="talk-status" role="alert" data-testid="talk-too-many-conversations">
                     {texts.too_many_conversations}
                 </p>
-            }.into_any())}
+            }.fresh())}
             <Conversation
                 lines=state.lines
                 typing=state.agent_typing
@@ -155,10 +148,12 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         }
         .into_any(),
     };
-    let body = dynamic(move || match (state.stage.get(), state.screen.get()) {
-        (Stage::Unavailable(_), _) | (_, Screen::Conversation) => conversation(),
-        (_, Screen::Home) => view! { <Home state/> }.into_any(),
-    });
+    let body = dynamic(
+        move || match (state.stage.get(), state.conversation_screen.get()) {
+            (Stage::Unavailable(_), _) | (_, true) => conversation(),
+            (_, false) => view! { <Home state/> }.into_any(),
+        },
+    );
     view! {
         <section
             class="talk-panel"
@@ -173,7 +168,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         >
             <header class="talk-header" data-testid="talk-header">
                 {when(
-                    move || state.screen.get() == Screen::Conversation,
+                    move || state.conversation_screen.get(),
                     move || {
                         view! {
                             <button
@@ -181,12 +176,12 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                                 class="talk-back"
                                 data-testid="talk-back"
                                 aria-label=texts.back
-                                on:click=move |_| state.screen.set(Screen::Home)
+                                on:click=move |_| state.conversation_screen.set(false)
                             >
                                 {icon("", "M15 5l-7 7 7 7")}
                             </button>
                         }
-                        .into_any()
+                        .fresh()
                     },
                 )}
                 {dynamic(move || match logo() {

@@ -1,7 +1,7 @@
 //! The messenger's components. Each takes what it shows as props, so tests can mount it alone.
 
 mod conversation;
-mod erased;
+pub(crate) mod erased;
 mod home;
 mod identify_form;
 mod launcher;

@@ -34,7 +34,7 @@ pub(super) fn run(engine: &mut Engine, effects: Vec<Effect>) {
                 .conversations
                 .update(|previews| note_in_preview(previews, &message, unread)),
             Effect::SetUnread(count) => {
-                state.unread.set(count);
+                state.unread.set(i64::from(count));
                 crate::host::show_unread_in_title(count);
                 if let Some(unread) = &engine.hooks.unread {
                     let _ = unread.call1(&JsValue::NULL, &count.into());
@@ -71,9 +71,7 @@ fn send(engine: &mut Engine, event: ClientEvent) {
 /// Writes an event to the socket; dropped when it is not open (the core sends again what
 /// must arrive).
 pub(super) fn write(engine: &Engine, event: &ClientEvent) {
-    if let Ok(json) = talk_browser::json::stringify(event) {
-        engine.socket.send(&json);
-    }
+    engine.socket.send(&crate::encode::to_json(event));
 }
 
 /// Shows who is typing; the indicator clears itself after a few seconds without news.

@@ -145,7 +145,7 @@ fn pump(engine: &mut Engine) {
     let url = session.messages_url.clone();
     let token = session.session_token.clone();
     let (generation, link) = (engine.generation, engine.link);
-    let json = talk_browser::json::stringify(&event).ok();
+    let json = Some(crate::encode::to_json(&event));
     wasm_bindgen_futures::spawn_local(async move {
         let result = talk_browser::http::send("POST", &url, json, Some(&token)).await;
         with_link(generation, link, |engine| {

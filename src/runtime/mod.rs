@@ -31,7 +31,7 @@ mod transport;
 
 use self::core::{Core, Sight};
 use crate::api::ApiClient;
-use crate::state::{ChatLine, Delivery, MessengerState, Screen};
+use crate::state::{ChatLine, Delivery, MessengerState};
 use leptos::prelude::*;
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -185,7 +185,7 @@ fn look(engine: &mut Engine) {
     let open = state.open.get_untracked() && !page_hidden();
     engine.core.sight = Sight {
         open,
-        conversation: open && state.screen.get_untracked() == Screen::Conversation,
+        conversation: open && state.conversation_screen.get_untracked(),
     };
 }
 
@@ -230,7 +230,7 @@ pub fn open_conversation(conversation_id: String) {
                 preview.unread = false;
             }
         });
-        engine.state.screen.set(Screen::Conversation);
+        engine.state.conversation_screen.set(true);
     });
 }
 

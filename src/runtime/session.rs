@@ -19,7 +19,6 @@ pub(super) async fn open(generation: u32) {
         Ok(session) => {
             engine.socket.reset_backoff();
             let state = engine.state;
-            state.verified.set(session.verified);
             state.names_required.set(session.identity.names_required);
             let known = session.person.is_some() || session.verified;
             state.person.set(session.person.clone());
