@@ -4,7 +4,7 @@
 use super::{connection, effects, with_current, Engine, LoaderConfig};
 use crate::api::ApiError;
 use crate::state::Stage;
-use leptos::prelude::Set;
+use leptos::prelude::{GetUntracked, Set};
 use talk_protocol::{ClientEvent, WidgetSessionRequest};
 use wasm_bindgen::prelude::*;
 
@@ -22,9 +22,13 @@ pub(super) async fn open(generation: u32) {
             state.names_required.set(session.identity.names_required);
             let known = session.person.is_some() || session.verified;
             state.person.set(session.person.clone());
-            state
-                .stage
-                .set(if known { Stage::Chat } else { Stage::Identify });
+            // Set only when it changes: setting it again, even to Chat, rebuilds the
+            // conversation view, and a session opened after a long drop would clear what
+            // the visitor was typing.
+            let stage = if known { Stage::Chat } else { Stage::Identify };
+            if state.stage.get_untracked() != stage {
+                state.stage.set(stage);
+            }
             engine.core.verified = session.verified;
             engine.session = Some(session);
             schedule_refresh(engine);
