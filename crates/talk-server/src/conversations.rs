@@ -29,6 +29,27 @@ pub struct NewMessage {
     pub reopens: bool,
 }
 
+impl NewMessage {
+    /// The message as committed: its id, its conversation's seq, when.
+    pub fn committed(
+        self,
+        id: String,
+        conversation_id: &str,
+        seq: i64,
+        created_at: i64,
+    ) -> Message {
+        Message {
+            id,
+            conversation_id: conversation_id.to_string(),
+            seq,
+            author: self.author,
+            body: self.body,
+            client_msg_id: self.client_msg_id,
+            created_at,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewConversation {
     pub workspace_id: String,

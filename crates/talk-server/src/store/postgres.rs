@@ -209,16 +209,10 @@ async fn insert_message(
     };
     let reopened = message.reopens && status_before == "closed";
     *workspace = workspace_id;
-    let message = Message {
-        id,
-        conversation_id: conversation_id.to_string(),
-        seq,
-        author: message.author,
-        body: message.body,
-        client_msg_id: message.client_msg_id,
-        created_at: now,
-    };
-    Ok(Ok((message, reopened)))
+    Ok(Ok((
+        message.committed(id, conversation_id, seq, now),
+        reopened,
+    )))
 }
 
 impl PgStore {

@@ -214,92 +214,6 @@ async fn insert_api_key(
     Ok(())
 }
 
-/// Why a message was not inserted.
-enum InsertError {
-    /// This message alone was refused (a constraint, or no such conversation); the
-    /// transaction is intact and nothing of the message was written.
-    Refused(StoreError),
-    /// Anything else: the transaction may be half-done or rolled back, so must not commit.
-    Transaction(sqlx::Error),
-}
-
-impl InsertError {
-    fn classify(error: sqlx::Error) -> Self {
-        // Constraint failures end the statement only; I/O, full-disk or busy errors may
-        // have rolled back the whole transaction (SQLite's "automatic rollback").
-        let constraint = error.as_database_error().is_some_and(|database_error| {
-            !matches!(database_error.kind(), sqlx::error::ErrorKind::Other)
-        });
-        if constraint {
-            InsertError::Refused(store_error(error))
-        } else {
-            InsertError::Transaction(error)
-        }
-    }
-
-    fn into_store_error(self) -> StoreError {
-        match self {
-            InsertError::Refused(error) => error,
-            InsertError::Transaction(error) => store_error(error),
-        }
-    }
-}
-
-/// Inserts the conversation's next message inside the caller's transaction (the group
-/// commit's, or a new conversation's) and moves its `last_seq`; a visitor's message
-/// (`reopens`) reopens a closed conversation. Answers the message and whether it reopened.
-async fn insert_message(
-    conn: &mut SqliteConnection,
-    conversation_id: &str,
-    message: NewMessage,
-) -> Result<Committed, InsertError> {
-    let now = crate::db::now_ms();
-    let id = crate::db::new_message_id();
-    // The seq comes from the conversation row, so this statement is the only one that can
-    // fail on bad input (a resent client_msg_id, a conversation that is gone), and a failed
-    // statement leaves nothing behind: no savepoint needed.
-    let inserted: Option<(i64, String)> = sqlx::query_as(
-        "INSERT INTO messages
-           (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
-         SELECT $1, id, last_seq + 1, $2, $3, $4, $5, $6 FROM conversations WHERE id = $7
-         RETURNING seq, (SELECT status FROM conversations WHERE id = conversation_id)",
-    )
-    .bind(&id)
-    .bind(author_kind_text(message.author.kind))
-    .bind(&message.author.name)
-    .bind(&message.body)
-    .bind(&message.client_msg_id)
-    .bind(now)
-    .bind(conversation_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(InsertError::classify)?;
-    let (seq, status_before) = inserted.ok_or(InsertError::Refused(StoreError::NotFound))?;
-    sqlx::query(
-        "UPDATE conversations
-         SET last_seq = $1, updated_at = $2, status = CASE WHEN $3 THEN 'open' ELSE status END
-         WHERE id = $4",
-    )
-    .bind(seq)
-    .bind(now)
-    .bind(message.reopens)
-    .bind(conversation_id)
-    .execute(&mut *conn)
-    .await
-    .map_err(InsertError::Transaction)?;
-    let reopened = message.reopens && status_before == "closed";
-    let message = Message {
-        id,
-        conversation_id: conversation_id.to_string(),
-        seq,
-        author: message.author,
-        body: message.body,
-        client_msg_id: message.client_msg_id,
-        created_at: now,
-    };
-    Ok((message, reopened))
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -1251,36 +1165,9 @@ impl Store for SqliteStore {
         max_open: i64,
         now: i64,
     ) -> StoreResult<Option<Message>> {
-        let mut tx = self.pool.begin().await.se()?;
-        // Counted in the insert itself, so concurrent sends of one visitor can't pass the cap
-        // together: the statement holds the write lock while it counts.
-        let inserted = sqlx::query(
-            "INSERT INTO conversations
-               (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
-                created_at, updated_at)
-             SELECT $1, $2, $3, $4, $5, $6, 'open', 0, $7, $7
-             WHERE (SELECT COUNT(*) FROM conversations
-                    WHERE workspace_id = $2 AND visitor_id = $3 AND status = 'open') < $8",
-        )
-        .bind(id)
-        .bind(&conversation.workspace_id)
-        .bind(&conversation.visitor_id)
-        .bind(&conversation.person_id)
-        .bind(&conversation.session_id)
-        .bind(conversation.verified)
-        .bind(now)
-        .bind(max_open)
-        .execute(&mut *tx)
-        .await
-        .se()?;
-        if inserted.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let (message, _) = insert_message(&mut tx, id, message)
+        self.writer
+            .start(id.to_string(), conversation.clone(), message, max_open, now)
             .await
-            .map_err(InsertError::into_store_error)?;
-        tx.commit().await.se()?;
-        Ok(Some(message))
     }
 
     async fn update_conversation(

@@ -7,13 +7,13 @@
 //! statements stay prepared, and the cache stays warm from one batch to the next.
 
 use super::{author_kind_text, constraint_name};
-use crate::conversations::NewMessage;
+use crate::conversations::{NewConversation, NewMessage};
 use crate::store::{Committed, StoreError, StoreResult};
 use rusqlite::types::Value;
+use rusqlite::TransactionBehavior;
 use rusqlite::{
     ffi, params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension,
 };
-use rusqlite::{Transaction, TransactionBehavior};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -37,17 +37,28 @@ enum Work {
         sql: &'static str,
         params: Vec<Value>,
     },
+    /// A conversation with its first message, both or neither; `None` when the visitor has
+    /// `max_open` open conversations already.
+    Start {
+        id: String,
+        conversation: NewConversation,
+        message: NewMessage,
+        max_open: i64,
+        now: i64,
+    },
 }
 
 /// What the job gets back, once committed.
 enum Done {
     Messages(oneshot::Sender<Outcomes>),
     Statement(oneshot::Sender<StoreResult<()>>),
+    Start(oneshot::Sender<StoreResult<Option<Message>>>),
 }
 
 enum Outcome {
     Messages(Vec<StoreResult<Committed>>),
     Statement(StoreResult<()>),
+    Start(StoreResult<Option<Message>>),
 }
 
 /// The handle; the thread ends (and closes its connection) when the handle is dropped.
@@ -57,7 +68,7 @@ pub struct Writer {
     jobs: mpsc::Sender<(Work, Done)>,
 }
 
-/// Why a message was not inserted (as `InsertError` in the parent module).
+/// Why a message (or a new conversation) was not inserted.
 enum InsertError {
     /// This message alone: the statement failed and wrote nothing; the transaction is intact.
     Refused(StoreError),
@@ -69,6 +80,15 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages
        (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
      SELECT ?1, id, last_seq + 1, ?2, ?3, ?4, ?5, ?6 FROM conversations WHERE id = ?7
      RETURNING seq, (SELECT status FROM conversations WHERE id = conversation_id)";
+
+// Counted in the insert itself, so concurrent starts of one visitor can't pass the cap
+// together (the writer holds the write lock while it counts).
+const INSERT_CONVERSATION: &str = "INSERT INTO conversations
+       (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
+        created_at, updated_at)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'open', 0, ?7, ?7
+     WHERE (SELECT COUNT(*) FROM conversations
+            WHERE workspace_id = ?2 AND visitor_id = ?3 AND status = 'open') < ?8";
 
 const MOVE_LAST_SEQ: &str = "UPDATE conversations
      SET last_seq = ?1, updated_at = ?2, status = CASE WHEN ?3 THEN 'open' ELSE status END
@@ -131,6 +151,31 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Starts a conversation with its first message, committed together.
+    pub async fn start(
+        &self,
+        id: String,
+        conversation: NewConversation,
+        message: NewMessage,
+        max_open: i64,
+        now: i64,
+    ) -> StoreResult<Option<Message>> {
+        let (done, answer) = oneshot::channel();
+        let work = Work::Start {
+            id,
+            conversation,
+            message,
+            max_open,
+            now,
+        };
+        self.jobs
+            .send((work, Done::Start(done)))
+            .map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+}
+
 fn writer_gone() -> StoreError {
     StoreError::other("the SQLite writer has stopped")
 }
@@ -150,6 +195,7 @@ fn run(connection: &mut Connection, jobs: Vec<(Work, Done)>) {
                     (Done::Statement(done), Outcome::Statement(outcome)) => {
                         done.send(outcome).is_ok()
                     }
+                    (Done::Start(done), Outcome::Start(outcome)) => done.send(outcome).is_ok(),
                     _ => unreachable!("outcomes come in the jobs' order and kinds"),
                 };
             }
@@ -161,6 +207,7 @@ fn run(connection: &mut Connection, jobs: Vec<(Work, Done)>) {
                 let _ = match done {
                     Done::Messages(done) => done.send(Err(failed())).is_ok(),
                     Done::Statement(done) => done.send(Err(failed())).is_ok(),
+                    Done::Start(done) => done.send(Err(failed())).is_ok(),
                 };
             }
         }
@@ -170,7 +217,7 @@ fn run(connection: &mut Connection, jobs: Vec<(Work, Done)>) {
 fn commit(connection: &mut Connection, works: Vec<Work>) -> rusqlite::Result<Vec<Outcome>> {
     // IMMEDIATE takes the write lock at BEGIN, so the transaction never fails half-way on a
     // lock another connection took first.
-    let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut outcomes = Vec::with_capacity(works.len());
     for work in works {
         // An error that is not a refusal returns, and dropping `tx` rolls everything back.
@@ -196,16 +243,68 @@ fn commit(connection: &mut Connection, works: Vec<Work>) -> rusqlite::Result<Vec
                     Err(InsertError::Transaction(error)) => return Err(error),
                 }
             }
+            Work::Start {
+                id,
+                conversation,
+                message,
+                max_open,
+                now,
+            } => {
+                // Both rows or neither: a refused first message undoes its conversation
+                // (dropping the savepoint rolls back to it), and nothing else.
+                let savepoint = tx.savepoint()?;
+                match start(&savepoint, &id, &conversation, message, max_open, now) {
+                    Ok(started) => {
+                        savepoint.commit()?;
+                        Outcome::Start(Ok(started))
+                    }
+                    Err(InsertError::Refused(error)) => Outcome::Start(Err(error)),
+                    Err(InsertError::Transaction(error)) => return Err(error),
+                }
+            }
         });
     }
     tx.commit()?;
     Ok(outcomes)
 }
 
-/// The parent module's `insert_message`, on this connection: the conversation's next seq,
-/// `last_seq` moved, a closed conversation reopened by a visitor's message.
+fn start(
+    connection: &Connection,
+    id: &str,
+    conversation: &NewConversation,
+    message: NewMessage,
+    max_open: i64,
+    now: i64,
+) -> Result<Option<Message>, InsertError> {
+    let inserted = connection
+        .prepare_cached(INSERT_CONVERSATION)
+        .and_then(|mut insert| {
+            insert.execute(params![
+                id,
+                conversation.workspace_id,
+                conversation.visitor_id,
+                conversation.person_id,
+                conversation.session_id,
+                conversation.verified,
+                now,
+                max_open,
+            ])
+        })
+        .map_err(classify)?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    let (message, _) = insert_message(connection, id, message)?;
+    Ok(Some(message))
+}
+
+/// Inserts the conversation's next message, in the caller's transaction, and moves its
+/// `last_seq`; a visitor's message (`reopens`) reopens a closed conversation. The seq comes
+/// from the conversation row, so the insert is the only statement that can fail on bad input
+/// (a resent client_msg_id, a conversation that is gone), and a failed statement leaves
+/// nothing behind: no savepoint needed.
 fn insert_message(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     conversation_id: &str,
     message: NewMessage,
 ) -> Result<Committed, InsertError> {
@@ -235,16 +334,7 @@ fn insert_message(
         .and_then(|mut update| update.execute(params![seq, now, message.reopens, conversation_id]))
         .map_err(InsertError::Transaction)?;
     let reopened = message.reopens && status_before == "closed";
-    let message = Message {
-        id,
-        conversation_id: conversation_id.to_string(),
-        seq,
-        author: message.author,
-        body: message.body,
-        client_msg_id: message.client_msg_id,
-        created_at: now,
-    };
-    Ok((message, reopened))
+    Ok((message.committed(id, conversation_id, seq, now), reopened))
 }
 
 /// A constraint ends its statement only; I/O, full-disk or busy errors may have rolled the
