@@ -107,15 +107,12 @@ fn next(
     if message.reopens {
         conversation.status = "open".to_string();
     }
-    let message = Message {
-        id: crate::db::new_message_id(),
-        conversation_id: conversation_id.to_string(),
-        seq: conversation.last_seq,
-        author: message.author.clone(),
-        body: message.body.clone(),
-        client_msg_id: message.client_msg_id.clone(),
-        created_at: now,
-    };
+    let message = message.clone().committed(
+        crate::db::new_message_id(),
+        conversation_id,
+        conversation.last_seq,
+        now,
+    );
     Ok((message, reopened))
 }
 
