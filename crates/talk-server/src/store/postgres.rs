@@ -99,6 +99,21 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Commits a write that may change a visitor's author line (a person saved, a visitor
+    /// linked or its claim recorded) with the `identities` signal, delivered iff it commits:
+    /// every node's sessions read their authors again.
+    async fn commit_identity_change(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+    ) -> StoreResult<()> {
+        notify(&mut tx, &self.node, Signal::Identities).await.se()?;
+        tx.commit().await.se()?;
+        self.identities.bump();
+        Ok(())
+    }
+}
+
 async fn insert_agent(
     conn: &mut PgConnection,
     workspace_id: &str,
@@ -1023,11 +1038,7 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .se()?;
-        // Other nodes' sessions read their authors again (delivered iff this commits).
-        notify(&mut tx, &self.node, Signal::Identities).await.se()?;
-        tx.commit().await.se()?;
-        self.identities.bump();
-        Ok(())
+        self.commit_identity_change(tx).await
     }
 
     async fn record_source_ip(
@@ -1065,11 +1076,7 @@ impl Store for PgStore {
             .execute(&mut *tx)
             .await
             .se()?;
-        // Other nodes' sessions read their authors again (delivered iff this commits).
-        notify(&mut tx, &self.node, Signal::Identities).await.se()?;
-        tx.commit().await.se()?;
-        self.identities.bump();
-        Ok(())
+        self.commit_identity_change(tx).await
     }
 
     async fn record_claim(
@@ -1094,11 +1101,7 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .se()?;
-        // Other nodes' sessions read their authors again (delivered iff this commits).
-        notify(&mut tx, &self.node, Signal::Identities).await.se()?;
-        tx.commit().await.se()?;
-        self.identities.bump();
-        Ok(())
+        self.commit_identity_change(tx).await
     }
 
     async fn visitor_identity(
