@@ -522,6 +522,7 @@ async fn a_visitor_message_reopens_a_closed_conversation_in_its_commit() {
         .append_messages(vec![
             (c.clone(), agent_reply),
             (c.clone(), message("back", None)),
+            (c.clone(), message("still here", None)),
         ])
         .await
         .unwrap();
@@ -533,8 +534,12 @@ async fn a_visitor_message_reopens_a_closed_conversation_in_its_commit() {
         outcomes[1].as_ref().unwrap().1,
         "the visitor's message reopened it"
     );
+    assert!(
+        !outcomes[2].as_ref().unwrap().1,
+        "the next found it open: reopened once"
+    );
     let now = db.find_conversation(ws, &c).await.unwrap().unwrap();
-    assert_eq!((now.status, now.last_seq), (ConversationStatus::Open, 3));
+    assert_eq!((now.status, now.last_seq), (ConversationStatus::Open, 4));
 }
 
 #[tokio::test]

@@ -3,8 +3,9 @@
 //! statements, whatever its size, instead of one per message). The rules are those of the
 //! per-message statements: a message whose conversation is gone, or whose client id is taken
 //! (stored, or earlier in the batch), is refused alone and uses no seq; a visitor's message
-//! reopens a closed conversation. SQLite keeps its two statements per message: the same
-//! batching through `json_each` measured no faster there (docs/benchmarks.md).
+//! reopens a closed conversation. SQLite's writer numbers as it inserts instead
+//! (`store/sqlite/writer.rs`, `Tails`): its unique index refuses a taken client id at the
+//! insert, for free, where PostgreSQL would need a round trip per message.
 
 use super::{constraint, Committed, StoreError, StoreResult};
 use crate::conversations::NewMessage;

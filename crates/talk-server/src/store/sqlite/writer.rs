@@ -14,6 +14,7 @@ use rusqlite::TransactionBehavior;
 use rusqlite::{
     ffi, params, params_from_iter, Connection, ErrorCode, OpenFlags, OptionalExtension,
 };
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -78,8 +79,9 @@ enum InsertError {
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages
        (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
-     SELECT ?1, id, last_seq + 1, ?2, ?3, ?4, ?5, ?6 FROM conversations WHERE id = ?7
-     RETURNING seq, (SELECT status FROM conversations WHERE id = conversation_id)";
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+
+const CONVERSATION_TAIL: &str = "SELECT last_seq, status = 'closed' FROM conversations WHERE id = ?1";
 
 // Counted in the insert itself, so concurrent starts of one visitor can't pass the cap
 // together (the writer holds the write lock while it counts).
@@ -224,13 +226,15 @@ fn commit(connection: &mut Connection, works: Vec<Work>) -> rusqlite::Result<Vec
         outcomes.push(match work {
             Work::Messages(batch) => {
                 let mut committed = Vec::with_capacity(batch.len());
+                let mut tails = Tails::default();
                 for (conversation_id, message) in batch {
-                    match insert_message(&tx, &conversation_id, message) {
+                    match insert_message(&tx, &mut tails, conversation_id, message) {
                         Ok(message) => committed.push(Ok(message)),
                         Err(InsertError::Refused(error)) => committed.push(Err(error)),
                         Err(InsertError::Transaction(error)) => return Err(error),
                     }
                 }
+                tails.store(&tx)?;
                 Outcome::Messages(committed)
             }
             Work::Statement { sql, params } => {
@@ -294,47 +298,96 @@ fn start(
     if inserted == 0 {
         return Ok(None);
     }
-    let (message, _) = insert_message(connection, id, message)?;
+    let mut tails = Tails::default();
+    let (message, _) = insert_message(connection, &mut tails, id.to_string(), message)?;
+    tails.store(connection).map_err(InsertError::Transaction)?;
     Ok(Some(message))
 }
 
-/// Inserts the conversation's next message, in the caller's transaction, and moves its
-/// `last_seq`; a visitor's message (`reopens`) reopens a closed conversation. The seq comes
-/// from the conversation row, so the insert is the only statement that can fail on bad input
-/// (a resent client_msg_id, a conversation that is gone), and a failed statement leaves
-/// nothing behind: no savepoint needed.
+/// The conversations a transaction appends to: each one's row is read once, its messages
+/// numbered from it, and its `last_seq` moved once at the end (`store`), instead of two
+/// statements on its row per message.
+#[derive(Default)]
+struct Tails(HashMap<String, Tail>);
+
+struct Tail {
+    last_seq: i64,
+    closed: bool,
+    /// Whether a message was appended, and then when, and whether one reopened it.
+    moved: Option<(i64, bool)>,
+}
+
+impl Tails {
+    /// The conversation's tail, read on first use; `None` when it does not exist.
+    fn of(&mut self, tx: &Connection, conversation_id: String) -> rusqlite::Result<Option<&mut Tail>> {
+        use std::collections::hash_map::Entry;
+        match self.0.entry(conversation_id) {
+            Entry::Occupied(entry) => Ok(Some(entry.into_mut())),
+            Entry::Vacant(entry) => {
+                let read = tx
+                    .prepare_cached(CONVERSATION_TAIL)?
+                    .query_row(params![entry.key()], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()?;
+                Ok(read.map(|(last_seq, closed)| {
+                    entry.insert(Tail {
+                        last_seq,
+                        closed,
+                        moved: None,
+                    })
+                }))
+            }
+        }
+    }
+
+    /// Moves each appended conversation's `last_seq` (and reopens it when asked).
+    fn store(self, tx: &Connection) -> rusqlite::Result<()> {
+        for (conversation_id, tail) in self.0 {
+            if let Some((now, reopen)) = tail.moved {
+                tx.prepare_cached(MOVE_LAST_SEQ)?
+                    .execute(params![tail.last_seq, now, reopen, conversation_id])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Inserts the conversation's next message in the caller's transaction; a visitor's message
+/// (`reopens`) reopens a closed conversation. The insert is the only statement bad input can
+/// fail (a resent client_msg_id), and a failed statement leaves nothing behind and takes no
+/// seq: no savepoint needed. The caller stores `tails` before it commits.
 fn insert_message(
     tx: &Connection,
-    conversation_id: &str,
+    tails: &mut Tails,
+    conversation_id: String,
     message: NewMessage,
 ) -> Result<Committed, InsertError> {
     let now = crate::db::now_ms();
     let id = crate::db::new_message_id();
-    let inserted: Option<(i64, String)> = tx
-        .prepare_cached(INSERT_MESSAGE)
+    let tail = tails
+        .of(tx, conversation_id.clone())
+        .map_err(InsertError::Transaction)?
+        .ok_or(InsertError::Refused(StoreError::NotFound))?;
+    let seq = tail.last_seq + 1;
+    tx.prepare_cached(INSERT_MESSAGE)
         .and_then(|mut insert| {
-            insert
-                .query_row(
-                    params![
-                        id,
-                        author_kind_text(message.author.kind),
-                        message.author.name,
-                        message.body,
-                        message.client_msg_id,
-                        now,
-                        conversation_id,
-                    ],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
-                .optional()
+            insert.execute(params![
+                id,
+                conversation_id,
+                seq,
+                author_kind_text(message.author.kind),
+                message.author.name,
+                message.body,
+                message.client_msg_id,
+                now,
+            ])
         })
         .map_err(classify)?;
-    let (seq, status_before) = inserted.ok_or(InsertError::Refused(StoreError::NotFound))?;
-    tx.prepare_cached(MOVE_LAST_SEQ)
-        .and_then(|mut update| update.execute(params![seq, now, message.reopens, conversation_id]))
-        .map_err(InsertError::Transaction)?;
-    let reopened = message.reopens && status_before == "closed";
-    Ok((message.committed(id, conversation_id, seq, now), reopened))
+    let reopened = message.reopens && tail.closed;
+    tail.last_seq = seq;
+    tail.closed &= !message.reopens;
+    let reopens = message.reopens || tail.moved.is_some_and(|(_, reopen)| reopen);
+    tail.moved = Some((now, reopens));
+    Ok((message.committed(id, &conversation_id, seq, now), reopened))
 }
 
 /// A constraint ends its statement only; I/O, full-disk or busy errors may have rolled the
