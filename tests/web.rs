@@ -231,12 +231,15 @@ fn email_check_accepts_plain_addresses_only() {
 }
 
 #[wasm_bindgen_test]
-fn uuids_are_version_4() {
-    let id = talk_browser::ids::uuid_v4();
+fn message_ids_are_version_7_uuids_of_now() {
+    let id = talk_browser::ids::uuid_v7();
     assert_eq!(id.len(), 36);
-    assert_eq!(&id[14..15], "4");
+    assert_eq!(&id[14..15], "7");
     assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
-    assert_ne!(id, talk_browser::ids::uuid_v4());
+    let unix_ms = u64::from_str_radix(&id[..8], 16).unwrap() << 16
+        | u64::from_str_radix(&id[9..13], 16).unwrap();
+    assert!(unix_ms.abs_diff(js_sys::Date::now() as u64) < 60_000, "{id}");
+    assert_ne!(id, talk_browser::ids::uuid_v7());
 }
 
 #[wasm_bindgen_test]

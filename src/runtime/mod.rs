@@ -248,7 +248,7 @@ pub fn send_message(body: String) {
     if body.is_empty() {
         return;
     }
-    let client_msg_id = talk_browser::ids::uuid_v4();
+    let client_msg_id = talk_browser::ids::uuid_v7();
     with_engine(|engine| {
         engine
             .state

@@ -229,6 +229,12 @@ pub enum Incoming {
     Other,
 }
 
+/// A message's idempotency key as the widget and the inbox make it (`talk_browser::ids`): a
+/// version 7 UUID, time first, so each target's unique index on it grows at its end.
+fn client_msg_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
 pub fn random_visitor_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
@@ -503,7 +509,7 @@ impl Protocol {
             Route::Talk { conversation_id } => {
                 let send = ClientEvent::Send {
                     conversation_id: conversation_id.clone(),
-                    client_msg_id: uuid::Uuid::new_v4().to_string(),
+                    client_msg_id: client_msg_id(),
                     body: body.to_string(),
                 };
                 Frame::text(serde_json::to_string(&send).expect("serializable"))
@@ -513,7 +519,7 @@ impl Protocol {
                 *next_ack_id += 1;
                 // A UUID per message, as Talk's client_msg_id: the durable peer stores each
                 // once by it (a resend would carry the same); the volatile relay ignores it.
-                let id = uuid::Uuid::new_v4().to_string();
+                let id = client_msg_id();
                 Frame::text(format!(
                     "42{ack_id}{}",
                     json!(["send", {"room": room, "body": body, "id": id}])

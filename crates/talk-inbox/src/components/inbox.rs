@@ -296,7 +296,7 @@ impl InboxState {
         let Some(conversation_id) = self.selected.get_untracked() else {
             return false;
         };
-        let client_msg_id = talk_browser::ids::uuid_v4();
+        let client_msg_id = talk_browser::ids::uuid_v7();
         let pushed = self
             .outbox
             .try_update(|outbox| outbox.push(client_msg_id, conversation_id, body))
