@@ -151,12 +151,15 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
         }
         .fresh(),
     };
-    let body = dynamic(
-        move || match (state.stage.get(), state.conversation_screen.get()) {
-            (Stage::Unavailable(_), _) | (_, true) => conversation().into_any(),
-            (_, false) => view! { <Home state/> }.into_any(),
-        },
-    );
+    // The conversation (or why there is none) or the homepage, each built when it is
+    // switched to: the homepage reads no stage, so a new stage leaves it as it is.
+    let conversation_shown = move || {
+        matches!(state.stage.get(), Stage::Unavailable(_)) || state.conversation_screen.get()
+    };
+    let body = view! {
+        {when(conversation_shown, move || dynamic(move || conversation().into_any()).fresh())}
+        {when(move || !conversation_shown(), move || view! { <Home state/> }.fresh())}
+    };
     view! {
         <section
             class="talk-panel"
