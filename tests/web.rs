@@ -6,7 +6,7 @@ use talk_browser::testing::{click, find, test_root, text_of, type_into};
 use talk_protocol::{Author, AuthorKind, IdentifyRequest, Message};
 use talk_widget::components::{IdentifyForm, MessageList};
 use talk_widget::i18n::{Lang, EN};
-use talk_widget::state::{merge_message, ChatLine, Delivery};
+use talk_widget::state::{merge_message, set_delivery, ChatLine, Delivery};
 use talk_widget::validation::{check_email, FieldError};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -455,4 +455,105 @@ fn theme_css_takes_only_valid_values() {
         !css.contains("display") && !css.contains("color: red"),
         "{css}"
     );
+}
+
+#[wasm_bindgen_test]
+async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_state() {
+    let root = test_root();
+    let lines = RwSignal::new(Vec::<ChatLine>::new());
+    let read_up_to = RwSignal::new(0);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! { <MessageList lines=lines read_up_to=read_up_to on_retry=Callback::new(|_: String| {})/> }
+    });
+    leptos::task::tick().await;
+    let rows = || -> Vec<HtmlElement> {
+        let items = root
+            .query_selector_all("[data-testid=talk-message]")
+            .unwrap();
+        (0..items.length())
+            .map(|index| items.item(index).unwrap().unchecked_into())
+            .collect()
+    };
+    let bodies = || -> Vec<String> {
+        rows()
+            .iter()
+            .map(|row| {
+                row.query_selector(".talk-message-body")
+                    .unwrap()
+                    .unwrap()
+                    .text_content()
+                    .unwrap()
+            })
+            .collect()
+    };
+    lines.update(|lines| {
+        merge_message(lines, message(5, AuthorKind::Visitor, "five", Some("c5")));
+        merge_message(lines, message(6, AuthorKind::Agent, "six", None));
+    });
+    leptos::task::tick().await;
+    let before = rows();
+    assert_eq!(bodies(), ["five", "six"]);
+
+    // Appended: a pending send and a committed message.
+    lines.update(|lines| {
+        lines.push(ChatLine::pending("p1", "mine"));
+        merge_message(lines, message(7, AuthorKind::Agent, "seven", None));
+    });
+    leptos::task::tick().await;
+    assert_eq!(bodies(), ["five", "six", "seven", "mine"]);
+    let now = rows();
+    assert!(now[0].is_same_node(Some(&before[0])));
+    assert!(now[1].is_same_node(Some(&before[1])));
+    let pending = now[3].clone();
+
+    // An older page above.
+    lines.update(|lines| {
+        for seq in 1..=4 {
+            merge_message(lines, message(seq, AuthorKind::Agent, "older", None));
+        }
+    });
+    leptos::task::tick().await;
+    let now = rows();
+    assert_eq!(now.len(), 8);
+    assert!(now[4].is_same_node(Some(&before[0])));
+    assert!(now[5].is_same_node(Some(&before[1])));
+    assert!(now[7].is_same_node(Some(&pending)));
+
+    // The pending send fails: a new row in its place, the others untouched.
+    lines.update(|lines| set_delivery(lines, "p1", Delivery::Failed));
+    leptos::task::tick().await;
+    let after = rows();
+    assert_eq!(after.len(), 8);
+    assert!(!after[7].is_same_node(Some(&pending)));
+    assert_eq!(
+        after[7].get_attribute("data-state").as_deref(),
+        Some("failed")
+    );
+    for index in 0..7 {
+        assert!(after[index].is_same_node(Some(&now[index])));
+    }
+
+    // A kept row still follows its signals: "Seen" under the visitor's read message.
+    read_up_to.set(5);
+    leptos::task::tick().await;
+    assert!(after[4]
+        .query_selector("[data-testid=talk-seen]")
+        .unwrap()
+        .is_some());
+
+    // Rows whose order changed are moved, not rebuilt.
+    let first = after[0].clone();
+    lines.update(|lines| {
+        let line = lines.remove(0);
+        lines.insert(3, line);
+    });
+    leptos::task::tick().await;
+    let moved = rows();
+    assert_eq!(moved.len(), 8);
+    assert!(moved[3].is_same_node(Some(&first)));
+    assert_eq!(bodies()[4], "five");
+
+    lines.set(Vec::new());
+    leptos::task::tick().await;
+    assert!(rows().is_empty());
 }

@@ -1,4 +1,4 @@
-use super::erased::{effect, icon, text, when, IntoFresh};
+use super::erased::{effect, icon, keyed, text, when, IntoFresh, RowFn};
 use super::Avatar;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
@@ -145,6 +145,57 @@ pub fn MessageList(
             }
         }
     };
+    // One row, built when its key first appears.
+    let row = move |line: ChatLine| {
+        let kind = author_kind(line.author.kind);
+        let failed = line.delivery == Delivery::Failed;
+        let key = line.key.clone();
+        view! {
+            <li
+                class=format!("talk-message talk-message-{kind}")
+                data-testid="talk-message"
+                data-author=kind
+                data-state=line.delivery.as_str()
+            >
+                <span class="talk-message-author">
+                    {(line.author.kind != AuthorKind::Visitor).then(|| {
+                        let photo = photo_of.and_then(|photo_of| photo_of.run(line.author.clone()));
+                        // The name follows as text: the picture adds nothing to read.
+                        view! { <Avatar name=String::new() photo=photo decorative=true/> }
+                    })}
+                    {author_label(&line, texts)}
+                </span>
+                <p class="talk-message-body">{line.body.clone()}</p>
+                <span class="talk-message-meta">
+                    {line.created_at.map(clock)}
+                    {(line.delivery == Delivery::Sending).then_some(texts.sending)}
+                    {
+                        let key = line.key.clone();
+                        when(
+                            move || seen(&key),
+                            move || view! {
+                                " · "
+                                <span data-testid="talk-seen">{texts.seen}</span>
+                            }
+                            .fresh(),
+                        )
+                    }
+                </span>
+                // Delivery is part of the row's key: a failed message is a new row.
+                {failed.then(|| view! {
+                    <button
+                        type="button"
+                        class="talk-retry"
+                        data-testid="talk-retry"
+                        on:click=move |_| on_retry.run(key.clone())
+                    >
+                        {texts.not_sent_retry}
+                    </button>
+                })}
+            </li>
+        }
+        .fresh()
+    };
     view! {
         // The log role announces new messages; the list inside keeps list semantics.
         <div class="talk-log" role="log" aria-live="polite" node_ref=log on:scroll=on_scroll>
@@ -153,57 +204,20 @@ pub fn MessageList(
                 move || lines.with(Vec::is_empty),
                 move || view! { <li class="talk-empty">{texts.empty_conversation}</li> }.fresh(),
             )}
-            <For each=move || lines.get() key=|line| (line.key.clone(), line.delivery) let:line>
-                {
-                    let kind = author_kind(line.author.kind);
-                    let failed = line.delivery == Delivery::Failed;
-                    let key = line.key.clone();
-                    view! {
-                        <li
-                            class=format!("talk-message talk-message-{kind}")
-                            data-testid="talk-message"
-                            data-author=kind
-                            data-state=line.delivery.as_str()
-                        >
-                            <span class="talk-message-author">
-                                {(line.author.kind != AuthorKind::Visitor).then(|| {
-                                    let photo = photo_of.and_then(|photo_of| photo_of.run(line.author.clone()));
-                                    // The name follows as text: the picture adds nothing to read.
-                                    view! { <Avatar name=String::new() photo=photo decorative=true/> }
-                                })}
-                                {author_label(&line, texts)}
-                            </span>
-                            <p class="talk-message-body">{line.body.clone()}</p>
-                            <span class="talk-message-meta">
-                                {line.created_at.map(clock)}
-                                {(line.delivery == Delivery::Sending).then_some(texts.sending)}
-                                {
-                                    let key = line.key.clone();
-                                    when(
-                                        move || seen(&key),
-                                        move || view! {
-                                            " · "
-                                            <span data-testid="talk-seen">{texts.seen}</span>
-                                        }
-                                        .fresh(),
-                                    )
-                                }
-                            </span>
-                            // Delivery is part of the row's key: a failed message is a new row.
-                            {failed.then(|| view! {
-                                <button
-                                    type="button"
-                                    class="talk-retry"
-                                    data-testid="talk-retry"
-                                    on:click=move |_| on_retry.run(key.clone())
-                                >
-                                    {texts.not_sent_retry}
-                                </button>
-                            })}
-                        </li>
-                    }
-                }
-            </For>
+            // Keyed by the line's key and delivery, as `<For>` was: a row keeps its node while
+            // both stay (text selection survives), and a failed message is a new row.
+            {keyed(move || {
+                lines.with(|lines| {
+                    lines
+                        .iter()
+                        .map(|line| {
+                            let key = format!("{} {}", line.delivery.as_str(), line.key);
+                            let line = line.clone();
+                            (key, Box::new(move || row(line)) as RowFn)
+                        })
+                        .collect()
+                })
+            })}
         </ol>
         </div>
     }

@@ -8,7 +8,8 @@
 use leptos::prelude::*;
 use leptos::tachys::html::attribute::{any_attribute::AnyAttribute, Attribute};
 use leptos::tachys::hydration::Cursor;
-use leptos::tachys::renderer::types::{Element, Node};
+use leptos::tachys::renderer::types::{Element, Node, Placeholder};
+use leptos::tachys::renderer::Rndr;
 use leptos::tachys::view::{add_attr::AddAnyAttr, Mountable, Position, PositionState};
 use std::sync::Arc;
 
@@ -117,6 +118,201 @@ impl RenderHtml for Fresh {
 }
 
 impl AddAnyAttr for Fresh {
+    type Output<SomeNewAttr: Attribute> = Self;
+
+    fn add_any_attr<NewAttr: Attribute>(self, _attr: NewAttr) -> Self {
+        self
+    }
+}
+
+/// Builds one row of a [`keyed`] list.
+pub type RowFn = Box<dyn FnOnce() -> Fresh + Send>;
+
+/// Rows keyed like `<For>`'s: a row whose key is still there keeps its DOM node (and the
+/// visitor's text selection in it), in place unless the order changed; rows with a new key
+/// are built, in their own reactive owner, and the others removed. Not generic, so the diff
+/// is compiled once: `<For>`'s own is a copy per item and key type, with an `IndexSet`.
+pub fn keyed(rows: impl Fn() -> Vec<(String, RowFn)> + Send + Sync + 'static) -> impl IntoView {
+    let owner = Owner::current().unwrap_or_else(Owner::new);
+    dynamic(move || {
+        Keyed {
+            rows: rows(),
+            owner: owner.clone(),
+        }
+        .into_any()
+    })
+}
+
+pub struct Keyed {
+    rows: Vec<(String, RowFn)>,
+    /// The list's owner: each row's is a child of it, not of the effect that builds them,
+    /// so a row's signals live as long as the row.
+    owner: Owner,
+}
+
+struct Row {
+    key: String,
+    view: FreshState,
+    _owner: Owner,
+}
+
+pub struct KeyedState {
+    parent: Option<Element>,
+    marker: Placeholder,
+    rows: Vec<Row>,
+}
+
+fn build_row(owner: &Owner, key: String, row: RowFn) -> Row {
+    let row_owner = owner.with(Owner::new);
+    let view = row_owner.with(|| row().build());
+    Row {
+        key,
+        view,
+        _owner: row_owner,
+    }
+}
+
+impl Mountable for KeyedState {
+    fn unmount(&mut self) {
+        for row in &mut self.rows {
+            row.view.unmount();
+        }
+        self.marker.unmount();
+    }
+
+    fn mount(&mut self, parent: &Element, marker: Option<&Node>) {
+        self.parent = Some(parent.clone());
+        for row in &mut self.rows {
+            row.view.mount(parent, marker);
+        }
+        self.marker.mount(parent, marker);
+    }
+
+    fn insert_before_this(&self, child: &mut dyn Mountable) -> bool {
+        match self.rows.first() {
+            Some(row) => row.view.insert_before_this(child),
+            None => self.marker.insert_before_this(child),
+        }
+    }
+
+    fn elements(&self) -> Vec<Element> {
+        self.rows
+            .iter()
+            .flat_map(|row| row.view.elements())
+            .collect()
+    }
+}
+
+impl Render for Keyed {
+    type State = KeyedState;
+
+    fn build(self) -> KeyedState {
+        let owner = self.owner;
+        KeyedState {
+            parent: None,
+            marker: Rndr::create_placeholder(),
+            rows: self
+                .rows
+                .into_iter()
+                .map(|(key, row)| build_row(&owner, key, row))
+                .collect(),
+        }
+    }
+
+    fn rebuild(self, state: &mut KeyedState) {
+        let Some(parent) = state.parent.clone() else {
+            // Not mounted: built afresh, mounted with the rest.
+            *state = self.build();
+            return;
+        };
+        // Each new row's old row with the same key, looked for from where the last one was
+        // found: appended, prepended and replaced rows are found in one pass.
+        let mut old: Vec<Option<Row>> = std::mem::take(&mut state.rows)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let count = old.len();
+        let mut from = 0;
+        let found: Vec<Option<(usize, Row)>> = self
+            .rows
+            .iter()
+            .map(|(key, _)| {
+                let index = (0..count)
+                    .map(|i| (from + i) % count)
+                    .find(|&i| old[i].as_ref().is_some_and(|row| row.key == *key))?;
+                from = index + 1;
+                Some((index, old[index].take()?))
+            })
+            .collect();
+        for row in old.iter_mut().flatten() {
+            row.view.unmount();
+        }
+        drop(old);
+        // From the end: a kept row stays where it is while the kept rows' old order holds;
+        // the others (new, or moved) go in before the row that follows them.
+        let mut rows: Vec<Row> = Vec::with_capacity(found.len());
+        let mut kept = usize::MAX;
+        for ((key, build), found) in self.rows.into_iter().zip(found).rev() {
+            let mut row = match found {
+                Some((index, row)) if index < kept => {
+                    kept = index;
+                    rows.push(row);
+                    continue;
+                }
+                Some((_, row)) => row,
+                None => build_row(&self.owner, key, build),
+            };
+            let placed = match rows.last() {
+                Some(next) => next.view.insert_before_this(&mut row.view),
+                None => false,
+            };
+            if !placed {
+                row.view.mount(&parent, Some(&state.marker));
+            }
+            rows.push(row);
+        }
+        rows.reverse();
+        state.rows = rows;
+    }
+}
+
+// Client-side rendering only, as for `Fresh`.
+impl RenderHtml for Keyed {
+    type AsyncOutput = Self;
+    type Owned = Self;
+
+    const MIN_LENGTH: usize = 0;
+
+    fn dry_resolve(&mut self) {}
+
+    async fn resolve(self) -> Self {
+        self
+    }
+
+    fn to_html_with_buf(
+        self,
+        _buf: &mut String,
+        _position: &mut Position,
+        _escape: bool,
+        _mark_branches: bool,
+        _extra_attrs: Vec<AnyAttribute>,
+    ) {
+    }
+
+    fn hydrate<const FROM_SERVER: bool>(
+        self,
+        _cursor: &Cursor,
+        _position: &PositionState,
+    ) -> KeyedState {
+        unreachable!("the widget is not hydrated")
+    }
+
+    fn into_owned(self) -> Self {
+        self
+    }
+}
+
+impl AddAnyAttr for Keyed {
     type Output<SomeNewAttr: Attribute> = Self;
 
     fn add_any_attr<NewAttr: Attribute>(self, _attr: NewAttr) -> Self {

@@ -111,11 +111,14 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                 .and_then(|c| c.settings.homepage.logo_url.clone())
         })
     };
+    // Built afresh, never patched in place: the switch runs again only when the stage or the
+    // screen changes (the session sets the stage only when it changes), so a visitor typing
+    // in the composer keeps it, its focus and its draft.
     let conversation = move || match state.stage.get() {
         Stage::Starting => view! {
             <p class="talk-status" data-testid="talk-starting">{texts.connecting}</p>
         }
-        .into_any(),
+        .fresh(),
         Stage::Identify => view! {
             <IdentifyForm
                 names_required=state.names_required
@@ -124,7 +127,7 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                 on_submit=Callback::new(runtime::identify)
             />
         }
-        .into_any(),
+        .fresh(),
         Stage::Chat => view! {
             {when(move || state.too_many_conversations.get(), move || view! {
                 <p class="talk-status" role="alert" data-testid="talk-too-many-conversations">
@@ -142,18 +145,21 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                 photo_of=Callback::new(move |author: Author| photo_of(state, &author))
             />
         }
-        .into_any(),
+        .fresh(),
         Stage::Unavailable(reason) => view! {
             <p class="talk-status" role="alert" data-testid="talk-unavailable">{reason}</p>
         }
-        .into_any(),
+        .fresh(),
     };
-    let body = dynamic(
-        move || match (state.stage.get(), state.conversation_screen.get()) {
-            (Stage::Unavailable(_), _) | (_, true) => conversation(),
-            (_, false) => view! { <Home state/> }.into_any(),
-        },
-    );
+    // The conversation (or why there is none) or the homepage, each built when it is
+    // switched to: the homepage reads no stage, so a new stage leaves it as it is.
+    let conversation_shown = move || {
+        matches!(state.stage.get(), Stage::Unavailable(_)) || state.conversation_screen.get()
+    };
+    let body = view! {
+        {when(conversation_shown, move || dynamic(move || conversation().into_any()).fresh())}
+        {when(move || !conversation_shown(), move || view! { <Home state/> }.fresh())}
+    };
     view! {
         <section
             class="talk-panel"
