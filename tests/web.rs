@@ -676,6 +676,18 @@ async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_prev
     assert!(now[1].text_content().unwrap().contains("Bye"));
     assert!(active().is_some_and(|active| active.is_same_node(Some(&items[0]))));
 
+    // A new message moves its conversation to the top: the row is moved, the focus on it stays.
+    items[1].focus().unwrap();
+    state.conversations.set(vec![
+        preview("c1", Some("Back again"), true),
+        preview("c2", Some("Hello"), true),
+    ]);
+    leptos::task::tick().await;
+    let now = find_all(&root, "talk-conversation-item");
+    assert!(now[0].is_same_node(Some(&items[1])) && now[1].is_same_node(Some(&items[0])));
+    assert!(now[0].text_content().unwrap().contains("Back again"));
+    assert!(active().is_some_and(|active| active.is_same_node(Some(&items[1]))));
+
     // No links: no section.
     let mut none = config;
     none.settings.homepage.quick_links.clear();

@@ -12,6 +12,7 @@ use leptos::tachys::renderer::types::{Element, Node, Placeholder};
 use leptos::tachys::renderer::Rndr;
 use leptos::tachys::view::{add_attr::AddAnyAttr, Mountable, Position, PositionState};
 use std::sync::Arc;
+use wasm_bindgen::JsCast;
 
 type ViewFn = Arc<dyn Fn() -> AnyView + Send + Sync>;
 type FreshFn = Arc<dyn Fn() -> Fresh + Send + Sync>;
@@ -225,6 +226,9 @@ impl Render for Keyed {
             *state = self.build();
             return;
         };
+        // Moving a node takes the keyboard focus out of it: given back at the end (a no-op
+        // for an element that still has it, or is gone).
+        let focused = js_sys::Reflect::get(&parent.get_root_node(), &"activeElement".into());
         // Each new row's old row with the same key, looked for from where the last one was
         // found: appended, prepended and replaced rows are found in one pass.
         let mut old: Vec<Option<Row>> = std::mem::take(&mut state.rows)
@@ -273,6 +277,9 @@ impl Render for Keyed {
         }
         rows.reverse();
         state.rows = rows;
+        if let Ok(Ok(element)) = focused.map(JsCast::dyn_into::<web_sys::HtmlElement>) {
+            let _ = element.focus();
+        }
     }
 }
 
