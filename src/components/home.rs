@@ -65,7 +65,7 @@ pub fn Home(state: MessengerState) -> impl IntoView {
                                         .into_iter()
                                         .map(|agent| {
                                             let key = row_key(&[&agent.name, agent.photo_url.as_deref().unwrap_or("")]);
-                                            let row = move || view! { <Avatar name=agent.name photo=agent.photo_url/> }.fresh();
+                                            let row = move || avatar(agent.name, agent.photo_url, false);
                                             (key, Box::new(row) as RowFn)
                                         })
                                         .collect()
@@ -217,16 +217,13 @@ fn preview_item(conversations: RwSignal<Vec<ConversationPreview>>, id: String) -
 }
 
 /// A photo, or the initial when there is none. `decorative` when a name is shown beside it.
-#[component]
-pub fn Avatar(
-    name: String,
-    photo: Option<String>,
-    #[prop(optional)] decorative: bool,
-) -> impl IntoView {
+/// Built, never patched: both its places (a homepage avatar, a message's row) are rebuilt
+/// when what they show changes.
+pub fn avatar(name: String, photo: Option<String>, decorative: bool) -> Fresh {
     match (photo, decorative) {
-        (Some(url), true) => view! { <img class="talk-avatar" src=url alt=""/> }.into_any(),
-        (Some(url), false) => view! { <img class="talk-avatar" src=url alt=name/> }.into_any(),
-        (None, true) => ().into_any(),
+        (Some(url), true) => view! { <img class="talk-avatar" src=url alt=""/> }.fresh(),
+        (Some(url), false) => view! { <img class="talk-avatar" src=url alt=name/> }.fresh(),
+        (None, true) => ().fresh(),
         (None, false) => {
             // The browser's upper-casing: Rust's would compile Unicode's case tables in.
             let initial: String = name
@@ -239,7 +236,7 @@ pub fn Avatar(
                     {initial}
                 </span>
             }
-            .into_any()
+            .fresh()
         }
     }
 }
