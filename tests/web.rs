@@ -696,3 +696,68 @@ async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_prev
     assert!(find_all(&root, "talk-quick-link").is_empty());
     assert!(root.query_selector("#talk-links-title").unwrap().is_none());
 }
+
+#[wasm_bindgen_test]
+async fn the_logo_and_the_launcher_icon_stay_when_the_settings_come_again() {
+    use talk_protocol::{LauncherIcon, Presence, WidgetConfig, WidgetSettings};
+    use talk_widget::components::{Launcher, Messenger};
+    use talk_widget::state::MessengerState;
+
+    let root = test_root();
+    let state = MessengerState::new();
+    let mut settings = WidgetSettings::default();
+    settings.homepage.logo_url = Some("https://example.com/logo.png".into());
+    settings.launcher.icon = LauncherIcon::Custom {
+        url: "https://example.com/icon.png".into(),
+    };
+    let config = WidgetConfig {
+        settings,
+        status: Presence::Online,
+        online_agents: Vec::new(),
+    };
+    state.config.set(Some(config.clone()));
+    let node_ref = NodeRef::new();
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <Messenger state/>
+            <Launcher open=state.open unread=state.unread config=state.config node_ref=node_ref/>
+        }
+    });
+    leptos::task::tick().await;
+    let pictures = || {
+        (
+            root.query_selector("img.talk-logo").unwrap(),
+            root.query_selector("img.talk-launcher-icon").unwrap(),
+        )
+    };
+    let (logo, icon) = pictures();
+    let (logo, icon) = (logo.unwrap(), icon.unwrap());
+    assert_eq!(
+        logo.get_attribute("src").as_deref(),
+        Some("https://example.com/logo.png")
+    );
+    assert_eq!(
+        icon.get_attribute("src").as_deref(),
+        Some("https://example.com/icon.png")
+    );
+
+    // The server's copy, the same: the same nodes.
+    state.config.set(Some(config.clone()));
+    leptos::task::tick().await;
+    let (now_logo, now_icon) = pictures();
+    assert!(now_logo.unwrap().is_same_node(Some(&logo)));
+    assert!(now_icon.unwrap().is_same_node(Some(&icon)));
+
+    // Changed: the new ones; none: gone, the launcher's own icon instead.
+    let mut changed = config;
+    changed.settings.homepage.logo_url = None;
+    changed.settings.launcher.icon = LauncherIcon::Question;
+    state.config.set(Some(changed));
+    leptos::task::tick().await;
+    let (now_logo, now_icon) = pictures();
+    assert!(now_logo.is_none() && now_icon.is_none());
+    assert!(root
+        .query_selector("svg.talk-launcher-icon")
+        .unwrap()
+        .is_some());
+}
