@@ -12,7 +12,7 @@ use leptos::tachys::renderer::types::{Element, Node, Placeholder};
 use leptos::tachys::renderer::Rndr;
 use leptos::tachys::view::{add_attr::AddAnyAttr, Mountable, Position, PositionState};
 use std::sync::Arc;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 
 type ViewFn = Arc<dyn Fn() -> AnyView + Send + Sync>;
 type FreshFn = Arc<dyn Fn() -> Fresh + Send + Sync>;
@@ -226,9 +226,13 @@ impl Render for Keyed {
             *state = self.build();
             return;
         };
-        // Moving a node takes the keyboard focus out of it: given back at the end (a no-op
-        // for an element that still has it, or is gone).
-        let focused = js_sys::Reflect::get(&parent.get_root_node(), &"activeElement".into());
+        // Moving a node takes the keyboard focus out of it: given back at the end if it was
+        // lost, and only while the page has the focus (a widget in a frame whose page has
+        // it elsewhere does not take it).
+        let root = parent.get_root_node();
+        let focused =
+            || js_sys::Reflect::get(&root, &"activeElement".into()).unwrap_or(JsValue::NULL);
+        let before = focused();
         // Each new row's old row with the same key, looked for from where the last one was
         // found: appended, prepended and replaced rows are found in one pass.
         let mut old: Vec<Option<Row>> = std::mem::take(&mut state.rows)
@@ -277,8 +281,14 @@ impl Render for Keyed {
         }
         rows.reverse();
         state.rows = rows;
-        if let Ok(Ok(element)) = focused.map(JsCast::dyn_into::<web_sys::HtmlElement>) {
-            let _ = element.focus();
+        if focused() != before
+            && parent
+                .owner_document()
+                .is_some_and(|document| document.has_focus().unwrap_or(false))
+        {
+            if let Ok(element) = before.dyn_into::<web_sys::HtmlElement>() {
+                let _ = element.focus();
+            }
         }
     }
 }
