@@ -58,6 +58,18 @@ fn field_or<T: FromJs>(object: &JsValue, name: &'static str, default: T) -> Deco
     }
 }
 
+/// Sets `slot` to the field `name` when it is there and not null (serde's
+/// `#[serde(default)]`: `slot` holds the default). Not inlined: one copy per field type,
+/// shared by the defaulted structs' fields.
+#[inline(never)]
+fn set_field<T: FromJs>(slot: &mut T, object: &JsValue, name: &'static str) -> Decoded<()> {
+    let value = property(object, name);
+    if !(value.is_undefined() || value.is_null()) {
+        *slot = T::from_js(&value).map_err(|_| DecodeError(name))?;
+    }
+    Ok(())
+}
+
 impl FromJs for String {
     fn from_js(value: &JsValue) -> Decoded<Self> {
         value.as_string().ok_or(DecodeError("string"))
@@ -147,10 +159,9 @@ macro_rules! decode_defaulted_struct {
                 if !value.is_object() {
                     return Err(DecodeError(stringify!($type)));
                 }
-                let default = $type::default();
-                Ok($type {
-                    $($field: field_or(value, stringify!($field), default.$field)?,)*
-                })
+                let mut decoded = $type::default();
+                $(set_field(&mut decoded.$field, value, stringify!($field))?;)*
+                Ok(decoded)
             }
         }
     };

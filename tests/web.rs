@@ -238,7 +238,10 @@ fn message_ids_are_version_7_uuids_of_now() {
     assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"));
     let unix_ms = u64::from_str_radix(&id[..8], 16).unwrap() << 16
         | u64::from_str_radix(&id[9..13], 16).unwrap();
-    assert!(unix_ms.abs_diff(js_sys::Date::now() as u64) < 60_000, "{id}");
+    assert!(
+        unix_ms.abs_diff(js_sys::Date::now() as u64) < 60_000,
+        "{id}"
+    );
     assert_ne!(id, talk_browser::ids::uuid_v7());
 }
 
@@ -556,4 +559,205 @@ async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_stat
     lines.set(Vec::new());
     leptos::task::tick().await;
     assert!(rows().is_empty());
+}
+
+#[wasm_bindgen_test]
+async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_previews_come_again() {
+    use talk_browser::testing::find_all;
+    use talk_protocol::{OnlineAgent, Presence, QuickLink, WidgetConfig, WidgetSettings};
+    use talk_widget::components::Messenger;
+    use talk_widget::state::{ConversationPreview, MessengerState};
+
+    let root = test_root();
+    let state = MessengerState::new();
+    let mut settings = WidgetSettings::default();
+    settings.homepage.quick_links = vec![
+        QuickLink {
+            label: "Book a demo".into(),
+            url: "https://example.com/demo".into(),
+        },
+        QuickLink {
+            label: "Pricing".into(),
+            url: "https://example.com/pricing".into(),
+        },
+    ];
+    settings.response_times.online = "Within minutes.".into();
+    let config = WidgetConfig {
+        settings,
+        status: Presence::Online,
+        online_agents: vec![
+            OnlineAgent {
+                name: "Grace".into(),
+                photo_url: None,
+            },
+            OnlineAgent {
+                name: "Alan".into(),
+                photo_url: Some("https://example.com/alan.png".into()),
+            },
+        ],
+    };
+    let preview = |id: &str, body: Option<&str>, unread: bool| ConversationPreview {
+        id: id.into(),
+        last_body: body.map(Into::into),
+        changed_at: 0,
+        unread,
+    };
+    // The remembered settings and list first.
+    state.config.set(Some(config.clone()));
+    state
+        .conversations
+        .set(vec![preview("c2", None, false), preview("c1", None, false)]);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <Messenger state/> });
+    leptos::task::tick().await;
+    let links = find_all(&root, "talk-quick-link");
+    let items = find_all(&root, "talk-conversation-item");
+    let avatars = || -> Vec<web_sys::Element> {
+        let found = root.query_selector_all(".talk-avatar").unwrap();
+        (0..found.length())
+            .map(|index| found.item(index).unwrap().unchecked_into())
+            .collect()
+    };
+    let faces = avatars();
+    assert_eq!(links.len(), 2);
+    assert_eq!(items.len(), 2);
+    assert_eq!(faces.len(), 2);
+    links[1].focus().unwrap();
+
+    // The server's copy, the same: every row keeps its node, the focus stays.
+    state.config.set(Some(config.clone()));
+    leptos::task::tick().await;
+    let now = find_all(&root, "talk-quick-link");
+    assert!(now[0].is_same_node(Some(&links[0])) && now[1].is_same_node(Some(&links[1])));
+    let now_faces = avatars();
+    assert!(
+        now_faces[0].is_same_node(Some(&faces[0])) && now_faces[1].is_same_node(Some(&faces[1]))
+    );
+    let active = || {
+        web_sys::window()
+            .unwrap()
+            .document()
+            .unwrap()
+            .active_element()
+    };
+    assert!(active().is_some_and(|active| active.is_same_node(Some(&links[1]))));
+
+    // A link changed: only its row is new.
+    let mut changed = config.clone();
+    changed.settings.homepage.quick_links[0].label = "Book a call".into();
+    state.config.set(Some(changed));
+    leptos::task::tick().await;
+    let now = find_all(&root, "talk-quick-link");
+    assert!(!now[0].is_same_node(Some(&links[0])));
+    assert!(now[0].text_content().unwrap().starts_with("Book a call"));
+    assert!(now[1].is_same_node(Some(&links[1])));
+    assert!(active().is_some_and(|active| active.is_same_node(Some(&links[1]))));
+
+    // The previews: listed again, then their newest messages; the rows stay, their text follows.
+    items[0].focus().unwrap();
+    state
+        .conversations
+        .set(vec![preview("c2", None, false), preview("c1", None, false)]);
+    leptos::task::tick().await;
+    state.conversations.set(vec![
+        preview("c2", Some("Hello"), true),
+        preview("c1", Some("Bye"), false),
+    ]);
+    leptos::task::tick().await;
+    let now = find_all(&root, "talk-conversation-item");
+    assert!(now[0].is_same_node(Some(&items[0])) && now[1].is_same_node(Some(&items[1])));
+    assert_eq!(now[0].get_attribute("data-unread").as_deref(), Some("true"));
+    assert_eq!(
+        now[1].get_attribute("data-unread").as_deref(),
+        Some("false")
+    );
+    assert!(now[0].text_content().unwrap().contains("Hello"));
+    assert!(now[0].query_selector(".talk-unread-dot").unwrap().is_some());
+    assert!(now[1].query_selector(".talk-unread-dot").unwrap().is_none());
+    assert!(now[1].text_content().unwrap().contains("Bye"));
+    assert!(active().is_some_and(|active| active.is_same_node(Some(&items[0]))));
+
+    // A new message moves its conversation to the top: the row is moved, the focus on it stays.
+    items[1].focus().unwrap();
+    state.conversations.set(vec![
+        preview("c1", Some("Back again"), true),
+        preview("c2", Some("Hello"), true),
+    ]);
+    leptos::task::tick().await;
+    let now = find_all(&root, "talk-conversation-item");
+    assert!(now[0].is_same_node(Some(&items[1])) && now[1].is_same_node(Some(&items[0])));
+    assert!(now[0].text_content().unwrap().contains("Back again"));
+    assert!(active().is_some_and(|active| active.is_same_node(Some(&items[1]))));
+
+    // No links: no section.
+    let mut none = config;
+    none.settings.homepage.quick_links.clear();
+    state.config.set(Some(none));
+    leptos::task::tick().await;
+    assert!(find_all(&root, "talk-quick-link").is_empty());
+    assert!(root.query_selector("#talk-links-title").unwrap().is_none());
+}
+
+#[wasm_bindgen_test]
+async fn the_logo_and_the_launcher_icon_stay_when_the_settings_come_again() {
+    use talk_protocol::{LauncherIcon, Presence, WidgetConfig, WidgetSettings};
+    use talk_widget::components::{Launcher, Messenger};
+    use talk_widget::state::MessengerState;
+
+    let root = test_root();
+    let state = MessengerState::new();
+    let mut settings = WidgetSettings::default();
+    settings.homepage.logo_url = Some("https://example.com/logo.png".into());
+    settings.launcher.icon = LauncherIcon::Custom {
+        url: "https://example.com/icon.png".into(),
+    };
+    let config = WidgetConfig {
+        settings,
+        status: Presence::Online,
+        online_agents: Vec::new(),
+    };
+    state.config.set(Some(config.clone()));
+    let node_ref = NodeRef::new();
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <Messenger state/>
+            <Launcher open=state.open unread=state.unread config=state.config node_ref=node_ref/>
+        }
+    });
+    leptos::task::tick().await;
+    let pictures = || {
+        (
+            root.query_selector("img.talk-logo").unwrap(),
+            root.query_selector("img.talk-launcher-icon").unwrap(),
+        )
+    };
+    let (logo, icon) = pictures();
+    let (logo, icon) = (logo.unwrap(), icon.unwrap());
+    assert_eq!(
+        logo.get_attribute("src").as_deref(),
+        Some("https://example.com/logo.png")
+    );
+    assert_eq!(
+        icon.get_attribute("src").as_deref(),
+        Some("https://example.com/icon.png")
+    );
+
+    // The server's copy, the same: the same nodes.
+    state.config.set(Some(config.clone()));
+    leptos::task::tick().await;
+    let (now_logo, now_icon) = pictures();
+    assert!(now_logo.unwrap().is_same_node(Some(&logo)));
+    assert!(now_icon.unwrap().is_same_node(Some(&icon)));
+
+    // Changed: the new ones; none: gone, the launcher's own icon instead.
+    let mut changed = config;
+    changed.settings.homepage.logo_url = None;
+    changed.settings.launcher.icon = LauncherIcon::Question;
+    state.config.set(Some(changed));
+    leptos::task::tick().await;
+    let (now_logo, now_icon) = pictures();
+    assert!(now_logo.is_none() && now_icon.is_none());
+    assert!(root
+        .query_selector("svg.talk-launcher-icon")
+        .unwrap()
+        .is_some());
 }

@@ -1,5 +1,5 @@
+use super::avatar;
 use super::erased::{effect, icon, keyed, text, when, IntoFresh, RowFn};
-use super::Avatar;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
 use leptos::prelude::*;
@@ -161,7 +161,7 @@ pub fn MessageList(
                     {(line.author.kind != AuthorKind::Visitor).then(|| {
                         let photo = photo_of.and_then(|photo_of| photo_of.run(line.author.clone()));
                         // The name follows as text: the picture adds nothing to read.
-                        view! { <Avatar name=String::new() photo=photo decorative=true/> }
+                        avatar(String::new(), photo, true)
                     })}
                     {author_label(&line, texts)}
                 </span>

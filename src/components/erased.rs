@@ -12,6 +12,7 @@ use leptos::tachys::renderer::types::{Element, Node, Placeholder};
 use leptos::tachys::renderer::Rndr;
 use leptos::tachys::view::{add_attr::AddAnyAttr, Mountable, Position, PositionState};
 use std::sync::Arc;
+use wasm_bindgen::{JsCast, JsValue};
 
 type ViewFn = Arc<dyn Fn() -> AnyView + Send + Sync>;
 type FreshFn = Arc<dyn Fn() -> Fresh + Send + Sync>;
@@ -225,6 +226,13 @@ impl Render for Keyed {
             *state = self.build();
             return;
         };
+        // Moving a node takes the keyboard focus out of it: given back at the end if it was
+        // lost, and only while the page has the focus (a widget in a frame whose page has
+        // it elsewhere does not take it).
+        let root = parent.get_root_node();
+        let focused =
+            || js_sys::Reflect::get(&root, &"activeElement".into()).unwrap_or(JsValue::NULL);
+        let before = focused();
         // Each new row's old row with the same key, looked for from where the last one was
         // found: appended, prepended and replaced rows are found in one pass.
         let mut old: Vec<Option<Row>> = std::mem::take(&mut state.rows)
@@ -273,6 +281,15 @@ impl Render for Keyed {
         }
         rows.reverse();
         state.rows = rows;
+        if focused() != before
+            && parent
+                .owner_document()
+                .is_some_and(|document| document.has_focus().unwrap_or(false))
+        {
+            if let Ok(element) = before.dyn_into::<web_sys::HtmlElement>() {
+                let _ = element.focus();
+            }
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-use super::erased::{dynamic, text, when, IntoFresh};
+use super::erased::{keyed, text, when, Fresh, IntoFresh, RowFn};
 use crate::i18n::use_texts;
 use crate::runtime;
 use crate::state::{ConversationPreview, MessengerState};
@@ -58,12 +58,17 @@ pub fn Home(state: MessengerState) -> impl IntoView {
                     view! {
                         <div class="talk-card talk-team">
                             <div class="talk-avatars">
-                                {dynamic(move || {
+                                // Keyed by all they show: an avatar that stays the same
+                                // keeps its node when the settings arrive again.
+                                {keyed(move || {
                                     agents()
                                         .into_iter()
-                                        .map(|agent| view! { <Avatar name=agent.name photo=agent.photo_url/> })
-                                        .collect_view()
-                                        .into_any()
+                                        .map(|agent| {
+                                            let key = row_key(&[&agent.name, agent.photo_url.as_deref().unwrap_or("")]);
+                                            let row = move || avatar(agent.name, agent.photo_url, false);
+                                            (key, Box::new(row) as RowFn)
+                                        })
+                                        .collect()
                                 })}
                             </div>
                             <p class="talk-response-time" data-testid="talk-response-time">
@@ -77,7 +82,22 @@ pub fn Home(state: MessengerState) -> impl IntoView {
             <section class="talk-card" aria-labelledby="talk-conversations-title">
                 <h3 id="talk-conversations-title" class="talk-card-title">{texts.conversations}</h3>
                 <ul class="talk-conversation-list">
-                    {dynamic(move || recent().into_iter().map(preview_item).collect_view().into_any())}
+                    // Keyed by the conversation: a row keeps its node (and the keyboard
+                    // focus on its button) while its conversation is listed; what it shows
+                    // follows the list.
+                    {keyed(move || {
+                        recent()
+                            .into_iter()
+                            .map(|preview| {
+                                let id = preview.id;
+                                let row = {
+                                    let id = id.clone();
+                                    move || preview_item(state.conversations, id)
+                                };
+                                (id, Box::new(row) as RowFn)
+                            })
+                            .collect()
+                    })}
                 </ul>
                 <button
                     type="button"
@@ -88,75 +108,122 @@ pub fn Home(state: MessengerState) -> impl IntoView {
                     {texts.send_us_a_message}
                 </button>
             </section>
-            {dynamic(move || {
-                let links = quick_links();
-                if links.is_empty() {
-                    return ().into_any();
-                }
-                view! {
-                    <section class="talk-card" aria-labelledby="talk-links-title">
-                        <h3 id="talk-links-title" class="talk-card-title">{texts.quick_links}</h3>
-                        <ul class="talk-links">
-                            {links.into_iter().map(|link| view! {
-                                <li>
-                                    // The page's links, not ours: a new tab, no opener, no referrer.
-                                    <a
-                                        class="talk-link"
-                                        data-testid="talk-quick-link"
-                                        href=link.url
-                                        target="_blank"
-                                        rel="noopener noreferrer"
-                                    >
-                                        {link.label}
-                                        <span class="talk-visually-hidden">" " {texts.opens_in_new_tab}</span>
-                                    </a>
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                    </section>
-                }
-                .into_any()
-            })}
+            {when(
+                move || !quick_links().is_empty(),
+                move || {
+                    view! {
+                        <section class="talk-card" aria-labelledby="talk-links-title">
+                            <h3 id="talk-links-title" class="talk-card-title">{texts.quick_links}</h3>
+                            <ul class="talk-links">
+                                // Keyed by all a link shows: an unchanged link keeps its node
+                                // (and the keyboard focus) when the settings arrive again.
+                                {keyed(move || {
+                                    quick_links()
+                                        .into_iter()
+                                        .map(|link| {
+                                            let key = row_key(&[&link.url, &link.label]);
+                                            (key, Box::new(move || link_item(link)) as RowFn)
+                                        })
+                                        .collect()
+                                })}
+                            </ul>
+                        </section>
+                    }
+                    .fresh()
+                },
+            )}
         </div>
     }
 }
 
-/// One of the visitor's conversations in the homepage's list.
-fn preview_item(preview: ConversationPreview) -> impl IntoView {
+/// A homepage row's key: its parts, each ended by a character no text holds.
+fn row_key(parts: &[&str]) -> String {
+    let mut key = String::new();
+    for part in parts {
+        key.push_str(part);
+        key.push('\u{0}');
+    }
+    key
+}
+
+/// One of the workspace's quick links.
+fn link_item(link: QuickLink) -> Fresh {
     let texts = use_texts();
-    let id = preview.id;
+    view! {
+        <li>
+            // The page's links, not ours: a new tab, no opener, no referrer.
+            <a
+                class="talk-link"
+                data-testid="talk-quick-link"
+                href=link.url
+                target="_blank"
+                rel="noopener noreferrer"
+            >
+                {link.label}
+                <span class="talk-visually-hidden">" " {texts.opens_in_new_tab}</span>
+            </a>
+        </li>
+    }
+    .fresh()
+}
+
+/// One of the visitor's conversations in the homepage's list, as the list has it now.
+fn preview_item(conversations: RwSignal<Vec<ConversationPreview>>, id: String) -> Fresh {
+    let texts = use_texts();
+    let unread = {
+        let id = id.clone();
+        text(move || {
+            conversations.with(|all| {
+                let unread = all.iter().any(|preview| preview.id == id && preview.unread);
+                unread.to_string()
+            })
+        })
+    };
+    let last_body = {
+        let id = id.clone();
+        text(move || {
+            conversations.with(|all| {
+                all.iter()
+                    .find(|preview| preview.id == id)
+                    .and_then(|preview| preview.last_body.clone())
+                    .unwrap_or_default()
+            })
+        })
+    };
     view! {
         <li>
             <button
                 type="button"
                 class="talk-continue"
                 data-testid="talk-conversation-item"
-                data-unread=preview.unread.to_string()
+                data-unread=unread
                 on:click=move |_| runtime::open_conversation(id.clone())
             >
                 <span class="talk-continue-label">
                     {texts.continue_conversation}
-                    {preview.unread.then(|| view! {
-                        <span class="talk-unread-dot" role="img" aria-label=texts.new_reply></span>
-                    })}
+                    {when(
+                        move || unread.with(|unread| unread == "true"),
+                        move || view! {
+                            <span class="talk-unread-dot" role="img" aria-label=texts.new_reply></span>
+                        }
+                        .fresh(),
+                    )}
                 </span>
-                <span class="talk-preview">{preview.last_body}</span>
+                <span class="talk-preview">{last_body}</span>
             </button>
         </li>
     }
+    .fresh()
 }
 
 /// A photo, or the initial when there is none. `decorative` when a name is shown beside it.
-#[component]
-pub fn Avatar(
-    name: String,
-    photo: Option<String>,
-    #[prop(optional)] decorative: bool,
-) -> impl IntoView {
+/// Built, never patched: both its places (a homepage avatar, a message's row) are rebuilt
+/// when what they show changes.
+pub fn avatar(name: String, photo: Option<String>, decorative: bool) -> Fresh {
     match (photo, decorative) {
-        (Some(url), true) => view! { <img class="talk-avatar" src=url alt=""/> }.into_any(),
-        (Some(url), false) => view! { <img class="talk-avatar" src=url alt=name/> }.into_any(),
-        (None, true) => ().into_any(),
+        (Some(url), true) => view! { <img class="talk-avatar" src=url alt=""/> }.fresh(),
+        (Some(url), false) => view! { <img class="talk-avatar" src=url alt=name/> }.fresh(),
+        (None, true) => ().fresh(),
         (None, false) => {
             // The browser's upper-casing: Rust's would compile Unicode's case tables in.
             let initial: String = name
@@ -169,7 +236,7 @@ pub fn Avatar(
                     {initial}
                 </span>
             }
-            .into_any()
+            .fresh()
         }
     }
 }

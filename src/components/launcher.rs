@@ -1,4 +1,4 @@
-use super::erased::{dynamic, icon as icon_view, text, when, IntoFresh};
+use super::erased::{icon as icon_view, keyed, text, when, IntoFresh, RowFn};
 use crate::i18n::use_texts;
 use leptos::html::Button;
 use leptos::prelude::*;
@@ -30,17 +30,26 @@ pub fn Launcher(
             aria-expanded=text(move || open.get().to_string())
             on:click=move |_| open.update(|open| *open = !*open)
         >
-            {dynamic(move || match config
-                .with(|c| c.as_ref().map(|c| c.settings.launcher.icon.clone()))
-                .unwrap_or(LauncherIcon::Default)
-            {
-                LauncherIcon::Custom { url } => {
-                    view! { <img class="talk-launcher-icon" src=url alt=""/> }.into_any()
-                }
-                LauncherIcon::Question => icon_view("talk-launcher-icon", QUESTION_ICON).into_any(),
-                LauncherIcon::Default | LauncherIcon::Chat => {
-                    icon_view("talk-launcher-icon", CHAT_ICON).into_any()
-                }
+            // Keyed by what it shows: kept, not built again, when the settings come again.
+            {keyed(move || {
+                let icon = config
+                    .with(|c| c.as_ref().map(|c| c.settings.launcher.icon.clone()))
+                    .unwrap_or(LauncherIcon::Default);
+                let (key, row): (String, RowFn) = match icon {
+                    LauncherIcon::Custom { url } => (
+                        url.clone(),
+                        Box::new(move || view! { <img class="talk-launcher-icon" src=url alt=""/> }.fresh()),
+                    ),
+                    LauncherIcon::Question => (
+                        "\u{0}question".into(),
+                        Box::new(|| icon_view("talk-launcher-icon", QUESTION_ICON)),
+                    ),
+                    LauncherIcon::Default | LauncherIcon::Chat => (
+                        "\u{0}chat".into(),
+                        Box::new(|| icon_view("talk-launcher-icon", CHAT_ICON)),
+                    ),
+                };
+                vec![(key, row)]
             })}
             {when(
                 move || unread.get() != 0,

@@ -1,4 +1,4 @@
-use super::erased::{dynamic, effect, flag, icon, text, when, IntoFresh};
+use super::erased::{dynamic, effect, flag, icon, keyed, text, when, IntoFresh, RowFn};
 use super::{Conversation, Home, IdentifyForm, Launcher};
 use crate::i18n::use_texts;
 use crate::runtime;
@@ -190,9 +190,18 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
                         .fresh()
                     },
                 )}
-                {dynamic(move || match logo() {
-                    Some(url) => view! { <img class="talk-logo" src=url alt=""/> }.into_any(),
-                    None => ().into_any(),
+                // Keyed by its address: kept, not built again, when the settings come again.
+                {keyed(move || {
+                    logo()
+                        .into_iter()
+                        .map(|url| {
+                            let row = {
+                                let url = url.clone();
+                                move || view! { <img class="talk-logo" src=url alt=""/> }.fresh()
+                            };
+                            (url, Box::new(row) as RowFn)
+                        })
+                        .collect()
                 })}
                 <h2 class="talk-greeting" data-testid="talk-greeting">{text(greeting)}</h2>
                 <p class="talk-subtitle">

@@ -8,7 +8,7 @@ mod launcher;
 mod messenger;
 
 pub use conversation::{Composer, Conversation, MessageList};
-pub use home::{Avatar, Home};
+pub use home::{avatar, Home};
 pub use identify_form::IdentifyForm;
 pub use launcher::Launcher;
 pub use messenger::{Messenger, Widget};
