@@ -82,49 +82,56 @@ impl Render for Fresh {
     }
 }
 
-// Client-side rendering only: the widget is never rendered on a server or hydrated.
-impl RenderHtml for Fresh {
-    type AsyncOutput = Self;
-    type Owned = Self;
+/// `RenderHtml` and `AddAnyAttr` for a view type of the widget's own: client-side rendering
+/// only (the widget is never rendered on a server or hydrated), and no attributes to add.
+macro_rules! client_side_only {
+    ($view:ty, $state:ty) => {
+        impl RenderHtml for $view {
+            type AsyncOutput = Self;
+            type Owned = Self;
 
-    const MIN_LENGTH: usize = 0;
+            const MIN_LENGTH: usize = 0;
 
-    fn dry_resolve(&mut self) {}
+            fn dry_resolve(&mut self) {}
 
-    async fn resolve(self) -> Self {
-        self
-    }
+            async fn resolve(self) -> Self {
+                self
+            }
 
-    fn to_html_with_buf(
-        self,
-        _buf: &mut String,
-        _position: &mut Position,
-        _escape: bool,
-        _mark_branches: bool,
-        _extra_attrs: Vec<AnyAttribute>,
-    ) {
-    }
+            fn to_html_with_buf(
+                self,
+                _buf: &mut String,
+                _position: &mut Position,
+                _escape: bool,
+                _mark_branches: bool,
+                _extra_attrs: Vec<AnyAttribute>,
+            ) {
+            }
 
-    fn hydrate<const FROM_SERVER: bool>(
-        self,
-        _cursor: &Cursor,
-        _position: &PositionState,
-    ) -> FreshState {
-        unreachable!("the widget is not hydrated")
-    }
+            fn hydrate<const FROM_SERVER: bool>(
+                self,
+                _cursor: &Cursor,
+                _position: &PositionState,
+            ) -> $state {
+                unreachable!("the widget is not hydrated")
+            }
 
-    fn into_owned(self) -> Self {
-        self
-    }
+            fn into_owned(self) -> Self {
+                self
+            }
+        }
+
+        impl AddAnyAttr for $view {
+            type Output<SomeNewAttr: Attribute> = Self;
+
+            fn add_any_attr<NewAttr: Attribute>(self, _attr: NewAttr) -> Self {
+                self
+            }
+        }
+    };
 }
 
-impl AddAnyAttr for Fresh {
-    type Output<SomeNewAttr: Attribute> = Self;
-
-    fn add_any_attr<NewAttr: Attribute>(self, _attr: NewAttr) -> Self {
-        self
-    }
-}
+client_side_only!(Fresh, FreshState);
 
 /// Builds one row of a [`keyed`] list.
 pub type RowFn = Box<dyn FnOnce() -> Fresh + Send>;
@@ -293,49 +300,7 @@ impl Render for Keyed {
     }
 }
 
-// Client-side rendering only, as for `Fresh`.
-impl RenderHtml for Keyed {
-    type AsyncOutput = Self;
-    type Owned = Self;
-
-    const MIN_LENGTH: usize = 0;
-
-    fn dry_resolve(&mut self) {}
-
-    async fn resolve(self) -> Self {
-        self
-    }
-
-    fn to_html_with_buf(
-        self,
-        _buf: &mut String,
-        _position: &mut Position,
-        _escape: bool,
-        _mark_branches: bool,
-        _extra_attrs: Vec<AnyAttribute>,
-    ) {
-    }
-
-    fn hydrate<const FROM_SERVER: bool>(
-        self,
-        _cursor: &Cursor,
-        _position: &PositionState,
-    ) -> KeyedState {
-        unreachable!("the widget is not hydrated")
-    }
-
-    fn into_owned(self) -> Self {
-        self
-    }
-}
-
-impl AddAnyAttr for Keyed {
-    type Output<SomeNewAttr: Attribute> = Self;
-
-    fn add_any_attr<NewAttr: Attribute>(self, _attr: NewAttr) -> Self {
-        self
-    }
-}
+client_side_only!(Keyed, KeyedState);
 
 /// A part of the view that is built again when a signal it reads changes.
 pub fn dynamic(view: impl Fn() -> AnyView + Send + Sync + 'static) -> impl IntoView {

@@ -81,7 +81,8 @@ const INSERT_MESSAGE: &str = "INSERT INTO messages
        (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
-const CONVERSATION_TAIL: &str = "SELECT last_seq, status = 'closed' FROM conversations WHERE id = ?1";
+const CONVERSATION_TAIL: &str =
+    "SELECT last_seq, status = 'closed' FROM conversations WHERE id = ?1";
 
 // Counted in the insert itself, so concurrent starts of one visitor can't pass the cap
 // together (the writer holds the write lock while it counts).
@@ -319,7 +320,11 @@ struct Tail {
 
 impl Tails {
     /// The conversation's tail, read on first use; `None` when it does not exist.
-    fn of(&mut self, tx: &Connection, conversation_id: String) -> rusqlite::Result<Option<&mut Tail>> {
+    fn of(
+        &mut self,
+        tx: &Connection,
+        conversation_id: String,
+    ) -> rusqlite::Result<Option<&mut Tail>> {
         use std::collections::hash_map::Entry;
         match self.0.entry(conversation_id) {
             Entry::Occupied(entry) => Ok(Some(entry.into_mut())),
@@ -343,8 +348,12 @@ impl Tails {
     fn store(self, tx: &Connection) -> rusqlite::Result<()> {
         for (conversation_id, tail) in self.0 {
             if let Some((now, reopen)) = tail.moved {
-                tx.prepare_cached(MOVE_LAST_SEQ)?
-                    .execute(params![tail.last_seq, now, reopen, conversation_id])?;
+                tx.prepare_cached(MOVE_LAST_SEQ)?.execute(params![
+                    tail.last_seq,
+                    now,
+                    reopen,
+                    conversation_id
+                ])?;
             }
         }
         Ok(())
