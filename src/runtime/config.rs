@@ -81,15 +81,17 @@ pub(super) async fn load_settings() {
         return;
     };
     let now = js_sys::Date::now();
-    let remembered = storage()
+    // The remembered copy's JSON, kept when it decoded and was shown: a server answer of the
+    // same text is the same settings, and is not set again (every reader of `state.config`
+    // would run again for nothing).
+    let shown_json = storage()
         .and_then(|storage| storage.get_item(REMEMBERED_SETTINGS).ok().flatten())
         .and_then(|entry| {
-            remembered_json(&entry, &capture_key, now).and_then(|json| decode::parse(json).ok())
+            let json = remembered_json(&entry, &capture_key, now)?;
+            show(decode::parse(json).ok()?);
+            Some(json.to_owned())
         });
-    let had_remembered = remembered.is_some();
-    if let Some(config) = remembered {
-        show(config);
-    }
+    let had_remembered = shown_json.is_some();
     let early_json = match early {
         Some(promise) => JsFuture::from(promise)
             .await
@@ -115,7 +117,9 @@ pub(super) async fn load_settings() {
                     &remembered_entry(&capture_key, now, &json),
                 );
             }
-            show(config);
+            if shown_json.as_deref() != Some(json.as_str()) {
+                show(config);
+            }
         }
         Err(error) => {
             web_sys::console::warn_1(
