@@ -90,11 +90,10 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
     // while the workspace keeps the default.
     let greeting = move || {
         let template = state.config.with(|config| {
-            config
-                .as_ref()
-                .map(|config| config.settings.homepage.greeting.clone())
-                .filter(|greeting| *greeting != Homepage::default().greeting)
-                .and_then(|greeting| GreetingTemplate::parse(&greeting).ok())
+            let greeting = &config.as_ref()?.settings.homepage.greeting;
+            (*greeting != Homepage::default().greeting)
+                .then(|| GreetingTemplate::parse(greeting).ok())
+                .flatten()
         });
         state.person.with(|person| match template {
             Some(template) => template.render(person.as_ref()),
