@@ -103,9 +103,13 @@ pub(super) async fn load_settings() {
         Some(json) => Ok(json),
         None => api.widget_config_json(&capture_key).await,
     };
+    // The remembered copy's text again: not decoded, not set again.
     let answer = json.and_then(|json| {
-        let config: WidgetConfig =
-            decode::parse(&json).map_err(|error| ApiError::Decode(error.0.to_string()))?;
+        let config: Option<WidgetConfig> = if shown_json.as_deref() == Some(json.as_str()) {
+            None
+        } else {
+            Some(decode::parse(&json).map_err(|error| ApiError::Decode(error.0.to_string()))?)
+        };
         Ok((config, json))
     });
     match answer {
@@ -117,7 +121,7 @@ pub(super) async fn load_settings() {
                     &remembered_entry(&capture_key, now, &json),
                 );
             }
-            if shown_json.as_deref() != Some(json.as_str()) {
+            if let Some(config) = config {
                 show(config);
             }
         }
