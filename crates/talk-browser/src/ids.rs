@@ -14,7 +14,7 @@ pub fn uuid_v7() -> String {
 }
 
 /// The version 7 UUID of `unix_ms` and `random`, in its hyphenated lowercase form.
-pub fn uuid_v7_from(unix_ms: u64, random: [u8; 10]) -> String {
+fn uuid_v7_from(unix_ms: u64, random: [u8; 10]) -> String {
     let mut bytes = [0u8; 16];
     bytes[..6].copy_from_slice(&unix_ms.to_be_bytes()[2..]);
     bytes[6..].copy_from_slice(&random);

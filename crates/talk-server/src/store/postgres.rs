@@ -97,9 +97,7 @@ impl PgStore {
             identities: IdentityVersion::default(),
         })
     }
-}
 
-impl PgStore {
     /// Commits a write that may change a visitor's author line (a person saved, a visitor
     /// linked or its claim recorded) with the `identities` signal, delivered iff it commits:
     /// every node's sessions read their authors again.

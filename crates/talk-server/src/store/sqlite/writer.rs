@@ -229,7 +229,7 @@ fn commit(connection: &mut Connection, works: Vec<Work>) -> rusqlite::Result<Vec
                 let mut committed = Vec::with_capacity(batch.len());
                 let mut tails = Tails::default();
                 for (conversation_id, message) in batch {
-                    match insert_message(&tx, &mut tails, conversation_id, message) {
+                    match insert_message(&tx, &mut tails, &conversation_id, message) {
                         Ok(message) => committed.push(Ok(message)),
                         Err(InsertError::Refused(error)) => committed.push(Err(error)),
                         Err(InsertError::Transaction(error)) => return Err(error),
@@ -300,7 +300,7 @@ fn start(
         return Ok(None);
     }
     let mut tails = Tails::default();
-    let (message, _) = insert_message(connection, &mut tails, id.to_string(), message)?;
+    let (message, _) = insert_message(connection, &mut tails, id, message)?;
     tails.store(connection).map_err(InsertError::Transaction)?;
     Ok(Some(message))
 }
@@ -313,9 +313,10 @@ struct Tails(HashMap<String, Tail>);
 
 struct Tail {
     last_seq: i64,
+    /// Closed when read, until a visitor's message reopens it.
     closed: bool,
-    /// Whether a message was appended, and then when, and whether one reopened it.
-    moved: Option<(i64, bool)>,
+    /// When a message was last appended; `None` while none was.
+    updated_at: Option<i64>,
 }
 
 impl Tails {
@@ -323,35 +324,37 @@ impl Tails {
     fn of(
         &mut self,
         tx: &Connection,
-        conversation_id: String,
+        conversation_id: &str,
     ) -> rusqlite::Result<Option<&mut Tail>> {
-        use std::collections::hash_map::Entry;
-        match self.0.entry(conversation_id) {
-            Entry::Occupied(entry) => Ok(Some(entry.into_mut())),
-            Entry::Vacant(entry) => {
-                let read = tx
-                    .prepare_cached(CONVERSATION_TAIL)?
-                    .query_row(params![entry.key()], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()?;
-                Ok(read.map(|(last_seq, closed)| {
-                    entry.insert(Tail {
-                        last_seq,
-                        closed,
-                        moved: None,
-                    })
-                }))
-            }
+        if !self.0.contains_key(conversation_id) {
+            let read = tx
+                .prepare_cached(CONVERSATION_TAIL)?
+                .query_row(params![conversation_id], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .optional()?;
+            let Some((last_seq, closed)) = read else {
+                return Ok(None);
+            };
+            let tail = Tail {
+                last_seq,
+                closed,
+                updated_at: None,
+            };
+            self.0.insert(conversation_id.to_string(), tail);
         }
+        Ok(self.0.get_mut(conversation_id))
     }
 
-    /// Moves each appended conversation's `last_seq` (and reopens it when asked).
+    /// Moves each appended conversation's `last_seq`, and reopens it when it is no longer
+    /// closed (an open one stays open either way).
     fn store(self, tx: &Connection) -> rusqlite::Result<()> {
         for (conversation_id, tail) in self.0 {
-            if let Some((now, reopen)) = tail.moved {
+            if let Some(updated_at) = tail.updated_at {
                 tx.prepare_cached(MOVE_LAST_SEQ)?.execute(params![
                     tail.last_seq,
-                    now,
-                    reopen,
+                    updated_at,
+                    !tail.closed,
                     conversation_id
                 ])?;
             }
@@ -367,13 +370,13 @@ impl Tails {
 fn insert_message(
     tx: &Connection,
     tails: &mut Tails,
-    conversation_id: String,
+    conversation_id: &str,
     message: NewMessage,
 ) -> Result<Committed, InsertError> {
     let now = crate::db::now_ms();
     let id = crate::db::new_message_id();
     let tail = tails
-        .of(tx, conversation_id.clone())
+        .of(tx, conversation_id)
         .map_err(InsertError::Transaction)?
         .ok_or(InsertError::Refused(StoreError::NotFound))?;
     let seq = tail.last_seq + 1;
@@ -394,9 +397,8 @@ fn insert_message(
     let reopened = message.reopens && tail.closed;
     tail.last_seq = seq;
     tail.closed &= !message.reopens;
-    let reopens = message.reopens || tail.moved.is_some_and(|(_, reopen)| reopen);
-    tail.moved = Some((now, reopens));
-    Ok((message.committed(id, &conversation_id, seq, now), reopened))
+    tail.updated_at = Some(now);
+    Ok((message.committed(id, conversation_id, seq, now), reopened))
 }
 
 /// A constraint ends its statement only; I/O, full-disk or busy errors may have rolled the
