@@ -1,11 +1,13 @@
-use super::avatar;
-use super::erased::{effect, icon, keyed, text, when, IntoFresh, RowFn};
+use super::dom::{el, fragment, icon, keyed, text, when, RowFn, View};
+use super::erased::{effect, Fresh};
+use super::picture;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
 use leptos::prelude::*;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::Arc;
+use std::cell::Cell;
+use std::rc::Rc;
 use talk_protocol::{Author, AuthorKind};
+use wasm_bindgen::JsCast;
 
 /// The conversation: its messages and the composer.
 #[component]
@@ -24,25 +26,54 @@ pub fn Conversation(
     on_older: Callback<()>,
     /// The author's photo, if any.
     photo_of: Callback<Author, Option<String>>,
-) -> impl IntoView {
+) -> Fresh {
+    conversation(
+        lines, typing, read_up_to, on_send, on_retry, on_typing, on_older, photo_of,
+    )
+    .fresh()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn conversation(
+    lines: RwSignal<Vec<ChatLine>>,
+    typing: RwSignal<Option<String>>,
+    read_up_to: RwSignal<i64>,
+    on_send: Callback<String>,
+    on_retry: Callback<String>,
+    on_typing: Callback<()>,
+    on_older: Callback<()>,
+    photo_of: Callback<Author, Option<String>>,
+) -> View {
     let texts = use_texts();
-    view! {
-        <div class="talk-conversation">
-            <MessageList lines read_up_to on_retry on_older photo_of/>
-            <p class="talk-typing" data-testid="talk-typing" aria-live="polite">
-                {text(move || {
+    el("div")
+        .class("talk-conversation")
+        .child(message_list(
+            lines,
+            read_up_to,
+            on_retry,
+            on_older,
+            Some(photo_of),
+        ))
+        .child(
+            el("p")
+                .class("talk-typing")
+                .testid("talk-typing")
+                .attr("aria-live", "polite")
+                .text_with(move || {
                     typing
                         .get()
                         .map(|name| {
-                            let name = if name.is_empty() { texts.agent.to_string() } else { name };
+                            let name = if name.is_empty() {
+                                texts.agent.to_string()
+                            } else {
+                                name
+                            };
                             texts.typing.replace("{name}", &name)
                         })
                         .unwrap_or_default()
-                })}
-            </p>
-            <Composer on_send on_typing/>
-        </div>
-    }
+                }),
+        )
+        .child(composer(on_send, Some(on_typing)))
 }
 
 fn author_label(line: &ChatLine, texts: &Texts) -> String {
@@ -84,11 +115,27 @@ pub fn MessageList(
     /// The author's photo, if any (initials otherwise).
     #[prop(optional)]
     photo_of: Option<Callback<Author, Option<String>>>,
-) -> impl IntoView {
+) -> Fresh {
+    message_list(
+        lines,
+        read_up_to,
+        on_retry,
+        on_older.unwrap_or(Callback::new(|_| {})),
+        photo_of,
+    )
+    .fresh()
+}
+
+fn message_list(
+    lines: RwSignal<Vec<ChatLine>>,
+    read_up_to: RwSignal<i64>,
+    on_retry: Callback<String>,
+    on_older: Callback<()>,
+    photo_of: Option<Callback<Author, Option<String>>>,
+) -> View {
     let texts = use_texts();
     // "Seen" goes under the newest of the visitor's messages the agents have read. Each row
-    // asks (from the end, so the answer is a few lines away), through its `when`'s memo of a
-    // bool: a memo of the key would be reactive_graph's memo code once more for its type.
+    // asks (from the end, so the answer is a few lines away), through its `when`.
     let seen = move |key: &str| {
         let read = read_up_to.get();
         lines.with(|lines| {
@@ -102,111 +149,112 @@ pub fn MessageList(
                 .is_some_and(|line| line.key == key)
         })
     };
-    let log = NodeRef::<leptos::html::Div>::new();
+    // The log role announces new messages; the list inside keeps list semantics.
+    let log = el("div")
+        .class("talk-log")
+        .attr("role", "log")
+        .attr("aria-live", "polite");
+    let node = log.element().clone();
     // Follow new messages, unless the visitor scrolled up to read; their own sends always
-    // bring them back down. Shared by the effect and the scroll handler: an atomic, not a
-    // `StoredValue<bool>` (reactive_graph's code once more, for a flag nothing tracks).
-    let following = Arc::new(AtomicBool::new(true));
+    // bring them back down. Shared by the effect and the scroll handler.
+    let following = Rc::new(Cell::new(true));
     let follow = following.clone();
     // The list's height after the last change, to keep the visitor's place when an older
     // page goes in above (the CSS turns the browser's own scroll anchoring off).
     let mut height = 0;
     // The count and first key at the last run.
     let mut before: Option<(usize, Option<String>)> = None;
-    effect(move || {
-        let (now, newest_is_own, first) = lines.with(|lines| {
-            let own = lines
-                .last()
-                .is_some_and(|line| line.author.kind == AuthorKind::Visitor);
-            (lines.len(), own, lines.first().map(|line| line.key.clone()))
-        });
-        let (grew, prepended) = match &before {
-            Some((count, old_first)) => (now > *count, now > *count && *old_first != first),
-            None => (false, false),
-        };
-        if let Some(log) = log.get() {
-            if follow.load(Relaxed) || (grew && newest_is_own) {
+    // An effect, not a render effect: it runs after the rows are in, so the heights are new.
+    effect({
+        let log = node.clone();
+        move || {
+            let (now, newest_is_own, first) = lines.with(|lines| {
+                let own = lines
+                    .last()
+                    .is_some_and(|line| line.author.kind == AuthorKind::Visitor);
+                (lines.len(), own, lines.first().map(|line| line.key.clone()))
+            });
+            let (grew, prepended) = match &before {
+                Some((count, old_first)) => (now > *count, now > *count && *old_first != first),
+                None => (false, false),
+            };
+            if follow.get() || (grew && newest_is_own) {
                 log.set_scroll_top(log.scroll_height());
             } else if prepended {
                 log.set_scroll_top(log.scroll_top() + log.scroll_height() - height);
             }
             height = log.scroll_height();
+            before = Some((now, first));
         }
-        before = Some((now, first));
     });
     let on_scroll = move |_| {
-        if let Some(log) = log.get_untracked() {
-            let from_bottom = log.scroll_height() - log.scroll_top() - log.client_height();
-            following.store(from_bottom < 48, Relaxed);
-            if log.scroll_top() < 48 {
-                if let Some(on_older) = on_older {
-                    on_older.run(());
-                }
-            }
+        let from_bottom = node.scroll_height() - node.scroll_top() - node.client_height();
+        following.set(from_bottom < 48);
+        if node.scroll_top() < 48 {
+            on_older.run(());
         }
     };
     // One row, built when its key first appears.
     let row = move |line: ChatLine| {
         let kind = author_kind(line.author.kind);
-        let failed = line.delivery == Delivery::Failed;
         let key = line.key.clone();
-        view! {
-            <li
-                class=format!("talk-message talk-message-{kind}")
-                data-testid="talk-message"
-                data-author=kind
-                data-state=line.delivery.as_str()
-            >
-                <span class="talk-message-author">
-                    {(line.author.kind != AuthorKind::Visitor).then(|| {
-                        let photo = photo_of.and_then(|photo_of| photo_of.run(line.author.clone()));
-                        // The name follows as text: the picture adds nothing to read.
-                        avatar(String::new(), photo, true)
-                    })}
-                    {author_label(&line, texts)}
-                </span>
-                <p class="talk-message-body">{line.body.clone()}</p>
-                <span class="talk-message-meta">
-                    {line.created_at.map(clock)}
-                    {(line.delivery == Delivery::Sending).then_some(texts.sending)}
-                    {
+        let author = el("span").class("talk-message-author").maybe(
+            (line.author.kind != AuthorKind::Visitor)
+                .then(|| photo_of.and_then(|photo_of| photo_of.run(line.author.clone())))
+                .flatten()
+                // The name follows as text: the picture adds nothing to read.
+                .map(|url| picture(&url, "")),
+        );
+        el("li")
+            .class(&["talk-message talk-message-", kind].concat())
+            .testid("talk-message")
+            .attr("data-author", kind)
+            .attr("data-state", line.delivery.as_str())
+            .child(author.text(&author_label(&line, texts)))
+            .child(el("p").class("talk-message-body").text(&line.body))
+            .child(
+                el("span")
+                    .class("talk-message-meta")
+                    .text(&line.created_at.map(clock).unwrap_or_default())
+                    .text(if line.delivery == Delivery::Sending {
+                        texts.sending
+                    } else {
+                        ""
+                    })
+                    .child({
                         let key = line.key.clone();
                         when(
                             move || seen(&key),
-                            move || view! {
-                                " · "
-                                <span data-testid="talk-seen">{texts.seen}</span>
-                            }
-                            .fresh(),
+                            move || {
+                                fragment(vec![
+                                    text(" · "),
+                                    el("span").testid("talk-seen").text(texts.seen),
+                                ])
+                            },
                         )
-                    }
-                </span>
-                // Delivery is part of the row's key: a failed message is a new row.
-                {failed.then(|| view! {
-                    <button
-                        type="button"
-                        class="talk-retry"
-                        data-testid="talk-retry"
-                        on:click=move |_| on_retry.run(key.clone())
-                    >
-                        {texts.not_sent_retry}
-                    </button>
-                })}
-            </li>
-        }
-        .fresh()
+                    }),
+            )
+            // Delivery is part of the row's key: a failed message is a new row.
+            .maybe((line.delivery == Delivery::Failed).then(|| {
+                el("button")
+                    .attr("type", "button")
+                    .class("talk-retry")
+                    .testid("talk-retry")
+                    .on("click", move |_| on_retry.run(key.clone()))
+                    .text(texts.not_sent_retry)
+            }))
     };
-    view! {
-        // The log role announces new messages; the list inside keeps list semantics.
-        <div class="talk-log" role="log" aria-live="polite" node_ref=log on:scroll=on_scroll>
-        <ol class="talk-messages" data-testid="talk-messages">
-            {when(
+    log.on("scroll", on_scroll).child(
+        el("ol")
+            .class("talk-messages")
+            .testid("talk-messages")
+            .child(when(
                 move || lines.with(Vec::is_empty),
-                move || view! { <li class="talk-empty">{texts.empty_conversation}</li> }.fresh(),
-            )}
+                move || el("li").class("talk-empty").text(texts.empty_conversation),
+            ))
             // Keyed by the line's key and delivery, as `<For>` was: a row keeps its node while
             // both stay (text selection survives), and a failed message is a new row.
-            {keyed(move || {
+            .child(keyed(move || {
                 lines.with(|lines| {
                     lines
                         .iter()
@@ -217,10 +265,8 @@ pub fn MessageList(
                         })
                         .collect()
                 })
-            })}
-        </ol>
-        </div>
-    }
+            })),
+    )
 }
 
 /// Enter sends, Shift+Enter starts a new line.
@@ -230,7 +276,11 @@ pub fn Composer(
     /// Called as the visitor types (the owner decides how often to tell anyone).
     #[prop(optional)]
     on_typing: Option<Callback<()>>,
-) -> impl IntoView {
+) -> Fresh {
+    composer(on_send, on_typing).fresh()
+}
+
+fn composer(on_send: Callback<String>, on_typing: Option<Callback<()>>) -> View {
     let texts = use_texts();
     let draft = RwSignal::new(String::new());
     let send = move || {
@@ -240,37 +290,45 @@ pub fn Composer(
             draft.set(String::new());
         }
     };
-    view! {
-        <form
-            class="talk-composer"
-            on:submit=move |event| {
-                event.prevent_default();
-                send();
-            }
-        >
-            <label for="talk-composer-input" class="talk-visually-hidden">{texts.message}</label>
-            <textarea
-                id="talk-composer-input"
-                data-testid="talk-composer"
-                rows="1"
-                placeholder=texts.write_a_message
-                prop:value=draft
-                on:input=move |event| {
+    el("form")
+        .class("talk-composer")
+        .on("submit", move |event| {
+            event.prevent_default();
+            send();
+        })
+        .child(
+            el("label")
+                .attr("for", "talk-composer-input")
+                .class("talk-visually-hidden")
+                .text(texts.message),
+        )
+        .child(
+            el("textarea")
+                .attr("id", "talk-composer-input")
+                .testid("talk-composer")
+                .attr("rows", "1")
+                .attr("placeholder", texts.write_a_message)
+                .prop_with("value", move || draft.get().into())
+                .on("input", move |event| {
                     draft.set(event_target_value(&event));
                     if let Some(on_typing) = on_typing {
                         on_typing.run(());
                     }
-                }
-                on:keydown=move |event| {
+                })
+                .on("keydown", move |event| {
+                    let event: &web_sys::KeyboardEvent = event.unchecked_ref();
                     if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
                         event.prevent_default();
                         send();
                     }
-                }
-            ></textarea>
-            <button type="submit" class="talk-send" data-testid="talk-send" aria-label=texts.send>
-                {icon("", "M3 20l18-8L3 4v6l12 2-12 2z")}
-            </button>
-        </form>
-    }
+                }),
+        )
+        .child(
+            el("button")
+                .attr("type", "submit")
+                .class("talk-send")
+                .testid("talk-send")
+                .attr("aria-label", texts.send)
+                .child(icon("", "M3 20l18-8L3 4v6l12 2-12 2z")),
+        )
 }

@@ -1,4 +1,5 @@
-use super::erased::{keyed, text, when, Fresh, IntoFresh, RowFn};
+use super::dom::{el, keyed, when, RowFn, View};
+use super::erased::Fresh;
 use crate::i18n::use_texts;
 use crate::runtime;
 use crate::state::{ConversationPreview, MessengerState};
@@ -8,7 +9,11 @@ use talk_protocol::{OnlineAgent, Presence, QuickLink};
 /// The messenger's first screen: when to expect an answer, who is there, the conversation
 /// and the workspace's quick links.
 #[component]
-pub fn Home(state: MessengerState) -> impl IntoView {
+pub fn Home(state: MessengerState) -> Fresh {
+    home(state).fresh()
+}
+
+pub(super) fn home(state: MessengerState) -> View {
     let texts = use_texts();
     let response_time = move || {
         state.config.with(|config| {
@@ -50,90 +55,105 @@ pub fn Home(state: MessengerState) -> impl IntoView {
         state.conversation_screen.set(true);
     };
 
-    view! {
-        <div class="talk-home" data-testid="talk-home">
-            {when(
-                move || response_time().is_some() || !agents().is_empty(),
-                move || {
-                    view! {
-                        <div class="talk-card talk-team">
-                            <div class="talk-avatars">
-                                // Keyed by all they show: an avatar that stays the same
-                                // keeps its node when the settings arrive again.
-                                {keyed(move || {
-                                    agents()
-                                        .into_iter()
-                                        .map(|agent| {
-                                            let key = row_key(&[&agent.name, agent.photo_url.as_deref().unwrap_or("")]);
-                                            let row = move || avatar(agent.name, agent.photo_url, false);
-                                            (key, Box::new(row) as RowFn)
-                                        })
-                                        .collect()
-                                })}
-                            </div>
-                            <p class="talk-response-time" data-testid="talk-response-time">
-                                {text(move || response_time().unwrap_or_default())}
-                            </p>
-                        </div>
-                    }
-                    .fresh()
-                },
-            )}
-            <section class="talk-card" aria-labelledby="talk-conversations-title">
-                <h3 id="talk-conversations-title" class="talk-card-title">{texts.conversations}</h3>
-                <ul class="talk-conversation-list">
+    el("div")
+        .class("talk-home")
+        .testid("talk-home")
+        .child(when(
+            move || response_time().is_some() || !agents().is_empty(),
+            move || {
+                el("div")
+                    .class("talk-card talk-team")
+                    .child(
+                        // Keyed by all they show: an avatar that stays the same keeps its
+                        // node when the settings arrive again.
+                        el("div").class("talk-avatars").child(keyed(move || {
+                            agents()
+                                .into_iter()
+                                .map(|agent| {
+                                    let key = row_key(&[
+                                        &agent.name,
+                                        agent.photo_url.as_deref().unwrap_or(""),
+                                    ]);
+                                    let row = move || avatar(agent.name, agent.photo_url);
+                                    (key, Box::new(row) as RowFn)
+                                })
+                                .collect()
+                        })),
+                    )
+                    .child(
+                        el("p")
+                            .class("talk-response-time")
+                            .testid("talk-response-time")
+                            .text_with(move || response_time().unwrap_or_default()),
+                    )
+            },
+        ))
+        .child(
+            el("section")
+                .class("talk-card")
+                .attr("aria-labelledby", "talk-conversations-title")
+                .child(
+                    el("h3")
+                        .attr("id", "talk-conversations-title")
+                        .class("talk-card-title")
+                        .text(texts.conversations),
+                )
+                .child(
                     // Keyed by the conversation: a row keeps its node (and the keyboard
                     // focus on its button) while its conversation is listed; what it shows
                     // follows the list.
-                    {keyed(move || {
-                        recent()
-                            .into_iter()
-                            .map(|preview| {
-                                let id = preview.id;
-                                let row = {
-                                    let id = id.clone();
-                                    move || preview_item(state.conversations, id)
-                                };
-                                (id, Box::new(row) as RowFn)
-                            })
-                            .collect()
-                    })}
-                </ul>
-                <button
-                    type="button"
-                    class="talk-button"
-                    data-testid="talk-new-conversation"
-                    on:click=new_conversation
-                >
-                    {texts.send_us_a_message}
-                </button>
-            </section>
-            {when(
-                move || !quick_links().is_empty(),
-                move || {
-                    view! {
-                        <section class="talk-card" aria-labelledby="talk-links-title">
-                            <h3 id="talk-links-title" class="talk-card-title">{texts.quick_links}</h3>
-                            <ul class="talk-links">
-                                // Keyed by all a link shows: an unchanged link keeps its node
-                                // (and the keyboard focus) when the settings arrive again.
-                                {keyed(move || {
-                                    quick_links()
-                                        .into_iter()
-                                        .map(|link| {
-                                            let key = row_key(&[&link.url, &link.label]);
-                                            (key, Box::new(move || link_item(link)) as RowFn)
-                                        })
-                                        .collect()
-                                })}
-                            </ul>
-                        </section>
-                    }
-                    .fresh()
-                },
-            )}
-        </div>
-    }
+                    el("ul")
+                        .class("talk-conversation-list")
+                        .child(keyed(move || {
+                            recent()
+                                .into_iter()
+                                .map(|preview| {
+                                    let id = preview.id;
+                                    let row = {
+                                        let id = id.clone();
+                                        move || preview_item(state.conversations, id)
+                                    };
+                                    (id, Box::new(row) as RowFn)
+                                })
+                                .collect()
+                        })),
+                )
+                .child(
+                    el("button")
+                        .attr("type", "button")
+                        .class("talk-button")
+                        .testid("talk-new-conversation")
+                        .on("click", new_conversation)
+                        .text(texts.send_us_a_message),
+                ),
+        )
+        .child(when(
+            move || !quick_links().is_empty(),
+            move || {
+                el("section")
+                    .class("talk-card")
+                    .attr("aria-labelledby", "talk-links-title")
+                    .child(
+                        el("h3")
+                            .attr("id", "talk-links-title")
+                            .class("talk-card-title")
+                            .text(texts.quick_links),
+                    )
+                    .child(
+                        // Keyed by all a link shows: an unchanged link keeps its node (and
+                        // the keyboard focus) when the settings arrive again.
+                        el("ul").class("talk-links").child(keyed(move || {
+                            quick_links()
+                                .into_iter()
+                                .map(|link| {
+                                    let key = row_key(&[&link.url, &link.label]);
+                                    (key, Box::new(move || link_item(link)) as RowFn)
+                                })
+                                .collect()
+                        })),
+                    )
+            },
+        ))
 }
 
 /// A homepage row's key: its parts, each ended by a character no text holds.
@@ -147,96 +167,95 @@ fn row_key(parts: &[&str]) -> String {
 }
 
 /// One of the workspace's quick links.
-fn link_item(link: QuickLink) -> Fresh {
+fn link_item(link: QuickLink) -> View {
     let texts = use_texts();
-    view! {
-        <li>
-            // The page's links, not ours: a new tab, no opener, no referrer.
-            <a
-                class="talk-link"
-                data-testid="talk-quick-link"
-                href=link.url
-                target="_blank"
-                rel="noopener noreferrer"
-            >
-                {link.label}
-                <span class="talk-visually-hidden">" " {texts.opens_in_new_tab}</span>
-            </a>
-        </li>
-    }
-    .fresh()
+    el("li").child(
+        // The page's links, not ours: a new tab, no opener, no referrer.
+        el("a")
+            .class("talk-link")
+            .testid("talk-quick-link")
+            .attr("href", &link.url)
+            .attr("target", "_blank")
+            .attr("rel", "noopener noreferrer")
+            .text(&link.label)
+            .child(
+                el("span")
+                    .class("talk-visually-hidden")
+                    .text(" ")
+                    .text(texts.opens_in_new_tab),
+            ),
+    )
 }
 
 /// One of the visitor's conversations in the homepage's list, as the list has it now.
-fn preview_item(conversations: RwSignal<Vec<ConversationPreview>>, id: String) -> Fresh {
+fn preview_item(conversations: RwSignal<Vec<ConversationPreview>>, id: String) -> View {
     let texts = use_texts();
     let unread = {
         let id = id.clone();
-        text(move || {
-            conversations.with(|all| {
-                let unread = all.iter().any(|preview| preview.id == id && preview.unread);
-                unread.to_string()
-            })
-        })
+        move || {
+            conversations.with(|all| all.iter().any(|preview| preview.id == id && preview.unread))
+        }
     };
     let last_body = {
         let id = id.clone();
-        text(move || {
+        move || {
             conversations.with(|all| {
                 all.iter()
                     .find(|preview| preview.id == id)
                     .and_then(|preview| preview.last_body.clone())
                     .unwrap_or_default()
             })
-        })
+        }
     };
-    view! {
-        <li>
-            <button
-                type="button"
-                class="talk-continue"
-                data-testid="talk-conversation-item"
-                data-unread=unread
-                on:click=move |_| runtime::open_conversation(id.clone())
-            >
-                <span class="talk-continue-label">
-                    {texts.continue_conversation}
-                    {when(
-                        move || unread.with(|unread| unread == "true"),
-                        move || view! {
-                            <span class="talk-unread-dot" role="img" aria-label=texts.new_reply></span>
-                        }
-                        .fresh(),
-                    )}
-                </span>
-                <span class="talk-preview">{last_body}</span>
-            </button>
-        </li>
-    }
-    .fresh()
+    el("li").child(
+        el("button")
+            .attr("type", "button")
+            .class("talk-continue")
+            .testid("talk-conversation-item")
+            .attr_text("data-unread", {
+                let unread = unread.clone();
+                move || unread().to_string()
+            })
+            .on("click", move |_| runtime::open_conversation(id.clone()))
+            .child(
+                el("span")
+                    .class("talk-continue-label")
+                    .text(texts.continue_conversation)
+                    .child(when(unread, move || {
+                        el("span")
+                            .class("talk-unread-dot")
+                            .attr("role", "img")
+                            .attr("aria-label", texts.new_reply)
+                    })),
+            )
+            .child(el("span").class("talk-preview").text_with(last_body)),
+    )
 }
 
-/// A photo, or the initial when there is none. `decorative` when a name is shown beside it.
-/// Built, never patched: both its places (a homepage avatar, a message's row) are rebuilt
-/// when what they show changes.
-pub fn avatar(name: String, photo: Option<String>, decorative: bool) -> Fresh {
-    match (photo, decorative) {
-        (Some(url), true) => view! { <img class="talk-avatar" src=url alt=""/> }.fresh(),
-        (Some(url), false) => view! { <img class="talk-avatar" src=url alt=name/> }.fresh(),
-        (None, true) => ().fresh(),
-        (None, false) => {
+/// A photo, or the initial when there is none, labelled with the name.
+pub fn avatar(name: String, photo: Option<String>) -> View {
+    match photo {
+        Some(url) => picture(&url, &name),
+        None => {
             // The browser's upper-casing: Rust's would compile Unicode's case tables in.
             let initial: String = name
                 .chars()
                 .next()
                 .map(|c| js_sys::JsString::from(c).to_upper_case().into())
                 .unwrap_or_default();
-            view! {
-                <span class="talk-avatar talk-avatar-initial" role="img" aria-label=name>
-                    {initial}
-                </span>
-            }
-            .fresh()
+            el("span")
+                .class("talk-avatar talk-avatar-initial")
+                .attr("role", "img")
+                .attr("aria-label", &name)
+                .text(&initial)
         }
     }
+}
+
+/// A photo; `alt` is empty where the name is shown beside it.
+pub fn picture(url: &str, alt: &str) -> View {
+    el("img")
+        .class("talk-avatar")
+        .attr("src", url)
+        .attr("alt", alt)
 }

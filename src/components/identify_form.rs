@@ -1,4 +1,5 @@
-use super::erased::{text, when, IntoFresh};
+use super::dom::{el, when, View};
+use super::erased::Fresh;
 use crate::i18n::use_texts;
 use crate::validation::{check_identity, FieldError};
 use leptos::prelude::*;
@@ -14,7 +15,16 @@ pub fn IdentifyForm(
     /// code once more for that type.
     server_error: RwSignal<Option<String>>,
     on_submit: Callback<IdentifyRequest>,
-) -> impl IntoView {
+) -> Fresh {
+    identify_form(names_required, busy, server_error, on_submit).fresh()
+}
+
+pub(super) fn identify_form(
+    names_required: Signal<bool>,
+    busy: Signal<bool>,
+    server_error: RwSignal<Option<String>>,
+    on_submit: Callback<IdentifyRequest>,
+) -> View {
     let texts = use_texts();
     let email = RwSignal::new(String::new());
     let first_name = RwSignal::new(String::new());
@@ -25,7 +35,7 @@ pub fn IdentifyForm(
     let first_error = RwSignal::new(String::new());
     let last_error = RwSignal::new(String::new());
 
-    let submit = move |event: leptos::ev::SubmitEvent| {
+    let submit = move |event: web_sys::Event| {
         event.prevent_default();
         if busy.get_untracked() {
             return;
@@ -63,86 +73,111 @@ pub fn IdentifyForm(
         }
     };
 
-    view! {
-        <form class="talk-identify" data-testid="talk-identify-form" novalidate on:submit=submit>
-            <p class="talk-identify-intro">{texts.identify_intro}</p>
-            {when(move || names_required.get(), move || view! {
-                <div class="talk-field-row">
-                    <Field
-                        id="talk-first-name"
-                        label=texts.first_name
-                        kind="text"
-                        autocomplete="given-name"
-                        value=first_name
-                        error=first_error
-                    />
-                    <Field
-                        id="talk-last-name"
-                        label=texts.last_name
-                        kind="text"
-                        autocomplete="family-name"
-                        value=last_name
-                        error=last_error
-                    />
-                </div>
-            }.fresh())}
-            <Field
-                id="talk-email"
-                label=texts.email
-                kind="email"
-                autocomplete="email"
-                value=email
-                error=email_error
-            />
-            {when(move || server_error.with(Option::is_some), move || view! {
-                <p class="talk-form-error" role="alert" data-testid="talk-identify-error">
-                    {text(move || server_error.get().unwrap_or_default())}
-                </p>
-            }.fresh())}
-            <button
-                type="submit"
-                class="talk-button"
-                data-testid="talk-identify-submit"
-                aria-disabled=text(move || busy.get().to_string())
-            >
-                {text(move || {
-                    if busy.get() { texts.starting } else { texts.start_conversation }.to_string()
-                })}
-            </button>
-        </form>
-    }
+    el("form")
+        .class("talk-identify")
+        .testid("talk-identify-form")
+        .attr("novalidate", "")
+        .on("submit", submit)
+        .child(
+            el("p")
+                .class("talk-identify-intro")
+                .text(texts.identify_intro),
+        )
+        .child(when(
+            move || names_required.get(),
+            move || {
+                el("div")
+                    .class("talk-field-row")
+                    .child(field(
+                        "talk-first-name",
+                        texts.first_name,
+                        "text",
+                        "given-name",
+                        first_name,
+                        first_error,
+                    ))
+                    .child(field(
+                        "talk-last-name",
+                        texts.last_name,
+                        "text",
+                        "family-name",
+                        last_name,
+                        last_error,
+                    ))
+            },
+        ))
+        .child(field(
+            "talk-email",
+            texts.email,
+            "email",
+            "email",
+            email,
+            email_error,
+        ))
+        .child(when(
+            move || server_error.with(Option::is_some),
+            move || {
+                el("p")
+                    .class("talk-form-error")
+                    .attr("role", "alert")
+                    .testid("talk-identify-error")
+                    .text_with(move || server_error.get().unwrap_or_default())
+            },
+        ))
+        .child(
+            el("button")
+                .attr("type", "submit")
+                .class("talk-button")
+                .testid("talk-identify-submit")
+                .attr_text("aria-disabled", move || busy.get().to_string())
+                .text_with(move || {
+                    if busy.get() {
+                        texts.starting
+                    } else {
+                        texts.start_conversation
+                    }
+                    .to_string()
+                }),
+        )
 }
 
-#[component]
-fn Field(
+fn field(
     id: &'static str,
     label: &'static str,
     kind: &'static str,
     autocomplete: &'static str,
     value: RwSignal<String>,
-    /// The field's error; empty when there is none.
+    // The field's error; empty when there is none.
     error: RwSignal<String>,
-) -> impl IntoView {
-    let error_id = format!("{id}-error");
+) -> View {
+    let error_id = [id, "-error"].concat();
     let described_by = error_id.clone();
-    view! {
-        <div class="talk-field">
-            <label for=id>{label}</label>
-            <input
-                id=id
-                type=kind
-                autocomplete=autocomplete
-                data-testid=id
-                aria-invalid=text(move || (!error.with(String::is_empty)).to_string())
-                aria-describedby=move || (!error.with(String::is_empty)).then(|| described_by.clone())
-                prop:value=value
-                on:input=move |event| value.set(event_target_value(&event))
-            />
-            {when(move || !error.with(String::is_empty), move || view! {
-                <p class="talk-field-error" id=error_id.clone() data-testid=error_id.clone()>
-                    {text(move || error.get())}
-                </p>
-            }.fresh())}
-        </div>
-    }
+    el("div")
+        .class("talk-field")
+        .child(el("label").attr("for", id).text(label))
+        .child(
+            el("input")
+                .attr("id", id)
+                .attr("type", kind)
+                .attr("autocomplete", autocomplete)
+                .testid(id)
+                .attr_text("aria-invalid", move || {
+                    (!error.with(String::is_empty)).to_string()
+                })
+                .attr_with("aria-describedby", move || {
+                    (!error.with(String::is_empty)).then(|| described_by.clone())
+                })
+                .prop_with("value", move || value.get().into())
+                .on("input", move |event| value.set(event_target_value(&event))),
+        )
+        .child(when(
+            move || !error.with(String::is_empty),
+            move || {
+                el("p")
+                    .class("talk-field-error")
+                    .attr("id", &error_id)
+                    .testid(&error_id)
+                    .text_with(move || error.get())
+            },
+        ))
 }

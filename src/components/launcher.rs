@@ -1,7 +1,9 @@
-use super::erased::{icon as icon_view, keyed, text, when, IntoFresh, RowFn};
+use super::dom::{el, icon, keyed, when, RowFn, View};
+use super::erased::Fresh;
 use crate::i18n::use_texts;
 use leptos::html::Button;
 use leptos::prelude::*;
+use leptos::tachys::html::node_ref::NodeRefContainer;
 use talk_protocol::{LauncherIcon, WidgetConfig};
 
 /// The round button that opens and closes the messenger.
@@ -12,61 +14,69 @@ pub fn Launcher(
     /// The workspace's settings (its launcher icon); the default icon until they are known.
     config: RwSignal<Option<WidgetConfig>>,
     node_ref: NodeRef<Button>,
-) -> impl IntoView {
+) -> Fresh {
+    let button = launcher(open, unread, config);
+    node_ref.load(button.element());
+    button.fresh()
+}
+
+pub(super) fn launcher(
+    open: RwSignal<bool>,
+    unread: RwSignal<i64>,
+    config: RwSignal<Option<WidgetConfig>>,
+) -> View {
     let texts = use_texts();
-    let label = text(move || match (open.get(), unread.get()) {
-        (true, _) => texts.close_chat.to_string(),
-        (false, 0) => texts.open_chat.to_string(),
-        (false, 1) => texts.open_chat_one_unread.to_string(),
-        (false, count) => texts.open_chat_unread.replace("{n}", &count.to_string()),
-    });
-    view! {
-        <button
-            node_ref=node_ref
-            type="button"
-            class="talk-launcher"
-            data-testid="talk-launcher"
-            aria-label=label
-            aria-expanded=text(move || open.get().to_string())
-            on:click=move |_| open.update(|open| *open = !*open)
-        >
-            // Keyed by what it shows: kept, not built again, when the settings come again.
-            {keyed(move || {
-                let icon = config
-                    .with(|c| c.as_ref().map(|c| c.settings.launcher.icon.clone()))
-                    .unwrap_or(LauncherIcon::Default);
-                let (key, row): (String, RowFn) = match icon {
-                    LauncherIcon::Custom { url } => (
-                        url.clone(),
-                        Box::new(move || view! { <img class="talk-launcher-icon" src=url alt=""/> }.fresh()),
-                    ),
-                    LauncherIcon::Question => (
-                        "\u{0}question".into(),
-                        Box::new(|| icon_view("talk-launcher-icon", QUESTION_ICON)),
-                    ),
-                    LauncherIcon::Default | LauncherIcon::Chat => (
-                        "\u{0}chat".into(),
-                        Box::new(|| icon_view("talk-launcher-icon", CHAT_ICON)),
-                    ),
-                };
-                vec![(key, row)]
-            })}
-            {when(
-                move || unread.get() != 0,
-                move || {
-                    view! {
-                        <span class="talk-badge" data-testid="talk-unread" aria-hidden="true">
-                            {text(move || match unread.get() {
-                                count @ 0..=99 => count.to_string(),
-                                _ => "99+".to_string(),
-                            })}
-                        </span>
-                    }
-                    .fresh()
-                },
-            )}
-        </button>
-    }
+    el("button")
+        .attr("type", "button")
+        .class("talk-launcher")
+        .testid("talk-launcher")
+        .attr_text("aria-label", move || match (open.get(), unread.get()) {
+            (true, _) => texts.close_chat.to_string(),
+            (false, 0) => texts.open_chat.to_string(),
+            (false, 1) => texts.open_chat_one_unread.to_string(),
+            (false, count) => texts.open_chat_unread.replace("{n}", &count.to_string()),
+        })
+        .attr_text("aria-expanded", move || open.get().to_string())
+        .on("click", move |_| open.update(|open| *open = !*open))
+        // Keyed by what it shows: kept, not built again, when the settings come again.
+        .child(keyed(move || {
+            let shown = config
+                .with(|c| c.as_ref().map(|c| c.settings.launcher.icon.clone()))
+                .unwrap_or(LauncherIcon::Default);
+            let (key, row): (String, RowFn) = match shown {
+                LauncherIcon::Custom { url } => (
+                    url.clone(),
+                    Box::new(move || {
+                        el("img")
+                            .class("talk-launcher-icon")
+                            .attr("src", &url)
+                            .attr("alt", "")
+                    }),
+                ),
+                LauncherIcon::Question => (
+                    "\u{0}question".into(),
+                    Box::new(|| icon("talk-launcher-icon", QUESTION_ICON)),
+                ),
+                LauncherIcon::Default | LauncherIcon::Chat => (
+                    "\u{0}chat".into(),
+                    Box::new(|| icon("talk-launcher-icon", CHAT_ICON)),
+                ),
+            };
+            vec![(key, row)]
+        }))
+        .child(when(
+            move || unread.get() != 0,
+            move || {
+                el("span")
+                    .class("talk-badge")
+                    .testid("talk-unread")
+                    .attr("aria-hidden", "true")
+                    .text_with(move || match unread.get() {
+                        count @ 0..=99 => count.to_string(),
+                        _ => "99+".to_string(),
+                    })
+            },
+        ))
 }
 
 const QUESTION_ICON: &str = "M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm1 16h-2v-2h2zm2.1-7.8-.9.9c-.7.7-1.2 1.3-1.2 2.9h-2v-.5c0-1.1.5-2.1 1.2-2.8l1.2-1.3a2 2 0 1 0-3.4-1.4H8a4 4 0 1 1 7.1 2.2z";

@@ -1,33 +1,38 @@
-use super::erased::{dynamic, effect, flag, icon, keyed, text, when, IntoFresh, RowFn};
-use super::{Conversation, Home, IdentifyForm, Launcher};
+use super::conversation::conversation;
+use super::dom::{dynamic, el, fragment, icon, keyed, when, RowFn, View};
+use super::erased::{effect, Fresh};
+use super::home::home;
+use super::identify_form::identify_form;
+use super::launcher::launcher;
 use crate::i18n::use_texts;
 use crate::runtime;
 use crate::state::{MessengerState, Stage};
-use leptos::html::Button;
 use leptos::prelude::*;
+use std::cell::RefCell;
+use std::rc::Rc;
 use talk_protocol::{Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherPosition};
+use wasm_bindgen::JsCast;
+use web_sys::{Element, HtmlElement};
 
 /// Launcher plus, when open, the messenger panel. Nothing shows until the workspace's
 /// settings are known, so a widget switched off on the server never flashes.
 #[component]
-pub fn Widget(state: MessengerState) -> impl IntoView {
-    let launcher = NodeRef::<Button>::new();
+pub fn Widget(state: MessengerState) -> Fresh {
+    // The launcher while it is shown.
+    let launcher_node = Rc::new(RefCell::new(None::<Element>));
     // Keyboard users land back on the launcher when the messenger closes. An effect, because
     // on narrow screens the launcher is hidden until the panel is gone.
     let mut was_open = false;
-    effect(move || {
-        let open = state.open.get();
-        if was_open && !open {
-            if let Some(launcher) = launcher.get_untracked() {
-                let _ = launcher.focus();
+    effect({
+        let launcher_node = launcher_node.clone();
+        move || {
+            let open = state.open.get();
+            if was_open && !open {
+                if let Some(launcher) = &*launcher_node.borrow() {
+                    let _ = launcher.unchecked_ref::<HtmlElement>().focus();
+                }
             }
-        }
-        was_open = open;
-    });
-    // Ours replaces the launcher the loader drew while the WASM was on its way.
-    effect(move || {
-        if launcher.get().is_some() {
-            crate::host::remove_loader_launcher();
+            was_open = open;
         }
     });
     let enabled = move || {
@@ -48,22 +53,25 @@ pub fn Widget(state: MessengerState) -> impl IntoView {
             .unwrap_or_default()
     };
     let root = move || {
-        view! {
-            <div
-                class="talk-root"
-                class:talk-open=state.open
-                class:talk-left=flag(left)
-                class:talk-light=flag(move || appearance() == Appearance::Light)
-                class:talk-dark=flag(move || appearance() == Appearance::Dark)
-                hidden=state.hidden
-            >
-                {when(move || state.open.get(), move || view! { <Messenger state/> }.fresh())}
-                <Launcher open=state.open unread=state.unread config=state.config node_ref=launcher/>
-            </div>
-        }
-        .fresh()
+        // Ours replaces the launcher the loader drew while the WASM was on its way: an effect
+        // runs once ours is in the page.
+        effect(crate::host::remove_loader_launcher);
+        let launcher_node = launcher_node.clone();
+        el("div")
+            .class("talk-root")
+            .class_if("talk-open", move || state.open.get())
+            .class_if("talk-left", left)
+            .class_if("talk-light", move || appearance() == Appearance::Light)
+            .class_if("talk-dark", move || appearance() == Appearance::Dark)
+            .attr_if("hidden", move || state.hidden.get())
+            .child(when(move || state.open.get(), move || messenger(state)))
+            .child({
+                let button = launcher(state.open, state.unread, state.config);
+                *launcher_node.borrow_mut() = Some(button.element().clone());
+                button
+            })
     };
-    when(enabled, root)
+    when(enabled, root).fresh()
 }
 
 /// The photo for a message's author: the bot's from the settings, an agent's from the team
@@ -84,7 +92,11 @@ fn photo_of(state: MessengerState, author: &Author) -> Option<String> {
 }
 
 #[component]
-pub fn Messenger(state: MessengerState) -> impl IntoView {
+pub fn Messenger(state: MessengerState) -> Fresh {
+    messenger(state).fresh()
+}
+
+fn messenger(state: MessengerState) -> View {
     let texts = use_texts();
     // The workspace's greeting with merge tags; the built-in one, in the visitor's language,
     // while the workspace keeps the default.
@@ -113,113 +125,117 @@ pub fn Messenger(state: MessengerState) -> impl IntoView {
     // Built afresh, never patched in place: the switch runs again only when the stage or the
     // screen changes (the session sets the stage only when it changes), so a visitor typing
     // in the composer keeps it, its focus and its draft.
-    let conversation = move || match state.stage.get() {
-        Stage::Starting => view! {
-            <p class="talk-status" data-testid="talk-starting">{texts.connecting}</p>
-        }
-        .fresh(),
-        Stage::Identify => view! {
-            <IdentifyForm
-                names_required=state.names_required
-                busy=state.identify_busy
-                server_error=state.identify_error
-                on_submit=Callback::new(runtime::identify)
-            />
-        }
-        .fresh(),
-        Stage::Chat => view! {
-            {when(move || state.too_many_conversations.get(), move || view! {
-                <p class="talk-status" role="alert" data-testid="talk-too-many-conversations">
-                    {texts.too_many_conversations}
-                </p>
-            }.fresh())}
-            <Conversation
-                lines=state.lines
-                typing=state.agent_typing
-                read_up_to=state.agent_read_seq
-                on_send=Callback::new(runtime::send_message)
-                on_retry=Callback::new(runtime::retry_message)
-                on_typing=Callback::new(|_| runtime::visitor_typing())
-                on_older=Callback::new(|_| runtime::load_older())
-                photo_of=Callback::new(move |author: Author| photo_of(state, &author))
-            />
-        }
-        .fresh(),
-        Stage::Unavailable(reason) => view! {
-            <p class="talk-status" role="alert" data-testid="talk-unavailable">{reason}</p>
-        }
-        .fresh(),
+    let stage = move || match state.stage.get() {
+        Stage::Starting => el("p")
+            .class("talk-status")
+            .testid("talk-starting")
+            .text(texts.connecting),
+        Stage::Identify => identify_form(
+            Signal::from(state.names_required),
+            Signal::from(state.identify_busy),
+            state.identify_error,
+            Callback::new(runtime::identify),
+        ),
+        Stage::Chat => fragment(vec![
+            when(
+                move || state.too_many_conversations.get(),
+                move || {
+                    el("p")
+                        .class("talk-status")
+                        .attr("role", "alert")
+                        .testid("talk-too-many-conversations")
+                        .text(texts.too_many_conversations)
+                },
+            ),
+            conversation(
+                state.lines,
+                state.agent_typing,
+                state.agent_read_seq,
+                Callback::new(runtime::send_message),
+                Callback::new(runtime::retry_message),
+                Callback::new(|_| runtime::visitor_typing()),
+                Callback::new(|_| runtime::load_older()),
+                Callback::new(move |author: Author| photo_of(state, &author)),
+            ),
+        ]),
+        Stage::Unavailable(reason) => el("p")
+            .class("talk-status")
+            .attr("role", "alert")
+            .testid("talk-unavailable")
+            .text(&reason),
     };
     // The conversation (or why there is none) or the homepage, each built when it is
     // switched to: the homepage reads no stage, so a new stage leaves it as it is.
     let conversation_shown = move || {
         matches!(state.stage.get(), Stage::Unavailable(_)) || state.conversation_screen.get()
     };
-    let body = view! {
-        {when(conversation_shown, move || dynamic(move || conversation().into_any()).fresh())}
-        {when(move || !conversation_shown(), move || view! { <Home state/> }.fresh())}
-    };
-    view! {
-        <section
-            class="talk-panel"
-            role="dialog"
-            aria-label=texts.chat
-            data-testid="talk-panel"
-            on:keydown=move |event| {
-                if event.key() == "Escape" {
-                    state.open.set(false);
-                }
-            }
-        >
-            <header class="talk-header" data-testid="talk-header">
-                {when(
-                    move || state.conversation_screen.get(),
-                    move || {
-                        view! {
-                            <button
-                                type="button"
-                                class="talk-back"
-                                data-testid="talk-back"
-                                aria-label=texts.back
-                                on:click=move |_| state.conversation_screen.set(false)
-                            >
-                                {icon("", "M15 5l-7 7 7 7")}
-                            </button>
+    let header = el("header")
+        .class("talk-header")
+        .testid("talk-header")
+        .child(when(
+            move || state.conversation_screen.get(),
+            move || {
+                el("button")
+                    .attr("type", "button")
+                    .class("talk-back")
+                    .testid("talk-back")
+                    .attr("aria-label", texts.back)
+                    .on("click", move |_| state.conversation_screen.set(false))
+                    .child(icon("", "M15 5l-7 7 7 7"))
+            },
+        ))
+        // Keyed by its address: kept, not built again, when the settings come again.
+        .child(keyed(move || {
+            logo()
+                .into_iter()
+                .map(|url| {
+                    let row = {
+                        let url = url.clone();
+                        move || {
+                            el("img")
+                                .class("talk-logo")
+                                .attr("src", &url)
+                                .attr("alt", "")
                         }
-                        .fresh()
-                    },
-                )}
-                // Keyed by its address: kept, not built again, when the settings come again.
-                {keyed(move || {
-                    logo()
-                        .into_iter()
-                        .map(|url| {
-                            let row = {
-                                let url = url.clone();
-                                move || view! { <img class="talk-logo" src=url alt=""/> }.fresh()
-                            };
-                            (url, Box::new(row) as RowFn)
-                        })
-                        .collect()
-                })}
-                <h2 class="talk-greeting" data-testid="talk-greeting">{text(greeting)}</h2>
-                <p class="talk-subtitle">
-                    {text(move || {
-                        if state.connected.get() { texts.here_to_help } else { texts.connecting }
-                            .to_string()
-                    })}
-                </p>
-                <button
-                    type="button"
-                    class="talk-close"
-                    data-testid="talk-close"
-                    aria-label=texts.close_chat
-                    on:click=move |_| state.open.set(false)
-                >
-                    {icon("", "M6 6l12 12M18 6L6 18")}
-                </button>
-            </header>
-            {body}
-        </section>
-    }
+                    };
+                    (url, Box::new(row) as RowFn)
+                })
+                .collect()
+        }))
+        .child(
+            el("h2")
+                .class("talk-greeting")
+                .testid("talk-greeting")
+                .text_with(greeting),
+        )
+        .child(el("p").class("talk-subtitle").text_with(move || {
+            if state.connected.get() {
+                texts.here_to_help
+            } else {
+                texts.connecting
+            }
+            .to_string()
+        }))
+        .child(
+            el("button")
+                .attr("type", "button")
+                .class("talk-close")
+                .testid("talk-close")
+                .attr("aria-label", texts.close_chat)
+                .on("click", move |_| state.open.set(false))
+                .child(icon("", "M6 6l12 12M18 6L6 18")),
+        );
+    el("section")
+        .class("talk-panel")
+        .attr("role", "dialog")
+        .attr("aria-label", texts.chat)
+        .testid("talk-panel")
+        .on("keydown", move |event| {
+            if event.unchecked_ref::<web_sys::KeyboardEvent>().key() == "Escape" {
+                state.open.set(false);
+            }
+        })
+        .child(header)
+        .child(when(conversation_shown, move || dynamic(stage)))
+        .child(when(move || !conversation_shown(), move || home(state)))
 }

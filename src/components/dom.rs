@@ -1,0 +1,516 @@
+//! The widget's views, built from one element type at run time, because bytes are what every
+//! visitor pays.
+//!
+//! `view!` gives every element, attribute set and child list a type of its own, and tachys
+//! compiles build, rebuild and mount for each: most of the widget's WASM was copies of that
+//! code. Here an element is a [`View`] made by method calls (`el("div").class("x")`), every
+//! reactive part is a boxed closure run by one kind of render effect, and the changing parts
+//! (`when`, `dynamic`, `keyed`) replace or move whole views between a marker comment and the
+//! views before it. The reactive system is still Leptos's (signals, owners, render effects); a
+//! `View` goes into a `view!` as a [`Fresh`] view and back (`fresh`, `View::tachys`).
+
+use super::erased::{Fresh, FreshState};
+use leptos::prelude::*;
+use leptos::reactive::effect::RenderEffect;
+use leptos::tachys::renderer::types::{Element as TachysElement, Node as TachysNode};
+use leptos::tachys::view::Mountable;
+use send_wrapper::SendWrapper;
+use std::cell::RefCell;
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{Comment, DocumentFragment, Element, Node};
+
+/// What a view keeps alive as long as it is shown: dropping it stops its effects and removes
+/// its listeners' closures.
+#[allow(dead_code)] // held for their `Drop` alone
+enum Kept {
+    Effect(RenderEffect<()>),
+    Listener(Closure<dyn FnMut(web_sys::Event)>),
+    Child(View),
+    Tachys(FreshState),
+    Owner(Owner),
+}
+
+/// An element, or a changing part (a marker comment and the views before it).
+pub struct View {
+    root: Root,
+    kept: Vec<Kept>,
+}
+
+enum Root {
+    /// An element or a text.
+    Node(Node),
+    Part(Rc<Part>),
+}
+
+struct Part {
+    marker: Comment,
+    shown: RefCell<Vec<View>>,
+}
+
+fn document() -> web_sys::Document {
+    leptos::prelude::document()
+}
+
+/// A new HTML element.
+pub fn el(tag: &str) -> View {
+    View::of(document().create_element(tag).unwrap_throw())
+}
+
+/// A new SVG element.
+pub fn svg(tag: &str) -> View {
+    View::of(
+        document()
+            .create_element_ns(Some("http://www.w3.org/2000/svg"), tag)
+            .unwrap_throw(),
+    )
+}
+
+/// A text that never changes, as a view of its own (next to others in a [`fragment`]).
+pub fn text(text: &str) -> View {
+    View::of(document().create_text_node(text))
+}
+
+/// Several views as one, e.g. what a [`when`] shows.
+pub fn fragment(views: Vec<View>) -> View {
+    let view = part(|_| {});
+    if let Root::Part(part) = &view.root {
+        part.replace(views);
+    }
+    view
+}
+
+/// One of the widget's line icons (24×24, drawn with the `d` path).
+pub fn icon(class: &str, path: &str) -> View {
+    svg("svg")
+        .attr("viewBox", "0 0 24 24")
+        .attr("aria-hidden", "true")
+        .attr("class", class)
+        .child(svg("path").attr("d", path))
+}
+
+/// Runs `run` now and again whenever a signal it read changes, as long as the returned
+/// effect is kept.
+fn render_effect(mut run: Box<dyn FnMut()>) -> RenderEffect<()> {
+    RenderEffect::new(move |_| run())
+}
+
+impl View {
+    fn of(node: impl Into<Node>) -> View {
+        View {
+            root: Root::Node(node.into()),
+            kept: Vec::new(),
+        }
+    }
+
+    /// The element (`el`'s and `svg`'s views only).
+    pub fn element(&self) -> &Element {
+        match &self.root {
+            Root::Node(node) => node.unchecked_ref(),
+            Root::Part(_) => unreachable!("a changing part is not an element"),
+        }
+    }
+
+    pub fn attr(self, name: &str, value: &str) -> View {
+        let _ = self.element().set_attribute(name, value);
+        self
+    }
+
+    pub fn class(self, class: &str) -> View {
+        self.attr("class", class)
+    }
+
+    pub fn testid(self, id: &str) -> View {
+        self.attr("data-testid", id)
+    }
+
+    /// An attribute that follows signals; `None` removes it.
+    pub fn attr_with(
+        self,
+        name: &'static str,
+        value: impl Fn() -> Option<String> + 'static,
+    ) -> View {
+        self.attr_boxed(name, Box::new(value))
+    }
+
+    fn attr_boxed(self, name: &'static str, value: Box<dyn Fn() -> Option<String>>) -> View {
+        let element = self.element().clone();
+        let mut last: Option<Option<String>> = None;
+        self.effect(move || {
+            let value = value();
+            if last.as_ref() != Some(&value) {
+                let _ = match &value {
+                    Some(value) => element.set_attribute(name, value),
+                    None => element.remove_attribute(name),
+                };
+                last = Some(value);
+            }
+        })
+    }
+
+    /// An attribute whose value follows signals.
+    pub fn attr_text(self, name: &'static str, value: impl Fn() -> String + 'static) -> View {
+        self.attr_boxed(name, Box::new(move || Some(value())))
+    }
+
+    /// A boolean attribute (`hidden`, `disabled`): there while `on` holds.
+    pub fn attr_if(self, name: &'static str, on: impl Fn() -> bool + 'static) -> View {
+        self.attr_boxed(name, Box::new(move || on().then(String::new)))
+    }
+
+    /// A class that is there while `on` holds.
+    pub fn class_if(self, class: &'static str, on: impl Fn() -> bool + 'static) -> View {
+        self.class_if_boxed(class, Box::new(on))
+    }
+
+    fn class_if_boxed(self, class: &'static str, on: Box<dyn Fn() -> bool>) -> View {
+        let list = self.element().class_list();
+        self.effect(move || {
+            let _ = list.toggle_with_force(class, on());
+        })
+    }
+
+    /// A DOM property (an input's `value`) that follows signals.
+    pub fn prop_with(self, name: &'static str, value: impl Fn() -> JsValue + 'static) -> View {
+        self.prop_boxed(name, Box::new(value))
+    }
+
+    fn prop_boxed(self, name: &'static str, value: Box<dyn Fn() -> JsValue>) -> View {
+        let element = self.element().clone();
+        self.effect(move || {
+            let _ = js_sys::Reflect::set(&element, &name.into(), &value());
+        })
+    }
+
+    /// Listens for `event` on the element.
+    pub fn on(self, event: &str, handler: impl FnMut(web_sys::Event) + 'static) -> View {
+        self.on_boxed(event, Box::new(handler))
+    }
+
+    fn on_boxed(mut self, event: &str, handler: Box<dyn FnMut(web_sys::Event)>) -> View {
+        let listener = Closure::wrap(handler);
+        let _ = self
+            .element()
+            .add_event_listener_with_callback(event, listener.as_ref().unchecked_ref());
+        self.kept.push(Kept::Listener(listener));
+        self
+    }
+
+    /// Runs `run` now and whenever a signal it read changes, while this view is kept.
+    pub fn effect(mut self, run: impl FnMut() + 'static) -> View {
+        self.kept.push(Kept::Effect(render_effect(Box::new(run))));
+        self
+    }
+
+    /// Appends `child`.
+    pub fn child(mut self, child: View) -> View {
+        child.mount(self.element(), None);
+        self.kept.push(Kept::Child(child));
+        self
+    }
+
+    /// Appends a `view!`'s view, built now.
+    pub fn tachys(mut self, view: Fresh) -> View {
+        let mut state = view.build();
+        state.mount(self.element(), None);
+        self.kept.push(Kept::Tachys(state));
+        self
+    }
+
+    /// Appends `child` if there is one.
+    pub fn maybe(self, child: Option<View>) -> View {
+        match child {
+            Some(child) => self.child(child),
+            None => self,
+        }
+    }
+
+    /// Appends a text that never changes (none if it is empty).
+    pub fn text(self, text: &str) -> View {
+        if !text.is_empty() {
+            let _ = self
+                .element()
+                .append_child(&document().create_text_node(text));
+        }
+        self
+    }
+
+    /// Appends a text that follows signals.
+    pub fn text_with(self, text: impl Fn() -> String + 'static) -> View {
+        self.text_boxed(Box::new(text))
+    }
+
+    fn text_boxed(self, text: Box<dyn Fn() -> String>) -> View {
+        let node = document().create_text_node("");
+        let _ = self.element().append_child(&node);
+        let mut last = String::new();
+        self.effect(move || {
+            let text = text();
+            if text != last {
+                node.set_data(&text);
+                last = text;
+            }
+        })
+    }
+
+    /// Puts the view's nodes into `parent`, before `before` (at the end when `None`).
+    fn mount(&self, parent: &Node, before: Option<&Node>) {
+        match &self.root {
+            Root::Node(node) => {
+                let _ = parent.insert_before(node, before);
+            }
+            Root::Part(part) => {
+                for view in part.shown.borrow().iter() {
+                    view.mount(parent, before);
+                }
+                let _ = parent.insert_before(&part.marker, before);
+            }
+        }
+    }
+
+    /// Takes the view's nodes out of the document.
+    fn unmount(&self) {
+        match &self.root {
+            Root::Node(node) => {
+                if let Some(parent) = node.parent_node() {
+                    let _ = parent.remove_child(node);
+                }
+            }
+            Root::Part(part) => {
+                for view in part.shown.borrow().iter() {
+                    view.unmount();
+                }
+                part.marker.remove();
+            }
+        }
+    }
+
+    /// The view's first node: where a view put before it goes.
+    fn first(&self) -> Node {
+        match &self.root {
+            Root::Node(node) => node.clone(),
+            Root::Part(part) => match part.shown.borrow().first() {
+                Some(view) => view.first(),
+                None => part.marker.clone().into(),
+            },
+        }
+    }
+
+    /// As a view for `view!`.
+    pub fn fresh(self) -> Fresh {
+        // tachys asks views to be `Send`; the widget has one thread.
+        let view = SendWrapper::new(self);
+        Fresh::of(Box::new(move || {
+            FreshState::of(Box::new(Mounted(view.take())))
+        }))
+    }
+}
+
+/// A [`View`] in a `view!`.
+struct Mounted(View);
+
+impl Mountable for Mounted {
+    fn unmount(&mut self) {
+        self.0.unmount();
+    }
+
+    fn mount(&mut self, parent: &TachysElement, marker: Option<&TachysNode>) {
+        self.0.mount(parent, marker);
+    }
+
+    fn insert_before_this(&self, child: &mut dyn Mountable) -> bool {
+        let first = self.0.first();
+        match first
+            .parent_node()
+            .and_then(|parent| parent.dyn_into::<Element>().ok())
+        {
+            Some(parent) => {
+                child.mount(&parent, Some(&first));
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn elements(&self) -> Vec<TachysElement> {
+        match &self.0.root {
+            Root::Node(node) => node.dyn_ref::<Element>().cloned().into_iter().collect(),
+            Root::Part(_) => Vec::new(),
+        }
+    }
+}
+
+/// A changing part: `update` is given the part and runs now and whenever a signal it read
+/// changes.
+fn part(update: impl FnMut(&Rc<Part>) + 'static) -> View {
+    part_boxed(Box::new(update))
+}
+
+fn part_boxed(mut update: Box<dyn FnMut(&Rc<Part>)>) -> View {
+    // Until it is mounted, the marker (and what goes before it) waits in a fragment, so there
+    // is always a parent to put views into.
+    let marker = document().create_comment("");
+    let fragment = DocumentFragment::new().unwrap_throw();
+    let _ = fragment.append_child(&marker);
+    let part = Rc::new(Part {
+        marker,
+        shown: RefCell::new(Vec::new()),
+    });
+    let effect = {
+        let part = part.clone();
+        render_effect(Box::new(move || update(&part)))
+    };
+    View {
+        root: Root::Part(part),
+        kept: vec![Kept::Effect(effect)],
+    }
+}
+
+impl Part {
+    fn parent(&self) -> Node {
+        self.marker.parent_node().unwrap_or_else(|| {
+            let fragment: Node = DocumentFragment::new().unwrap_throw().into();
+            let _ = fragment.append_child(&self.marker);
+            fragment
+        })
+    }
+
+    /// Shows `views` instead of what was shown.
+    fn replace(&self, views: Vec<View>) {
+        let parent = self.parent();
+        for view in views.iter() {
+            view.mount(&parent, Some(&self.marker));
+        }
+        let old = std::mem::replace(&mut *self.shown.borrow_mut(), views);
+        for view in old.iter() {
+            view.unmount();
+        }
+    }
+}
+
+/// Builds `view` in a reactive owner of its own (a child of `owner`), without tracking what
+/// the building reads: the view is kept until its part replaces it, whatever else changes.
+fn build_owned(owner: &Owner, view: impl FnOnce() -> View) -> View {
+    let child = owner.with(Owner::new);
+    let mut view = child.with(|| untrack(view));
+    view.kept.push(Kept::Owner(child));
+    view
+}
+
+/// `children` while `condition` holds; like `<Show>`, they are built again only when it
+/// starts holding, not each time a signal it reads changes.
+pub fn when(condition: impl Fn() -> bool + 'static, children: impl Fn() -> View + 'static) -> View {
+    when_boxed(Box::new(condition), Box::new(children))
+}
+
+fn when_boxed(condition: Box<dyn Fn() -> bool>, children: Box<dyn Fn() -> View>) -> View {
+    let owner = Owner::current().unwrap_or_else(Owner::new);
+    let mut shown = false;
+    part(move |part| {
+        let show = condition();
+        if show != shown {
+            shown = show;
+            let views = if show {
+                vec![build_owned(&owner, &children)]
+            } else {
+                Vec::new()
+            };
+            part.replace(views);
+        }
+    })
+}
+
+/// A part that is built again whenever a signal its building reads changes.
+pub fn dynamic(view: impl Fn() -> View + 'static) -> View {
+    dynamic_boxed(Box::new(view))
+}
+
+fn dynamic_boxed(view: Box<dyn Fn() -> View>) -> View {
+    part(move |part| part.replace(vec![view()]))
+}
+
+/// Builds one row of a [`keyed`] list.
+pub type RowFn = Box<dyn FnOnce() -> View>;
+
+/// Rows keyed like `<For>`'s: a row whose key is still there keeps its DOM node (and the
+/// visitor's text selection and keyboard focus in it), in place unless the order changed;
+/// rows with a new key are built, each in its own reactive owner, and the others removed.
+pub fn keyed(rows: impl Fn() -> Vec<(String, RowFn)> + 'static) -> View {
+    keyed_boxed(Box::new(rows))
+}
+
+fn keyed_boxed(rows: Box<dyn Fn() -> Vec<(String, RowFn)>>) -> View {
+    let owner = Owner::current().unwrap_or_else(Owner::new);
+    // The shown rows' keys, in the order of the part's views.
+    let mut keys: Vec<String> = Vec::new();
+    part(move |part| {
+        let rows = rows();
+        let parent = part.parent();
+        // Moving a node takes the keyboard focus out of it: given back at the end if it was
+        // lost, and only while the page has the focus (a widget in a frame whose page has
+        // it elsewhere does not take it).
+        let root = parent.get_root_node();
+        let focused =
+            || js_sys::Reflect::get(&root, &"activeElement".into()).unwrap_or(JsValue::NULL);
+        let before = focused();
+        // Each new row's old row with the same key, looked for from where the last one was
+        // found: appended, prepended and replaced rows are found in one pass.
+        let shown = std::mem::take(&mut *part.shown.borrow_mut());
+        let mut old: Vec<Option<(String, View)>> = std::mem::take(&mut keys)
+            .into_iter()
+            .zip(shown)
+            .map(Some)
+            .collect();
+        let count = old.len();
+        let mut from = 0;
+        let found: Vec<Option<(usize, View)>> = rows
+            .iter()
+            .map(|(key, _)| {
+                let index = (0..count)
+                    .map(|i| (from + i) % count)
+                    .find(|&i| old[i].as_ref().is_some_and(|(old, _)| old == key))?;
+                from = index + 1;
+                Some((index, old[index].take()?.1))
+            })
+            .collect();
+        for (_, view) in old.iter().flatten() {
+            view.unmount();
+        }
+        drop(old);
+        // From the end: a kept row stays where it is while the kept rows' old order holds;
+        // the others (new, or moved) go in before the row that follows them.
+        let mut placed: Vec<View> = Vec::with_capacity(found.len());
+        let mut kept = usize::MAX;
+        for ((key, build), found) in rows.into_iter().zip(found).rev() {
+            keys.push(key);
+            let view = match found {
+                Some((index, view)) if index < kept => {
+                    kept = index;
+                    placed.push(view);
+                    continue;
+                }
+                Some((_, view)) => view,
+                None => build_owned(&owner, build),
+            };
+            let next = match placed.last() {
+                Some(next) => next.first(),
+                None => part.marker.clone().into(),
+            };
+            view.mount(&parent, Some(&next));
+            placed.push(view);
+        }
+        placed.reverse();
+        keys.reverse();
+        *part.shown.borrow_mut() = placed;
+        if focused() != before
+            && parent
+                .owner_document()
+                .is_some_and(|document| document.has_focus().unwrap_or(false))
+        {
+            if let Ok(element) = before.dyn_into::<web_sys::HtmlElement>() {
+                let _ = element.focus();
+            }
+        }
+    })
+}
