@@ -13,6 +13,7 @@ pub mod i18n;
 mod runtime;
 pub mod state;
 pub mod validation;
+pub mod var;
 
 use components::erased::effect;
 use components::Widget;

@@ -1,6 +1,6 @@
 //! What the messenger shows, as signals, and the pure rules that update it.
 
-use leptos::prelude::*;
+use crate::var::Var;
 use talk_protocol::{Author, AuthorKind, Conversation, Message, PersonSummary, WidgetConfig};
 
 /// Where the messenger is in its life.
@@ -149,54 +149,54 @@ pub fn set_delivery(lines: &mut [ChatLine], client_msg_id: &str, delivery: Deliv
 #[derive(Clone, Copy)]
 pub struct MessengerState {
     /// The visitor's conversations, newest first.
-    pub conversations: RwSignal<Vec<ConversationPreview>>,
+    pub conversations: Var<Vec<ConversationPreview>>,
     /// The workspace's settings and status; `None` until loaded (defaults apply meanwhile).
-    pub config: RwSignal<Option<WidgetConfig>>,
+    pub config: Var<Option<WidgetConfig>>,
     /// What the open messenger shows: the current conversation (or the email form before it),
     /// else the homepage (greeting, conversations and quick links). A bool, not an enum of
     /// two screens: each signal type is reactive_graph's code once more.
-    pub conversation_screen: RwSignal<bool>,
+    pub conversation_screen: Var<bool>,
     /// Who is typing on the agents' side, if anyone.
-    pub agent_typing: RwSignal<Option<String>>,
+    pub agent_typing: Var<Option<String>>,
     /// The agents have read the visitor's messages up to this sequence number.
-    pub agent_read_seq: RwSignal<i64>,
-    pub open: RwSignal<bool>,
+    pub agent_read_seq: Var<i64>,
+    pub open: Var<bool>,
     /// Hidden by the page (`ap3c.talk.hide()`): no launcher, no panel.
-    pub hidden: RwSignal<bool>,
+    pub hidden: Var<bool>,
     /// Agent and bot messages that arrived while the messenger was closed or the tab hidden.
     /// An i64 like `agent_read_seq`: each signal type is reactive_graph's code once more.
-    pub unread: RwSignal<i64>,
-    pub stage: RwSignal<Stage>,
-    pub person: RwSignal<Option<PersonSummary>>,
-    pub names_required: RwSignal<bool>,
-    pub lines: RwSignal<Vec<ChatLine>>,
+    pub unread: Var<i64>,
+    pub stage: Var<Stage>,
+    pub person: Var<Option<PersonSummary>>,
+    pub names_required: Var<bool>,
+    pub lines: Var<Vec<ChatLine>>,
     /// The realtime socket is connected and authenticated.
-    pub connected: RwSignal<bool>,
-    pub identify_busy: RwSignal<bool>,
-    pub identify_error: RwSignal<Option<String>>,
+    pub connected: Var<bool>,
+    pub identify_busy: Var<bool>,
+    pub identify_error: Var<Option<String>>,
     /// The server refused a new conversation: the visitor has too many open ones.
-    pub too_many_conversations: RwSignal<bool>,
+    pub too_many_conversations: Var<bool>,
 }
 
 impl MessengerState {
     pub fn new() -> Self {
         MessengerState {
-            conversations: RwSignal::new(Vec::new()),
-            config: RwSignal::new(None),
-            conversation_screen: RwSignal::new(false),
-            agent_typing: RwSignal::new(None),
-            agent_read_seq: RwSignal::new(0),
-            open: RwSignal::new(false),
-            hidden: RwSignal::new(false),
-            unread: RwSignal::new(0),
-            stage: RwSignal::new(Stage::Starting),
-            person: RwSignal::new(None),
-            names_required: RwSignal::new(false),
-            lines: RwSignal::new(Vec::new()),
-            connected: RwSignal::new(false),
-            identify_busy: RwSignal::new(false),
-            identify_error: RwSignal::new(None),
-            too_many_conversations: RwSignal::new(false),
+            conversations: Var::new(Vec::new()),
+            config: Var::new(None),
+            conversation_screen: Var::new(false),
+            agent_typing: Var::new(None),
+            agent_read_seq: Var::new(0),
+            open: Var::new(false),
+            hidden: Var::new(false),
+            unread: Var::new(0),
+            stage: Var::new(Stage::Starting),
+            person: Var::new(None),
+            names_required: Var::new(false),
+            lines: Var::new(Vec::new()),
+            connected: Var::new(false),
+            identify_busy: Var::new(false),
+            identify_error: Var::new(None),
+            too_many_conversations: Var::new(false),
         }
     }
 

@@ -8,6 +8,7 @@ use talk_widget::components::{IdentifyForm, MessageList};
 use talk_widget::i18n::{Lang, EN};
 use talk_widget::state::{merge_message, set_delivery, ChatLine, Delivery};
 use talk_widget::validation::{check_email, FieldError};
+use talk_widget::var::Var;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::HtmlElement;
@@ -29,14 +30,14 @@ fn message(seq: i64, kind: AuthorKind, body: &str, client_msg_id: Option<&str>) 
 #[wasm_bindgen_test]
 async fn identify_form_requires_a_valid_email_and_submits_once() {
     let root = test_root();
-    let submitted = RwSignal::new(Vec::<IdentifyRequest>::new());
-    let busy = RwSignal::new(false);
+    let submitted = Var::new(Vec::<IdentifyRequest>::new());
+    let busy = Var::new(false);
     let _mounted = leptos::mount::mount_to(root.clone(), move || {
         view! {
             <IdentifyForm
                 names_required=false
-                busy=busy
-                server_error=RwSignal::new(None)
+                busy=Signal::derive(move || busy.get())
+                server_error=Var::new(None)
                 on_submit=Callback::new(move |request| {
                     busy.set(true);
                     submitted.update(|all| all.push(request));
@@ -81,13 +82,13 @@ async fn identify_form_requires_a_valid_email_and_submits_once() {
 #[wasm_bindgen_test]
 async fn identify_form_asks_for_names_when_the_workspace_requires_them() {
     let root = test_root();
-    let submitted = RwSignal::new(Vec::<IdentifyRequest>::new());
+    let submitted = Var::new(Vec::<IdentifyRequest>::new());
     let _mounted = leptos::mount::mount_to(root.clone(), move || {
         view! {
             <IdentifyForm
                 names_required=true
                 busy=false
-                server_error=RwSignal::new(Some("Server says no".to_string()))
+                server_error=Var::new(Some("Server says no".to_string()))
                 on_submit=Callback::new(move |request| submitted.update(|all| all.push(request)))
             />
         }
@@ -122,8 +123,8 @@ async fn identify_form_asks_for_names_when_the_workspace_requires_them() {
 #[wasm_bindgen_test]
 async fn message_list_shows_markup_as_text_and_delivery_states() {
     let root = test_root();
-    let lines = RwSignal::new(Vec::<ChatLine>::new());
-    let retried = RwSignal::new(Vec::<String>::new());
+    let lines = Var::new(Vec::<ChatLine>::new());
+    let retried = Var::new(Vec::<String>::new());
     let _mounted = leptos::mount::mount_to(root.clone(), move || {
         view! {
             <MessageList
@@ -264,7 +265,7 @@ async fn identify_form_speaks_the_messenger_language() {
             <IdentifyForm
                 names_required=false
                 busy=false
-                server_error=RwSignal::new(None)
+                server_error=Var::new(None)
                 on_submit=Callback::new(|_| {})
             />
         }
@@ -286,7 +287,7 @@ async fn identify_form_speaks_the_messenger_language() {
 #[wasm_bindgen_test]
 async fn the_list_follows_new_messages_unless_the_visitor_scrolled_up() {
     let root = test_root();
-    let lines = RwSignal::new(Vec::<ChatLine>::new());
+    let lines = Var::new(Vec::<ChatLine>::new());
     let _mounted = leptos::mount::mount_to(root.clone(), move || {
         view! { <MessageList lines=lines on_retry=Callback::new(|_: String| {})/> }
     });
@@ -325,8 +326,8 @@ async fn the_list_follows_new_messages_unless_the_visitor_scrolled_up() {
 #[wasm_bindgen_test]
 async fn the_top_of_the_list_asks_for_older_messages_and_keeps_the_visitors_place() {
     let root = test_root();
-    let lines = RwSignal::new(Vec::<ChatLine>::new());
-    let asked = RwSignal::new(0);
+    let lines = Var::new(Vec::<ChatLine>::new());
+    let asked = Var::new(0);
     let _mounted = leptos::mount::mount_to(root.clone(), move || {
         view! {
             <MessageList
@@ -463,8 +464,8 @@ fn theme_css_takes_only_valid_values() {
 #[wasm_bindgen_test]
 async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_state() {
     let root = test_root();
-    let lines = RwSignal::new(Vec::<ChatLine>::new());
-    let read_up_to = RwSignal::new(0);
+    let lines = Var::new(Vec::<ChatLine>::new());
+    let read_up_to = Var::new(0);
     let _mounted = leptos::mount::mount_to(root.clone(), move || {
         view! { <MessageList lines=lines read_up_to=read_up_to on_retry=Callback::new(|_: String| {})/> }
     });

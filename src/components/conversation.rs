@@ -1,8 +1,9 @@
-use super::dom::{el, fragment, icon, keyed, text, when, RowFn, View};
+use super::dom::{el, fragment, icon, keyed, text, when, Handler, RowFn, View};
 use super::erased::{effect, Fresh};
 use super::picture;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
+use crate::var::Var;
 use leptos::prelude::*;
 use std::cell::Cell;
 use std::rc::Rc;
@@ -14,11 +15,11 @@ use wasm_bindgen::JsCast;
 pub fn Conversation(
     // The messenger's own signals, not `Signal`s: each `Signal<T>` is another copy of
     // reactive_graph's code for T.
-    lines: RwSignal<Vec<ChatLine>>,
+    lines: Var<Vec<ChatLine>>,
     /// Who is typing on the other side.
-    typing: RwSignal<Option<String>>,
+    typing: Var<Option<String>>,
     /// The agents have read up to this sequence number.
-    read_up_to: RwSignal<i64>,
+    read_up_to: Var<i64>,
     on_send: Callback<String>,
     on_retry: Callback<String>,
     on_typing: Callback<()>,
@@ -28,21 +29,31 @@ pub fn Conversation(
     photo_of: Callback<Author, Option<String>>,
 ) -> Fresh {
     conversation(
-        lines, typing, read_up_to, on_send, on_retry, on_typing, on_older, photo_of,
+        lines,
+        typing,
+        read_up_to,
+        Rc::new(move |text| on_send.run(text)),
+        Rc::new(move |key| on_retry.run(key)),
+        Rc::new(move |()| on_typing.run(())),
+        Rc::new(move |()| on_older.run(())),
+        Rc::new(move |author: &Author| photo_of.run(author.clone())),
     )
     .fresh()
 }
 
+/// The author's photo, if any.
+pub(super) type PhotoOf = Rc<dyn Fn(&Author) -> Option<String>>;
+
 #[allow(clippy::too_many_arguments)]
 pub(super) fn conversation(
-    lines: RwSignal<Vec<ChatLine>>,
-    typing: RwSignal<Option<String>>,
-    read_up_to: RwSignal<i64>,
-    on_send: Callback<String>,
-    on_retry: Callback<String>,
-    on_typing: Callback<()>,
-    on_older: Callback<()>,
-    photo_of: Callback<Author, Option<String>>,
+    lines: Var<Vec<ChatLine>>,
+    typing: Var<Option<String>>,
+    read_up_to: Var<i64>,
+    on_send: Handler<String>,
+    on_retry: Handler<String>,
+    on_typing: Handler<()>,
+    on_older: Handler<()>,
+    photo_of: PhotoOf,
 ) -> View {
     let texts = use_texts();
     el("div")
@@ -104,10 +115,10 @@ fn clock(unix_ms: i64) -> String {
 /// Messages in order. Bodies are text nodes: whatever a visitor or agent typed is never HTML.
 #[component]
 pub fn MessageList(
-    lines: RwSignal<Vec<ChatLine>>,
+    lines: Var<Vec<ChatLine>>,
     /// The agents have read the visitor's messages up to this sequence number.
-    #[prop(default = RwSignal::new(0))]
-    read_up_to: RwSignal<i64>,
+    #[prop(default = Var::new(0))]
+    read_up_to: Var<i64>,
     on_retry: Callback<String>,
     /// Called when the visitor scrolls to the top: the conversation opens on its newest page.
     #[prop(optional)]
@@ -119,19 +130,25 @@ pub fn MessageList(
     message_list(
         lines,
         read_up_to,
-        on_retry,
-        on_older.unwrap_or(Callback::new(|_| {})),
-        photo_of,
+        Rc::new(move |key| on_retry.run(key)),
+        Rc::new(move |()| {
+            if let Some(on_older) = on_older {
+                on_older.run(())
+            }
+        }),
+        photo_of.map(|photo_of| -> PhotoOf {
+            Rc::new(move |author: &Author| photo_of.run(author.clone()))
+        }),
     )
     .fresh()
 }
 
 fn message_list(
-    lines: RwSignal<Vec<ChatLine>>,
-    read_up_to: RwSignal<i64>,
-    on_retry: Callback<String>,
-    on_older: Callback<()>,
-    photo_of: Option<Callback<Author, Option<String>>>,
+    lines: Var<Vec<ChatLine>>,
+    read_up_to: Var<i64>,
+    on_retry: Handler<String>,
+    on_older: Handler<()>,
+    photo_of: Option<PhotoOf>,
 ) -> View {
     let texts = use_texts();
     // "Seen" goes under the newest of the visitor's messages the agents have read. Each row
@@ -191,16 +208,21 @@ fn message_list(
         let from_bottom = node.scroll_height() - node.scroll_top() - node.client_height();
         following.set(from_bottom < 48);
         if node.scroll_top() < 48 {
-            on_older.run(());
+            on_older(());
         }
     };
     // One row, built when its key first appears.
-    let row = move |line: ChatLine| {
+    let row = Rc::new(move |line: ChatLine| {
+        let on_retry = on_retry.clone();
         let kind = author_kind(line.author.kind);
         let key = line.key.clone();
         let author = el("span").class("talk-message-author").maybe(
             (line.author.kind != AuthorKind::Visitor)
-                .then(|| photo_of.and_then(|photo_of| photo_of.run(line.author.clone())))
+                .then(|| {
+                    photo_of
+                        .as_ref()
+                        .and_then(|photo_of| photo_of(&line.author))
+                })
                 .flatten()
                 // The name follows as text: the picture adds nothing to read.
                 .map(|url| picture(&url, "")),
@@ -240,10 +262,10 @@ fn message_list(
                     .attr("type", "button")
                     .class("talk-retry")
                     .testid("talk-retry")
-                    .on("click", move |_| on_retry.run(key.clone()))
+                    .on("click", move |_| on_retry(key.clone()))
                     .text(texts.not_sent_retry)
             }))
-    };
+    });
     log.on("scroll", on_scroll).child(
         el("ol")
             .class("talk-messages")
@@ -261,6 +283,7 @@ fn message_list(
                         .map(|line| {
                             let key = format!("{} {}", line.delivery.as_str(), line.key);
                             let line = line.clone();
+                            let row = row.clone();
                             (key, Box::new(move || row(line)) as RowFn)
                         })
                         .collect()
@@ -277,24 +300,31 @@ pub fn Composer(
     #[prop(optional)]
     on_typing: Option<Callback<()>>,
 ) -> Fresh {
-    composer(on_send, on_typing).fresh()
+    composer(
+        Rc::new(move |text| on_send.run(text)),
+        on_typing.map(|on_typing| -> Handler<()> { Rc::new(move |()| on_typing.run(())) }),
+    )
+    .fresh()
 }
 
-fn composer(on_send: Callback<String>, on_typing: Option<Callback<()>>) -> View {
+fn composer(on_send: Handler<String>, on_typing: Option<Handler<()>>) -> View {
     let texts = use_texts();
-    let draft = RwSignal::new(String::new());
-    let send = move || {
+    let draft = Var::new(String::new());
+    let send = Rc::new(move || {
         let text = draft.get_untracked();
         if !text.trim().is_empty() {
-            on_send.run(text);
+            on_send(text);
             draft.set(String::new());
         }
-    };
+    });
     el("form")
         .class("talk-composer")
-        .on("submit", move |event| {
-            event.prevent_default();
-            send();
+        .on("submit", {
+            let send = send.clone();
+            move |event| {
+                event.prevent_default();
+                send();
+            }
         })
         .child(
             el("label")
@@ -311,8 +341,8 @@ fn composer(on_send: Callback<String>, on_typing: Option<Callback<()>>) -> View 
                 .prop_with("value", move || draft.get().into())
                 .on("input", move |event| {
                     draft.set(event_target_value(&event));
-                    if let Some(on_typing) = on_typing {
-                        on_typing.run(());
+                    if let Some(on_typing) = &on_typing {
+                        on_typing(());
                     }
                 })
                 .on("keydown", move |event| {

@@ -21,6 +21,13 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Comment, DocumentFragment, Element, Node};
 
+/// What a view calls back: a plain shared closure. A `Callback` (or a `Signal`) is a slot in
+/// reactive_graph's arena, its code compiled once more for each type.
+pub type Handler<T> = Rc<dyn Fn(T)>;
+
+/// A condition a view follows (it reads signals).
+pub type Flag = Rc<dyn Fn() -> bool>;
+
 /// What a view keeps alive as long as it is shown: dropping it stops its effects and removes
 /// its listeners' closures.
 #[allow(dead_code)] // held for their `Drop` alone

@@ -3,6 +3,7 @@ use super::erased::Fresh;
 use crate::i18n::use_texts;
 use crate::runtime;
 use crate::state::{ConversationPreview, MessengerState};
+use crate::var::Var;
 use leptos::prelude::*;
 use talk_protocol::{OnlineAgent, Presence, QuickLink};
 
@@ -188,7 +189,7 @@ fn link_item(link: QuickLink) -> View {
 }
 
 /// One of the visitor's conversations in the homepage's list, as the list has it now.
-fn preview_item(conversations: RwSignal<Vec<ConversationPreview>>, id: String) -> View {
+fn preview_item(conversations: Var<Vec<ConversationPreview>>, id: String) -> View {
     let texts = use_texts();
     let unread = {
         let id = id.clone();

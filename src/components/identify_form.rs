@@ -1,8 +1,10 @@
-use super::dom::{el, when, View};
+use super::dom::{el, when, Flag, Handler, View};
 use super::erased::Fresh;
 use crate::i18n::use_texts;
 use crate::validation::{check_identity, FieldError};
+use crate::var::Var;
 use leptos::prelude::*;
+use std::rc::Rc;
 use talk_protocol::IdentifyRequest;
 
 /// Asks an unidentified visitor for an email (and names, when the workspace wants them).
@@ -13,63 +15,72 @@ pub fn IdentifyForm(
     #[prop(into)] busy: Signal<bool>,
     /// The messenger's own signal: a `Signal<Option<String>>` would be reactive_graph's
     /// code once more for that type.
-    server_error: RwSignal<Option<String>>,
+    server_error: Var<Option<String>>,
     on_submit: Callback<IdentifyRequest>,
 ) -> Fresh {
-    identify_form(names_required, busy, server_error, on_submit).fresh()
+    identify_form(
+        Rc::new(move || names_required.get()),
+        Rc::new(move || busy.get()),
+        server_error,
+        Rc::new(move |request| on_submit.run(request)),
+    )
+    .fresh()
 }
 
 pub(super) fn identify_form(
-    names_required: Signal<bool>,
-    busy: Signal<bool>,
-    server_error: RwSignal<Option<String>>,
-    on_submit: Callback<IdentifyRequest>,
+    names_required: Flag,
+    busy: Flag,
+    server_error: Var<Option<String>>,
+    on_submit: Handler<IdentifyRequest>,
 ) -> View {
     let texts = use_texts();
-    let email = RwSignal::new(String::new());
-    let first_name = RwSignal::new(String::new());
-    let last_name = RwSignal::new(String::new());
+    let email = Var::new(String::new());
+    let first_name = Var::new(String::new());
+    let last_name = Var::new(String::new());
     // Each field's error, empty when there is none (every message has words): signals of
     // the fields' own type, not a `Vec<FieldError>` signal and a signal derived per field.
-    let email_error = RwSignal::new(String::new());
-    let first_error = RwSignal::new(String::new());
-    let last_error = RwSignal::new(String::new());
+    let email_error = Var::new(String::new());
+    let first_error = Var::new(String::new());
+    let last_error = Var::new(String::new());
 
-    let submit = move |event: web_sys::Event| {
-        event.prevent_default();
-        if busy.get_untracked() {
-            return;
-        }
-        let names = names_required.get_untracked();
-        let found = check_identity(
-            &email.get_untracked(),
-            &first_name.get_untracked(),
-            &last_name.get_untracked(),
-            names,
-        );
-        let valid = found.is_empty();
-        let error_for = |fields: &[FieldError]| {
-            found
-                .iter()
-                .find(|error| fields.contains(error))
-                .map(|error| error.text(texts).to_string())
-                .unwrap_or_default()
-        };
-        email_error.set(error_for(&[
-            FieldError::EmailMissing,
-            FieldError::EmailInvalid,
-        ]));
-        first_error.set(error_for(&[FieldError::FirstNameMissing]));
-        last_error.set(error_for(&[FieldError::LastNameMissing]));
-        if valid {
-            let name = |value: RwSignal<String>| {
-                Some(value.get_untracked().trim().to_string()).filter(|_| names)
+    let submit = {
+        let (busy, names_required) = (busy.clone(), names_required.clone());
+        move |event: web_sys::Event| {
+            event.prevent_default();
+            if untrack(|| busy()) {
+                return;
+            }
+            let names = untrack(|| names_required());
+            let found = check_identity(
+                &email.get_untracked(),
+                &first_name.get_untracked(),
+                &last_name.get_untracked(),
+                names,
+            );
+            let valid = found.is_empty();
+            let error_for = |fields: &[FieldError]| {
+                found
+                    .iter()
+                    .find(|error| fields.contains(error))
+                    .map(|error| error.text(texts).to_string())
+                    .unwrap_or_default()
             };
-            on_submit.run(IdentifyRequest {
-                email: email.get_untracked().trim().to_string(),
-                first_name: name(first_name),
-                last_name: name(last_name),
-            });
+            email_error.set(error_for(&[
+                FieldError::EmailMissing,
+                FieldError::EmailInvalid,
+            ]));
+            first_error.set(error_for(&[FieldError::FirstNameMissing]));
+            last_error.set(error_for(&[FieldError::LastNameMissing]));
+            if valid {
+                let name = |value: Var<String>| {
+                    Some(value.get_untracked().trim().to_string()).filter(|_| names)
+                };
+                on_submit(IdentifyRequest {
+                    email: email.get_untracked().trim().to_string(),
+                    first_name: name(first_name),
+                    last_name: name(last_name),
+                });
+            }
         }
     };
 
@@ -84,7 +95,7 @@ pub(super) fn identify_form(
                 .text(texts.identify_intro),
         )
         .child(when(
-            move || names_required.get(),
+            move || names_required(),
             move || {
                 el("div")
                     .class("talk-field-row")
@@ -129,9 +140,12 @@ pub(super) fn identify_form(
                 .attr("type", "submit")
                 .class("talk-button")
                 .testid("talk-identify-submit")
-                .attr_text("aria-disabled", move || busy.get().to_string())
+                .attr_text("aria-disabled", {
+                    let busy = busy.clone();
+                    move || busy().to_string()
+                })
                 .text_with(move || {
-                    if busy.get() {
+                    if busy() {
                         texts.starting
                     } else {
                         texts.start_conversation
@@ -146,9 +160,9 @@ fn field(
     label: &'static str,
     kind: &'static str,
     autocomplete: &'static str,
-    value: RwSignal<String>,
+    value: Var<String>,
     // The field's error; empty when there is none.
-    error: RwSignal<String>,
+    error: Var<String>,
 ) -> View {
     let error_id = [id, "-error"].concat();
     let described_by = error_id.clone();

@@ -1,6 +1,7 @@
 use super::dom::{el, icon, keyed, when, RowFn, View};
 use super::erased::Fresh;
 use crate::i18n::use_texts;
+use crate::var::Var;
 use leptos::html::Button;
 use leptos::prelude::*;
 use leptos::tachys::html::node_ref::NodeRefContainer;
@@ -9,10 +10,10 @@ use talk_protocol::{LauncherIcon, WidgetConfig};
 /// The round button that opens and closes the messenger.
 #[component]
 pub fn Launcher(
-    open: RwSignal<bool>,
-    unread: RwSignal<i64>,
+    open: Var<bool>,
+    unread: Var<i64>,
     /// The workspace's settings (its launcher icon); the default icon until they are known.
-    config: RwSignal<Option<WidgetConfig>>,
+    config: Var<Option<WidgetConfig>>,
     node_ref: NodeRef<Button>,
 ) -> Fresh {
     let button = launcher(open, unread, config);
@@ -21,9 +22,9 @@ pub fn Launcher(
 }
 
 pub(super) fn launcher(
-    open: RwSignal<bool>,
-    unread: RwSignal<i64>,
-    config: RwSignal<Option<WidgetConfig>>,
+    open: Var<bool>,
+    unread: Var<i64>,
+    config: Var<Option<WidgetConfig>>,
 ) -> View {
     let texts = use_texts();
     el("button")

@@ -131,10 +131,10 @@ fn messenger(state: MessengerState) -> View {
             .testid("talk-starting")
             .text(texts.connecting),
         Stage::Identify => identify_form(
-            Signal::from(state.names_required),
-            Signal::from(state.identify_busy),
+            Rc::new(move || state.names_required.get()),
+            Rc::new(move || state.identify_busy.get()),
             state.identify_error,
-            Callback::new(runtime::identify),
+            Rc::new(runtime::identify),
         ),
         Stage::Chat => fragment(vec![
             when(
@@ -151,11 +151,11 @@ fn messenger(state: MessengerState) -> View {
                 state.lines,
                 state.agent_typing,
                 state.agent_read_seq,
-                Callback::new(runtime::send_message),
-                Callback::new(runtime::retry_message),
-                Callback::new(|_| runtime::visitor_typing()),
-                Callback::new(|_| runtime::load_older()),
-                Callback::new(move |author: Author| photo_of(state, &author)),
+                Rc::new(runtime::send_message),
+                Rc::new(runtime::retry_message),
+                Rc::new(|()| runtime::visitor_typing()),
+                Rc::new(|()| runtime::load_older()),
+                Rc::new(move |author: &Author| photo_of(state, author)),
             ),
         ]),
         Stage::Unavailable(reason) => el("p")

@@ -4,7 +4,6 @@
 use super::with_engine;
 use crate::api::ApiError;
 use crate::decode;
-use leptos::prelude::Set;
 use talk_protocol::WidgetConfig;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

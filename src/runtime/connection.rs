@@ -6,7 +6,6 @@
 
 use super::transport::{Mode, Next, AUTH_TIMEOUT_MS};
 use super::{after, effects, fallback, session, with_current, with_engine, Engine};
-use leptos::prelude::Set;
 use talk_browser::socket::{Backoff, Callbacks, Jitter, Socket};
 use talk_protocol::{close_code, ClientEvent, ServerEvent};
 

@@ -5,7 +5,6 @@ use super::core::Effect;
 use super::transport::Mode;
 use super::{with_current, Engine};
 use crate::state::{merge_message, note_in_preview, set_delivery, Delivery};
-use leptos::prelude::*;
 use talk_protocol::ClientEvent;
 use wasm_bindgen::prelude::*;
 

@@ -11,7 +11,6 @@
 
 use super::{after, effects, session, with_current, Engine};
 use crate::api::ApiError;
-use leptos::prelude::Set;
 use talk_browser::sse::{self, End, SseEvent};
 use talk_protocol::{close_code, ClientEvent, ServerEvent, StreamEnd, STREAM_END_EVENT};
 

@@ -2,7 +2,6 @@
 
 use super::{with_current, with_engine};
 use crate::state::Stage;
-use leptos::prelude::*;
 use talk_protocol::IdentifyRequest;
 
 pub fn identify(request: IdentifyRequest) {

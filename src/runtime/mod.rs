@@ -32,7 +32,6 @@ mod transport;
 use self::core::{Core, Sight};
 use crate::api::ApiClient;
 use crate::state::{ChatLine, Delivery, MessengerState};
-use leptos::prelude::*;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use talk_browser::socket::Socket;

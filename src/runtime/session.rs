@@ -4,7 +4,6 @@
 use super::{connection, effects, with_current, Engine, LoaderConfig};
 use crate::api::ApiError;
 use crate::state::Stage;
-use leptos::prelude::{GetUntracked, Set};
 use talk_protocol::{ClientEvent, WidgetSessionRequest};
 use wasm_bindgen::prelude::*;
 
