@@ -1,7 +1,7 @@
 //! The messenger's words in each language it speaks. One table per language, so a missing
 //! translation is a compile error, not an English word in an Arabic widget.
 
-use leptos::prelude::*;
+use std::cell::Cell;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -55,10 +55,21 @@ impl Lang {
     }
 }
 
+thread_local! {
+    /// The page's messenger's language: one messenger per page, like the engine. Not a
+    /// Leptos context, whose map is code the widget would carry for this one value.
+    static LANG: Cell<Lang> = const { Cell::new(Lang::En) };
+}
+
+/// Sets the language the messenger speaks (before its views are built).
+pub fn set_lang(lang: Lang) {
+    LANG.with(|cell| cell.set(lang));
+}
+
 /// The texts of the language the messenger was started in (English where none was given,
 /// e.g. a component mounted alone in a test).
 pub fn use_texts() -> &'static Texts {
-    use_context::<Lang>().unwrap_or(Lang::En).texts()
+    LANG.with(Cell::get).texts()
 }
 
 /// Every visible or spoken string. `{n}` and `{name}` are filled in at run time.

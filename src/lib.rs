@@ -16,9 +16,7 @@ pub mod validation;
 pub mod var;
 
 use components::erased::effect;
-use components::Widget;
 pub use host::theme_css;
-use leptos::prelude::*;
 use runtime::LoaderConfig;
 use state::MessengerState;
 use wasm_bindgen::prelude::*;
@@ -39,12 +37,12 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
         config.language.as_deref(),
         host::browser_languages().iter().map(String::as_str),
     );
+    i18n::set_lang(lang);
     let mount = host::create_mount_point(lang)?;
     let open_hook = js_sys::Reflect::get(&hooks, &"open".into())
         .ok()
         .and_then(|hook| hook.dyn_into::<js_sys::Function>().ok());
-    leptos::mount::mount_to(mount, move || {
-        provide_context(lang);
+    components::dom::mount_for_good(&mount, move || {
         // Opening the messenger or the conversation (or coming back to its tab) reads what
         // arrived.
         effect(move || {
@@ -58,9 +56,8 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
                 let _ = hook.call1(&JsValue::NULL, &state.open.get().into());
             });
         }
-        view! { <Widget state/> }
-    })
-    .forget();
+        components::widget(state)
+    });
     host::on_visibility_change(runtime::mark_seen);
     alert::join_election(&config.capture_key);
     runtime::install(config, lang, runtime::Hooks::from_js(&hooks), state);

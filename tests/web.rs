@@ -259,8 +259,8 @@ fn language_comes_from_the_option_then_the_browser_then_english() {
 #[wasm_bindgen_test]
 async fn identify_form_speaks_the_messenger_language() {
     let root = test_root();
+    talk_widget::i18n::set_lang(Lang::Ar);
     let _mounted = leptos::mount::mount_to(root.clone(), move || {
-        provide_context(Lang::Ar);
         view! {
             <IdentifyForm
                 names_required=false
@@ -282,6 +282,7 @@ async fn identify_form_speaks_the_messenger_language() {
         .unwrap()
         .unwrap();
     assert_eq!(label.text_content().as_deref(), Some(texts.email));
+    talk_widget::i18n::set_lang(Lang::En);
 }
 
 #[wasm_bindgen_test]

@@ -314,6 +314,17 @@ impl View {
     }
 }
 
+/// Mounts the view `build` makes (in a new reactive owner) at the end of `parent`, for the
+/// rest of the page's life: `leptos::mount::mount_to` without tachys.
+pub fn mount_for_good(parent: &Element, build: impl FnOnce() -> View) {
+    // Effects run as wasm-bindgen futures; an error means it was started already.
+    let _ = any_spawner::Executor::init_wasm_bindgen();
+    let owner = Owner::new();
+    let view = owner.with(build);
+    view.mount(parent, None);
+    std::mem::forget((owner, view));
+}
+
 /// A [`View`] in a `view!`.
 struct Mounted(View);
 

@@ -18,6 +18,10 @@ use web_sys::{Element, HtmlElement};
 /// settings are known, so a widget switched off on the server never flashes.
 #[component]
 pub fn Widget(state: MessengerState) -> Fresh {
+    widget(state).fresh()
+}
+
+pub fn widget(state: MessengerState) -> View {
     // The launcher while it is shown.
     let launcher_node = Rc::new(RefCell::new(None::<Element>));
     // Keyboard users land back on the launcher when the messenger closes. An effect, because
@@ -71,7 +75,7 @@ pub fn Widget(state: MessengerState) -> Fresh {
                 button
             })
     };
-    when(enabled, root).fresh()
+    when(enabled, root)
 }
 
 /// The photo for a message's author: the bot's from the settings, an agent's from the team

@@ -12,4 +12,4 @@ pub use conversation::{Composer, Conversation, MessageList};
 pub use home::{avatar, picture, Home};
 pub use identify_form::IdentifyForm;
 pub use launcher::Launcher;
-pub use messenger::{Messenger, Widget};
+pub use messenger::{widget, Messenger, Widget};
