@@ -39,10 +39,27 @@ enum Kept {
     Owner(Owner),
 }
 
-/// An element, or a changing part (a marker comment and the views before it).
-pub struct View {
+/// An element, or a changing part (a marker comment and the views before it). One pointer,
+/// so the builder's calls pass it in a register instead of copying it through memory.
+pub struct View(Box<Parts>);
+
+pub struct Parts {
     root: Root,
     kept: Vec<Kept>,
+}
+
+impl std::ops::Deref for View {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for View {
+    fn deref_mut(&mut self) -> &mut Parts {
+        &mut self.0
+    }
 }
 
 enum Root {
@@ -105,10 +122,10 @@ fn render_effect(mut run: Box<dyn FnMut()>) -> RenderEffect<()> {
 
 impl View {
     fn of(node: impl Into<Node>) -> View {
-        View {
+        View(Box::new(Parts {
             root: Root::Node(node.into()),
             kept: Vec::new(),
-        }
+        }))
     }
 
     /// The element (`el`'s and `svg`'s views only).
@@ -379,10 +396,10 @@ fn part_boxed(mut update: Box<dyn FnMut(&Rc<Part>)>) -> View {
         let part = part.clone();
         render_effect(Box::new(move || update(&part)))
     };
-    View {
+    View(Box::new(Parts {
         root: Root::Part(part),
         kept: vec![Kept::Effect(effect)],
-    }
+    }))
 }
 
 impl Part {
