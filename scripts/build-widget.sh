@@ -17,6 +17,8 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immedi
   trunk build --release
 # Exports that leptos's server_fn brings and the widget never calls, out of the WASM and glue.
 node "$ROOT/scripts/drop-unused-exports.mjs" "$ROOT" "$ROOT/dist"
+# The imports' and exports' names that join the glue to the WASM, one or two letters long.
+node "$ROOT/scripts/minify-wasm-names.mjs" "$ROOT" "$ROOT/dist"
 # The loader, minified, naming what it fetches by hash: the server sends dist/loader/app.js as
 # /app.js, and the lazy dist/embed-<hash>.js and dist/frame-<hash>.js under /widget/.
 node "$ROOT/scripts/build-loader.mjs" "$ROOT"
