@@ -7,7 +7,8 @@
 //! reactive part is a boxed closure run by one kind of render effect, and the changing parts
 //! (`when`, `dynamic`, `keyed`) replace or move whole views between a marker comment and the
 //! views before it. The reactive system is still Leptos's (signals, owners, render effects); a
-//! `View` goes into a `view!` as a [`Fresh`] view and back (`fresh`, `View::tachys`).
+//! `View` goes where tachys wants a view as a [`Fresh`] one (`View::fresh`: a component mounted
+//! alone in a test).
 
 use super::erased::{Fresh, FreshState};
 use leptos::prelude::*;
@@ -35,7 +36,6 @@ enum Kept {
     Effect(RenderEffect<()>),
     Listener(Closure<dyn FnMut(web_sys::Event)>),
     Child(View),
-    Tachys(FreshState),
     Owner(Owner),
 }
 
@@ -98,11 +98,12 @@ pub fn text(text: &str) -> View {
 
 /// Several views as one, e.g. what a [`when`] shows.
 pub fn fragment(views: Vec<View>) -> View {
-    let view = part(|_| {});
-    if let Root::Part(part) = &view.root {
-        part.replace(views);
-    }
-    view
+    let part = Part::new();
+    part.replace(views);
+    View(Box::new(Parts {
+        root: Root::Part(part),
+        kept: Vec::new(),
+    }))
 }
 
 /// One of the widget's line icons (24×24, drawn with the `d` path).
@@ -231,14 +232,6 @@ impl View {
     pub fn child(mut self, child: View) -> View {
         child.mount(self.element(), None);
         self.kept.push(Kept::Child(child));
-        self
-    }
-
-    /// Appends a `view!`'s view, built now.
-    pub fn tachys(mut self, view: Fresh) -> View {
-        let mut state = view.build();
-        state.mount(self.element(), None);
-        self.kept.push(Kept::Tachys(state));
         self
     }
 
@@ -382,16 +375,10 @@ fn part(update: impl FnMut(&Rc<Part>) + 'static) -> View {
     part_boxed(Box::new(update))
 }
 
-fn part_boxed(mut update: Box<dyn FnMut(&Rc<Part>)>) -> View {
-    // Until it is mounted, the marker (and what goes before it) waits in a fragment, so there
-    // is always a parent to put views into.
-    let marker = document().create_comment("");
-    let fragment = DocumentFragment::new().unwrap_throw();
-    let _ = fragment.append_child(&marker);
-    let part = Rc::new(Part {
-        marker,
-        shown: RefCell::new(Vec::new()),
-    });
+type PartUpdate = Box<dyn FnMut(&Rc<Part>)>;
+
+fn part_boxed(mut update: PartUpdate) -> View {
+    let part = Part::new();
     let effect = {
         let part = part.clone();
         render_effect(Box::new(move || update(&part)))
@@ -403,6 +390,18 @@ fn part_boxed(mut update: Box<dyn FnMut(&Rc<Part>)>) -> View {
 }
 
 impl Part {
+    fn new() -> Rc<Part> {
+        // Until it is mounted, the marker (and what goes before it) waits in a fragment, so
+        // there is always a parent to put views into.
+        let marker = document().create_comment("");
+        let fragment = DocumentFragment::new().unwrap_throw();
+        let _ = fragment.append_child(&marker);
+        Rc::new(Part {
+            marker,
+            shown: RefCell::new(Vec::new()),
+        })
+    }
+
     fn parent(&self) -> Node {
         self.marker.parent_node().unwrap_or_else(|| {
             let fragment: Node = DocumentFragment::new().unwrap_throw().into();
@@ -440,7 +439,7 @@ pub fn when(condition: impl Fn() -> bool + 'static, children: impl Fn() -> View 
 }
 
 fn when_boxed(condition: Box<dyn Fn() -> bool>, children: Box<dyn Fn() -> View>) -> View {
-    let owner = Owner::current().unwrap_or_else(Owner::new);
+    let owner = Owner::current().unwrap_or_default();
     let mut shown = false;
     part(move |part| {
         let show = condition();
@@ -476,7 +475,7 @@ pub fn keyed(rows: impl Fn() -> Vec<(String, RowFn)> + 'static) -> View {
 }
 
 fn keyed_boxed(rows: Box<dyn Fn() -> Vec<(String, RowFn)>>) -> View {
-    let owner = Owner::current().unwrap_or_else(Owner::new);
+    let owner = Owner::current().unwrap_or_default();
     // The shown rows' keys, in the order of the part's views.
     let mut keys: Vec<String> = Vec::new();
     part(move |part| {

@@ -118,6 +118,6 @@ pub fn effect(run: impl FnMut() + 'static) {
     effect_erased(Box::new(run))
 }
 
-fn effect_erased(mut run: Box<dyn FnMut()>) {
-    Effect::new(move || run());
+fn effect_erased(run: Box<dyn FnMut()>) {
+    Effect::new(run);
 }
