@@ -14,29 +14,13 @@
 // no longer imports. Anything in an unexpected shape (another wasm-bindgen's output) fails the
 // build rather than ship a glue that doesn't match its WASM.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { widgetBuildFiles } from './widget-build-files.mjs';
 
-const [root, dist] = process.argv.slice(2);
-if (!root || !dist) {
-  console.error('usage: drop-unused-exports.mjs ROOT DIST');
-  process.exit(2);
-}
-const fail = (message) => {
-  console.error(`drop-unused-exports: ${message}`);
-  process.exit(1);
-};
-const only = (pattern) => {
-  const found = readdirSync(dist).filter((name) => pattern.test(name));
-  if (found.length !== 1) fail(`expected one file matching ${pattern} in ${dist}, found ${found.length}`);
-  return join(dist, found[0]);
-};
-const wasmFile = only(/^talk-widget-[0-9a-f]+_bg\.wasm$/);
-const glueFile = only(/^talk-widget-[0-9a-f]+\.js$/);
+const { fail, binaryen, wasmOpt, wasmFile, glueFile } = await widgetBuildFiles('drop-unused-exports');
 const unused = /^(__wbg_)?intounderlying(bytesource|sink|source)_/;
 
 // The WASM.
-const binaryen = (await import(join(root, '.tools/node_modules/binaryen/index.js'))).default;
 const module = binaryen.readBinary(readFileSync(wasmFile));
 const exportNames = [];
 for (let i = 0; i < module.getNumExports(); i++) {
@@ -60,7 +44,7 @@ for (let i = 0; i < module.getNumGlobals(); i++) {
 writeFileSync(wasmFile, module.emitBinary());
 module.dispose();
 // The same optimisation Trunk ran (index.html: data-wasm-opt="z"), over the smaller module.
-execFileSync(join(root, '.tools/node_modules/.bin/wasm-opt'), ['-Oz', wasmFile, '-o', wasmFile], {
+execFileSync(wasmOpt, ['-Oz', wasmFile, '-o', wasmFile], {
   stdio: 'inherit',
 });
 

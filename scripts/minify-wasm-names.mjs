@@ -15,29 +15,14 @@
 // its module key and every `wasm.<export>` in the glue, and fails the build when the glue has
 // another shape or names something the WASM no longer has.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { widgetBuildFiles } from './widget-build-files.mjs';
 
-const [root, dist] = process.argv.slice(2);
-if (!root || !dist) {
-  console.error('usage: minify-wasm-names.mjs ROOT DIST');
-  process.exit(2);
-}
-const fail = (message) => {
-  console.error(`minify-wasm-names: ${message}`);
-  process.exit(1);
-};
-const only = (pattern) => {
-  const found = readdirSync(dist).filter((name) => pattern.test(name));
-  if (found.length !== 1) fail(`expected one file matching ${pattern} in ${dist}, found ${found.length}`);
-  return join(dist, found[0]);
-};
-const wasmFile = only(/^talk-widget-[0-9a-f]+_bg\.wasm$/);
-const glueFile = only(/^talk-widget-[0-9a-f]+\.js$/);
+const { fail, binaryen, wasmOpt, wasmFile, glueFile } = await widgetBuildFiles('minify-wasm-names');
 
 // The WASM. The pass changes names only; the features are the ones Trunk's wasm-opt allowed.
 const printed = execFileSync(
-  join(root, '.tools/node_modules/.bin/wasm-opt'),
+  wasmOpt,
   [
     wasmFile, '-o', wasmFile, '--minify-imports-and-exports-and-modules',
     '--enable-bulk-memory', '--enable-reference-types', '--enable-multivalue',
@@ -52,7 +37,6 @@ const importNames = new Map(renamed.imports.map(([, old, now]) => [old, now]));
 const exportNames = new Map(renamed.exports.map(([old, now]) => [old, now]));
 
 // What the WASM now imports and exports, to check the glue against.
-const binaryen = (await import(join(root, '.tools/node_modules/binaryen/index.js'))).default;
 const module = binaryen.readBinary(readFileSync(wasmFile));
 const modules = new Set(), imported = new Set(), exported = new Set();
 for (let i = 0; i < module.getNumFunctions(); i++) {
