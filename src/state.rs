@@ -154,7 +154,7 @@ pub struct MessengerState {
     pub config: Var<Option<WidgetConfig>>,
     /// What the open messenger shows: the current conversation (or the email form before it),
     /// else the homepage (greeting, conversations and quick links). A bool, not an enum of
-    /// two screens: each signal type is reactive_graph's code once more.
+    /// two screens: each value type is `Var`'s per-type code once more.
     pub conversation_screen: Var<bool>,
     /// Who is typing on the agents' side, if anyone.
     pub agent_typing: Var<Option<String>>,
@@ -164,7 +164,7 @@ pub struct MessengerState {
     /// Hidden by the page (`ap3c.talk.hide()`): no launcher, no panel.
     pub hidden: Var<bool>,
     /// Agent and bot messages that arrived while the messenger was closed or the tab hidden.
-    /// An i64 like `agent_read_seq`: each signal type is reactive_graph's code once more.
+    /// An i64 like `agent_read_seq`: each value type is `Var`'s per-type code once more.
     pub unread: Var<i64>,
     pub stage: Var<Stage>,
     pub person: Var<Option<PersonSummary>>,

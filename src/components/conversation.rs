@@ -1,6 +1,6 @@
 use super::dom::{el, fragment, icon, keyed, text, when, Handler, RowFn, View};
 use super::erased::{effect, Fresh};
-use super::picture;
+use super::home::picture;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
 use crate::var::Var;
@@ -10,48 +10,22 @@ use std::rc::Rc;
 use talk_protocol::{Author, AuthorKind};
 use wasm_bindgen::JsCast;
 
-/// The conversation: its messages and the composer.
-#[component]
-pub fn Conversation(
-    // The messenger's own signals, not `Signal`s: each `Signal<T>` is another copy of
-    // reactive_graph's code for T.
-    lines: Var<Vec<ChatLine>>,
-    /// Who is typing on the other side.
-    typing: Var<Option<String>>,
-    /// The agents have read up to this sequence number.
-    read_up_to: Var<i64>,
-    on_send: Callback<String>,
-    on_retry: Callback<String>,
-    on_typing: Callback<()>,
-    /// The visitor reached the top of the list: older messages, if any.
-    on_older: Callback<()>,
-    /// The author's photo, if any.
-    photo_of: Callback<Author, Option<String>>,
-) -> Fresh {
-    conversation(
-        lines,
-        typing,
-        read_up_to,
-        Rc::new(move |text| on_send.run(text)),
-        Rc::new(move |key| on_retry.run(key)),
-        Rc::new(move |()| on_typing.run(())),
-        Rc::new(move |()| on_older.run(())),
-        Rc::new(move |author: &Author| photo_of.run(author.clone())),
-    )
-    .fresh()
-}
-
 /// The author's photo, if any.
 pub(super) type PhotoOf = Rc<dyn Fn(&Author) -> Option<String>>;
 
+/// The conversation: its messages and the composer.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn conversation(
     lines: Var<Vec<ChatLine>>,
+    // Who is typing on the other side.
     typing: Var<Option<String>>,
+    // The agents have read up to this sequence number.
     read_up_to: Var<i64>,
     on_send: Handler<String>,
     on_retry: Handler<String>,
+    // Called as the visitor types (the owner decides how often to tell anyone).
     on_typing: Handler<()>,
+    // The visitor reached the top of the list: older messages, if any.
     on_older: Handler<()>,
     photo_of: PhotoOf,
 ) -> View {
@@ -84,7 +58,7 @@ pub(super) fn conversation(
                         .unwrap_or_default()
                 }),
         )
-        .child(composer(on_send, Some(on_typing)))
+        .child(composer(on_send, on_typing))
 }
 
 fn author_label(line: &ChatLine, texts: &Texts) -> String {
@@ -293,21 +267,7 @@ fn message_list(
 }
 
 /// Enter sends, Shift+Enter starts a new line.
-#[component]
-pub fn Composer(
-    on_send: Callback<String>,
-    /// Called as the visitor types (the owner decides how often to tell anyone).
-    #[prop(optional)]
-    on_typing: Option<Callback<()>>,
-) -> Fresh {
-    composer(
-        Rc::new(move |text| on_send.run(text)),
-        on_typing.map(|on_typing| -> Handler<()> { Rc::new(move |()| on_typing.run(())) }),
-    )
-    .fresh()
-}
-
-fn composer(on_send: Handler<String>, on_typing: Option<Handler<()>>) -> View {
+fn composer(on_send: Handler<String>, on_typing: Handler<()>) -> View {
     let texts = use_texts();
     let draft = Var::new(String::new());
     let send = Rc::new(move || {
@@ -341,9 +301,7 @@ fn composer(on_send: Handler<String>, on_typing: Option<Handler<()>>) -> View {
                 .prop_with("value", move || draft.get().into())
                 .on("input", move |event| {
                     draft.set(event_target_value(&event));
-                    if let Some(on_typing) = &on_typing {
-                        on_typing(());
-                    }
+                    on_typing(());
                 })
                 .on("keydown", move |event| {
                     let event: &web_sys::KeyboardEvent = event.unchecked_ref();

@@ -7,15 +7,11 @@
 //! reactive part is a boxed closure run by one kind of render effect, and the changing parts
 //! (`when`, `dynamic`, `keyed`) replace or move whole views between a marker comment and the
 //! views before it. The reactive system is still Leptos's (signals, owners, render effects); a
-//! `View` goes where tachys wants a view as a [`Fresh`] one (`View::fresh`: a component mounted
+//! `View` goes where tachys wants a view as a `Fresh` one (`erased.rs`: a component mounted
 //! alone in a test).
 
-use super::erased::{Fresh, FreshState};
 use leptos::prelude::*;
 use leptos::reactive::effect::RenderEffect;
-use leptos::tachys::renderer::types::{Element as TachysElement, Node as TachysNode};
-use leptos::tachys::view::Mountable;
-use send_wrapper::SendWrapper;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -271,8 +267,16 @@ impl View {
         })
     }
 
+    /// The element, if the view is one (a text or a changing part is not).
+    pub(super) fn as_element(&self) -> Option<&Element> {
+        match &self.root {
+            Root::Node(node) => node.dyn_ref(),
+            Root::Part(_) => None,
+        }
+    }
+
     /// Puts the view's nodes into `parent`, before `before` (at the end when `None`).
-    fn mount(&self, parent: &Node, before: Option<&Node>) {
+    pub(super) fn mount(&self, parent: &Node, before: Option<&Node>) {
         match &self.root {
             Root::Node(node) => {
                 let _ = parent.insert_before(node, before);
@@ -287,7 +291,7 @@ impl View {
     }
 
     /// Takes the view's nodes out of the document.
-    fn unmount(&self) {
+    pub(super) fn unmount(&self) {
         match &self.root {
             Root::Node(node) => {
                 if let Some(parent) = node.parent_node() {
@@ -304,7 +308,7 @@ impl View {
     }
 
     /// The view's first node: where a view put before it goes.
-    fn first(&self) -> Node {
+    pub(super) fn first(&self) -> Node {
         match &self.root {
             Root::Node(node) => node.clone(),
             Root::Part(part) => match part.shown.borrow().first() {
@@ -312,15 +316,6 @@ impl View {
                 None => part.marker.clone().into(),
             },
         }
-    }
-
-    /// As a view for `view!`.
-    pub fn fresh(self) -> Fresh {
-        // tachys asks views to be `Send`; the widget has one thread.
-        let view = SendWrapper::new(self);
-        Fresh::of(Box::new(move || {
-            FreshState::of(Box::new(Mounted(view.take())))
-        }))
     }
 }
 
@@ -333,40 +328,6 @@ pub fn mount_for_good(parent: &Element, build: impl FnOnce() -> View) {
     let view = owner.with(build);
     view.mount(parent, None);
     std::mem::forget((owner, view));
-}
-
-/// A [`View`] in a `view!`.
-struct Mounted(View);
-
-impl Mountable for Mounted {
-    fn unmount(&mut self) {
-        self.0.unmount();
-    }
-
-    fn mount(&mut self, parent: &TachysElement, marker: Option<&TachysNode>) {
-        self.0.mount(parent, marker);
-    }
-
-    fn insert_before_this(&self, child: &mut dyn Mountable) -> bool {
-        let first = self.0.first();
-        match first
-            .parent_node()
-            .and_then(|parent| parent.dyn_into::<Element>().ok())
-        {
-            Some(parent) => {
-                child.mount(&parent, Some(&first));
-                true
-            }
-            None => false,
-        }
-    }
-
-    fn elements(&self) -> Vec<TachysElement> {
-        match &self.0.root {
-            Root::Node(node) => node.dyn_ref::<Element>().cloned().into_iter().collect(),
-            Root::Part(_) => Vec::new(),
-        }
-    }
 }
 
 /// A changing part: `update` is given the part and runs now and whenever a signal it read
@@ -391,17 +352,14 @@ fn part_boxed(mut update: PartUpdate) -> View {
 
 impl Part {
     fn new() -> Rc<Part> {
-        // Until it is mounted, the marker (and what goes before it) waits in a fragment, so
-        // there is always a parent to put views into.
-        let marker = document().create_comment("");
-        let fragment = DocumentFragment::new().unwrap_throw();
-        let _ = fragment.append_child(&marker);
         Rc::new(Part {
-            marker,
+            marker: document().create_comment(""),
             shown: RefCell::new(Vec::new()),
         })
     }
 
+    /// Where the part's views go. Until the part is mounted, the marker (and what goes
+    /// before it) waits in a fragment, so there is always a parent to put views into.
     fn parent(&self) -> Node {
         self.marker.parent_node().unwrap_or_else(|| {
             let fragment: Node = DocumentFragment::new().unwrap_throw().into();
@@ -440,11 +398,10 @@ pub fn when(condition: impl Fn() -> bool + 'static, children: impl Fn() -> View 
 
 fn when_boxed(condition: Box<dyn Fn() -> bool>, children: Box<dyn Fn() -> View>) -> View {
     let owner = Owner::current().unwrap_or_default();
-    let mut shown = false;
     part(move |part| {
         let show = condition();
-        if show != shown {
-            shown = show;
+        // Shown means one view (the children) before the marker.
+        if show == part.shown.borrow().is_empty() {
             let views = if show {
                 vec![build_owned(&owner, &children)]
             } else {

@@ -1,19 +1,12 @@
 use super::dom::{el, keyed, when, RowFn, View};
-use super::erased::Fresh;
 use crate::i18n::use_texts;
 use crate::runtime;
 use crate::state::{ConversationPreview, MessengerState};
 use crate::var::Var;
-use leptos::prelude::*;
 use talk_protocol::{OnlineAgent, Presence, QuickLink};
 
 /// The messenger's first screen: when to expect an answer, who is there, the conversation
 /// and the workspace's quick links.
-#[component]
-pub fn Home(state: MessengerState) -> Fresh {
-    home(state).fresh()
-}
-
 pub(super) fn home(state: MessengerState) -> View {
     let texts = use_texts();
     let response_time = move || {
@@ -234,7 +227,7 @@ fn preview_item(conversations: Var<Vec<ConversationPreview>>, id: String) -> Vie
 }
 
 /// A photo, or the initial when there is none, labelled with the name.
-pub fn avatar(name: String, photo: Option<String>) -> View {
+fn avatar(name: String, photo: Option<String>) -> View {
     match photo {
         Some(url) => picture(&url, &name),
         None => {
@@ -254,7 +247,7 @@ pub fn avatar(name: String, photo: Option<String>) -> View {
 }
 
 /// A photo; `alt` is empty where the name is shown beside it.
-pub fn picture(url: &str, alt: &str) -> View {
+pub(super) fn picture(url: &str, alt: &str) -> View {
     el("img")
         .class("talk-avatar")
         .attr("src", url)

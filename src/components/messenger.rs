@@ -8,37 +8,14 @@ use crate::i18n::use_texts;
 use crate::runtime;
 use crate::state::{MessengerState, Stage};
 use leptos::prelude::*;
-use std::cell::RefCell;
 use std::rc::Rc;
 use talk_protocol::{Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherPosition};
 use wasm_bindgen::JsCast;
-use web_sys::{Element, HtmlElement};
+use web_sys::HtmlElement;
 
 /// Launcher plus, when open, the messenger panel. Nothing shows until the workspace's
 /// settings are known, so a widget switched off on the server never flashes.
-#[component]
-pub fn Widget(state: MessengerState) -> Fresh {
-    widget(state).fresh()
-}
-
 pub fn widget(state: MessengerState) -> View {
-    // The launcher while it is shown.
-    let launcher_node = Rc::new(RefCell::new(None::<Element>));
-    // Keyboard users land back on the launcher when the messenger closes. An effect, because
-    // on narrow screens the launcher is hidden until the panel is gone.
-    let mut was_open = false;
-    effect({
-        let launcher_node = launcher_node.clone();
-        move || {
-            let open = state.open.get();
-            if was_open && !open {
-                if let Some(launcher) = &*launcher_node.borrow() {
-                    let _ = launcher.unchecked_ref::<HtmlElement>().focus();
-                }
-            }
-            was_open = open;
-        }
-    });
     let enabled = move || {
         state
             .config
@@ -60,7 +37,18 @@ pub fn widget(state: MessengerState) -> View {
         // Ours replaces the launcher the loader drew while the WASM was on its way: an effect
         // runs once ours is in the page.
         effect(crate::host::remove_loader_launcher);
-        let launcher_node = launcher_node.clone();
+        let launcher = launcher(state.open, state.unread, state.config);
+        // Keyboard users land back on the launcher when the messenger closes. An effect,
+        // because on narrow screens the launcher is hidden until the panel is gone.
+        let mut was_open = false;
+        let button: HtmlElement = launcher.element().clone().unchecked_into();
+        effect(move || {
+            let open = state.open.get();
+            if was_open && !open {
+                let _ = button.focus();
+            }
+            was_open = open;
+        });
         el("div")
             .class("talk-root")
             .class_if("talk-open", move || state.open.get())
@@ -69,11 +57,7 @@ pub fn widget(state: MessengerState) -> View {
             .class_if("talk-dark", move || appearance() == Appearance::Dark)
             .attr_if("hidden", move || state.hidden.get())
             .child(when(move || state.open.get(), move || messenger(state)))
-            .child({
-                let button = launcher(state.open, state.unread, state.config);
-                *launcher_node.borrow_mut() = Some(button.element().clone());
-                button
-            })
+            .child(launcher)
     };
     when(enabled, root)
 }

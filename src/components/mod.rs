@@ -1,4 +1,5 @@
-//! The messenger's components. Each takes what it shows as props, so tests can mount it alone.
+//! The messenger's components, built with `dom.rs`. Each takes what it shows as arguments; the
+//! ones the tests mount alone have a `#[component]` wrapper (`erased::Fresh`).
 
 mod conversation;
 pub(crate) mod dom;
@@ -8,8 +9,7 @@ mod identify_form;
 mod launcher;
 mod messenger;
 
-pub use conversation::{Composer, Conversation, MessageList};
-pub use home::{avatar, picture, Home};
+pub use conversation::MessageList;
 pub use identify_form::IdentifyForm;
 pub use launcher::Launcher;
-pub use messenger::{widget, Messenger, Widget};
+pub use messenger::{widget, Messenger};
