@@ -11,6 +11,8 @@ export TRUNK_VERSION=0.21.14
 # Debug output. Everything else, tests included, is built by the stable toolchain.
 export WIDGET_NIGHTLY=nightly-2026-10-30
 export BINARYEN_VERSION=132
+# The gzip copies' compressor (scripts/compress-assets.mjs), from crates.io.
+export ZOPFLI_VERSION=0.8.4
 export AXE_CORE_VERSION=4.11.4
 # The end-to-end tests' Firefox driver (crates.io); Firefox ESR itself is Debian's.
 export GECKODRIVER_VERSION=0.37.1

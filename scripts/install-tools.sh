@@ -42,6 +42,13 @@ if [[ "$(trunk --version 2>/dev/null)" != "trunk $TRUNK_VERSION" ]]; then
   cargo install --force --locked trunk --version "$TRUNK_VERSION"
 fi
 
+# Zopfli writes the gzip copies the server sends (scripts/compress-assets.mjs): the same
+# deflate format every gzip reader inflates, about 5 % smaller than zlib's level 9.
+if ! cargo install --list | grep -qx "zopfli v$ZOPFLI_VERSION:"; then
+  step "installing zopfli $ZOPFLI_VERSION"
+  cargo install --force --locked zopfli --version "$ZOPFLI_VERSION"
+fi
+
 # npm's binaryen, never Debian's (108 silently breaks the output).
 if ! wasm-opt --version 2>/dev/null | grep -q "version_$BINARYEN_VERSION"; then
   step "installing wasm-opt (npm binaryen@$BINARYEN_VERSION) into .tools/"
