@@ -15,8 +15,6 @@ RUSTUP_TOOLCHAIN="$WIDGET_NIGHTLY" \
 CARGO_UNSTABLE_BUILD_STD=std,panic_abort CARGO_UNSTABLE_BUILD_STD_FEATURES=optimize_for_size \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Zfmt-debug=none" \
   trunk build --release
-# Exports that leptos's server_fn brings and the widget never calls, out of the WASM and glue.
-node "$ROOT/scripts/drop-unused-exports.mjs" "$ROOT" "$ROOT/dist"
 # The imports' and exports' names that join the glue to the WASM, one or two letters long.
 node "$ROOT/scripts/minify-wasm-names.mjs" "$ROOT" "$ROOT/dist"
 # The loader, minified, naming what it fetches by hash: the server sends dist/loader/app.js as

@@ -4,6 +4,7 @@ use crate::decode::{self, FromJs};
 use crate::encode::{to_json, ToJs};
 use crate::i18n::Texts;
 use talk_browser::http::send;
+use talk_browser::text::concat;
 use talk_protocol::{
     IdentifyRequest, IdentifyResponse, WidgetSessionRequest, WidgetSessionResponse,
 };
@@ -42,7 +43,7 @@ impl ApiClient {
     /// server's JSON: the messenger keeps a copy for the visitor's next page.
     pub async fn widget_config_json(&self, capture_key: &str) -> Result<String, ApiError> {
         let key = String::from(js_sys::encode_uri_component(capture_key));
-        let url = [&self.base, "/v1/talk/widget/config?capture_key=", &key].concat();
+        let url = concat(&[&self.base, "/v1/talk/widget/config?capture_key=", &key]);
         send("GET", &url, None, None).await
     }
 
@@ -64,7 +65,7 @@ impl ApiClient {
         body: &dyn ToJs,
         bearer: Option<&str>,
     ) -> Result<String, ApiError> {
-        let url = [self.base.as_str(), path].concat();
+        let url = concat(&[&self.base, path]);
         send("POST", &url, Some(to_json(body)), bearer).await
     }
 }

@@ -2,6 +2,7 @@
 //! styled by a constructable stylesheet, so a `style-src` without 'unsafe-inline' is fine.
 
 use std::cell::RefCell;
+use talk_browser::text::{concat, decimal};
 use talk_protocol::WidgetSettings;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CssStyleSheet, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
@@ -79,16 +80,20 @@ pub fn apply_theme(settings: &WidgetSettings) {
 pub fn theme_css(settings: &WidgetSettings) -> String {
     let homepage = &settings.homepage;
     let launcher = &settings.launcher;
+    let px = |value: u16| concat(&[&decimal(value.into(), 0), "px"]);
     let mut rules = vec![
-        format!("--talk-offset-x: {}px", launcher.horizontal_margin),
-        format!("--talk-offset-y: {}px", launcher.vertical_margin),
-        format!("--talk-z: {}", launcher.z_index.min(i32::MAX as u32)),
+        concat(&["--talk-offset-x: ", &px(launcher.horizontal_margin)]),
+        concat(&["--talk-offset-y: ", &px(launcher.vertical_margin)]),
+        concat(&[
+            "--talk-z: ",
+            &decimal(launcher.z_index.min(i32::MAX as u32).into(), 0),
+        ]),
     ];
     if is_hex_colour(&homepage.brand_color) {
-        rules.push(format!("--talk-brand: {}", homepage.brand_color));
+        rules.push(concat(&["--talk-brand: ", &homepage.brand_color]));
     }
     if is_hex_colour(&homepage.text_color) {
-        rules.push(format!("--talk-on-brand: {}", homepage.text_color));
+        rules.push(concat(&["--talk-on-brand: ", &homepage.text_color]));
     }
     let font = &homepage.font_family;
     if !font.trim().is_empty()
@@ -98,9 +103,15 @@ pub fn theme_css(settings: &WidgetSettings) -> String {
             // CSS syntax), so Unicode's tables aren't compiled in for this one check.
             .all(|c| c.is_ascii_alphanumeric() || !c.is_ascii() || " ,-'\"".contains(c))
     {
-        rules.push(format!("--talk-font: {font}"));
+        rules.push(concat(&["--talk-font: ", font]));
     }
-    format!(":host {{ {}; }}", rules.join("; "))
+    let mut css = String::from(":host { ");
+    for rule in &rules {
+        css.push_str(rule);
+        css.push_str("; ");
+    }
+    css.push('}');
+    css
 }
 
 fn is_hex_colour(value: &str) -> bool {
@@ -132,7 +143,7 @@ pub fn show_unread_in_title(count: u32) {
     let wanted = if count == 0 {
         bare.to_string()
     } else {
-        format!("({count}) {bare}")
+        concat(&["(", &decimal(count.into(), 0), ") ", bare])
     };
     if wanted != title {
         document.set_title(&wanted);

@@ -1,4 +1,4 @@
-//! The Talk messenger widget: Leptos components compiled to WebAssembly.
+//! The Talk messenger widget: its views on Leptos's reactive system, compiled to WebAssembly.
 //!
 //! The loader (`loader/app.js`) fetches this module and calls [`start`]; page JavaScript
 //! reaches [`set_verified_session`] through `window.ap3c.talk.setVerifiedSession`.
@@ -15,7 +15,7 @@ pub mod state;
 pub mod validation;
 pub mod var;
 
-use components::erased::effect;
+use components::dom::effect;
 pub use host::theme_css;
 use runtime::LoaderConfig;
 use state::MessengerState;
@@ -30,8 +30,12 @@ pub fn start(config: &str, hooks: JsValue) -> Result<(), JsValue> {
     if runtime::is_installed() {
         return Ok(());
     }
-    let config: LoaderConfig = decode::parse(config)
-        .map_err(|error| JsValue::from_str(&["talk: bad configuration: ", error.0].concat()))?;
+    let config: LoaderConfig = decode::parse(config).map_err(|error| {
+        JsValue::from_str(&talk_browser::text::concat(&[
+            "talk: bad configuration: ",
+            error.0,
+        ]))
+    })?;
     let state = MessengerState::new();
     let lang = i18n::Lang::pick(
         config.language.as_deref(),

@@ -6,9 +6,9 @@
 //! tracks the trigger, writing notifies it, and only the borrow of the value is per type.
 //! Owned like a signal: the value goes when the reactive owner that created it is cleaned up.
 
-use leptos::prelude::*;
-use leptos::reactive::owner::LocalStorage;
-use leptos::reactive::signal::ArcTrigger;
+use reactive_graph::owner::{LocalStorage, StoredValue};
+use reactive_graph::prelude::*;
+use reactive_graph::signal::ArcTrigger;
 use std::any::Any;
 use std::cell::RefCell;
 use std::marker::PhantomData;

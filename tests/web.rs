@@ -1,10 +1,11 @@
 //! Widget components mounted alone in headless Chromium.
 #![cfg(target_arch = "wasm32")]
 
-use leptos::prelude::*;
-use talk_browser::testing::{click, find, test_root, text_of, type_into};
+use std::rc::Rc;
+use talk_browser::testing::{click, find, test_root, text_of, tick, type_into};
 use talk_protocol::{Author, AuthorKind, IdentifyRequest, Message};
-use talk_widget::components::{IdentifyForm, MessageList};
+use talk_widget::components::dom::{mount, View};
+use talk_widget::components::{identify_form, message_list};
 use talk_widget::i18n::{Lang, EN};
 use talk_widget::state::{merge_message, set_delivery, ChatLine, Delivery};
 use talk_widget::validation::{check_email, FieldError};
@@ -14,6 +15,11 @@ use wasm_bindgen_test::*;
 use web_sys::HtmlElement;
 
 wasm_bindgen_test_configure!(run_in_browser);
+
+/// A message list with no older page to ask for and initials for every author.
+fn list(lines: Var<Vec<ChatLine>>, read_up_to: Var<i64>) -> View {
+    message_list(lines, read_up_to, Rc::new(|_| {}), Rc::new(|()| {}), None)
+}
 
 fn message(seq: i64, kind: AuthorKind, body: &str, client_msg_id: Option<&str>) -> Message {
     Message {
@@ -32,18 +38,16 @@ async fn identify_form_requires_a_valid_email_and_submits_once() {
     let root = test_root();
     let submitted = Var::new(Vec::<IdentifyRequest>::new());
     let busy = Var::new(false);
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
-        view! {
-            <IdentifyForm
-                names_required=false
-                busy=Signal::derive(move || busy.get())
-                server_error=Var::new(None)
-                on_submit=Callback::new(move |request| {
-                    busy.set(true);
-                    submitted.update(|all| all.push(request));
-                })
-            />
-        }
+    let _mounted = mount(&root, move || {
+        identify_form(
+            Rc::new(|| false),
+            Rc::new(move || busy.get()),
+            Var::new(None),
+            Rc::new(move |request| {
+                busy.set(true);
+                submitted.update(|all| all.push(request));
+            }),
+        )
     });
 
     assert!(
@@ -83,17 +87,15 @@ async fn identify_form_requires_a_valid_email_and_submits_once() {
 async fn identify_form_asks_for_names_when_the_workspace_requires_them() {
     let root = test_root();
     let submitted = Var::new(Vec::<IdentifyRequest>::new());
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
-        view! {
-            <IdentifyForm
-                names_required=true
-                busy=false
-                server_error=Var::new(Some("Server says no".to_string()))
-                on_submit=Callback::new(move |request| submitted.update(|all| all.push(request)))
-            />
-        }
+    let _mounted = mount(&root, move || {
+        identify_form(
+            Rc::new(|| true),
+            Rc::new(|| false),
+            Var::new(Some("Server says no".to_string())),
+            Rc::new(move |request| submitted.update(|all| all.push(request))),
+        )
     });
-    leptos::task::tick().await;
+    tick().await;
     assert_eq!(text_of(&root, "talk-identify-error"), "Server says no");
     type_into(&root, "talk-email", "ada@example.com");
     click(&root, "talk-identify-submit").await;
@@ -125,15 +127,16 @@ async fn message_list_shows_markup_as_text_and_delivery_states() {
     let root = test_root();
     let lines = Var::new(Vec::<ChatLine>::new());
     let retried = Var::new(Vec::<String>::new());
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
-        view! {
-            <MessageList
-                lines=lines
-                on_retry=Callback::new(move |key| retried.update(|all| all.push(key)))
-            />
-        }
+    let _mounted = mount(&root, move || {
+        message_list(
+            lines,
+            Var::new(0),
+            Rc::new(move |key| retried.update(|all| all.push(key))),
+            Rc::new(|()| {}),
+            None,
+        )
     });
-    leptos::task::tick().await;
+    tick().await;
     assert!(find(&root, "talk-message").is_none());
 
     let hostile = "<img src=x onerror=alert(1)>";
@@ -144,7 +147,7 @@ async fn message_list_shows_markup_as_text_and_delivery_states() {
         failed.delivery = Delivery::Failed;
         lines.push(failed);
     });
-    leptos::task::tick().await;
+    tick().await;
 
     let list = find(&root, "talk-messages").unwrap();
     assert!(
@@ -260,15 +263,13 @@ fn language_comes_from_the_option_then_the_browser_then_english() {
 async fn identify_form_speaks_the_messenger_language() {
     let root = test_root();
     talk_widget::i18n::set_lang(Lang::Ar);
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
-        view! {
-            <IdentifyForm
-                names_required=false
-                busy=false
-                server_error=Var::new(None)
-                on_submit=Callback::new(|_| {})
-            />
-        }
+    let _mounted = mount(&root, move || {
+        identify_form(
+            Rc::new(|| false),
+            Rc::new(|| false),
+            Var::new(None),
+            Rc::new(|_| {}),
+        )
     });
     click(&root, "talk-identify-submit").await;
     let texts = Lang::Ar.texts();
@@ -289,10 +290,8 @@ async fn identify_form_speaks_the_messenger_language() {
 async fn the_list_follows_new_messages_unless_the_visitor_scrolled_up() {
     let root = test_root();
     let lines = Var::new(Vec::<ChatLine>::new());
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
-        view! { <MessageList lines=lines on_retry=Callback::new(|_: String| {})/> }
-    });
-    leptos::task::tick().await;
+    let _mounted = mount(&root, move || list(lines, Var::new(0)));
+    tick().await;
     // Component tests load no stylesheet: give the log a viewport of its own.
     let log: HtmlElement = root
         .query_selector(".talk-log")
@@ -309,18 +308,18 @@ async fn the_list_follows_new_messages_unless_the_visitor_scrolled_up() {
             merge_message(lines, message(seq, AuthorKind::Agent, "line", None));
         }
     });
-    leptos::task::tick().await;
+    tick().await;
     assert!(at_bottom(&log), "follows new messages");
 
     log.set_scroll_top(0);
     log.dispatch_event(&web_sys::Event::new("scroll").unwrap())
         .unwrap();
     lines.update(|lines| merge_message(lines, message(31, AuthorKind::Agent, "new", None)));
-    leptos::task::tick().await;
+    tick().await;
     assert_eq!(log.scroll_top(), 0, "reading history: stays put");
 
     lines.update(|lines| lines.push(ChatLine::pending("own", "mine")));
-    leptos::task::tick().await;
+    tick().await;
     assert!(at_bottom(&log), "an own message brings the visitor down");
 }
 
@@ -329,16 +328,16 @@ async fn the_top_of_the_list_asks_for_older_messages_and_keeps_the_visitors_plac
     let root = test_root();
     let lines = Var::new(Vec::<ChatLine>::new());
     let asked = Var::new(0);
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
-        view! {
-            <MessageList
-                lines=lines
-                on_retry=Callback::new(|_: String| {})
-                on_older=Callback::new(move |_| asked.update(|count| *count += 1))
-            />
-        }
+    let _mounted = mount(&root, move || {
+        message_list(
+            lines,
+            Var::new(0),
+            Rc::new(|_| {}),
+            Rc::new(move |()| asked.update(|count| *count += 1)),
+            None,
+        )
     });
-    leptos::task::tick().await;
+    tick().await;
     let log: HtmlElement = root
         .query_selector(".talk-log")
         .unwrap()
@@ -355,7 +354,7 @@ async fn the_top_of_the_list_asks_for_older_messages_and_keeps_the_visitors_plac
             merge_message(lines, message(seq, AuthorKind::Agent, "line", None));
         }
     });
-    leptos::task::tick().await;
+    tick().await;
     assert_eq!(asked.get_untracked(), 0, "at the bottom: nothing asked");
 
     log.set_scroll_top(0);
@@ -370,7 +369,7 @@ async fn the_top_of_the_list_asks_for_older_messages_and_keeps_the_visitors_plac
             merge_message(lines, message(seq, AuthorKind::Agent, "older", None));
         }
     });
-    leptos::task::tick().await;
+    tick().await;
     let moved = log.scroll_height() - height;
     assert!(moved > 0);
     assert!(
@@ -385,7 +384,7 @@ async fn homepage_renders_the_greeting_merge_tags_quick_links_and_response_time(
     use talk_protocol::{
         OnlineAgent, PersonSummary, Presence, QuickLink, WidgetConfig, WidgetSettings,
     };
-    use talk_widget::components::Messenger;
+    use talk_widget::components::messenger;
     use talk_widget::state::MessengerState;
 
     let root = test_root();
@@ -409,8 +408,8 @@ async fn homepage_renders_the_greeting_merge_tags_quick_links_and_response_time(
         first_name: Some("Ada".into()),
         ..Default::default()
     }));
-    let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <Messenger state/> });
-    leptos::task::tick().await;
+    let _mounted = mount(&root, move || messenger(state));
+    tick().await;
 
     assert_eq!(
         text_of(&root, "talk-greeting"),
@@ -439,7 +438,7 @@ async fn homepage_renders_the_greeting_merge_tags_quick_links_and_response_time(
 
     // An anonymous visitor gets the fallback.
     state.person.set(None);
-    leptos::task::tick().await;
+    tick().await;
     assert_eq!(text_of(&root, "talk-greeting"), "Hi there, <b>welcome</b>");
 }
 
@@ -467,10 +466,8 @@ async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_stat
     let root = test_root();
     let lines = Var::new(Vec::<ChatLine>::new());
     let read_up_to = Var::new(0);
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
-        view! { <MessageList lines=lines read_up_to=read_up_to on_retry=Callback::new(|_: String| {})/> }
-    });
-    leptos::task::tick().await;
+    let _mounted = mount(&root, move || list(lines, read_up_to));
+    tick().await;
     let rows = || -> Vec<HtmlElement> {
         let items = root
             .query_selector_all("[data-testid=talk-message]")
@@ -495,7 +492,7 @@ async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_stat
         merge_message(lines, message(5, AuthorKind::Visitor, "five", Some("c5")));
         merge_message(lines, message(6, AuthorKind::Agent, "six", None));
     });
-    leptos::task::tick().await;
+    tick().await;
     let before = rows();
     assert_eq!(bodies(), ["five", "six"]);
 
@@ -504,7 +501,7 @@ async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_stat
         lines.push(ChatLine::pending("p1", "mine"));
         merge_message(lines, message(7, AuthorKind::Agent, "seven", None));
     });
-    leptos::task::tick().await;
+    tick().await;
     assert_eq!(bodies(), ["five", "six", "seven", "mine"]);
     let now = rows();
     assert!(now[0].is_same_node(Some(&before[0])));
@@ -517,7 +514,7 @@ async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_stat
             merge_message(lines, message(seq, AuthorKind::Agent, "older", None));
         }
     });
-    leptos::task::tick().await;
+    tick().await;
     let now = rows();
     assert_eq!(now.len(), 8);
     assert!(now[4].is_same_node(Some(&before[0])));
@@ -526,7 +523,7 @@ async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_stat
 
     // The pending send fails: a new row in its place, the others untouched.
     lines.update(|lines| set_delivery(lines, "p1", Delivery::Failed));
-    leptos::task::tick().await;
+    tick().await;
     let after = rows();
     assert_eq!(after.len(), 8);
     assert!(!after[7].is_same_node(Some(&pending)));
@@ -540,7 +537,7 @@ async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_stat
 
     // A kept row still follows its signals: "Seen" under the visitor's read message.
     read_up_to.set(5);
-    leptos::task::tick().await;
+    tick().await;
     assert!(after[4]
         .query_selector("[data-testid=talk-seen]")
         .unwrap()
@@ -552,14 +549,14 @@ async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_stat
         let line = lines.remove(0);
         lines.insert(3, line);
     });
-    leptos::task::tick().await;
+    tick().await;
     let moved = rows();
     assert_eq!(moved.len(), 8);
     assert!(moved[3].is_same_node(Some(&first)));
     assert_eq!(bodies()[4], "five");
 
     lines.set(Vec::new());
-    leptos::task::tick().await;
+    tick().await;
     assert!(rows().is_empty());
 }
 
@@ -567,7 +564,7 @@ async fn rows_keep_their_nodes_when_messages_come_in_above_below_and_change_stat
 async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_previews_come_again() {
     use talk_browser::testing::find_all;
     use talk_protocol::{OnlineAgent, Presence, QuickLink, WidgetConfig, WidgetSettings};
-    use talk_widget::components::Messenger;
+    use talk_widget::components::messenger;
     use talk_widget::state::{ConversationPreview, MessengerState};
 
     let root = test_root();
@@ -609,8 +606,8 @@ async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_prev
     state
         .conversations
         .set(vec![preview("c2", None, false), preview("c1", None, false)]);
-    let _mounted = leptos::mount::mount_to(root.clone(), move || view! { <Messenger state/> });
-    leptos::task::tick().await;
+    let _mounted = mount(&root, move || messenger(state));
+    tick().await;
     let links = find_all(&root, "talk-quick-link");
     let items = find_all(&root, "talk-conversation-item");
     let avatars = || -> Vec<web_sys::Element> {
@@ -627,7 +624,7 @@ async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_prev
 
     // The server's copy, the same: every row keeps its node, the focus stays.
     state.config.set(Some(config.clone()));
-    leptos::task::tick().await;
+    tick().await;
     let now = find_all(&root, "talk-quick-link");
     assert!(now[0].is_same_node(Some(&links[0])) && now[1].is_same_node(Some(&links[1])));
     let now_faces = avatars();
@@ -647,7 +644,7 @@ async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_prev
     let mut changed = config.clone();
     changed.settings.homepage.quick_links[0].label = "Book a call".into();
     state.config.set(Some(changed));
-    leptos::task::tick().await;
+    tick().await;
     let now = find_all(&root, "talk-quick-link");
     assert!(!now[0].is_same_node(Some(&links[0])));
     assert!(now[0].text_content().unwrap().starts_with("Book a call"));
@@ -659,12 +656,12 @@ async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_prev
     state
         .conversations
         .set(vec![preview("c2", None, false), preview("c1", None, false)]);
-    leptos::task::tick().await;
+    tick().await;
     state.conversations.set(vec![
         preview("c2", Some("Hello"), true),
         preview("c1", Some("Bye"), false),
     ]);
-    leptos::task::tick().await;
+    tick().await;
     let now = find_all(&root, "talk-conversation-item");
     assert!(now[0].is_same_node(Some(&items[0])) && now[1].is_same_node(Some(&items[1])));
     assert_eq!(now[0].get_attribute("data-unread").as_deref(), Some("true"));
@@ -684,7 +681,7 @@ async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_prev
         preview("c1", Some("Back again"), true),
         preview("c2", Some("Hello"), true),
     ]);
-    leptos::task::tick().await;
+    tick().await;
     let now = find_all(&root, "talk-conversation-item");
     assert!(now[0].is_same_node(Some(&items[1])) && now[1].is_same_node(Some(&items[0])));
     assert!(now[0].text_content().unwrap().contains("Back again"));
@@ -694,7 +691,7 @@ async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_prev
     let mut none = config;
     none.settings.homepage.quick_links.clear();
     state.config.set(Some(none));
-    leptos::task::tick().await;
+    tick().await;
     assert!(find_all(&root, "talk-quick-link").is_empty());
     assert!(root.query_selector("#talk-links-title").unwrap().is_none());
 }
@@ -702,7 +699,8 @@ async fn homepage_rows_keep_their_nodes_and_the_focus_when_the_settings_and_prev
 #[wasm_bindgen_test]
 async fn the_logo_and_the_launcher_icon_stay_when_the_settings_come_again() {
     use talk_protocol::{LauncherIcon, Presence, WidgetConfig, WidgetSettings};
-    use talk_widget::components::{Launcher, Messenger};
+    use talk_widget::components::dom::fragment;
+    use talk_widget::components::{launcher, messenger};
     use talk_widget::state::MessengerState;
 
     let root = test_root();
@@ -718,14 +716,13 @@ async fn the_logo_and_the_launcher_icon_stay_when_the_settings_come_again() {
         online_agents: Vec::new(),
     };
     state.config.set(Some(config.clone()));
-    let node_ref = NodeRef::new();
-    let _mounted = leptos::mount::mount_to(root.clone(), move || {
-        view! {
-            <Messenger state/>
-            <Launcher open=state.open unread=state.unread config=state.config node_ref=node_ref/>
-        }
+    let _mounted = mount(&root, move || {
+        fragment(vec![
+            messenger(state),
+            launcher(state.open, state.unread, state.config),
+        ])
     });
-    leptos::task::tick().await;
+    tick().await;
     let pictures = || {
         (
             root.query_selector("img.talk-logo").unwrap(),
@@ -745,7 +742,7 @@ async fn the_logo_and_the_launcher_icon_stay_when_the_settings_come_again() {
 
     // The server's copy, the same: the same nodes.
     state.config.set(Some(config.clone()));
-    leptos::task::tick().await;
+    tick().await;
     let (now_logo, now_icon) = pictures();
     assert!(now_logo.unwrap().is_same_node(Some(&logo)));
     assert!(now_icon.unwrap().is_same_node(Some(&icon)));
@@ -755,7 +752,7 @@ async fn the_logo_and_the_launcher_icon_stay_when_the_settings_come_again() {
     changed.settings.homepage.logo_url = None;
     changed.settings.launcher.icon = LauncherIcon::Question;
     state.config.set(Some(changed));
-    leptos::task::tick().await;
+    tick().await;
     let (now_logo, now_icon) = pictures();
     assert!(now_logo.is_none() && now_icon.is_none());
     assert!(root

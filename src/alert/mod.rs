@@ -14,9 +14,6 @@ use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// 0.14 s, 8 kHz, 8-bit mono; a `data:` URI, so CSP needs only `media-src data:`.
-const SOUND: &str = concat!("data:audio/wav;base64,", include_str!("message.wav.b64"));
-
 thread_local! {
     static PLAYER: Cell<bool> = const { Cell::new(false) };
     /// The channel and this tab's view of the election, where Web Locks are refused.
@@ -30,7 +27,7 @@ fn set_player(player: bool) {
 
 /// Joins the election among this visitor's tabs for the same workspace.
 pub fn join_election(capture_key: &str) {
-    let name = ["ap3c-talk-sound:", capture_key].concat();
+    let name = talk_browser::text::concat(&["ap3c-talk-sound:", capture_key]);
     let Some(window) = web_sys::window() else {
         return;
     };
@@ -109,18 +106,10 @@ fn visitor_has_interacted() -> bool {
         .unwrap_or(false)
 }
 
-/// Plays the sound if this tab is the elected player and the page may make noise.
+/// Plays the sound if this tab is the elected player and the page may make noise: one
+/// 0.14 s note near 1 kHz (B5), synthesised (`talk_browser::tone`), no file to download.
 pub fn new_message() {
-    if !PLAYER.with(Cell::get) || !visitor_has_interacted() {
-        return;
-    }
-    let Ok(audio) = web_sys::HtmlAudioElement::new_with_src(SOUND) else {
-        return;
-    };
-    if let Ok(playing) = audio.play() {
-        // A refusal (e.g. the system blocks audio) is no error worth a console line.
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = wasm_bindgen_futures::JsFuture::from(playing).await;
-        });
+    if PLAYER.with(Cell::get) && visitor_has_interacted() {
+        talk_browser::tone::play(&[(0.0, 987.8)]);
     }
 }

@@ -1,17 +1,18 @@
-use super::dom::{el, fragment, icon, keyed, text, when, Handler, RowFn, View};
-use super::erased::{effect, Fresh};
+use super::dom::{
+    effect, el, event_value, fragment, icon, keyed, text, when, Handler, RowFn, View,
+};
 use super::home::picture;
 use crate::i18n::{use_texts, Texts};
 use crate::state::{ChatLine, Delivery};
 use crate::var::Var;
-use leptos::prelude::*;
 use std::cell::Cell;
 use std::rc::Rc;
+use talk_browser::text::{concat, decimal, fill};
 use talk_protocol::{Author, AuthorKind};
 use wasm_bindgen::JsCast;
 
 /// The author's photo, if any.
-pub(super) type PhotoOf = Rc<dyn Fn(&Author) -> Option<String>>;
+pub type PhotoOf = Rc<dyn Fn(&Author) -> Option<String>>;
 
 /// The conversation: its messages and the composer.
 #[allow(clippy::too_many_arguments)]
@@ -53,7 +54,7 @@ pub(super) fn conversation(
                             } else {
                                 name
                             };
-                            texts.typing.replace("{name}", &name)
+                            fill(texts.typing, "{name}", &name)
                         })
                         .unwrap_or_default()
                 }),
@@ -83,41 +84,15 @@ fn author_kind(kind: AuthorKind) -> &'static str {
 
 fn clock(unix_ms: i64) -> String {
     let date = js_sys::Date::new(&(unix_ms as f64).into());
-    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
+    concat(&[
+        &decimal(date.get_hours().into(), 2),
+        ":",
+        &decimal(date.get_minutes().into(), 2),
+    ])
 }
 
 /// Messages in order. Bodies are text nodes: whatever a visitor or agent typed is never HTML.
-#[component]
-pub fn MessageList(
-    lines: Var<Vec<ChatLine>>,
-    /// The agents have read the visitor's messages up to this sequence number.
-    #[prop(default = Var::new(0))]
-    read_up_to: Var<i64>,
-    on_retry: Callback<String>,
-    /// Called when the visitor scrolls to the top: the conversation opens on its newest page.
-    #[prop(optional)]
-    on_older: Option<Callback<()>>,
-    /// The author's photo, if any (initials otherwise).
-    #[prop(optional)]
-    photo_of: Option<Callback<Author, Option<String>>>,
-) -> Fresh {
-    message_list(
-        lines,
-        read_up_to,
-        Rc::new(move |key| on_retry.run(key)),
-        Rc::new(move |()| {
-            if let Some(on_older) = on_older {
-                on_older.run(())
-            }
-        }),
-        photo_of.map(|photo_of| -> PhotoOf {
-            Rc::new(move |author: &Author| photo_of.run(author.clone()))
-        }),
-    )
-    .fresh()
-}
-
-fn message_list(
+pub fn message_list(
     lines: Var<Vec<ChatLine>>,
     read_up_to: Var<i64>,
     on_retry: Handler<String>,
@@ -202,7 +177,7 @@ fn message_list(
                 .map(|url| picture(&url, "")),
         );
         el("li")
-            .class(&["talk-message talk-message-", kind].concat())
+            .class(&concat(&["talk-message talk-message-", kind]))
             .testid("talk-message")
             .attr("data-author", kind)
             .attr("data-state", line.delivery.as_str())
@@ -255,7 +230,7 @@ fn message_list(
                     lines
                         .iter()
                         .map(|line| {
-                            let key = format!("{} {}", line.delivery.as_str(), line.key);
+                            let key = concat(&[line.delivery.as_str(), " ", &line.key]);
                             let line = line.clone();
                             let row = row.clone();
                             (key, Box::new(move || row(line)) as RowFn)
@@ -300,7 +275,7 @@ fn composer(on_send: Handler<String>, on_typing: Handler<()>) -> View {
                 .attr("placeholder", texts.write_a_message)
                 .prop_with("value", move || draft.get().into())
                 .on("input", move |event| {
-                    draft.set(event_target_value(&event));
+                    draft.set(event_value(&event));
                     on_typing(());
                 })
                 .on("keydown", move |event| {

@@ -6,12 +6,12 @@
 //! code. Here an element is a [`View`] made by method calls (`el("div").class("x")`), every
 //! reactive part is a boxed closure run by one kind of render effect, and the changing parts
 //! (`when`, `dynamic`, `keyed`) replace or move whole views between a marker comment and the
-//! views before it. The reactive system is still Leptos's (signals, owners, render effects); a
-//! `View` goes where tachys wants a view as a `Fresh` one (`erased.rs`: a component mounted
-//! alone in a test).
+//! views before it. The reactive system is Leptos's (`reactive_graph`: signals, owners,
+//! effects).
 
-use leptos::prelude::*;
-use leptos::reactive::effect::RenderEffect;
+use reactive_graph::effect::{Effect, RenderEffect};
+use reactive_graph::graph::untrack;
+use reactive_graph::owner::Owner;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -70,7 +70,7 @@ struct Part {
 }
 
 fn document() -> web_sys::Document {
-    leptos::prelude::document()
+    web_sys::window().unwrap_throw().document().unwrap_throw()
 }
 
 /// A new HTML element.
@@ -267,14 +267,6 @@ impl View {
         })
     }
 
-    /// The element, if the view is one (a text or a changing part is not).
-    pub(super) fn as_element(&self) -> Option<&Element> {
-        match &self.root {
-            Root::Node(node) => node.dyn_ref(),
-            Root::Part(_) => None,
-        }
-    }
-
     /// Puts the view's nodes into `parent`, before `before` (at the end when `None`).
     pub(super) fn mount(&self, parent: &Node, before: Option<&Node>) {
         match &self.root {
@@ -319,15 +311,35 @@ impl View {
     }
 }
 
-/// Mounts the view `build` makes (in a new reactive owner) at the end of `parent`, for the
-/// rest of the page's life: `leptos::mount::mount_to` without tachys.
-pub fn mount_for_good(parent: &Element, build: impl FnOnce() -> View) {
+/// Mounts the view `build` makes (in a new reactive owner) at the end of `parent`; dropping
+/// what it returns removes the view and stops its effects (a test's mount).
+pub fn mount(parent: &Element, build: impl FnOnce() -> View) -> Mounted {
     // Effects run as wasm-bindgen futures; an error means it was started already.
     let _ = any_spawner::Executor::init_wasm_bindgen();
     let owner = Owner::new();
     let view = owner.with(build);
     view.mount(parent, None);
-    std::mem::forget((owner, view));
+    Mounted {
+        view,
+        _owner: owner,
+    }
+}
+
+/// A mounted view and its owner.
+pub struct Mounted {
+    view: View,
+    _owner: Owner,
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        self.view.unmount();
+    }
+}
+
+/// [`mount`], for the rest of the page's life.
+pub fn mount_for_good(parent: &Element, build: impl FnOnce() -> View) {
+    std::mem::forget(mount(parent, build));
 }
 
 /// A changing part: `update` is given the part and runs now and whenever a signal it read
@@ -504,4 +516,24 @@ fn keyed_boxed(rows: Box<dyn Fn() -> Vec<(String, RowFn)>>) -> View {
             }
         }
     })
+}
+
+/// An effect: `run` now and again whenever a signal it read changes. Boxed first, so
+/// reactive_graph's effect machinery (its task, its loop) is compiled once, not once per
+/// closure; state between runs lives in the closure.
+pub fn effect(run: impl FnMut() + 'static) {
+    effect_erased(Box::new(run))
+}
+
+fn effect_erased(run: Box<dyn FnMut()>) {
+    Effect::new(run);
+}
+
+/// The `value` of the input or textarea an event came from.
+pub fn event_value(event: &web_sys::Event) -> String {
+    // Both elements have `value`; the cast is not checked, so one accessor serves both.
+    event
+        .target()
+        .map(|target| target.unchecked_into::<web_sys::HtmlInputElement>().value())
+        .unwrap_or_default()
 }

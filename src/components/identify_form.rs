@@ -1,33 +1,14 @@
-use super::dom::{el, when, Flag, Handler, View};
-use super::erased::Fresh;
+use super::dom::{el, event_value, when, Flag, Handler, View};
 use crate::i18n::use_texts;
 use crate::validation::{check_identity, FieldError};
 use crate::var::Var;
-use leptos::prelude::*;
-use std::rc::Rc;
+use reactive_graph::graph::untrack;
+use talk_browser::text::concat;
 use talk_protocol::IdentifyRequest;
 
 /// Asks an unidentified visitor for an email (and names, when the workspace wants them).
 /// `busy` is raised by the owner as soon as a submit is accepted, so a double click sends once.
-#[component]
-pub fn IdentifyForm(
-    #[prop(into)] names_required: Signal<bool>,
-    #[prop(into)] busy: Signal<bool>,
-    /// The messenger's own signal: a `Signal<Option<String>>` would be reactive_graph's
-    /// code once more for that type.
-    server_error: Var<Option<String>>,
-    on_submit: Callback<IdentifyRequest>,
-) -> Fresh {
-    identify_form(
-        Rc::new(move || names_required.get()),
-        Rc::new(move || busy.get()),
-        server_error,
-        Rc::new(move |request| on_submit.run(request)),
-    )
-    .fresh()
-}
-
-pub(super) fn identify_form(
+pub fn identify_form(
     names_required: Flag,
     busy: Flag,
     server_error: Var<Option<String>>,
@@ -164,7 +145,7 @@ fn field(
     // The field's error; empty when there is none.
     error: Var<String>,
 ) -> View {
-    let error_id = [id, "-error"].concat();
+    let error_id = concat(&[id, "-error"]);
     let described_by = error_id.clone();
     el("div")
         .class("talk-field")
@@ -182,7 +163,7 @@ fn field(
                     (!error.with(String::is_empty)).then(|| described_by.clone())
                 })
                 .prop_with("value", move || value.get().into())
-                .on("input", move |event| value.set(event_target_value(&event))),
+                .on("input", move |event| value.set(event_value(&event))),
         )
         .child(when(
             move || !error.with(String::is_empty),

@@ -1,31 +1,11 @@
 use super::dom::{el, icon, keyed, when, RowFn, View};
-use super::erased::Fresh;
 use crate::i18n::use_texts;
 use crate::var::Var;
-use leptos::html::Button;
-use leptos::prelude::*;
-use leptos::tachys::html::node_ref::NodeRefContainer;
+use talk_browser::text::{decimal, fill};
 use talk_protocol::{LauncherIcon, WidgetConfig};
 
 /// The round button that opens and closes the messenger.
-#[component]
-pub fn Launcher(
-    open: Var<bool>,
-    unread: Var<i64>,
-    /// The workspace's settings (its launcher icon); the default icon until they are known.
-    config: Var<Option<WidgetConfig>>,
-    node_ref: NodeRef<Button>,
-) -> Fresh {
-    let button = launcher(open, unread, config);
-    node_ref.load(button.element());
-    button.fresh()
-}
-
-pub(super) fn launcher(
-    open: Var<bool>,
-    unread: Var<i64>,
-    config: Var<Option<WidgetConfig>>,
-) -> View {
+pub fn launcher(open: Var<bool>, unread: Var<i64>, config: Var<Option<WidgetConfig>>) -> View {
     let texts = use_texts();
     el("button")
         .attr("type", "button")
@@ -35,7 +15,11 @@ pub(super) fn launcher(
             (true, _) => texts.close_chat.to_string(),
             (false, 0) => texts.open_chat.to_string(),
             (false, 1) => texts.open_chat_one_unread.to_string(),
-            (false, count) => texts.open_chat_unread.replace("{n}", &count.to_string()),
+            (false, count) => fill(
+                texts.open_chat_unread,
+                "{n}",
+                &decimal(count.max(0) as u64, 0),
+            ),
         })
         .attr_text("aria-expanded", move || open.get().to_string())
         .on("click", move |_| open.update(|open| *open = !*open))
@@ -73,7 +57,7 @@ pub(super) fn launcher(
                     .testid("talk-unread")
                     .attr("aria-hidden", "true")
                     .text_with(move || match unread.get() {
-                        count @ 0..=99 => count.to_string(),
+                        count @ 0..=99 => decimal(count as u64, 0),
                         _ => "99+".to_string(),
                     })
             },

@@ -1,14 +1,13 @@
 use super::conversation::conversation;
-use super::dom::{dynamic, el, fragment, icon, keyed, when, RowFn, View};
-use super::erased::{effect, Fresh};
+use super::dom::{dynamic, effect, el, fragment, icon, keyed, when, RowFn, View};
 use super::home::home;
 use super::identify_form::identify_form;
 use super::launcher::launcher;
 use crate::i18n::use_texts;
 use crate::runtime;
 use crate::state::{MessengerState, Stage};
-use leptos::prelude::*;
 use std::rc::Rc;
+use talk_browser::text::fill;
 use talk_protocol::{Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherPosition};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
@@ -79,12 +78,8 @@ fn photo_of(state: MessengerState, author: &Author) -> Option<String> {
     })
 }
 
-#[component]
-pub fn Messenger(state: MessengerState) -> Fresh {
-    messenger(state).fresh()
-}
-
-fn messenger(state: MessengerState) -> View {
+/// The panel: its header, and the home screen, the conversation or the identify form.
+pub fn messenger(state: MessengerState) -> View {
     let texts = use_texts();
     // The workspace's greeting with merge tags; the built-in one, in the visitor's language,
     // while the workspace keeps the default.
@@ -98,7 +93,7 @@ fn messenger(state: MessengerState) -> View {
         state.person.with(|person| match template {
             Some(template) => template.render(person.as_ref()),
             None => match person.as_ref().and_then(|p| p.greeting_name()) {
-                Some(name) => texts.greeting_named.replace("{name}", name),
+                Some(name) => fill(texts.greeting_named, "{name}", name),
                 None => texts.greeting.to_string(),
             },
         })

@@ -1,15 +1,14 @@
 //! The messenger's components, built with `dom.rs`. Each takes what it shows as arguments; the
-//! ones the tests mount alone have a `#[component]` wrapper (`erased::Fresh`).
+//! tests mount the ones they check alone (`dom::mount`).
 
 mod conversation;
-pub(crate) mod dom;
-pub(crate) mod erased;
+pub mod dom;
 mod home;
 mod identify_form;
 mod launcher;
 mod messenger;
 
-pub use conversation::MessageList;
-pub use identify_form::IdentifyForm;
-pub use launcher::Launcher;
-pub use messenger::{widget, Messenger};
+pub use conversation::{message_list, PhotoOf};
+pub use identify_form::identify_form;
+pub use launcher::launcher;
+pub use messenger::{messenger, widget};

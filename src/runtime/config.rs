@@ -4,6 +4,7 @@
 use super::with_engine;
 use crate::api::ApiError;
 use crate::decode;
+use talk_browser::text::{concat, decimal};
 use talk_protocol::WidgetConfig;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -50,7 +51,13 @@ const REMEMBER_FOR_MS: f64 = 7.0 * 24.0 * 3600.0 * 1000.0;
 
 /// The stored form: `capture key \n saved at (ms) \n the server's JSON`.
 fn remembered_entry(capture_key: &str, saved_at_ms: f64, json: &str) -> String {
-    [capture_key, &(saved_at_ms as u64).to_string(), json].join("\n")
+    concat(&[
+        capture_key,
+        "\n",
+        &decimal(saved_at_ms as u64, 0),
+        "\n",
+        json,
+    ])
 }
 
 /// The JSON in `entry` if it is this workspace's and young enough.
@@ -127,9 +134,7 @@ pub(super) async fn load_settings() {
         Err(error) => {
             web_sys::console::warn_1(
                 // The code, not `{error:?}`: Debug's string escaping compiles Unicode tables in.
-                &["[talk] widget settings unavailable: ", error.code()]
-                    .concat()
-                    .into(),
+                &concat(&["[talk] widget settings unavailable: ", error.code()]).into(),
             );
             if !had_remembered {
                 show(WidgetConfig {

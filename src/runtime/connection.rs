@@ -7,6 +7,7 @@
 use super::transport::{Mode, Next, AUTH_TIMEOUT_MS};
 use super::{after, effects, fallback, session, with_current, with_engine, Engine};
 use talk_browser::socket::{Backoff, Callbacks, Jitter, Socket};
+use talk_browser::text::concat;
 use talk_protocol::{close_code, ClientEvent, ServerEvent};
 
 /// 0.5 s, 1 s, 2 s … up to 32 s, each drawn from its upper half: a restarted server is not
@@ -123,9 +124,7 @@ fn on_message(text: String) {
             });
         }
         Err(error) => web_sys::console::warn_1(
-            &["[talk] ignored an unknown socket event: ", error.0]
-                .concat()
-                .into(),
+            &concat(&["[talk] ignored an unknown socket event: ", error.0]).into(),
         ),
     }
 }

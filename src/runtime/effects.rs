@@ -5,6 +5,7 @@ use super::core::Effect;
 use super::transport::Mode;
 use super::{with_current, Engine};
 use crate::state::{merge_message, note_in_preview, set_delivery, Delivery};
+use talk_browser::text::concat;
 use talk_protocol::ClientEvent;
 use wasm_bindgen::prelude::*;
 
@@ -53,7 +54,7 @@ pub(super) fn run(engine: &mut Engine, effects: Vec<Effect>) {
                 show_agent_typing(engine, None);
             }
             Effect::Warn { code, message } => {
-                web_sys::console::warn_1(&format!("[talk] {code}: {message}").into())
+                web_sys::console::warn_1(&concat(&["[talk] ", &code, ": ", &message]).into())
             }
         }
     }

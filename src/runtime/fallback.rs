@@ -12,6 +12,7 @@
 use super::{after, effects, session, with_current, Engine};
 use crate::api::ApiError;
 use talk_browser::sse::{self, End, SseEvent};
+use talk_browser::text::concat;
 use talk_protocol::{close_code, ClientEvent, ServerEvent, StreamEnd, STREAM_END_EVENT};
 
 /// Opens the event stream for the current session (closing an earlier one).
@@ -20,7 +21,7 @@ pub(super) fn open(engine: &mut Engine) {
     let Some(session) = &engine.session else {
         return;
     };
-    let url = [session.messages_url.as_str(), "/stream"].concat();
+    let url = concat(&[session.messages_url.as_str(), "/stream"]);
     let (generation, link) = (engine.generation, engine.link);
     engine.stream = Some(sse::open(
         &url,
@@ -72,9 +73,7 @@ fn on_event(generation: u32, link: u32, event: SseEvent) {
             apply(engine, event);
         }),
         Err(error) => web_sys::console::warn_1(
-            &["[talk] ignored an unknown stream event: ", error.0]
-                .concat()
-                .into(),
+            &concat(&["[talk] ignored an unknown stream event: ", error.0]).into(),
         ),
     }
 }
@@ -164,9 +163,7 @@ fn answered(engine: &mut Engine, event: ClientEvent, result: Result<String, ApiE
                 }
             }
             Err(error) => web_sys::console::warn_1(
-                &["[talk] ignored an unknown answer: ", error.0]
-                    .concat()
-                    .into(),
+                &concat(&["[talk] ignored an unknown answer: ", error.0]).into(),
             ),
         },
         Err(ApiError::Server { status: 401, .. }) => lost(engine, true),

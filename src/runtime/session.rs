@@ -4,6 +4,7 @@
 use super::{connection, effects, with_current, Engine, LoaderConfig};
 use crate::api::ApiError;
 use crate::state::Stage;
+use talk_browser::text::concat;
 use talk_protocol::{ClientEvent, WidgetSessionRequest};
 use wasm_bindgen::prelude::*;
 
@@ -36,8 +37,12 @@ pub(super) async fn open(generation: u32) {
         Err(ApiError::Server { code, .. }) if token_refused(&code) => {
             // A stale verified token must not lock the visitor out: carry on unverified.
             web_sys::console::warn_1(
-                &format!("[talk] verified-session token refused ({code}); continuing unverified")
-                    .into(),
+                &concat(&[
+                    "[talk] verified-session token refused (",
+                    &code,
+                    "); continuing unverified",
+                ])
+                .into(),
             );
             engine.config.token = None;
             open_later(engine);
@@ -46,7 +51,7 @@ pub(super) async fn open(generation: u32) {
         Err(ApiError::Server {
             status, message, ..
         }) if (400..500).contains(&status) && status != 429 => {
-            web_sys::console::error_1(&format!("[talk] the messenger is off: {message}").into());
+            web_sys::console::error_1(&concat(&["[talk] the messenger is off: ", &message]).into());
             engine.state.stage.set(Stage::Unavailable(message));
         }
         Err(_) => open_later(engine),

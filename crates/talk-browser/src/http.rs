@@ -2,6 +2,7 @@
 //! JSON out (through the browser's parser, `crate::json`), and the server's error body turned
 //! into one error type.
 
+use crate::text::{concat, decimal};
 use gloo_net::http::{Method, RequestBuilder};
 use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::JsValue;
@@ -79,7 +80,7 @@ pub async fn send(
     }
     if let Some(token) = bearer {
         // Tokens travel in headers, never in URLs.
-        request = request.header("Authorization", &format!("Bearer {token}"));
+        request = request.header("Authorization", &concat(&["Bearer ", token]));
     }
     let request = match json {
         Some(json) => request.body(json),
@@ -101,7 +102,7 @@ pub async fn send(
         None => ApiError::Server {
             status,
             code: "http_error".into(),
-            message: format!("The server answered {status}."),
+            message: concat(&["The server answered ", &decimal(status.into(), 0), "."]),
         },
     })
 }
@@ -123,8 +124,8 @@ pub(crate) fn error_body(text: &str) -> Option<(String, String)> {
 }
 
 /// The error's message, without `Display`: gloo-net's error type has a serde_json variant
-/// (leptos turns on gloo-net's `json` feature), whose `Display` would pull serde_json's
-/// messages into the WASM.
+/// (the inbox's `leptos` turns on gloo-net's `json` feature), whose `Display` would pull
+/// serde_json's messages into the WASM.
 fn network_error(error: gloo_net::Error) -> ApiError {
     #[allow(unreachable_patterns)] // without the `json` feature there is no third variant
     let message = match error {

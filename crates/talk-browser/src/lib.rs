@@ -7,3 +7,5 @@ pub mod socket;
 pub mod sse;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
+pub mod tone;

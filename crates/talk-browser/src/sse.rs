@@ -148,7 +148,7 @@ pub fn open(
         live: live.clone(),
     };
     let url = url.to_string();
-    let authorization = ["Bearer ", bearer].concat();
+    let authorization = crate::text::concat(&["Bearer ", bearer]);
     wasm_bindgen_futures::spawn_local(async move {
         let signal = abort.as_ref().map(|abort| abort.signal());
         let end = read(&url, &authorization, signal.as_ref(), &live, &*on_event).await;

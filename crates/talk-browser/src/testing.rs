@@ -5,7 +5,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, HtmlInputElement};
 
 pub fn test_root() -> HtmlElement {
-    let document = leptos::prelude::document();
+    let document = web_sys::window().unwrap().document().unwrap();
     let root: HtmlElement = document.create_element("div").unwrap().unchecked_into();
     document.body().unwrap().append_child(&root).unwrap();
     root
@@ -49,5 +49,10 @@ pub async fn click(root: &HtmlElement, testid: &str) {
     find(root, testid)
         .unwrap_or_else(|| panic!("no {testid}"))
         .click();
-    leptos::task::tick().await;
+    tick().await;
+}
+
+/// Lets the reactive system run: the effects a change scheduled, then what they changed.
+pub async fn tick() {
+    any_spawner::Executor::tick().await;
 }

@@ -270,9 +270,9 @@ async fn sound_lock_holder(browser: &Browser) -> Option<String> {
     held.as_array()?.first()?.as_str().map(str::to_string)
 }
 
-/// Counts `play()` calls instead of making noise.
+/// Counts tones (one oscillator started per tone) instead of making noise.
 const COUNT_PLAYS: &str =
-    "window.plays = 0; HTMLMediaElement.prototype.play = function () { window.plays++; return Promise.resolve(); };";
+    "window.plays = 0; OscillatorNode.prototype.start = function () { window.plays++; };";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_tab_plays_the_sound_and_only_after_the_visitor_interacted() {

@@ -1,9 +1,7 @@
 //! Telling the agent about a new conversation when they may not be looking: a short tone, and
 //! a desktop notification when the browser allows one.
 
-use web_sys::{
-    AudioContext, Notification, NotificationOptions, NotificationPermission, OscillatorType,
-};
+use web_sys::{Notification, NotificationOptions, NotificationPermission};
 
 /// Whether the browser would show a notification now, may ask, or never will.
 pub fn permission() -> Option<NotificationPermission> {
@@ -35,27 +33,8 @@ pub fn new_conversation(from: &str, preview: &str) {
     }
 }
 
-/// Two short sine notes (no audio file to download). Browsers mute it until the agent has
-/// interacted with the page, which signing in does.
+/// Two short notes, a fifth apart (`talk_browser::tone`). Browsers mute them until the agent
+/// has interacted with the page, which signing in does.
 fn play_tone() {
-    let Ok(context) = AudioContext::new() else {
-        return;
-    };
-    let now = context.current_time();
-    for (offset, frequency) in [(0.0, 880.0), (0.15, 1320.0)] {
-        let (Ok(oscillator), Ok(gain)) = (context.create_oscillator(), context.create_gain())
-        else {
-            return;
-        };
-        oscillator.set_type(OscillatorType::Sine);
-        oscillator.frequency().set_value(frequency);
-        gain.gain().set_value(0.08);
-        let _ = gain
-            .gain()
-            .linear_ramp_to_value_at_time(0.0, now + offset + 0.14);
-        let _ = oscillator.connect_with_audio_node(&gain);
-        let _ = gain.connect_with_audio_node(&context.destination());
-        let _ = oscillator.start_with_when(now + offset);
-        let _ = oscillator.stop_with_when(now + offset + 0.15);
-    }
+    talk_browser::tone::play(&[(0.0, 880.0), (0.15, 1320.0)]);
 }

@@ -94,7 +94,7 @@ pub fn is_plausible_email(email: &str) -> bool {
                     && domain.contains('.')
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
-                    && !domain.contains("..")
+                    && !domain.as_bytes().windows(2).any(|pair| pair == b"..") // no empty label
             }
             None => false,
         }

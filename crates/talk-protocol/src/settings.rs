@@ -200,18 +200,24 @@ enum MergeTag {
     Name,
 }
 
+/// Where the two ASCII bytes `pair` first stand together in `text`. A byte scan, not
+/// `str::find("{{")`: the widget parses greetings too, and a string pattern brings core's
+/// two-way searcher into its WASM.
+fn find_pair(text: &str, pair: &[u8; 2]) -> Option<usize> {
+    text.as_bytes().windows(2).position(|window| window == pair)
+}
+
 impl GreetingTemplate {
     /// Fails with a human-readable reason on an unclosed `{{` or an unknown tag.
     pub fn parse(template: &str) -> Result<Self, String> {
         let mut parts = Vec::new();
         let mut rest = template;
-        while let Some(start) = rest.find("{{") {
+        while let Some(start) = find_pair(rest, b"{{") {
             if start > 0 {
                 parts.push(GreetingPart::Text(rest[..start].to_string()));
             }
             let after = &rest[start + 2..];
-            let end = after
-                .find("}}")
+            let end = find_pair(after, b"}}")
                 .ok_or_else(|| "a merge tag `{{` is not closed with `}}`".to_string())?;
             let inner = &after[..end];
             let (name, fallback) = match inner.split_once('|') {

@@ -79,8 +79,8 @@ pub fn snippet_page_csp(settings: &Settings, nonce: &str) -> String {
 }
 
 /// The messenger's frame page: our own scripts and WebAssembly, our own API (HTTP and
-/// WebSocket), images from anywhere on https (logos, photos), sounds from data: URLs, and
-/// framed only by `ancestors` (any page when empty). Origins that are not plain
+/// WebSocket), images from anywhere on https (logos, photos), no media (the sound is Web
+/// Audio's), and framed only by `ancestors` (any page when empty). Origins that are not plain
 /// `scheme://host[:port]` are left out: they would change the policy's meaning.
 pub fn frame_page_csp(settings: &Settings, ancestors: &[String]) -> String {
     let socket = settings.public_ws_url();
@@ -96,8 +96,8 @@ pub fn frame_page_csp(settings: &Settings, ancestors: &[String]) -> String {
     };
     format!(
         "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' {socket}; \
-         img-src 'self' https: data:; media-src 'self' data:; style-src 'self'; \
-         font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+         img-src 'self' https: data:; style-src 'self'; font-src 'self'; base-uri 'none'; \
+         form-action 'none'; frame-ancestors {ancestors}"
     )
 }
 
