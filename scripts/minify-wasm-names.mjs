@@ -42,11 +42,16 @@ const glueFile = only(/^talk-widget-[0-9a-f]+\.js$/);
 // It is the build's last pass over the WASM, so -Oz runs once more on the renamed module (which
 // lays it out for 0.3 KB less gzip), and the custom sections no browser reads go: the
 // toolchain's `producers` and the `target_features` only tools read (0.2 KB).
+// `--low-memory-unused` lets -Oz fold a pointer's added constant into the load's offset (0.7
+// KB): the two differ only where `pointer + constant` wraps past 2^32 into the first KB, which
+// no pointer of a Rust program does (the stack is the first MB and grows down from its top;
+// the data starts at 1 MB). Not `--ignore-implicit-traps` or `--traps-never-happen`: those
+// may move a division before its check, or drop a panic's trap.
 const printed = execFileSync(
   wasmOpt,
   [
-    wasmFile, '-o', wasmFile, '--minify-imports-and-exports-and-modules', '-Oz',
-    '--strip-producers', '--strip-target-features',
+    wasmFile, '-o', wasmFile, '--minify-imports-and-exports-and-modules',
+    '--low-memory-unused', '-Oz', '--strip-producers', '--strip-target-features',
     '--enable-bulk-memory', '--enable-reference-types', '--enable-multivalue',
     '--enable-nontrapping-float-to-int', '--enable-sign-ext',
   ],
@@ -103,6 +108,11 @@ glue = glue.replace(/\bwasm\.([\w$]+)/g, (_, name) => {
   calls++;
   return `wasm.${now}`;
 });
+// The loaders (embed.js, frame.js) start the widget with the default export and a URL; the
+// synchronous `initSync` export is never called, and as an export terser would keep it.
+const exports = 'export { initSync, __wbg_init as default };';
+if (!glue.includes(exports)) fail(`no \`${exports}\` in the glue`);
+glue = glue.replace(exports, 'export { __wbg_init as default };');
 writeFileSync(glueFile, glue);
 console.log(
   `minify-wasm-names: ${entries} imports and ${exportNames.size} exports renamed ` +

@@ -120,13 +120,22 @@ impl<T: FromJs> FromJs for Option<T> {
 
 impl<T: FromJs> FromJs for Vec<T> {
     fn from_js(value: &JsValue) -> Decoded<Self> {
-        if !Array::is_array(value) {
-            return Err(DecodeError("array"));
+        // A plain loop: `.map(..).collect::<Result<_, _>>()` compiled its iterator adapters
+        // once more for every element type.
+        let array = array(value)?;
+        let mut items = Vec::with_capacity(array.length() as usize);
+        for index in 0..array.length() {
+            items.push(T::from_js(&array.get(index))?);
         }
-        Array::from(value)
-            .iter()
-            .map(|item| T::from_js(&item))
-            .collect()
+        Ok(items)
+    }
+}
+
+fn array(value: &JsValue) -> Decoded<Array> {
+    if Array::is_array(value) {
+        Ok(Array::from(value))
+    } else {
+        Err(DecodeError("array"))
     }
 }
 

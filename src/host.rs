@@ -122,12 +122,14 @@ fn is_hex_colour(value: &str) -> bool {
 pub fn browser_languages() -> Vec<String> {
     web_sys::window()
         .map(|window| {
-            window
-                .navigator()
-                .languages()
-                .iter()
-                .filter_map(|language| language.as_string())
-                .collect()
+            let mut languages = Vec::new();
+            let listed = window.navigator().languages();
+            for index in 0..listed.length() {
+                if let Some(language) = listed.get(index).as_string() {
+                    languages.push(language);
+                }
+            }
+            languages
         })
         .unwrap_or_default()
 }
@@ -153,9 +155,11 @@ pub fn show_unread_in_title(count: u32) {
 fn strip_count(title: &str) -> &str {
     title
         .strip_prefix('(')
-        .and_then(|rest| rest.split_once(") "))
+        // By characters: a string pattern (`") "`) brings core's two-way searcher in.
+        .and_then(|rest| rest.split_once(')'))
         .filter(|(count, _)| !count.is_empty() && count.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(title, |(_, bare)| bare)
+        .and_then(|(_, rest)| rest.strip_prefix(' '))
+        .unwrap_or(title)
 }
 
 /// Runs `f` whenever the tab becomes visible or hidden, for the page's lifetime.
@@ -167,5 +171,21 @@ pub fn on_visibility_change(f: impl FnMut() + 'static) {
             listener.as_ref().unchecked_ref(),
         );
         listener.forget(); // lives as long as the page
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_count;
+
+    #[test]
+    fn only_our_own_count_prefix_is_stripped() {
+        assert_eq!(strip_count("(3) Shop"), "Shop");
+        assert_eq!(strip_count("(12) (1) Shop"), "(1) Shop");
+        assert_eq!(strip_count("Shop"), "Shop");
+        assert_eq!(strip_count("(3)Shop"), "(3)Shop");
+        assert_eq!(strip_count("() Shop"), "() Shop");
+        assert_eq!(strip_count("(a) Shop"), "(a) Shop");
+        assert_eq!(strip_count("(3)) Shop"), "(3)) Shop");
     }
 }

@@ -13,22 +13,27 @@ pub enum Lang {
 impl Lang {
     /// The explicit option wins; else the first of the browser's languages we speak; else English.
     pub fn pick<'a>(option: Option<&'a str>, browser: impl IntoIterator<Item = &'a str>) -> Lang {
-        option
-            .into_iter()
-            .chain(browser)
-            .find_map(Lang::from_tag)
-            .unwrap_or(Lang::En)
+        if let Some(lang) = option.and_then(Lang::from_tag) {
+            return lang;
+        }
+        for tag in browser {
+            if let Some(lang) = Lang::from_tag(tag) {
+                return lang;
+            }
+        }
+        Lang::En
     }
 
-    /// From a BCP 47 tag such as `de-AT`: only the primary subtag counts.
+    /// From a BCP 47 tag such as `de-AT`: only the primary subtag counts, in any case.
     fn from_tag(tag: &str) -> Option<Lang> {
-        let primary = tag.split(['-', '_']).next()?.to_ascii_lowercase();
-        match primary.as_str() {
-            "en" => Some(Lang::En),
-            "de" => Some(Lang::De),
-            "ar" => Some(Lang::Ar),
-            _ => None,
-        }
+        let tag = tag.as_bytes();
+        [Lang::En, Lang::De, Lang::Ar].into_iter().find(|lang| {
+            let code = lang.code().as_bytes();
+            // Compared as bytes: splitting on `-`/`_` and lowercasing was 0.5 KB of WASM.
+            tag.get(..code.len())
+                .is_some_and(|primary| primary.eq_ignore_ascii_case(code))
+                && matches!(tag.get(code.len()), None | Some(b'-' | b'_'))
+        })
     }
 
     pub fn code(self) -> &'static str {
@@ -249,3 +254,27 @@ pub static AR: Texts = Texts {
     new_reply: "رد جديد",
     too_many_conversations: "لديك محادثات مفتوحة كثيرة جدًا. يُرجى متابعة إحداها.",
 };
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    #[test]
+    fn a_tags_primary_subtag_picks_the_language_in_any_case() {
+        for (tag, lang) in [
+            ("en", Some(Lang::En)),
+            ("de-AT", Some(Lang::De)),
+            ("AR_eg", Some(Lang::Ar)),
+            ("De", Some(Lang::De)),
+            ("deu", None),
+            ("d", None),
+            ("", None),
+            ("fr-DE", None),
+            ("-de", None),
+        ] {
+            assert_eq!(Lang::from_tag(tag), lang, "{tag}");
+        }
+        assert_eq!(Lang::pick(None, ["fr", "de-CH", "en"]), Lang::De);
+        assert_eq!(Lang::pick(Some("xx"), []), Lang::En);
+    }
+}

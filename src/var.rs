@@ -1,22 +1,24 @@
 //! [`Var`]: the widget's signal, because bytes are what every visitor pays.
 //!
-//! Leptos's `Var<T>` compiles its arena slot, lock, guards and traits once more for each
+//! Leptos's `RwSignal<T>` compiles its arena slot, lock, guards and traits once more for each
 //! type it holds: about 1.5 KB of WASM per type, 17 KB for the widget's. A `Var` keeps its
 //! value beside a reactive_graph trigger, in one arena slot type for every `T`: reading
 //! tracks the trigger, writing notifies it, and only the borrow of the value is per type.
 //! Owned like a signal: the value goes when the reactive owner that created it is cleaned up.
 
-use reactive_graph::owner::{LocalStorage, StoredValue};
+use reactive_graph::owner::StoredValue;
 use reactive_graph::prelude::*;
 use reactive_graph::signal::ArcTrigger;
 use std::any::Any;
-use std::cell::RefCell;
 use std::marker::PhantomData;
-use std::rc::Rc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 /// A reactive value: `Copy`, read with `get`/`with` (tracked) and written with `set`/`update`.
+/// The value is `Send + Sync` (plain data, as every value the widget keeps is), so its slot
+/// is an ordinary one: a `!Send` value would need reactive_graph's thread-checked slot, whose
+/// check (`std::thread::current`) is code the one-threaded widget never needs.
 pub struct Var<T> {
-    slot: StoredValue<Slot, LocalStorage>,
+    slot: StoredValue<Slot>,
     value: PhantomData<fn() -> T>,
 }
 
@@ -24,8 +26,8 @@ pub struct Var<T> {
 #[derive(Clone)]
 struct Slot {
     trigger: ArcTrigger,
-    /// A `RefCell<T>`.
-    value: Rc<dyn Any>,
+    /// A `RwLock<T>`: on wasm32 without threads, a borrow flag like a `RefCell`'s.
+    value: Arc<dyn Any + Send + Sync>,
 }
 
 impl<T> Clone for Var<T> {
@@ -36,15 +38,15 @@ impl<T> Clone for Var<T> {
 
 impl<T> Copy for Var<T> {}
 
-impl<T: 'static> Var<T> {
+impl<T: Send + Sync + 'static> Var<T> {
     pub fn new(value: T) -> Var<T> {
         Var {
-            slot: store(Rc::new(RefCell::new(value))),
+            slot: store(Arc::new(RwLock::new(value))),
             value: PhantomData,
         }
     }
 
-    fn cell(slot: &Slot) -> &RefCell<T> {
+    fn cell(slot: &Slot) -> &RwLock<T> {
         slot.value
             .downcast_ref()
             .expect("a Var's slot holds its own type")
@@ -53,7 +55,9 @@ impl<T: 'static> Var<T> {
     /// Reads the value without tracking it.
     pub fn with_untracked<U>(&self, read: impl FnOnce(&T) -> U) -> U {
         let slot = slot(self.slot);
-        let value = Self::cell(&slot).borrow();
+        let value = Self::cell(&slot)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         read(&value)
     }
 
@@ -61,7 +65,9 @@ impl<T: 'static> Var<T> {
     pub fn with<U>(&self, read: impl FnOnce(&T) -> U) -> U {
         let slot = slot(self.slot);
         slot.trigger.track();
-        let value = Self::cell(&slot).borrow();
+        let value = Self::cell(&slot)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         read(&value)
     }
 
@@ -73,7 +79,11 @@ impl<T: 'static> Var<T> {
     /// Changes the value in place and tells its readers.
     pub fn update(&self, change: impl FnOnce(&mut T)) {
         let slot = slot(self.slot);
-        change(&mut Self::cell(&slot).borrow_mut());
+        change(
+            &mut Self::cell(&slot)
+                .write()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         slot.trigger.notify();
     }
 
@@ -82,7 +92,7 @@ impl<T: 'static> Var<T> {
     }
 }
 
-impl<T: Clone + 'static> Var<T> {
+impl<T: Clone + Send + Sync + 'static> Var<T> {
     pub fn get(&self) -> T {
         self.with(T::clone)
     }
@@ -94,8 +104,8 @@ impl<T: Clone + 'static> Var<T> {
 
 /// A new slot, for all types once.
 #[inline(never)]
-fn store(value: Rc<dyn Any>) -> StoredValue<Slot, LocalStorage> {
-    StoredValue::new_local(Slot {
+fn store(value: Arc<dyn Any + Send + Sync>) -> StoredValue<Slot> {
+    StoredValue::new(Slot {
         trigger: ArcTrigger::new(),
         value,
     })
@@ -103,6 +113,6 @@ fn store(value: Rc<dyn Any>) -> StoredValue<Slot, LocalStorage> {
 
 /// The slot, for all types once.
 #[inline(never)]
-fn slot(slot: StoredValue<Slot, LocalStorage>) -> Slot {
+fn slot(slot: StoredValue<Slot>) -> Slot {
     slot.get_value()
 }

@@ -255,6 +255,8 @@ fn language_comes_from_the_option_then_the_browser_then_english() {
     assert_eq!(Lang::pick(None, ["fr-FR", "de-AT", "en"]), Lang::De);
     assert_eq!(Lang::pick(Some("xx"), ["pt-BR"]), Lang::En);
     assert_eq!(Lang::pick(None, []), Lang::En);
+    assert_eq!(Lang::pick(Some("AR-eg"), ["en"]), Lang::Ar);
+    assert_eq!(Lang::pick(None, ["de_CH"]), Lang::De);
     assert_eq!(Lang::Ar.dir(), "rtl");
     assert_eq!(Lang::De.dir(), "ltr");
 }

@@ -227,15 +227,15 @@ pub fn message_list(
             // both stay (text selection survives), and a failed message is a new row.
             .child(keyed(move || {
                 lines.with(|lines| {
-                    lines
-                        .iter()
-                        .map(|line| {
-                            let key = concat(&[line.delivery.as_str(), " ", &line.key]);
-                            let line = line.clone();
-                            let row = row.clone();
-                            (key, Box::new(move || row(line)) as RowFn)
-                        })
-                        .collect()
+                    // A loop, not `.map(..).collect()`: each such chain was code of its own.
+                    let mut rows = Vec::with_capacity(lines.len());
+                    for line in lines {
+                        let key = concat(&[line.delivery.as_str(), " ", &line.key]);
+                        let line = line.clone();
+                        let row = row.clone();
+                        rows.push((key, Box::new(move || row(line)) as RowFn));
+                    }
+                    rows
                 })
             })),
     )

@@ -9,11 +9,12 @@
 //! views before it. The reactive system is Leptos's (`reactive_graph`: signals, owners,
 //! effects).
 
-use reactive_graph::effect::{Effect, RenderEffect};
+use reactive_graph::effect::RenderEffect;
 use reactive_graph::graph::untrack;
 use reactive_graph::owner::Owner;
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Comment, DocumentFragment, Element, Node};
@@ -458,34 +459,38 @@ fn keyed_boxed(rows: Box<dyn Fn() -> Vec<(String, RowFn)>>) -> View {
             || js_sys::Reflect::get(&root, &"activeElement".into()).unwrap_or(JsValue::NULL);
         let before = focused();
         // Each new row's old row with the same key, looked for from where the last one was
-        // found: appended, prepended and replaced rows are found in one pass.
-        let shown = std::mem::take(&mut *part.shown.borrow_mut());
-        let mut old: Vec<Option<(String, View)>> = std::mem::take(&mut keys)
-            .into_iter()
-            .zip(shown)
-            .map(Some)
-            .collect();
-        let count = old.len();
+        // found: appended, prepended and replaced rows are found in one pass. (Plain loops:
+        // iterator adapters over these types were code of their own.)
+        let old_keys = std::mem::take(&mut keys);
+        let mut old_views: Vec<Option<View>> = Vec::with_capacity(old_keys.len());
+        for view in std::mem::take(&mut *part.shown.borrow_mut()) {
+            old_views.push(Some(view));
+        }
+        let count = old_views.len();
         let mut from = 0;
-        let found: Vec<Option<(usize, View)>> = rows
-            .iter()
-            .map(|(key, _)| {
-                let index = (0..count)
-                    .map(|i| (from + i) % count)
-                    .find(|&i| old[i].as_ref().is_some_and(|(old, _)| old == key))?;
-                from = index + 1;
-                Some((index, old[index].take()?.1))
-            })
-            .collect();
-        for (_, view) in old.iter().flatten() {
+        let mut found: Vec<Option<(usize, View)>> = Vec::with_capacity(rows.len());
+        for (key, _) in &rows {
+            let mut hit = None;
+            for step in 0..count {
+                let index = (from + step) % count;
+                if old_views[index].is_some() && old_keys[index] == *key {
+                    from = index + 1;
+                    hit = old_views[index].take().map(|view| (index, view));
+                    break;
+                }
+            }
+            found.push(hit);
+        }
+        for view in old_views.iter().flatten() {
             view.unmount();
         }
-        drop(old);
+        drop(old_views);
         // From the end: a kept row stays where it is while the kept rows' old order holds;
         // the others (new, or moved) go in before the row that follows them.
         let mut placed: Vec<View> = Vec::with_capacity(found.len());
         let mut kept = usize::MAX;
-        for ((key, build), found) in rows.into_iter().zip(found).rev() {
+        let mut rows = rows;
+        while let (Some((key, build)), Some(found)) = (rows.pop(), found.pop()) {
             keys.push(key);
             let view = match found {
                 Some((index, view)) if index < kept => {
@@ -518,15 +523,46 @@ fn keyed_boxed(rows: Box<dyn Fn() -> Vec<(String, RowFn)>>) -> View {
     })
 }
 
-/// An effect: `run` now and again whenever a signal it read changes. Boxed first, so
-/// reactive_graph's effect machinery (its task, its loop) is compiled once, not once per
-/// closure; state between runs lives in the closure.
+/// An effect: `run` once the current task is done (the view that made it is in the document by
+/// then), and again whenever a signal it read changes; stopped when its owner is cleaned up.
+/// What reactive_graph's `Effect` does, on the render effect the views already use: `Effect`
+/// keeps itself in a thread-checked arena slot, whose check (`std::thread::current`) and loop
+/// were 1 KB of gzip for three effects. Boxed first: compiled once, not once per closure.
 pub fn effect(run: impl FnMut() + 'static) {
     effect_erased(Box::new(run))
 }
 
-fn effect_erased(run: Box<dyn FnMut()>) {
-    Effect::new(run);
+/// An effect's life: not started yet, running, or stopped (its owner was cleaned up first).
+enum Life {
+    Waiting,
+    #[allow(dead_code)] // held for its `Drop`, which stops it
+    Running(RenderEffect<()>),
+    Stopped,
+}
+
+fn effect_erased(mut run: Box<dyn FnMut()>) {
+    let life = Arc::new(Mutex::new(Life::Waiting));
+    let owner = Owner::current();
+    if let Some(owner) = &owner {
+        let life = life.clone();
+        owner.with(|| Owner::on_cleanup(move || *lock(&life) = Life::Stopped));
+    }
+    any_spawner::Executor::spawn_local(async move {
+        let mut life = lock(&life);
+        if let Life::Waiting = *life {
+            let start = move || RenderEffect::new(move |_| run());
+            *life = Life::Running(match owner {
+                Some(owner) => owner.with(start),
+                None => start(),
+            });
+        }
+    });
+}
+
+fn lock(life: &Mutex<Life>) -> std::sync::MutexGuard<'_, Life> {
+    // Poisoned only by a panic, which aborts the WASM: the value is still the last one set.
+    life.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The `value` of the input or textarea an event came from.

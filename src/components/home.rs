@@ -40,7 +40,7 @@ pub(super) fn home(state: MessengerState) -> View {
     let recent = move || {
         state
             .conversations
-            .with(|all| all.iter().take(5).cloned().collect::<Vec<_>>())
+            .with(|all| all[..all.len().min(5)].to_vec())
     };
     let new_conversation = move |_| {
         if state.lines.with(|lines| !lines.is_empty()) {
@@ -61,17 +61,16 @@ pub(super) fn home(state: MessengerState) -> View {
                         // Keyed by all they show: an avatar that stays the same keeps its
                         // node when the settings arrive again.
                         el("div").class("talk-avatars").child(keyed(move || {
-                            agents()
-                                .into_iter()
-                                .map(|agent| {
-                                    let key = row_key(&[
-                                        &agent.name,
-                                        agent.photo_url.as_deref().unwrap_or(""),
-                                    ]);
-                                    let row = move || avatar(agent.name, agent.photo_url);
-                                    (key, Box::new(row) as RowFn)
-                                })
-                                .collect()
+                            let mut rows = Vec::new();
+                            for agent in agents() {
+                                let key = row_key(&[
+                                    &agent.name,
+                                    agent.photo_url.as_deref().unwrap_or(""),
+                                ]);
+                                let row = move || avatar(agent.name, agent.photo_url);
+                                rows.push((key, Box::new(row) as RowFn));
+                            }
+                            rows
                         })),
                     )
                     .child(
@@ -99,17 +98,16 @@ pub(super) fn home(state: MessengerState) -> View {
                     el("ul")
                         .class("talk-conversation-list")
                         .child(keyed(move || {
-                            recent()
-                                .into_iter()
-                                .map(|preview| {
-                                    let id = preview.id;
-                                    let row = {
-                                        let id = id.clone();
-                                        move || preview_item(state.conversations, id)
-                                    };
-                                    (id, Box::new(row) as RowFn)
-                                })
-                                .collect()
+                            let mut rows = Vec::new();
+                            for preview in recent() {
+                                let id = preview.id;
+                                let row = {
+                                    let id = id.clone();
+                                    move || preview_item(state.conversations, id)
+                                };
+                                rows.push((id, Box::new(row) as RowFn));
+                            }
+                            rows
                         })),
                 )
                 .child(
@@ -137,13 +135,12 @@ pub(super) fn home(state: MessengerState) -> View {
                         // Keyed by all a link shows: an unchanged link keeps its node (and
                         // the keyboard focus) when the settings arrive again.
                         el("ul").class("talk-links").child(keyed(move || {
-                            quick_links()
-                                .into_iter()
-                                .map(|link| {
-                                    let key = row_key(&[&link.url, &link.label]);
-                                    (key, Box::new(move || link_item(link)) as RowFn)
-                                })
-                                .collect()
+                            let mut rows = Vec::new();
+                            for link in quick_links() {
+                                let key = row_key(&[&link.url, &link.label]);
+                                rows.push((key, Box::new(move || link_item(link)) as RowFn));
+                            }
+                            rows
                         })),
                     )
             },

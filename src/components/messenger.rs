@@ -87,7 +87,7 @@ pub fn messenger(state: MessengerState) -> View {
         let template = state.config.with(|config| {
             let greeting = &config.as_ref()?.settings.homepage.greeting;
             (*greeting != Homepage::default().greeting)
-                .then(|| GreetingTemplate::parse(greeting).ok())
+                .then(|| GreetingTemplate::read(greeting))
                 .flatten()
         });
         state.person.with(|person| match template {
@@ -169,21 +169,20 @@ pub fn messenger(state: MessengerState) -> View {
         ))
         // Keyed by its address: kept, not built again, when the settings come again.
         .child(keyed(move || {
-            logo()
-                .into_iter()
-                .map(|url| {
-                    let row = {
-                        let url = url.clone();
-                        move || {
-                            el("img")
-                                .class("talk-logo")
-                                .attr("src", &url)
-                                .attr("alt", "")
-                        }
-                    };
-                    (url, Box::new(row) as RowFn)
-                })
-                .collect()
+            let mut rows = Vec::new();
+            if let Some(url) = logo() {
+                let row = {
+                    let url = url.clone();
+                    move || {
+                        el("img")
+                            .class("talk-logo")
+                            .attr("src", &url)
+                            .attr("alt", "")
+                    }
+                };
+                rows.push((url, Box::new(row) as RowFn));
+            }
+            rows
         }))
         .child(
             el("h2")

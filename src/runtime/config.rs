@@ -62,8 +62,8 @@ fn remembered_entry(capture_key: &str, saved_at_ms: f64, json: &str) -> String {
 
 /// The JSON in `entry` if it is this workspace's and young enough.
 fn remembered_json<'a>(entry: &'a str, capture_key: &str, now_ms: f64) -> Option<&'a str> {
-    let mut parts = entry.splitn(3, '\n');
-    let (key, saved_at, json) = (parts.next()?, parts.next()?, parts.next()?);
+    let (key, rest) = entry.split_once('\n')?;
+    let (saved_at, json) = rest.split_once('\n')?;
     let age = now_ms - saved_at.parse::<u64>().ok()? as f64;
     (key == capture_key && (0.0..REMEMBER_FOR_MS).contains(&age)).then_some(json)
 }

@@ -125,7 +125,7 @@ pub(super) fn post(engine: &mut Engine, event: ClientEvent) {
     if matches!(event, ClientEvent::Auth { .. }) {
         return; // here the token goes in the header
     }
-    engine.http_queue.push_back(event);
+    engine.http_queue.push(event);
     pump(engine);
 }
 
@@ -136,9 +136,12 @@ fn pump(engine: &mut Engine) {
     let Some(session) = &engine.session else {
         return;
     };
-    let Some(event) = engine.http_queue.pop_front() else {
+    // A few events at most (the outbox is bounded): a `Vec`, where a `VecDeque`'s ring
+    // buffer was code of its own.
+    if engine.http_queue.is_empty() {
         return;
-    };
+    }
+    let event = engine.http_queue.remove(0);
     engine.http_busy = true;
     let url = session.messages_url.clone();
     let token = session.session_token.clone();

@@ -33,7 +33,6 @@ use self::core::{Core, Sight};
 use crate::api::ApiClient;
 use crate::state::{ChatLine, Delivery, MessengerState};
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use talk_browser::socket::Socket;
 use talk_browser::sse::EventStream;
 use talk_protocol::{ClientEvent, WidgetSessionResponse};
@@ -68,7 +67,7 @@ struct Engine {
     /// of an earlier link are ignored, and the requests waiting their turn.
     stream: Option<EventStream>,
     link: u32,
-    http_queue: VecDeque<ClientEvent>,
+    http_queue: Vec<ClientEvent>,
     http_busy: bool,
 }
 
@@ -105,7 +104,7 @@ pub fn install(config: LoaderConfig, lang: crate::i18n::Lang, hooks: Hooks, stat
             probing: false,
             stream: None,
             link: 0,
-            http_queue: VecDeque::new(),
+            http_queue: Vec::new(),
             http_busy: false,
         })
     });

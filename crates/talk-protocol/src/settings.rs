@@ -207,9 +207,31 @@ fn find_pair(text: &str, pair: &[u8; 2]) -> Option<usize> {
     text.as_bytes().windows(2).position(|window| window == pair)
 }
 
+/// What is wrong with a greeting template.
+enum TemplateError<'a> {
+    Unclosed,
+    UnknownTag(&'a str),
+}
+
 impl GreetingTemplate {
     /// Fails with a human-readable reason on an unclosed `{{` or an unknown tag.
     pub fn parse(template: &str) -> Result<Self, String> {
+        Self::read_parts(template).map_err(|error| match error {
+            TemplateError::Unclosed => "a merge tag `{{` is not closed with `}}`".to_string(),
+            TemplateError::UnknownTag(tag) => {
+                format!("unknown merge tag `{tag}`: use first_name, last_name or name")
+            }
+        })
+    }
+
+    /// The template, if it is one: `parse` without the reason, for the widget, which only
+    /// shows a valid greeting (the server refuses to save any other) and so carries neither
+    /// the reasons' texts nor their formatting.
+    pub fn read(template: &str) -> Option<Self> {
+        Self::read_parts(template).ok()
+    }
+
+    fn read_parts(template: &str) -> Result<Self, TemplateError<'_>> {
         let mut parts = Vec::new();
         let mut rest = template;
         while let Some(start) = find_pair(rest, b"{{") {
@@ -217,8 +239,7 @@ impl GreetingTemplate {
                 parts.push(GreetingPart::Text(rest[..start].to_string()));
             }
             let after = &rest[start + 2..];
-            let end = find_pair(after, b"}}")
-                .ok_or_else(|| "a merge tag `{{` is not closed with `}}`".to_string())?;
+            let end = find_pair(after, b"}}").ok_or(TemplateError::Unclosed)?;
             let inner = &after[..end];
             let (name, fallback) = match inner.split_once('|') {
                 Some((name, fallback)) => (name.trim(), fallback.trim()),
@@ -228,11 +249,7 @@ impl GreetingTemplate {
                 "first_name" => MergeTag::FirstName,
                 "last_name" => MergeTag::LastName,
                 "name" => MergeTag::Name,
-                other => {
-                    return Err(format!(
-                        "unknown merge tag `{other}`: use first_name, last_name or name"
-                    ))
-                }
+                other => return Err(TemplateError::UnknownTag(other)),
             };
             parts.push(GreetingPart::Tag {
                 tag,
