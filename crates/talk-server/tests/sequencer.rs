@@ -147,3 +147,46 @@ async fn every_committed_message_is_delivered_once_in_order() {
     assert_eq!(next_seq(&mut outgoing).await, 10);
     nothing_more(&mut outgoing).await;
 }
+
+/// Two nodes race: another node commits seq 2, this one seq 3, and this node hears of its own
+/// first. A track begun at that first message would start at 3 and skip 2 for good; begun
+/// where the subscriber's list left off (`watch`, as a visitor's session does), it holds 3,
+/// fills 2 from the database, and the late signal for 2 adds nothing.
+#[tokio::test]
+async fn a_track_begun_from_the_subscribers_list_fills_an_older_message_heard_late() {
+    let app = test_app().await;
+    let db = app.state.db.clone();
+    let workspace_id = app.workspace.workspace_id.clone();
+    let hub = Arc::new(Hub::new());
+    let sequencer = Arc::new(Sequencer::new(
+        db.clone(),
+        Arc::new(Silent),
+        Arc::downgrade(&hub),
+        Arc::default(),
+    ));
+    hub.set_sequencer(Arc::clone(&sequencer));
+    let conversation_id = conversation(&db, &workspace_id).await;
+    let (tx, mut outgoing) = queue();
+    let subscriber = Subscriber::new(hub.next_socket_id(), "s", tx, CancellationToken::new());
+    hub.subscribe(&Topic::conversation(&conversation_id), &subscriber);
+    // The subscriber's list had the conversation up to seq 1.
+    sequencer.watch(&workspace_id, &conversation_id, 1);
+
+    let m = commit(&db, &conversation_id, 2).await;
+    publish::in_conversation(
+        &hub,
+        &workspace_id,
+        &conversation_id,
+        ServerEvent::Message {
+            message: m[1].clone(),
+        },
+        Except::Nobody,
+    );
+    assert_eq!(next_seq(&mut outgoing).await, 2);
+    assert_eq!(next_seq(&mut outgoing).await, 3);
+    let late = Signal::Msgs {
+        msgs: vec![(workspace_id.clone(), conversation_id.clone(), 2, 2)],
+    };
+    sequencer.heard(Heard::Signal(Box::new(late))).await;
+    nothing_more(&mut outgoing).await;
+}

@@ -296,6 +296,17 @@ impl Session {
         for conversation in &visible {
             self.subscribe(Topic::conversation(&conversation.id));
         }
+        // With other nodes: this node delivers these conversations from what was just read,
+        // whichever node's message it hears of first.
+        if let (Some(sequencer), Some(_)) = (self.state.hub.sequencer(), &self.live) {
+            for conversation in &visible {
+                sequencer.watch(
+                    &viewer.workspace_id,
+                    &conversation.id,
+                    conversation.last_seq,
+                );
+            }
+        }
         Ok(visible)
     }
 
