@@ -68,7 +68,8 @@ const TARGETS = {
   warmClickMs: 150,
   appJsWireBytes: 1500,
   untouchedBeforeIdleBytes: 2500,
-  secondViewWidgetBytes: 0,
+  // Issue 12: the second view "fetches no widget file, or gets only 304s for the loader".
+  secondViewWidgetDownloads: 0,
 };
 
 // The host page: some content, and (unless baseline) the seed's snippet. The first queued
@@ -473,7 +474,10 @@ function report(samples, chromiumVersion) {
     ['click → messenger interactive, warm', median(of('phone', 'warm', (s) => s.clickToInteractive)), TARGETS.warmClickMs, 'ms'],
     ['/app.js on the wire', median(appJs('wire')), TARGETS.appJsWireBytes, 'B'],
     ['untouched view before idle, from the Talk server', median(bytes('idle', 'before.all', 'wire')), TARGETS.untouchedBeforeIdleBytes, 'B'],
-    ['widget bytes on the second view', median(bytes('second', 'all.widget', 'wire')), TARGETS.secondViewWidgetBytes, 'B'],
+    // A 304 (the loader's revalidated app.js or launcher.css) brings its headers, no file.
+    ['widget files downloaded on the second view', median(of('phone', 'second', (s) => s.requests
+      .filter((r) => r.kind === 'widget' && r.status !== 304)
+      .reduce((sum, r) => sum + r.wire, 0))), TARGETS.secondViewWidgetDownloads, 'B'],
   ];
   console.log();
   console.log(`${'targets, phone profile (medians)'.padEnd(width)}${'measured'.padStart(12)}${'target'.padStart(12)}`);
