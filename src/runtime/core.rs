@@ -660,6 +660,17 @@ mod tests {
         core
     }
 
+    /// The ids of the conversation list among `effects`, in its order.
+    fn listed(effects: &[Effect]) -> Vec<&str> {
+        let Some(Effect::ListConversations(previews)) = effects
+            .iter()
+            .find(|effect| matches!(effect, Effect::ListConversations(_)))
+        else {
+            panic!("no list");
+        };
+        previews.iter().map(|p| p.id.as_str()).collect()
+    }
+
     #[test]
     fn the_list_is_newest_first_and_keeps_the_servers_order_for_ties() {
         let mut core = Core::default();
@@ -671,13 +682,7 @@ mod tests {
             conversation("e", false, 3, 0),
             conversation("f", false, 1, 0),
         ]));
-        let Some(Effect::ListConversations(previews)) = effects
-            .iter()
-            .find(|effect| matches!(effect, Effect::ListConversations(_)))
-        else {
-            panic!("no list");
-        };
-        let order: Vec<&str> = previews.iter().map(|p| p.id.as_str()).collect();
+        let order = listed(&effects);
         assert_eq!(order, ["d", "b", "a", "c", "e", "f"]);
     }
 
@@ -694,13 +699,7 @@ mod tests {
         assert!(core.ready);
         assert_eq!(effects[0], Effect::Connected);
         assert_eq!(effects[1], Effect::AnnounceReady);
-        let Some(Effect::ListConversations(previews)) = effects
-            .iter()
-            .find(|effect| matches!(effect, Effect::ListConversations(_)))
-        else {
-            panic!("no list");
-        };
-        let order: Vec<&str> = previews.iter().map(|p| p.id.as_str()).collect();
+        let order = listed(&effects);
         assert_eq!(order, ["verified", "newer", "older"]);
         // A preview for each other conversation with messages, then the current one's newest
         // page.

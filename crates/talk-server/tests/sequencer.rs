@@ -74,8 +74,18 @@ async fn nothing_more(outgoing: &mut Outgoing) {
     assert!(more.is_err(), "nothing more: {more:?}");
 }
 
-#[tokio::test]
-async fn every_committed_message_is_delivered_once_in_order() {
+/// A node with a silent bus, a conversation (seq 1) and one subscriber to its topic.
+struct Node {
+    db: Db,
+    workspace_id: String,
+    hub: Arc<Hub>,
+    sequencer: Arc<Sequencer>,
+    conversation_id: String,
+    outgoing: Outgoing,
+    _subscriber: Subscriber,
+}
+
+async fn node() -> Node {
     let app = test_app().await;
     let db = app.state.db.clone();
     let workspace_id = app.workspace.workspace_id.clone();
@@ -88,9 +98,31 @@ async fn every_committed_message_is_delivered_once_in_order() {
     ));
     hub.set_sequencer(Arc::clone(&sequencer));
     let conversation_id = conversation(&db, &workspace_id).await;
-    let (tx, mut outgoing) = queue();
+    let (tx, outgoing) = queue();
     let subscriber = Subscriber::new(hub.next_socket_id(), "s", tx, CancellationToken::new());
     hub.subscribe(&Topic::conversation(&conversation_id), &subscriber);
+    Node {
+        db,
+        workspace_id,
+        hub,
+        sequencer,
+        conversation_id,
+        outgoing,
+        _subscriber: subscriber,
+    }
+}
+
+#[tokio::test]
+async fn every_committed_message_is_delivered_once_in_order() {
+    let Node {
+        db,
+        workspace_id,
+        hub,
+        sequencer,
+        conversation_id,
+        mut outgoing,
+        _subscriber,
+    } = node().await;
     let deliver = |message: &Message| {
         publish::in_conversation(
             &hub,
@@ -154,27 +186,14 @@ async fn every_committed_message_is_delivered_once_in_order() {
 /// fills 2 from the database, and the late signal for 2 adds nothing.
 #[tokio::test]
 async fn a_track_begun_from_the_subscribers_list_fills_an_older_message_heard_late() {
-    let app = test_app().await;
-    let db = app.state.db.clone();
-    let workspace_id = app.workspace.workspace_id.clone();
-    let hub = Arc::new(Hub::new());
-    let sequencer = Arc::new(Sequencer::new(
-        db.clone(),
-        Arc::new(Silent),
-        Arc::downgrade(&hub),
-        Arc::default(),
-    ));
-    hub.set_sequencer(Arc::clone(&sequencer));
-    let conversation_id = conversation(&db, &workspace_id).await;
-    let (tx, mut outgoing) = queue();
-    let subscriber = Subscriber::new(hub.next_socket_id(), "s", tx, CancellationToken::new());
-    hub.subscribe(&Topic::conversation(&conversation_id), &subscriber);
+    let mut node = node().await;
+    let (workspace_id, conversation_id) = (node.workspace_id.clone(), node.conversation_id.clone());
     // The subscriber's list had the conversation up to seq 1.
-    sequencer.watch(&workspace_id, &conversation_id, 1);
+    node.sequencer.watch(&workspace_id, &conversation_id, 1);
 
-    let m = commit(&db, &conversation_id, 2).await;
+    let m = commit(&node.db, &conversation_id, 2).await;
     publish::in_conversation(
-        &hub,
+        &node.hub,
         &workspace_id,
         &conversation_id,
         ServerEvent::Message {
@@ -182,11 +201,11 @@ async fn a_track_begun_from_the_subscribers_list_fills_an_older_message_heard_la
         },
         Except::Nobody,
     );
-    assert_eq!(next_seq(&mut outgoing).await, 2);
-    assert_eq!(next_seq(&mut outgoing).await, 3);
+    assert_eq!(next_seq(&mut node.outgoing).await, 2);
+    assert_eq!(next_seq(&mut node.outgoing).await, 3);
     let late = Signal::Msgs {
-        msgs: vec![(workspace_id.clone(), conversation_id.clone(), 2, 2)],
+        msgs: vec![(workspace_id, conversation_id, 2, 2)],
     };
-    sequencer.heard(Heard::Signal(Box::new(late))).await;
-    nothing_more(&mut outgoing).await;
+    node.sequencer.heard(Heard::Signal(Box::new(late))).await;
+    nothing_more(&mut node.outgoing).await;
 }
