@@ -38,7 +38,7 @@ const wasmOpt = join(root, '.tools/node_modules/.bin/wasm-opt');
 const wasmFile = only(/^talk-widget-[0-9a-f]+_bg\.wasm$/);
 const glueFile = only(/^talk-widget-[0-9a-f]+\.js$/);
 
-// The WASM. The pass changes names only; the features are the ones Trunk's wasm-opt allowed.
+// The WASM. The rename changes names only; the features are the ones Trunk's wasm-opt allowed.
 // It is the build's last pass over the WASM, so -Oz runs once more on the renamed module (which
 // lays it out for 0.3 KB less gzip), and the custom sections no browser reads go: the
 // toolchain's `producers` and the `target_features` only tools read (0.2 KB).

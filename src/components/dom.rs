@@ -542,11 +542,12 @@ enum Life {
 
 fn effect_erased(mut run: Box<dyn FnMut()>) {
     let life = Arc::new(Mutex::new(Life::Waiting));
-    let owner = Owner::current();
-    if let Some(owner) = &owner {
+    // On the current owner, if there is one (else it runs for the page's life).
+    Owner::on_cleanup({
         let life = life.clone();
-        owner.with(|| Owner::on_cleanup(move || *lock(&life) = Life::Stopped));
-    }
+        move || *lock(&life) = Life::Stopped
+    });
+    let owner = Owner::current();
     any_spawner::Executor::spawn_local(async move {
         let mut life = lock(&life);
         if let Life::Waiting = *life {

@@ -189,7 +189,8 @@ async fn a_track_begun_from_the_subscribers_list_fills_an_older_message_heard_la
     let mut node = node().await;
     let (workspace_id, conversation_id) = (node.workspace_id.clone(), node.conversation_id.clone());
     // The subscriber's list had the conversation up to seq 1.
-    node.sequencer.watch(&workspace_id, &conversation_id, 1);
+    node.sequencer
+        .watch(&node.hub, &workspace_id, &conversation_id, 1);
 
     let m = commit(&node.db, &conversation_id, 2).await;
     publish::in_conversation(

@@ -137,14 +137,19 @@ impl Sequencer {
         )
     }
 
-    /// Tracks a conversation from `last_seq + 1` if this node tracks it not yet: a subscriber
-    /// just read it up to `last_seq`. A track begun at the first message heard instead
-    /// started there, and skipped for good an older one whose signal came later (another
-    /// node committed it first): a listener here never got it.
-    pub fn watch(&self, workspace_id: &str, conversation_id: &str, last_seq: i64) {
-        self.tracks()
-            .entry(conversation_id.to_string())
-            .or_insert_with(|| Track::new(workspace_id, last_seq + 1));
+    /// Tracks a conversation from `last_seq + 1` if this node tracks it not yet (as `track`,
+    /// only while it has subscribers here): a subscriber just read it up to `last_seq`. A
+    /// track begun at the first message heard instead started there, and skipped for good an
+    /// older one whose signal came later (another node committed it first): a listener here
+    /// never got it.
+    pub fn watch(&self, hub: &Hub, workspace_id: &str, conversation_id: &str, last_seq: i64) {
+        Self::track(
+            &mut self.tracks(),
+            hub,
+            workspace_id,
+            conversation_id,
+            last_seq + 1,
+        );
     }
 
     /// A committed message to deliver here: now if it is the next, later if it is early,

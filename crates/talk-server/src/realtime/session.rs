@@ -301,6 +301,7 @@ impl Session {
         if let (Some(sequencer), Some(_)) = (self.state.hub.sequencer(), &self.live) {
             for conversation in &visible {
                 sequencer.watch(
+                    &self.state.hub,
                     &viewer.workspace_id,
                     &conversation.id,
                     conversation.last_seq,
