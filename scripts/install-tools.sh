@@ -133,6 +133,39 @@ if $want_browser && [[ ! -x /usr/sbin/nginx ]]; then
   $installed || { echo "install-tools: nginx could not be installed" >&2; exit 1; }
 fi
 
+# coturn (Debian 12's 4.6.1) for the voice tests: scripts/coturn.sh runs its own turnserver
+# on loopback with a generated secret, in a temp folder, as the current user. The package
+# would start the system's turnserver (port 3478, all interfaces) through invoke-rc.d or
+# deb-systemd-invoke, and enables its systemd unit for the next boot: the same policy-rc.d as
+# nginx's refuses the start, the unit is disabled after, and a turnserver the machine's own
+# policy-rc.d let start is stopped (nothing else can be running one yet: it was not installed).
+if $want_browser && [[ ! -x /usr/bin/turnserver ]]; then
+  step "installing Debian's coturn (its service not started)"
+  sudo_cmd=()
+  [[ "$(id -u)" -ne 0 ]] && sudo_cmd=(sudo)
+  own_policy=false
+  if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo_cmd[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo_cmd[@]}" chmod 755 /usr/sbin/policy-rc.d
+    own_policy=true
+  fi
+  installed=true
+  { "${sudo_cmd[@]}" apt-get update &&
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y --no-install-recommends coturn; } ||
+    installed=false
+  if $own_policy; then "${sudo_cmd[@]}" rm -f /usr/sbin/policy-rc.d; fi
+  $installed || { echo "install-tools: coturn could not be installed" >&2; exit 1; }
+  # systemctl disables the unit without a running systemd too (it edits the symlinks).
+  now=()
+  [[ -d /run/systemd/system ]] && now=(--now)
+  "${sudo_cmd[@]}" systemctl disable "${now[@]}" --quiet coturn.service 2>/dev/null || true
+  "${sudo_cmd[@]}" /etc/init.d/coturn stop >/dev/null 2>&1 || true
+  if pidof turnserver >/dev/null; then
+    echo "install-tools: a system turnserver is still running (pid $(pidof turnserver))" >&2
+    exit 1
+  fi
+fi
+
 # schemathesis (PyPI) for the generated-request check (scripts/check-api-fuzz.sh), in its own
 # virtualenv under .tools/, it and its dependencies at the exact versions of
 # scripts/api-fuzz/requirements.txt; the copy kept in the virtualenv says what is installed.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs whatever is missing, builds the widget and the inbox, and runs every test:
-# protocol and server (HTTP in-process, WebSocket over real sockets), the widget's and the
-# inbox's components in headless Chromium, and end-to-end tests (real server + real browsers):
+# protocol and server (HTTP in-process, WebSocket over real sockets, TURN credentials against
+# a real coturn), the widget's and the inbox's components in headless Chromium, and
+# end-to-end tests (real server + real browsers):
 # every suite in Chromium, the suites of $E2E_EVERY_ENGINE in Firefox and WebKit too.
 #
 #   scripts/test.sh                    everything, as CI runs it
@@ -48,8 +49,14 @@ trunk_watch_log="$(mktemp)"
 trunk_watch=$!
 trap 'kill "$trunk_watch" 2>/dev/null || true; rm -f "$trunk_watch_log"' EXIT
 
-echo "==> protocol, server, benchmark and end-to-end tests"
-cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e
+echo "==> protocol, server, benchmark and end-to-end tests (beside a throwaway coturn, scripts/coturn.sh)"
+# The TURN server proves the credentials the server mints for calls (tests/ice.rs).
+if "$ROOT/scripts/coturn.sh" --check; then
+  "$ROOT/scripts/coturn.sh" cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e
+else
+  echo "==> SKIPPED: the real TURN allocation (no coturn); the rest runs without it"
+  cargo test --locked -p talk-protocol -p talk-server -p talk-bench -p talk-e2e
+fi
 # The same test binaries again, in the other engines.
 for other in firefox webkit; do
   "$ROOT/scripts/test-e2e.sh" --engine "$other" "${E2E_EVERY_ENGINE[@]}"

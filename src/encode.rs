@@ -101,6 +101,10 @@ impl ToJs for ClientEvent {
                 ("up_to_seq", number(*up_to_seq)),
             ]),
             ClientEvent::Ping => object(&[("type", text("ping"))]),
+            // Call events exist only with talk-protocol's `calls` feature (on in builds beside
+            // the server); the engine never makes one.
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("the widget's engine sends no call events"),
         }
     }
 }

@@ -43,6 +43,17 @@ pub struct AgentProfile {
 }
 
 /// `PUT /v1/agent/presence`.
+/// `GET /v1/agent/me`: the signed-in agent, and the STUN/TURN servers its calls use (TURN
+/// credentials minted for this agent, short-lived: the inbox asks again on every start and
+/// reconnect).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentMe {
+    #[serde(flatten)]
+    pub agent: AgentProfile,
+    #[serde(default)]
+    pub ice_servers: Vec<crate::IceServer>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PresenceRequest {
     pub presence: Presence,

@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod agents;
+pub mod calls;
 pub mod inbox;
 pub mod people;
 pub mod realtime;
 pub mod settings;
 pub use agents::*;
+pub use calls::*;
 pub use inbox::*;
 pub use people::*;
 pub use realtime::*;
@@ -336,6 +338,40 @@ pub enum ClientEvent {
         conversation_id: String,
         up_to_seq: i64,
     },
+    #[cfg(feature = "calls")]
+    /// Calls the other side of a conversation (see [`calls`]). A visitor's call rings for
+    /// the workspace's agents; an agent's for the visitor's tabs.
+    CallStart {
+        conversation_id: String,
+        /// A UUID the caller makes: a resend starts nothing new.
+        call_id: String,
+    },
+    #[cfg(feature = "calls")]
+    /// The called side accepts or declines a ringing call.
+    CallAnswer {
+        call_id: String,
+        accept: bool,
+    },
+    #[cfg(feature = "calls")]
+    /// Negotiation for the other side of an accepted call.
+    CallSignal {
+        call_id: String,
+        signal: CallSignal,
+    },
+    #[cfg(feature = "calls")]
+    /// This side's media is connected (ICE connected); the call's duration counts from when
+    /// both sides have said so.
+    CallConnected {
+        call_id: String,
+    },
+    #[cfg(feature = "calls")]
+    /// Ends the call (a ringing one too: the caller gives up, or it is declined).
+    CallHangup {
+        call_id: String,
+        /// This side could not take part (no microphone, no network path).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        failed: bool,
+    },
     Ping,
 }
 
@@ -382,6 +418,18 @@ pub enum ServerEvent {
         conversation_id: String,
         reader: AuthorKind,
         up_to_seq: i64,
+    },
+    #[cfg(feature = "calls")]
+    /// A call in a conversation this session sees started, was answered, connected or ended.
+    Call {
+        call: Call,
+    },
+    #[cfg(feature = "calls")]
+    /// The other side's negotiation step; only the call's two sides ever get one.
+    CallSignal {
+        call_id: String,
+        from: AuthorKind,
+        signal: CallSignal,
     },
     Error {
         code: String,

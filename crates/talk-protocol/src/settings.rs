@@ -17,6 +17,9 @@ pub struct WidgetSettings {
     /// Unidentified visitors give first and last name besides the email.
     pub names_required: bool,
     pub response_times: ResponseTimes,
+    /// Visitors and agents may call each other (WebRTC; the server's STUN/TURN settings say
+    /// how media gets through).
+    pub voice: bool,
 }
 
 impl Default for WidgetSettings {
@@ -27,6 +30,7 @@ impl Default for WidgetSettings {
             launcher: Launcher::default(),
             names_required: false,
             response_times: ResponseTimes::default(),
+            voice: false,
         }
     }
 }

@@ -5,7 +5,6 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use talk_protocol::IceServer;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -25,8 +24,19 @@ pub struct Settings {
     pub demo_page: bool,
     /// Lifetime of the short-lived browser session token.
     pub socket_token_ttl_secs: u64,
-    /// STUN/TURN servers handed to the widget for voice.
-    pub ice_servers: Vec<IceServer>,
+    /// STUN servers for calls (`stun:host:port`): a list in `talk.toml`, comma-separated in
+    /// `TALK_STUN_URLS`.
+    pub stun_urls: UrlList,
+    /// TURN servers for calls (`turn:host:port?transport=udp`, `turns:…`), which share
+    /// `turn_secret` (coturn's `use-auth-secret`/`static-auth-secret`).
+    pub turn_urls: UrlList,
+    /// The secret the TURN servers check credentials with. Never sent to a browser: each
+    /// session gets a credential minted from it (`ice::servers_for`).
+    #[serde(skip_serializing)]
+    pub turn_secret: Option<String>,
+    /// How long a minted TURN credential works. A session renews its credential with its
+    /// token (every 12 minutes in the widget); a call keeps the one it started with.
+    pub turn_credential_ttl_secs: u64,
     /// Requests per minute per client IP to the public browser endpoints (widget session,
     /// identify, widget config, socket upgrade). 0: unlimited.
     pub browser_requests_per_minute: u32,
@@ -56,7 +66,10 @@ impl Default for Settings {
             inbox_dir: PathBuf::from("crates/talk-inbox/dist"),
             demo_page: false,
             socket_token_ttl_secs: 900,
-            ice_servers: Vec::new(),
+            stun_urls: UrlList::default(),
+            turn_urls: UrlList::default(),
+            turn_secret: None,
+            turn_credential_ttl_secs: 3600,
             browser_requests_per_minute: 300,
             login_attempts_per_minute: 10,
             socket_messages_per_window: 20,
@@ -82,7 +95,39 @@ impl Settings {
             .extract()
             .map_err(Box::new)?;
         settings.normalize();
+        settings
+            .check()
+            .map_err(|problem| Box::new(figment::Error::from(problem)))?;
         Ok(settings)
+    }
+
+    /// What figment's types can't say: TURN needs its secret, and STUN/TURN URLs their scheme.
+    pub fn check(&self) -> Result<(), String> {
+        for url in &self.stun_urls.0 {
+            if !(url.starts_with("stun:") || url.starts_with("stuns:")) {
+                return Err(format!(
+                    "stun_urls: {url:?} does not start with stun: or stuns:"
+                ));
+            }
+        }
+        for url in &self.turn_urls.0 {
+            if !(url.starts_with("turn:") || url.starts_with("turns:")) {
+                return Err(format!(
+                    "turn_urls: {url:?} does not start with turn: or turns:"
+                ));
+            }
+        }
+        let secret_set = self
+            .turn_secret
+            .as_deref()
+            .is_some_and(|secret| !secret.is_empty());
+        if !self.turn_urls.is_empty() && !secret_set {
+            return Err(
+                "turn_urls needs turn_secret (TALK_TURN_SECRET): the TURN servers' shared secret"
+                    .into(),
+            );
+        }
+        Ok(())
     }
 
     /// URLs are built by appending paths, so a trailing slash would double up.
@@ -111,6 +156,40 @@ impl Settings {
     }
 }
 
+/// A list of URLs: a TOML list or, as environment variables are strings, one comma-separated
+/// string.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UrlList(pub Vec<String>);
+
+impl UrlList {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for UrlList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            One(String),
+            List(Vec<String>),
+        }
+        let items = match Given::deserialize(deserializer)? {
+            Given::One(list) => list.split(',').map(str::to_string).collect(),
+            Given::List(items) => items,
+        };
+        Ok(UrlList(
+            items
+                .iter()
+                .map(|item| item.trim())
+                .filter(|item| !item.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +205,32 @@ mod tests {
         assert_eq!(settings.public_ws_url(), "wss://talk.example.com");
         settings.public_url = "https://Talk.Example.com:443/chat".into();
         assert_eq!(settings.public_origin(), "https://talk.example.com");
+    }
+
+    #[test]
+    fn ice_settings_read_lists_or_comma_strings_and_turn_needs_its_secret() {
+        let from = |toml: &str| -> Result<Settings, String> {
+            let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+                .merge(Toml::string(toml))
+                .extract()
+                .map_err(|error| error.to_string())?;
+            settings.check().map(|()| settings)
+        };
+        let settings = from(
+            r#"stun_urls = "stun:a:3478, stun:b:3478"
+               turn_urls = ["turn:a:3478?transport=udp"]
+               turn_secret = "s""#,
+        )
+        .unwrap();
+        assert_eq!(settings.stun_urls.0, ["stun:a:3478", "stun:b:3478"]);
+        assert_eq!(settings.turn_urls.0, ["turn:a:3478?transport=udp"]);
+        let no_secret = from(r#"turn_urls = "turn:a:3478""#).unwrap_err();
+        assert!(no_secret.contains("turn_secret"), "{no_secret}");
+        let wrong_scheme = from(r#"stun_urls = "http://a""#).unwrap_err();
+        assert!(wrong_scheme.contains("stun:"), "{wrong_scheme}");
+        // The secret never leaves in a serialization of the settings.
+        assert!(!serde_json::to_string(&settings)
+            .unwrap()
+            .contains("turn_secret"));
     }
 }

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod agents;
 pub mod auto_reply;
+pub mod calls;
 pub mod cli;
 pub mod client_ip;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod group_commit;
 pub mod history;
 pub mod http;
+pub mod ice;
 pub mod page_views;
 pub mod people;
 pub mod rate_limit;
@@ -48,6 +50,8 @@ pub struct AppState {
     pub endings: Arc<realtime::Endings>,
     pub limits: rate_limit::Limits,
     pub typing_limiter: Arc<realtime::TypingLimiter>,
+    /// Who takes part in calls on this node, and the calls' rate limits.
+    pub calls: Arc<realtime::Calls>,
     /// Cancelled when the server shuts down: open sockets close with 1001.
     shutdown: CancellationToken,
     /// Upgraded sockets outlive their HTTP request, so serve() waits for them here.
@@ -79,6 +83,7 @@ impl AppState {
             hub,
             endings,
             typing_limiter: Arc::new(realtime::typing_limiter()),
+            calls: Arc::default(),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
         }
@@ -110,6 +115,17 @@ pub async fn serve(
         closing.clone(),
     ));
     tokio::spawn(end_sockets_of_retired_keys(state.clone(), closing.clone()));
+    tokio::spawn(forget_idle_callers(
+        Arc::clone(&state.calls),
+        closing.clone(),
+    ));
+    if state.bus().is_none() {
+        // One node: every call still ringing or running belonged to its previous run, whose
+        // connections are gone. (With other nodes, theirs may be live.)
+        if let Err(error) = realtime::calls::end_calls_of(&state, None).await {
+            tracing::warn!(%error, "ending the calls of the previous run");
+        }
+    }
     let signal = async move {
         shutdown.await;
         closing.cancel();
@@ -139,6 +155,17 @@ async fn forget_idle_typists(limiter: Arc<realtime::TypingLimiter>, stop: Cancel
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = every_minute.tick() => limiter.retain_recent(),
+        }
+    }
+}
+
+/// The calls' rate limiters keep a slot per session that called or signalled.
+async fn forget_idle_callers(calls: Arc<realtime::Calls>, stop: CancellationToken) {
+    let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every_minute.tick() => calls.forget_idle(),
         }
     }
 }

@@ -37,7 +37,8 @@ fn custom_settings() -> Value {
             "z_index": 2147483647
         },
         "names_required": true,
-        "response_times": {"online": "Back in minutes.", "away": "Back tomorrow."}
+        "response_times": {"online": "Back in minutes.", "away": "Back tomorrow."},
+        "voice": true
     })
 }
 

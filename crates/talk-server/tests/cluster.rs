@@ -328,3 +328,97 @@ async fn a_key_retired_from_another_process_ends_its_sockets_on_every_node_at_on
     assert_eq!(code, close_code::KEY_RETIRED);
     assert_quiet(&mut new).await;
 }
+
+/// A visitor on node A calls; the agent on node B answers: the call's changes and each
+/// side's signalling cross the bus, and the record reaches both.
+#[tokio::test]
+async fn a_call_between_two_nodes_rings_relays_and_ends_on_both() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let workspace_id = &a.app.workspace.workspace_id;
+    let mut settings = talk_server::widget_settings::load(&a.app.state.db, workspace_id)
+        .await
+        .unwrap()
+        .unwrap();
+    settings.voice = true;
+    talk_server::widget_settings::save(&a.app.state.db, workspace_id, &settings)
+        .await
+        .unwrap();
+    let cookie = a.app.admin_cookie().await;
+    a.app
+        .as_agent(
+            &cookie,
+            Method::PUT,
+            "/v1/agent/presence",
+            Some(json!({"presence": "online"})),
+        )
+        .await;
+    let (mut visitor, mut inbox, conversation_id) = visitor_on_a_agent_on_b(&a, &b).await;
+    let call_id = uuid(99);
+    let call_state = |event: ServerEvent| match event {
+        ServerEvent::Call { call } => call.state,
+        other => panic!("expected a call, got {other:?}"),
+    };
+    send(
+        &mut visitor,
+        json!({"type": "call_start", "conversation_id": conversation_id, "call_id": call_id}),
+    )
+    .await;
+    assert_eq!(
+        call_state(next_event(&mut visitor).await),
+        talk_protocol::CallState::Ringing
+    );
+    assert_eq!(
+        call_state(next_event(&mut inbox).await),
+        talk_protocol::CallState::Ringing
+    );
+    send(
+        &mut inbox,
+        json!({"type": "call_answer", "call_id": call_id, "accept": true}),
+    )
+    .await;
+    assert_eq!(
+        call_state(next_event(&mut visitor).await),
+        talk_protocol::CallState::Active
+    );
+    assert_eq!(
+        call_state(next_event(&mut inbox).await),
+        talk_protocol::CallState::Active
+    );
+    send(
+        &mut visitor,
+        json!({"type": "call_signal", "call_id": call_id,
+               "signal": {"kind": "offer", "sdp": "v=0\r\n"}}),
+    )
+    .await;
+    assert!(matches!(
+        next_event(&mut inbox).await,
+        ServerEvent::CallSignal { .. }
+    ));
+    send(
+        &mut inbox,
+        json!({"type": "call_signal", "call_id": call_id,
+               "signal": {"kind": "answer", "sdp": "v=0\r\n"}}),
+    )
+    .await;
+    assert!(matches!(
+        next_event(&mut visitor).await,
+        ServerEvent::CallSignal { .. }
+    ));
+    send(
+        &mut visitor,
+        json!({"type": "call_hangup", "call_id": call_id}),
+    )
+    .await;
+    for ws in [&mut visitor, &mut inbox] {
+        assert_eq!(
+            call_state(next_event(ws).await),
+            talk_protocol::CallState::Ended
+        );
+        assert_eq!(
+            message(next_event(ws).await).body,
+            "Voice call failed to connect"
+        );
+    }
+}

@@ -548,7 +548,11 @@ impl InboxState {
                     self.action_error.set(Some(message));
                 }
             }
-            ServerEvent::History { .. } | ServerEvent::Pong => {}
+            // The inbox's call screen is still to come (#16): the server's call events wait.
+            ServerEvent::History { .. }
+            | ServerEvent::Pong
+            | ServerEvent::Call { .. }
+            | ServerEvent::CallSignal { .. } => {}
         }
     }
 }

@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::Json;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use talk_protocol::{AgentProfile, AgentRole, LoginRequest, PresenceRequest};
+use talk_protocol::{AgentMe, AgentProfile, AgentRole, LoginRequest, PresenceRequest};
 
 pub const SESSION_COOKIE: &str = "talk_agent";
 
@@ -136,14 +136,24 @@ pub async fn logout(
     Ok((jar.remove(removal), StatusCode::NO_CONTENT))
 }
 
-/// `GET /v1/agent/me`. Re-issues the cookie, so an inbox used within 30 days stays signed in.
+/// `GET /v1/agent/me`, with the ICE servers for the agent's calls. Re-issues the cookie, so an
+/// inbox used within 30 days stays signed in.
 pub async fn me(
     State(state): State<AppState>,
     jar: CookieJar,
     session: AgentSession,
-) -> (CookieJar, Json<AgentProfile>) {
+) -> (CookieJar, Json<AgentMe>) {
     let cookie = session_cookie(&state, session.session_id);
-    (jar.add(cookie), Json(session.agent))
+    let ice_servers = crate::ice::servers_for(
+        &state.settings,
+        &session.agent.id,
+        crate::tokens::now_secs(),
+    );
+    let me = AgentMe {
+        agent: session.agent,
+        ice_servers,
+    };
+    (jar.add(cookie), Json(me))
 }
 
 /// `PUT /v1/agent/presence`.

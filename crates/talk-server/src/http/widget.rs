@@ -3,6 +3,7 @@
 use super::{ApiJson, BearerSession};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
+use crate::ice;
 use crate::people::{self, Claim, Fields};
 use crate::tokens::{self, SocketClaims};
 use crate::workspaces::{self, Workspace};
@@ -146,13 +147,14 @@ pub async fn start_session(
         kid: String::new(),
     };
     let key = tokens::active_key(&state.db, &workspace.id).await?;
+    let ice_servers = ice::servers_for(settings, &session_id, issued_at);
     Ok(Json(WidgetSessionResponse {
         session_id,
         session_token: tokens::sign(&key, &claims)?,
         session_token_expires_at: expires_at * 1000,
         socket_url: format!("{}/v1/talk/socket", settings.public_ws_url()),
         messages_url: format!("{}/v1/talk/messages", settings.public_url),
-        ice_servers: settings.ice_servers.clone(),
+        ice_servers,
         verified,
         person: shown_person,
         identity: IdentityRequirements {

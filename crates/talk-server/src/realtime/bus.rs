@@ -43,6 +43,8 @@ pub enum Signal {
         conversation_id: String,
         event: ServerEvent,
     },
+    /// A call's signalling step for one side ([`super::hub::Topic::Party`]): sent whole.
+    ToParty { party: String, event: ServerEvent },
     /// The agent was removed or its password reset: end its inbox sockets.
     EndAgent {
         agent_id: String,

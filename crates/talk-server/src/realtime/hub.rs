@@ -30,6 +30,9 @@ pub enum Topic {
     },
     /// Everything in every conversation of a workspace: the agents' inbox sockets.
     Workspace(String),
+    /// One side of a call (`crate::calls`): a widget session's connections, or one inbox
+    /// connection. Subscribed only once the session has seen a call.
+    Party(String),
 }
 
 impl Topic {

@@ -2,6 +2,7 @@
 //! WebSocket transport (the HTTP + SSE one is in `http::talk_messages`).
 
 pub mod bus;
+pub mod calls;
 pub mod ending;
 pub mod hub;
 pub mod publish;
@@ -10,6 +11,7 @@ pub mod session;
 pub mod socket;
 
 pub use bus::Bus;
+pub use calls::Calls;
 pub use ending::Endings;
 pub use hub::{queue, Hub, Outgoing, Published, Queue};
 pub use sequencer::Sequencer;

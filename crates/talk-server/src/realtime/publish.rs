@@ -134,3 +134,16 @@ pub fn in_conversation(
         }
     }
 }
+
+/// A call's signalling step to one side, wherever its connection is.
+pub fn to_party(hub: &Hub, party: &str, event: ServerEvent) {
+    let topic = Topic::Party(party.to_string());
+    let Some(sequencer) = hub.sequencer() else {
+        return hub.publish(&[topic], event, Except::Nobody);
+    };
+    hub.publish(&[topic], event.clone(), Except::Nobody);
+    sequencer.bus().notify(Signal::ToParty {
+        party: party.to_string(),
+        event,
+    });
+}

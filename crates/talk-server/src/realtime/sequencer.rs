@@ -339,7 +339,12 @@ impl Sequencer {
                 conversation_id,
                 event,
             } => {
-                if matches!(event, ServerEvent::Typing { .. } | ServerEvent::Read { .. }) {
+                if matches!(
+                    event,
+                    ServerEvent::Typing { .. }
+                        | ServerEvent::Read { .. }
+                        | ServerEvent::Call { .. }
+                ) {
                     publish::local_in_conversation(
                         &hub,
                         &workspace_id,
@@ -348,6 +353,9 @@ impl Sequencer {
                         Except::Nobody,
                     );
                 }
+            }
+            Signal::ToParty { party, event } => {
+                hub.publish(&[Topic::Party(party)], event, Except::Nobody);
             }
             Signal::EndAgent {
                 agent_id,

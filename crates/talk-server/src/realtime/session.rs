@@ -3,12 +3,14 @@
 //! socket share. A transport feeds it events and writes out what it answers and what the hub
 //! queues for it.
 
+use super::calls;
 use super::ending::{self, Credential, Ender, Ends};
 use super::hub::{Except, Queue, Subscriber, Topic};
 use super::publish;
 use crate::actions;
 use crate::agents::{self, SessionLookup};
 use crate::auto_reply;
+use crate::calls::{Actor, CallRecord};
 use crate::conversations::{self, Appended, NewConversation, NewMessage, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::history;
@@ -19,8 +21,8 @@ use crate::AppState;
 use governor::clock::Clock;
 use governor::DefaultDirectRateLimiter;
 use talk_protocol::{
-    error_code, AgentProfile, Author, AuthorKind, ClientEvent, Conversation, Message, ServerEvent,
-    MAX_OPEN_CONVERSATIONS_PER_VISITOR,
+    call_error, error_code, AgentProfile, Author, AuthorKind, ClientEvent, Conversation,
+    ConversationStatus, Message, ServerEvent, MAX_OPEN_CONVERSATIONS_PER_VISITOR,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -44,6 +46,10 @@ pub struct Session {
     /// What `Except::Session` and the typing limiter know this session by: the widget
     /// session's id, or `agent:{agent id}` (all of an agent's inbox tabs alike).
     session_key: String,
+    /// This session's side in a call (`crate::calls`): the widget session's id (all its
+    /// connections, so a call survives a switch to HTTP + SSE), or for an agent this one
+    /// inbox connection.
+    party: String,
     state: AppState,
     /// The live connection's end of the hub; `None` for a single HTTP request, which has
     /// nothing to subscribe.
@@ -103,6 +109,7 @@ impl Session {
         };
         Session {
             participant,
+            party: session_key.clone(),
             session_key,
             state,
             live: None,
@@ -143,6 +150,10 @@ impl Session {
     fn connected(mut self, queue: Queue, too_slow: CancellationToken) -> Self {
         let id = self.state.hub.next_socket_id();
         self.live = Some(Subscriber::new(id, &self.session_key, queue, too_slow));
+        if let Participant::Agent { .. } = self.participant {
+            let node = self.state.bus().map_or("local", |bus| bus.node_id());
+            self.party = format!("{node}/{id}");
+        }
         self.message_budget = self.state.limits.socket_limiter();
         self
     }
@@ -322,6 +333,11 @@ impl Session {
     /// (started in another tab) gets subscribed, so its later events arrive too. An agent
     /// hears everything on its workspace's topic already.
     pub fn on_delivered(&mut self, event: &ServerEvent) {
+        if let ServerEvent::Call { .. } = event {
+            // A call this session may answer or take part in: its signals come here.
+            self.subscribe(Topic::Party(self.party.clone()));
+            return;
+        }
         if matches!(self.participant, Participant::Agent { .. }) {
             return;
         }
@@ -424,7 +440,106 @@ impl Session {
                 self.read(&conversation_id, up_to_seq).await?;
                 Ok(Vec::new())
             }
+            ClientEvent::CallStart {
+                conversation_id,
+                call_id,
+            } => Ok(vec![self.call_start(&conversation_id, &call_id).await?]),
+            ClientEvent::CallAnswer { call_id, accept } => {
+                let call = self.visible_call(&call_id).await?;
+                self.subscribe(Topic::Party(self.party.clone()));
+                calls::answer(&self.state, &call.call.id, self.actor(), accept).await?;
+                Ok(Vec::new())
+            }
+            ClientEvent::CallSignal { call_id, signal } => {
+                let call = self.visible_call(&call_id).await?;
+                calls::signal(&self.state, &call, self.actor(), signal).await?;
+                Ok(Vec::new())
+            }
+            ClientEvent::CallConnected { call_id } => {
+                let call = self.visible_call(&call_id).await?;
+                calls::connected(&self.state, &call.call.id, self.actor()).await?;
+                Ok(Vec::new())
+            }
+            ClientEvent::CallHangup { call_id, failed } => {
+                let call = self.visible_call(&call_id).await?;
+                calls::hang_up(&self.state, &call.call.id, self.actor(), failed).await?;
+                Ok(Vec::new())
+            }
         }
+    }
+
+    /// Who this session is in a call.
+    fn actor(&self) -> Actor<'_> {
+        match &self.participant {
+            Participant::Visitor { .. } => Actor::Visitor { party: &self.party },
+            Participant::Agent { agent, .. } => Actor::Agent {
+                party: &self.party,
+                agent_id: &agent.id,
+                agent_name: &agent.name,
+            },
+        }
+    }
+
+    /// A call in a conversation this session sees; any other is `call_not_found`, exactly
+    /// as if it didn't exist.
+    async fn visible_call(&self, call_id: &str) -> ApiResult<CallRecord> {
+        let call = calls::find(&self.state, call_id).await?;
+        if call.workspace_id != self.workspace_id() {
+            return Err(calls::call_not_found());
+        }
+        match self.visible_conversation(&call.call.conversation_id).await {
+            Ok(_) => Ok(call),
+            Err(error) if error.code() == "conversation_not_found" => Err(calls::call_not_found()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Rings the other side of an open conversation whose workspace has voice on; a visitor
+    /// rings the agents only while one is online.
+    async fn call_start(&mut self, conversation_id: &str, call_id: &str) -> ApiResult<ServerEvent> {
+        if uuid::Uuid::parse_str(call_id).is_err() {
+            return Err(ApiError::bad_request(
+                "invalid_call_id",
+                "call_id must be a UUID",
+            ));
+        }
+        let conversation = self.visible_conversation(conversation_id).await?;
+        if conversation.status != ConversationStatus::Open {
+            return Err(ApiError::conflict(
+                call_error::CALL_STATE,
+                "the conversation is closed: calls are made in open conversations",
+            ));
+        }
+        let workspace_id = self.workspace_id().to_string();
+        let voice = crate::widget_settings::load(&self.state.db, &workspace_id)
+            .await?
+            .is_some_and(|settings| settings.voice);
+        if !voice {
+            return Err(ApiError::forbidden(
+                call_error::VOICE_OFF,
+                "voice calls are switched off for this workspace",
+            ));
+        }
+        if matches!(self.participant, Participant::Visitor { .. })
+            && !self.state.db.any_agent_online(&workspace_id).await?
+        {
+            return Err(ApiError::conflict(
+                call_error::NO_AGENT_ONLINE,
+                "no agent is online to take the call: write a message instead",
+            ));
+        }
+        let (_, author) = self.author().await?;
+        let record = CallRecord::ringing(
+            call_id,
+            &workspace_id,
+            &conversation.id,
+            self.actor(),
+            author.name,
+            crate::db::now_ms(),
+        );
+        self.subscribe(Topic::Party(self.party.clone()));
+        let call = calls::start(&self.state, &self.session_key, record, self.except_self()).await?;
+        Ok(ServerEvent::Call { call: call.call })
     }
 
     /// One send from the connection's budget, or over HTTP from the widget session's.
@@ -739,6 +854,9 @@ impl Drop for Session {
             self.state
                 .hub
                 .unsubscribe(subscriber.id, self.subscribed.iter());
+            if self.subscribed.contains(&Topic::Party(self.party.clone())) {
+                calls::party_left(&self.state, &self.party);
+            }
         }
     }
 }

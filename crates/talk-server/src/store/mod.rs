@@ -417,6 +417,21 @@ pub trait Store: Send + Sync + 'static {
         change: &ConversationChange,
         now: i64,
     ) -> StoreResult<bool>;
+
+    // Calls (`crate::calls`).
+    /// Conflict: the id is taken, or the conversation has a live call already.
+    async fn insert_call(&self, call: &crate::calls::CallRecord) -> StoreResult<()>;
+    async fn call_by_id(&self, id: &str) -> StoreResult<Option<crate::calls::CallRecord>>;
+    /// Saves `call` (its `version` already moved on) if the stored row is still at
+    /// `expected_version`; whether it was.
+    async fn save_call(
+        &self,
+        call: &crate::calls::CallRecord,
+        expected_version: i64,
+    ) -> StoreResult<bool>;
+    /// The calls not yet ended that `party` (a widget session id, an agent's connection)
+    /// takes part in; every one when `party` is `None`.
+    async fn live_calls(&self, party: Option<&str>) -> StoreResult<Vec<crate::calls::CallRecord>>;
 }
 
 /// Opens (creating if missing, for SQLite) and migrates the database `url` names: `sqlite:…`

@@ -1497,4 +1497,46 @@ impl Store for PgStore {
         let result = query.bind(now).execute(&self.pool).await.se()?;
         Ok(result.rows_affected() > 0)
     }
+
+    async fn insert_call(&self, call: &crate::calls::CallRecord) -> StoreResult<()> {
+        bind_call!(insert sqlx::query(INSERT_CALL), call)
+            .execute(&self.pool)
+            .await
+            .se()?;
+        Ok(())
+    }
+
+    async fn call_by_id(&self, id: &str) -> StoreResult<Option<crate::calls::CallRecord>> {
+        let row: Option<CallRow> =
+            sqlx::query_as(&format!("SELECT {CALL_COLUMNS} FROM calls WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .se()?;
+        Ok(row.map(Into::into))
+    }
+
+    async fn save_call(
+        &self,
+        call: &crate::calls::CallRecord,
+        expected_version: i64,
+    ) -> StoreResult<bool> {
+        let result = bind_call!(save sqlx::query(SAVE_CALL), call, expected_version)
+            .execute(&self.pool)
+            .await
+            .se()?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn live_calls(&self, party: Option<&str>) -> StoreResult<Vec<crate::calls::CallRecord>> {
+        let rows: Vec<CallRow> = sqlx::query_as(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE state != 'ended'
+             AND (CAST($1 AS TEXT) IS NULL OR visitor_party = $1 OR agent_party = $1)"
+        ))
+        .bind(party)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
 }

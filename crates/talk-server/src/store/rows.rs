@@ -284,3 +284,154 @@ impl From<PageViewRow> for PageView {
         }
     }
 }
+
+pub(crate) const CALL_COLUMNS: &str = "id, workspace_id, conversation_id, caller, caller_name, \
+     state, outcome, visitor_party, agent_party, agent_id, agent_name, created_at, answered_at, \
+     visitor_connected_at, agent_connected_at, connected_at, ended_at, duration_ms, version";
+/// Both engines take the same text for these.
+pub(crate) const INSERT_CALL: &str = "INSERT INTO calls (id, workspace_id, conversation_id, \
+     caller, caller_name, state, outcome, visitor_party, agent_party, agent_id, agent_name, \
+     created_at, answered_at, visitor_connected_at, agent_connected_at, connected_at, ended_at, \
+     duration_ms, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)";
+/// Saves every changing column if the row is still at version $13 (set to $14).
+pub(crate) const SAVE_CALL: &str = "UPDATE calls SET state = $2, outcome = $3, \
+     visitor_party = $4, agent_party = $5, agent_id = $6, agent_name = $7, answered_at = $8, \
+     visitor_connected_at = $9, agent_connected_at = $10, connected_at = $11, ended_at = $12, \
+     duration_ms = $15, version = $14 WHERE id = $1 AND version = $13";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CallRow {
+    id: String,
+    workspace_id: String,
+    conversation_id: String,
+    caller: String,
+    caller_name: Option<String>,
+    state: String,
+    outcome: Option<String>,
+    visitor_party: Option<String>,
+    agent_party: Option<String>,
+    agent_id: Option<String>,
+    agent_name: Option<String>,
+    created_at: i64,
+    answered_at: Option<i64>,
+    visitor_connected_at: Option<i64>,
+    agent_connected_at: Option<i64>,
+    connected_at: Option<i64>,
+    ended_at: Option<i64>,
+    duration_ms: i64,
+    version: i64,
+}
+
+impl From<CallRow> for crate::calls::CallRecord {
+    fn from(row: CallRow) -> Self {
+        use talk_protocol::{Call, CallOutcome, CallState};
+        let state = match row.state.as_str() {
+            "ringing" => CallState::Ringing,
+            "active" => CallState::Active,
+            _ => CallState::Ended,
+        };
+        let outcome = row.outcome.as_deref().map(|outcome| match outcome {
+            "completed" => CallOutcome::Completed,
+            "missed" => CallOutcome::Missed,
+            "declined" => CallOutcome::Declined,
+            _ => CallOutcome::Failed,
+        });
+        crate::calls::CallRecord {
+            call: Call {
+                id: row.id,
+                conversation_id: row.conversation_id,
+                caller: if row.caller == "agent" {
+                    AuthorKind::Agent
+                } else {
+                    AuthorKind::Visitor
+                },
+                state,
+                outcome,
+                agent_id: row.agent_id,
+                agent_name: row.agent_name,
+                created_at: row.created_at,
+                answered_at: row.answered_at,
+                connected_at: row.connected_at,
+                ended_at: row.ended_at,
+                duration_ms: row.duration_ms,
+            },
+            workspace_id: row.workspace_id,
+            caller_name: row.caller_name,
+            visitor_party: row.visitor_party,
+            agent_party: row.agent_party,
+            visitor_connected_at: row.visitor_connected_at,
+            agent_connected_at: row.agent_connected_at,
+            version: row.version,
+        }
+    }
+}
+
+pub(crate) fn call_state_text(state: talk_protocol::CallState) -> &'static str {
+    use talk_protocol::CallState;
+    match state {
+        CallState::Ringing => "ringing",
+        CallState::Active => "active",
+        CallState::Ended => "ended",
+    }
+}
+
+pub(crate) fn call_outcome_text(outcome: talk_protocol::CallOutcome) -> &'static str {
+    use talk_protocol::CallOutcome;
+    match outcome {
+        CallOutcome::Completed => "completed",
+        CallOutcome::Missed => "missed",
+        CallOutcome::Declined => "declined",
+        CallOutcome::Failed => "failed",
+    }
+}
+
+/// Binds a call's columns in [`INSERT_CALL`]'s order, or [`SAVE_CALL`]'s; one macro for both
+/// engines' query types.
+macro_rules! bind_call {
+    (insert $query:expr, $record:expr) => {{
+        let record: &crate::calls::CallRecord = $record;
+        let call = &record.call;
+        $query
+            .bind(&call.id)
+            .bind(&record.workspace_id)
+            .bind(&call.conversation_id)
+            .bind(super::author_kind_text(call.caller))
+            .bind(&record.caller_name)
+            .bind(super::rows::call_state_text(call.state))
+            .bind(call.outcome.map(super::rows::call_outcome_text))
+            .bind(&record.visitor_party)
+            .bind(&record.agent_party)
+            .bind(&call.agent_id)
+            .bind(&call.agent_name)
+            .bind(call.created_at)
+            .bind(call.answered_at)
+            .bind(record.visitor_connected_at)
+            .bind(record.agent_connected_at)
+            .bind(call.connected_at)
+            .bind(call.ended_at)
+            .bind(call.duration_ms)
+            .bind(record.version)
+    }};
+    (save $query:expr, $record:expr, $expected:expr) => {{
+        let record: &crate::calls::CallRecord = $record;
+        let call = &record.call;
+        $query
+            .bind(&call.id)
+            .bind(super::rows::call_state_text(call.state))
+            .bind(call.outcome.map(super::rows::call_outcome_text))
+            .bind(&record.visitor_party)
+            .bind(&record.agent_party)
+            .bind(&call.agent_id)
+            .bind(&call.agent_name)
+            .bind(call.answered_at)
+            .bind(record.visitor_connected_at)
+            .bind(record.agent_connected_at)
+            .bind(call.connected_at)
+            .bind(call.ended_at)
+            .bind($expected)
+            .bind(record.version)
+            .bind(call.duration_ms)
+    }};
+}
+pub(crate) use bind_call;
