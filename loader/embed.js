@@ -20,8 +20,46 @@ async function inline(base, config, hooks) {
   hooks.settings = settings(config.apiUrl, config.captureKey);
   const widget = await import(`${base}widget/talk-widget.js`);
   await widget.default({ module_or_path: wasm });
+  hooks.call = voice(`${base}widget/call.js`, widget);
   widget.start(JSON.stringify(config), hooks);
   return (name, arg) => CALLS.includes(name) && widget[name](arg);
+}
+
+/**
+ * The call module (call.js), fetched the first time the messenger needs it: an incoming call or
+ * the call button. Its events go out through the messenger's session (`send_call`); the
+ * messenger hands it its session's answer (ICE servers), every call event and the button's
+ * clicks through this hook. It draws its panel beside the messenger, in the same shadow root.
+ */
+function voice(url, widget) {
+  let session = {};
+  let module = null;
+  const load = () =>
+    (module ||= import(url).then(({ attach }) => {
+      const root = document.querySelector('ap3c-talk')?.shadowRoot || document.body;
+      return attach({
+        side: 'visitor',
+        root,
+        lang: root.querySelector('[lang]')?.getAttribute('lang'),
+        iceServers: session.ice_servers || [],
+        iceTransportPolicy: session.ice_transport_policy,
+        send: (event) => widget.send_call(JSON.stringify(event)),
+        open: () => widget.open(),
+      });
+    }));
+  return (kind, payload) => {
+    if (kind === 'session') {
+      session = JSON.parse(payload);
+      module?.then((call) => call.setIceServers(session.ice_servers, session.ice_transport_policy));
+    } else if (kind === 'start') {
+      load().then((call) => call.start(payload));
+    } else {
+      const event = JSON.parse(payload);
+      // Every refusal passes here; only a running call module cares (about its own codes).
+      if (event.type === 'error') module?.then((call) => call.error(event.code, event.message));
+      else load().then((call) => call.event(event));
+    }
+  };
 }
 
 /** `ap3c.init`'s talk options, as the widget takes them. */
@@ -167,6 +205,8 @@ export async function start({ base, config, talk, calls, host, store, forget }) 
     const origin = new URL(config.apiUrl).origin;
     frame = document.createElement('iframe');
     frame.title = 'Chat';
+    // Calls: the microphone, and a screen the visitor chooses to share; nothing more.
+    frame.allow = 'microphone; display-capture';
     frame.hidden = hiddenByPage;
     frame.src = `${config.apiUrl}/widget/frame?capture_key=${encodeURIComponent(config.captureKey)}#${encodeURIComponent(location.origin)}`;
     const post = (message) => frame.contentWindow?.postMessage(message, origin);

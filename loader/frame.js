@@ -12,6 +12,43 @@ const host = URL.canParse(named) && new URL(named).origin === named ? named : nu
 const post = (message) => host && parent.postMessage(message, host);
 let messenger = null;
 
+/**
+ * The call module (call.js; the same function as embed.js's, which this frame does not load), fetched the first time the messenger needs it: an incoming call or
+ * the call button. Its events go out through the messenger's session (`send_call`); the
+ * messenger hands it its session's answer (ICE servers), every call event and the button's
+ * clicks through this hook. It draws its panel beside the messenger, in the same shadow root.
+ */
+function voice(url, widget) {
+  let session = {};
+  let module = null;
+  const load = () =>
+    (module ||= import(url).then(({ attach }) => {
+      const root = document.querySelector('ap3c-talk')?.shadowRoot || document.body;
+      return attach({
+        side: 'visitor',
+        root,
+        lang: root.querySelector('[lang]')?.getAttribute('lang'),
+        iceServers: session.ice_servers || [],
+        iceTransportPolicy: session.ice_transport_policy,
+        send: (event) => widget.send_call(JSON.stringify(event)),
+        open: () => widget.open(),
+      });
+    }));
+  return (kind, payload) => {
+    if (kind === 'session') {
+      session = JSON.parse(payload);
+      module?.then((call) => call.setIceServers(session.ice_servers, session.ice_transport_policy));
+    } else if (kind === 'start') {
+      load().then((call) => call.start(payload));
+    } else {
+      const event = JSON.parse(payload);
+      // Every refusal passes here; only a running call module cares (about its own codes).
+      if (event.type === 'error') module?.then((call) => call.error(event.code, event.message));
+      else load().then((call) => call.event(event));
+    }
+  };
+}
+
 /** Starts the messenger in this frame; resolves to `(name, arg) => void`. */
 async function start(config) {
   // The build writes the hashed names in. Side by side, not one after another (embed.js).
@@ -26,6 +63,7 @@ async function start(config) {
   await widget.default({ module_or_path: wasm });
   widget.start(JSON.stringify(config), {
     settings,
+    call: voice(new URL('call.js', import.meta.url).href, widget),
     ready: () => post({ t: 'ready' }),
     unread: (count) => post({ t: 'unread', n: count }),
     open: (open) => post({ t: 'open', v: open }),

@@ -61,6 +61,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     'talk-widget.js': manifest['talk-widget.js'],
     'talk-widget_bg.wasm': manifest['talk-widget_bg.wasm'],
   };
+  // The call module first: embed.js and frame.js name it by its hash.
+  const callModule = await minifyLoader(root, 'call.js', true);
+  manifest['call.js'] = hashedName('call.js', callModule);
+  writeFileSync(join(dist, manifest['call.js']), callModule);
+  widget['call.js'] = manifest['call.js'];
   for (const file of ['embed.js', 'frame.js']) {
     const code = withNames(file, await minifyLoader(root, file, true), widget);
     manifest[file] = hashedName(file, code);

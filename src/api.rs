@@ -32,11 +32,14 @@ impl ApiClient {
         }
     }
 
+    /// The session, and its answer's JSON for the call module (`runtime/call.rs`).
     pub async fn widget_session(
         &self,
         request: &WidgetSessionRequest,
-    ) -> Result<WidgetSessionResponse, ApiError> {
-        decoded(self.post("/v1/talk/widget/session", request, None).await)
+    ) -> Result<(WidgetSessionResponse, String), ApiError> {
+        let text = self.post("/v1/talk/widget/session", request, None).await?;
+        let session = decoded(Ok(text.clone()))?;
+        Ok((session, text))
     }
 
     /// The workspace's public widget settings and status (the capture key is public), as the

@@ -11,9 +11,9 @@
 use js_sys::{Array, Reflect};
 use talk_protocol::{
     Appearance, Author, AuthorKind, Conversation, ConversationStatus, Homepage, IceServer,
-    IdentifyResponse, IdentityRequirements, Launcher, LauncherIcon, LauncherPosition, Message,
-    OnlineAgent, PersonSummary, Presence, QuickLink, ResponseTimes, ServerEvent, StreamEnd,
-    WidgetConfig, WidgetSessionResponse, WidgetSettings,
+    IceTransportPolicy, IdentifyResponse, IdentityRequirements, Launcher, LauncherIcon,
+    LauncherPosition, Message, OnlineAgent, PersonSummary, Presence, QuickLink, ResponseTimes,
+    ServerEvent, StreamEnd, WidgetConfig, WidgetSessionResponse, WidgetSettings,
 };
 use wasm_bindgen::JsValue;
 
@@ -195,6 +195,7 @@ decode_unit_enum!(ConversationStatus { Open = "open", Closed = "closed" });
 decode_unit_enum!(Presence { Online = "online", Away = "away" });
 decode_unit_enum!(Appearance { Auto = "auto", Light = "light", Dark = "dark" });
 decode_unit_enum!(LauncherPosition { Right = "right", Left = "left" });
+decode_unit_enum!(IceTransportPolicy { All = "all", Relay = "relay" });
 
 decode_struct!(Author { kind, name });
 decode_struct!(StreamEnd { code, reason });
@@ -238,6 +239,7 @@ decode_struct!(WidgetSessionResponse {
     socket_url,
     messages_url,
     ice_servers,
+    ice_transport_policy,
     verified,
     person,
     identity,
@@ -255,7 +257,8 @@ decode_defaulted_struct!(WidgetSettings {
     homepage,
     launcher,
     names_required,
-    response_times
+    response_times,
+    voice
 });
 decode_defaulted_struct!(Homepage {
     logo_url,

@@ -81,6 +81,8 @@ pub fn use_texts() -> &'static Texts {
 pub struct Texts {
     pub open_chat: &'static str,
     pub close_chat: &'static str,
+    /// The conversation's call button (a voice call to the agents).
+    pub call: &'static str,
     pub open_chat_one_unread: &'static str,
     pub open_chat_unread: &'static str,
     pub chat: &'static str,
@@ -125,6 +127,7 @@ pub struct Texts {
 pub static EN: Texts = Texts {
     open_chat: "Open chat",
     close_chat: "Close chat",
+    call: "Call",
     open_chat_one_unread: "Open chat, 1 unread message",
     open_chat_unread: "Open chat, {n} unread messages",
     chat: "Chat",
@@ -169,6 +172,7 @@ pub static EN: Texts = Texts {
 pub static DE: Texts = Texts {
     open_chat: "Chat öffnen",
     close_chat: "Chat schließen",
+    call: "Anrufen",
     open_chat_one_unread: "Chat öffnen, 1 ungelesene Nachricht",
     open_chat_unread: "Chat öffnen, {n} ungelesene Nachrichten",
     chat: "Chat",
@@ -214,6 +218,7 @@ pub static DE: Texts = Texts {
 pub static AR: Texts = Texts {
     open_chat: "فتح المحادثة",
     close_chat: "إغلاق المحادثة",
+    call: "اتصال",
     open_chat_one_unread: "فتح المحادثة، رسالة واحدة غير مقروءة",
     open_chat_unread: "فتح المحادثة، {n} رسائل غير مقروءة",
     chat: "المحادثة",

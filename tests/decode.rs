@@ -5,9 +5,9 @@
 use std::fmt::Debug;
 use talk_protocol::{
     Appearance, Author, AuthorKind, Conversation, ConversationStatus, Homepage, IceServer,
-    IdentifyResponse, IdentityRequirements, Launcher, LauncherIcon, LauncherPosition, Message,
-    OnlineAgent, PersonSummary, Presence, QuickLink, ResponseTimes, ServerEvent, StreamEnd,
-    WidgetConfig, WidgetSessionResponse, WidgetSettings,
+    IceTransportPolicy, IdentifyResponse, IdentityRequirements, Launcher, LauncherIcon,
+    LauncherPosition, Message, OnlineAgent, PersonSummary, Presence, QuickLink, ResponseTimes,
+    ServerEvent, StreamEnd, WidgetConfig, WidgetSessionResponse, WidgetSettings,
 };
 use talk_widget::decode::{parse, DecodeError, FromJs};
 use wasm_bindgen_test::*;
@@ -144,6 +144,11 @@ fn session_identify_and_widget_config_answers_decode_as_serde_wrote_them() {
                     credential: Some("c".into()),
                 },
             ],
+            ice_transport_policy: if verified {
+                IceTransportPolicy::Relay
+            } else {
+                IceTransportPolicy::All
+            },
             verified,
             person: verified.then(|| person(true)),
             identity: IdentityRequirements {
@@ -197,6 +202,7 @@ fn session_identify_and_widget_config_answers_decode_as_serde_wrote_them() {
                     online: "Minutes".into(),
                     away: String::new(),
                 },
+                voice: index % 2 == 1,
             },
             status: Presence::Online,
             online_agents: vec![

@@ -50,6 +50,9 @@ const embed = measure('loader/embed.js (minified)', builtFile('dist', /^embed-[0
   join(root, 'loader/embed.js'));
 const frame = measure('loader/frame.js (minified)', builtFile('dist', /^frame-[0-9a-f]+\.js$/),
   join(root, 'loader/frame.js'));
+// Fetched only when a call rings or the visitor presses the call button.
+const callModule = measure('loader/call.js (minified)', builtFile('dist', /^call-[0-9a-f]+\.js$/),
+  join(root, 'loader/call.js'));
 const wasm = measure('widget wasm', builtFile('dist', /^talk-widget-[0-9a-f]+_bg\.wasm$/));
 const glue = measure('widget JS glue', builtFile('dist', /^talk-widget-[0-9a-f]+\.js$/));
 const css = measure('widget CSS (inside the wasm)', join(root, 'style/widget.css'));
@@ -76,6 +79,7 @@ const rows = [
   [loader, status(loader.gzip, BUDGET.loader)],
   [embed, 'lazy: with the messenger'],
   [frame, 'lazy: frame mode only'],
+  [callModule, 'lazy: when a call starts'],
   [wasm, ''],
   [glue, ''],
   [css, 'counted in the wasm'],

@@ -8,7 +8,9 @@ use crate::runtime;
 use crate::state::{MessengerState, Stage};
 use std::rc::Rc;
 use talk_browser::text::fill;
-use talk_protocol::{Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherPosition};
+use talk_protocol::{
+    Appearance, Author, AuthorKind, GreetingTemplate, Homepage, LauncherPosition, Presence,
+};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
 
@@ -198,6 +200,31 @@ pub fn messenger(state: MessengerState) -> View {
             }
             .to_string()
         }))
+        // A voice call to the agents (the call module draws the call): in a started
+        // conversation, while the workspace has voice on and an agent is online.
+        .child(when(
+            move || {
+                state.conversation_screen.get()
+                    && state.lines.with(|lines| !lines.is_empty())
+                    && state.config.with(|config| {
+                        config.as_ref().is_some_and(|config| {
+                            config.settings.voice && config.status == Presence::Online
+                        })
+                    })
+            },
+            move || {
+                el("button")
+                    .attr("type", "button")
+                    .class("talk-call")
+                    .testid("talk-call")
+                    .attr("aria-label", texts.call)
+                    .on("click", |_| runtime::start_call())
+                    .child(icon(
+                        "",
+                        "M5 4h4l2 5-2.5 1.5a11 11 0 005 5L15 13l5 2v4a2 2 0 01-2 2A16 16 0 013 6a2 2 0 012-2",
+                    ))
+            },
+        ))
         .child(
             el("button")
                 .attr("type", "button")

@@ -28,6 +28,8 @@ pub struct Hooks {
     pub unread: Option<js_sys::Function>,
     pub ready: Option<js_sys::Function>,
     pub settings: Option<js_sys::Promise>,
+    /// `call(kind, payload)`: the call module's way in (`runtime/call.rs`).
+    pub call: Option<js_sys::Function>,
 }
 
 impl Hooks {
@@ -37,6 +39,7 @@ impl Hooks {
             unread: get("unread").and_then(|value| value.dyn_into().ok()),
             ready: get("ready").and_then(|value| value.dyn_into().ok()),
             settings: get("settings").and_then(|value| value.dyn_into().ok()),
+            call: get("call").and_then(|value| value.dyn_into().ok()),
         }
     }
 }

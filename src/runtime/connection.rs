@@ -105,6 +105,9 @@ fn on_open() {
 }
 
 fn on_message(text: String) {
+    if with_engine(|engine| super::call::forwarded(engine, &text)) == Some(true) {
+        return;
+    }
     match crate::decode::parse::<ServerEvent>(&text) {
         Ok(event) => {
             with_engine(|engine| {

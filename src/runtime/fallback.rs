@@ -65,6 +65,13 @@ fn on_event(generation: u32, link: u32, event: SseEvent) {
         }
         return;
     }
+    let mut for_the_call_module = false;
+    with_link(generation, link, |engine| {
+        for_the_call_module = super::call::forwarded(engine, &event.data);
+    });
+    if for_the_call_module {
+        return;
+    }
     match crate::decode::parse::<ServerEvent>(&event.data) {
         Ok(event) => with_link(generation, link, |engine| {
             if matches!(event, ServerEvent::Ready { .. }) {

@@ -12,10 +12,12 @@
 //! | `session.rs` | opening the browser session, renewing its token, starting over when it is refused |
 //! | `identify.rs` | the email (and names) form's request |
 //! | `config.rs` | the loader's configuration, the page's callbacks, the workspace's settings |
+//! | `call.rs` | the widget's part in calls: the call module's events in and out, the session's ICE servers, the call button |
 //!
 //! Browser handles (the socket, its callbacks) are not `Send`, so the engine lives in a
 //! thread-local; components reach it through the free functions below.
 
+mod call;
 mod config;
 mod connection;
 mod core;
@@ -38,6 +40,7 @@ use talk_browser::sse::EventStream;
 use talk_protocol::{ClientEvent, WidgetSessionResponse};
 use wasm_bindgen::prelude::*;
 
+pub use call::{send as send_call, start as start_call};
 pub use config::{Hooks, LoaderConfig};
 pub use identify::identify;
 

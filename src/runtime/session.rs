@@ -16,7 +16,8 @@ pub(super) async fn open(generation: u32) {
     };
     let result = api.widget_session(&request).await;
     with_current(generation, |engine| match result {
-        Ok(session) => {
+        Ok((session, answer)) => {
+            super::call::session(engine, &answer);
             engine.socket.reset_backoff();
             let state = engine.state;
             state.names_required.set(session.identity.names_required);
@@ -107,8 +108,9 @@ async fn refresh(generation: u32) {
     })
     .flatten();
     match result {
-        Ok(session) if Some(session.verified) == verified_before => {
+        Ok((session, answer)) if Some(session.verified) == verified_before => {
             with_current(generation, |engine| {
+                super::call::session(engine, &answer);
                 // A second `auth` renews the open socket in place: no drop, nothing to
                 // resume. A closed socket gets the new token when it connects; the HTTP +
                 // SSE transport sends it with each request (its open stream isn't ended

@@ -4,6 +4,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 use std::net::TcpListener;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
@@ -79,6 +80,14 @@ impl Engine {
         self == Engine::Chromium
     }
 
+    /// A fake microphone and screen that need no prompt, so a voice call runs headless:
+    /// Chromium only, which this harness starts with `--use-fake-device-for-media-stream` and
+    /// `--use-fake-ui-for-media-stream` (Firefox's and WebKit's fake capture devices are not
+    /// set up here).
+    pub fn fakes_media_devices(self) -> bool {
+        self == Engine::Chromium
+    }
+
     /// The console's log over WebDriver (`goog:loggingPrefs`): chromedriver only.
     pub fn has_console_log(self) -> bool {
         self == Engine::Chromium
@@ -90,17 +99,25 @@ impl Engine {
 pub struct Browser {
     pub client: Client,
     pub engine: Engine,
-    /// The driver (and for WebKit the X server before it), each in a process group of its own.
-    processes: Vec<Child>,
+    /// The driver and the profile, gone when the last holder lets go: this browser, or the
+    /// runner ([`crate::with_browsers`] …) that takes a failed test's screenshots after the
+    /// test's future (which owns the browser) was dropped.
+    processes: Arc<Processes>,
+}
+
+/// A browser's driver (and for WebKit the X server before it), each in a process group of its
+/// own, and its profile.
+pub(crate) struct Processes {
+    children: Vec<Child>,
     _profile: tempfile::TempDir,
 }
 
 /// Each driver runs in a process group of its own, so a test that fails (and never closes its
 /// session) still takes the browser down with it: killing only the driver would leave the
 /// browser running, and a few dozen failed runs fill a 2-core machine with orphans.
-impl Drop for Browser {
+impl Drop for Processes {
     fn drop(&mut self) {
-        for process in self.processes.iter().rev() {
+        for process in self.children.iter().rev() {
             if let Some(pid) = process.id() {
                 // SAFETY: kill(2) with a negative pid signals the group this Browser created.
                 unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
@@ -127,6 +144,28 @@ impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
             axum::http::Method::POST,
             Some(r#"{"type":"browser"}"#.into()),
         )
+    }
+}
+
+/// WebDriver's Get Computed Label (the accessible name), which fantoccini has no call for.
+#[derive(Debug)]
+struct ComputedLabel(String);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ComputedLabel {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/element/{}/computedlabel",
+            session.unwrap_or_default(),
+            self.0
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::GET, None)
     }
 }
 
@@ -234,6 +273,12 @@ impl Browser {
                     "--disable-sync".into(),
                     "--window-size=1280,800".into(),
                     format!("--user-data-dir={}", profile.path().display()),
+                    // Voice calls (tests/voice.rs): a fake microphone (a beep) and camera, and
+                    // every media prompt answered yes. The fake UI also answers
+                    // getDisplayMedia's picker, with a fake screen ("screen:-3:0", 800×600 of
+                    // moving frames), in headless Chromium 156 without any other flag.
+                    "--use-fake-device-for-media-stream".into(),
+                    "--use-fake-ui-for-media-stream".into(),
                 ];
                 let mut prefs = json!({});
                 if let Some(origin) = refuse_storage_to {
@@ -246,8 +291,8 @@ impl Browser {
                 }
                 json!({
                     "goog:chromeOptions": {"binary": chromium, "args": args, "prefs": prefs},
-                    // The consoles' errors, for `uncaught_errors`.
-                    "goog:loggingPrefs": {"browser": "SEVERE"},
+                    // The consoles' errors and warnings, for `console_messages`.
+                    "goog:loggingPrefs": {"browser": "WARNING"},
                 })
             }
             Engine::Firefox => {
@@ -334,15 +379,33 @@ impl Browser {
         Browser {
             client,
             engine,
-            processes,
-            _profile: profile,
+            processes: Arc::new(Processes {
+                children: processes,
+                _profile: profile,
+            }),
         }
     }
 
+    /// Keeps the driver and the browser running while held, even once this `Browser` is
+    /// dropped: for a screenshot after a test's future panicked (and dropped it).
+    pub(crate) fn keep_alive(&self) -> Arc<Processes> {
+        self.processes.clone()
+    }
+
     /// The console's uncaught exceptions and unhandled promise rejections (`Uncaught …`) since
-    /// the last call, of every page of this session and the frames in their renderer.
-    /// Chromium only ([`Engine::has_console_log`]).
+    /// the last look (this or [`Browser::console_messages`]), of every page of this session and
+    /// the frames in their renderer. Chromium only ([`Engine::has_console_log`]).
     pub async fn uncaught_errors(&self) -> Vec<String> {
+        self.console_messages()
+            .await
+            .into_iter()
+            .filter(|message| message.contains("Uncaught"))
+            .collect()
+    }
+
+    /// The console's errors and warnings (`console.warn` and up) since the last look (this or
+    /// [`Browser::uncaught_errors`]), as [`Browser::uncaught_errors`] sees them.
+    pub async fn console_messages(&self) -> Vec<String> {
         assert!(
             self.engine.has_console_log(),
             "{} gives no console log over WebDriver",
@@ -357,7 +420,6 @@ impl Browser {
         entries
             .iter()
             .filter_map(|entry| entry["message"].as_str())
-            .filter(|message| message.contains("Uncaught"))
             .map(str::to_string)
             .collect()
     }
@@ -450,6 +512,16 @@ impl Browser {
             .await
     }
 
+    /// axe-core on what `selector` finds in the page (not in a shadow root), e.g. a panel
+    /// the inbox appends to its body.
+    pub async fn accessibility_violations_in(&self, selector: &str) -> Vec<String> {
+        let selector = serde_json::to_string(selector).expect("a JSON string");
+        self.axe(&format!(
+            "{{include: [[{selector}]]}}, {{resultTypes: ['violations']}}"
+        ))
+        .await
+    }
+
     async fn axe(&self, arguments: &str) -> Vec<String> {
         let axe = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../.tools/node_modules/axe-core/axe.min.js");
@@ -526,6 +598,38 @@ impl Browser {
             }
         }
         texts
+    }
+
+    /// Presses `keys` together wherever the focus is, as a person would (each key down in
+    /// order, then up in reverse): `[Key::Tab]`, `[Key::Shift, Key::Tab]` …
+    pub async fn press(&self, keys: &[fantoccini::key::Key]) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut actions = KeyActions::new("keyboard".into());
+        for key in keys {
+            actions = actions.then(KeyAction::Down {
+                value: (*key).into(),
+            });
+        }
+        for key in keys.iter().rev() {
+            actions = actions.then(KeyAction::Up {
+                value: (*key).into(),
+            });
+        }
+        self.client
+            .perform_actions(actions)
+            .await
+            .unwrap_or_else(|error| panic!("press {keys:?}: {error}"));
+    }
+
+    /// The element's accessible name as the browser computes it (WebDriver's Get Computed
+    /// Label).
+    pub async fn accessible_name(&self, element: &Element) -> String {
+        let label = self
+            .client
+            .issue_cmd(ComputedLabel(element.element_id().to_string()))
+            .await
+            .expect("the computed label");
+        label.as_str().unwrap_or_default().to_string()
     }
 
     pub async fn screenshot(&self, name: &str) {

@@ -17,7 +17,7 @@ pub use api::{Api, VisitorSession};
 pub use browser::{Browser, Engine, Widget};
 pub use nginx::Nginx;
 pub use node::{create_workspace, server_binary, Node, Workspace};
-pub use server::{inbox_dir, widget_path, EventListener, TestServer};
+pub use server::{inbox_dir, widget_path, EventListener, TestServer, TestTurn};
 pub use site::{page_with_snippet, snippet_script, HostSite, SitePage};
 
 use futures_util::FutureExt;
@@ -62,6 +62,9 @@ pub async fn with_this_browser<F>(
     F: Future<Output = ()>,
 {
     let client = browser.client.clone();
+    // A panic drops the test's future and the browser with it: the browser runs on until the
+    // screenshot is taken.
+    let alive = browser.keep_alive();
     let outcome = AssertUnwindSafe(body(server, browser)).catch_unwind().await;
     if outcome.is_err() {
         if let Ok(png) = client.screenshot().await {
@@ -69,6 +72,7 @@ pub async fn with_this_browser<F>(
         }
     }
     let _ = client.close().await;
+    drop(alive);
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
@@ -106,6 +110,9 @@ where
         .iter()
         .map(|browser| browser.client.clone())
         .collect();
+    // A panic drops the test's future and the browsers with it: they run on until their
+    // screenshots are taken.
+    let alive: Vec<_> = browsers.iter().map(Browser::keep_alive).collect();
     let outcome = AssertUnwindSafe(body(browsers)).catch_unwind().await;
     for (index, client) in clients.iter().enumerate() {
         if outcome.is_err() {
@@ -116,6 +123,7 @@ where
         }
         let _ = client.clone().close().await;
     }
+    drop(alive);
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }

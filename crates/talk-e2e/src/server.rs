@@ -62,9 +62,48 @@ fn listen(addr: SocketAddr) -> TcpListener {
     socket.listen(1024).expect("listen")
 }
 
+/// The throwaway TURN server `scripts/coturn.sh` runs the tests beside (coturn on loopback,
+/// `use-auth-secret`), from the variables it exports.
+#[derive(Clone, Debug)]
+pub struct TestTurn {
+    /// `turn:127.0.0.1:PORT?transport=udp` and `…?transport=tcp`.
+    pub urls: Vec<String>,
+    /// The shared secret credentials are minted with.
+    pub secret: String,
+}
+
+impl TestTurn {
+    /// `None` unless the tests run under `scripts/coturn.sh` (`TALK_TEST_TURN_URLS`,
+    /// `TALK_TEST_TURN_SECRET`).
+    pub fn from_env() -> Option<TestTurn> {
+        let urls = std::env::var("TALK_TEST_TURN_URLS").ok()?;
+        let secret = std::env::var("TALK_TEST_TURN_SECRET").ok()?;
+        let urls: Vec<String> = urls
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(str::to_string)
+            .collect();
+        (!urls.is_empty() && !secret.is_empty()).then_some(TestTurn { urls, secret })
+    }
+}
+
 impl TestServer {
     pub async fn start() -> TestServer {
         TestServer::start_with(|_| {}).await
+    }
+
+    /// A server whose calls go through `turn` only (`ice_transport_policy = relay`, so neither
+    /// browser offers its own addresses), minting TURN credentials with `secret`: the TURN
+    /// server's own ([`TestTurn::secret`]) or another, which it refuses.
+    pub async fn start_with_turn(turn: &TestTurn, secret: &str) -> TestServer {
+        let (urls, secret) = (turn.urls.clone(), secret.to_string());
+        TestServer::start_with(move |settings| {
+            settings.turn_urls.0 = urls;
+            settings.turn_secret = Some(secret);
+            settings.ice_transport_policy = talk_protocol::IceTransportPolicy::Relay;
+        })
+        .await
     }
 
     /// Like `start`, with some settings changed (e.g. a short token lifetime).
@@ -216,8 +255,8 @@ impl TestServer {
         response.bytes().await.expect("body").to_vec()
     }
 
-    /// Changes the widget settings as the workspace's admin would in the inbox.
-    pub async fn update_widget_settings(&self, change: impl FnOnce(&mut serde_json::Value)) {
+    /// A signed-in session of the workspace's admin: the `talk_agent=…` cookie.
+    pub async fn admin_cookie(&self) -> String {
         let login = self
             .http
             .post(format!("{}/v1/agent/login", self.url))
@@ -226,7 +265,7 @@ impl TestServer {
             .await
             .expect("login");
         assert!(login.status().is_success(), "login: {}", login.status());
-        let cookie = login
+        login
             .headers()
             .get_all("set-cookie")
             .iter()
@@ -234,7 +273,12 @@ impl TestServer {
             .find(|value| value.starts_with("talk_agent="))
             .and_then(|value| value.split(';').next())
             .expect("session cookie")
-            .to_string();
+            .to_string()
+    }
+
+    /// Changes the widget settings as the workspace's admin would in the inbox.
+    pub async fn update_widget_settings(&self, change: impl FnOnce(&mut serde_json::Value)) {
+        let cookie = self.admin_cookie().await;
         let settings_url = format!("{}/v1/admin/widget-settings", self.url);
         let mut settings: serde_json::Value = self
             .http
@@ -261,6 +305,55 @@ impl TestServer {
             "save settings: {status} {}",
             saved.text().await.unwrap_or_default()
         );
+    }
+
+    /// Voice calls on for the workspace and its admin online, so a visitor may call (the
+    /// widget shows its call button only then, from the settings it loads with the page).
+    pub async fn enable_voice(&self) {
+        self.update_widget_settings(|settings| settings["voice"] = true.into())
+            .await;
+        self.set_admin_presence(talk_protocol::Presence::Online)
+            .await;
+    }
+
+    /// The workspace admin's presence, as the inbox's toggle sets it.
+    pub async fn set_admin_presence(&self, presence: talk_protocol::Presence) {
+        let response = self
+            .http
+            .put(format!("{}/v1/agent/presence", self.url))
+            .header("cookie", self.admin_cookie().await)
+            .json(&serde_json::json!({ "presence": presence }))
+            .send()
+            .await
+            .expect("presence");
+        assert!(
+            response.status().is_success(),
+            "presence: {}",
+            response.status()
+        );
+    }
+
+    /// The conversation's calls as stored, oldest first.
+    pub async fn calls(&self, conversation_id: &str) -> Vec<talk_protocol::Call> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM calls WHERE conversation_id = ? ORDER BY created_at, rowid",
+        )
+        .bind(conversation_id)
+        .fetch_all(&self.sql().await)
+        .await
+        .expect("read calls");
+        let mut calls = Vec::new();
+        for id in ids {
+            let record = self
+                .state
+                .db
+                .call_by_id(&id)
+                .await
+                .expect("read a call")
+                .expect("the call just listed");
+            calls.push(record.call);
+        }
+        calls
     }
 
     /// What agents see of the conversation's contact: person, verified, browsing history.

@@ -4,7 +4,7 @@
 use serde::{de::DeserializeOwned, Serialize};
 use talk_browser::http::{fetch_json, fetch_text};
 use talk_protocol::{
-    AgentList, AgentProfile, AllowedOrigins, ApiKeyList, Contact, ConversationFilter,
+    AgentList, AgentMe, AgentProfile, AllowedOrigins, ApiKeyList, Contact, ConversationFilter,
     InboxConversationList, LoginRequest, Message, MessageList, NewAgentRequest, NewAgentResponse,
     NewApiKeyResponse, PasswordResponse, Presence, PresenceRequest, WidgetSettings, WorkspaceInfo,
 };
@@ -75,7 +75,8 @@ impl ApiClient {
             .await
     }
 
-    pub async fn me(&self) -> Result<AgentProfile, ApiError> {
+    /// The signed-in agent, and the ICE servers for its calls.
+    pub async fn me(&self) -> Result<AgentMe, ApiError> {
         self.get("/v1/agent/me").await
     }
 

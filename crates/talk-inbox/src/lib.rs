@@ -3,6 +3,7 @@
 //! origin with the `talk_agent` session cookie.
 
 pub mod api;
+pub mod calls;
 pub mod components;
 pub mod live;
 pub mod notify;

@@ -94,6 +94,11 @@ pub fn send(event: &ClientEvent) -> bool {
     current().is_some_and(|socket| socket.send(&text))
 }
 
+/// Sends an event already written as JSON (the call module's); false if the socket is not open.
+pub fn send_text(text: &str) -> bool {
+    current().is_some_and(|socket| socket.send(text))
+}
+
 /// Closes the socket for good (sign-out).
 pub fn disconnect() {
     if let Some(socket) = LIVE.with(|live| live.borrow_mut().take()) {

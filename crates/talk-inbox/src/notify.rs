@@ -33,6 +33,15 @@ pub fn new_conversation(from: &str, preview: &str) {
     }
 }
 
+/// A visitor is calling: a notification, if permitted (the call module rings itself).
+pub fn incoming_call() {
+    if permission() == Some(NotificationPermission::Granted) {
+        let options = NotificationOptions::new();
+        options.set_tag("talk-incoming-call");
+        let _ = Notification::new_with_options("Incoming call", &options);
+    }
+}
+
 /// Two short notes, a fifth apart (`talk_browser::tone`). Browsers mute them until the agent
 /// has interacted with the page, which signing in does.
 fn play_tone() {

@@ -52,6 +52,8 @@ pub struct AgentMe {
     pub agent: AgentProfile,
     #[serde(default)]
     pub ice_servers: Vec<crate::IceServer>,
+    #[serde(default)]
+    pub ice_transport_policy: crate::IceTransportPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -135,6 +135,9 @@ pub struct WidgetSessionResponse {
     /// Token-free HTTP + SSE messages URL.
     pub messages_url: String,
     pub ice_servers: Vec<IceServer>,
+    /// `relay`: calls use only the TURN servers, so neither side learns the other's address.
+    #[serde(default)]
+    pub ice_transport_policy: IceTransportPolicy,
     pub verified: bool,
     /// Verified: the person's stored email and names. Unverified: only what this visitor
     /// typed in the email form, if anything.
@@ -149,6 +152,17 @@ pub struct IceServer {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+}
+
+/// `RTCConfiguration.iceTransportPolicy`: which ICE candidates a call may use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IceTransportPolicy {
+    /// Direct where the network allows, else through TURN.
+    #[default]
+    All,
+    /// Only through TURN: the peers never see each other's addresses.
+    Relay,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

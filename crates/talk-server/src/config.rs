@@ -37,6 +37,9 @@ pub struct Settings {
     /// How long a minted TURN credential works. A session renews its credential with its
     /// token (every 12 minutes in the widget); a call keeps the one it started with.
     pub turn_credential_ttl_secs: u64,
+    /// `relay`: calls go only through TURN, so visitor and agent never learn each other's
+    /// IP address (needs `turn_urls`); `all` (the default): direct where possible.
+    pub ice_transport_policy: talk_protocol::IceTransportPolicy,
     /// Requests per minute per client IP to the public browser endpoints (widget session,
     /// identify, widget config, socket upgrade). 0: unlimited.
     pub browser_requests_per_minute: u32,
@@ -70,6 +73,7 @@ impl Default for Settings {
             turn_urls: UrlList::default(),
             turn_secret: None,
             turn_credential_ttl_secs: 3600,
+            ice_transport_policy: talk_protocol::IceTransportPolicy::All,
             browser_requests_per_minute: 300,
             login_attempts_per_minute: 10,
             socket_messages_per_window: 20,
@@ -121,6 +125,11 @@ impl Settings {
             .turn_secret
             .as_deref()
             .is_some_and(|secret| !secret.is_empty());
+        if self.ice_transport_policy == talk_protocol::IceTransportPolicy::Relay
+            && self.turn_urls.is_empty()
+        {
+            return Err("ice_transport_policy = \"relay\" needs turn_urls".into());
+        }
         if !self.turn_urls.is_empty() && !secret_set {
             return Err(
                 "turn_urls needs turn_secret (TALK_TURN_SECRET): the TURN servers' shared secret"
@@ -226,6 +235,8 @@ mod tests {
         assert_eq!(settings.turn_urls.0, ["turn:a:3478?transport=udp"]);
         let no_secret = from(r#"turn_urls = "turn:a:3478""#).unwrap_err();
         assert!(no_secret.contains("turn_secret"), "{no_secret}");
+        let relay_alone = from(r#"ice_transport_policy = "relay""#).unwrap_err();
+        assert!(relay_alone.contains("turn_urls"), "{relay_alone}");
         let wrong_scheme = from(r#"stun_urls = "http://a""#).unwrap_err();
         assert!(wrong_scheme.contains("stun:"), "{wrong_scheme}");
         // The secret never leaves in a serialization of the settings.

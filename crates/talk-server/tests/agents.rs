@@ -58,6 +58,11 @@ async fn login_sets_an_http_only_cookie_and_stores_only_its_hash() {
     let mut me_json = me.json();
     let ice_servers = me_json.as_object_mut().unwrap().remove("ice_servers");
     assert_eq!(ice_servers, Some(json!([])));
+    let policy = me_json
+        .as_object_mut()
+        .unwrap()
+        .remove("ice_transport_policy");
+    assert_eq!(policy, Some(json!("all")));
     assert_eq!(me_json, profile);
     assert_eq!(
         session_cookie(&me).as_deref(),

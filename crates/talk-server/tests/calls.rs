@@ -80,6 +80,24 @@ async fn refused(ws: &mut Ws, event: Value) -> String {
     error_code(next_event(ws).await).0
 }
 
+/// The visitor calls and the inbox accepts: both have seen the call ring and go active.
+async fn accepted_call(visitor: &mut Ws, inbox: &mut Ws, conversation_id: &str) {
+    send(
+        visitor,
+        json!({"type": "call_start", "conversation_id": conversation_id, "call_id": CALL_1}),
+    )
+    .await;
+    next_call(visitor).await;
+    next_call(inbox).await;
+    send(
+        inbox,
+        json!({"type": "call_answer", "call_id": CALL_1, "accept": true}),
+    )
+    .await;
+    next_call(inbox).await;
+    next_call(visitor).await;
+}
+
 fn offer(call_id: &str) -> Value {
     json!({"type": "call_signal", "call_id": call_id,
            "signal": {"kind": "offer", "sdp": OFFER}})
@@ -276,20 +294,7 @@ async fn a_side_whose_tab_closes_ends_the_call_after_the_grace() {
     let (server, cookie) = voice_server().await;
     let (mut visitor, conversation_id) = visitor_in_conversation(&server, 1).await;
     let mut inbox = server.agent_socket(&cookie).await;
-    send(
-        &mut visitor,
-        json!({"type": "call_start", "conversation_id": conversation_id, "call_id": CALL_1}),
-    )
-    .await;
-    next_call(&mut visitor).await;
-    next_call(&mut inbox).await;
-    send(
-        &mut inbox,
-        json!({"type": "call_answer", "call_id": CALL_1, "accept": true}),
-    )
-    .await;
-    next_call(&mut inbox).await;
-    next_call(&mut visitor).await;
+    accepted_call(&mut visitor, &mut inbox, &conversation_id).await;
     let closed_at = std::time::Instant::now();
     drop(visitor);
     let ended = next_call(&mut inbox).await;
@@ -383,20 +388,7 @@ async fn signals_are_checked_bounded_and_rate_limited() {
     let (server, cookie) = voice_server().await;
     let (mut visitor, conversation_id) = visitor_in_conversation(&server, 1).await;
     let mut inbox = server.agent_socket(&cookie).await;
-    send(
-        &mut visitor,
-        json!({"type": "call_start", "conversation_id": conversation_id, "call_id": CALL_1}),
-    )
-    .await;
-    next_call(&mut visitor).await;
-    next_call(&mut inbox).await;
-    send(
-        &mut inbox,
-        json!({"type": "call_answer", "call_id": CALL_1, "accept": true}),
-    )
-    .await;
-    next_call(&mut inbox).await;
-    next_call(&mut visitor).await;
+    accepted_call(&mut visitor, &mut inbox, &conversation_id).await;
 
     let huge = "v=0\r\n".to_string() + &"a=x\r\n".repeat(3_000);
     let too_big = json!({"type": "call_signal", "call_id": CALL_1,

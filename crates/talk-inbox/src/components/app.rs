@@ -85,8 +85,8 @@ pub fn App() -> impl IntoView {
     let start = RwSignal::new(Start::Checking);
     // An existing session cookie signs the agent straight in.
     leptos::task::spawn_local(async move {
-        if let Ok(agent) = ApiClient.me().await {
-            auth.agent.set(Some(agent));
+        if let Ok(me) = ApiClient.me().await {
+            auth.agent.set(Some(me.agent));
         }
         start.set(Start::Done);
     });

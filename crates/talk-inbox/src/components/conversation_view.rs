@@ -102,6 +102,19 @@ pub fn ConversationView() -> impl IntoView {
                     <Show when=assigned_to_me>
                         <span class="inbox-muted" data-testid="inbox-assigned-to-me">"Assigned to you"</span>
                     </Show>
+                    <Show when=open>
+                        <button
+                            type="button"
+                            data-testid="inbox-call"
+                            on:click=move |_| {
+                                if let Some(id) = inbox.selected.get_untracked() {
+                                    crate::calls::start(&id);
+                                }
+                            }
+                        >
+                            "Call"
+                        </button>
+                    </Show>
                     {move || if open() {
                         view! { <button type="button" data-testid="inbox-close" on:click=move |_| inbox.act(ConversationAction::Close, auth)>"Close"</button> }.into_any()
                     } else {

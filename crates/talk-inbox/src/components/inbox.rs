@@ -391,6 +391,17 @@ impl InboxState {
     }
 
     /// The socket ended: what was in flight on it waits for the next one, or goes over HTTP.
+    /// Who a listed conversation's visitor is ("Visitor" when it isn't listed here).
+    pub fn visitor_name(self, conversation_id: &str) -> String {
+        self.conversations
+            .with_untracked(|list| {
+                list.iter()
+                    .find(|listed| listed.conversation.id == conversation_id)
+                    .map(state::display_name)
+            })
+            .unwrap_or_else(|| "Visitor".to_string())
+    }
+
     pub fn socket_closed(self, auth: Auth) {
         self.socket_ready.set_value(false);
         self.outbox.update(Outbox::disconnected);
@@ -419,6 +430,7 @@ impl InboxState {
     }
 
     pub fn on_event(self, event: ServerEvent, auth: Auth) {
+        crate::calls::event(&event);
         if let ServerEvent::Ack { client_msg_id, .. } = &event {
             self.outbox.update(|outbox| {
                 outbox.acked(client_msg_id);

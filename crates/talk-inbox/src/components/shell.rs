@@ -2,7 +2,7 @@ use super::settings::SettingsPage;
 use super::{Auth, InboxPage};
 use crate::api::ApiClient;
 use crate::components::inbox::InboxState;
-use crate::{live, notify};
+use crate::{calls, live, notify};
 use leptos::prelude::*;
 use std::rc::Rc;
 use talk_protocol::{AgentRole, Presence};
@@ -34,12 +34,23 @@ pub fn Shell() -> impl IntoView {
             leptos::task::spawn_local(async move {
                 match ApiClient.me().await {
                     Err(error) if auth.check(&error) => {}
-                    _ => live::reconnect_later(),
+                    Ok(me) => {
+                        // Fresh TURN credentials for the calls after the reconnect.
+                        calls::attach(&me, move |id| inbox.visitor_name(&id));
+                        live::reconnect_later();
+                    }
+                    Err(_) => live::reconnect_later(),
                 }
             });
         }),
     });
     on_cleanup(live::disconnect);
+    // The call module, with this agent's ICE servers (the sign-in answer has none).
+    leptos::task::spawn_local(async move {
+        if let Ok(me) = ApiClient.me().await {
+            calls::attach(&me, move |id| inbox.visitor_name(&id));
+        }
+    });
 
     let presence = move || {
         auth.agent

@@ -152,6 +152,7 @@ pub async fn me(
     let me = AgentMe {
         agent: session.agent,
         ice_servers,
+        ice_transport_policy: state.settings.ice_transport_policy,
     };
     (jar.add(cookie), Json(me))
 }

@@ -155,6 +155,7 @@ pub async fn start_session(
         socket_url: format!("{}/v1/talk/socket", settings.public_ws_url()),
         messages_url: format!("{}/v1/talk/messages", settings.public_url),
         ice_servers,
+        ice_transport_policy: settings.ice_transport_policy,
         verified,
         person: shown_person,
         identity: IdentityRequirements {

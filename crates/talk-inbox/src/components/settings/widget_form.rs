@@ -241,6 +241,23 @@ pub fn WidgetSettingsForm(draft: RwSignal<WidgetSettings>) -> impl IntoView {
                 </fieldset>
             </section>
 
+            <section class="inbox-card" aria-labelledby="settings-voice-heading">
+                <h3 id="settings-voice-heading">"Voice calls"</h3>
+                <label class="inbox-switch">
+                    <input
+                        type="checkbox"
+                        data-testid="settings-voice"
+                        prop:checked=move || draft.with(|s| s.voice)
+                        on:change=move |event| draft.update(|s| s.voice = event_target_checked(&event))
+                    />
+                    {move || if draft.with(|s| s.voice) {
+                        "ON: visitors can call while an agent is online, and agents can call visitors"
+                    } else {
+                        "OFF: no calls"
+                    }}
+                </label>
+            </section>
+
             <section class="inbox-card" aria-labelledby="settings-times-heading">
                 <h3 id="settings-times-heading">"Response times"</h3>
                 <TextField id="settings-response-online" label="While your team is online"
