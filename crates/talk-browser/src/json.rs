@@ -8,12 +8,17 @@ pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     serde_wasm_bindgen::from_value(value).map_err(|error| error.to_string())
 }
 
-pub fn stringify<T: Serialize>(value: &T) -> Result<String, String> {
-    // Maps as plain objects (JSON.stringify writes a `Map` as `{}`) and `None` as null.
+/// The value as the plain JavaScript object `JSON.parse` would make of its JSON: maps as plain
+/// objects (JSON.stringify writes a `Map` as `{}`) and `None` as null.
+pub fn to_js<T: Serialize>(value: &T) -> Result<wasm_bindgen::JsValue, String> {
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    let value = value
+    value
         .serialize(&serializer)
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| error.to_string())
+}
+
+pub fn stringify<T: Serialize>(value: &T) -> Result<String, String> {
+    let value = to_js(value)?;
     js_sys::JSON::stringify(&value)
         .ok()
         .and_then(|text| text.as_string())

@@ -23,10 +23,7 @@ fn set(object: &JsValue, name: &str, value: &JsValue) {
 
 /// Serde's JSON of `value`, as the module's plain objects.
 fn js<T: serde::Serialize>(value: &T) -> JsValue {
-    talk_browser::json::stringify(value)
-        .ok()
-        .and_then(|text| js_sys::JSON::parse(&text).ok())
-        .unwrap_or(JsValue::NULL)
+    talk_browser::json::to_js(value).unwrap_or(JsValue::NULL)
 }
 
 fn call(method: &str, args: &[JsValue]) {

@@ -489,7 +489,8 @@ impl Session {
         }
         match self.visible_conversation(&call.call.conversation_id).await {
             Ok(_) => Ok(call),
-            Err(error) if error.code() == "conversation_not_found" => Err(calls::call_not_found()),
+            // Not visible is not found (`conversation_not_found`): the call is as unknown.
+            Err(ApiError::NotFound { .. }) => Err(calls::call_not_found()),
             Err(error) => Err(error),
         }
     }
