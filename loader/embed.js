@@ -65,7 +65,14 @@ function voice(url, widget) {
 /** `ap3c.init`'s talk options, as the widget takes them. */
 function widgetConfig({ captureKey, apiUrl, visitorId, talk }) {
   const text = (value) => (typeof value === 'string' && value ? value : null);
-  return { captureKey, apiUrl, visitorId, token: text(talk.token), language: text(talk.language) };
+  return {
+    captureKey,
+    apiUrl,
+    visitorId,
+    token: text(talk.token),
+    language: text(talk.language),
+    pageUrl: location.href.split('#')[0], // the capture widgets' page rules
+  };
 }
 
 /**

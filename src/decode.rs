@@ -349,6 +349,7 @@ impl FromJs for crate::runtime::LoaderConfig {
             visitor_id: field(value, "visitorId")?,
             token: field(value, "token")?,
             language: field(value, "language")?,
+            page_url: field(value, "pageUrl")?,
         })
     }
 }

@@ -115,6 +115,7 @@ impl ToJs for WidgetSessionRequest {
             ("capture_key", text(&self.capture_key)),
             ("visitor_id", text(&self.visitor_id)),
             ("token", optional_text(&self.token)),
+            ("page_url", optional_text(&self.page_url)),
         ])
     }
 }

@@ -76,11 +76,13 @@ fn requests_are_written_as_serde_writes_them() {
         capture_key: "talk_pk_x".into(),
         visitor_id: "0123456789abcdef0123456789abcdef".into(),
         token: Some(AWKWARD.into()),
+        page_url: Some("https://shop.example/pricing?plan=pro".into()),
     });
     same_as_serde(WidgetSessionRequest {
         capture_key: "talk_pk_x".into(),
         visitor_id: "v".into(),
         token: None,
+        page_url: None,
     });
     same_as_serde(IdentifyRequest {
         email: "ada@example.com".into(),

@@ -18,6 +18,8 @@ pub struct LoaderConfig {
     pub token: Option<String>,
     /// `talk.language` from `ap3c.init`, e.g. "de"; else the browser's languages decide.
     pub language: Option<String>,
+    /// The host page's URL (the frame's page is not the host's), for capture widgets.
+    pub page_url: Option<String>,
 }
 
 /// What the loader passes in: the page's callbacks `unread(count)` and `ready()`, and the

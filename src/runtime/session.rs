@@ -152,5 +152,6 @@ fn request(config: &LoaderConfig) -> WidgetSessionRequest {
         capture_key: config.capture_key.clone(),
         visitor_id: config.visitor_id.clone(),
         token: config.token.clone(),
+        page_url: config.page_url.clone(),
     }
 }

@@ -476,6 +476,7 @@ impl Protocol {
                 capture_key: capture_key.clone(),
                 visitor_id: visitor_id.to_string(),
                 token: None,
+                page_url: None,
             })
             .send()
             .await?;

@@ -96,6 +96,7 @@ impl Api {
                 capture_key: self.capture_key.clone(),
                 visitor_id: visitor_id.into(),
                 token: None,
+                page_url: None,
             })
             .send()
             .await

@@ -96,6 +96,21 @@ impl ConversationFilter {
     }
 }
 
+/// `POST /v1/agent/people/{id}/conversations` (inbox) and `POST /v1/people/{id}/conversations`
+/// (API key): an agent writes first to a known person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartConversationRequest {
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartedConversation {
+    pub conversation: Conversation,
+    pub message: Message,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,13 +7,17 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub mod agents;
+pub mod bots;
 pub mod calls;
+pub mod captures;
 pub mod inbox;
 pub mod people;
 pub mod realtime;
 pub mod settings;
 pub use agents::*;
+pub use bots::*;
 pub use calls::*;
+pub use captures::*;
 pub use inbox::*;
 pub use people::*;
 pub use realtime::*;
@@ -121,6 +125,9 @@ pub struct WidgetSessionRequest {
     /// A verified-session token from `POST /v1/talk/session`, when the page has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// The host page's URL (without its fragment), for the capture widgets' page rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -386,6 +393,15 @@ pub enum ClientEvent {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         failed: bool,
     },
+    #[cfg(feature = "outbound")]
+    /// The visitor's reply to a capture widget's message (`captures`): starts a conversation
+    /// whose first message is the capture's, from its sender, then this one. Answered by `ack`
+    /// like `send`. An unidentified visitor may send it (the email form comes after it).
+    CaptureReply {
+        capture_id: String,
+        client_msg_id: String,
+        body: String,
+    },
     Ping,
 }
 
@@ -501,6 +517,17 @@ pub mod error_code {
     pub const TOO_MANY_CONVERSATIONS: &str = "too_many_conversations";
     /// A second `auth` named another visitor, person or verified state than the socket's.
     pub const TOKEN_MISMATCH: &str = "token_mismatch";
+    /// An unidentified visitor must give an email before sending (after a capture reply too).
+    pub const IDENTIFY_FIRST: &str = "identify_first";
+    /// The capture widget is unknown, switched off, or not offered to this visitor any more.
+    pub const CAPTURE_NOT_AVAILABLE: &str = "capture_not_available";
+    /// A bot's API key used where only a workspace key or an agent may act.
+    pub const BOT_KEY_NOT_ALLOWED: &str = "bot_key_not_allowed";
+    /// A bot acted on a conversation it doesn't hold (never did, or handed over).
+    pub const CONVERSATION_NOT_HELD: &str = "conversation_not_held";
+    /// A webhook URL that points at a loopback, private or link-local address (or resolves
+    /// to one), while the server doesn't allow private targets.
+    pub const WEBHOOK_TARGET_REFUSED: &str = "webhook_target_refused";
 }
 
 /// Open conversations one visitor may have at once; a new one beyond this is refused with

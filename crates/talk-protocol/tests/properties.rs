@@ -154,13 +154,20 @@ fn client_event() -> impl Strategy<Value = ClientEvent> {
 }
 
 fn widget_session_request() -> impl Strategy<Value = WidgetSessionRequest> {
-    (text(), text(), prop::option::of(text())).prop_map(|(capture_key, visitor_id, token)| {
-        WidgetSessionRequest {
-            capture_key,
-            visitor_id,
-            token,
-        }
-    })
+    (
+        text(),
+        text(),
+        prop::option::of(text()),
+        prop::option::of(text()),
+    )
+        .prop_map(
+            |(capture_key, visitor_id, token, page_url)| WidgetSessionRequest {
+                capture_key,
+                visitor_id,
+                token,
+                page_url,
+            },
+        )
 }
 
 fn field_value() -> impl Strategy<Value = FieldValue> {

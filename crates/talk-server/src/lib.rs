@@ -3,7 +3,9 @@
 pub mod actions;
 pub mod agents;
 pub mod auto_reply;
+// (bots)
 pub mod calls;
+// (captures)
 pub mod cli;
 pub mod client_ip;
 pub mod config;
@@ -13,6 +15,7 @@ pub mod error;
 pub mod group_commit;
 pub mod history;
 pub mod http;
+// (outbound)
 pub mod ice;
 pub mod page_views;
 pub mod people;

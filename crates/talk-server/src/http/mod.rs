@@ -223,6 +223,12 @@ pub fn app(state: AppState) -> Router {
             "/v1/conversations/{id}/read",
             post(conversation_state::read::<ApiKeyWorkspace>),
         )
+        // Capture widgets (`captures.rs`).
+        // (end of capture widgets)
+        // Bots (`bots.rs`).
+        // (end of bots)
+        // Conversations agents start (`outbound.rs`).
+        // (end of conversations agents start)
         .method_not_allowed_fallback(method_not_allowed)
         .merge(page_view)
         .merge(browser)

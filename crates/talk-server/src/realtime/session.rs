@@ -362,7 +362,8 @@ impl Session {
 
     async fn handle_or_error_event(&mut self, event: ClientEvent) -> Vec<ServerEvent> {
         let client_msg_id = match &event {
-            ClientEvent::Send { client_msg_id, .. } => Some(client_msg_id.clone()),
+            ClientEvent::Send { client_msg_id, .. }
+            | ClientEvent::CaptureReply { client_msg_id, .. } => Some(client_msg_id.clone()),
             _ => None,
         };
         match self.handle(event).await {
@@ -392,6 +393,11 @@ impl Session {
     pub async fn handle(&mut self, event: ClientEvent) -> ApiResult<Vec<ServerEvent>> {
         match event {
             ClientEvent::Ping => Ok(vec![ServerEvent::Pong]),
+            // Replaced by the capture widgets' reply (`crate::captures`).
+            ClientEvent::CaptureReply { .. } => Err(ApiError::bad_request(
+                talk_protocol::error_code::CAPTURE_NOT_AVAILABLE,
+                "capture widgets are not available yet",
+            )),
             ClientEvent::Auth { token } => {
                 self.renew(&token).await?;
                 Ok(Vec::new())

@@ -432,6 +432,18 @@ pub trait Store: Send + Sync + 'static {
     /// The calls not yet ended that `party` (a widget session id, an agent's connection)
     /// takes part in; every one when `party` is `None`.
     async fn live_calls(&self, party: Option<&str>) -> StoreResult<Vec<crate::calls::CallRecord>>;
+
+    // Capture widgets (`crate::captures`).
+
+    // (end of capture widgets)
+
+    // Bots and their webhook deliveries (`crate::bots`).
+
+    // (end of bots)
+
+    // Conversations agents start (`crate::outbound`).
+
+    // (end of conversations agents start)
 }
 
 /// Opens (creating if missing, for SQLite) and migrates the database `url` names: `sqlite:…`

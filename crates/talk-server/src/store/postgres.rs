@@ -1539,4 +1539,16 @@ impl Store for PgStore {
         .se()?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
+
+    // Capture widgets (`crate::captures`).
+
+    // (end of capture widgets)
+
+    // Bots and their webhook deliveries (`crate::bots`).
+
+    // (end of bots)
+
+    // Conversations agents start (`crate::outbound`).
+
+    // (end of conversations agents start)
 }

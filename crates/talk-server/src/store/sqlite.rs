@@ -1235,6 +1235,18 @@ impl Store for SqliteStore {
         .se()?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
+
+    // Capture widgets (`crate::captures`).
+
+    // (end of capture widgets)
+
+    // Bots and their webhook deliveries (`crate::bots`).
+
+    // (end of bots)
+
+    // Conversations agents start (`crate::outbound`).
+
+    // (end of conversations agents start)
 }
 
 /// `SET` and the "unless it is already so" condition of a conversation change, its value
