@@ -20,7 +20,12 @@ async function inline(base, config, hooks) {
   hooks.settings = settings(config.apiUrl, config.captureKey);
   const widget = await import(`${base}widget/talk-widget.js`);
   await widget.default({ module_or_path: wasm });
-  hooks.call = voice(`${base}widget/call.js`, widget);
+  const calls = voice(`${base}widget/call.js`, widget);
+  const offers = capture(`${base}widget/capture.js`, { open: (id) => widget.open(id) });
+  hooks.call = (kind, payload) => {
+    if (kind === 'session') offers(JSON.parse(payload));
+    calls(kind, payload);
+  };
   widget.start(JSON.stringify(config), hooks);
   return (name, arg) => CALLS.includes(name) && widget[name](arg);
 }
@@ -59,6 +64,20 @@ function voice(url, widget) {
       if (event.type === 'error') module?.then((call) => call.error(event.code, event.message));
       else load().then((call) => call.event(event));
     }
+  };
+}
+
+/**
+ * The capture module (capture.js), fetched only when this page view's first session answer
+ * offers a capture widget's message; later answers (renewed tokens) go to it.
+ */
+function capture(url, opts) {
+  let module = null;
+  let first = true;
+  return (answer) => {
+    if (first && answer.capture) module = import(url).then(({ attach }) => attach({ ...opts, answer }));
+    else module?.then((shown) => shown.session(answer));
+    first = false;
   };
 }
 

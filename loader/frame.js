@@ -49,6 +49,20 @@ function voice(url, widget) {
   };
 }
 
+/**
+ * The capture module (capture.js; embed.js's function, which this frame does not load),
+ * fetched only when this page view's first session answer offers a capture widget's message.
+ */
+function capture(url, opts) {
+  let module = null;
+  let first = true;
+  return (answer) => {
+    if (first && answer.capture) module = import(url).then(({ attach }) => attach({ ...opts, answer }));
+    else module?.then((shown) => shown.session(answer));
+    first = false;
+  };
+}
+
 /** Starts the messenger in this frame; resolves to `(name, arg) => void`. */
 async function start(config) {
   // The build writes the hashed names in. Side by side, not one after another (embed.js).
@@ -61,9 +75,18 @@ async function start(config) {
     .catch(() => null);
   const widget = await import('./talk-widget.js');
   await widget.default({ module_or_path: wasm });
+  const calls = voice(new URL('call.js', import.meta.url).href, widget);
+  const offers = capture(new URL('capture.js', import.meta.url).href, {
+    open: (id) => widget.open(id),
+    // The frame is launcher-sized until the messenger opens: the card needs the open size.
+    grow: (on) => post({ t: 'open', v: on }),
+  });
   widget.start(JSON.stringify(config), {
     settings,
-    call: voice(new URL('call.js', import.meta.url).href, widget),
+    call: (kind, payload) => {
+      if (kind === 'session') offers(JSON.parse(payload));
+      calls(kind, payload);
+    },
     ready: () => post({ t: 'ready' }),
     unread: (count) => post({ t: 'unread', n: count }),
     open: (open) => post({ t: 'open', v: open }),

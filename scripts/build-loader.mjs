@@ -66,6 +66,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   manifest['call.js'] = hashedName('call.js', callModule);
   writeFileSync(join(dist, manifest['call.js']), callModule);
   widget['call.js'] = manifest['call.js'];
+  // The capture module likewise: fetched only when a session answer offers a capture.
+  const captureModule = await minifyLoader(root, 'capture.js', true);
+  manifest['capture.js'] = hashedName('capture.js', captureModule);
+  writeFileSync(join(dist, manifest['capture.js']), captureModule);
+  widget['capture.js'] = manifest['capture.js'];
   for (const file of ['embed.js', 'frame.js']) {
     const code = withNames(file, await minifyLoader(root, file, true), widget);
     manifest[file] = hashedName(file, code);

@@ -79,13 +79,18 @@ fn with_state(f: impl FnOnce(MessengerState)) {
     }
 }
 
-/// `ap3c.talk.open()`: opens the messenger (and shows it if hidden).
+/// `ap3c.talk.open()`: opens the messenger (and shows it if hidden). The capture module
+/// names the conversation its reply started, to open on it (a `JsValue`, not an
+/// `Option<String>`: that glue cost 114 B more).
 #[wasm_bindgen]
-pub fn open() {
+pub fn open(conversation_id: JsValue) {
     with_state(|state| {
         state.hidden.set(false);
         state.open.set(true);
     });
+    if let Some(id) = conversation_id.as_string() {
+        runtime::open_conversation(id);
+    }
 }
 
 /// `ap3c.talk.close()`.

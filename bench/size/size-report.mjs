@@ -53,6 +53,9 @@ const frame = measure('loader/frame.js (minified)', builtFile('dist', /^frame-[0
 // Fetched only when a call rings or the visitor presses the call button.
 const callModule = measure('loader/call.js (minified)', builtFile('dist', /^call-[0-9a-f]+\.js$/),
   join(root, 'loader/call.js'));
+// Fetched only when the page view's session answer offers a capture widget's message.
+const captureModule = measure('loader/capture.js (minified)',
+  builtFile('dist', /^capture-[0-9a-f]+\.js$/), join(root, 'loader/capture.js'));
 const wasm = measure('widget wasm', builtFile('dist', /^talk-widget-[0-9a-f]+_bg\.wasm$/));
 const glue = measure('widget JS glue', builtFile('dist', /^talk-widget-[0-9a-f]+\.js$/));
 const css = measure('widget CSS (inside the wasm)', join(root, 'style/widget.css'));
@@ -80,6 +83,7 @@ const rows = [
   [embed, 'lazy: with the messenger'],
   [frame, 'lazy: frame mode only'],
   [callModule, 'lazy: when a call starts'],
+  [captureModule, 'lazy: when a capture is offered'],
   [wasm, ''],
   [glue, ''],
   [css, 'counted in the wasm'],

@@ -1,4 +1,4 @@
-use super::conversation::conversation;
+use super::conversation::{conversation, message_list};
 use super::dom::{dynamic, effect, el, fragment, icon, keyed, when, RowFn, View};
 use super::home::home;
 use super::identify_form::identify_form;
@@ -115,12 +115,24 @@ pub fn messenger(state: MessengerState) -> View {
             .class("talk-status")
             .testid("talk-starting")
             .text(texts.connecting),
-        Stage::Identify => identify_form(
-            Rc::new(move || state.names_required.get()),
-            Rc::new(move || state.identify_busy.get()),
-            state.identify_error,
-            Rc::new(runtime::identify),
-        ),
+        // A conversation a capture widget started (its message, the visitor's reply) reads
+        // above the form: seed 000's outbound flow asks for the email after the first reply.
+        // Without one the list is empty and shows nothing.
+        Stage::Identify => fragment(vec![
+            message_list(
+                state.lines,
+                state.agent_read_seq,
+                Rc::new(runtime::retry_message),
+                Rc::new(|()| runtime::load_older()),
+                Some(Rc::new(move |author: &Author| photo_of(state, author))),
+            ),
+            identify_form(
+                Rc::new(move || state.names_required.get()),
+                Rc::new(move || state.identify_busy.get()),
+                state.identify_error,
+                Rc::new(runtime::identify),
+            ),
+        ]),
         Stage::Chat => fragment(vec![
             when(
                 move || state.too_many_conversations.get(),
