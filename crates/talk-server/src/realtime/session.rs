@@ -856,20 +856,11 @@ impl Session {
                 } = *started;
                 let except = self.except_self();
                 self.subscribe(Topic::conversation(&conversation.id));
-                publish::conversation_started(
+                publish::conversation_opened(
                     &self.state.hub,
                     &claims.ws,
                     &conversation,
-                    &opening,
-                    except,
-                );
-                publish::in_conversation(
-                    &self.state.hub,
-                    &claims.ws,
-                    &conversation.id,
-                    ServerEvent::Message {
-                        message: reply.clone(),
-                    },
+                    &[opening, reply.clone()],
                     except,
                 );
                 reply

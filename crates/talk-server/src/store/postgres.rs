@@ -1890,22 +1890,12 @@ impl Store for PgStore {
         .execute(&mut *tx)
         .await
         .se()?;
-        // Other nodes announce the conversation with its first message, then deliver the
-        // second as any committed message.
+        // Other nodes announce the conversation with both its messages.
         let started = Signal::Started {
             workspace_id: conversation.workspace_id.clone(),
             conversation_id: start.conversation_id.clone(),
         };
         notify(&mut tx, &self.node, started).await.se()?;
-        let reply = Signal::Msgs {
-            msgs: vec![(
-                conversation.workspace_id.clone(),
-                start.conversation_id.clone(),
-                2,
-                2,
-            )],
-        };
-        notify(&mut tx, &self.node, reply).await.se()?;
         tx.commit().await.se()?;
         let reply = committed.pop().expect("two messages");
         let opening = committed.pop().expect("two messages");
