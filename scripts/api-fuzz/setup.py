@@ -82,6 +82,14 @@ _, spare_agent = call(
     admin_cookie,
 )
 _, spare_key = call("POST", "/v1/admin/api-keys", None, admin_cookie)
+# A capture widget: its admin routes and the browser's shown/dismissed act on it (deleting
+# it only makes the rest 404s, which the document lists).
+_, capture_widget = call(
+    "POST",
+    "/v1/admin/capture-widgets",
+    {"name": "Fuzz", "message": "Hi {{first_name|there}}", "sender": {"kind": "bot"}},
+    admin_cookie,
+)
 
 
 def q(value):
@@ -114,6 +122,10 @@ lines = [
     "[[operations]]",
     'include-path = "/v1/admin/api-keys/{id}"',
     f"parameters = {{ \"path.id\" = {q(spare_key['id'])} }}",
+    "",
+    "[[operations]]",
+    "include-path-regex = '^/v1/(admin/capture-widgets|talk/captures)/[{]id[}]'",
+    f"parameters = {{ \"path.id\" = {q(capture_widget['id'])} }}",
     "",
     "# The stream never ends by itself: read its first event (`ready`) and stop.",
     "[[operations]]",

@@ -6,6 +6,7 @@ pub mod auto_reply;
 // (bots)
 pub mod calls;
 // (captures)
+pub mod captures;
 pub mod cli;
 pub mod client_ip;
 pub mod config;

@@ -25,6 +25,9 @@ pub struct Workspace {
     pub names_required: bool,
     allowed_origins: String,
     pub created_at: i64,
+    /// Any capture widget is enabled (`crate::captures`): a widget session looks for one to
+    /// offer only then.
+    pub captures_enabled: bool,
 }
 
 impl Workspace {

@@ -111,6 +111,8 @@ enum Target {
     Agent,
     /// A new API key of workspace 1.
     ApiKeyId,
+    /// A new capture widget of workspace 1.
+    CaptureWidget,
 }
 
 struct Row {
@@ -147,6 +149,10 @@ const fn row(
 use Credential as C;
 use Target as T;
 
+/// A capture widget's input (`talk_protocol::CaptureWidgetInput`).
+const CAPTURE_WIDGET: &str =
+    r#"{"name": "Hello", "message": "Hi {{first_name|there}}", "sender": {"kind": "bot"}}"#;
+
 #[rustfmt::skip]
 const MATRIX: &[Row] = &[
     //  method, path, credential, target, body,
@@ -165,6 +171,8 @@ const MATRIX: &[Row] = &[
     row("POST", "/v1/talk/identify", C::SessionToken, T::None, Some(r#"{"email": "ann@example.com"}"#), ["401", "200", "200", "401", "401", "401", "200", "401", "401"]),
     row("POST", "/v1/talk/messages", C::SessionToken, T::Conversation, Some(r#"{"type": "resume", "conversation_id": "{id}", "after_seq": 0}"#), ["401", "200", "404", "401", "401", "401", "404", "401", "401"]),
     row("GET", "/v1/talk/messages/stream", C::SessionToken, T::None, None, ["401", "200", "200", "401", "401", "401", "200", "401", "401"]),
+    row("POST", "/v1/talk/captures/{id}/shown", C::SessionToken, T::CaptureWidget, None, ["401", "204", "204", "401", "401", "401", "404", "401", "401"]),
+    row("POST", "/v1/talk/captures/{id}/dismissed", C::SessionToken, T::CaptureWidget, None, ["401", "204", "204", "401", "401", "401", "404", "401", "401"]),
     row("GET", "/v1/talk/socket", C::SocketFrame, T::Conversation, None, ["4001", "ready", "ready/404", "4001", "4001", "4001", "ready/404", "4001", "4002"]),
     // The site's backend: X-Api-Key.
     row("POST", "/v1/talk/session", C::ApiKey, T::None, Some(r#"{"fields": {"str::email": "zoe@example.com", "str::name": "Zoe Real"}}"#), ["401", "401", "401", "401", "401", "200", "200", "401", "401"]),
@@ -206,6 +214,14 @@ const MATRIX: &[Row] = &[
     row("GET", "/v1/admin/api-keys", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),
     row("POST", "/v1/admin/api-keys", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "201", "401", "201", "401", "401"]),
     row("DELETE", "/v1/admin/api-keys/{id}", C::AgentCookie, T::ApiKeyId, None, ["401", "401", "401", "403", "204", "401", "404", "401", "401"]),
+    row("GET", "/v1/admin/capture-widgets", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),
+    row("POST", "/v1/admin/capture-widgets", C::AgentCookie, T::None, Some(CAPTURE_WIDGET), ["401", "401", "401", "403", "201", "401", "201", "401", "401"]),
+    // An empty order names none of the widgets the cells before made: authorized, then refused.
+    row("PUT", "/v1/admin/capture-widgets/order", C::AgentCookie, T::None, Some(r#"{"ids": []}"#), ["401", "401", "401", "403", "400", "401", "400", "401", "401"]),
+    row("GET", "/v1/admin/capture-widgets/{id}", C::AgentCookie, T::CaptureWidget, None, ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
+    row("PUT", "/v1/admin/capture-widgets/{id}", C::AgentCookie, T::CaptureWidget, Some(CAPTURE_WIDGET), ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
+    row("DELETE", "/v1/admin/capture-widgets/{id}", C::AgentCookie, T::CaptureWidget, None, ["401", "401", "401", "403", "204", "401", "404", "401", "401"]),
+    row("GET", "/v1/admin/capture-widgets/{id}/conversations", C::AgentCookie, T::CaptureWidget, None, ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
 ];
 
 /// Visitor A, B (workspace 1) or C (workspace 2): its id and widget session.
@@ -437,6 +453,19 @@ impl World {
                     .unwrap()
                     .0
                     .id
+            }
+            Target::CaptureWidget => {
+                // One that is there (a workspace holds at most 50), else a new one.
+                use talk_server::captures::service;
+                let workspace_id = &self.app().workspace.workspace_id;
+                let listed = service::list(db, workspace_id).await.unwrap();
+                match listed.capture_widgets.into_iter().next() {
+                    Some(widget) => widget.id,
+                    None => {
+                        let input = serde_json::from_str(CAPTURE_WIDGET).unwrap();
+                        service::create(db, workspace_id, input).await.unwrap().id
+                    }
+                }
             }
         }
     }

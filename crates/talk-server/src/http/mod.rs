@@ -4,6 +4,7 @@ mod admin;
 mod agent;
 mod agent_session;
 mod assets;
+mod captures;
 mod contact;
 mod conversation_state;
 mod extract;
@@ -85,6 +86,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/talk/widget/config", get(widget_config::widget_config))
         .route("/v1/talk/messages", post(talk_messages::post))
         .route("/v1/talk/messages/stream", get(talk_messages::stream))
+        // Capture widgets (`captures.rs`): the loader's capture module reports.
+        .route("/v1/talk/captures/{id}/shown", post(captures::shown))
+        .route(
+            "/v1/talk/captures/{id}/dismissed",
+            post(captures::dismissed),
+        )
         // Before the CORS layer, so preflight OPTIONS requests reach it.
         .method_not_allowed_fallback(method_not_allowed)
         // Inside CORS: preflights don't count, and a 429 carries CORS headers.
@@ -126,6 +133,22 @@ pub fn app(state: AppState) -> Router {
             get(admin::list_api_keys).post(admin::create_api_key),
         )
         .route("/v1/admin/api-keys/{id}", delete(admin::revoke_api_key))
+        // Capture widgets (`captures.rs`).
+        .route(
+            "/v1/admin/capture-widgets",
+            get(captures::list).post(captures::create),
+        )
+        .route("/v1/admin/capture-widgets/order", put(captures::order))
+        .route(
+            "/v1/admin/capture-widgets/{id}",
+            get(captures::get)
+                .put(captures::replace)
+                .delete(captures::delete),
+        )
+        .route(
+            "/v1/admin/capture-widgets/{id}/conversations",
+            get(captures::conversations),
+        )
         // The inbox: the API-key conversation endpoints' handlers, authenticated by the cookie.
         .route(
             "/v1/agent/socket",

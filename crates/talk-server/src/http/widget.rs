@@ -1,6 +1,7 @@
 //! Browser endpoints: starting a widget session (public capture key) and identifying.
 
 use super::{ApiJson, BearerSession};
+use crate::captures;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::ice;
@@ -12,8 +13,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use talk_protocol::{
-    field, IdentifyRequest, IdentifyResponse, IdentityRequirements, WidgetSessionRequest,
-    WidgetSessionResponse,
+    field, IdentifyRequest, IdentifyResponse, IdentityRequirements, WidgetSessionAnswer,
+    WidgetSessionRequest, WidgetSessionResponse,
 };
 
 const MAX_NAME_CHARS: usize = 100;
@@ -82,7 +83,7 @@ pub async fn start_session(
     State(state): State<AppState>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<WidgetSessionRequest>,
-) -> ApiResult<Json<WidgetSessionResponse>> {
+) -> ApiResult<Json<WidgetSessionAnswer>> {
     let workspace =
         browser_workspace(&state, &headers, &request.capture_key, &request.visitor_id).await?;
 
@@ -129,6 +130,29 @@ pub async fn start_session(
         })
         .await?;
 
+    // Only a workspace with an enabled capture widget asks for one. A failure costs the
+    // capture, never the session.
+    let capture = if workspace.captures_enabled {
+        let visit = captures::service::Visit {
+            workspace_id: &workspace.id,
+            visitor_id: &visitor_id,
+            page_url: request.page_url.as_deref(),
+            identity: captures::Identity {
+                verified,
+                known: person_id.is_some(),
+            },
+            person: shown_person.as_ref(),
+        };
+        captures::service::offer(&state.db, &visit)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "choosing a capture widget");
+                None
+            })
+    } else {
+        None
+    };
+
     let settings = &state.settings;
     let issued_at = tokens::now_secs();
     let expires_at =
@@ -148,7 +172,7 @@ pub async fn start_session(
     };
     let key = tokens::active_key(&state.db, &workspace.id).await?;
     let ice_servers = ice::servers_for(settings, &session_id, issued_at);
-    Ok(Json(WidgetSessionResponse {
+    let session = WidgetSessionResponse {
         session_id,
         session_token: tokens::sign(&key, &claims)?,
         session_token_expires_at: expires_at * 1000,
@@ -161,7 +185,8 @@ pub async fn start_session(
         identity: IdentityRequirements {
             names_required: workspace.names_required,
         },
-    }))
+    };
+    Ok(Json(WidgetSessionAnswer { session, capture }))
 }
 
 /// A trimmed, non-blank name, at most `MAX_NAME_CHARS` characters.

@@ -27,7 +27,8 @@ pub enum Signal {
     },
     /// A batch too big to name: resync every conversation tracked.
     Reload,
-    /// A conversation was started (with its first message, seq 1), in that transaction.
+    /// A conversation was started with its opening messages (seq 1, or a capture's 1 and 2),
+    /// in that transaction.
     Started {
         workspace_id: String,
         conversation_id: String,

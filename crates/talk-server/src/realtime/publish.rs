@@ -92,6 +92,44 @@ pub fn conversation_started(
     }
 }
 
+/// A new conversation that opens with several messages (a capture's message, then the
+/// visitor's reply), on this node only: each message to the conversation's whole audience,
+/// as a first message is, so the visitor's other tabs get them all though they subscribe to
+/// the conversation only once they hear of it.
+pub fn local_conversation_opened(
+    hub: &Hub,
+    workspace_id: &str,
+    conversation: &Conversation,
+    messages: &[Message],
+    except: Except,
+) {
+    local_conversation_updated(hub, workspace_id, conversation, except);
+    let topics = audience(workspace_id, conversation);
+    for message in messages {
+        let event = ServerEvent::Message {
+            message: message.clone(),
+        };
+        hub.publish(&topics, event, except);
+    }
+}
+
+/// [`local_conversation_opened`] here; other nodes hear of it from the store, in the
+/// transaction that created it (`Signal::Started`, whose handler reads its messages).
+pub fn conversation_opened(
+    hub: &Hub,
+    workspace_id: &str,
+    conversation: &Conversation,
+    messages: &[Message],
+    except: Except,
+) {
+    local_conversation_opened(hub, workspace_id, conversation, messages, except);
+    if let Some(sequencer) = hub.sequencer() {
+        for message in messages {
+            sequencer.delivered(hub, workspace_id, &conversation.id, message.seq);
+        }
+    }
+}
+
 /// On this node only, as is.
 pub fn local_in_conversation(
     hub: &Hub,

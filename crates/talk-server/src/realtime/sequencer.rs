@@ -296,19 +296,22 @@ impl Sequencer {
                     .db
                     .find_conversation(&workspace_id, &conversation_id)
                     .await;
-                let first = self.db.messages_after(&conversation_id, 0, 1).await;
-                match (found, first) {
-                    (Ok(Some(conversation)), Ok(first)) => {
-                        if let Some(message) = first.into_iter().next() {
-                            let seq = message.seq;
-                            publish::local_conversation_started(
+                // Its opening messages (one, or a capture's two): each to its whole
+                // audience, as the starting node published them.
+                let opening = self.db.messages_after(&conversation_id, 0, FILL_PAGE).await;
+                match (found, opening) {
+                    (Ok(Some(conversation)), Ok(opening)) => {
+                        if !opening.is_empty() {
+                            publish::local_conversation_opened(
                                 &hub,
                                 &workspace_id,
                                 &conversation,
-                                &message,
+                                &opening,
                                 Except::Nobody,
                             );
-                            self.delivered(&hub, &workspace_id, &conversation_id, seq);
+                            for message in &opening {
+                                self.delivered(&hub, &workspace_id, &conversation_id, message.seq);
+                            }
                         }
                     }
                     (Ok(None), _) => {}

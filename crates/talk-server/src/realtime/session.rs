@@ -11,6 +11,7 @@ use crate::actions;
 use crate::agents::{self, SessionLookup};
 use crate::auto_reply;
 use crate::calls::{Actor, CallRecord};
+use crate::captures::service::{self as captures, Replied, Started};
 use crate::conversations::{self, Appended, NewConversation, NewMessage, Viewer};
 use crate::error::{ApiError, ApiResult};
 use crate::history;
@@ -393,11 +394,18 @@ impl Session {
     pub async fn handle(&mut self, event: ClientEvent) -> ApiResult<Vec<ServerEvent>> {
         match event {
             ClientEvent::Ping => Ok(vec![ServerEvent::Pong]),
-            // Replaced by the capture widgets' reply (`crate::captures`).
-            ClientEvent::CaptureReply { .. } => Err(ApiError::bad_request(
-                talk_protocol::error_code::CAPTURE_NOT_AVAILABLE,
-                "capture widgets are not available yet",
-            )),
+            ClientEvent::CaptureReply {
+                capture_id,
+                client_msg_id,
+                body,
+            } => {
+                // A reply is a send: it draws on the same budget.
+                self.take_from_budget()?;
+                Ok(vec![
+                    self.capture_reply(&capture_id, &client_msg_id, &body)
+                        .await?,
+                ])
+            }
             ClientEvent::Auth { token } => {
                 self.renew(&token).await?;
                 Ok(Vec::new())
@@ -811,6 +819,60 @@ impl Session {
                 Ok(message)
             }
         }
+    }
+
+    /// A visitor's reply to a capture widget (`crate::captures`): a new conversation, the
+    /// capture's message then the reply, acknowledged and published as a `send` that starts
+    /// a conversation is (the capture's message comes first, in the conversation's order).
+    async fn capture_reply(
+        &mut self,
+        capture_id: &str,
+        client_msg_id: &str,
+        body: &str,
+    ) -> ApiResult<ServerEvent> {
+        actions::check_client_msg_id(client_msg_id)?;
+        let Participant::Visitor { claims, .. } = &self.participant else {
+            return Err(ApiError::bad_request(
+                "invalid_event",
+                "capture_reply is a visitor's: agents answer with send",
+            ));
+        };
+        let claims = claims.clone();
+        let (person_id, author) = self.author().await?;
+        let replier = captures::Replier {
+            claims: &claims,
+            person_id,
+            author,
+        };
+        let replied =
+            captures::reply(&self.state.db, replier, capture_id, client_msg_id, body).await?;
+        let message = match replied {
+            Replied::Earlier(message) => message,
+            Replied::Started(started) => {
+                let Started {
+                    conversation,
+                    opening,
+                    reply,
+                } = *started;
+                let except = self.except_self();
+                self.subscribe(Topic::conversation(&conversation.id));
+                publish::conversation_opened(
+                    &self.state.hub,
+                    &claims.ws,
+                    &conversation,
+                    &[opening, reply.clone()],
+                    except,
+                );
+                reply
+            }
+        };
+        self.on_delivered(&ServerEvent::Message {
+            message: message.clone(),
+        });
+        Ok(ServerEvent::Ack {
+            client_msg_id: client_msg_id.to_string(),
+            message,
+        })
     }
 
     async fn typing(&mut self, conversation_id: &str, typing: bool) -> ApiResult<()> {

@@ -434,6 +434,65 @@ pub trait Store: Send + Sync + 'static {
     async fn live_calls(&self, party: Option<&str>) -> StoreResult<Vec<crate::calls::CallRecord>>;
 
     // Capture widgets (`crate::captures`).
+    /// Appends a capture widget at the end of the workspace's order; false when the
+    /// workspace has `max` already. Every write below keeps `workspaces.captures_enabled`
+    /// (any enabled capture widget) in its transaction.
+    async fn insert_capture_widget(
+        &self,
+        record: &crate::captures::stored::CaptureWidgetRecord<'_>,
+        max: i64,
+    ) -> StoreResult<bool>;
+    /// Replaces its input (not its position); false if the workspace has no such widget.
+    async fn update_capture_widget(
+        &self,
+        record: &crate::captures::stored::CaptureWidgetRecord<'_>,
+    ) -> StoreResult<bool>;
+    async fn delete_capture_widget(&self, workspace_id: &str, id: &str) -> StoreResult<bool>;
+    /// The workspace's capture widgets in order, with their counts; only `id`'s when given.
+    async fn capture_widgets(
+        &self,
+        workspace_id: &str,
+        id: Option<&str>,
+    ) -> StoreResult<Vec<crate::captures::stored::CaptureWidgetRow>>;
+    /// Gives the widgets the positions of `ids`; false (and nothing changed) unless `ids` is
+    /// exactly the workspace's widgets.
+    async fn order_capture_widgets(&self, workspace_id: &str, ids: &[String]) -> StoreResult<bool>;
+    /// The widget settings and enabled capture widgets a page view's offer is chosen from.
+    async fn capture_offer_source(
+        &self,
+        workspace_id: &str,
+    ) -> StoreResult<crate::captures::stored::OfferSource>;
+    /// The visitor's newest `max_views` page view times and its latest event per capture and
+    /// kind, in one query.
+    async fn capture_history(
+        &self,
+        workspace_id: &str,
+        visitor_id: &str,
+        max_views: i64,
+    ) -> StoreResult<Vec<crate::captures::stored::HistoryRow>>;
+    /// Records `shown` (once per session) or `dismissed` (once per visitor); a repeat is a
+    /// no-op. False when the workspace has no such capture widget.
+    async fn record_capture_event(
+        &self,
+        workspace_id: &str,
+        capture_id: &str,
+        event: crate::captures::stored::CaptureEvent,
+        visitor_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// A visitor's reply to a capture, all or nothing (see `CaptureStart`).
+    async fn start_capture_conversation(
+        &self,
+        start: &crate::captures::stored::CaptureStart,
+    ) -> StoreResult<crate::captures::stored::CaptureStarted>;
+    /// The conversations a capture widget started, newest first, at most `limit`.
+    async fn capture_conversations(
+        &self,
+        workspace_id: &str,
+        capture_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<Conversation>>;
 
     // (end of capture widgets)
 

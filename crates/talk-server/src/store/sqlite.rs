@@ -1238,6 +1238,361 @@ impl Store for SqliteStore {
 
     // Capture widgets (`crate::captures`).
 
+    async fn insert_capture_widget(
+        &self,
+        record: &crate::captures::stored::CaptureWidgetRecord<'_>,
+        max: i64,
+    ) -> StoreResult<bool> {
+        // IMMEDIATE: the count and the insert see no other writer in between.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.se()?;
+        let inserted = sqlx::query(
+            "INSERT INTO capture_widgets
+               (id, workspace_id, position, input, enabled, sender_agent_id, created_at,
+                updated_at)
+             SELECT $1, $2,
+                    (SELECT COALESCE(MAX(position), 0) + 1 FROM capture_widgets
+                     WHERE workspace_id = $2),
+                    $3, $4, $5, $6, $6
+             WHERE (SELECT COUNT(*) FROM capture_widgets WHERE workspace_id = $2) < $7",
+        )
+        .bind(record.id)
+        .bind(record.workspace_id)
+        .bind(record.input_json)
+        .bind(record.enabled)
+        .bind(record.sender_agent_id)
+        .bind(record.now)
+        .bind(max)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE workspaces SET captures_enabled = EXISTS
+               (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND enabled)
+             WHERE id = $1",
+        )
+        .bind(record.workspace_id)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        tx.commit().await.se()?;
+        Ok(true)
+    }
+
+    async fn update_capture_widget(
+        &self,
+        record: &crate::captures::stored::CaptureWidgetRecord<'_>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.se()?;
+        let updated = sqlx::query(
+            "UPDATE capture_widgets
+             SET input = $3, enabled = $4, sender_agent_id = $5, updated_at = $6
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(record.workspace_id)
+        .bind(record.id)
+        .bind(record.input_json)
+        .bind(record.enabled)
+        .bind(record.sender_agent_id)
+        .bind(record.now)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        if updated.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE workspaces SET captures_enabled = EXISTS
+               (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND enabled)
+             WHERE id = $1",
+        )
+        .bind(record.workspace_id)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        tx.commit().await.se()?;
+        Ok(true)
+    }
+
+    async fn delete_capture_widget(&self, workspace_id: &str, id: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.se()?;
+        let deleted =
+            sqlx::query("DELETE FROM capture_widgets WHERE workspace_id = $1 AND id = $2")
+                .bind(workspace_id)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .se()?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE workspaces SET captures_enabled = EXISTS
+               (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND enabled)
+             WHERE id = $1",
+        )
+        .bind(workspace_id)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        tx.commit().await.se()?;
+        Ok(true)
+    }
+
+    async fn capture_widgets(
+        &self,
+        workspace_id: &str,
+        id: Option<&str>,
+    ) -> StoreResult<Vec<crate::captures::stored::CaptureWidgetRow>> {
+        sqlx::query_as(
+            "SELECT c.id, c.position, c.input, c.created_at, c.updated_at,
+                    (SELECT COUNT(*) FROM capture_events e
+                     WHERE e.capture_id = c.id AND e.kind = 'shown') AS shown,
+                    (SELECT COUNT(*) FROM capture_events e
+                     WHERE e.capture_id = c.id AND e.kind = 'dismissed') AS dismissed,
+                    (SELECT COUNT(*) FROM capture_events e
+                     WHERE e.capture_id = c.id AND e.kind = 'replied') AS replied,
+                    (SELECT COUNT(*) FROM conversations v
+                     WHERE v.capture_id = c.id) AS conversations
+             FROM capture_widgets c
+             WHERE c.workspace_id = $1 AND (CAST($2 AS TEXT) IS NULL OR c.id = $2)
+             ORDER BY c.position, c.id",
+        )
+        .bind(workspace_id)
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn order_capture_widgets(&self, workspace_id: &str, ids: &[String]) -> StoreResult<bool> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.se()?;
+        let current: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM capture_widgets WHERE workspace_id = $1")
+                .bind(workspace_id)
+                .fetch_all(&mut *tx)
+                .await
+                .se()?;
+        if !crate::captures::is_reordering(ids, &current) {
+            return Ok(false);
+        }
+        for (position, id) in (1_i64..).zip(ids) {
+            sqlx::query(
+                "UPDATE capture_widgets SET position = $1 WHERE workspace_id = $2 AND id = $3",
+            )
+            .bind(position)
+            .bind(workspace_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .se()?;
+        }
+        tx.commit().await.se()?;
+        Ok(true)
+    }
+
+    async fn capture_offer_source(
+        &self,
+        workspace_id: &str,
+    ) -> StoreResult<crate::captures::stored::OfferSource> {
+        let rows: Vec<crate::captures::stored::OfferSourceRow> = sqlx::query_as(
+            "SELECT w.widget_settings, c.id, c.input, c.sender_agent_id, a.name, a.photo_url
+             FROM workspaces w
+             LEFT JOIN capture_widgets c ON c.workspace_id = w.id AND c.enabled
+             LEFT JOIN agents a ON a.workspace_id = w.id AND a.id = c.sender_agent_id
+             WHERE w.id = $1
+             ORDER BY c.position, c.id",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(crate::captures::stored::OfferSource::from_rows(rows))
+    }
+
+    async fn capture_history(
+        &self,
+        workspace_id: &str,
+        visitor_id: &str,
+        max_views: i64,
+    ) -> StoreResult<Vec<crate::captures::stored::HistoryRow>> {
+        sqlx::query_as(
+            "SELECT CAST(NULL AS TEXT) AS capture_id, CAST(NULL AS TEXT) AS kind,
+                    views.created_at AS at
+             FROM (SELECT created_at FROM page_views
+                   WHERE workspace_id = $1 AND visitor_id = $2
+                   ORDER BY created_at DESC LIMIT $3) AS views
+             UNION ALL
+             SELECT capture_id, kind, MAX(created_at) AS at FROM capture_events
+             WHERE workspace_id = $1 AND visitor_id = $2
+             GROUP BY capture_id, kind",
+        )
+        .bind(workspace_id)
+        .bind(visitor_id)
+        .bind(max_views)
+        .fetch_all(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn record_capture_event(
+        &self,
+        workspace_id: &str,
+        capture_id: &str,
+        event: crate::captures::stored::CaptureEvent,
+        visitor_id: &str,
+        session_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND id = $2)",
+        )
+        .bind(workspace_id)
+        .bind(capture_id)
+        .fetch_one(&self.pool)
+        .await
+        .se()?;
+        if !exists {
+            return Ok(false);
+        }
+        // A page view's small write: with whatever else the writer commits. A repeat hits a
+        // unique index and inserts nothing; a widget deleted meanwhile, the EXISTS.
+        self.writer
+            .execute(
+                "INSERT INTO capture_events
+                   (workspace_id, capture_id, kind, visitor_id, session_id, created_at)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                 WHERE EXISTS (SELECT 1 FROM capture_widgets WHERE workspace_id = ?1 AND id = ?2)
+                 ON CONFLICT DO NOTHING",
+                vec![
+                    text(workspace_id),
+                    text(capture_id),
+                    text(event.as_str()),
+                    text(visitor_id),
+                    text(session_id),
+                    now.into(),
+                ],
+            )
+            .await?;
+        Ok(true)
+    }
+
+    async fn start_capture_conversation(
+        &self,
+        start: &crate::captures::stored::CaptureStart,
+    ) -> StoreResult<crate::captures::stored::CaptureStarted> {
+        use crate::captures::stored::CaptureStarted;
+        let conversation = &start.conversation;
+        // IMMEDIATE: the checks and counts below see no other writer until the commit.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.se()?;
+        let available: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM capture_widgets
+                            WHERE workspace_id = $1 AND id = $2 AND enabled)
+                AND NOT EXISTS (SELECT 1 FROM capture_events
+                                WHERE capture_id = $2 AND visitor_id = $3 AND kind = 'replied')",
+        )
+        .bind(&conversation.workspace_id)
+        .bind(&start.capture_id)
+        .bind(&conversation.visitor_id)
+        .fetch_one(&mut *tx)
+        .await
+        .se()?;
+        if !available {
+            return Ok(CaptureStarted::NotAvailable);
+        }
+        // The visitor saw the capture's message (seq 1) before replying (seq 2).
+        let inserted = sqlx::query(
+            "INSERT INTO conversations
+               (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
+                created_at, updated_at, visitor_read_seq, capture_id)
+             SELECT $1, $2, $3, $4, $5, $6, 'open', 2, $7, $7, 1, $8
+             WHERE (SELECT COUNT(*) FROM conversations
+                    WHERE workspace_id = $2 AND visitor_id = $3 AND status = 'open') < $9",
+        )
+        .bind(&start.conversation_id)
+        .bind(&conversation.workspace_id)
+        .bind(&conversation.visitor_id)
+        .bind(&conversation.person_id)
+        .bind(&conversation.session_id)
+        .bind(conversation.verified)
+        .bind(start.now)
+        .bind(&start.capture_id)
+        .bind(start.max_open)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        if inserted.rows_affected() == 0 {
+            return Ok(CaptureStarted::TooManyOpen);
+        }
+        let mut committed = Vec::with_capacity(2);
+        for (seq, message) in [(1, &start.opening), (2, &start.reply)] {
+            let id = crate::db::new_message_id();
+            sqlx::query(
+                "INSERT INTO messages
+                   (id, conversation_id, seq, author_kind, author_name, body, client_msg_id,
+                    created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&id)
+            .bind(&start.conversation_id)
+            .bind(seq)
+            .bind(author_kind_text(message.author.kind))
+            .bind(&message.author.name)
+            .bind(&message.body)
+            .bind(&message.client_msg_id)
+            .bind(start.now)
+            .execute(&mut *tx)
+            .await
+            .se()?;
+            committed.push(
+                message
+                    .clone()
+                    .committed(id, &start.conversation_id, seq, start.now),
+            );
+        }
+        sqlx::query(
+            "INSERT INTO capture_events
+               (workspace_id, capture_id, kind, visitor_id, session_id, created_at)
+             VALUES ($1, $2, 'replied', $3, $4, $5)",
+        )
+        .bind(&conversation.workspace_id)
+        .bind(&start.capture_id)
+        .bind(&conversation.visitor_id)
+        .bind(&conversation.session_id)
+        .bind(start.now)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        tx.commit().await.se()?;
+        let reply = committed.pop().expect("two messages");
+        let opening = committed.pop().expect("two messages");
+        Ok(CaptureStarted::Started(Box::new(
+            crate::captures::stored::Opened { opening, reply },
+        )))
+    }
+
+    async fn capture_conversations(
+        &self,
+        workspace_id: &str,
+        capture_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<Conversation>> {
+        let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations
+             WHERE workspace_id = $1 AND capture_id = $2
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(workspace_id)
+        .bind(capture_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(Conversation::from).collect())
+    }
+
     // (end of capture widgets)
 
     // Bots and their webhook deliveries (`crate::bots`).
