@@ -106,11 +106,21 @@ impl CaptureDraft {
                 "capture-message",
                 format!("The message is too long: at most {MAX_CAPTURE_MESSAGE_BYTES} bytes (accented letters and emoji count as several)."),
             ));
-        } else if let Err(reason) = GreetingTemplate::parse(message) {
-            problems.push(problem(
-                "capture-message",
-                format!("The message's merge tags are wrong: {reason}."),
-            ));
+        } else {
+            match GreetingTemplate::parse(message) {
+                Err(reason) => problems.push(problem(
+                    "capture-message",
+                    format!("The message's merge tags are wrong: {reason}."),
+                )),
+                // A visitor without a name would get an empty message.
+                Ok(template) if template.render(None).trim().is_empty() => {
+                    problems.push(problem(
+                        "capture-message",
+                        "Visitors without a name would see nothing: give the merge tags a fallback, like {{first_name|there}}.",
+                    ))
+                }
+                Ok(_) => {}
+            }
         }
         if matches!(&self.sender, CaptureSender::Agent { agent_id } if agent_id.is_empty()) {
             problems.push(problem(
@@ -307,6 +317,7 @@ impl BotDraft {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::validation::problem_for;
 
     /// The tests' "local zone": UTC, minutes since the epoch.
     fn utc_ms(local: LocalDateTime) -> i64 {
@@ -481,6 +492,24 @@ mod tests {
             MAX_CAPTURE_RULES + 1
         );
         assert_eq!(found.last().map(String::as_str), Some("capture-delay"));
+    }
+
+    #[test]
+    fn a_message_must_say_something_to_a_visitor_without_a_name() {
+        let message_problem = |message: &str| {
+            let draft = CaptureDraft {
+                message: message.into(),
+                ..good_draft()
+            };
+            draft
+                .to_input(utc_ms)
+                .err()
+                .and_then(|problems| problem_for(&problems, "capture-message"))
+        };
+        assert!(message_problem("{{first_name}} {{last_name}}")
+            .is_some_and(|text| text.contains("give the merge tags a fallback")));
+        assert_eq!(message_problem("{{first_name|Hi}}"), None);
+        assert_eq!(message_problem("Hi {{first_name}}"), None);
     }
 
     #[test]
