@@ -265,6 +265,102 @@ impl ApiClient {
     ) -> Result<(), ApiError> {
         fetch_text(method, path, body, None).await.map(|_| ())
     }
+
+    // Capture widgets and bots (issue 17).
+
+    /// The workspace's capture widgets in their order, each with its counts.
+    pub async fn capture_widgets(&self) -> Result<talk_protocol::CaptureWidgetList, ApiError> {
+        self.get("/v1/admin/capture-widgets").await
+    }
+
+    pub async fn create_capture_widget(
+        &self,
+        input: &talk_protocol::CaptureWidgetInput,
+    ) -> Result<talk_protocol::CaptureWidget, ApiError> {
+        self.send("POST", "/v1/admin/capture-widgets", Some(input))
+            .await
+    }
+
+    pub async fn save_capture_widget(
+        &self,
+        id: &str,
+        input: &talk_protocol::CaptureWidgetInput,
+    ) -> Result<talk_protocol::CaptureWidget, ApiError> {
+        self.send(
+            "PUT",
+            &format!("/v1/admin/capture-widgets/{}", segment(id)),
+            Some(input),
+        )
+        .await
+    }
+
+    pub async fn delete_capture_widget(&self, id: &str) -> Result<(), ApiError> {
+        self.send_empty(
+            "DELETE",
+            &format!("/v1/admin/capture-widgets/{}", segment(id)),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// Every capture widget's id, in the new order.
+    pub async fn order_capture_widgets(&self, ids: Vec<String>) -> Result<(), ApiError> {
+        let order = talk_protocol::CaptureOrder { ids };
+        self.send_empty("PUT", "/v1/admin/capture-widgets/order", Some(&order))
+            .await
+    }
+
+    /// The conversations a capture widget started.
+    pub async fn capture_conversations(
+        &self,
+        id: &str,
+    ) -> Result<talk_protocol::ConversationList, ApiError> {
+        self.get(&format!(
+            "/v1/admin/capture-widgets/{}/conversations",
+            segment(id)
+        ))
+        .await
+    }
+
+    pub async fn bots(&self) -> Result<talk_protocol::BotList, ApiError> {
+        self.get("/v1/admin/bots").await
+    }
+
+    /// Registers a bot; the answer holds its signing secret and API key, shown only now.
+    pub async fn create_bot(
+        &self,
+        input: &talk_protocol::BotInput,
+    ) -> Result<talk_protocol::BotCreated, ApiError> {
+        self.send("POST", "/v1/admin/bots", Some(input)).await
+    }
+
+    pub async fn save_bot(
+        &self,
+        id: &str,
+        input: &talk_protocol::BotInput,
+    ) -> Result<talk_protocol::Bot, ApiError> {
+        self.send(
+            "PUT",
+            &format!("/v1/admin/bots/{}", segment(id)),
+            Some(input),
+        )
+        .await
+    }
+
+    pub async fn delete_bot(&self, id: &str) -> Result<(), ApiError> {
+        self.send_empty(
+            "DELETE",
+            &format!("/v1/admin/bots/{}", segment(id)),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// A bot's webhook deliveries, newest first.
+    pub async fn bot_deliveries(&self, id: &str) -> Result<talk_protocol::DeliveryList, ApiError> {
+        self.get(&format!("/v1/admin/bots/{}/deliveries", segment(id)))
+            .await
+    }
 }
 
 /// Ids are opaque: encode them as one path segment.

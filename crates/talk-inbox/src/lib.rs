@@ -5,6 +5,8 @@
 pub mod api;
 pub mod calls;
 pub mod components;
+pub mod datetime;
+pub mod drafts;
 pub mod live;
 pub mod notify;
 pub mod outbox;

@@ -14,7 +14,7 @@ pub struct Problem {
     pub message: String,
 }
 
-fn problem(field: impl Into<String>, message: impl Into<String>) -> Problem {
+pub(crate) fn problem(field: impl Into<String>, message: impl Into<String>) -> Problem {
     Problem {
         field: field.into(),
         message: message.into(),

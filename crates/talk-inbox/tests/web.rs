@@ -7,18 +7,23 @@ use std::collections::BTreeMap;
 use talk_browser::testing::{click, find, find_all, test_root, text_of, type_into};
 use talk_inbox::components::settings::WidgetSettingsForm;
 use talk_inbox::components::{
-    Auth, Composer, ContactPanel, ConversationList, InboxState, MessageLine, PendingLine,
-    SignInForm,
+    Auth, BotForm, BotsSection, CaptureForm, CaptureRow, CaptureWidgetsSection, Composer,
+    ContactPanel, ConversationList, DeliveryRow, InboxState, MessageLine, NewBotSecrets,
+    PendingLine, SignInForm,
 };
+use talk_inbox::datetime::{local_to_ms, ms_to_local, LocalDateTime};
 use talk_inbox::outbox::{PendingReply, ReplyState};
 use talk_inbox::state::{apply_message, sort_newest_first};
 use talk_protocol::{
-    Author, AuthorKind, Contact, Conversation, ConversationStatus, FieldValue, InboxConversation,
-    Message, PageView, PersonDetail, PersonSummary, QuickLink, WidgetSettings,
+    AgentProfile, AgentRole, Audience, Author, AuthorKind, Bot, BotCreated, BotInput, BotTakes,
+    CaptureDisplay, CaptureSender, CaptureStats, CaptureWidget, CaptureWidgetInput, Contact,
+    Conversation, ConversationStatus, DeliveryStatus, FieldValue, Frequency, InboxConversation,
+    Message, PageView, PersonDetail, PersonSummary, Presence, QuickLink, UrlMatch, UrlRule,
+    WebhookDelivery, WidgetSettings, MAX_CAPTURE_RULES,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
-use web_sys::{HtmlElement, HtmlInputElement};
+use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -421,4 +426,515 @@ fn a_pending_reply_shows_as_sending_or_not_sent_with_retry_and_its_text_as_text(
         "only the failed one"
     );
     assert!(root.query_selector("img").unwrap().is_none(), "no markup");
+}
+
+// Capture widgets and bots (issue 17).
+
+/// Picks an option as the user would: sets the select's value and fires `change`.
+fn choose(root: &HtmlElement, testid: &str, value: &str) {
+    let select: HtmlSelectElement = find(root, testid)
+        .unwrap_or_else(|| panic!("no {testid}"))
+        .unchecked_into();
+    select.set_value(value);
+    assert_eq!(select.value(), value, "{testid} has no option {value}");
+    select
+        .dispatch_event(&web_sys::Event::new("change").unwrap())
+        .unwrap();
+}
+
+fn value_of(root: &HtmlElement, testid: &str) -> String {
+    let input: HtmlInputElement = find(root, testid)
+        .unwrap_or_else(|| panic!("no {testid}"))
+        .unchecked_into();
+    input.value()
+}
+
+/// Waits for a request's answer to show: polls every 20 ms, fails after 5 s.
+async fn until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..250 {
+        if done() {
+            return;
+        }
+        let pause = js_sys::Promise::new(&mut |resolve, _| {
+            web_sys::window()
+                .unwrap()
+                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 20)
+                .unwrap();
+        });
+        wasm_bindgen_futures::JsFuture::from(pause).await.unwrap();
+        leptos::task::tick().await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn agent(id: &str, name: &str) -> AgentProfile {
+    AgentProfile {
+        id: id.into(),
+        email: format!("{id}@example.com"),
+        name: name.into(),
+        role: AgentRole::Agent,
+        workspace_id: "w".into(),
+        presence: Presence::Online,
+        photo_url: None,
+    }
+}
+
+fn capture_widget(starts_at: Option<i64>) -> CaptureWidget {
+    CaptureWidget {
+        id: "cw1".into(),
+        input: CaptureWidgetInput {
+            name: "Pricing help".into(),
+            enabled: true,
+            message: "Hi {{first_name|there}}, questions about plans?".into(),
+            sender: CaptureSender::Agent {
+                agent_id: "a2".into(),
+            },
+            rules: vec![
+                UrlRule {
+                    kind: UrlMatch::StartsWith,
+                    value: "/pricing".into(),
+                    exclude: false,
+                },
+                UrlRule {
+                    kind: UrlMatch::Contains,
+                    value: "preview".into(),
+                    exclude: true,
+                },
+            ],
+            delay_secs: 3,
+            audience: Audience::Unidentified,
+            frequency: Frequency::OncePerSession,
+            min_gap_secs: 600,
+            starts_at,
+            ends_at: None,
+            display: CaptureDisplay::Opened,
+        },
+        position: 0,
+        created_at: 1,
+        updated_at: 1,
+        stats: CaptureStats {
+            shown: 12,
+            dismissed: 5,
+            replied: 3,
+            conversations: 2,
+        },
+    }
+}
+
+#[wasm_bindgen_test]
+fn datetime_local_text_is_the_browsers_local_time() {
+    let text = "2025-03-01T09:30";
+    let local = LocalDateTime::parse(text).unwrap();
+    // The browser reads a date-time without an offset as local time: the same instant.
+    let browser = js_sys::Date::new(&text.into()).get_time() as i64;
+    assert_eq!(local_to_ms(local), browser);
+    assert_eq!(ms_to_local(browser).format(), text);
+    // An instant with seconds comes back to the minute.
+    assert_eq!(ms_to_local(browser + 59_999).format(), text);
+    // Across a year's end and a leap day.
+    for text in ["2024-12-31T23:59", "2028-02-29T00:00"] {
+        let ms = local_to_ms(LocalDateTime::parse(text).unwrap());
+        assert_eq!(ms_to_local(ms).format(), text);
+    }
+}
+
+#[wasm_bindgen_test]
+async fn capture_form_marks_each_bad_field_and_sends_nothing() {
+    let root = test_root();
+    let saved = RwSignal::new(0);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        provide_context(Auth::new());
+        view! {
+            <CaptureForm editing=None agents=Signal::derive(|| vec![agent("a1", "Sam")])
+                on_saved=Callback::new(move |_| saved.update(|n| *n += 1))
+                on_cancel=Callback::new(|()| {})/>
+        }
+    });
+    leptos::task::tick().await;
+    // Nothing is marked before a save is tried.
+    assert_eq!(text_of(&root, "capture-name-error"), "");
+    assert_eq!(value_of(&root, "capture-delay"), "0");
+    click(&root, "capture-save").await;
+    assert_eq!(
+        text_of(&root, "capture-name-error"),
+        "Give it a name of 1 to 120 characters (only admins see it)."
+    );
+    assert_eq!(
+        text_of(&root, "capture-message-error"),
+        "Write the message visitors see."
+    );
+    assert_eq!(
+        text_of(&root, "capture-form-error"),
+        "Fix the fields marked above, then save again."
+    );
+    let name = find(&root, "capture-name").unwrap();
+    assert_eq!(name.get_attribute("aria-invalid").as_deref(), Some("true"));
+    let alert = find(&root, "capture-form-error").unwrap();
+    assert_eq!(alert.get_attribute("role").as_deref(), Some("alert"));
+
+    // Problems follow every change once a save was tried.
+    type_into(&root, "capture-name", "Pricing help");
+    type_into(&root, "capture-message", "Hi {{password}}");
+    type_into(&root, "capture-delay", "3601");
+    type_into(&root, "capture-min-gap", "soon");
+    type_into(&root, "capture-starts", "2025-04-01T00:00");
+    type_into(&root, "capture-ends", "2025-03-01T00:00");
+    leptos::task::tick().await;
+    assert_eq!(text_of(&root, "capture-name-error"), "");
+    assert!(text_of(&root, "capture-message-error").contains("unknown merge tag `password`"));
+    assert_eq!(
+        text_of(&root, "capture-delay-error"),
+        "Enter whole seconds from 0 to 3600."
+    );
+    assert_eq!(
+        text_of(&root, "capture-min-gap-error"),
+        "Enter whole seconds, 0 or more."
+    );
+    assert_eq!(
+        text_of(&root, "capture-ends-error"),
+        "The end must come after the start."
+    );
+
+    // The sender: the bot, or an agent from the team.
+    choose(&root, "capture-sender", "agent:a1");
+    type_into(&root, "capture-message", "Hi {{first_name|there}}");
+    type_into(&root, "capture-delay", "3");
+    type_into(&root, "capture-min-gap", "0");
+    type_into(&root, "capture-ends", "");
+    leptos::task::tick().await;
+    for field in [
+        "capture-message",
+        "capture-delay",
+        "capture-min-gap",
+        "capture-ends",
+    ] {
+        assert_eq!(text_of(&root, &format!("{field}-error")), "", "{field}");
+    }
+    assert_eq!(saved.get_untracked(), 0, "nothing was saved");
+}
+
+#[wasm_bindgen_test]
+async fn capture_rules_editor_adds_edits_and_removes_rows_up_to_the_limit() {
+    let root = test_root();
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        provide_context(Auth::new());
+        view! {
+            <CaptureForm editing=None agents=Signal::derive(Vec::new)
+                on_saved=Callback::new(|_| {}) on_cancel=Callback::new(|()| {})/>
+        }
+    });
+    assert!(
+        find_all(&root, "capture-rule").is_empty(),
+        "no rule: every page"
+    );
+    click(&root, "capture-rule-add").await;
+    click(&root, "capture-rule-add").await;
+    assert_eq!(find_all(&root, "capture-rule").len(), 2);
+    // A new rule includes pages whose URL contains its value.
+    let select_value = |testid: &str| -> String {
+        let select: HtmlSelectElement = find(&root, testid).unwrap().unchecked_into();
+        select.value()
+    };
+    assert_eq!(select_value("capture-rule-exclude-0"), "0");
+    assert_eq!(select_value("capture-rule-match-0"), "1");
+
+    type_into(&root, "capture-rule-value-0", "/pricing");
+    choose(&root, "capture-rule-match-0", "2"); // starts with
+    type_into(&root, "capture-rule-value-1", "preview");
+    choose(&root, "capture-rule-exclude-1", "1"); // never on
+    choose(&root, "capture-rule-match-1", "0"); // equals
+    leptos::task::tick().await;
+
+    // An empty value is named once a save was tried.
+    click(&root, "capture-rule-add").await;
+    click(&root, "capture-save").await;
+    assert_eq!(
+        text_of(&root, "capture-rule-value-2-error"),
+        "Rule 3: enter a URL or a part of one, like /pricing (or remove the rule)."
+    );
+    assert_eq!(text_of(&root, "capture-rule-value-0-error"), "");
+
+    // Removing the first moves the others up, with what was typed and chosen.
+    click(&root, "capture-rule-remove-0").await;
+    assert_eq!(find_all(&root, "capture-rule").len(), 2);
+    assert_eq!(value_of(&root, "capture-rule-value-0"), "preview");
+    assert_eq!(select_value("capture-rule-exclude-0"), "1");
+    assert_eq!(select_value("capture-rule-match-0"), "0");
+    assert_eq!(
+        text_of(&root, "capture-rule-value-1-error"),
+        "Rule 2: enter a URL or a part of one, like /pricing (or remove the rule)."
+    );
+    click(&root, "capture-rule-remove-1").await;
+    assert_eq!(find_all(&root, "capture-rule").len(), 1);
+
+    // At most MAX_CAPTURE_RULES.
+    let add = find(&root, "capture-rule-add").unwrap();
+    for _ in 1..MAX_CAPTURE_RULES {
+        assert!(!add.has_attribute("disabled"));
+        click(&root, "capture-rule-add").await;
+    }
+    assert_eq!(find_all(&root, "capture-rule").len(), MAX_CAPTURE_RULES);
+    assert!(add.has_attribute("disabled"));
+}
+
+#[wasm_bindgen_test]
+async fn capture_form_opens_a_stored_widget_and_shows_the_servers_refusal() {
+    let root = test_root();
+    let starts_at = local_to_ms(LocalDateTime::parse("2030-06-15T08:45").unwrap());
+    let saved = RwSignal::new(0);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        provide_context(Auth::new());
+        view! {
+            <CaptureForm editing=Some(capture_widget(Some(starts_at)))
+                agents=Signal::derive(|| vec![agent("a1", "Sam"), agent("a2", "Kim")])
+                on_saved=Callback::new(move |_| saved.update(|n| *n += 1))
+                on_cancel=Callback::new(|()| {})/>
+        }
+    });
+    leptos::task::tick().await;
+    assert_eq!(value_of(&root, "capture-name"), "Pricing help");
+    assert_eq!(value_of(&root, "capture-starts"), "2030-06-15T08:45");
+    assert_eq!(value_of(&root, "capture-ends"), "");
+    assert_eq!(value_of(&root, "capture-min-gap"), "600");
+    let sender: HtmlSelectElement = find(&root, "capture-sender").unwrap().unchecked_into();
+    assert_eq!(sender.value(), "agent:a2");
+    assert_eq!(find_all(&root, "capture-rule").len(), 2);
+    assert_eq!(value_of(&root, "capture-rule-value-1"), "preview");
+    let opened: HtmlInputElement = find(&root, "capture-display-opened")
+        .unwrap()
+        .unchecked_into();
+    assert!(opened.checked());
+
+    // Valid, so it goes to the server: the test runner's server has no such route, and its
+    // refusal is shown, the form kept.
+    click(&root, "capture-save").await;
+    until("the server's answer", || {
+        !text_of(&root, "capture-form-error").is_empty()
+    })
+    .await;
+    assert!(
+        text_of(&root, "capture-form-error").starts_with("The server answered 4"),
+        "{}",
+        text_of(&root, "capture-form-error")
+    );
+    assert_eq!(saved.get_untracked(), 0);
+    assert_eq!(value_of(&root, "capture-name"), "Pricing help");
+}
+
+#[wasm_bindgen_test]
+async fn a_capture_row_shows_its_counts_and_asks_before_deleting() {
+    let root = test_root();
+    let moved = RwSignal::new(Vec::<usize>::new());
+    let deleted = RwSignal::new(Vec::<String>::new());
+    let switched = RwSignal::new(Vec::<bool>::new());
+    let confirming = RwSignal::new(None::<String>);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        provide_context(Auth::new());
+        view! {
+            <ol>
+                <CaptureRow widget=capture_widget(None) index=1 last=Signal::derive(|| true) confirming
+                    on_switch=Callback::new(move |(_, on)| switched.update(|all| all.push(on)))
+                    on_move=Callback::new(move |to| moved.update(|all| all.push(to)))
+                    on_edit=Callback::new(|_| {})
+                    on_delete=Callback::new(move |widget: CaptureWidget| deleted.update(|all| all.push(widget.id)))/>
+            </ol>
+        }
+    });
+    assert_eq!(text_of(&root, "capture-shown"), "12");
+    assert_eq!(text_of(&root, "capture-dismissed"), "5");
+    assert_eq!(text_of(&root, "capture-replied"), "3");
+    assert_eq!(text_of(&root, "capture-conversations"), "2");
+    assert_eq!(
+        text_of(&root, "capture-row-summary"),
+        "2 URL rules · Unidentified visitors (no email given) · after 3 s on the page · Once per visit"
+    );
+    let down = find(&root, "capture-down").unwrap();
+    assert!(
+        down.has_attribute("disabled"),
+        "the last one can't move down"
+    );
+    assert_eq!(
+        down.text_content().unwrap_or_default(),
+        "Move down “Pricing help”",
+        "each button names its widget"
+    );
+    click(&root, "capture-up").await;
+    assert_eq!(moved.get_untracked(), [0]);
+    click(&root, "capture-enabled").await;
+    assert_eq!(switched.get_untracked(), [false]);
+
+    click(&root, "capture-delete").await;
+    assert!(text_of(&root, "capture-delete-confirmation").starts_with("Delete “Pricing help”?"));
+    click(&root, "capture-delete-cancel").await;
+    assert!(find(&root, "capture-delete-confirmation").is_none());
+    assert!(deleted.get_untracked().is_empty());
+    click(&root, "capture-delete").await;
+    click(&root, "capture-delete-confirm").await;
+    assert_eq!(deleted.get_untracked(), ["cw1"]);
+}
+
+#[wasm_bindgen_test]
+async fn bot_form_checks_name_and_addresses_before_sending() {
+    let root = test_root();
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        provide_context(Auth::new());
+        view! {
+            <BotForm editing=None on_created=Callback::new(|_| {}) on_saved=Callback::new(|_| {})
+                on_cancel=Callback::new(|()| {})/>
+        }
+    });
+    leptos::task::tick().await;
+    assert_eq!(value_of(&root, "bot-webhook"), "https://");
+    click(&root, "bot-save").await;
+    assert_eq!(
+        text_of(&root, "bot-name-error"),
+        "Give the bot a name of 1 to 60 characters: visitors see it."
+    );
+    assert!(text_of(&root, "bot-webhook-error").starts_with("Enter the address Talk posts to"));
+    assert_eq!(text_of(&root, "bot-photo-error"), "", "a photo is optional");
+    type_into(&root, "bot-name", "Ada");
+    type_into(&root, "bot-photo", "ada.png");
+    type_into(&root, "bot-webhook", "https://bot.example.com/talk");
+    choose(&root, "bot-takes", "1");
+    leptos::task::tick().await;
+    assert_eq!(text_of(&root, "bot-name-error"), "");
+    assert_eq!(text_of(&root, "bot-webhook-error"), "");
+    assert_eq!(
+        text_of(&root, "bot-photo-error"),
+        "The photo must be an https:// address of an image, or empty."
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_new_bots_secret_and_key_show_once_with_copy_buttons() {
+    let root = test_root();
+    let done = RwSignal::new(false);
+    let answer = BotCreated {
+        bot: Bot {
+            id: "b1".into(),
+            input: BotInput {
+                name: "Ada".into(),
+                photo_url: None,
+                webhook_url: "https://bot.example.com/talk".into(),
+                takes: BotTakes::AllNew,
+                enabled: true,
+            },
+            api_key_prefix: "talk_bk_1a2b".into(),
+            created_at: 1,
+        },
+        signing_secret: "whsec_0123456789".into(),
+        api_key: "talk_bk_1a2b_secret".into(),
+    };
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! { <NewBotSecrets answer=answer.clone() on_done=Callback::new(move |()| done.set(true))/> }
+    });
+    assert_eq!(text_of(&root, "bot-secret"), "whsec_0123456789");
+    assert_eq!(text_of(&root, "bot-key"), "talk_bk_1a2b_secret");
+    assert!(text_of(&root, "bot-created").contains("you won't see them again"));
+    // Copying works where the page may write the clipboard, and says so either way.
+    click(&root, "bot-copy-key").await;
+    until("the copy's outcome", || {
+        !text_of(&root, "bot-copy-status").is_empty()
+    })
+    .await;
+    assert!(text_of(&root, "bot-copy-status").contains("API key"));
+    click(&root, "bot-created-done").await;
+    assert!(done.get_untracked());
+}
+
+#[wasm_bindgen_test]
+fn the_delivery_log_says_what_happened_to_each_event() {
+    let root = test_root();
+    let delivery = |id: &str, status: DeliveryStatus| WebhookDelivery {
+        id: id.into(),
+        bot_id: "b1".into(),
+        conversation_id: "c1".into(),
+        event_type: "message.created".into(),
+        status,
+        attempts: 1,
+        last_status: None,
+        last_error: None,
+        created_at: 1_000,
+        next_attempt_at: None,
+        delivered_at: None,
+    };
+    let rows = vec![
+        WebhookDelivery {
+            attempts: 3,
+            last_status: Some(503),
+            last_error: Some("<b>down</b>".into()),
+            next_attempt_at: Some(9_000),
+            ..delivery("d3", DeliveryStatus::Pending)
+        },
+        WebhookDelivery {
+            attempts: 8,
+            last_error: Some("connection refused".into()),
+            ..delivery("d2", DeliveryStatus::Failed)
+        },
+        WebhookDelivery {
+            last_status: Some(200),
+            delivered_at: Some(2_000),
+            ..delivery("d1", DeliveryStatus::Delivered)
+        },
+    ];
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! {
+            <table><tbody>
+                {rows.clone().into_iter().map(|delivery| view! { <DeliveryRow delivery/> }).collect_view()}
+            </tbody></table>
+        }
+    });
+    let column = |testid: &str| -> Vec<String> {
+        find_all(&root, testid)
+            .into_iter()
+            .map(|cell| cell.text_content().unwrap_or_default())
+            .collect()
+    };
+    assert_eq!(
+        column("bot-delivery-status"),
+        ["pending", "failed", "delivered"]
+    );
+    assert_eq!(column("bot-delivery-attempts"), ["3", "8", "1"]);
+    assert_eq!(
+        column("bot-delivery-last"),
+        ["HTTP 503: <b>down</b>", "connection refused", "HTTP 200"]
+    );
+    assert!(
+        root.query_selector("b").unwrap().is_none(),
+        "errors are text"
+    );
+    let states: Vec<String> = find_all(&root, "bot-delivery")
+        .into_iter()
+        .map(|row| row.get_attribute("data-status").unwrap_or_default())
+        .collect();
+    assert_eq!(states, ["pending", "failed", "delivered"]);
+}
+
+#[wasm_bindgen_test]
+async fn the_sections_show_the_servers_refusal_when_their_lists_cannot_load() {
+    let root = test_root();
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        provide_context(Auth::new());
+        view! { <CaptureWidgetsSection/><BotsSection/> }
+    });
+    // The test runner's server has no admin API: each list's error shows, in an alert.
+    until("both errors", || {
+        !text_of(&root, "capture-error").is_empty() && !text_of(&root, "bot-error").is_empty()
+    })
+    .await;
+    assert!(text_of(&root, "capture-error").starts_with("The server answered 4"));
+    assert_eq!(
+        find(&root, "bot-error")
+            .unwrap()
+            .get_attribute("role")
+            .as_deref(),
+        Some("alert")
+    );
+    // The forms open from the sections' buttons.
+    click(&root, "capture-new").await;
+    assert!(find(&root, "capture-form").is_some());
+    click(&root, "capture-cancel").await;
+    assert!(find(&root, "capture-form").is_none());
+    click(&root, "bot-new").await;
+    assert!(find(&root, "bot-form").is_some());
 }

@@ -40,3 +40,70 @@ pub fn TextField(
         </div>
     }
 }
+
+/// A labelled `<select>` of fixed options. `id` is also its test id; each option's value is
+/// its index.
+#[component]
+pub fn Choice<T>(
+    #[prop(into)] id: String,
+    #[prop(into)] label: String,
+    options: &'static [(T, &'static str)],
+    #[prop(into)] value: Signal<T>,
+    on_change: Callback<T>,
+    #[prop(optional)] hint: Option<&'static str>,
+) -> impl IntoView
+where
+    T: Copy + PartialEq + Send + Sync + 'static,
+{
+    let hint_id = format!("{id}-hint");
+    view! {
+        <div class="inbox-field">
+            <label for=id.clone()>{label}</label>
+            <select
+                id=id.clone()
+                data-testid=id
+                aria-describedby=hint.map(|_| hint_id.clone())
+                // The options' `selected` picks the first choice; this keeps a reused select
+                // (a list row rebuilt after a removal) showing its new value.
+                prop:value=move || {
+                    let now = value.get();
+                    options.iter().position(|(option, _)| *option == now).unwrap_or(0).to_string()
+                }
+                on:change=move |event| {
+                    if let Some((option, _)) = event_target_value(&event)
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|index| options.get(index))
+                    {
+                        on_change.run(*option);
+                    }
+                }
+            >
+                {options
+                    .iter()
+                    .enumerate()
+                    .map(|(index, (option, text))| {
+                        let option = *option;
+                        view! { <option value=index.to_string() selected=move || value.get() == option>{*text}</option> }
+                    })
+                    .collect_view()}
+            </select>
+            {hint.map(|hint| view! { <p class="inbox-hint" id=hint_id.clone()>{hint}</p> })}
+        </div>
+    }
+}
+
+/// Moves the keyboard focus to the element with this id once the view has caught up (a form
+/// that just opened, a button whose row just moved).
+pub fn focus_soon(id: String) {
+    leptos::task::spawn_local(async move {
+        leptos::task::tick().await;
+        let element = web_sys::window()
+            .and_then(|window| window.document())
+            .and_then(|document| document.get_element_by_id(&id));
+        if let Some(element) = element {
+            use wasm_bindgen::JsCast;
+            let _ = element.unchecked_into::<web_sys::HtmlElement>().focus();
+        }
+    });
+}

@@ -143,6 +143,26 @@ impl InboxState {
         self.load_selected(auth);
     }
 
+    /// Shows a conversation that may not be in the tab's list, opened from elsewhere (a
+    /// capture widget's conversations): the list's entry when it has one, for the name.
+    pub fn open(self, conversation: Conversation, auth: Auth) {
+        let listed = self
+            .conversations
+            .with_untracked(|list| {
+                list.iter()
+                    .find(|listed| listed.conversation.id == conversation.id)
+                    .cloned()
+            })
+            .unwrap_or(InboxConversation {
+                conversation,
+                unread: 0,
+                contact_name: None,
+                contact_email: None,
+                last_message: None,
+            });
+        self.select(&listed, auth);
+    }
+
     /// Messages and contact of the selected conversation, from the server.
     fn load_selected(self, auth: Auth) {
         let Some(id) = self.selected.get_untracked() else {

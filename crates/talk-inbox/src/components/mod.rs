@@ -1,6 +1,8 @@
 //! The inbox's screens. Every element a test needs carries a `data-testid`.
 
 mod app;
+mod bots;
+mod capture_widgets;
 mod contact_panel;
 mod conversation_list;
 mod conversation_view;
@@ -11,10 +13,12 @@ mod shell;
 mod sign_in;
 
 pub use app::{App, Auth};
+pub use bots::{BotForm, BotsSection, DeliveryLog, DeliveryRow, NewBotSecrets};
+pub use capture_widgets::{CaptureForm, CaptureRow, CaptureWidgetsSection};
 pub use contact_panel::ContactPanel;
 pub use conversation_list::ConversationList;
 pub use conversation_view::{Composer, MessageLine, PendingLine};
-pub use fields::TextField;
+pub use fields::{focus_soon, Choice, TextField};
 pub use inbox::{InboxPage, InboxState};
-pub use shell::Shell;
+pub use shell::{OpenConversation, Shell};
 pub use sign_in::SignInForm;

@@ -5,8 +5,13 @@ use crate::components::inbox::InboxState;
 use crate::{calls, live, notify};
 use leptos::prelude::*;
 use std::rc::Rc;
-use talk_protocol::{AgentRole, Presence};
+use talk_protocol::{AgentRole, Conversation, Presence};
 use web_sys::NotificationPermission;
+
+/// Opens a conversation on the inbox page from another page (the conversations a capture
+/// widget started, in the settings). Provided by the [`Shell`].
+#[derive(Clone, Copy)]
+pub struct OpenConversation(pub Callback<Conversation>);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Page {
@@ -22,6 +27,10 @@ pub fn Shell() -> impl IntoView {
     let inbox = InboxState::new();
     provide_context(inbox);
     let page = RwSignal::new(Page::Inbox);
+    provide_context(OpenConversation(Callback::new(move |conversation| {
+        inbox.open(conversation, auth);
+        page.set(Page::Inbox);
+    })));
     let is_admin = move || {
         auth.agent
             .with(|a| a.as_ref().is_some_and(|a| a.role == AgentRole::Admin))

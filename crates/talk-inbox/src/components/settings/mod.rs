@@ -9,7 +9,7 @@ pub use access::{AgentsSection, ApiKeysSection, OriginsSection};
 pub use preview::{Preview, PREVIEW_READY, PREVIEW_SETTINGS};
 pub use widget_form::WidgetSettingsForm;
 
-use super::Auth;
+use super::{Auth, BotsSection, CaptureWidgetsSection};
 use crate::api::ApiClient;
 use leptos::prelude::*;
 use talk_protocol::WidgetSettings;
@@ -44,6 +44,8 @@ pub fn SettingsPage() -> impl IntoView {
             <OriginsSection/>
             <ApiKeysSection/>
             <AgentsSection/>
+            <CaptureWidgetsSection/>
+            <BotsSection/>
         </main>
     }
 }
