@@ -5,6 +5,7 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
+use talk_e2e::inbox::sign_in;
 use talk_e2e::{eventually, page_with_snippet, with_browser, Browser, HostSite, TestServer};
 
 const PRICING_HELP: &str = "Questions about our plans? Ask us here.";
@@ -51,23 +52,15 @@ async fn stats(server: &TestServer, id: &str) -> [i64; 4] {
     ]
 }
 
-async fn js(browser: &Browser, script: &str) -> Value {
-    browser
-        .client
-        .execute(script, vec![])
-        .await
-        .unwrap_or_else(|error| panic!("{script}: {error}"))
-}
-
 /// Whether the capture card is on screen (it lives in the messenger's shadow root).
 async fn card_shown(browser: &Browser) -> bool {
-    js(
-        browser,
-        "const card = document.querySelector('ap3c-talk')?.shadowRoot \
+    browser
+        .js(
+            "const card = document.querySelector('ap3c-talk')?.shadowRoot \
              ?.querySelector('[data-testid=capture-card]'); \
          return Boolean(card && card.checkVisibility());",
-    )
-    .await
+        )
+        .await
         == json!(true)
 }
 
@@ -77,7 +70,7 @@ async fn wait_until_ready(browser: &Browser) {
         "the messenger to be ready",
         Duration::from_secs(20),
         || async {
-            (js(browser, "return window.talkReady === true;").await == json!(true)).then_some(())
+            (browser.js("return window.talkReady === true;").await == json!(true)).then_some(())
         },
     )
     .await;
@@ -88,15 +81,13 @@ const RECORD_READY: &str = "ap3c.cmd.push(function () { \
 
 /// The resources this page fetched whose URL contains `part`.
 async fn fetched(browser: &Browser, part: &str) -> Vec<String> {
-    let found = js(
-        browser,
-        &format!(
+    let found = browser
+        .js(&format!(
             "return performance.getEntriesByType('resource').map(e => e.name) \
                  .filter(n => n.includes({}));",
             json!(part)
-        ),
-    )
-    .await;
+        ))
+        .await;
     serde_json::from_value(found).unwrap_or_default()
 }
 
@@ -129,7 +120,11 @@ async fn a_capture_for_pricing_shows_there_after_its_delay_not_elsewhere_and_a_d
         tokio::time::sleep(Duration::from_millis(4_500)).await;
         assert!(!card_shown(&browser).await, "no capture on /");
         assert_eq!(
-            fetched(&browser, "capture").await,
+            [
+                fetched(&browser, "/widget/capture-").await,
+                fetched(&browser, "/v1/talk/captures/").await
+            ]
+            .concat(),
             Vec::<String>::new(),
             "a page without a capture loads no capture module and reports nothing"
         );
@@ -137,7 +132,7 @@ async fn a_capture_for_pricing_shows_there_after_its_delay_not_elsewhere_and_a_d
         // /pricing: shown once its 3 s on the page have passed, not before.
         browser.goto(&format!("{}/pricing", site.url)).await;
         wait_until_ready(&browser).await;
-        let early = js(&browser, "return performance.now();").await;
+        let early = browser.js("return performance.now();").await;
         if early.as_f64().is_some_and(|ms| ms < 2_500.0) {
             assert!(!card_shown(&browser).await, "shown before its delay");
         }
@@ -147,7 +142,7 @@ async fn a_capture_for_pricing_shows_there_after_its_delay_not_elsewhere_and_a_d
             || async { card_shown(&browser).await.then_some(()) },
         )
         .await;
-        let at = js(&browser, "return performance.now();").await;
+        let at = browser.js("return performance.now();").await;
         assert!(
             at.as_f64().is_some_and(|ms| ms >= 3_000.0),
             "shown at {at} ms"
@@ -162,12 +157,10 @@ async fn a_capture_for_pricing_shows_there_after_its_delay_not_elsewhere_and_a_d
             (stats(&server, &id).await[0] == 1).then_some(())
         })
         .await;
-        assert!(
-            browser
-                .accessibility_violations_in("[data-testid=capture-card]")
-                .await
-                .is_empty(),
-            "axe finds nothing on the card"
+        assert_eq!(
+            browser.accessibility_violations().await,
+            Vec::<String>::new(),
+            "axe on the messenger's shadow root with the card"
         );
 
         // Dismissed, it goes, and it doesn't come back on the next view of the page.
@@ -210,6 +203,11 @@ async fn an_unidentified_visitors_reply_starts_the_conversation_and_the_email_fo
             }),
         )
         .await;
+        // The admin's view before: nothing yet.
+        let (email, password) = server.admin_login();
+        sign_in(&browser, &server.inbox_url(), email, password).await;
+        assert_eq!(inbox_counts(&server, &browser, "Plans").await, ["0", "0", "0", "0"]);
+
         let site = site(&server).await;
         browser.goto(&format!("{}/pricing", site.url)).await;
         let widget = browser.widget().await;
@@ -235,8 +233,7 @@ async fn an_unidentified_visitors_reply_starts_the_conversation_and_the_email_fo
             ])
             .await;
         widget.wait_for("talk-email").await;
-        let order = js(
-            &browser,
+        let order = browser.js(
             "const root = document.querySelector('ap3c-talk').shadowRoot; \
              const last = [...root.querySelectorAll('[data-testid=talk-message]')].pop(); \
              const form = root.querySelector('[data-testid=talk-email]'); \
@@ -279,8 +276,38 @@ async fn an_unidentified_visitors_reply_starts_the_conversation_and_the_email_fo
         wait_until_ready(&browser).await;
         tokio::time::sleep(Duration::from_millis(1_500)).await;
         assert!(!card_shown(&browser).await, "offered again after a reply");
+
+        // The inbox's counts moved, and the conversation it started is listed there.
+        assert_eq!(inbox_counts(&server, &browser, "Plans").await, ["1", "0", "1", "1"]);
+        browser.click("capture-show-conversations").await;
+        browser.wait_for("capture-conversation").await;
+        let listed = browser
+            .js("return [...document.querySelectorAll('[data-testid=capture-conversation]')] \
+                 .map(c => c.dataset.id);")
+            .await;
+        assert_eq!(listed, json!([conversations[0].id]));
     })
     .await;
+}
+
+/// The counts the inbox's settings page shows for the capture widget named `name`: shown,
+/// dismissed, replied, conversations.
+async fn inbox_counts(server: &TestServer, browser: &Browser, name: &str) -> [String; 4] {
+    browser.goto(&server.inbox_url()).await;
+    browser.wait_for("inbox-page").await;
+    browser.click("nav-settings").await;
+    browser.wait_for("capture-row").await;
+    let counts = browser
+        .js(&format!(
+            "const row = [...document.querySelectorAll('[data-testid=capture-row]')] \
+                 .find(r => r.dataset.name === {}); \
+             return ['capture-shown', 'capture-dismissed', 'capture-replied', \
+                     'capture-conversations'] \
+                 .map(id => row.querySelector(`[data-testid=${{id}}]`).textContent.trim());",
+            json!(name)
+        ))
+        .await;
+    serde_json::from_value(counts).expect("four counts")
 }
 
 fn kind(kind: &talk_protocol::AuthorKind) -> &'static str {
