@@ -44,7 +44,7 @@ pub struct CaptureWidgetInput {
     pub name: String,
     #[serde(default = "crate::captures::yes")]
     pub enabled: bool,
-    /// Plain text with merge tags like the greeting's (`{first_name|there}`).
+    /// Plain text with merge tags like the greeting's (`{{first_name|there}}`).
     pub message: String,
     pub sender: CaptureSender,
     /// Which pages: every include rule's page (all pages when there is none) minus every
