@@ -11,7 +11,7 @@ mod shell;
 mod sign_in;
 
 pub use app::{App, Auth};
-pub use contact_panel::ContactPanel;
+pub use contact_panel::{ContactPanel, StartConversation};
 pub use conversation_list::ConversationList;
 pub use conversation_view::{Composer, MessageLine, PendingLine};
 pub use fields::TextField;
