@@ -151,7 +151,11 @@ impl Core {
                 // conversations; a stable sort's merge code was 0.5 KB of WASM).
                 let mut previews: Vec<ConversationPreview> =
                     Vec::with_capacity(conversations.len());
+                // What the team wrote while the visitor was away (a conversation they started
+                // included): the badge counts it until the visitor opens the messenger.
+                let mut unread = 0;
                 for conversation in &conversations {
+                    unread += conversation.last_seq - conversation.visitor_read_seq;
                     let preview = ConversationPreview::of(conversation);
                     let at = previews
                         .iter()
@@ -160,6 +164,9 @@ impl Core {
                     previews.insert(at, preview);
                 }
                 effects.push(Effect::ListConversations(previews));
+                if !self.sight.open {
+                    self.set_unread(unread as u32, effects);
+                }
                 // The newest message of each other one, for its preview.
                 for conversation in conversations
                     .iter()
@@ -211,8 +218,13 @@ impl Core {
                 }
             }
             ServerEvent::Message { message } => {
-                let current = self.is_current(&message.conversation_id);
                 let from_us = message.author.kind != AuthorKind::Visitor;
+                // The team starts a conversation (its first message is theirs) while the
+                // messenger is closed: opening it shows that one.
+                if from_us && message.seq == 1 && !self.sight.open {
+                    self.switch_to(message.conversation_id.clone(), effects);
+                }
+                let current = self.is_current(&message.conversation_id);
                 if from_us && !(current && self.sight.conversation) {
                     self.set_unread(self.unread + 1, effects);
                     effects.push(Effect::PlayAlert);
@@ -360,15 +372,22 @@ impl Core {
 
     /// Another of the visitor's conversations, from the homepage's list.
     pub fn open_conversation(&mut self, conversation_id: String) -> Vec<Effect> {
-        if self.conversation_id.as_ref() == Some(&conversation_id) {
-            return Vec::new();
+        let mut effects = Vec::new();
+        self.switch_to(conversation_id, &mut effects);
+        effects
+    }
+
+    /// Puts `conversation_id` on screen (unless it is there): its view starts afresh from its
+    /// newest page.
+    fn switch_to(&mut self, conversation_id: String, effects: &mut Vec<Effect>) {
+        if self.is_current(&conversation_id) {
+            return;
         }
         self.conversation_id = Some(conversation_id.clone());
         self.starting_new = false;
-        let mut effects = self.clear_conversation();
+        effects.append(&mut self.clear_conversation());
         let catch_up = self.catch_up(conversation_id);
-        self.send_catch_up(catch_up, &mut effects);
-        effects
+        self.send_catch_up(catch_up, effects);
     }
 
     /// The visitor scrolled to the top of the conversation: the page before the oldest
@@ -1060,6 +1079,115 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// An agent writes first (`POST …/people/{id}/conversations`): the new conversation and
+    /// its first message arrive on the visitor's topic while the visitor is in another one.
+    #[test]
+    fn a_conversation_the_team_starts_while_the_messenger_is_closed_rings_and_is_what_opens() {
+        let mut core = connected_in_c1();
+        let first = message("c2", 1, AuthorKind::Agent, None);
+        assert!(core
+            .apply(ServerEvent::ConversationUpdated {
+                conversation: conversation("c2", false, 5, 1),
+            })
+            .is_empty());
+        let effects = core.apply(ServerEvent::Message {
+            message: first.clone(),
+        });
+        assert_eq!(core.conversation_id.as_deref(), Some("c2"));
+        assert_eq!(
+            effects,
+            [
+                Effect::ClearConversation,
+                Effect::Send(newest_page("c2")),
+                Effect::SetUnread(1),
+                Effect::PlayAlert,
+                Effect::AgentTyping(None),
+                Effect::ShowMessage(first),
+            ]
+        );
+
+        // Open on another conversation, the visitor stays where it is: a badge, a sound and
+        // an unread row on the homepage.
+        core.sight = Sight {
+            open: true,
+            conversation: true,
+        };
+        let third = message("c3", 1, AuthorKind::Agent, None);
+        let effects = core.apply(ServerEvent::Message {
+            message: third.clone(),
+        });
+        assert_eq!(core.conversation_id.as_deref(), Some("c2"));
+        assert_eq!(
+            effects,
+            [
+                Effect::SetUnread(2),
+                Effect::PlayAlert,
+                Effect::Preview {
+                    message: third,
+                    unread: true
+                },
+                // (What is on screen is read: the team's first message in c2.)
+                Effect::Send(ClientEvent::Read {
+                    conversation_id: "c2".into(),
+                    up_to_seq: 1
+                }),
+            ]
+        );
+        // Closed again, a reply in an older conversation is no reason to switch.
+        core.sight = Sight::default();
+        core.apply(ServerEvent::Message {
+            message: message("c1", 2, AuthorKind::Agent, None),
+        });
+        assert_eq!(core.conversation_id.as_deref(), Some("c2"));
+    }
+
+    /// The visitor comes back: what the team wrote meanwhile (here a conversation they
+    /// started) is on the badge at `ready`, and the homepage row is unread.
+    #[test]
+    fn ready_counts_what_the_team_wrote_while_the_visitor_was_away() {
+        let mut seen = conversation("c1", false, 1, 3);
+        seen.visitor_read_seq = 3;
+        let mut replied = conversation("c2", false, 2, 4);
+        replied.visitor_read_seq = 2;
+        let started_by_team = conversation("c3", false, 3, 1);
+        let conversations = vec![started_by_team, replied, seen];
+
+        let mut core = Core::default();
+        let effects = core.apply(ready(conversations.clone()));
+        assert!(effects.contains(&Effect::SetUnread(3)));
+        assert_eq!(core.conversation_id.as_deref(), Some("c3"), "the newest");
+        let Some(Effect::ListConversations(previews)) = effects
+            .iter()
+            .find(|effect| matches!(effect, Effect::ListConversations(_)))
+        else {
+            panic!("no list");
+        };
+        let unread: Vec<(&str, bool)> = previews
+            .iter()
+            .map(|preview| (preview.id.as_str(), preview.unread))
+            .collect();
+        assert_eq!(unread, [("c3", true), ("c2", true), ("c1", false)]);
+        // A reconnect says it again only if it changed.
+        core.disconnected();
+        assert!(!core
+            .apply(ready(conversations.clone()))
+            .iter()
+            .any(|effect| matches!(effect, Effect::SetUnread(_))));
+
+        // Open (the visitor is looking): nothing to count.
+        let mut open = Core {
+            sight: Sight {
+                open: true,
+                conversation: false,
+            },
+            ..Core::default()
+        };
+        assert!(!open
+            .apply(ready(conversations))
+            .iter()
+            .any(|effect| matches!(effect, Effect::SetUnread(_))));
     }
 
     #[test]

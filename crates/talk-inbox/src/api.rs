@@ -6,7 +6,8 @@ use talk_browser::http::{fetch_json, fetch_text};
 use talk_protocol::{
     AgentList, AgentMe, AgentProfile, AllowedOrigins, ApiKeyList, Contact, ConversationFilter,
     InboxConversationList, LoginRequest, Message, MessageList, NewAgentRequest, NewAgentResponse,
-    NewApiKeyResponse, PasswordResponse, Presence, PresenceRequest, WidgetSettings, WorkspaceInfo,
+    NewApiKeyResponse, PasswordResponse, Presence, PresenceRequest, StartConversationRequest,
+    StartedConversation, WidgetSettings, WorkspaceInfo,
 };
 
 pub use talk_browser::http::ApiError;
@@ -39,6 +40,12 @@ impl Explained for ApiError {
             "invalid_color" => "Colours are written like #1f6feb.",
             "too_many_quick_links" => "There can be at most 10 quick links.",
             "too_many_origins" => "There can be at most 100 allowed origins.",
+            "person_never_seen" => {
+                "This person hasn't used the chat on your site yet: there is nowhere to show a message."
+            }
+            "too_many_conversations" => {
+                "This person has 10 open conversations already: continue or close one of them."
+            }
             _ => "",
         };
         if !known.is_empty() {
@@ -360,6 +367,29 @@ impl ApiClient {
     pub async fn bot_deliveries(&self, id: &str) -> Result<talk_protocol::DeliveryList, ApiError> {
         self.get(&format!("/v1/admin/bots/{}/deliveries", segment(id)))
             .await
+    }
+
+    // Conversations agents start (#17): writing first to a known person.
+
+    /// Starts a conversation with the person, the agent's message first. Under
+    /// `client_msg_id`, so a resend after a lost answer starts nothing new.
+    pub async fn start_conversation(
+        &self,
+        person_id: &str,
+        client_msg_id: &str,
+        body: &str,
+    ) -> Result<StartedConversation, ApiError> {
+        let request = StartConversationRequest {
+            body: body.to_string(),
+            client_msg_id: Some(client_msg_id.to_string()),
+            agent_name: None,
+        };
+        self.send(
+            "POST",
+            &format!("/v1/agent/people/{}/conversations", segment(person_id)),
+            Some(&request),
+        )
+        .await
     }
 }
 

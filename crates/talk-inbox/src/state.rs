@@ -242,6 +242,36 @@ pub fn display_name(listed: &InboxConversation) -> String {
         .unwrap_or_else(|| "Visitor".to_string())
 }
 
+/// A message the agent sent from the contact panel to start a conversation, until the server
+/// has started it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartAttempt {
+    pub person_id: String,
+    pub body: String,
+    pub client_msg_id: String,
+}
+
+impl StartAttempt {
+    /// The same message to the same person as the last attempt (its answer was lost, or it
+    /// was refused) goes again under its id: the server starts one conversation per id.
+    /// Anything else is a new attempt, under `fresh_id()`.
+    pub fn next(
+        last: Option<&StartAttempt>,
+        person_id: &str,
+        body: &str,
+        fresh_id: impl FnOnce() -> String,
+    ) -> StartAttempt {
+        match last {
+            Some(last) if last.person_id == person_id && last.body == body => last.clone(),
+            _ => StartAttempt {
+                person_id: person_id.to_string(),
+                body: body.to_string(),
+                client_msg_id: fresh_id(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,5 +419,19 @@ mod tests {
         merge_message(&mut messages, message("c1", 12, AuthorKind::Agent, 12));
         merge_message(&mut messages, message("c1", 13, AuthorKind::Agent, 13));
         assert_eq!(first_gap_top(&messages), None);
+    }
+    #[test]
+    fn a_start_sent_again_keeps_its_id_and_another_message_gets_a_new_one() {
+        let first = StartAttempt::next(None, "p1", "Hello", || "id-1".into());
+        assert_eq!(first.client_msg_id, "id-1");
+        let again = StartAttempt::next(Some(&first), "p1", "Hello", || "id-2".into());
+        assert_eq!(again, first);
+        let edited = StartAttempt::next(Some(&first), "p1", "Hello there", || "id-3".into());
+        assert_eq!(
+            (edited.body.as_str(), edited.client_msg_id.as_str()),
+            ("Hello there", "id-3")
+        );
+        let someone_else = StartAttempt::next(Some(&first), "p2", "Hello", || "id-4".into());
+        assert_eq!(someone_else.client_msg_id, "id-4");
     }
 }

@@ -9,7 +9,7 @@ use talk_inbox::components::settings::WidgetSettingsForm;
 use talk_inbox::components::{
     Auth, BotForm, BotsSection, CaptureForm, CaptureRow, CaptureWidgetsSection, Composer,
     ContactPanel, ConversationList, DeliveryRow, InboxState, MessageLine, NewBotSecrets,
-    PendingLine, SignInForm,
+    PendingLine, SignInForm, StartConversation,
 };
 use talk_inbox::datetime::{local_to_ms, ms_to_local, LocalDateTime};
 use talk_inbox::outbox::{PendingReply, ReplyState};
@@ -937,4 +937,115 @@ async fn the_sections_show_the_servers_refusal_when_their_lists_cannot_load() {
     assert!(find(&root, "capture-form").is_none());
     click(&root, "bot-new").await;
     assert!(find(&root, "bot-form").is_some());
+}
+
+/// A contact of a known person: (unverified) Ann, who typed her email.
+fn known_contact(person: bool) -> Contact {
+    Contact {
+        person: person.then(|| PersonDetail {
+            id: "person-ann".into(),
+            fields: BTreeMap::new(),
+            email: Some("ann@example.com".into()),
+            first_name: None,
+            last_name: None,
+            name: None,
+            created_at: 1,
+            last_seen_ip: None,
+        }),
+        claimed: Some(PersonSummary {
+            email: Some("ann@example.com".into()),
+            ..Default::default()
+        }),
+        visitor_id: "v".into(),
+        verified: false,
+        current_page: None,
+        page_views: Vec::new(),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_contact_panel_writes_first_to_a_known_person_and_says_what_went_wrong() {
+    let root = test_root();
+    let sent = RwSignal::new(Vec::<(String, String)>::new());
+    let busy = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let person = RwSignal::new(true);
+    let start = StartConversation {
+        send: Callback::new(move |message| sent.update(|all| all.push(message))),
+        busy: busy.into(),
+        error: error.into(),
+    };
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! { <ContactPanel contact=move || Some(known_contact(person.get())) start/> }
+    });
+    // Labelled for assistive technology, the error line announced.
+    let body = find(&root, "contact-start-body").expect("a known person: the form is there");
+    let label = root
+        .query_selector("label[for=contact-start-body]")
+        .unwrap()
+        .expect("the message box has a label");
+    assert_eq!(label.text_content().unwrap(), "Message this person");
+    assert!(body
+        .get_attribute("aria-describedby")
+        .unwrap()
+        .contains("contact-start-error"));
+    let error_line = find(&root, "contact-start-error").unwrap();
+    assert_eq!(error_line.get_attribute("role").as_deref(), Some("alert"));
+
+    // Blank is refused here, and nothing is sent.
+    click(&root, "contact-start-send").await;
+    assert_eq!(
+        text_of(&root, "contact-start-error"),
+        "Write a message first."
+    );
+    assert_eq!(body.get_attribute("aria-invalid").as_deref(), Some("true"));
+    assert!(sent.get_untracked().is_empty());
+
+    // Typing clears it; Send hands over the trimmed text with the person's id.
+    type_into(&root, "contact-start-body", "  We have news  ");
+    leptos::task::tick().await;
+    assert_eq!(text_of(&root, "contact-start-error"), "");
+    click(&root, "contact-start-send").await;
+    assert_eq!(
+        sent.get_untracked(),
+        [("person-ann".to_string(), "We have news".to_string())]
+    );
+
+    // While it is on its way, Send waits; the server's refusal is shown.
+    busy.set(true);
+    leptos::task::tick().await;
+    let button = find(&root, "contact-start-send").unwrap();
+    assert!(button.has_attribute("disabled"));
+    click(&root, "contact-start-send").await;
+    assert_eq!(sent.get_untracked().len(), 1, "not twice");
+    busy.set(false);
+    error.set(Some(
+        "This person has 10 open conversations already.".into(),
+    ));
+    leptos::task::tick().await;
+    assert!(!button.has_attribute("disabled"));
+    assert_eq!(
+        text_of(&root, "contact-start-error"),
+        "This person has 10 open conversations already."
+    );
+
+    // Sent again (the agent tries once more): handed over again, the inbox decides the id.
+    click(&root, "contact-start-send").await;
+    assert_eq!(sent.get_untracked().len(), 2);
+
+    // An unidentified visitor has no person to write to.
+    person.set(false);
+    leptos::task::tick().await;
+    assert!(find(&root, "contact-start").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn the_contact_panel_offers_no_new_conversation_where_it_cannot_start_one() {
+    let root = test_root();
+    // Without a `start` (a panel that only shows), nothing to write with.
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! { <ContactPanel contact=move || Some(known_contact(true))/> }
+    });
+    assert!(find(&root, "contact-start").is_none());
+    assert_eq!(text_of(&root, "inbox-contact-name"), "ann@example.com");
 }

@@ -101,8 +101,14 @@ impl ConversationFilter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StartConversationRequest {
     pub body: String,
+    /// The sender's idempotency key (a UUID): a resend under the same id starts nothing new
+    /// and is answered with the conversation started the first time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_msg_id: Option<String>,
+    /// The name the message shows, with an API key ("Agent" when absent); a signed-in agent
+    /// writes under its own name and this is ignored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -18,6 +18,7 @@ pub mod history;
 pub mod http;
 // (outbound)
 pub mod ice;
+pub mod outbound;
 pub mod page_views;
 pub mod people;
 pub mod rate_limit;

@@ -107,6 +107,9 @@ enum Target {
     Conversation,
     /// Visitor A's (verified) person.
     Person,
+    /// A new person of workspace 1 seen on the site: a new visitor gave its email in the
+    /// widget (Visitor A's person has more open conversations than an agent may add to).
+    SeenPerson,
     /// A new agent of workspace 1.
     Agent,
     /// A new API key of workspace 1.
@@ -186,6 +189,7 @@ const MATRIX: &[Row] = &[
     row("POST", "/v1/conversations/{id}/typing", C::ApiKey, T::Conversation, Some(r#"{"typing": true}"#), ["401", "401", "401", "401", "401", "204", "404", "401", "401"]),
     row("POST", "/v1/conversations/{id}/read", C::ApiKey, T::Conversation, Some(r#"{"up_to_seq": 0}"#), ["401", "401", "401", "401", "401", "200", "404", "401", "401"]),
     row("GET", "/v1/people/{id}", C::ApiKey, T::Person, None, ["401", "401", "401", "401", "401", "200", "404", "401", "401"]),
+    row("POST", "/v1/people/{id}/conversations", C::ApiKey, T::SeenPerson, Some(r#"{"body": "Hello"}"#), ["401", "401", "401", "401", "401", "201", "404", "401", "401"]),
     // The inbox: the talk_agent cookie.
     row("POST", "/v1/agent/login", C::Password, T::None, None, ["401", "401", "401", "200", "200", "401", "200", "401", "401"]),
     row("POST", "/v1/agent/logout", C::AgentCookie, T::None, None, ["204", "204", "204", "204", "204", "204", "204", "204", "204"]),
@@ -201,6 +205,7 @@ const MATRIX: &[Row] = &[
     row("POST", "/v1/agent/conversations/{id}/assign", C::AgentCookie, T::Conversation, Some(r#"{"agent_id": null}"#), ["401", "401", "401", "200", "200", "401", "404", "401", "401"]),
     row("POST", "/v1/agent/conversations/{id}/typing", C::AgentCookie, T::Conversation, Some(r#"{"typing": true}"#), ["401", "401", "401", "204", "204", "401", "404", "401", "401"]),
     row("POST", "/v1/agent/conversations/{id}/read", C::AgentCookie, T::Conversation, Some(r#"{"up_to_seq": 0}"#), ["401", "401", "401", "200", "200", "401", "404", "401", "401"]),
+    row("POST", "/v1/agent/people/{id}/conversations", C::AgentCookie, T::SeenPerson, Some(r#"{"body": "Hello"}"#), ["401", "401", "401", "201", "201", "401", "404", "401", "401"]),
     // Admin only: the talk_agent cookie of an admin.
     row("GET", "/v1/admin/workspace", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),
     row("GET", "/v1/admin/widget-settings", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),
@@ -446,6 +451,20 @@ impl World {
                     .await
             }
             Target::Person => self.person_a.clone(),
+            Target::SeenPerson => {
+                let app = self.app();
+                let visitor = talk_server::db::random_hex(16);
+                let token = app.session_token(&visitor, None).await;
+                let email = format!("seen-{visitor}@example.com");
+                let identified = app.identify(&token, json!({"email": email})).await;
+                assert_eq!(identified.status, 200, "{}", identified.text);
+                app.sql
+                    .string(
+                        "SELECT person_id FROM visitors WHERE id = $1",
+                        &[visitor.into()],
+                    )
+                    .await
+            }
             Target::Agent => insert_agent(&self.server, "victim").await,
             Target::ApiKeyId => {
                 workspaces::insert_api_key(db, &self.app().workspace.workspace_id)

@@ -17,11 +17,15 @@ pub fn newest_first(mut views: Vec<PageView>) -> Vec<PageView> {
     views
 }
 
-/// Who the visitor is (verified or not), the page they are on and the pages they visited.
+/// Who the visitor is (verified or not), the page they are on and the pages they visited;
+/// with `start`, a form to write first to the contact's person (a new conversation).
 /// Everything here was typed or sent by a visitor's browser: shown as text, and links only
 /// for http(s) addresses.
 #[component]
-pub fn ContactPanel(#[prop(into)] contact: Signal<Option<Contact>>) -> impl IntoView {
+pub fn ContactPanel(
+    #[prop(into)] contact: Signal<Option<Contact>>,
+    #[prop(optional)] start: Option<StartConversation>,
+) -> impl IntoView {
     view! {
         <section class="inbox-contact-pane" aria-labelledby="inbox-contact-heading" data-testid="inbox-contact">
             <h2 id="inbox-contact-heading">"Contact"</h2>
@@ -39,6 +43,7 @@ pub fn ContactPanel(#[prop(into)] contact: Signal<Option<Contact>>) -> impl Into
                     } else {
                         contact.claimed.as_ref().and_then(|c| c.name.clone().or_else(|| c.email.clone()))
                     };
+                    let person_id = contact.person.as_ref().map(|person| person.id.clone());
                     let current = contact.current_page.clone();
                     let views = newest_first(contact.page_views.clone());
                     view! {
@@ -55,6 +60,7 @@ pub fn ContactPanel(#[prop(into)] contact: Signal<Option<Contact>>) -> impl Into
                                 {fields.iter().map(|(name, value)| view! { <dt>{name.clone()}</dt><dd>{value.clone()}</dd> }).collect_view()}
                             </dl>
                         </Show>
+                        {person_id.zip(start).map(|(person_id, start)| view! { <StartConversationForm person_id start/> })}
                         <h3>"Current page"</h3>
                         {match current {
                             Some(page) => view! { <p data-testid="inbox-current-page"><PageLink page/></p> }.into_any(),
@@ -88,5 +94,92 @@ fn PageLink(page: PageView) -> impl IntoView {
         view! { <a href=page.url target="_blank" rel="noopener noreferrer">{label}</a> }.into_any()
     } else {
         view! { <span>{label}</span> }.into_any()
+    }
+}
+
+/// Writing first to a known person, from the contact panel: the inbox's side of
+/// `POST /v1/agent/people/{id}/conversations`.
+#[derive(Clone, Copy)]
+pub struct StartConversation {
+    /// Sends `(person id, message)`; how it went shows in `busy` and `error` (on success the
+    /// inbox opens the new conversation).
+    pub send: Callback<(String, String)>,
+    pub busy: Signal<bool>,
+    pub error: Signal<Option<String>>,
+}
+
+/// "New conversation": a message to the person, and Send. Enter sends, Shift+Enter starts a
+/// new line. A blank or too long message is refused here, before anything is sent.
+#[component]
+fn StartConversationForm(person_id: String, start: StartConversation) -> impl IntoView {
+    let text = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<&'static str>);
+    let send = move || {
+        if start.busy.get_untracked() {
+            return;
+        }
+        let body = text.get_untracked().trim().to_string();
+        let refused = if body.is_empty() {
+            Some("Write a message first.")
+        } else if body.len() > talk_protocol::MAX_MESSAGE_BYTES {
+            Some("The message is too long.")
+        } else {
+            None
+        };
+        problem.set(refused);
+        if refused.is_none() {
+            start.send.run((person_id.clone(), body));
+        }
+    };
+    let send_on_submit = send.clone();
+    let error = move || {
+        problem
+            .get()
+            .map(str::to_string)
+            .or_else(|| start.error.get())
+            .unwrap_or_default()
+    };
+    view! {
+        <section class="inbox-contact-start" data-testid="contact-start" aria-labelledby="contact-start-heading">
+            <h3 id="contact-start-heading">"New conversation"</h3>
+            <form
+                on:submit=move |event| {
+                    event.prevent_default();
+                    send_on_submit();
+                }
+            >
+                <label for="contact-start-body">"Message this person"</label>
+                <p id="contact-start-hint" class="inbox-hint">
+                    "Shown in the chat on their next visit, and at once if they are on the site."
+                </p>
+                <textarea
+                    id="contact-start-body"
+                    rows="3"
+                    data-testid="contact-start-body"
+                    aria-describedby="contact-start-hint contact-start-error"
+                    aria-invalid=move || problem.with(Option::is_some).to_string()
+                    prop:value=text
+                    on:input=move |event| {
+                        problem.set(None);
+                        text.set(event_target_value(&event));
+                    }
+                    on:keydown=move |event: leptos::ev::KeyboardEvent| {
+                        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+                            event.prevent_default();
+                            send();
+                        }
+                    }
+                ></textarea>
+                <button
+                    type="submit"
+                    class="inbox-primary"
+                    data-testid="contact-start-send"
+                    disabled=move || start.busy.get()
+                >
+                    {move || if start.busy.get() { "Sending…" } else { "Send" }}
+                </button>
+                <p id="contact-start-error" class="inbox-error" role="alert" data-testid="contact-start-error">{error}</p>
+            </form>
+        </section>
     }
 }

@@ -1,14 +1,14 @@
-use super::{Auth, ContactPanel, ConversationList};
+use super::{Auth, ContactPanel, ConversationList, StartConversation};
 use crate::api::{ApiClient, ApiError, ConversationAction, Explained};
 use crate::components::conversation_view::ConversationView;
 use crate::outbox::{Outbox, PendingReply};
-use crate::state::{self, Tab};
+use crate::state::{self, StartAttempt, Tab};
 use crate::{live, notify};
 use leptos::prelude::*;
 use std::collections::HashSet;
 use talk_protocol::{
     AuthorKind, ClientEvent, Contact, Conversation, ConversationStatus, InboxConversation, Message,
-    ServerEvent,
+    ServerEvent, StartedConversation,
 };
 
 /// The conversations, the one on screen and its live state.
@@ -44,6 +44,11 @@ pub struct InboxState {
     pub outbox: RwSignal<Outbox>,
     /// The socket said `ready` and has not closed since: replies go over it.
     socket_ready: StoredValue<bool>,
+    /// Writing first to a person (the contact panel): a start is on its way, why the last
+    /// one failed, and that attempt (sent again under its id if the agent sends it again).
+    start_busy: RwSignal<bool>,
+    start_error: RwSignal<Option<String>>,
+    start_attempt: StoredValue<Option<StartAttempt>>,
 }
 
 impl InboxState {
@@ -68,6 +73,9 @@ impl InboxState {
             announcing: StoredValue::new(HashSet::new()),
             outbox: RwSignal::new(Outbox::default()),
             socket_ready: StoredValue::new(false),
+            start_busy: RwSignal::new(false),
+            start_error: RwSignal::new(None),
+            start_attempt: StoredValue::new(None),
         }
     }
 
@@ -140,6 +148,7 @@ impl InboxState {
         self.contact.set(None);
         self.visitor_typing.set(false);
         self.action_error.set(None);
+        self.start_error.set(None);
         self.load_selected(auth);
     }
 
@@ -494,10 +503,13 @@ impl InboxState {
             }
             ServerEvent::Message { message } | ServerEvent::Ack { message, .. } => {
                 self.settle(std::slice::from_ref(&message));
-                let announce = self
-                    .announcing
-                    .try_update_value(|ids| ids.remove(&message.conversation_id))
-                    .unwrap_or(false);
+                // Announced with the visitor's first message: a conversation an agent started
+                // is news once the visitor answers.
+                let announce = message.author.kind == AuthorKind::Visitor
+                    && self
+                        .announcing
+                        .try_update_value(|ids| ids.remove(&message.conversation_id))
+                        .unwrap_or(false);
                 if announce {
                     let name = self.conversations.with_untracked(|list| {
                         list.iter()
@@ -589,6 +601,83 @@ impl InboxState {
     }
 }
 
+impl InboxState {
+    /// The contact panel's "New conversation", writing through this inbox.
+    pub fn starter(self, auth: Auth) -> StartConversation {
+        StartConversation {
+            send: Callback::new(move |(person_id, body)| {
+                self.start_conversation(person_id, body, auth)
+            }),
+            busy: self.start_busy.into(),
+            error: self.start_error.into(),
+        }
+    }
+
+    /// The agent writes first to a person: once the server has started the conversation,
+    /// it opens. Sent again after a failure, the same message goes under the same
+    /// `client_msg_id`, so it starts one conversation however often it is sent.
+    pub fn start_conversation(self, person_id: String, body: String, auth: Auth) {
+        if self.start_busy.get_untracked() {
+            return;
+        }
+        let attempt = self.start_attempt.with_value(|last| {
+            StartAttempt::next(last.as_ref(), &person_id, &body, talk_browser::ids::uuid_v7)
+        });
+        self.start_attempt.set_value(Some(attempt.clone()));
+        self.start_busy.set(true);
+        self.start_error.set(None);
+        leptos::task::spawn_local(async move {
+            let answer = ApiClient
+                .start_conversation(&attempt.person_id, &attempt.client_msg_id, &attempt.body)
+                .await;
+            self.start_busy.set(false);
+            match answer {
+                Ok(started) => {
+                    self.start_attempt.set_value(None);
+                    self.open_started(started, auth);
+                }
+                Err(error) => {
+                    if !auth.check(&error) {
+                        self.start_error.set(Some(error.user_message()));
+                    }
+                }
+            }
+        });
+    }
+
+    /// Lists the new conversation (when it belongs in the tab) and puts it on screen. The
+    /// socket tells of it too, in either order; the list's row gets the contact's name from
+    /// the server.
+    fn open_started(self, started: StartedConversation, auth: Auth) {
+        let StartedConversation {
+            conversation,
+            message,
+        } = started;
+        let email = self.contact.with_untracked(|contact| {
+            contact
+                .as_ref()
+                .and_then(|contact| contact.person.as_ref())
+                .and_then(|person| person.email.clone())
+        });
+        let tab = self.tab.get_untracked();
+        let agent_id = auth.agent_id();
+        let id = conversation.id.clone();
+        self.conversations.update(|list| {
+            state::apply_conversation(list, conversation.clone(), tab, &agent_id);
+            state::apply_message(list, &message, Some(&id));
+        });
+        let listed = InboxConversation {
+            unread: 0,
+            contact_name: None,
+            contact_email: email,
+            last_message: Some(message),
+            conversation,
+        };
+        self.select(&listed, auth);
+        self.reload_list(auth);
+    }
+}
+
 impl Default for InboxState {
     fn default() -> Self {
         Self::new()
@@ -659,7 +748,7 @@ pub fn InboxPage() -> impl IntoView {
                 }
             >
                 <ConversationView/>
-                <ContactPanel contact=move || inbox.contact.get()/>
+                <ContactPanel contact=move || inbox.contact.get() start=inbox.starter(auth)/>
             </Show>
         </main>
     }

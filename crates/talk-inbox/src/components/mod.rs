@@ -15,7 +15,7 @@ mod sign_in;
 pub use app::{App, Auth};
 pub use bots::{BotForm, BotsSection, DeliveryLog, DeliveryRow, NewBotSecrets};
 pub use capture_widgets::{CaptureForm, CaptureRow, CaptureWidgetsSection};
-pub use contact_panel::ContactPanel;
+pub use contact_panel::{ContactPanel, StartConversation};
 pub use conversation_list::ConversationList;
 pub use conversation_view::{Composer, MessageLine, PendingLine};
 pub use fields::{focus_soon, Choice, TextField};

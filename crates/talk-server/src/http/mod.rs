@@ -149,6 +149,11 @@ pub fn app(state: AppState) -> Router {
             "/v1/admin/capture-widgets/{id}/conversations",
             get(captures::conversations),
         )
+        // Conversations agents start (`crate::outbound`): from the inbox's contact panel.
+        .route(
+            "/v1/agent/people/{id}/conversations",
+            post(crate::outbound::start_from_inbox),
+        )
         // The inbox: the API-key conversation endpoints' handlers, authenticated by the cookie.
         .route(
             "/v1/agent/socket",
@@ -251,6 +256,10 @@ pub fn app(state: AppState) -> Router {
         // Bots (`bots.rs`).
         // (end of bots)
         // Conversations agents start (`outbound.rs`).
+        .route(
+            "/v1/people/{id}/conversations",
+            post(crate::outbound::start_with_api_key),
+        )
         // (end of conversations agents start)
         .method_not_allowed_fallback(method_not_allowed)
         .merge(page_view)

@@ -501,6 +501,22 @@ pub trait Store: Send + Sync + 'static {
     // (end of bots)
 
     // Conversations agents start (`crate::outbound`).
+    /// Where the person was seen: among the visitors still linked to the person, the one
+    /// with the person's newest verified widget session, and the one with the newest widget
+    /// session of any kind (each with that session).
+    async fn outbound_sightings(
+        &self,
+        workspace_id: &str,
+        person_id: &str,
+    ) -> StoreResult<crate::outbound::Sightings>;
+    /// Starts the conversation with its first message (seq 1) in one transaction, unless the
+    /// person got one under the message's `client_msg_id` before, or the recipient's widget
+    /// lists `max_open` open conversations already (its visitor's, and the person's verified
+    /// ones when the new one is verified). Atomic against concurrent starts of either kind.
+    async fn start_outbound(
+        &self,
+        start: &crate::outbound::OutboundStart,
+    ) -> StoreResult<crate::outbound::OutboundOutcome>;
 
     // (end of conversations agents start)
 }

@@ -1601,6 +1601,115 @@ impl Store for SqliteStore {
 
     // Conversations agents start (`crate::outbound`).
 
+    async fn outbound_sightings(
+        &self,
+        workspace_id: &str,
+        person_id: &str,
+    ) -> StoreResult<crate::outbound::Sightings> {
+        let verified: Option<(String, String)> = sqlx::query_as(
+            "SELECT s.visitor_id, s.id FROM sessions s
+             JOIN visitors v ON v.workspace_id = s.workspace_id AND v.id = s.visitor_id
+             WHERE s.workspace_id = $1 AND s.person_id = $2 AND s.verified
+               AND s.kind = 'widget' AND v.person_id = $2
+             ORDER BY s.created_at DESC, s.id DESC LIMIT 1",
+        )
+        .bind(workspace_id)
+        .bind(person_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        let linked: Option<(String, String)> = sqlx::query_as(
+            "SELECT s.visitor_id, s.id FROM visitors v
+             JOIN sessions s ON s.workspace_id = v.workspace_id AND s.visitor_id = v.id
+             WHERE v.workspace_id = $1 AND v.person_id = $2 AND s.kind = 'widget'
+             ORDER BY s.created_at DESC, s.id DESC LIMIT 1",
+        )
+        .bind(workspace_id)
+        .bind(person_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        let seen = |(visitor_id, session_id)| crate::outbound::SeenVisitor {
+            visitor_id,
+            session_id,
+        };
+        Ok(crate::outbound::Sightings {
+            verified: verified.map(seen),
+            linked: linked.map(seen),
+        })
+    }
+
+    async fn start_outbound(
+        &self,
+        start: &crate::outbound::OutboundStart,
+    ) -> StoreResult<crate::outbound::OutboundOutcome> {
+        use crate::outbound::OutboundOutcome;
+        let message = &start.message;
+        let visitor = &start.recipient.visitor;
+        let mut tx = self.pool.begin().await.se()?;
+        // A write first: it takes SQLite's write lock before anything is read, so the checks
+        // in it and the reads after it see every concurrent start committed before it.
+        let inserted = sqlx::query(
+            "INSERT INTO conversations
+               (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
+                created_at, updated_at, assignee_id, visitor_read_seq, agent_read_seq)
+             SELECT $1, $2, $3, $4, $5, $6, 'open', 1, $7, $7, $8, 0, 1
+             WHERE NOT EXISTS (
+                     SELECT 1 FROM conversations c JOIN messages m ON m.conversation_id = c.id
+                     WHERE c.workspace_id = $2 AND c.person_id = $4 AND m.seq = 1
+                       AND m.client_msg_id = $9)
+               AND (SELECT COUNT(*) FROM conversations
+                    WHERE workspace_id = $2 AND status = 'open'
+                      AND (visitor_id = $3 OR ($6 AND verified AND person_id = $4))) < $10",
+        )
+        .bind(&start.id)
+        .bind(&start.workspace_id)
+        .bind(&visitor.visitor_id)
+        .bind(&start.person_id)
+        .bind(&visitor.session_id)
+        .bind(start.recipient.verified)
+        .bind(start.now)
+        .bind(&start.assignee_id)
+        .bind(&message.client_msg_id)
+        .bind(start.max_open)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        if inserted.rows_affected() == 0 {
+            let earlier: Option<String> = sqlx::query_scalar(
+                "SELECT c.id FROM conversations c JOIN messages m ON m.conversation_id = c.id
+                 WHERE c.workspace_id = $1 AND c.person_id = $2 AND m.seq = 1
+                   AND m.client_msg_id = $3",
+            )
+            .bind(&start.workspace_id)
+            .bind(&start.person_id)
+            .bind(&message.client_msg_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .se()?;
+            return Ok(earlier.map_or(OutboundOutcome::TooMany, OutboundOutcome::Earlier));
+        }
+        let id = crate::db::new_message_id();
+        sqlx::query(
+            "INSERT INTO messages
+               (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
+             VALUES ($1, $2, 1, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(&start.id)
+        .bind(author_kind_text(message.author.kind))
+        .bind(&message.author.name)
+        .bind(&message.body)
+        .bind(&message.client_msg_id)
+        .bind(start.now)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        tx.commit().await.se()?;
+        let message = message.clone().committed(id, &start.id, 1, start.now);
+        Ok(OutboundOutcome::Started(message))
+    }
+
     // (end of conversations agents start)
 }
 
