@@ -564,7 +564,9 @@ impl InboxState {
             ServerEvent::History { .. }
             | ServerEvent::Pong
             | ServerEvent::Call { .. }
-            | ServerEvent::CallSignal { .. } => {}
+            | ServerEvent::CallSignal { .. }
+            // A bot's handoff rings in the inbox's bot screen (#17, still to come).
+            | ServerEvent::Handoff { .. } => {}
         }
     }
 }
