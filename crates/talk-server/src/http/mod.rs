@@ -4,6 +4,7 @@ mod admin;
 mod agent;
 mod agent_session;
 mod assets;
+mod bots;
 mod contact;
 mod conversation_state;
 mod extract;
@@ -126,6 +127,18 @@ pub fn app(state: AppState) -> Router {
             get(admin::list_api_keys).post(admin::create_api_key),
         )
         .route("/v1/admin/api-keys/{id}", delete(admin::revoke_api_key))
+        // Bots (`bots.rs`).
+        .route(
+            "/v1/admin/bots",
+            get(bots::list_bots).post(bots::create_bot),
+        )
+        .route(
+            "/v1/admin/bots/{id}",
+            get(bots::get_bot)
+                .put(bots::put_bot)
+                .delete(bots::delete_bot),
+        )
+        .route("/v1/admin/bots/{id}/deliveries", get(bots::list_deliveries))
         // The inbox: the API-key conversation endpoints' handlers, authenticated by the cookie.
         .route(
             "/v1/agent/socket",
@@ -194,9 +207,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/talk/session", post(talk_session::create))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/conversations", get(agent::list_conversations))
+        // A bot's key may use these (and the handoff) in the conversations it holds.
         .route(
             "/v1/conversations/{id}/messages",
-            get(agent::list_messages::<ApiKeyWorkspace>).post(agent::reply::<ApiKeyWorkspace>),
+            get(agent::list_messages::<bots::ApiCaller>).post(agent::reply::<bots::ApiCaller>),
         )
         .route(
             "/v1/conversations/{id}/contact",
@@ -217,7 +231,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route(
             "/v1/conversations/{id}/typing",
-            post(conversation_state::typing::<ApiKeyWorkspace>),
+            post(conversation_state::typing::<bots::ApiCaller>),
         )
         .route(
             "/v1/conversations/{id}/read",
@@ -226,6 +240,7 @@ pub fn app(state: AppState) -> Router {
         // Capture widgets (`captures.rs`).
         // (end of capture widgets)
         // Bots (`bots.rs`).
+        .route("/v1/conversations/{id}/handoff", post(bots::handoff))
         // (end of bots)
         // Conversations agents start (`outbound.rs`).
         // (end of conversations agents start)
