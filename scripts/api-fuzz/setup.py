@@ -82,6 +82,13 @@ _, spare_agent = call(
     admin_cookie,
 )
 _, spare_key = call("POST", "/v1/admin/api-keys", None, admin_cookie)
+# An agent bot for the /v1/admin/bots/{id} routes; its webhook goes nowhere (a closed port).
+_, bot = call(
+    "POST",
+    "/v1/admin/bots",
+    {"name": "Fuzz bot", "webhook_url": "http://127.0.0.1:9/hook", "takes": "all_new"},
+    admin_cookie,
+)
 
 
 def q(value):
@@ -114,6 +121,10 @@ lines = [
     "[[operations]]",
     'include-path = "/v1/admin/api-keys/{id}"',
     f"parameters = {{ \"path.id\" = {q(spare_key['id'])} }}",
+    "",
+    "[[operations]]",
+    "include-path-regex = '^/v1/admin/bots/[{]id[}]'",
+    f"parameters = {{ \"path.id\" = {q(bot['bot']['id'])} }}",
     "",
     "# The stream never ends by itself: read its first event (`ready`) and stop.",
     "[[operations]]",
