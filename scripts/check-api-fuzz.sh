@@ -58,6 +58,8 @@ export TALK_LISTEN="127.0.0.1:0"
 export TALK_BROWSER_REQUESTS_PER_MINUTE=1000000
 export TALK_LOGIN_ATTEMPTS_PER_MINUTE=1000000
 export TALK_SSE_KEEP_ALIVE_SECS=1
+# Its agent bot's webhook is on loopback (a closed port), so the bot routes get a real id.
+export TALK_BOT_ALLOW_PRIVATE_TARGETS=true
 export TALK_WIDGET_DIR="$work/widget" TALK_INBOX_DIR="$work/inbox"
 mkdir -p "$work/widget" "$work/inbox"
 export RUST_LOG="${RUST_LOG:-warn,talk_server=info}"

@@ -90,6 +90,13 @@ _, capture_widget = call(
     {"name": "Fuzz", "message": "Hi {{first_name|there}}", "sender": {"kind": "bot"}},
     admin_cookie,
 )
+# An agent bot for the /v1/admin/bots/{id} routes; its webhook goes nowhere (a closed port).
+_, bot = call(
+    "POST",
+    "/v1/admin/bots",
+    {"name": "Fuzz bot", "webhook_url": "http://127.0.0.1:9/hook", "takes": "all_new"},
+    admin_cookie,
+)
 
 
 def q(value):
@@ -126,6 +133,10 @@ lines = [
     "[[operations]]",
     "include-path-regex = '^/v1/(admin/capture-widgets|talk/captures)/[{]id[}]'",
     f"parameters = {{ \"path.id\" = {q(capture_widget['id'])} }}",
+    "",
+    "[[operations]]",
+    "include-path-regex = '^/v1/admin/bots/[{]id[}]'",
+    f"parameters = {{ \"path.id\" = {q(bot['bot']['id'])} }}",
     "",
     "# The stream never ends by itself: read its first event (`ready`) and stop.",
     "[[operations]]",

@@ -33,6 +33,17 @@ pub fn new_conversation(from: &str, preview: &str) {
     }
 }
 
+/// A bot handed a conversation over to the agents: a tone and, if permitted, a notification.
+pub fn handoff(bot: &str, visitor: &str, note: &str) {
+    play_tone();
+    if permission() == Some(NotificationPermission::Granted) {
+        let options = NotificationOptions::new();
+        options.set_body(note);
+        options.set_tag("talk-handoff");
+        let _ = Notification::new_with_options(&format!("{bot} handed over: {visitor}"), &options);
+    }
+}
+
 /// A visitor is calling: a notification, if permitted (the call module rings itself).
 pub fn incoming_call() {
     if permission() == Some(NotificationPermission::Granted) {

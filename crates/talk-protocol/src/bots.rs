@@ -128,6 +128,9 @@ pub struct WebhookEvent {
 /// The event type of a visitor's message.
 pub const EVENT_MESSAGE_CREATED: &str = "message.created";
 
+/// Longest handoff note, in characters.
+pub const MAX_HANDOFF_NOTE_CHARS: usize = 500;
+
 /// `POST /v1/conversations/{id}/handoff` (the bot's key): the bot lets go; the agents are
 /// notified and the bot gets no more of this conversation's events.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -461,6 +461,17 @@ pub enum ServerEvent {
         from: AuthorKind,
         signal: CallSignal,
     },
+    #[cfg(feature = "outbound")]
+    /// A bot handed a conversation over to the agents (`POST /v1/conversations/{id}/handoff`,
+    /// see `bots`): sent to the workspace's agents only, for the inbox to ring.
+    Handoff {
+        conversation_id: String,
+        /// The bot that let go.
+        bot_name: String,
+        /// Why, as the bot put it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
     Error {
         code: String,
         message: String,

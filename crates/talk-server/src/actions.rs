@@ -62,10 +62,34 @@ pub async fn agent_reply(
     client_msg_id: Option<String>,
     except: Except<'_>,
 ) -> ApiResult<Message> {
+    let author = agent_author(name);
+    reply(
+        state,
+        workspace_id,
+        conversation,
+        author,
+        body,
+        client_msg_id,
+        except,
+    )
+    .await
+}
+
+/// A message from the workspace's side (an agent, or a bot through its key) into a
+/// conversation of the workspace; idempotent as [`agent_reply`].
+pub async fn reply(
+    state: &AppState,
+    workspace_id: &str,
+    conversation: &Conversation,
+    author: Author,
+    body: &str,
+    client_msg_id: Option<String>,
+    except: Except<'_>,
+) -> ApiResult<Message> {
     let body = conversations::checked_body(body)
         .map_err(|problem| ApiError::bad_request(problem.code(), problem.message()))?;
     let new_message = NewMessage {
-        author: agent_author(name),
+        author,
         body,
         client_msg_id,
         reopens: false,
@@ -106,25 +130,6 @@ pub fn typing(
             author,
             typing,
         },
-        except,
-    );
-}
-
-/// An agent typing, under its name.
-pub fn agent_typing(
-    state: &AppState,
-    workspace_id: &str,
-    conversation: &Conversation,
-    name: String,
-    is_typing: bool,
-    except: Except<'_>,
-) {
-    typing(
-        state,
-        workspace_id,
-        conversation,
-        agent_author(name),
-        is_typing,
         except,
     );
 }

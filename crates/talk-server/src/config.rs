@@ -57,6 +57,17 @@ pub struct Settings {
     /// addresses: from these peers the client's IP for the rate limits is read from
     /// `X-Forwarded-For`. A list in `talk.toml`, comma-separated in `TALK_TRUSTED_PROXIES`.
     pub trusted_proxies: TrustedProxies,
+    /// Agent bots' webhooks may go to loopback, private, link-local and other non-public
+    /// addresses, and over plain http: for development and tests only (SSRF otherwise).
+    pub bot_allow_private_targets: bool,
+    /// The wait after a webhook's first failed attempt; it doubles with each further one
+    /// (with jitter), up to `bot_retry_max_ms`.
+    pub bot_retry_base_ms: u64,
+    pub bot_retry_max_ms: u64,
+    /// Attempts at one webhook event before it is given up (failed in the delivery log).
+    pub bot_max_attempts: u32,
+    /// The longest one webhook request may take, connecting (3 s at most) included.
+    pub bot_delivery_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -81,6 +92,11 @@ impl Default for Settings {
             heartbeat_secs: 30,
             sse_keep_alive_secs: 15,
             trusted_proxies: TrustedProxies::default(),
+            bot_allow_private_targets: false,
+            bot_retry_base_ms: 1_000,
+            bot_retry_max_ms: 300_000,
+            bot_max_attempts: 10,
+            bot_delivery_timeout_secs: 10,
         }
     }
 }
@@ -135,6 +151,14 @@ impl Settings {
                 "turn_urls needs turn_secret (TALK_TURN_SECRET): the TURN servers' shared secret"
                     .into(),
             );
+        }
+        if self.bot_retry_base_ms == 0 || self.bot_retry_max_ms < self.bot_retry_base_ms {
+            return Err(
+                "bot_retry_base_ms must be at least 1 and bot_retry_max_ms at least it".into(),
+            );
+        }
+        if self.bot_max_attempts == 0 || self.bot_delivery_timeout_secs == 0 {
+            return Err("bot_max_attempts and bot_delivery_timeout_secs must be at least 1".into());
         }
         Ok(())
     }
@@ -243,5 +267,36 @@ mod tests {
         assert!(!serde_json::to_string(&settings)
             .unwrap()
             .contains("turn_secret"));
+    }
+
+    #[test]
+    fn bot_settings_default_to_refusing_private_targets_and_must_make_sense() {
+        let defaults = Settings::default();
+        assert!(!defaults.bot_allow_private_targets);
+        assert!(defaults.check().is_ok());
+        let from = |toml: &str| -> Result<Settings, String> {
+            let settings: Settings = Figment::from(Serialized::defaults(Settings::default()))
+                .merge(Toml::string(toml))
+                .extract()
+                .map_err(|error| error.to_string())?;
+            settings.check().map(|()| settings)
+        };
+        let settings = from(
+            "bot_allow_private_targets = true\nbot_retry_base_ms = 50\nbot_retry_max_ms = 200",
+        )
+        .unwrap();
+        assert!(settings.bot_allow_private_targets);
+        assert_eq!(
+            (settings.bot_retry_base_ms, settings.bot_retry_max_ms),
+            (50, 200)
+        );
+        for bad in [
+            "bot_retry_base_ms = 0",
+            "bot_retry_base_ms = 500\nbot_retry_max_ms = 100",
+            "bot_max_attempts = 0",
+            "bot_delivery_timeout_secs = 0",
+        ] {
+            assert!(from(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -57,6 +57,9 @@ pub struct NewConversation {
     pub person_id: Option<String>,
     pub session_id: String,
     pub verified: bool,
+    /// The bot that takes it (`bots::registry::taker_for_new_conversation`); stored only if
+    /// that bot still exists and is enabled when the conversation is inserted.
+    pub bot_id: Option<String>,
 }
 
 /// The conversations a viewer may see, newest first.

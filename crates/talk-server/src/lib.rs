@@ -4,6 +4,7 @@ pub mod actions;
 pub mod agents;
 pub mod auto_reply;
 // (bots)
+pub mod bots;
 pub mod calls;
 // (captures)
 pub mod captures;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub typing_limiter: Arc<realtime::TypingLimiter>,
     /// Who takes part in calls on this node, and the calls' rate limits.
     pub calls: Arc<realtime::Calls>,
+    /// Wakes this node's webhook worker, and the bots' typing it shows.
+    pub webhooks: Arc<bots::delivery::Webhooks>,
     /// Cancelled when the server shuts down: open sockets close with 1001.
     shutdown: CancellationToken,
     /// Upgraded sockets outlive their HTTP request, so serve() waits for them here.
@@ -89,6 +92,7 @@ impl AppState {
             endings,
             typing_limiter: Arc::new(realtime::typing_limiter()),
             calls: Arc::default(),
+            webhooks: Arc::default(),
             shutdown: CancellationToken::new(),
             sockets: TaskTracker::new(),
         }
@@ -124,6 +128,7 @@ pub async fn serve(
         Arc::clone(&state.calls),
         closing.clone(),
     ));
+    let webhooks = tokio::spawn(bots::delivery::run(state.clone(), closing.clone()));
     if state.bus().is_none() {
         // One node: every call still ringing or running belonged to its previous run, whose
         // connections are gone. (With other nodes, theirs may be live.)
@@ -149,6 +154,10 @@ pub async fn serve(
         .await?;
     sockets.close();
     sockets.wait().await;
+    // It gives up its leases before the next run starts.
+    if let Err(error) = webhooks.await {
+        tracing::error!(%error, "the webhook worker");
+    }
     Ok(())
 }
 

@@ -51,7 +51,8 @@ pub async fn insert_api_key(db: &Db, workspace_id: &str) -> StoreResult<(ApiKeyI
     Ok((api_key_info(record), api_key))
 }
 
-fn new_api_key() -> (ApiKeyRecord, String) {
+/// A new key (`talk_sk_…`) and its record: the hash, and the prefix that tells keys apart.
+pub(crate) fn new_api_key() -> (ApiKeyRecord, String) {
     let secret = db::random_hex(32);
     let api_key = format!("{API_KEY_PREFIX}{secret}");
     let record = ApiKeyRecord {
@@ -125,9 +126,12 @@ pub async fn oldest(db: &Db) -> StoreResult<Option<Workspace>> {
     db.oldest_workspace().await
 }
 
-/// The workspace an active (not revoked) API key belongs to.
-pub async fn by_api_key(db: &Db, api_key: &str) -> StoreResult<Option<String>> {
-    db.workspace_of_api_key(&hash_api_key(api_key)).await
+/// Whose an active (not revoked) API key is: a workspace's, or a bot's (`crate::bots`).
+pub async fn by_api_key(
+    db: &Db,
+    api_key: &str,
+) -> StoreResult<Option<crate::bots::registry::KeyHolder>> {
+    db.api_key_holder(&hash_api_key(api_key)).await
 }
 
 pub async fn set_allowed_origins(

@@ -116,6 +116,8 @@ enum Target {
     ApiKeyId,
     /// A new capture widget of workspace 1.
     CaptureWidget,
+    /// A new agent bot of workspace 1.
+    Bot,
 }
 
 struct Row {
@@ -190,6 +192,7 @@ const MATRIX: &[Row] = &[
     row("POST", "/v1/conversations/{id}/read", C::ApiKey, T::Conversation, Some(r#"{"up_to_seq": 0}"#), ["401", "401", "401", "401", "401", "200", "404", "401", "401"]),
     row("GET", "/v1/people/{id}", C::ApiKey, T::Person, None, ["401", "401", "401", "401", "401", "200", "404", "401", "401"]),
     row("POST", "/v1/people/{id}/conversations", C::ApiKey, T::SeenPerson, Some(r#"{"body": "Hello"}"#), ["401", "401", "401", "401", "401", "201", "404", "401", "401"]),
+    row("POST", "/v1/conversations/{id}/handoff", C::ApiKey, T::Conversation, Some("{}"), ["401", "401", "401", "401", "401", "204", "404", "401", "401"]),
     // The inbox: the talk_agent cookie.
     row("POST", "/v1/agent/login", C::Password, T::None, None, ["401", "401", "401", "200", "200", "401", "200", "401", "401"]),
     row("POST", "/v1/agent/logout", C::AgentCookie, T::None, None, ["204", "204", "204", "204", "204", "204", "204", "204", "204"]),
@@ -227,6 +230,12 @@ const MATRIX: &[Row] = &[
     row("PUT", "/v1/admin/capture-widgets/{id}", C::AgentCookie, T::CaptureWidget, Some(CAPTURE_WIDGET), ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
     row("DELETE", "/v1/admin/capture-widgets/{id}", C::AgentCookie, T::CaptureWidget, None, ["401", "401", "401", "403", "204", "401", "404", "401", "401"]),
     row("GET", "/v1/admin/capture-widgets/{id}/conversations", C::AgentCookie, T::CaptureWidget, None, ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
+    row("GET", "/v1/admin/bots", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),
+    row("POST", "/v1/admin/bots", C::AgentCookie, T::None, Some(r#"{"name": "Ada", "webhook_url": "http://127.0.0.1:9/hook", "takes": "all_new"}"#), ["401", "401", "401", "403", "201", "401", "201", "401", "401"]),
+    row("GET", "/v1/admin/bots/{id}", C::AgentCookie, T::Bot, None, ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
+    row("PUT", "/v1/admin/bots/{id}", C::AgentCookie, T::Bot, Some(r#"{"name": "Ada", "webhook_url": "http://127.0.0.1:9/hook", "takes": "all_new", "enabled": false}"#), ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
+    row("DELETE", "/v1/admin/bots/{id}", C::AgentCookie, T::Bot, None, ["401", "401", "401", "403", "204", "401", "404", "401", "401"]),
+    row("GET", "/v1/admin/bots/{id}/deliveries", C::AgentCookie, T::Bot, None, ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
 ];
 
 /// Visitor A, B (workspace 1) or C (workspace 2): its id and widget session.
@@ -275,6 +284,8 @@ impl World {
             settings.browser_requests_per_minute = 100_000;
             settings.login_attempts_per_minute = 100_000;
             settings.demo_page = true;
+            // The bot rows register webhooks on loopback.
+            settings.bot_allow_private_targets = true;
         })
         .await;
         let app = &server.app;
@@ -485,6 +496,26 @@ impl World {
                         service::create(db, workspace_id, input).await.unwrap().id
                     }
                 }
+            }
+            Target::Bot => {
+                // A workspace has at most 10 bots: the cells' bots take turns.
+                let workspace_id = &self.app().workspace.workspace_id;
+                for bot in db.list_bots(workspace_id).await.unwrap() {
+                    db.delete_bot(workspace_id, &bot.id, 0).await.unwrap();
+                }
+                let input = talk_protocol::BotInput {
+                    name: "Bot".into(),
+                    photo_url: None,
+                    webhook_url: "http://127.0.0.1:9/hook".into(),
+                    takes: talk_protocol::BotTakes::AllNew,
+                    enabled: false,
+                };
+                talk_server::bots::registry::create(db, workspace_id, input)
+                    .await
+                    .unwrap()
+                    .expect("under the cap")
+                    .bot
+                    .id
             }
         }
     }

@@ -622,6 +622,7 @@ async fn the_open_conversation_cap_holds_under_concurrent_starts() {
                 person_id: None,
                 session_id,
                 verified: false,
+                bot_id: None,
             };
             db.create_conversation(
                 &new_id(),

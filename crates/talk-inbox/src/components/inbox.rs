@@ -592,6 +592,24 @@ impl InboxState {
                     self.action_error.set(Some(message));
                 }
             }
+            // A bot let go of a conversation: it is the agents' now, so they hear of it like
+            // of a new one (the bot's note, if any, as the text).
+            ServerEvent::Handoff {
+                conversation_id,
+                bot_name,
+                note,
+            } => {
+                let name = self.conversations.with_untracked(|list| {
+                    list.iter()
+                        .find(|c| c.conversation.id == conversation_id)
+                        .map(state::display_name)
+                });
+                notify::handoff(
+                    &bot_name,
+                    &name.unwrap_or_else(|| "Visitor".into()),
+                    note.as_deref().unwrap_or_default(),
+                );
+            }
             // The inbox's call screen is still to come (#16): the server's call events wait.
             ServerEvent::History { .. }
             | ServerEvent::Pong

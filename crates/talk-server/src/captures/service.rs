@@ -434,6 +434,9 @@ pub async fn reply(
             person_id: replier.person_id,
             session_id: claims.sid.clone(),
             verified: claims.ver,
+            // The workspace wrote first: the reply is for the agents, whom the capture's
+            // sender speaks for, not for a webhook bot.
+            bot_id: None,
         },
         capture_id: capture.id,
         opening: NewMessage {

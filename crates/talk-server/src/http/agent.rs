@@ -16,8 +16,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use talk_protocol::{
-    AgentReplyRequest, AssignedFilter, ConversationList, ConversationStatus, InboxConversationList,
-    Message, MessageList, DEFAULT_INBOX_PAGE_SIZE, MAX_INBOX_PAGE_SIZE,
+    AgentReplyRequest, AssignedFilter, AuthorKind, ConversationList, ConversationStatus,
+    InboxConversationList, Message, MessageList, DEFAULT_INBOX_PAGE_SIZE, MAX_INBOX_PAGE_SIZE,
 };
 
 pub async fn list_conversations(
@@ -124,15 +124,19 @@ pub async fn reply<A: Actor>(
     }
     let workspace_id = actor.workspace_id();
     let conversation = own_conversation(&state, workspace_id, &conversation_id).await?;
-    let message = actions::agent_reply(
+    let message = actions::reply(
         &state,
         workspace_id,
         &conversation,
-        actor.agent_name(request.agent_name.as_deref()),
+        actor.author(request.agent_name.as_deref()),
         &request.body,
         request.client_msg_id,
         Except::Nobody,
     )
     .await?;
+    if message.author.kind == AuthorKind::Bot {
+        // The message ends the bot's typing on every screen; the worker stops saying it.
+        state.webhooks.answered(&conversation.id);
+    }
     Ok((StatusCode::CREATED, Json(message)))
 }

@@ -70,11 +70,11 @@ pub async fn typing<A: Actor>(
 ) -> ApiResult<StatusCode> {
     let workspace_id = actor.workspace_id();
     let conversation = own_conversation(&state, workspace_id, &conversation_id).await?;
-    actions::agent_typing(
+    actions::typing(
         &state,
         workspace_id,
         &conversation,
-        actor.agent_name(request.agent_name.as_deref()),
+        actor.author(request.agent_name.as_deref()),
         request.typing,
         Except::Nobody,
     );

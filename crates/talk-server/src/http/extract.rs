@@ -10,6 +10,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
+use talk_protocol::{Author, AuthorKind};
 
 /// A JSON body: malformed → 400 `invalid_json` (with serde's message), wrong content type →
 /// 415 `unsupported_media_type`, too large → 413 `payload_too_large`.
@@ -73,7 +74,9 @@ where
     }
 }
 
-/// The workspace whose API key (`X-Api-Key`) authenticated a server-to-server request.
+/// The workspace whose API key (`X-Api-Key`) authenticated a server-to-server request. A
+/// bot's key is refused (403 `bot_key_not_allowed`): it acts only where
+/// [`super::bots::ApiCaller`] is asked for.
 pub struct ApiKeyWorkspace(pub String);
 
 impl FromRequestParts<AppState> for ApiKeyWorkspace {
@@ -83,25 +86,41 @@ impl FromRequestParts<AppState> for ApiKeyWorkspace {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let api_key = parts
-            .headers
-            .get("x-api-key")
-            .and_then(|value| value.to_str().ok())
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized(
-                    "missing_api_key",
-                    "send your API key in the X-Api-Key header",
-                )
-            })?;
-        workspaces::by_api_key(&state.db, api_key)
-            .await?
-            .map(ApiKeyWorkspace)
-            .ok_or_else(|| {
-                ApiError::unauthorized("invalid_api_key", "the API key is unknown or revoked")
-            })
+        let holder = api_key_holder(parts, state).await?;
+        if holder.bot_id.is_some() {
+            return Err(ApiError::forbidden(
+                talk_protocol::error_code::BOT_KEY_NOT_ALLOWED,
+                "a bot's API key may only read and answer the conversations its bot holds, \
+                 show typing in them and hand them over",
+            ));
+        }
+        Ok(ApiKeyWorkspace(holder.workspace_id))
     }
+}
+
+/// Whose the request's `X-Api-Key` is: 401 `missing_api_key` without one, `invalid_api_key`
+/// for one unknown or revoked.
+pub(super) async fn api_key_holder(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<crate::bots::registry::KeyHolder, ApiError> {
+    let api_key = parts
+        .headers
+        .get("x-api-key")
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "missing_api_key",
+                "send your API key in the X-Api-Key header",
+            )
+        })?;
+    workspaces::by_api_key(&state.db, api_key)
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized("invalid_api_key", "the API key is unknown or revoked")
+        })
 }
 
 /// A browser session authenticated by `Authorization: Bearer <session_token>`.
@@ -141,6 +160,13 @@ pub trait Actor: FromRequestParts<AppState, Rejection = ApiError> + Send + Sync 
     /// The name the agent's messages and typing show. An API caller chooses one per request
     /// (`given`); a signed-in agent writes under its own.
     fn agent_name(&self, given: Option<&str>) -> String;
+    /// Who its messages and typing show: an agent under [`Actor::agent_name`], or a bot.
+    fn author(&self, given: Option<&str>) -> Author {
+        Author {
+            kind: AuthorKind::Agent,
+            name: Some(self.agent_name(given)),
+        }
+    }
 }
 
 impl Actor for ApiKeyWorkspace {

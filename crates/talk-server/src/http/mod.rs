@@ -4,6 +4,7 @@ mod admin;
 mod agent;
 mod agent_session;
 mod assets;
+mod bots;
 mod captures;
 mod contact;
 mod conversation_state;
@@ -154,6 +155,18 @@ pub fn app(state: AppState) -> Router {
             "/v1/agent/people/{id}/conversations",
             post(crate::outbound::start_from_inbox),
         )
+        // Bots (`bots.rs`).
+        .route(
+            "/v1/admin/bots",
+            get(bots::list_bots).post(bots::create_bot),
+        )
+        .route(
+            "/v1/admin/bots/{id}",
+            get(bots::get_bot)
+                .put(bots::put_bot)
+                .delete(bots::delete_bot),
+        )
+        .route("/v1/admin/bots/{id}/deliveries", get(bots::list_deliveries))
         // The inbox: the API-key conversation endpoints' handlers, authenticated by the cookie.
         .route(
             "/v1/agent/socket",
@@ -222,9 +235,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/talk/session", post(talk_session::create))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/v1/conversations", get(agent::list_conversations))
+        // A bot's key may use these (and the handoff) in the conversations it holds.
         .route(
             "/v1/conversations/{id}/messages",
-            get(agent::list_messages::<ApiKeyWorkspace>).post(agent::reply::<ApiKeyWorkspace>),
+            get(agent::list_messages::<bots::ApiCaller>).post(agent::reply::<bots::ApiCaller>),
         )
         .route(
             "/v1/conversations/{id}/contact",
@@ -245,7 +259,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route(
             "/v1/conversations/{id}/typing",
-            post(conversation_state::typing::<ApiKeyWorkspace>),
+            post(conversation_state::typing::<bots::ApiCaller>),
         )
         .route(
             "/v1/conversations/{id}/read",
@@ -254,6 +268,7 @@ pub fn app(state: AppState) -> Router {
         // Capture widgets (`captures.rs`).
         // (end of capture widgets)
         // Bots (`bots.rs`).
+        .route("/v1/conversations/{id}/handoff", post(bots::handoff))
         // (end of bots)
         // Conversations agents start (`outbound.rs`).
         .route(

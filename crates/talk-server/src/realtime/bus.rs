@@ -46,6 +46,11 @@ pub enum Signal {
     },
     /// A call's signalling step for one side ([`super::hub::Topic::Party`]): sent whole.
     ToParty { party: String, event: ServerEvent },
+    /// For the workspace's agents only (a bot's handoff): sent whole.
+    ToAgents {
+        workspace_id: String,
+        event: ServerEvent,
+    },
     /// The agent was removed or its password reset: end its inbox sockets.
     EndAgent {
         agent_id: String,

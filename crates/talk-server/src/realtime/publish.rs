@@ -173,6 +173,20 @@ pub fn in_conversation(
     }
 }
 
+/// To the workspace's agents only (their inbox sockets), on every node: what visitors must
+/// not see, such as a bot's handoff.
+pub fn to_agents(hub: &Hub, workspace_id: &str, event: ServerEvent) {
+    let topic = Topic::Workspace(workspace_id.to_string());
+    let Some(sequencer) = hub.sequencer() else {
+        return hub.publish(&[topic], event, Except::Nobody);
+    };
+    hub.publish(&[topic], event.clone(), Except::Nobody);
+    sequencer.bus().notify(Signal::ToAgents {
+        workspace_id: workspace_id.to_string(),
+        event,
+    });
+}
+
 /// A call's signalling step to one side, wherever its connection is.
 pub fn to_party(hub: &Hub, party: &str, event: ServerEvent) {
     let topic = Topic::Party(party.to_string());

@@ -360,6 +360,10 @@ impl Sequencer {
             Signal::ToParty { party, event } => {
                 hub.publish(&[Topic::Party(party)], event, Except::Nobody);
             }
+            Signal::ToAgents {
+                workspace_id,
+                event,
+            } => hub.publish(&[Topic::Workspace(workspace_id)], event, Except::Nobody),
             Signal::EndAgent {
                 agent_id,
                 password_reset,

@@ -10,6 +10,7 @@ use super::publish;
 use crate::actions;
 use crate::agents::{self, SessionLookup};
 use crate::auto_reply;
+use crate::bots;
 use crate::calls::{Actor, CallRecord};
 use crate::captures::service::{self as captures, Replied, Started};
 use crate::conversations::{self, Appended, NewConversation, NewMessage, Viewer};
@@ -671,6 +672,7 @@ impl Session {
                     person_id: None,
                     session_id: claims.sid.clone(),
                     verified: claims.ver,
+                    bot_id: None,
                 };
                 self.visitor_send(conversation_id, starts, client_msg_id, body)
                     .await?
@@ -747,6 +749,8 @@ impl Session {
                 {
                     Appended::Duplicate(message) => Ok(message),
                     Appended::New { message, reopened } => {
+                        // Its delivery to a bot holding the conversation is committed.
+                        self.state.webhooks.wake();
                         publish::in_conversation(
                             &self.state.hub,
                             &workspace_id,
@@ -771,20 +775,23 @@ impl Session {
                 }
             }
             None => {
-                let conversation = NewConversation {
-                    person_id: Some(person_id),
-                    ..starts
-                };
                 let earlier = conversations::visitor_message_by_client_id(
                     db,
                     &workspace_id,
-                    &conversation.visitor_id,
+                    &starts.visitor_id,
                     client_msg_id,
                 )
                 .await?;
                 if let Some(message) = earlier {
                     return Ok(message);
                 }
+                let bot_id = bots::registry::taker_for_new_conversation(db, &workspace_id).await?;
+                let conversation = NewConversation {
+                    person_id: Some(person_id),
+                    bot_id,
+                    ..starts
+                };
+                let taken_by_bot = conversation.bot_id.is_some();
                 let (conversation, message) = conversations::create_with_message(
                     db,
                     conversation,
@@ -809,11 +816,14 @@ impl Session {
                     &message,
                     except,
                 );
-                // The visitor's message is committed and acknowledged regardless.
-                if let Err(error) =
+                if taken_by_bot {
+                    // The bot answers, not the auto-reply; its delivery is committed.
+                    self.state.webhooks.wake();
+                } else if let Err(error) =
                     auto_reply::after_first_message(&self.state, &workspace_id, &conversation.id)
                         .await
                 {
+                    // The visitor's message is committed and acknowledged regardless.
                     tracing::error!(%error, "auto-reply");
                 }
                 Ok(message)

@@ -497,6 +497,88 @@ pub trait Store: Send + Sync + 'static {
     // (end of capture widgets)
 
     // Bots and their webhook deliveries (`crate::bots`).
+    /// Adds the bot and its key (marked as the bot's) together, unless the workspace has
+    /// `max_bots` bots already: then false, and nothing is written.
+    async fn insert_bot(
+        &self,
+        bot: &crate::bots::registry::BotRecord,
+        key: &ApiKeyRecord,
+        max_bots: i64,
+    ) -> StoreResult<bool>;
+    /// A workspace's bots, oldest first.
+    async fn list_bots(
+        &self,
+        workspace_id: &str,
+    ) -> StoreResult<Vec<crate::bots::registry::BotRecord>>;
+    async fn bot_by_id(
+        &self,
+        workspace_id: &str,
+        bot_id: &str,
+    ) -> StoreResult<Option<crate::bots::registry::BotRecord>>;
+    /// Saves what an admin may change; false if there is no such bot.
+    async fn update_bot(
+        &self,
+        workspace_id: &str,
+        bot_id: &str,
+        input: &talk_protocol::BotInput,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Revokes the bot's key, lets go of its conversations and deletes it with its
+    /// deliveries, together; false if there is no such bot.
+    async fn delete_bot(&self, workspace_id: &str, bot_id: &str, now: i64) -> StoreResult<bool>;
+    /// Whose an active (not revoked) API key is: its workspace, and the bot of a bot's key.
+    async fn api_key_holder(
+        &self,
+        key_hash: &str,
+    ) -> StoreResult<Option<crate::bots::registry::KeyHolder>>;
+    /// The bot holding a conversation of the workspace: `(id, name)`.
+    async fn conversation_bot(
+        &self,
+        workspace_id: &str,
+        conversation_id: &str,
+    ) -> StoreResult<Option<(String, String)>>;
+    /// Lets go of the conversation if `bot_id` holds it; whether it did.
+    async fn release_conversation(
+        &self,
+        workspace_id: &str,
+        conversation_id: &str,
+        bot_id: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Leases up to `limit` pending deliveries due at `now` until `leased_until`, oldest due
+    /// first: of each conversation only its oldest pending one (order), and none that holds
+    /// an unexpired lease (another node's, or this one's in flight).
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        leased_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::bots::delivery::DeliveryJob>>;
+    /// When the next delivery [`Store::claim_deliveries`] could take falls due: its next
+    /// attempt, or the end of its lease if that is later.
+    async fn next_delivery_due(&self) -> StoreResult<Option<i64>>;
+    /// Records an attempt and ends the lease, if the lease is still `leased_until` (else it
+    /// ran out and another attempt took over); whether it was.
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        leased_until: i64,
+        attempt: &crate::bots::delivery::AttemptRecord,
+    ) -> StoreResult<bool>;
+    /// Ends the leases of these deliveries, or every lease with `None` (a lone node's
+    /// previous run).
+    async fn release_leases(&self, delivery_ids: Option<&[String]>) -> StoreResult<()>;
+    /// A bot's newest `limit` deliveries, newest first.
+    async fn list_deliveries(
+        &self,
+        workspace_id: &str,
+        bot_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<talk_protocol::WebhookDelivery>>;
+    /// Deletes the delivered and failed deliveries created before `before`.
+    async fn prune_deliveries(&self, before: i64) -> StoreResult<u64>;
+    /// Whether anyone but the visitor wrote in the conversation after `seq`.
+    async fn answered_after(&self, conversation_id: &str, seq: i64) -> StoreResult<bool>;
 
     // (end of bots)
 

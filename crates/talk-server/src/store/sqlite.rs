@@ -1597,6 +1597,359 @@ impl Store for SqliteStore {
 
     // Bots and their webhook deliveries (`crate::bots`).
 
+    async fn insert_bot(
+        &self,
+        bot: &crate::bots::registry::BotRecord,
+        key: &ApiKeyRecord,
+        max_bots: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.se()?;
+        // Counted in the insert, which holds SQLite's write lock: two admins can't both pass.
+        let inserted = sqlx::query(
+            "INSERT INTO bots (id, workspace_id, name, photo_url, webhook_url, takes, enabled,
+                               signing_secret, api_key_id, created_at, updated_at)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10
+             WHERE (SELECT COUNT(*) FROM bots WHERE workspace_id = $2) < $11",
+        )
+        .bind(&bot.id)
+        .bind(&bot.workspace_id)
+        .bind(&bot.input.name)
+        .bind(&bot.input.photo_url)
+        .bind(&bot.input.webhook_url)
+        .bind(crate::bots::registry::takes_text(bot.input.takes))
+        .bind(bot.input.enabled)
+        .bind(&bot.signing_secret)
+        .bind(&key.id)
+        .bind(bot.created_at)
+        .bind(max_bots)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        if inserted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO api_keys (id, workspace_id, key_hash, prefix, created_at, bot_id)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&key.id)
+        .bind(&bot.workspace_id)
+        .bind(&key.key_hash)
+        .bind(&key.prefix)
+        .bind(key.created_at)
+        .bind(&bot.id)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        tx.commit().await.se()?;
+        Ok(true)
+    }
+
+    async fn list_bots(
+        &self,
+        workspace_id: &str,
+    ) -> StoreResult<Vec<crate::bots::registry::BotRecord>> {
+        use crate::bots::registry::{bot_from_row, BotRow, BOT_COLUMNS};
+        let rows: Vec<BotRow> = sqlx::query_as(&format!(
+            "SELECT {BOT_COLUMNS} FROM bots b LEFT JOIN api_keys k ON k.id = b.api_key_id
+             WHERE b.workspace_id = $1 ORDER BY b.created_at, b.id"
+        ))
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(bot_from_row).collect())
+    }
+
+    async fn bot_by_id(
+        &self,
+        workspace_id: &str,
+        bot_id: &str,
+    ) -> StoreResult<Option<crate::bots::registry::BotRecord>> {
+        use crate::bots::registry::{bot_from_row, BotRow, BOT_COLUMNS};
+        let row: Option<BotRow> = sqlx::query_as(&format!(
+            "SELECT {BOT_COLUMNS} FROM bots b LEFT JOIN api_keys k ON k.id = b.api_key_id
+             WHERE b.workspace_id = $1 AND b.id = $2"
+        ))
+        .bind(workspace_id)
+        .bind(bot_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        Ok(row.map(bot_from_row))
+    }
+
+    async fn update_bot(
+        &self,
+        workspace_id: &str,
+        bot_id: &str,
+        input: &talk_protocol::BotInput,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE bots SET name = $3, photo_url = $4, webhook_url = $5, takes = $6,
+                             enabled = $7, updated_at = $8
+             WHERE workspace_id = $1 AND id = $2",
+        )
+        .bind(workspace_id)
+        .bind(bot_id)
+        .bind(&input.name)
+        .bind(&input.photo_url)
+        .bind(&input.webhook_url)
+        .bind(crate::bots::registry::takes_text(input.takes))
+        .bind(input.enabled)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn delete_bot(&self, workspace_id: &str, bot_id: &str, now: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.se()?;
+        // Its conversations' bot_id goes to NULL and its deliveries go (foreign keys).
+        let deleted = sqlx::query("DELETE FROM bots WHERE workspace_id = $1 AND id = $2")
+            .bind(workspace_id)
+            .bind(bot_id)
+            .execute(&mut *tx)
+            .await
+            .se()?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
+             WHERE workspace_id = $1 AND bot_id = $2",
+        )
+        .bind(workspace_id)
+        .bind(bot_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .se()?;
+        tx.commit().await.se()?;
+        Ok(true)
+    }
+
+    async fn api_key_holder(
+        &self,
+        key_hash: &str,
+    ) -> StoreResult<Option<crate::bots::registry::KeyHolder>> {
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT workspace_id, bot_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(key_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        Ok(
+            row.map(|(workspace_id, bot_id)| crate::bots::registry::KeyHolder {
+                workspace_id,
+                bot_id,
+            }),
+        )
+    }
+
+    async fn conversation_bot(
+        &self,
+        workspace_id: &str,
+        conversation_id: &str,
+    ) -> StoreResult<Option<(String, String)>> {
+        sqlx::query_as(
+            "SELECT b.id, b.name FROM conversations c JOIN bots b ON b.id = c.bot_id
+             WHERE c.workspace_id = $1 AND c.id = $2",
+        )
+        .bind(workspace_id)
+        .bind(conversation_id)
+        .fetch_optional(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn release_conversation(
+        &self,
+        workspace_id: &str,
+        conversation_id: &str,
+        bot_id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE conversations SET bot_id = NULL, updated_at = $4
+             WHERE workspace_id = $1 AND id = $2 AND bot_id = $3",
+        )
+        .bind(workspace_id)
+        .bind(conversation_id)
+        .bind(bot_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        leased_until: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<crate::bots::delivery::DeliveryJob>> {
+        use crate::bots::delivery::{job_from_row, JobRow};
+        // One node per SQLite file. Looked for with a read first: most looks find nothing,
+        // and a read doesn't take the write lock the group commit's writer waits on.
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT d.id FROM webhook_deliveries d
+             WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+               AND (d.leased_until IS NULL OR d.leased_until <= $1)
+               AND NOT EXISTS (
+                   SELECT 1 FROM webhook_deliveries e
+                   WHERE e.conversation_id = d.conversation_id AND e.status = 'pending'
+                     AND e.message_seq < d.message_seq)
+             ORDER BY d.next_attempt_at, d.created_at
+             LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (3..3 + due.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "UPDATE webhook_deliveries SET leased_until = $2
+             WHERE id IN ({}) AND status = 'pending'
+               AND (leased_until IS NULL OR leased_until <= $1)
+             RETURNING id, workspace_id, bot_id, conversation_id, message_id, message_seq,
+                       attempts, created_at",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, JobRow>(&sql)
+            .bind(now)
+            .bind(leased_until);
+        for id in &due {
+            query = query.bind(id);
+        }
+        let rows = query.fetch_all(&self.pool).await.se()?;
+        Ok(rows
+            .into_iter()
+            .map(|row| job_from_row(row, leased_until))
+            .collect())
+    }
+
+    async fn next_delivery_due(&self) -> StoreResult<Option<i64>> {
+        sqlx::query_scalar(
+            "SELECT MIN(CASE WHEN d.leased_until > d.next_attempt_at THEN d.leased_until
+                             ELSE d.next_attempt_at END)
+             FROM webhook_deliveries d
+             WHERE d.status = 'pending'
+               AND NOT EXISTS (
+                   SELECT 1 FROM webhook_deliveries e
+                   WHERE e.conversation_id = d.conversation_id AND e.status = 'pending'
+                     AND e.message_seq < d.message_seq)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .se()
+    }
+
+    async fn record_attempt(
+        &self,
+        delivery_id: &str,
+        leased_until: i64,
+        attempt: &crate::bots::delivery::AttemptRecord,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE webhook_deliveries
+             SET status = $3, attempts = attempts + 1, next_attempt_at = $4,
+                 leased_until = NULL, last_status = $5, last_error = $6, delivered_at = $7
+             WHERE id = $1 AND leased_until = $2",
+        )
+        .bind(delivery_id)
+        .bind(leased_until)
+        .bind(crate::bots::delivery::status_text(attempt.status))
+        .bind(attempt.next_attempt_at)
+        .bind(attempt.last_status.map(i64::from))
+        .bind(&attempt.last_error)
+        .bind(attempt.delivered_at)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn release_leases(&self, delivery_ids: Option<&[String]>) -> StoreResult<()> {
+        let Some(delivery_ids) = delivery_ids else {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET leased_until = NULL
+                 WHERE leased_until IS NOT NULL",
+            )
+            .execute(&self.pool)
+            .await
+            .se()?;
+            return Ok(());
+        };
+        // At most the worker's deliveries in flight: one short statement per batch.
+        for batch in delivery_ids.chunks(100) {
+            let placeholders: Vec<String> = (1..=batch.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "UPDATE webhook_deliveries SET leased_until = NULL WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in batch {
+                query = query.bind(id);
+            }
+            query.execute(&self.pool).await.se()?;
+        }
+        Ok(())
+    }
+
+    async fn list_deliveries(
+        &self,
+        workspace_id: &str,
+        bot_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<talk_protocol::WebhookDelivery>> {
+        use crate::bots::delivery::{delivery_from_row, DeliveryRow};
+        let rows: Vec<DeliveryRow> = sqlx::query_as(
+            "SELECT id, bot_id, conversation_id, event_type, status, attempts, last_status,
+                    last_error, created_at, next_attempt_at, delivered_at
+             FROM webhook_deliveries WHERE workspace_id = $1 AND bot_id = $2
+             ORDER BY created_at DESC, message_seq DESC, id DESC LIMIT $3",
+        )
+        .bind(workspace_id)
+        .bind(bot_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .se()?;
+        Ok(rows.into_iter().map(delivery_from_row).collect())
+    }
+
+    async fn prune_deliveries(&self, before: i64) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE status != 'pending' AND created_at < $1",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(result.rows_affected())
+    }
+
+    async fn answered_after(&self, conversation_id: &str, seq: i64) -> StoreResult<bool> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM messages
+                            WHERE conversation_id = $1 AND seq > $2 AND author_kind != 'visitor')",
+        )
+        .bind(conversation_id)
+        .bind(seq)
+        .fetch_one(&self.pool)
+        .await
+        .se()
+    }
+
     // (end of bots)
 
     // Conversations agents start (`crate::outbound`).

@@ -14,6 +14,7 @@ use talk_server::{app, create_workspace, AppState, NewWorkspace, Settings};
 use tempfile::TempDir;
 use tower::ServiceExt;
 
+pub mod bots;
 pub mod live;
 pub mod sql;
 pub mod store;

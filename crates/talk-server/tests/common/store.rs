@@ -34,6 +34,7 @@ pub async fn conversation_with(
         person_id: None,
         session_id,
         verified: false,
+        bot_id: None,
     };
     let first = db
         .create_conversation(&id, &new, first, 10, now_ms())

@@ -42,7 +42,8 @@ enum Work {
     /// `max_open` open conversations already.
     Start {
         id: String,
-        conversation: NewConversation,
+        // Boxed: the other jobs, far more frequent, need not be its size.
+        conversation: Box<NewConversation>,
         message: NewMessage,
         max_open: i64,
         now: i64,
@@ -85,11 +86,13 @@ const CONVERSATION_TAIL: &str =
     "SELECT last_seq, status = 'closed' FROM conversations WHERE id = ?1";
 
 // Counted in the insert itself, so concurrent starts of one visitor can't pass the cap
-// together (the writer holds the write lock while it counts).
+// together (the writer holds the write lock while it counts). The bot is taken only if it
+// is still there and enabled.
 const INSERT_CONVERSATION: &str = "INSERT INTO conversations
        (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
-        created_at, updated_at)
-     SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'open', 0, ?7, ?7
+        created_at, updated_at, bot_id)
+     SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'open', 0, ?7, ?7,
+            (SELECT id FROM bots WHERE id = ?9 AND workspace_id = ?2 AND enabled)
      WHERE (SELECT COUNT(*) FROM conversations
             WHERE workspace_id = ?2 AND visitor_id = ?3 AND status = 'open') < ?8";
 
@@ -167,7 +170,7 @@ impl Writer {
         let (done, answer) = oneshot::channel();
         let work = Work::Start {
             id,
-            conversation,
+            conversation: Box::new(conversation),
             message,
             max_open,
             now,
@@ -293,6 +296,7 @@ fn start(
                 conversation.verified,
                 now,
                 max_open,
+                conversation.bot_id,
             ])
         })
         .map_err(classify)?;
