@@ -82,6 +82,8 @@ if $want_browser; then
   command -v firefox-esr >/dev/null || missing+=(firefox-esr)
   { command -v WebKitWebDriver && [[ -x "$minibrowser" ]]; } >/dev/null || missing+=(webkit2gtk-driver)
   command -v Xvfb >/dev/null || missing+=(xvfb)
+  # The bot of docs/bots.md, which the e2e tests run as printed (and schemathesis's venv).
+  command -v python3 >/dev/null || missing+=(python3 python3-venv)
 fi
 if ((${#missing[@]})); then
   step "installing Debian's ${missing[*]}"
