@@ -18,7 +18,7 @@
 
 use super::numbering::{self, Locked};
 use super::rows::*;
-use super::sqlite::{change_sql, VERIFIED_VISITORS_OF_PERSON};
+use super::sqlite::{change_sql, REFRESH_CAPTURES_ENABLED, VERIFIED_VISITORS_OF_PERSON};
 use super::{
     author_kind_text, constraint, presence_text, role_text, status_text, AgentRecord, ApiKeyRecord,
     Committed, ConversationChange, IdentityVersion, PageViewRecord, PersonKey, SessionRecord,
@@ -59,6 +59,17 @@ async fn notify(conn: &mut PgConnection, node: &str, signal: Signal) -> Result<(
 /// Maps an engine error: no row → not found; a unique violation → conflict under the
 /// constraint's name (the migrations name them as [`constraint`] does); anything else →
 /// other.
+/// Keeps `workspaces.captures_enabled` (whether any capture widget is on, which spares the
+/// widget session a query when none is) true to the widgets, in the transaction that wrote one.
+async fn refresh_captures_enabled(conn: &mut PgConnection, workspace_id: &str) -> StoreResult<()> {
+    sqlx::query(REFRESH_CAPTURES_ENABLED)
+        .bind(workspace_id)
+        .execute(conn)
+        .await
+        .se()?;
+    Ok(())
+}
+
 fn store_error(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::RowNotFound => StoreError::NotFound,
@@ -1581,15 +1592,7 @@ impl Store for PgStore {
         if inserted.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE workspaces SET captures_enabled = EXISTS
-               (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND enabled)
-             WHERE id = $1",
-        )
-        .bind(record.workspace_id)
-        .execute(&mut *tx)
-        .await
-        .se()?;
+        refresh_captures_enabled(&mut tx, record.workspace_id).await?;
         tx.commit().await.se()?;
         Ok(true)
     }
@@ -1621,15 +1624,7 @@ impl Store for PgStore {
         if updated.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE workspaces SET captures_enabled = EXISTS
-               (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND enabled)
-             WHERE id = $1",
-        )
-        .bind(record.workspace_id)
-        .execute(&mut *tx)
-        .await
-        .se()?;
+        refresh_captures_enabled(&mut tx, record.workspace_id).await?;
         tx.commit().await.se()?;
         Ok(true)
     }
@@ -1651,15 +1646,7 @@ impl Store for PgStore {
         if deleted.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE workspaces SET captures_enabled = EXISTS
-               (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND enabled)
-             WHERE id = $1",
-        )
-        .bind(workspace_id)
-        .execute(&mut *tx)
-        .await
-        .se()?;
+        refresh_captures_enabled(&mut tx, workspace_id).await?;
         tx.commit().await.se()?;
         Ok(true)
     }

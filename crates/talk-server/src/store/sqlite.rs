@@ -1268,15 +1268,7 @@ impl Store for SqliteStore {
         if inserted.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE workspaces SET captures_enabled = EXISTS
-               (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND enabled)
-             WHERE id = $1",
-        )
-        .bind(record.workspace_id)
-        .execute(&mut *tx)
-        .await
-        .se()?;
+        refresh_captures_enabled(&mut tx, record.workspace_id).await?;
         tx.commit().await.se()?;
         Ok(true)
     }
@@ -1303,15 +1295,7 @@ impl Store for SqliteStore {
         if updated.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE workspaces SET captures_enabled = EXISTS
-               (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND enabled)
-             WHERE id = $1",
-        )
-        .bind(record.workspace_id)
-        .execute(&mut *tx)
-        .await
-        .se()?;
+        refresh_captures_enabled(&mut tx, record.workspace_id).await?;
         tx.commit().await.se()?;
         Ok(true)
     }
@@ -1328,15 +1312,7 @@ impl Store for SqliteStore {
         if deleted.rows_affected() == 0 {
             return Ok(false);
         }
-        sqlx::query(
-            "UPDATE workspaces SET captures_enabled = EXISTS
-               (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND enabled)
-             WHERE id = $1",
-        )
-        .bind(workspace_id)
-        .execute(&mut *tx)
-        .await
-        .se()?;
+        refresh_captures_enabled(&mut tx, workspace_id).await?;
         tx.commit().await.se()?;
         Ok(true)
     }
@@ -2076,6 +2052,26 @@ pub(crate) fn change_sql(change: &ConversationChange) -> (&'static str, &'static
         ConversationChange::AgentRead(_) => ("agent_read_seq = $3", "agent_read_seq < $3"),
     }
 }
+
+/// Keeps `workspaces.captures_enabled` (whether any capture widget is on, which spares the
+/// widget session a query when none is) true to the widgets, in the transaction that wrote one.
+async fn refresh_captures_enabled(
+    conn: &mut SqliteConnection,
+    workspace_id: &str,
+) -> StoreResult<()> {
+    sqlx::query(REFRESH_CAPTURES_ENABLED)
+        .bind(workspace_id)
+        .execute(conn)
+        .await
+        .se()?;
+    Ok(())
+}
+
+/// `workspaces.captures_enabled` ($1) made true to its capture widgets again. Both engines
+/// accept the same text.
+pub(crate) const REFRESH_CAPTURES_ENABLED: &str = "UPDATE workspaces SET captures_enabled = EXISTS
+       (SELECT 1 FROM capture_widgets WHERE workspace_id = $1 AND enabled)
+     WHERE id = $1";
 
 /// Visitors that had a verified widget session for person $2 (workspace $1).
 pub(crate) const VERIFIED_VISITORS_OF_PERSON: &str = "SELECT visitor_id FROM sessions
