@@ -3,10 +3,8 @@
 pub mod actions;
 pub mod agents;
 pub mod auto_reply;
-// (bots)
 pub mod bots;
 pub mod calls;
-// (captures)
 pub mod captures;
 pub mod cli;
 pub mod client_ip;
@@ -17,7 +15,6 @@ pub mod error;
 pub mod group_commit;
 pub mod history;
 pub mod http;
-// (outbound)
 pub mod ice;
 pub mod outbound;
 pub mod page_views;

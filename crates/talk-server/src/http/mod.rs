@@ -265,17 +265,13 @@ pub fn app(state: AppState) -> Router {
             "/v1/conversations/{id}/read",
             post(conversation_state::read::<ApiKeyWorkspace>),
         )
-        // Capture widgets (`captures.rs`).
-        // (end of capture widgets)
-        // Bots (`bots.rs`).
+        // A bot lets go of a conversation (`bots.rs`).
         .route("/v1/conversations/{id}/handoff", post(bots::handoff))
-        // (end of bots)
-        // Conversations agents start (`outbound.rs`).
+        // An agent writes first to a known person (`crate::outbound`).
         .route(
             "/v1/people/{id}/conversations",
             post(crate::outbound::start_with_api_key),
         )
-        // (end of conversations agents start)
         .method_not_allowed_fallback(method_not_allowed)
         .merge(page_view)
         .merge(browser)

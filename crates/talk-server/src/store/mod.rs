@@ -494,8 +494,6 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<Conversation>>;
 
-    // (end of capture widgets)
-
     // Bots and their webhook deliveries (`crate::bots`).
     /// Adds the bot and its key (marked as the bot's) together, unless the workspace has
     /// `max_bots` bots already: then false, and nothing is written.
@@ -580,8 +578,6 @@ pub trait Store: Send + Sync + 'static {
     /// Whether anyone but the visitor wrote in the conversation after `seq`.
     async fn answered_after(&self, conversation_id: &str, seq: i64) -> StoreResult<bool>;
 
-    // (end of bots)
-
     // Conversations agents start (`crate::outbound`).
     /// Where the person was seen: among the visitors still linked to the person, the one
     /// with the person's newest verified widget session, and the one with the newest widget
@@ -599,8 +595,6 @@ pub trait Store: Send + Sync + 'static {
         &self,
         start: &crate::outbound::OutboundStart,
     ) -> StoreResult<crate::outbound::OutboundOutcome>;
-
-    // (end of conversations agents start)
 }
 
 /// Opens (creating if missing, for SQLite) and migrates the database `url` names: `sqlite:…`

@@ -1914,8 +1914,6 @@ impl Store for PgStore {
         Ok(rows.into_iter().map(Conversation::from).collect())
     }
 
-    // (end of capture widgets)
-
     // Bots and their webhook deliveries (`crate::bots`).
 
     async fn insert_bot(
@@ -2257,8 +2255,6 @@ impl Store for PgStore {
         .se()
     }
 
-    // (end of bots)
-
     // Conversations agents start (`crate::outbound`).
 
     async fn outbound_sightings(
@@ -2369,6 +2365,4 @@ impl Store for PgStore {
         tx.commit().await.se()?;
         Ok(OutboundOutcome::Started(message))
     }
-
-    // (end of conversations agents start)
 }

@@ -1569,8 +1569,6 @@ impl Store for SqliteStore {
         Ok(rows.into_iter().map(Conversation::from).collect())
     }
 
-    // (end of capture widgets)
-
     // Bots and their webhook deliveries (`crate::bots`).
 
     async fn insert_bot(
@@ -1926,8 +1924,6 @@ impl Store for SqliteStore {
         .se()
     }
 
-    // (end of bots)
-
     // Conversations agents start (`crate::outbound`).
 
     async fn outbound_sightings(
@@ -2038,8 +2034,6 @@ impl Store for SqliteStore {
         let message = message.clone().committed(id, &start.id, 1, start.now);
         Ok(OutboundOutcome::Started(message))
     }
-
-    // (end of conversations agents start)
 }
 
 /// `SET` and the "unless it is already so" condition of a conversation change, its value
