@@ -113,7 +113,11 @@ async fn workspaces_and_api_keys() {
         "{again:?}"
     );
     assert_eq!(
-        db.workspace_of_api_key("hash-1").await.unwrap().as_deref(),
+        db.api_key_holder("hash-1")
+            .await
+            .unwrap()
+            .map(|holder| holder.workspace_id)
+            .as_deref(),
         Some(ws.as_str())
     );
     assert!(db.revoke_api_key_by_id(ws, &key.id, 5).await.unwrap());
@@ -122,7 +126,7 @@ async fn workspaces_and_api_keys() {
     let listed = db.list_api_keys(ws).await.unwrap();
     let revoked = listed.iter().find(|info| info.id == key.id).unwrap();
     assert_eq!(revoked.revoked_at, Some(5), "the first revocation stays");
-    assert_eq!(db.workspace_of_api_key("hash-1").await.unwrap(), None);
+    assert!(db.api_key_holder("hash-1").await.unwrap().is_none());
 
     assert_eq!(db.widget_settings("nope").await.unwrap(), None);
     db.save_widget_settings(ws, "{\"x\":1}", false)

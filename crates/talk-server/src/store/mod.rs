@@ -182,8 +182,6 @@ pub trait Store: Send + Sync + 'static {
     async fn workspace_by_id(&self, id: &str) -> StoreResult<Option<Workspace>>;
     async fn workspace_by_capture_key(&self, capture_key: &str) -> StoreResult<Option<Workspace>>;
     async fn oldest_workspace(&self) -> StoreResult<Option<Workspace>>;
-    /// The workspace an active (not revoked) API key belongs to.
-    async fn workspace_of_api_key(&self, key_hash: &str) -> StoreResult<Option<String>>;
     async fn set_allowed_origins(&self, workspace_id: &str, origins_json: &str) -> StoreResult<()>;
     async fn set_names_required(&self, workspace_id: &str, names_required: bool)
         -> StoreResult<()>;

@@ -292,16 +292,6 @@ impl Store for SqliteStore {
         .se()
     }
 
-    async fn workspace_of_api_key(&self, key_hash: &str) -> StoreResult<Option<String>> {
-        sqlx::query_scalar(
-            "SELECT workspace_id FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
-        )
-        .bind(key_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .se()
-    }
-
     async fn set_allowed_origins(&self, workspace_id: &str, origins_json: &str) -> StoreResult<()> {
         sqlx::query("UPDATE workspaces SET allowed_origins = $1 WHERE id = $2")
             .bind(origins_json)
