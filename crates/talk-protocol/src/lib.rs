@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod people;
 pub mod realtime;
 pub mod settings;
+pub mod usage;
 pub use agents::*;
 pub use bots::*;
 pub use calls::*;
@@ -22,6 +23,7 @@ pub use inbox::*;
 pub use people::*;
 pub use realtime::*;
 pub use settings::*;
+pub use usage::*;
 
 /// The body of every error answer: `{"error": {"code": "…", "message": "…"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +64,10 @@ pub struct TalkSessionRequest {
     pub find_strategy: Option<u8>,
     #[serde(default)]
     pub skip_non_existing: bool,
+    /// Also mint a browser session ([`BrowserSession`]) for a page that talks to Talk
+    /// without the widget.
+    #[serde(default)]
+    pub browser: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub person_id: Option<String>,
     #[serde(default)]
@@ -102,6 +108,31 @@ pub struct TalkSessionResponse {
     pub token: String,
     pub person_id: String,
     pub person_status: PersonStatus,
+    /// Asked for with `"browser": true`: what a site that builds its own UI hands its page
+    /// (the headless API channel, seed 003).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<BrowserSession>,
+}
+
+/// The browser-safe half of a session minted by the site's backend (seed 003): a short-lived
+/// token and token-free URLs. The token goes in `Authorization: Bearer` (HTTP + SSE) or in
+/// the socket's first frame (`auth`), never in a URL. The workspace's allowed origins apply
+/// to the page using it exactly as to the widget.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrowserSession {
+    /// The same session as the response's `session_id`.
+    pub session_id: String,
+    pub session_token: String,
+    /// Unix ms; mint a new session before then.
+    pub session_token_expires_at: i64,
+    /// `POST` a `ClientEvent` here; `GET {messages_url}/stream` is the SSE stream.
+    pub messages_url: String,
+    /// The WebSocket: messages and call signalling.
+    pub signalling_url: String,
+    /// With short-lived TURN credentials.
+    pub ice_servers: Vec<IceServer>,
+    #[serde(default)]
+    pub ice_transport_policy: IceTransportPolicy,
 }
 
 /// How the person behind a session was found.
@@ -462,6 +493,12 @@ pub enum ServerEvent {
         signal: CallSignal,
     },
     #[cfg(feature = "outbound")]
+    /// This month's usage passed 80% or 100% of a quota (`usage`): sent once per threshold
+    /// to the workspace's admins.
+    QuotaWarning {
+        warning: QuotaWarning,
+    },
+    #[cfg(feature = "outbound")]
     /// A bot handed a conversation over to the agents (`POST /v1/conversations/{id}/handoff`,
     /// see `bots`): sent to the workspace's agents only, for the inbox to ring.
     Handoff {
@@ -539,6 +576,13 @@ pub mod error_code {
     /// A webhook URL that points at a loopback, private or link-local address (or resolves
     /// to one), while the server doesn't allow private targets.
     pub const WEBHOOK_TARGET_REFUSED: &str = "webhook_target_refused";
+    /// A preview session (the inbox's live preview or test mode) used up today's fair-use
+    /// allowance for previews; production is unaffected.
+    pub const PREVIEW_LIMIT_REACHED: &str = "preview_limit_reached";
+    /// The workspace's hard monthly quota is used up: new visitor conversations (and calls)
+    /// are refused until next month or a higher limit. Running conversations go on. A
+    /// client keeps the refused message and may offer the email fallback.
+    pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
 }
 
 /// Open conversations one visitor may have at once; a new one beyond this is refused with
@@ -585,6 +629,7 @@ mod tests {
             token: "t".into(),
             person_id: "006281d8ff95c3ed70b70801".into(),
             person_status: PersonStatus::ByMergeField,
+            browser: None,
         };
         assert_eq!(
             serde_json::to_value(&response).unwrap(),

@@ -196,6 +196,7 @@ fn talk_session_request() -> impl Strategy<Value = TalkSessionRequest> {
                     merge_strategy,
                     find_strategy,
                     skip_non_existing: skip,
+                    browser: false,
                     person_id,
                     fields: fields.into_iter().collect::<BTreeMap<_, _>>(),
                     location: location.map(|source_ip| Location { source_ip }),

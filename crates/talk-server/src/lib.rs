@@ -23,6 +23,7 @@ pub mod rate_limit;
 pub mod realtime;
 pub mod store;
 pub mod tokens;
+pub mod usage;
 pub mod validate;
 pub mod widget_settings;
 pub mod workspaces;

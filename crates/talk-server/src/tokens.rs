@@ -34,6 +34,9 @@ pub struct SocketClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<String>,
     pub ver: bool,
+    /// A preview session (the inbox's live preview or test mode, `crate::usage::preview`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pre: bool,
     pub iat: i64,
     pub exp: i64,
     /// The key that signed the token (from its header, not a claim): a live connection ends

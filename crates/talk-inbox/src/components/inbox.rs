@@ -610,6 +610,8 @@ impl InboxState {
                     note.as_deref().unwrap_or_default(),
                 );
             }
+            // Issue 18: the admins' usage banner takes it (the inbox part).
+            ServerEvent::QuotaWarning { .. } => {}
             // The inbox's call screen is still to come (#16): the server's call events wait.
             ServerEvent::History { .. }
             | ServerEvent::Pong

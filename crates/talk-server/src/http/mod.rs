@@ -167,6 +167,8 @@ pub fn app(state: AppState) -> Router {
                 .delete(bots::delete_bot),
         )
         .route("/v1/admin/bots/{id}/deliveries", get(bots::list_deliveries))
+        // ---- issue 18: metering and quotas ----
+        // ---- issue 18: previews ----
         // The inbox: the API-key conversation endpoints' handlers, authenticated by the cookie.
         .route(
             "/v1/agent/socket",

@@ -362,5 +362,7 @@ pub async fn create(
         token,
         person_id: person.id,
         person_status,
+        // Issue 18's headless API channel fills this when `request.browser` asks.
+        browser: None,
     }))
 }

@@ -166,6 +166,8 @@ pub async fn start_session(
         // so identifying later takes effect without a new token.
         pid: if verified { person_id } else { None },
         ver: verified,
+        // Issue 18's previews set this for a session started with a preview token.
+        pre: false,
         iat: issued_at,
         exp: expires_at,
         kid: String::new(),

@@ -19,6 +19,7 @@ use crate::history;
 use crate::people;
 use crate::rate_limit::rate_limited;
 use crate::tokens::{self, SocketClaims};
+use crate::usage;
 use crate::AppState;
 use governor::clock::Clock;
 use governor::DefaultDirectRateLimiter;
@@ -244,6 +245,12 @@ impl Session {
             }
         }
         Ok(())
+    }
+
+    /// A preview session's (`crate::usage::preview`): counted apart, under its own limits.
+    /// An agent's session never is.
+    fn preview(&self) -> bool {
+        matches!(&self.participant, Participant::Visitor { claims, .. } if claims.pre)
     }
 
     fn workspace_id(&self) -> &str {
@@ -544,6 +551,7 @@ impl Session {
                 "no agent is online to take the call: write a message instead",
             ));
         }
+        usage::admit_call(&self.state, &workspace_id, self.preview()).await?;
         let (_, author) = self.author().await?;
         let record = CallRecord::ringing(
             call_id,
@@ -744,6 +752,7 @@ impl Session {
                 {
                     self.visible_conversation(&conversation_id).await?;
                 }
+                usage::admit_visitor_message(&self.state, &workspace_id, self.preview()).await?;
                 match conversations::append(&self.state.messages, &conversation_id, new_message)
                     .await?
                 {
@@ -785,6 +794,7 @@ impl Session {
                 if let Some(message) = earlier {
                     return Ok(message);
                 }
+                usage::admit_new_conversation(&self.state, &workspace_id, self.preview()).await?;
                 let bot_id = bots::registry::taker_for_new_conversation(db, &workspace_id).await?;
                 let conversation = NewConversation {
                     person_id: Some(person_id),

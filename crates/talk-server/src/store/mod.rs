@@ -593,6 +593,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         start: &crate::outbound::OutboundStart,
     ) -> StoreResult<crate::outbound::OutboundOutcome>;
+
+    // ---- issue 18: metering and quotas ----
+
+    // ---- issue 18: previews ----
+
+    // ---- issue 18: API channel ----
 }
 
 /// Opens (creating if missing, for SQLite) and migrates the database `url` names: `sqlite:…`

@@ -2355,4 +2355,10 @@ impl Store for PgStore {
         tx.commit().await.se()?;
         Ok(OutboundOutcome::Started(message))
     }
+
+    // ---- issue 18: metering and quotas ----
+
+    // ---- issue 18: previews ----
+
+    // ---- issue 18: API channel ----
 }

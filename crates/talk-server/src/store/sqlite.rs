@@ -2024,6 +2024,12 @@ impl Store for SqliteStore {
         let message = message.clone().committed(id, &start.id, 1, start.now);
         Ok(OutboundOutcome::Started(message))
     }
+
+    // ---- issue 18: metering and quotas ----
+
+    // ---- issue 18: previews ----
+
+    // ---- issue 18: API channel ----
 }
 
 /// `SET` and the "unless it is already so" condition of a conversation change, its value

@@ -72,6 +72,7 @@ fn widget_claims() -> SocketClaims {
         vid: crate::db::random_hex(16),
         pid: None,
         ver: false,
+        pre: false,
         iat: 0,
         exp: 0,
         kid: crate::db::new_id(),
