@@ -122,6 +122,7 @@ pub struct Texts {
     pub opens_in_new_tab: &'static str,
     pub new_reply: &'static str,
     pub too_many_conversations: &'static str,
+    pub quota_reached: &'static str,
 }
 
 pub static EN: Texts = Texts {
@@ -167,6 +168,7 @@ pub static EN: Texts = Texts {
     opens_in_new_tab: "(opens in a new tab)",
     new_reply: "New reply",
     too_many_conversations: "You have too many open conversations. Please continue one of them.",
+    quota_reached: "We can't take new messages right now. Yours will be sent as soon as we can.",
 };
 
 pub static DE: Texts = Texts {
@@ -213,6 +215,7 @@ pub static DE: Texts = Texts {
     new_reply: "Neue Antwort",
     too_many_conversations:
         "Sie haben zu viele offene Unterhaltungen. Bitte setzen Sie eine davon fort.",
+    quota_reached: "Wir können gerade keine neuen Nachrichten annehmen. Ihre Nachricht wird gesendet, sobald es geht.",
 };
 
 pub static AR: Texts = Texts {
@@ -258,6 +261,7 @@ pub static AR: Texts = Texts {
     opens_in_new_tab: "(يفتح في علامة تبويب جديدة)",
     new_reply: "رد جديد",
     too_many_conversations: "لديك محادثات مفتوحة كثيرة جدًا. يُرجى متابعة إحداها.",
+    quota_reached: "لا يمكننا استقبال رسائل جديدة الآن. ستُرسل رسالتك في أقرب وقت ممكن.",
 };
 
 #[cfg(test)]

@@ -15,6 +15,16 @@ pub enum Stage {
     Unavailable(String),
 }
 
+/// Why the server refused to start a conversation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Notice {
+    /// The visitor has too many open conversations: continue one.
+    TooManyConversations,
+    /// The workspace's quota is used up (`quota_exceeded`): the message waits, and the
+    /// email form comes back, for the team to get back to the visitor.
+    QuotaReached,
+}
+
 /// A conversation as the homepage lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationPreview {
@@ -174,8 +184,8 @@ pub struct MessengerState {
     pub connected: Var<bool>,
     pub identify_busy: Var<bool>,
     pub identify_error: Var<Option<String>>,
-    /// The server refused a new conversation: the visitor has too many open ones.
-    pub too_many_conversations: Var<bool>,
+    /// Why a new conversation can't start now (`runtime::core::Notice`).
+    pub notice: Var<Option<Notice>>,
 }
 
 impl MessengerState {
@@ -196,7 +206,7 @@ impl MessengerState {
             connected: Var::new(false),
             identify_busy: Var::new(false),
             identify_error: Var::new(None),
-            too_many_conversations: Var::new(false),
+            notice: Var::new(None),
         }
     }
 

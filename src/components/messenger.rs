@@ -5,7 +5,7 @@ use super::identify_form::identify_form;
 use super::launcher::launcher;
 use crate::i18n::use_texts;
 use crate::runtime;
-use crate::state::{MessengerState, Stage};
+use crate::state::{MessengerState, Notice, Stage};
 use std::rc::Rc;
 use talk_browser::text::fill;
 use talk_protocol::{
@@ -107,6 +107,27 @@ pub fn messenger(state: MessengerState) -> View {
                 .and_then(|c| c.settings.homepage.logo_url.clone())
         })
     };
+    // Why a new conversation can't start. Over the quota the email form shows again (the
+    // stage goes back to `Identify`), for the team to get back to the visitor.
+    let notice = move || {
+        when(
+            move || state.notice.get().is_some(),
+            move || {
+                el("p")
+                    .class("talk-status")
+                    .attr("role", "alert")
+                    .testid("talk-notice")
+                    .text_with(move || {
+                        if state.notice.get() == Some(Notice::TooManyConversations) {
+                            texts.too_many_conversations
+                        } else {
+                            texts.quota_reached
+                        }
+                        .to_string()
+                    })
+            },
+        )
+    };
     // Built afresh, never patched in place: the switch runs again only when the stage or the
     // screen changes (the session sets the stage only when it changes), so a visitor typing
     // in the composer keeps it, its focus and its draft.
@@ -119,6 +140,7 @@ pub fn messenger(state: MessengerState) -> View {
         // above the form: seed 000's outbound flow asks for the email after the first reply.
         // Without one the list is empty and shows nothing.
         Stage::Identify => fragment(vec![
+            notice(),
             message_list(
                 state.lines,
                 state.agent_read_seq,
@@ -134,16 +156,7 @@ pub fn messenger(state: MessengerState) -> View {
             ),
         ]),
         Stage::Chat => fragment(vec![
-            when(
-                move || state.too_many_conversations.get(),
-                move || {
-                    el("p")
-                        .class("talk-status")
-                        .attr("role", "alert")
-                        .testid("talk-too-many-conversations")
-                        .text(texts.too_many_conversations)
-                },
-            ),
+            notice(),
             conversation(
                 state.lines,
                 state.agent_typing,

@@ -3,7 +3,7 @@
 //! native test (`cargo test -p talk-widget --lib`); `super::effects` carries the effects out.
 
 use super::outbox::Outbox;
-use crate::state::ConversationPreview;
+use crate::state::{ConversationPreview, Notice};
 use talk_protocol::{
     error_code, AuthorKind, ClientEvent, Conversation, Message, ServerEvent, DEFAULT_PAGE_SIZE,
 };
@@ -29,8 +29,8 @@ pub enum Effect {
     PlayAlert,
     /// The server refused one of the visitor's messages.
     MarkFailed(String),
-    /// Whether to explain that the visitor has too many open conversations to start one.
-    TooManyConversations(bool),
+    /// Why a new conversation can't start now, above the composer (`None`: nothing to say).
+    Notice(Option<Notice>),
     /// Who is typing on the agents' side (`None`: nobody).
     AgentTyping(Option<String>),
     /// The agents have read the current conversation up to here.
@@ -276,6 +276,10 @@ impl Core {
                         unread: false,
                     });
                 }
+                if started {
+                    // A held first message got through: whatever stopped it is over.
+                    effects.push(Effect::Notice(None));
+                }
                 self.flush(effects);
             }
             ServerEvent::Error {
@@ -283,15 +287,29 @@ impl Core {
                 message,
                 client_msg_id,
             } => {
-                let too_many = code == error_code::TOO_MANY_CONVERSATIONS;
+                let notice = match code.as_str() {
+                    error_code::TOO_MANY_CONVERSATIONS => Some(Notice::TooManyConversations),
+                    // A preview's fair-use limit reads the same to the admin trying the widget
+                    // (the server's own words go to the console).
+                    error_code::QUOTA_EXCEEDED | error_code::PREVIEW_LIMIT_REACHED => {
+                        Some(Notice::QuotaReached)
+                    }
+                    _ => None,
+                };
+                // Refused for now, not for what it says: it stays in the outbox, in flight,
+                // and goes again under its id on the next connection. Nothing typed after it
+                // for a new conversation overtakes it; running conversations go on.
+                let held = notice == Some(Notice::QuotaReached);
                 effects.push(Effect::Warn { code, message });
                 // Perhaps the answer to the older page: let the visitor try again.
                 self.loading_older = false;
                 if let Some(client_msg_id) = client_msg_id {
-                    self.outbox.remove(&client_msg_id);
-                    effects.push(Effect::MarkFailed(client_msg_id));
-                    if too_many {
-                        effects.push(Effect::TooManyConversations(true));
+                    if !held {
+                        self.outbox.remove(&client_msg_id);
+                        effects.push(Effect::MarkFailed(client_msg_id));
+                    }
+                    if notice.is_some() {
+                        effects.push(Effect::Notice(notice));
                     }
                     self.flush(effects);
                 }
@@ -974,9 +992,59 @@ mod tests {
             &effects[1..],
             [
                 Effect::MarkFailed("a".into()),
-                Effect::TooManyConversations(true)
+                Effect::Notice(Some(Notice::TooManyConversations))
             ]
         );
+    }
+
+    #[test]
+    fn a_message_refused_by_the_quota_stays_in_the_outbox_and_goes_again_on_reconnect() {
+        let mut core = connected_in_c1();
+        core.start_new();
+        core.queue("a".into(), "first of a new one".into());
+        let effects = core.apply(ServerEvent::Error {
+            code: error_code::QUOTA_EXCEEDED.into(),
+            message: "Can't take new conversations.".into(),
+            client_msg_id: Some("a".into()),
+        });
+        // Not failed, not dropped: explained, and kept.
+        assert_eq!(&effects[1..], [Effect::Notice(Some(Notice::QuotaReached))]);
+        assert_eq!(core.outbox.len(), 1);
+        // What follows waits behind it, rather than starting a conversation of its own.
+        let later = core.queue("b".into(), "text b".into());
+        assert!(sends(&later).is_empty());
+
+        // The next connection sends it again under the same id; the second still waits.
+        core.disconnected();
+        let again = core.apply(ready(vec![conversation("c1", false, 5, 5)]));
+        let sent: Vec<_> = sends(&again)
+            .into_iter()
+            .filter_map(|event| match event {
+                ClientEvent::Send { client_msg_id, .. } => Some(client_msg_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent, ["a"]);
+        // Accepted this time: the notice goes, and the rest follows into the new conversation.
+        let acked = core.apply(ServerEvent::Ack {
+            client_msg_id: "a".into(),
+            message: message("c9", 1, AuthorKind::Visitor, Some("a")),
+        });
+        assert!(acked.contains(&Effect::Notice(None)));
+        assert!(sends(&acked).contains(&&send(Some("c9"), "b")));
+    }
+
+    #[test]
+    fn a_preview_limit_keeps_the_message_too() {
+        let mut core = connected_in_c1();
+        core.queue("a".into(), "text a".into());
+        let effects = core.apply(ServerEvent::Error {
+            code: error_code::PREVIEW_LIMIT_REACHED.into(),
+            message: "Previews are limited.".into(),
+            client_msg_id: Some("a".into()),
+        });
+        assert_eq!(&effects[1..], [Effect::Notice(Some(Notice::QuotaReached))]);
+        assert_eq!(core.outbox.len(), 1);
     }
 
     #[test]

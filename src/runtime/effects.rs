@@ -4,7 +4,7 @@
 use super::core::Effect;
 use super::transport::Mode;
 use super::{with_current, Engine};
-use crate::state::{merge_message, note_in_preview, set_delivery, Delivery};
+use crate::state::{merge_message, note_in_preview, set_delivery, Delivery, Notice, Stage};
 use talk_browser::text::concat;
 use talk_protocol::ClientEvent;
 use wasm_bindgen::prelude::*;
@@ -44,12 +44,23 @@ pub(super) fn run(engine: &mut Engine, effects: Vec<Effect>) {
             Effect::MarkFailed(client_msg_id) => state
                 .lines
                 .update(|lines| set_delivery(lines, &client_msg_id, Delivery::Failed)),
-            Effect::TooManyConversations(shown) => state.too_many_conversations.set(shown),
+            Effect::Notice(notice) => {
+                // Over the quota the email form comes back; once a held message gets through,
+                // a visitor who has given one goes back to the composer.
+                if notice == Some(Notice::QuotaReached) {
+                    state.stage.set(Stage::Identify);
+                } else if state.stage.get_untracked() == Stage::Identify
+                    && state.person.get_untracked().is_some()
+                {
+                    state.stage.set(Stage::Chat);
+                }
+                state.notice.set(notice);
+            }
             Effect::AgentTyping(typing) => show_agent_typing(engine, typing),
             Effect::AgentReadSeq(seq) => state.agent_read_seq.set(seq),
             Effect::ClearConversation => {
                 state.lines.set(Vec::new());
-                state.too_many_conversations.set(false);
+                state.notice.set(None);
                 state.agent_read_seq.set(0);
                 show_agent_typing(engine, None);
             }
