@@ -206,7 +206,11 @@ pub async fn start_session(
 
 /// A preview token starts sessions only while the admin who asked for it is still one of
 /// the workspace's admins.
-async fn check_preview_admin(state: &AppState, workspace_id: &str, agent_id: &str) -> ApiResult<()> {
+async fn check_preview_admin(
+    state: &AppState,
+    workspace_id: &str,
+    agent_id: &str,
+) -> ApiResult<()> {
     let agent = state.db.agent_by_id(workspace_id, agent_id).await?;
     match agent {
         Some(agent) if agent.role == AgentRole::Admin => Ok(()),

@@ -19,7 +19,11 @@ pub fn agents_hear(conversation_id: &str, event: &ServerEvent) -> bool {
 }
 
 /// The conversation's own topic and, when its agents hear of `event`, its workspace's.
-fn conversation_topics(workspace_id: &str, conversation_id: &str, event: &ServerEvent) -> Vec<Topic> {
+fn conversation_topics(
+    workspace_id: &str,
+    conversation_id: &str,
+    event: &ServerEvent,
+) -> Vec<Topic> {
     let mut topics = vec![Topic::conversation(conversation_id)];
     if agents_hear(conversation_id, event) {
         topics.push(Topic::Workspace(workspace_id.to_string()));

@@ -2046,12 +2046,14 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .se()?;
-        Ok(row.map_or_else(Default::default, |(messages, voice_minutes)| {
-            crate::usage::preview::PreviewUsage {
-                messages,
-                voice_minutes,
-            }
-        }))
+        Ok(
+            row.map_or_else(Default::default, |(messages, voice_minutes)| {
+                crate::usage::preview::PreviewUsage {
+                    messages,
+                    voice_minutes,
+                }
+            }),
+        )
     }
 
     async fn delete_preview_conversations(&self, before: i64, limit: i64) -> StoreResult<u64> {

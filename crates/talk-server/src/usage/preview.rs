@@ -102,10 +102,7 @@ fn check_limit(used: i64, limit: i64, what: &str, now_ms: i64) -> ApiResult<()> 
 }
 
 async fn today(state: &AppState, workspace_id: &str, now_ms: i64) -> ApiResult<PreviewUsage> {
-    Ok(state
-        .db
-        .preview_usage(workspace_id, day_of(now_ms))
-        .await?)
+    Ok(state.db.preview_usage(workspace_id, day_of(now_ms)).await?)
 }
 
 /// Today's preview messages reached `preview_messages_per_day`: `preview_limit_reached`.
@@ -220,7 +217,10 @@ mod tests {
         assert!(refused.to_string().contains("limited to 5 messages a day"));
         assert!(matches!(
             refused,
-            ApiError::LimitReached { retry_after_secs: 43_200, .. }
+            ApiError::LimitReached {
+                retry_after_secs: 43_200,
+                ..
+            }
         ));
         assert!(check_limit(0, 0, "voice minutes", noon).is_err());
         assert_eq!(secs_until_tomorrow(21_000 * DAY_MS - 1), 1);
