@@ -278,14 +278,14 @@ async fn a_preview_is_counted_apart_listed_nowhere_and_unheard_by_agents() {
         .iter()
         .map(|row| row["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(ids, [production.conversation_id.clone()]);
+    assert_eq!(ids, [production.conversation_id.as_str()]);
     let api: Vec<String> = server
         .agent_conversations()
         .await
         .into_iter()
         .map(|conversation| conversation.id)
         .collect();
-    assert_eq!(api, [production.conversation_id.clone()]);
+    assert_eq!(api, [production.conversation_id.as_str()]);
 
     // Counted apart: the preview's messages, conversation and sessions only in its row.
     assert_eq!(app.usage_today(false).await.0, 1);

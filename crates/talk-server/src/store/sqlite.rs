@@ -2046,14 +2046,13 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .se()?;
-        Ok(
-            row.map_or_else(Default::default, |(messages, voice_minutes)| {
-                crate::usage::preview::PreviewUsage {
-                    messages,
-                    voice_minutes,
-                }
-            }),
-        )
+        let usage = row.map(
+            |(messages, voice_minutes)| crate::usage::preview::PreviewUsage {
+                messages,
+                voice_minutes,
+            },
+        );
+        Ok(usage.unwrap_or_default())
     }
 
     async fn delete_preview_conversations(&self, before: i64, limit: i64) -> StoreResult<u64> {
