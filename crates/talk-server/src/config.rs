@@ -68,6 +68,11 @@ pub struct Settings {
     pub bot_max_attempts: u32,
     /// The longest one webhook request may take, connecting (3 s at most) included.
     pub bot_delivery_timeout_secs: u64,
+    /// Previews' fair use (`usage::preview`), per workspace per UTC day: text messages of
+    /// every author in the inbox's live preview and test mode. 0 stops preview messages.
+    pub preview_messages_per_day: i64,
+    /// Previews' voice minutes per workspace per UTC day. 0 stops preview calls.
+    pub preview_voice_minutes_per_day: i64,
 }
 
 impl Default for Settings {
@@ -97,6 +102,8 @@ impl Default for Settings {
             bot_retry_max_ms: 300_000,
             bot_max_attempts: 10,
             bot_delivery_timeout_secs: 10,
+            preview_messages_per_day: 200,
+            preview_voice_minutes_per_day: 30,
         }
     }
 }
@@ -159,6 +166,12 @@ impl Settings {
         }
         if self.bot_max_attempts == 0 || self.bot_delivery_timeout_secs == 0 {
             return Err("bot_max_attempts and bot_delivery_timeout_secs must be at least 1".into());
+        }
+        if self.preview_messages_per_day < 0 || self.preview_voice_minutes_per_day < 0 {
+            return Err(
+                "preview_messages_per_day and preview_voice_minutes_per_day must be 0 or more"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -298,5 +311,28 @@ mod tests {
         ] {
             assert!(from(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn preview_limits_default_to_the_issues_and_may_be_zero_not_negative() {
+        let defaults = Settings::default();
+        assert_eq!(
+            (
+                defaults.preview_messages_per_day,
+                defaults.preview_voice_minutes_per_day
+            ),
+            (200, 30)
+        );
+        let zero = Settings {
+            preview_messages_per_day: 0,
+            preview_voice_minutes_per_day: 0,
+            ..Settings::default()
+        };
+        assert!(zero.check().is_ok());
+        let negative = Settings {
+            preview_voice_minutes_per_day: -1,
+            ..Settings::default()
+        };
+        assert!(negative.check().unwrap_err().contains("preview_"));
     }
 }

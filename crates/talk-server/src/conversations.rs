@@ -60,6 +60,8 @@ pub struct NewConversation {
     /// The bot that takes it (`bots::registry::taker_for_new_conversation`); stored only if
     /// that bot still exists and is enabled when the conversation is inserted.
     pub bot_id: Option<String>,
+    /// Started in a preview session (`crate::usage::preview`): counted apart, listed nowhere.
+    pub preview: bool,
 }
 
 /// The conversations a viewer may see, newest first.
@@ -261,7 +263,11 @@ pub async fn create_with_message(
     message: NewMessage,
     max_open: i64,
 ) -> StoreResult<Option<(Conversation, Message)>> {
-    let id = db::new_id();
+    let id = if conversation.preview {
+        crate::usage::preview::conversation_id()
+    } else {
+        db::new_id()
+    };
     let now = db::now_ms();
     let Some(message) = db
         .create_conversation(&id, &conversation, message, max_open, now)

@@ -127,6 +127,10 @@ pub async fn serve(
         closing.clone(),
     ));
     let webhooks = tokio::spawn(bots::delivery::run(state.clone(), closing.clone()));
+    tokio::spawn(usage::preview::run_clean_up(
+        Arc::clone(&state.db),
+        closing.clone(),
+    ));
     if state.bus().is_none() {
         // One node: every call still ringing or running belonged to its previous run, whose
         // connections are gone. (With other nodes, theirs may be live.)

@@ -45,8 +45,32 @@ pub struct SocketClaims {
     pub kid: String,
 }
 
+/// Claims of a preview token (`POST /v1/admin/preview-token`): the inbox's live preview
+/// starts widget sessions with it, as the widget's `token` option, and they are previews
+/// (`crate::usage::preview`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PreviewClaims {
+    /// Always `"preview"`.
+    pub typ: String,
+    pub ws: String,
+    /// The admin's agent id: the preview's visitor is derived from it.
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
 pub const TALK_TYP: &str = "talk";
 pub const SOCKET_TYP: &str = "socket";
+pub const PREVIEW_TYP: &str = "preview";
+
+/// What a widget may present as its `token` when it starts a session.
+#[derive(Debug, Clone)]
+pub enum WidgetToken {
+    /// A verified session's (`POST /v1/talk/session`).
+    Talk(TalkClaims),
+    /// The inbox's live preview's.
+    Preview(PreviewClaims),
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SigningKey {
@@ -190,20 +214,35 @@ async fn verify<C: DeserializeOwned>(db: &Db, token: &str) -> Result<(C, Signing
     Ok((decoded.claims, key))
 }
 
-/// A verified-session token presented to `workspace_id`'s widget.
-pub async fn verify_talk_token(
+/// A verified-session or preview token presented to `workspace_id`'s widget. Any other
+/// kind of token is `Invalid`, as is one whose claims don't fit its kind.
+pub async fn verify_widget_token(
     db: &Db,
     token: &str,
     workspace_id: &str,
-) -> Result<TalkClaims, TokenError> {
-    let (claims, key): (TalkClaims, SigningKey) = verify(db, token).await?;
-    if claims.typ != TALK_TYP {
-        return Err(TokenError::Invalid);
-    }
-    if key.workspace_id != workspace_id || claims.ws != workspace_id {
+) -> Result<WidgetToken, TokenError> {
+    let (claims, key): (serde_json::Value, SigningKey) = verify(db, token).await?;
+    let (token, ws) = match claims.get("typ").and_then(serde_json::Value::as_str) {
+        Some(TALK_TYP) => {
+            let claims: TalkClaims = claims_of(claims)?;
+            let ws = claims.ws.clone();
+            (WidgetToken::Talk(claims), ws)
+        }
+        Some(PREVIEW_TYP) => {
+            let claims: PreviewClaims = claims_of(claims)?;
+            let ws = claims.ws.clone();
+            (WidgetToken::Preview(claims), ws)
+        }
+        _ => return Err(TokenError::Invalid),
+    };
+    if key.workspace_id != workspace_id || ws != workspace_id {
         return Err(TokenError::WrongWorkspace);
     }
-    Ok(claims)
+    Ok(token)
+}
+
+fn claims_of<C: DeserializeOwned>(claims: serde_json::Value) -> Result<C, TokenError> {
+    serde_json::from_value(claims).map_err(|_| TokenError::Invalid)
 }
 
 /// A browser session token (socket auth or `Authorization: Bearer`).

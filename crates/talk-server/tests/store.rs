@@ -614,6 +614,7 @@ async fn the_open_conversation_cap_holds_under_concurrent_starts() {
         verified: false,
         kind: "widget",
         created_at: 1,
+        preview: false,
     })
     .await
     .unwrap();
@@ -627,6 +628,7 @@ async fn the_open_conversation_cap_holds_under_concurrent_starts() {
                 session_id,
                 verified: false,
                 bot_id: None,
+                preview: false,
             };
             db.create_conversation(
                 &new_id(),

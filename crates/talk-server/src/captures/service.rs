@@ -437,6 +437,8 @@ pub async fn reply(
             // The workspace wrote first: the reply is for the agents, whom the capture's
             // sender speaks for, not for a webhook bot.
             bot_id: None,
+            // Previews are offered no capture widget and may not reply to one.
+            preview: false,
         },
         capture_id: capture.id,
         opening: NewMessage {

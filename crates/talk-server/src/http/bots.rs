@@ -118,15 +118,15 @@ pub async fn handoff(
     };
     if registry::release(&state.db, workspace_id, &conversation.id, &bot_id).await? {
         state.webhooks.let_go(&state, &conversation.id);
-        publish::to_agents(
-            &state.hub,
-            workspace_id,
-            ServerEvent::Handoff {
-                conversation_id: conversation.id.clone(),
-                bot_name,
-                note,
-            },
-        );
+        let event = ServerEvent::Handoff {
+            conversation_id: conversation.id.clone(),
+            bot_name,
+            note,
+        };
+        // A preview's handoff reaches the agents no more than the rest of it does.
+        if publish::agents_hear(&conversation.id, &event) {
+            publish::to_agents(&state.hub, workspace_id, event);
+        }
         publish::conversation_updated(&state.hub, workspace_id, &conversation, Except::Nobody);
     }
     Ok(StatusCode::NO_CONTENT)

@@ -10,6 +10,7 @@ mod contact;
 mod conversation_state;
 mod extract;
 mod openapi;
+mod previews;
 mod security;
 mod static_files;
 mod talk_messages;
@@ -169,6 +170,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/admin/bots/{id}/deliveries", get(bots::list_deliveries))
         // ---- issue 18: metering and quotas ----
         // ---- issue 18: previews ----
+        .route("/v1/admin/preview-token", post(previews::create_token))
         // The inbox: the API-key conversation endpoints' handlers, authenticated by the cookie.
         .route(
             "/v1/agent/socket",

@@ -342,6 +342,7 @@ pub async fn create(
             person_id: Some(&person.id),
             verified: true,
             kind: "api",
+            preview: false,
             created_at: now,
         })
         .await?;

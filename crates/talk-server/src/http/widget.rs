@@ -6,14 +6,15 @@ use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::ice;
 use crate::people::{self, Claim, Fields};
-use crate::tokens::{self, SocketClaims};
+use crate::tokens::{self, SocketClaims, WidgetToken};
+use crate::usage::preview;
 use crate::workspaces::{self, Workspace};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use talk_protocol::{
-    field, IdentifyRequest, IdentifyResponse, IdentityRequirements, WidgetSessionAnswer,
+    field, AgentRole, IdentifyRequest, IdentifyResponse, IdentityRequirements, WidgetSessionAnswer,
     WidgetSessionRequest, WidgetSessionResponse,
 };
 
@@ -87,15 +88,25 @@ pub async fn start_session(
     let workspace =
         browser_workspace(&state, &headers, &request.capture_key, &request.visitor_id).await?;
 
-    let verified_person_id = match request.token.as_deref().filter(|token| !token.is_empty()) {
-        Some(token) => Some(
-            tokens::verify_talk_token(&state.db, token, &workspace.id)
-                .await?
-                .sub,
-        ),
+    let token = match request.token.as_deref().filter(|token| !token.is_empty()) {
+        Some(token) => Some(tokens::verify_widget_token(&state.db, token, &workspace.id).await?),
         None => None,
     };
-    let visitor_id = request.visitor_id;
+    let (verified_person_id, preview_admin_id) = match token {
+        Some(WidgetToken::Talk(claims)) => (Some(claims.sub), None),
+        Some(WidgetToken::Preview(claims)) => {
+            check_preview_admin(&state, &workspace.id, &claims.sub).await?;
+            (None, Some(claims.sub))
+        }
+        None => (None, None),
+    };
+    let preview = preview_admin_id.is_some();
+    // A preview runs as its admin's own visitor, never the browser's: the inbox and a site
+    // may share an origin, and so the cookie, and their conversations must not mix.
+    let visitor_id = match &preview_admin_id {
+        Some(agent_id) => preview::visitor_id(agent_id),
+        None => request.visitor_id,
+    };
     people::upsert_visitor(&state.db, &workspace.id, &visitor_id).await?;
 
     let (person_id, shown_person, verified) = match verified_person_id {
@@ -112,7 +123,9 @@ pub async fn start_session(
             // Linked by an earlier identify, but not verified: shown only what it typed.
             let known = people::visitor_identity(&state.db, &workspace.id, &visitor_id).await?;
             let typed = known.claim.as_ref().map(Claim::summary);
-            (known.person_id, typed, false)
+            // A preview's session belongs to no person: nothing of it may lead to one.
+            let person_id = if preview { None } else { known.person_id };
+            (person_id, typed, false)
         }
     };
 
@@ -127,12 +140,13 @@ pub async fn start_session(
             verified,
             kind: "widget",
             created_at: db::now_ms(),
+            preview,
         })
         .await?;
 
-    // Only a workspace with an enabled capture widget asks for one. A failure costs the
-    // capture, never the session.
-    let capture = if workspace.captures_enabled {
+    // Only a workspace with an enabled capture widget asks for one, and never for a preview.
+    // A failure costs the capture, never the session.
+    let capture = if workspace.captures_enabled && !preview {
         let visit = captures::service::Visit {
             workspace_id: &workspace.id,
             visitor_id: &visitor_id,
@@ -166,8 +180,7 @@ pub async fn start_session(
         // so identifying later takes effect without a new token.
         pid: if verified { person_id } else { None },
         ver: verified,
-        // Issue 18's previews set this for a session started with a preview token.
-        pre: false,
+        pre: preview,
         iat: issued_at,
         exp: expires_at,
         kid: String::new(),
@@ -189,6 +202,23 @@ pub async fn start_session(
         },
     };
     Ok(Json(WidgetSessionAnswer { session, capture }))
+}
+
+/// A preview token starts sessions only while the admin who asked for it is still one of
+/// the workspace's admins.
+async fn check_preview_admin(
+    state: &AppState,
+    workspace_id: &str,
+    agent_id: &str,
+) -> ApiResult<()> {
+    let agent = state.db.agent_by_id(workspace_id, agent_id).await?;
+    match agent {
+        Some(agent) if agent.role == AgentRole::Admin => Ok(()),
+        _ => Err(ApiError::unauthorized(
+            "invalid_token",
+            "the preview token's admin is no longer an admin of this workspace",
+        )),
+    }
 }
 
 /// A trimmed, non-blank name, at most `MAX_NAME_CHARS` characters.

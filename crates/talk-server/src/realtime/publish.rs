@@ -2,25 +2,39 @@
 //! subscribers; a conversation's state (started, closed, reopened, assigned) also goes to the
 //! viewer topics of everyone allowed to see it, so their other tabs learn about new
 //! conversations and subscribe. Everything also goes to the workspace's topic, which the
-//! agents' inbox sockets listen on.
+//! agents' inbox sockets listen on, except what happens in a preview (`usage::preview`),
+//! which agents hear nothing of but its calls.
 
 use super::bus::Signal;
 use super::hub::{Except, Hub, Topic};
 use super::sequencer::Skip;
+use crate::usage::preview::is_preview_conversation;
 use talk_protocol::{Conversation, Message, ServerEvent};
 
-/// The conversation's own topic and its workspace's.
-fn conversation_topics(workspace_id: &str, conversation_id: &str) -> Vec<Topic> {
-    vec![
-        Topic::conversation(conversation_id),
-        Topic::Workspace(workspace_id.to_string()),
-    ]
+/// Whether the workspace's agents hear of `event` in the conversation. A preview is listed
+/// nowhere, so they hear nothing of it (told by its id, which is all some publishers know)
+/// but its calls' states: voice is tried by answering a call from the inbox.
+pub fn agents_hear(conversation_id: &str, event: &ServerEvent) -> bool {
+    !is_preview_conversation(conversation_id) || matches!(event, ServerEvent::Call { .. })
+}
+
+/// The conversation's own topic and, when its agents hear of `event`, its workspace's.
+fn conversation_topics(
+    workspace_id: &str,
+    conversation_id: &str,
+    event: &ServerEvent,
+) -> Vec<Topic> {
+    let mut topics = vec![Topic::conversation(conversation_id)];
+    if agents_hear(conversation_id, event) {
+        topics.push(Topic::Workspace(workspace_id.to_string()));
+    }
+    topics
 }
 
 /// The conversation's topics plus the viewer topics that may see it: its visitor's, and its
 /// person's when it is verified (the Security rule: never an unverified one).
-fn audience(workspace_id: &str, conversation: &Conversation) -> Vec<Topic> {
-    let mut topics = conversation_topics(workspace_id, &conversation.id);
+fn audience(workspace_id: &str, conversation: &Conversation, event: &ServerEvent) -> Vec<Topic> {
+    let mut topics = conversation_topics(workspace_id, &conversation.id, event);
     topics.push(Topic::Visitor {
         workspace_id: workspace_id.to_string(),
         visitor_id: conversation.visitor_id.clone(),
@@ -44,7 +58,7 @@ pub fn local_conversation_updated(
     let event = ServerEvent::ConversationUpdated {
         conversation: conversation.clone(),
     };
-    hub.publish(&audience(workspace_id, conversation), event, except);
+    hub.publish(&audience(workspace_id, conversation, &event), event, except);
 }
 
 pub fn conversation_updated(
@@ -74,7 +88,7 @@ pub fn local_conversation_started(
     let event = ServerEvent::Message {
         message: message.clone(),
     };
-    hub.publish(&audience(workspace_id, conversation), event, except);
+    hub.publish(&audience(workspace_id, conversation, &event), event, except);
 }
 
 /// A new conversation and its first message, in that order. Other nodes hear of it from
@@ -104,12 +118,11 @@ pub fn local_conversation_opened(
     except: Except,
 ) {
     local_conversation_updated(hub, workspace_id, conversation, except);
-    let topics = audience(workspace_id, conversation);
     for message in messages {
         let event = ServerEvent::Message {
             message: message.clone(),
         };
-        hub.publish(&topics, event, except);
+        hub.publish(&audience(workspace_id, conversation, &event), event, except);
     }
 }
 
@@ -139,7 +152,7 @@ pub fn local_in_conversation(
     except: Except,
 ) {
     hub.publish(
-        &conversation_topics(workspace_id, conversation_id),
+        &conversation_topics(workspace_id, conversation_id, &event),
         event,
         except,
     );

@@ -90,11 +90,14 @@ impl std::fmt::Debug for Sequencer {
     }
 }
 
+/// Whether anyone here hears the conversation's messages: its subscribers, and its agents
+/// unless it is a preview.
 fn has_subscribers(hub: &Hub, workspace_id: &str, conversation_id: &str) -> bool {
-    hub.has_subscribers(&[
-        Topic::conversation(conversation_id),
-        Topic::Workspace(workspace_id.to_string()),
-    ])
+    let mut topics = vec![Topic::conversation(conversation_id)];
+    if !crate::usage::preview::is_preview_conversation(conversation_id) {
+        topics.push(Topic::Workspace(workspace_id.to_string()));
+    }
+    hub.has_subscribers(&topics)
 }
 
 impl Sequencer {

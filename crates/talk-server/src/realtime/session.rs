@@ -226,11 +226,13 @@ impl Session {
         let same = fresh.ws == claims.ws
             && fresh.vid == claims.vid
             && fresh.pid == claims.pid
-            && fresh.ver == claims.ver;
+            && fresh.ver == claims.ver
+            && fresh.pre == claims.pre;
         if !same {
             return Err(ApiError::bad_request(
                 error_code::TOKEN_MISMATCH,
-                "the token is for another visitor, person or verified state: reconnect with it",
+                "the token is for another visitor, person, verified state or preview: reconnect \
+                 with it",
             ));
         }
         let moved_key = fresh.kid != claims.kid;
@@ -681,6 +683,7 @@ impl Session {
                     session_id: claims.sid.clone(),
                     verified: claims.ver,
                     bot_id: None,
+                    preview: claims.pre,
                 };
                 self.visitor_send(conversation_id, starts, client_msg_id, body)
                     .await?
@@ -857,6 +860,13 @@ impl Session {
                 "capture_reply is a visitor's: agents answer with send",
             ));
         };
+        if claims.pre {
+            // None is offered to a preview; a reply would start a production conversation.
+            return Err(ApiError::bad_request(
+                "invalid_event",
+                "previews show no capture widgets: send a message instead",
+            ));
+        }
         let claims = claims.clone();
         let (person_id, author) = self.author().await?;
         let replier = captures::Replier {

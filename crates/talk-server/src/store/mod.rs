@@ -131,6 +131,8 @@ pub struct SessionRecord<'a> {
     /// `"api"` or `"widget"`.
     pub kind: &'a str,
     pub created_at: i64,
+    /// Started with a preview token (`crate::usage::preview`).
+    pub preview: bool,
 }
 
 /// One condition of a person lookup by merge fields.
@@ -350,13 +352,14 @@ pub trait Store: Send + Sync + 'static {
         viewer: &Viewer,
         conversation_id: &str,
     ) -> StoreResult<Option<Conversation>>;
+    /// The workspace's conversations, previews left out.
     async fn list_conversations(&self, workspace_id: &str) -> StoreResult<Vec<Conversation>>;
     async fn find_conversation(
         &self,
         workspace_id: &str,
         conversation_id: &str,
     ) -> StoreResult<Option<Conversation>>;
-    /// Up to `page.limit` rows in the inbox's order after `page.after`.
+    /// Up to `page.limit` rows in the inbox's order after `page.after`, previews left out.
     async fn inbox_rows(
         &self,
         workspace_id: &str,
@@ -579,7 +582,7 @@ pub trait Store: Send + Sync + 'static {
     // Conversations agents start (`crate::outbound`).
     /// Where the person was seen: among the visitors still linked to the person, the one
     /// with the person's newest verified widget session, and the one with the newest widget
-    /// session of any kind (each with that session).
+    /// session of any kind (each with that session). Preview sessions are never either.
     async fn outbound_sightings(
         &self,
         workspace_id: &str,
@@ -597,6 +600,18 @@ pub trait Store: Send + Sync + 'static {
     // ---- issue 18: metering and quotas ----
 
     // ---- issue 18: previews ----
+    /// One UTC day's preview counters of the workspace (`usage_days`); zeros for none.
+    async fn preview_usage(
+        &self,
+        workspace_id: &str,
+        day: i64,
+    ) -> StoreResult<crate::usage::preview::PreviewUsage>;
+    /// Deletes up to `limit` preview conversations created before `before`, their messages,
+    /// calls and webhook deliveries with them; how many. `usage_days` keeps its counts.
+    async fn delete_preview_conversations(&self, before: i64, limit: i64) -> StoreResult<u64>;
+    /// Deletes up to `limit` preview sessions created before `before` that no conversation
+    /// rests on any more; how many.
+    async fn delete_preview_sessions(&self, before: i64, limit: i64) -> StoreResult<u64>;
 
     // ---- issue 18: API channel ----
 }

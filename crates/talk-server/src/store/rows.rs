@@ -100,7 +100,7 @@ pub(crate) const INBOX_SELECT: &str =
      LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
      LEFT JOIN visitors v ON v.workspace_id = c.workspace_id AND v.id = c.visitor_id
      LEFT JOIN people p ON p.id = COALESCE(c.person_id, v.person_id)
-     WHERE c.workspace_id = $1
+     WHERE c.workspace_id = $1 AND NOT c.preview
        AND ($2 IS NULL OR c.status = $2)
        AND ($3 IS NULL OR c.assignee_id = $3)
        AND ($4 IS NULL

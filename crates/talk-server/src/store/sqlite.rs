@@ -894,8 +894,8 @@ impl Store for SqliteStore {
         self.writer
             .execute(
                 "INSERT INTO sessions
-                   (id, workspace_id, visitor_id, person_id, verified, kind, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                   (id, workspace_id, visitor_id, person_id, verified, kind, created_at, preview)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 vec![
                     text(session.id),
                     text(session.workspace_id),
@@ -904,6 +904,7 @@ impl Store for SqliteStore {
                     i64::from(session.verified).into(),
                     text(session.kind),
                     session.created_at.into(),
+                    i64::from(session.preview).into(),
                 ],
             )
             .await
@@ -1015,7 +1016,8 @@ impl Store for SqliteStore {
 
     async fn list_conversations(&self, workspace_id: &str) -> StoreResult<Vec<Conversation>> {
         let rows: Vec<ConversationRow> = sqlx::query_as(&format!(
-            "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE workspace_id = $1
+            "SELECT {CONVERSATION_COLUMNS} FROM conversations
+             WHERE workspace_id = $1 AND NOT preview
              ORDER BY created_at DESC, id DESC"
         ))
         .bind(workspace_id)
@@ -1925,7 +1927,7 @@ impl Store for SqliteStore {
             "SELECT s.visitor_id, s.id FROM sessions s
              JOIN visitors v ON v.workspace_id = s.workspace_id AND v.id = s.visitor_id
              WHERE s.workspace_id = $1 AND s.person_id = $2 AND s.verified
-               AND s.kind = 'widget' AND v.person_id = $2
+               AND s.kind = 'widget' AND NOT s.preview AND v.person_id = $2
              ORDER BY s.created_at DESC, s.id DESC LIMIT 1",
         )
         .bind(workspace_id)
@@ -1937,6 +1939,7 @@ impl Store for SqliteStore {
             "SELECT s.visitor_id, s.id FROM visitors v
              JOIN sessions s ON s.workspace_id = v.workspace_id AND s.visitor_id = v.id
              WHERE v.workspace_id = $1 AND v.person_id = $2 AND s.kind = 'widget'
+               AND NOT s.preview
              ORDER BY s.created_at DESC, s.id DESC LIMIT 1",
         )
         .bind(workspace_id)
@@ -2028,6 +2031,62 @@ impl Store for SqliteStore {
     // ---- issue 18: metering and quotas ----
 
     // ---- issue 18: previews ----
+
+    async fn preview_usage(
+        &self,
+        workspace_id: &str,
+        day: i64,
+    ) -> StoreResult<crate::usage::preview::PreviewUsage> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT text_visitor + text_agent + text_bot + text_auto_reply, voice_minutes
+             FROM usage_days WHERE workspace_id = $1 AND day = $2 AND preview",
+        )
+        .bind(workspace_id)
+        .bind(day)
+        .fetch_optional(&self.pool)
+        .await
+        .se()?;
+        let usage = row.map(
+            |(messages, voice_minutes)| crate::usage::preview::PreviewUsage {
+                messages,
+                voice_minutes,
+            },
+        );
+        Ok(usage.unwrap_or_default())
+    }
+
+    async fn delete_preview_conversations(&self, before: i64, limit: i64) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "DELETE FROM conversations WHERE id IN
+               (SELECT id FROM conversations WHERE preview AND created_at < $1 LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(result.rows_affected())
+    }
+
+    async fn delete_preview_sessions(&self, before: i64, limit: i64) -> StoreResult<u64> {
+        // A session's conversations are its visitor's: looked up by the visitor's index
+        // (`session_id` has none).
+        let result = sqlx::query(
+            "DELETE FROM sessions WHERE id IN
+               (SELECT s.id FROM sessions s
+                WHERE s.preview AND s.created_at < $1
+                  AND NOT EXISTS (SELECT 1 FROM conversations c
+                                  WHERE c.workspace_id = s.workspace_id
+                                    AND c.visitor_id = s.visitor_id AND c.session_id = s.id)
+                LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(result.rows_affected())
+    }
 
     // ---- issue 18: API channel ----
 }

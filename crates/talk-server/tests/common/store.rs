@@ -24,6 +24,7 @@ pub async fn conversation_with(
         verified: false,
         kind: "widget",
         created_at: now_ms(),
+        preview: false,
     })
     .await
     .unwrap();
@@ -35,6 +36,7 @@ pub async fn conversation_with(
         session_id,
         verified: false,
         bot_id: None,
+        preview: false,
     };
     let first = db
         .create_conversation(&id, &new, first, 10, now_ms())

@@ -90,9 +90,9 @@ const CONVERSATION_TAIL: &str =
 // is still there and enabled.
 const INSERT_CONVERSATION: &str = "INSERT INTO conversations
        (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
-        created_at, updated_at, bot_id)
+        created_at, updated_at, bot_id, preview)
      SELECT ?1, ?2, ?3, ?4, ?5, ?6, 'open', 0, ?7, ?7,
-            (SELECT id FROM bots WHERE id = ?9 AND workspace_id = ?2 AND enabled)
+            (SELECT id FROM bots WHERE id = ?9 AND workspace_id = ?2 AND enabled), ?10
      WHERE (SELECT COUNT(*) FROM conversations
             WHERE workspace_id = ?2 AND visitor_id = ?3 AND status = 'open') < ?8";
 
@@ -297,6 +297,7 @@ fn start(
                 now,
                 max_open,
                 conversation.bot_id,
+                conversation.preview,
             ])
         })
         .map_err(classify)?;
