@@ -68,6 +68,11 @@ pub struct Settings {
     pub bot_max_attempts: u32,
     /// The longest one webhook request may take, connecting (3 s at most) included.
     pub bot_delivery_timeout_secs: u64,
+    /// Previews' fair use (`crate::usage::preview`): text messages of every author per
+    /// workspace per UTC day.
+    pub preview_messages_per_day: i64,
+    /// Previews' connected voice minutes per workspace per UTC day.
+    pub preview_voice_minutes_per_day: i64,
 }
 
 impl Default for Settings {
@@ -97,6 +102,8 @@ impl Default for Settings {
             bot_retry_max_ms: 300_000,
             bot_max_attempts: 10,
             bot_delivery_timeout_secs: 10,
+            preview_messages_per_day: 200,
+            preview_voice_minutes_per_day: 30,
         }
     }
 }

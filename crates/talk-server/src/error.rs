@@ -21,6 +21,10 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("too many requests: retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A limit on the workspace's use is reached (a hard quota): 429 under its own code and
+    /// without `Retry-After`, since it lifts only when the limit is raised or the period turns.
+    #[error("{message}")]
+    OverLimit { code: &'static str, message: String },
     #[error("this path does not accept that HTTP method")]
     MethodNotAllowed,
     #[error("the request body is larger than the limit of 64 KiB")]
@@ -66,6 +70,12 @@ impl ApiError {
             message: message.into(),
         }
     }
+    pub fn over_limit(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::OverLimit {
+            code,
+            message: message.into(),
+        }
+    }
 
     pub fn status(&self) -> StatusCode {
         match self {
@@ -74,7 +84,9 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited { .. } | ApiError::OverLimit { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -92,7 +104,8 @@ impl ApiError {
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
             | ApiError::NotFound { code, .. }
-            | ApiError::Conflict { code, .. } => code,
+            | ApiError::Conflict { code, .. }
+            | ApiError::OverLimit { code, .. } => code,
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",

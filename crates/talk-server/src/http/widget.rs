@@ -130,9 +130,16 @@ pub async fn start_session(
         })
         .await?;
 
-    // Only a workspace with an enabled capture widget asks for one. A failure costs the
+    // Only a workspace with an enabled capture widget asks for one, and none while a hard
+    // text quota refuses the conversation its reply would start. A failure costs the
     // capture, never the session.
-    let capture = if workspace.captures_enabled {
+    let capture = if workspace.captures_enabled
+        && !crate::usage::quota::text_used_up(&state, &workspace)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "reading the quota");
+                false
+            }) {
         let visit = captures::service::Visit {
             workspace_id: &workspace.id,
             visitor_id: &visitor_id,
