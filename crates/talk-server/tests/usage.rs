@@ -61,7 +61,9 @@ impl Server {
     }
 
     async fn set_quota(&self, quota: Value) -> QuotaStatus {
-        let answer = self.admin(Method::PUT, "/v1/admin/quota", Some(quota)).await;
+        let answer = self
+            .admin(Method::PUT, "/v1/admin/quota", Some(quota))
+            .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
         serde_json::from_str(&answer.text).unwrap()
     }
@@ -179,7 +181,8 @@ async fn completed_call(
         ServerEvent::Call { call } => Some(call.clone()),
         _ => None,
     };
-    let start = json!({"type": "call_start", "conversation_id": conversation_id, "call_id": call_id});
+    let start =
+        json!({"type": "call_start", "conversation_id": conversation_id, "call_id": call_id});
     send(visitor, start).await;
     wait_for(visitor, call_of).await;
     wait_for(inbox, call_of).await;
@@ -326,9 +329,7 @@ async fn the_counters_match_a_recount_after_a_mixed_run() {
     say(&mut ann, Some(&ann_conversation), "Anyone there?").await;
 
     // A visitor over HTTP (`POST /v1/talk/messages`).
-    server
-        .identify(&visitor_id(2), "v2@example.com")
-        .await;
+    server.identify(&visitor_id(2), "v2@example.com").await;
     let bob_token = app.session_token(&visitor_id(2), None).await;
     let (status, acked) = server
         .post_event(
@@ -352,7 +353,9 @@ async fn the_counters_match_a_recount_after_a_mixed_run() {
 
     // Agents answer (API key), in both.
     server.agent_reply(&ann_conversation, "Hi Ann").await;
-    server.agent_reply(&ann_conversation, "How can I help?").await;
+    server
+        .agent_reply(&ann_conversation, "How can I help?")
+        .await;
     server.agent_reply(&bob_conversation, "Hi Bob").await;
 
     // A webhook bot takes the next new conversation and answers with its key.
@@ -390,7 +393,9 @@ async fn the_counters_match_a_recount_after_a_mixed_run() {
 
     // A session minted by the site's backend.
     let minted = app
-        .talk_session(json!({"fields": {"str::email": "api@example.com", "str::name": "Api Person"}}))
+        .talk_session(
+            json!({"fields": {"str::email": "api@example.com", "str::name": "Api Person"}}),
+        )
         .await;
     assert_eq!(minted.status, StatusCode::OK, "{}", minted.text);
 
@@ -443,7 +448,11 @@ async fn the_counters_match_a_recount_after_a_mixed_run() {
     let from = days::format_day(today - 2);
     let to = days::format_day(today + 1);
     let report = server.usage(&format!("?from={from}&to={to}")).await;
-    assert_eq!(report.days.len(), 4, "every day of the range, idle ones too");
+    assert_eq!(
+        report.days.len(),
+        4,
+        "every day of the range, idle ones too"
+    );
     assert_eq!(reported(&report), recounted);
     assert_eq!(counters(&report.totals), production);
     assert_eq!(report.preview_totals, UsageCounts::default());
@@ -518,9 +527,13 @@ async fn the_usage_range_is_checked_and_only_admins_read_it() {
 #[tokio::test]
 async fn quota_settings_are_validated_and_read_back() {
     let server = start().await;
-    let initial: QuotaStatus =
-        serde_json::from_str(&server.admin(Method::GET, "/v1/admin/quota", None).await.text)
-            .unwrap();
+    let initial: QuotaStatus = serde_json::from_str(
+        &server
+            .admin(Method::GET, "/v1/admin/quota", None)
+            .await
+            .text,
+    )
+    .unwrap();
     assert_eq!(initial.settings.mode, QuotaMode::Off);
     assert_eq!(initial.text.limit, None);
     assert_eq!(
@@ -532,7 +545,9 @@ async fn quota_settings_are_validated_and_read_back() {
         json!({"mode": "soft", "voice_minutes_per_month": -3}),
         json!({"mode": "soft", "text_messages_per_month": 1_000_000_001_i64}),
     ] {
-        let answer = server.admin(Method::PUT, "/v1/admin/quota", Some(bad.clone())).await;
+        let answer = server
+            .admin(Method::PUT, "/v1/admin/quota", Some(bad.clone()))
+            .await;
         assert_eq!(
             (answer.status, answer.code().as_str()),
             (StatusCode::BAD_REQUEST, "invalid_quota"),
@@ -540,22 +555,32 @@ async fn quota_settings_are_validated_and_read_back() {
         );
     }
     let answer = server
-        .admin(Method::PUT, "/v1/admin/quota", Some(json!({"mode": "sometimes"})))
+        .admin(
+            Method::PUT,
+            "/v1/admin/quota",
+            Some(json!({"mode": "sometimes"})),
+        )
         .await;
     assert_eq!(
         (answer.status, answer.code().as_str()),
         (StatusCode::BAD_REQUEST, "invalid_json")
     );
     let set = server
-        .set_quota(json!({"mode": "soft", "text_messages_per_month": 1_000_000_000_i64,
-                          "voice_minutes_per_month": null}))
+        .set_quota(
+            json!({"mode": "soft", "text_messages_per_month": 1_000_000_000_i64,
+                          "voice_minutes_per_month": null}),
+        )
         .await;
     assert_eq!(set.settings.mode, QuotaMode::Soft);
     assert_eq!(set.text.limit, Some(1_000_000_000));
     assert_eq!(set.voice.limit, None);
-    let read: QuotaStatus =
-        serde_json::from_str(&server.admin(Method::GET, "/v1/admin/quota", None).await.text)
-            .unwrap();
+    let read: QuotaStatus = serde_json::from_str(
+        &server
+            .admin(Method::GET, "/v1/admin/quota", None)
+            .await
+            .text,
+    )
+    .unwrap();
     assert_eq!(read, set);
 }
 
@@ -719,4 +744,74 @@ async fn the_admins_are_warned_once_at_80_and_100_percent() {
         .i64("SELECT COUNT(*) FROM quota_warnings", &[])
         .await;
     assert_eq!(recorded, 2);
+}
+
+#[tokio::test]
+async fn a_hard_text_quota_used_up_offers_no_capture_and_refuses_a_reply() {
+    let server = start().await;
+    let created = server
+        .admin(
+            Method::POST,
+            "/v1/admin/capture-widgets",
+            Some(json!({"name": "Hello", "message": "Can we help?", "sender": {"kind": "bot"}})),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let capture_id = created.json()["id"].as_str().unwrap().to_string();
+    let offered = |visitor: String| {
+        let app = &server.app;
+        async move {
+            let body = json!({"capture_key": app.workspace.capture_key, "visitor_id": visitor,
+                              "page_url": "https://shop.example.com/"});
+            let answer = app
+                .send(Method::POST, "/v1/talk/widget/session", &[], Some(body))
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            answer.json()["capture"]["id"].as_str().map(str::to_string)
+        }
+    };
+    assert_eq!(offered(visitor_id(1)).await, Some(capture_id.clone()));
+
+    let mut ann = server.visitor(1).await;
+    say(&mut ann, None, "Hello").await;
+    // Soft mode used up offers it still; hard mode doesn't.
+    server
+        .set_quota(json!({"mode": "soft", "text_messages_per_month": 1}))
+        .await;
+    assert_eq!(offered(visitor_id(2)).await, Some(capture_id.clone()));
+    server
+        .set_quota(json!({"mode": "hard", "text_messages_per_month": 1}))
+        .await;
+    assert_eq!(offered(visitor_id(3)).await, None);
+
+    // A reply from a page that had it offered before: refused, nothing stored.
+    let (mut bob, _) = server.open(&visitor_id(2), None).await;
+    let reply_id = uuid();
+    let reply = json!({"type": "capture_reply", "capture_id": capture_id,
+                       "client_msg_id": reply_id, "body": "Yes please"});
+    send(&mut bob, reply.clone()).await;
+    let (code, _) = error_code(next_event(&mut bob).await);
+    assert_eq!(code, "quota_exceeded");
+    assert_eq!(server.stored_with_client_id(&reply_id).await, 0);
+    // Once the limit is raised, the same reply starts the conversation.
+    server
+        .set_quota(json!({"mode": "hard", "text_messages_per_month": 50}))
+        .await;
+    send(&mut bob, reply).await;
+    let acked = ack(next_event(&mut bob).await);
+    assert_eq!(
+        (acked.seq, acked.client_msg_id.as_deref()),
+        (2, Some(reply_id.as_str()))
+    );
+    // Its resend, after the limit is used up again, is still answered with it.
+    server
+        .set_quota(json!({"mode": "hard", "text_messages_per_month": 1}))
+        .await;
+    send(
+        &mut bob,
+        json!({"type": "capture_reply", "capture_id": capture_id,
+               "client_msg_id": reply_id, "body": "Yes please"}),
+    )
+    .await;
+    assert_eq!(ack(next_event(&mut bob).await), acked);
 }
