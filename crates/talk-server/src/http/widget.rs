@@ -134,12 +134,8 @@ pub async fn start_session(
     // text quota refuses the conversation its reply would start. A failure costs the
     // capture, never the session.
     let capture = if workspace.captures_enabled
-        && !crate::usage::quota::text_used_up(&state, &workspace)
-            .await
-            .unwrap_or_else(|error| {
-                tracing::error!(%error, "reading the quota");
-                false
-            }) {
+        && crate::usage::quota::offers_captures(&state, &workspace).await
+    {
         let visit = captures::service::Visit {
             workspace_id: &workspace.id,
             visitor_id: &visitor_id,

@@ -831,9 +831,6 @@ impl Session {
                     &message,
                     except,
                 );
-                if !self.preview() {
-                    usage::quota::check_warnings(&self.state, &workspace_id);
-                }
                 if taken_by_bot {
                     // The bot answers, not the auto-reply; its delivery is committed.
                     self.state.webhooks.wake();
@@ -843,6 +840,10 @@ impl Session {
                 {
                     // The visitor's message is committed and acknowledged regardless.
                     tracing::error!(%error, "auto-reply");
+                }
+                // After the auto-reply, which counts too.
+                if !self.preview() {
+                    usage::quota::check_warnings(&self.state, &workspace_id);
                 }
                 Ok(message)
             }

@@ -129,11 +129,22 @@ async fn hard_standing(
     Ok(Some(status(state, workspace).await?))
 }
 
-/// Whether hard mode's text quota is used up: then nothing may start a conversation, and
-/// the widget is offered no capture (whose reply would start one).
-pub async fn text_used_up(state: &AppState, workspace: &Workspace) -> ApiResult<bool> {
+/// Whether hard mode's text quota is used up: then nothing may start a conversation.
+async fn text_used_up(state: &AppState, workspace: &Workspace) -> ApiResult<bool> {
     let standing = hard_standing(state, workspace, QuotaMetric::Text).await?;
     Ok(standing.is_some_and(|status| used_up(status.settings.mode, status.text)))
+}
+
+/// Whether a widget session may be offered a capture: not while its reply would be refused
+/// (hard mode, text used up). Unreadable, the quota offers it: the reply is checked again.
+pub async fn offers_captures(state: &AppState, workspace: &Workspace) -> bool {
+    text_used_up(state, workspace)
+        .await
+        .map(|used_up| !used_up)
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "reading the quota");
+            true
+        })
 }
 
 /// Hard mode, text used up: `quota_exceeded`. (A workspace gone limits nothing: what
