@@ -93,6 +93,7 @@ pub async fn reply(
         body,
         client_msg_id,
         reopens: false,
+        auto_reply: false,
     };
     match conversations::append(&state.messages, &conversation.id, new_message).await? {
         Appended::Duplicate(message) => Ok(message),

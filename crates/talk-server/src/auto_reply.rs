@@ -36,6 +36,8 @@ pub async fn after_first_message(
         body: reply_text(&response_time),
         client_msg_id: None,
         reopens: false,
+        // Counted as an auto-reply, apart from the bots' messages (`crate::usage`).
+        auto_reply: true,
     };
     let message = conversations::append(&state.messages, conversation_id, reply)
         .await?

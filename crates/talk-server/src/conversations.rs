@@ -27,6 +27,9 @@ pub struct NewMessage {
     pub client_msg_id: Option<String>,
     /// Reopen the conversation if it is closed (a visitor writing again), in the same commit.
     pub reopens: bool,
+    /// The widget's automatic answer (`crate::auto_reply`), counted apart from the bots'
+    /// messages (`messages.auto_reply`, `crate::usage`).
+    pub auto_reply: bool,
 }
 
 impl NewMessage {

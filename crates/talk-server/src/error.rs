@@ -21,13 +21,14 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("too many requests: retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    /// An allowance used up until `retry_after_secs` (a preview's daily fair use): 429 with
-    /// its own code.
+    /// An allowance is used up (a preview's daily fair use, a hard quota): 429 under its own
+    /// code, with `Retry-After` when the allowance comes back at a known time (a preview's, at
+    /// the next UTC midnight); a quota lifts only when raised or when the month turns.
     #[error("{message}")]
     LimitReached {
         code: &'static str,
         message: String,
-        retry_after_secs: u64,
+        retry_after_secs: Option<u64>,
     },
     #[error("this path does not accept that HTTP method")]
     MethodNotAllowed,
@@ -72,6 +73,14 @@ impl ApiError {
         ApiError::Conflict {
             code,
             message: message.into(),
+        }
+    }
+    /// A used-up allowance that comes back at no known time (a hard quota).
+    pub fn over_limit(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::LimitReached {
+            code,
+            message: message.into(),
+            retry_after_secs: None,
         }
     }
 
@@ -137,11 +146,14 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
-        if let ApiError::RateLimited { retry_after_secs }
-        | ApiError::LimitReached {
-            retry_after_secs, ..
-        } = self
-        {
+        let retry_after_secs = match self {
+            ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            ApiError::LimitReached {
+                retry_after_secs, ..
+            } => retry_after_secs,
+            _ => None,
+        };
+        if let Some(retry_after_secs) = retry_after_secs {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

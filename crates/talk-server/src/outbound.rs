@@ -229,12 +229,14 @@ async fn start(
             body,
             client_msg_id: request.client_msg_id,
             reopens: false,
+            auto_reply: false,
         },
         max_open: MAX_OPEN_CONVERSATIONS_PER_VISITOR,
         now: db::now_ms(),
     };
     let started = match state.db.start_outbound(&start).await? {
         OutboundOutcome::Started(message) => {
+            crate::usage::quota::check_warnings(state, workspace_id);
             let conversation = start.conversation(&message);
             publish::conversation_started(
                 &state.hub,

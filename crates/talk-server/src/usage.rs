@@ -18,6 +18,7 @@ pub mod days;
 pub mod preview;
 pub mod quota;
 pub mod report;
+pub mod stored;
 
 use crate::error::ApiResult;
 use crate::AppState;

@@ -5,7 +5,7 @@ use crate::db::{self, Db};
 use crate::store::{AgentRecord, ApiKeyRecord, StoreResult, WorkspaceRecord};
 use crate::tokens;
 use serde::Serialize;
-use talk_protocol::{AgentRole, ApiKeyInfo};
+use talk_protocol::{AgentRole, ApiKeyInfo, QuotaSettings};
 
 /// What creating a workspace hands out once; the API key and password are never stored.
 #[derive(Debug, Clone, Serialize)]
@@ -28,9 +28,22 @@ pub struct Workspace {
     /// Any capture widget is enabled (`crate::captures`): a widget session looks for one to
     /// offer only then.
     pub captures_enabled: bool,
+    /// The monthly quota (`crate::usage::quota`), read with the rest so a workspace without
+    /// one costs no query to find out.
+    quota_mode: String,
+    quota_text_per_month: Option<i64>,
+    quota_voice_minutes_per_month: Option<i64>,
 }
 
 impl Workspace {
+    pub fn quota_settings(&self) -> QuotaSettings {
+        QuotaSettings {
+            mode: crate::usage::stored::quota_mode(&self.quota_mode),
+            text_messages_per_month: self.quota_text_per_month,
+            voice_minutes_per_month: self.quota_voice_minutes_per_month,
+        }
+    }
+
     /// Empty means every origin may start a widget session.
     pub fn allowed_origins(&self) -> Vec<String> {
         serde_json::from_str(&self.allowed_origins).unwrap_or_default()

@@ -238,6 +238,10 @@ const MATRIX: &[Row] = &[
     row("GET", "/v1/admin/bots/{id}/deliveries", C::AgentCookie, T::Bot, None, ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
     // ---- issue 18: previews ----
     row("POST", "/v1/admin/preview-token", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),
+    // Usage and quotas (issue 18, metering).
+    row("GET", "/v1/admin/usage", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),
+    row("GET", "/v1/admin/quota", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),
+    row("PUT", "/v1/admin/quota", C::AgentCookie, T::None, Some(r#"{"mode": "off"}"#), ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),
 ];
 
 /// Visitor A, B (workspace 1) or C (workspace 2): its id and widget session.

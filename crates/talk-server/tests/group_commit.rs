@@ -17,6 +17,7 @@ fn visitor_message(body: String, client_msg_id: Option<String>) -> NewMessage {
         body,
         client_msg_id,
         reopens: true,
+        auto_reply: false,
     }
 }
 

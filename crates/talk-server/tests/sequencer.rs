@@ -37,6 +37,7 @@ fn visitor_message(body: &str) -> NewMessage {
         body: body.to_string(),
         client_msg_id: None,
         reopens: false,
+        auto_reply: false,
     }
 }
 

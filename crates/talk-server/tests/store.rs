@@ -27,6 +27,7 @@ fn message(body: &str, client_msg_id: Option<&str>) -> NewMessage {
         body: body.to_string(),
         client_msg_id: client_msg_id.map(str::to_string),
         reopens: true,
+        auto_reply: false,
     }
 }
 

@@ -15,6 +15,7 @@ use crate::people;
 use crate::store::StoreResult;
 use crate::tokens::SocketClaims;
 use crate::widget_settings;
+use crate::AppState;
 use talk_protocol::{
     error_code, Author, AuthorKind, CaptureOffer, CaptureSender, CaptureWidget, CaptureWidgetInput,
     CaptureWidgetList, Conversation, ConversationList, ConversationStatus, Homepage, Message,
@@ -395,7 +396,7 @@ async fn opening_author(
 /// on `client_msg_id`. The message is checked as a `send`'s; an unidentified visitor may
 /// reply (it identifies before its next message).
 pub async fn reply(
-    db: &Db,
+    state: &AppState,
     replier: Replier<'_>,
     capture_id: &str,
     client_msg_id: &str,
@@ -404,11 +405,14 @@ pub async fn reply(
     let body = conversations::checked_body(body)
         .map_err(|problem| ApiError::bad_request(problem.code(), problem.message()))?;
     let claims = replier.claims;
+    let db = &state.db;
     let earlier =
         || conversations::visitor_message_by_client_id(db, &claims.ws, &claims.vid, client_msg_id);
     if let Some(message) = earlier().await? {
         return Ok(Replied::Earlier(message));
     }
+    // After the resend check: a reply committed before the quota ran out still answers.
+    crate::usage::admit_new_conversation(state, &claims.ws, claims.pre).await?;
     let capture = db
         .capture_widgets(&claims.ws, Some(capture_id))
         .await?
@@ -446,12 +450,14 @@ pub async fn reply(
             body: opening,
             client_msg_id: None,
             reopens: false,
+            auto_reply: false,
         },
         reply: NewMessage {
             author: replier.author,
             body,
             client_msg_id: Some(client_msg_id.to_string()),
             reopens: true,
+            auto_reply: false,
         },
         max_open: MAX_OPEN_CONVERSATIONS_PER_VISITOR,
         now,

@@ -16,6 +16,7 @@ mod static_files;
 mod talk_messages;
 mod talk_session;
 mod track;
+mod usage;
 mod widget;
 mod widget_config;
 
@@ -169,6 +170,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/v1/admin/bots/{id}/deliveries", get(bots::list_deliveries))
         // ---- issue 18: metering and quotas ----
+        .route("/v1/admin/usage", get(usage::get_usage))
+        .route(
+            "/v1/admin/quota",
+            get(usage::get_quota).put(usage::put_quota),
+        )
         // ---- issue 18: previews ----
         .route("/v1/admin/preview-token", post(previews::create_token))
         // The inbox: the API-key conversation endpoints' handlers, authenticated by the cookie.

@@ -144,9 +144,13 @@ pub async fn start_session(
         })
         .await?;
 
-    // Only a workspace with an enabled capture widget asks for one, and never for a preview.
-    // A failure costs the capture, never the session.
-    let capture = if workspace.captures_enabled && !preview {
+    // Only a workspace with an enabled capture widget asks for one; never a preview, and none
+    // while a hard text quota refuses the conversation its reply would start. A failure
+    // costs the capture, never the session.
+    let capture = if workspace.captures_enabled
+        && !preview
+        && crate::usage::quota::offers_captures(&state, &workspace).await
+    {
         let visit = captures::service::Visit {
             workspace_id: &workspace.id,
             visitor_id: &visitor_id,

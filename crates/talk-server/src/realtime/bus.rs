@@ -51,6 +51,11 @@ pub enum Signal {
         workspace_id: String,
         event: ServerEvent,
     },
+    /// For the workspace's admins only (a quota warning): sent whole.
+    ToAdmins {
+        workspace_id: String,
+        event: ServerEvent,
+    },
     /// The agent was removed or its password reset: end its inbox sockets.
     EndAgent {
         agent_id: String,

@@ -284,6 +284,11 @@ async fn change(
             publish_call(state, &next, Except::Nobody);
             if next.call.state == CallState::Ended {
                 record(state, &next).await?;
+                // Connected time was counted with this save (a preview's too, which only
+                // costs the check: it reads production's counts).
+                if next.call.duration_ms > 0 {
+                    crate::usage::quota::check_warnings(state, &next.workspace_id);
+                }
                 for party in [&next.visitor_party, &next.agent_party]
                     .into_iter()
                     .flatten()
@@ -323,6 +328,7 @@ async fn record(state: &AppState, record: &CallRecord) -> ApiResult<()> {
         body: record_text(&record.call),
         client_msg_id: Some(record.call.id.clone()),
         reopens: false,
+        auto_reply: false,
     };
     let appended =
         conversations::append(&state.messages, &record.call.conversation_id, message).await?;

@@ -30,6 +30,8 @@ pub enum Topic {
     },
     /// Everything in every conversation of a workspace: the agents' inbox sockets.
     Workspace(String),
+    /// What only a workspace's admins see (quota warnings): its admins' inbox sockets.
+    Admins(String),
     /// One side of a call (`crate::calls`): a widget session's connections, or one inbox
     /// connection. Subscribed only once the session has seen a call.
     Party(String),

@@ -200,6 +200,19 @@ pub fn to_agents(hub: &Hub, workspace_id: &str, event: ServerEvent) {
     });
 }
 
+/// To the workspace's admins only (their inbox sockets), on every node: a quota warning.
+pub fn to_admins(hub: &Hub, workspace_id: &str, event: ServerEvent) {
+    let topic = Topic::Admins(workspace_id.to_string());
+    let Some(sequencer) = hub.sequencer() else {
+        return hub.publish(&[topic], event, Except::Nobody);
+    };
+    hub.publish(&[topic], event.clone(), Except::Nobody);
+    sequencer.bus().notify(Signal::ToAdmins {
+        workspace_id: workspace_id.to_string(),
+        event,
+    });
+}
+
 /// A call's signalling step to one side, wherever its connection is.
 pub fn to_party(hub: &Hub, party: &str, event: ServerEvent) {
     let topic = Topic::Party(party.to_string());

@@ -367,6 +367,10 @@ impl Sequencer {
                 workspace_id,
                 event,
             } => hub.publish(&[Topic::Workspace(workspace_id)], event, Except::Nobody),
+            Signal::ToAdmins {
+                workspace_id,
+                event,
+            } => hub.publish(&[Topic::Admins(workspace_id)], event, Except::Nobody),
             Signal::EndAgent {
                 agent_id,
                 password_reset,

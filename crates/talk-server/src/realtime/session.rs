@@ -24,7 +24,7 @@ use crate::AppState;
 use governor::clock::Clock;
 use governor::DefaultDirectRateLimiter;
 use talk_protocol::{
-    call_error, error_code, AgentProfile, Author, AuthorKind, ClientEvent, Conversation,
+    call_error, error_code, AgentProfile, AgentRole, Author, AuthorKind, ClientEvent, Conversation,
     ConversationStatus, Message, ServerEvent, MAX_OPEN_CONVERSATIONS_PER_VISITOR,
 };
 use tokio_util::sync::CancellationToken;
@@ -298,7 +298,11 @@ impl Session {
         let viewer = match &self.participant {
             Participant::Visitor { viewer, .. } => viewer.clone(),
             Participant::Agent { agent, .. } => {
-                self.subscribe(Topic::Workspace(agent.workspace_id.clone()));
+                let workspace_id = agent.workspace_id.clone();
+                if agent.role == AgentRole::Admin {
+                    self.subscribe(Topic::Admins(workspace_id.clone()));
+                }
+                self.subscribe(Topic::Workspace(workspace_id));
                 return Ok(Vec::new());
             }
         };
@@ -740,6 +744,7 @@ impl Session {
             body,
             client_msg_id: Some(client_msg_id.to_string()),
             reopens: true,
+            auto_reply: false,
         };
         let db = &self.state.db;
         let workspace_id = self.workspace_id().to_string();
@@ -839,6 +844,10 @@ impl Session {
                     // The visitor's message is committed and acknowledged regardless.
                     tracing::error!(%error, "auto-reply");
                 }
+                // After the auto-reply, which counts too.
+                if !self.preview() {
+                    usage::quota::check_warnings(&self.state, &workspace_id);
+                }
                 Ok(message)
             }
         }
@@ -875,7 +884,7 @@ impl Session {
             author,
         };
         let replied =
-            captures::reply(&self.state.db, replier, capture_id, client_msg_id, body).await?;
+            captures::reply(&self.state, replier, capture_id, client_msg_id, body).await?;
         let message = match replied {
             Replied::Earlier(message) => message,
             Replied::Started(started) => {
@@ -885,6 +894,9 @@ impl Session {
                     reply,
                 } = *started;
                 let except = self.except_self();
+                if !claims.pre {
+                    usage::quota::check_warnings(&self.state, &claims.ws);
+                }
                 self.subscribe(Topic::conversation(&conversation.id));
                 publish::conversation_opened(
                     &self.state.hub,

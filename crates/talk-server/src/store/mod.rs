@@ -598,6 +598,37 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<crate::outbound::OutboundOutcome>;
 
     // ---- issue 18: metering and quotas ----
+    /// The workspace's `usage_days` rows from `from_day` to `to_day` (both included, both
+    /// preview flags), oldest first; days without activity have none.
+    async fn usage_days(
+        &self,
+        workspace_id: &str,
+        from_day: i64,
+        to_day: i64,
+    ) -> StoreResult<Vec<crate::usage::stored::UsageRow>>;
+    /// The sums of those rows of one preview flag.
+    async fn usage_total(
+        &self,
+        workspace_id: &str,
+        from_day: i64,
+        to_day: i64,
+        preview: bool,
+    ) -> StoreResult<talk_protocol::UsageCounts>;
+    /// Saves the workspace's quota (read back with the workspace); false if there is no such
+    /// workspace.
+    async fn set_quota(
+        &self,
+        workspace_id: &str,
+        quota: &talk_protocol::QuotaSettings,
+    ) -> StoreResult<bool>;
+    /// Records that a threshold was crossed in a month; true only for the call that recorded
+    /// it (so of every node, one warns).
+    async fn record_quota_warning(
+        &self,
+        workspace_id: &str,
+        warning: &talk_protocol::QuotaWarning,
+        now: i64,
+    ) -> StoreResult<bool>;
 
     // ---- issue 18: previews ----
     /// One UTC day's preview counters of the workspace (`usage_days`); zeros for none.

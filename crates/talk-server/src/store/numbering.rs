@@ -10,7 +10,6 @@
 use super::{constraint, Committed, StoreError, StoreResult};
 use crate::conversations::NewMessage;
 use std::collections::{HashMap, HashSet};
-use talk_protocol::Message;
 
 /// A conversation of the batch, as read under its lock.
 pub(crate) struct Locked {
@@ -35,15 +34,6 @@ pub(crate) struct Numbered {
     pub outcomes: Vec<StoreResult<Committed>>,
     /// In the order the batch first names them.
     pub touched: Vec<Touched>,
-}
-
-impl Numbered {
-    /// The messages to insert, in the batch's order: the outcomes that are not refusals.
-    pub fn messages(&self) -> impl Iterator<Item = &Message> {
-        self.outcomes
-            .iter()
-            .filter_map(|outcome| outcome.as_ref().ok().map(|(message, _)| message))
-    }
 }
 
 /// Numbers `batch` from `locked`. `refuse` may refuse a message for an engine's own reason
@@ -131,6 +121,7 @@ mod tests {
             body: "hi".to_string(),
             client_msg_id: client_msg_id.map(str::to_string),
             reopens,
+            auto_reply: false,
         }
     }
 
@@ -178,7 +169,7 @@ mod tests {
         );
         assert_eq!(seq(5), Some((2, true)), "the visitor's message reopens");
         assert_eq!(seq(6), Some((6, false)));
-        assert_eq!(numbered.messages().count(), 4);
+        assert_eq!(numbered.outcomes.iter().filter(|o| o.is_ok()).count(), 4);
         let touched: Vec<_> = numbered
             .touched
             .iter()

@@ -200,8 +200,8 @@ async fn insert_message(
          ), m AS (
              INSERT INTO messages
                (id, conversation_id, seq, author_kind, author_name, body, client_msg_id,
-                created_at)
-             SELECT $1, c.id, c.last_seq + 1, $2, $3, $4, $5, $6 FROM c
+                created_at, auto_reply)
+             SELECT $1, c.id, c.last_seq + 1, $2, $3, $4, $5, $6, $9 FROM c
              ON CONFLICT (conversation_id, client_msg_id) DO NOTHING
              RETURNING seq
          ), u AS (
@@ -221,6 +221,7 @@ async fn insert_message(
         .bind(now)
         .bind(conversation_id)
         .bind(message.reopens)
+        .bind(message.auto_reply)
         .fetch_one(&mut *conn)
         .await?;
     let Some(status_before) = status_before else {
@@ -358,7 +359,13 @@ async fn append_many(
             )
         })
         .collect();
-    let rows = MessageRows::new(numbered.messages());
+    // The outcomes are the batch's, in its order: each new message with its marker.
+    let rows = MessageRows::new(batch.iter().zip(&numbered.outcomes).filter_map(
+        |((_, _, new), outcome)| {
+            let (message, _) = outcome.as_ref().ok()?;
+            Some((message, new.auto_reply))
+        },
+    ));
     if rows.ids.is_empty() {
         return Ok((indexed(batch, numbered.outcomes), named));
     }
@@ -369,10 +376,10 @@ async fn append_many(
         "WITH m AS (
              INSERT INTO messages
                (id, conversation_id, seq, author_kind, author_name, body, client_msg_id,
-                created_at)
+                auto_reply, created_at)
              SELECT m.*, $8
              FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::text[],
-                         $7::text[]) AS m
+                         $7::text[], $12::bool[]) AS m
          )
          UPDATE conversations c SET last_seq = u.last_seq, status = u.status, updated_at = $8
          FROM UNNEST($9::text[], $10::int8[], $11::text[]) AS u(id, last_seq, status)
@@ -389,6 +396,7 @@ async fn append_many(
     .bind(&updated)
     .bind(&last_seqs)
     .bind(&statuses)
+    .bind(&rows.auto_replies)
     .execute(&mut *conn)
     .await?;
     Ok((indexed(batch, numbered.outcomes), named))
@@ -415,10 +423,11 @@ struct MessageRows<'a> {
     author_names: Vec<Option<&'a str>>,
     bodies: Vec<&'a str>,
     client_ids: Vec<Option<&'a str>>,
+    auto_replies: Vec<bool>,
 }
 
 impl<'a> MessageRows<'a> {
-    fn new(messages: impl Iterator<Item = &'a Message>) -> Self {
+    fn new(messages: impl Iterator<Item = (&'a Message, bool)>) -> Self {
         let mut rows = MessageRows {
             ids: Vec::new(),
             conversation_ids: Vec::new(),
@@ -427,8 +436,9 @@ impl<'a> MessageRows<'a> {
             author_names: Vec::new(),
             bodies: Vec::new(),
             client_ids: Vec::new(),
+            auto_replies: Vec::new(),
         };
-        for m in messages {
+        for (m, auto_reply) in messages {
             rows.ids.push(&m.id);
             rows.conversation_ids.push(&m.conversation_id);
             rows.seqs.push(m.seq);
@@ -436,6 +446,7 @@ impl<'a> MessageRows<'a> {
             rows.author_names.push(m.author.name.as_deref());
             rows.bodies.push(&m.body);
             rows.client_ids.push(m.client_msg_id.as_deref());
+            rows.auto_replies.push(auto_reply);
         }
         rows
     }
@@ -1841,8 +1852,8 @@ impl Store for PgStore {
             sqlx::query(
                 "INSERT INTO messages
                    (id, conversation_id, seq, author_kind, author_name, body, client_msg_id,
-                    created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    created_at, auto_reply)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&id)
             .bind(&start.conversation_id)
@@ -1852,6 +1863,7 @@ impl Store for PgStore {
             .bind(&message.body)
             .bind(&message.client_msg_id)
             .bind(start.now)
+            .bind(message.auto_reply)
             .execute(&mut *tx)
             .await
             .se()?;
@@ -2328,8 +2340,8 @@ impl Store for PgStore {
         let inserted = sqlx::query(
             "INSERT INTO conversations
                (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
-                created_at, updated_at, assignee_id, visitor_read_seq, agent_read_seq)
-             SELECT $1, $2, $3, $4, $5, $6, 'open', 0, $7, $7, $8, 0, 1
+                created_at, updated_at, assignee_id, visitor_read_seq, agent_read_seq, outbound)
+             SELECT $1, $2, $3, $4, $5, $6, 'open', 0, $7, $7, $8, 0, 1, TRUE
              WHERE (SELECT COUNT(*) FROM conversations
                     WHERE workspace_id = $2 AND status = 'open'
                       AND (visitor_id = $3 OR ($6 AND verified AND person_id = $4))) < $9",
@@ -2362,6 +2374,81 @@ impl Store for PgStore {
     }
 
     // ---- issue 18: metering and quotas ----
+    async fn usage_days(
+        &self,
+        workspace_id: &str,
+        from_day: i64,
+        to_day: i64,
+    ) -> StoreResult<Vec<crate::usage::stored::UsageRow>> {
+        sqlx::query_as(&crate::usage::stored::rows_sql())
+            .bind(workspace_id)
+            .bind(from_day)
+            .bind(to_day)
+            .fetch_all(&self.pool)
+            .await
+            .se()
+    }
+
+    async fn usage_total(
+        &self,
+        workspace_id: &str,
+        from_day: i64,
+        to_day: i64,
+        preview: bool,
+    ) -> StoreResult<talk_protocol::UsageCounts> {
+        let sums: crate::usage::stored::UsageSums =
+            sqlx::query_as(&crate::usage::stored::total_sql())
+                .bind(workspace_id)
+                .bind(from_day)
+                .bind(to_day)
+                .bind(preview)
+                .fetch_one(&self.pool)
+                .await
+                .se()?;
+        Ok(sums.into())
+    }
+
+    async fn set_quota(
+        &self,
+        workspace_id: &str,
+        quota: &talk_protocol::QuotaSettings,
+    ) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE workspaces
+             SET quota_mode = $1, quota_text_per_month = $2, quota_voice_minutes_per_month = $3
+             WHERE id = $4",
+        )
+        .bind(crate::usage::stored::mode_text(quota.mode))
+        .bind(quota.text_messages_per_month)
+        .bind(quota.voice_minutes_per_month)
+        .bind(workspace_id)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(updated.rows_affected() > 0)
+    }
+
+    async fn record_quota_warning(
+        &self,
+        workspace_id: &str,
+        warning: &talk_protocol::QuotaWarning,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO quota_warnings (workspace_id, month, metric, level, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (workspace_id, month, metric, level) DO NOTHING",
+        )
+        .bind(workspace_id)
+        .bind(&warning.month)
+        .bind(crate::usage::stored::metric_text(warning.metric))
+        .bind(i64::from(warning.level))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(inserted.rows_affected() > 0)
+    }
 
     // ---- issue 18: previews ----
 

@@ -14,7 +14,8 @@ pub(crate) const MESSAGE_COLUMNS: &str =
 pub(crate) const PERSON_COLUMNS: &str = "id, fields, created_at, last_seen_ip";
 pub(crate) const AGENT_COLUMNS: &str = "id, workspace_id, email, name, role, presence, photo_url";
 pub(crate) const WORKSPACE_COLUMNS: &str =
-    "id, name, capture_key, names_required, allowed_origins, created_at, captures_enabled";
+    "id, name, capture_key, names_required, allowed_origins, created_at, captures_enabled, \
+     quota_mode, quota_text_per_month, quota_voice_minutes_per_month";
 pub(crate) const KEY_COLUMNS: &str = "kid, workspace_id, secret, retired_at";
 pub(crate) const PAGE_VIEW_COLUMNS: &str = "url, title, referrer, visitor_id, created_at";
 

@@ -1500,8 +1500,8 @@ impl Store for SqliteStore {
             sqlx::query(
                 "INSERT INTO messages
                    (id, conversation_id, seq, author_kind, author_name, body, client_msg_id,
-                    created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    created_at, auto_reply)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&id)
             .bind(&start.conversation_id)
@@ -1511,6 +1511,7 @@ impl Store for SqliteStore {
             .bind(&message.body)
             .bind(&message.client_msg_id)
             .bind(start.now)
+            .bind(message.auto_reply)
             .execute(&mut *tx)
             .await
             .se()?;
@@ -1970,8 +1971,8 @@ impl Store for SqliteStore {
         let inserted = sqlx::query(
             "INSERT INTO conversations
                (id, workspace_id, visitor_id, person_id, session_id, verified, status, last_seq,
-                created_at, updated_at, assignee_id, visitor_read_seq, agent_read_seq)
-             SELECT $1, $2, $3, $4, $5, $6, 'open', 1, $7, $7, $8, 0, 1
+                created_at, updated_at, assignee_id, visitor_read_seq, agent_read_seq, outbound)
+             SELECT $1, $2, $3, $4, $5, $6, 'open', 1, $7, $7, $8, 0, 1, TRUE
              WHERE NOT EXISTS (
                      SELECT 1 FROM conversations c JOIN messages m ON m.conversation_id = c.id
                      WHERE c.workspace_id = $2 AND c.person_id = $4 AND m.seq = 1
@@ -2010,8 +2011,9 @@ impl Store for SqliteStore {
         let id = crate::db::new_message_id();
         sqlx::query(
             "INSERT INTO messages
-               (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
-             VALUES ($1, $2, 1, $3, $4, $5, $6, $7)",
+               (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at,
+                auto_reply)
+             VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&id)
         .bind(&start.id)
@@ -2020,6 +2022,7 @@ impl Store for SqliteStore {
         .bind(&message.body)
         .bind(&message.client_msg_id)
         .bind(start.now)
+        .bind(message.auto_reply)
         .execute(&mut *tx)
         .await
         .se()?;
@@ -2029,6 +2032,81 @@ impl Store for SqliteStore {
     }
 
     // ---- issue 18: metering and quotas ----
+    async fn usage_days(
+        &self,
+        workspace_id: &str,
+        from_day: i64,
+        to_day: i64,
+    ) -> StoreResult<Vec<crate::usage::stored::UsageRow>> {
+        sqlx::query_as(&crate::usage::stored::rows_sql())
+            .bind(workspace_id)
+            .bind(from_day)
+            .bind(to_day)
+            .fetch_all(&self.pool)
+            .await
+            .se()
+    }
+
+    async fn usage_total(
+        &self,
+        workspace_id: &str,
+        from_day: i64,
+        to_day: i64,
+        preview: bool,
+    ) -> StoreResult<talk_protocol::UsageCounts> {
+        let sums: crate::usage::stored::UsageSums =
+            sqlx::query_as(&crate::usage::stored::total_sql())
+                .bind(workspace_id)
+                .bind(from_day)
+                .bind(to_day)
+                .bind(preview)
+                .fetch_one(&self.pool)
+                .await
+                .se()?;
+        Ok(sums.into())
+    }
+
+    async fn set_quota(
+        &self,
+        workspace_id: &str,
+        quota: &talk_protocol::QuotaSettings,
+    ) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE workspaces
+             SET quota_mode = $1, quota_text_per_month = $2, quota_voice_minutes_per_month = $3
+             WHERE id = $4",
+        )
+        .bind(crate::usage::stored::mode_text(quota.mode))
+        .bind(quota.text_messages_per_month)
+        .bind(quota.voice_minutes_per_month)
+        .bind(workspace_id)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(updated.rows_affected() > 0)
+    }
+
+    async fn record_quota_warning(
+        &self,
+        workspace_id: &str,
+        warning: &talk_protocol::QuotaWarning,
+        now: i64,
+    ) -> StoreResult<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO quota_warnings (workspace_id, month, metric, level, created_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (workspace_id, month, metric, level) DO NOTHING",
+        )
+        .bind(workspace_id)
+        .bind(&warning.month)
+        .bind(crate::usage::stored::metric_text(warning.metric))
+        .bind(i64::from(warning.level))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .se()?;
+        Ok(inserted.rows_affected() > 0)
+    }
 
     // ---- issue 18: previews ----
 

@@ -97,7 +97,7 @@ fn check_limit(used: i64, limit: i64, what: &str, now_ms: i64) -> ApiResult<()> 
             "Previews are limited to {limit} {what} a day per workspace; production is \
              unaffected. Try again tomorrow."
         ),
-        retry_after_secs: secs_until_tomorrow(now_ms),
+        retry_after_secs: Some(secs_until_tomorrow(now_ms)),
     })
 }
 
@@ -218,7 +218,7 @@ mod tests {
         assert!(matches!(
             refused,
             ApiError::LimitReached {
-                retry_after_secs: 43_200,
+                retry_after_secs: Some(43_200),
                 ..
             }
         ));

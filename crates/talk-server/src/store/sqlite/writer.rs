@@ -79,8 +79,9 @@ enum InsertError {
 }
 
 const INSERT_MESSAGE: &str = "INSERT INTO messages
-       (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+       (id, conversation_id, seq, author_kind, author_name, body, client_msg_id, created_at,
+        auto_reply)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 
 const CONVERSATION_TAIL: &str =
     "SELECT last_seq, status = 'closed' FROM conversations WHERE id = ?1";
@@ -396,6 +397,7 @@ fn insert_message(
                 message.body,
                 message.client_msg_id,
                 now,
+                message.auto_reply,
             ])
         })
         .map_err(classify)?;
