@@ -299,15 +299,27 @@ async fn a_second_mint_for_the_person_sees_the_first_sessions_conversation() {
     assert_eq!(status, StatusCode::OK, "{answer}");
     let conversation_id = single_ack(answer).conversation_id;
 
+    let reply = server.agent_reply(&conversation_id, "Welcome back").await;
+
     let (second_answer, second) = server.mint("ada@example.com").await;
     assert_eq!(second_answer["person_id"], first_answer["person_id"]);
     assert_eq!(second_answer["person_status"], "by-merge-field");
     assert_ne!(second.session_id, first.session_id);
-    let mut stream = server.stream(&second.session_token, None).await;
+    // `Last-Event-ID: v1` (docs/api.md's client starts so) replays the conversation from its
+    // first message.
+    let mut stream = server.stream(&second.session_token, Some("v1")).await;
     assert_eq!(
         ready_conversations(stream.next_event().await.1),
         [conversation_id.clone()]
     );
+    let replayed: Vec<String> = [stream.next_event().await.1, stream.next_event().await.1]
+        .into_iter()
+        .map(|event| match event {
+            ServerEvent::Message { message } => message.body,
+            other => panic!("expected a message, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(replayed, ["First visit", reply.body.as_str()]);
     let mut ws = server.socket_from(&second.session_token, &[]).await;
     assert_eq!(
         ready_conversations(next_event(&mut ws).await),
@@ -484,5 +496,56 @@ async fn a_page_on_another_origin_may_preflight_the_browser_endpoints() {
             );
         }
     }
+    server.shutdown().await;
+}
+
+/// The fenced block right after docs/api.md's line `<!-- docs-test: {marker}`.
+fn documented_block(marker: &str) -> String {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md")).unwrap();
+    let tag = format!("<!-- docs-test: {marker}");
+    let block: Vec<&str> = doc
+        .lines()
+        .skip_while(|line| !line.starts_with(&tag))
+        .skip(2)
+        .take_while(|line| !line.starts_with("```"))
+        .collect();
+    assert!(!block.is_empty(), "no block marked {marker}");
+    block.join("\n")
+}
+
+fn keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+#[tokio::test]
+async fn the_documented_mint_works_and_answers_the_documented_shape() {
+    let mut server = start_with_turn().await;
+    let curl = documented_block("api-channel-request");
+    let body: String = curl
+        .lines()
+        .skip_while(|line| !line.ends_with("<<'JSON'"))
+        .skip(1)
+        .take_while(|line| *line != "JSON")
+        .collect();
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["browser"], true);
+    let documented: Value =
+        serde_json::from_str(&documented_block("api-channel-response")).unwrap();
+
+    let answer = server.app.talk_session(body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    let answer = answer.json();
+    assert_eq!(keys(&answer), keys(&documented));
+    assert_eq!(keys(&answer["browser"]), keys(&documented["browser"]));
+    let turn = &answer["browser"]["ice_servers"][0];
+    assert_eq!(keys(turn), keys(&documented["browser"]["ice_servers"][1]));
     server.shutdown().await;
 }
