@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use talk_e2e::inbox::{self, open_first_conversation, sign_in};
 use talk_e2e::{
-    eventually, with_browser, with_two_browsers, Browser, HostSite, TestServer, AUTO_REPLY, ENTER,
+    eventually, with_browser_using, with_two_browsers, Browser, HostSite, TestServer, AUTO_REPLY,
+    ENTER,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -154,7 +155,7 @@ async fn the_docs_client_converses_with_an_agent_in_the_inbox() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allowed_origins_hold_off_a_page_of_another_site_until_it_is_allowed() {
     let server = TestServer::start().await;
-    with_browser("api-channel-origins", server, |server, page| async move {
+    with_browser_using("api-channel-origins", server, |server, page| async move {
         let site = site(&server).await;
         let workspace =
             talk_server::workspaces::by_capture_key(&server.state.db, &server.capture_key)

@@ -266,7 +266,7 @@ async fn the_token_works_over_http_sse_and_the_socket() {
     let mut ws = server.socket_from(token, &[]).await;
     assert_eq!(
         ready_conversations(next_event(&mut ws).await),
-        [sent.conversation_id.clone()]
+        [sent.conversation_id.as_str()]
     );
     let reply = server
         .agent_reply(&sent.conversation_id, "Hi Ada, how can I help?")
@@ -310,7 +310,7 @@ async fn a_second_mint_for_the_person_sees_the_first_sessions_conversation() {
     let mut stream = server.stream(&second.session_token, Some("v1")).await;
     assert_eq!(
         ready_conversations(stream.next_event().await.1),
-        [conversation_id.clone()]
+        [conversation_id.as_str()]
     );
     let replayed: Vec<String> = [stream.next_event().await.1, stream.next_event().await.1]
         .into_iter()
@@ -323,7 +323,7 @@ async fn a_second_mint_for_the_person_sees_the_first_sessions_conversation() {
     let mut ws = server.socket_from(&second.session_token, &[]).await;
     assert_eq!(
         ready_conversations(next_event(&mut ws).await),
-        [conversation_id.clone()]
+        [conversation_id.as_str()]
     );
 
     // Someone else's session sees none of it.
