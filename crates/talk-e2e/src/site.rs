@@ -77,7 +77,9 @@ impl HostSite {
         HostSite::serve(router).await
     }
 
-    async fn serve(router: Router) -> HostSite {
+    /// A site with a backend of its own (routes beyond fixed pages, e.g. one that calls
+    /// Talk's API with the site's API key).
+    pub async fn serve(router: Router) -> HostSite {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let task = tokio::spawn(async move {

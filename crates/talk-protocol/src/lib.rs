@@ -556,6 +556,10 @@ pub mod close_reason {
     pub const SIGNED_OUT: &str = "signed out: sign in again";
     pub const TOKEN_EXPIRED: &str = "token expired";
     pub const KEY_RETIRED: &str = "the token's signing key was retired";
+    /// With [`super::close_code::AUTH_FAILED`]: the page's `Origin` is not one the token's
+    /// workspace allows (as `error_code::ORIGIN_NOT_ALLOWED` over HTTP).
+    pub const ORIGIN_NOT_ALLOWED: &str =
+        "origin_not_allowed: this page's origin is not in the workspace's allowed origins";
 }
 
 /// Error codes clients act on (besides showing the message).
@@ -583,6 +587,9 @@ pub mod error_code {
     /// are refused until next month or a higher limit. Running conversations go on. A
     /// client keeps the refused message and may offer the email fallback.
     pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
+    /// The page's `Origin` is not one of the workspace's allowed origins (403): on the
+    /// widget's session start and on every request made with a browser session token.
+    pub const ORIGIN_NOT_ALLOWED: &str = "origin_not_allowed";
 }
 
 /// Open conversations one visitor may have at once; a new one beyond this is refused with

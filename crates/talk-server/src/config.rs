@@ -200,6 +200,16 @@ impl Settings {
             self.public_url.clone()
         }
     }
+
+    /// The browser session's WebSocket (token in the first frame, never in the URL).
+    pub fn socket_url(&self) -> String {
+        format!("{}/v1/talk/socket", self.public_ws_url())
+    }
+
+    /// The browser session's HTTP + SSE endpoint (`/stream` appended for SSE); token-free.
+    pub fn messages_url(&self) -> String {
+        format!("{}/v1/talk/messages", self.public_url)
+    }
 }
 
 /// A list of URLs: a TOML list or, as environment variables are strings, one comma-separated

@@ -123,7 +123,8 @@ pub(super) async fn api_key_holder(
         })
 }
 
-/// A browser session authenticated by `Authorization: Bearer <session_token>`.
+/// A browser session authenticated by `Authorization: Bearer <session_token>`, from a page
+/// of an origin its workspace allows (403 `origin_not_allowed` otherwise, see `origins.rs`).
 pub struct BearerSession(pub SocketClaims);
 
 impl FromRequestParts<AppState> for BearerSession {
@@ -146,9 +147,12 @@ impl FromRequestParts<AppState> for BearerSession {
                     "send the session token as `Authorization: Bearer <session_token>`",
                 )
             })?;
-        Ok(BearerSession(
-            tokens::verify_socket_token(&state.db, token).await?,
-        ))
+        let claims = tokens::verify_socket_token(&state.db, token).await?;
+        let origin = super::foreign_origin(&parts.headers, state);
+        if !super::session_origin_allowed(state, &claims.ws, origin.as_deref()).await? {
+            return Err(super::origins::not_allowed());
+        }
+        Ok(BearerSession(claims))
     }
 }
 

@@ -10,6 +10,7 @@ mod contact;
 mod conversation_state;
 mod extract;
 mod openapi;
+mod origins;
 mod previews;
 mod security;
 mod static_files;
@@ -23,6 +24,7 @@ mod widget_config;
 pub use agent_session::{require_own_origin, AdminSession, AgentSession, SESSION_COOKIE};
 pub use assets::LoaderScripts;
 pub use extract::{Actor, ApiJson, ApiKeyWorkspace, BearerSession, PlainOrJson};
+pub use origins::{foreign_origin, session_origin_allowed};
 pub use widget_config::{launcher_stylesheet, LauncherStylesheets};
 
 use crate::client_ip;

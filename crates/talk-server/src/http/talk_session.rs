@@ -4,16 +4,19 @@
 use super::{ApiJson, ApiKeyWorkspace};
 use crate::db::{self, Db};
 use crate::error::{ApiError, ApiResult};
+use crate::ice;
 use crate::people::{self, FieldKind, Fields, MergeStrategy, Person};
 use crate::store::{SessionRecord, StoreError};
-use crate::tokens::{self, TalkClaims};
+use crate::tokens::{self, SocketClaims, TalkClaims};
 use crate::AppState;
 use axum::extract::State;
 use axum::Json;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
-use talk_protocol::{field, FieldValue, PersonStatus, TalkSessionRequest, TalkSessionResponse};
+use talk_protocol::{
+    field, BrowserSession, FieldValue, PersonStatus, TalkSessionRequest, TalkSessionResponse,
+};
 
 const TOKEN_LIFETIME_SECS: i64 = 365 * 24 * 60 * 60;
 const PERSON_ID: &str = "person_id";
@@ -333,12 +336,17 @@ pub async fn create(
 
     let session_id = db::new_id();
     let now = db::now_ms();
+    // The API channel's page talks as the person's own visitor.
+    let visitor_id = match request.browser {
+        true => Some(api_visitor(&state, &workspace_id, &person.id).await?),
+        false => None,
+    };
     state
         .db
         .insert_session(&SessionRecord {
             id: &session_id,
             workspace_id: &workspace_id,
-            visitor_id: None,
+            visitor_id: visitor_id.as_deref(),
             person_id: Some(&person.id),
             verified: true,
             kind: "api",
@@ -358,12 +366,84 @@ pub async fn create(
     };
     let key = tokens::active_key(&state.db, &workspace_id).await?;
     let token = tokens::sign(&key, &claims)?;
+    let browser = match visitor_id {
+        Some(visitor_id) => Some(browser_session(&state, &key, &claims, visitor_id)?),
+        None => None,
+    };
     Ok(Json(TalkSessionResponse {
         session_id,
         token,
         person_id: person.id,
         person_status,
-        // Issue 18's headless API channel fills this when `request.browser` asks.
-        browser: None,
+        browser,
     }))
+}
+
+/// The visitor a person's API-channel sessions are: one per person, the same every time, so
+/// each new session sees the conversations of the earlier ones. 32 hex chars, like a
+/// widget's visitor id.
+fn api_visitor_id(person_id: &str) -> String {
+    let mut id = db::sha256_hex(&format!("api:{person_id}"));
+    id.truncate(32);
+    id
+}
+
+/// The person's API-channel visitor, recorded and linked to the person.
+async fn api_visitor(state: &AppState, workspace_id: &str, person_id: &str) -> ApiResult<String> {
+    let visitor_id = api_visitor_id(person_id);
+    people::upsert_visitor(&state.db, workspace_id, &visitor_id).await?;
+    people::link_visitor(&state.db, workspace_id, &visitor_id, person_id).await?;
+    Ok(visitor_id)
+}
+
+/// The browser-safe half of a minted session (seed 003): a short-lived socket token of the
+/// same session, verified as the person, and token-free URLs, as the widget's session start
+/// answers them.
+fn browser_session(
+    state: &AppState,
+    key: &tokens::SigningKey,
+    talk: &TalkClaims,
+    visitor_id: String,
+) -> ApiResult<BrowserSession> {
+    let settings = &state.settings;
+    let expires_at = talk
+        .iat
+        .saturating_add(i64::try_from(settings.socket_token_ttl_secs).unwrap_or(i64::MAX));
+    let claims = SocketClaims {
+        typ: tokens::SOCKET_TYP.to_string(),
+        ws: talk.ws.clone(),
+        sid: talk.sid.clone(),
+        vid: visitor_id,
+        pid: Some(talk.sub.clone()),
+        ver: true,
+        pre: false,
+        iat: talk.iat,
+        exp: expires_at,
+        kid: String::new(),
+    };
+    Ok(BrowserSession {
+        session_id: talk.sid.clone(),
+        session_token: tokens::sign(key, &claims)?,
+        session_token_expires_at: expires_at.saturating_mul(1000),
+        messages_url: settings.messages_url(),
+        signalling_url: settings.socket_url(),
+        ice_servers: ice::servers_for(settings, &talk.sid, talk.iat),
+        ice_transport_policy: settings.ice_transport_policy,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_persons_api_visitor_is_stable_and_shaped_like_a_widgets() {
+        let id = api_visitor_id("9b8a7c6d5e4f3a2b1c0d9e8f");
+        assert_eq!(id, api_visitor_id("9b8a7c6d5e4f3a2b1c0d9e8f"));
+        assert_ne!(id, api_visitor_id("9b8a7c6d5e4f3a2b1c0d9e80"));
+        assert_eq!(id.len(), 32);
+        assert!(id
+            .bytes()
+            .all(|byte| byte.is_ascii_hexdigit() && !byte.is_ascii_uppercase()));
+    }
 }

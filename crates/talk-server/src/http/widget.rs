@@ -11,7 +11,7 @@ use crate::usage::preview;
 use crate::workspaces::{self, Workspace};
 use crate::AppState;
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::Json;
 use talk_protocol::{
     field, AgentRole, IdentifyRequest, IdentifyResponse, IdentityRequirements, WidgetSessionAnswer,
@@ -26,33 +26,6 @@ fn is_valid_visitor_id(visitor_id: &str) -> bool {
         && visitor_id
             .bytes()
             .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
-}
-
-/// Our own origin is the messenger's frame (frame mode), which only allowed origins may embed
-/// (its `frame-ancestors`).
-fn check_origin(workspace: &Workspace, headers: &HeaderMap, own_origin: &str) -> ApiResult<()> {
-    let allowed = workspace.allowed_origins();
-    if allowed.is_empty() {
-        return Ok(());
-    }
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|value| value.to_str().ok())
-        .map(|origin| origin.trim_end_matches('/'));
-    match origin {
-        Some(origin)
-            if origin == own_origin
-                || allowed
-                    .iter()
-                    .any(|allowed| allowed.trim_end_matches('/') == origin) =>
-        {
-            Ok(())
-        }
-        _ => Err(ApiError::forbidden(
-            "origin_not_allowed",
-            "this page's origin is not in the workspace's allowed origins",
-        )),
-    }
 }
 
 /// The workspace a browser request names by its public capture key, after checking the
@@ -72,11 +45,7 @@ pub(super) async fn browser_workspace(
             "visitor_id must be 32 lowercase hex characters",
         ));
     }
-    check_origin(
-        &workspace,
-        headers,
-        state.settings.public_url.trim_end_matches('/'),
-    )?;
+    super::origins::check_widget_origin(&workspace, headers, &state.settings.public_origin())?;
     Ok(workspace)
 }
 
@@ -195,8 +164,8 @@ pub async fn start_session(
         session_id,
         session_token: tokens::sign(&key, &claims)?,
         session_token_expires_at: expires_at * 1000,
-        socket_url: format!("{}/v1/talk/socket", settings.public_ws_url()),
-        messages_url: format!("{}/v1/talk/messages", settings.public_url),
+        socket_url: settings.socket_url(),
+        messages_url: settings.messages_url(),
         ice_servers,
         ice_transport_policy: settings.ice_transport_policy,
         verified,

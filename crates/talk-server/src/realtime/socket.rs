@@ -6,7 +6,7 @@ use super::ending::{self, Ends};
 use super::hub::{self, Outgoing, Published};
 use super::session::{error_event, Session};
 use crate::error::ApiError;
-use crate::http::{require_own_origin, AgentSession};
+use crate::http::{foreign_origin, require_own_origin, session_origin_allowed, AgentSession};
 use crate::tokens::{self, SocketClaims, TokenError};
 use crate::AppState;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -76,12 +76,18 @@ where
         })
 }
 
+/// `GET /v1/talk/socket`. The page's `Origin` is checked against the workspace's allowed
+/// origins once the `auth` frame's token names the workspace.
 pub async fn upgrade(
     State(state): State<AppState>,
+    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let origin = foreign_origin(&headers, &state);
     match upgrade {
-        Ok(upgrade) => accept(state, upgrade, run),
+        Ok(upgrade) => accept(state, upgrade, move |socket, state| {
+            run(socket, state, origin)
+        }),
         Err(_) => websocket_required(),
     }
 }
@@ -149,10 +155,12 @@ async fn write_batch(
     socket.flush().await
 }
 
-/// Waits for the `auth` frame; on failure returns the close code and reason.
+/// Waits for the `auth` frame and checks the page's `origin` (from [`foreign_origin`]); on
+/// failure returns the close code and reason.
 async fn authenticate(
     socket: &mut WebSocket,
     state: &AppState,
+    origin: Option<String>,
 ) -> Result<SocketClaims, (u16, &'static str)> {
     let first_text = async {
         loop {
@@ -172,14 +180,22 @@ async fn authenticate(
         Ok(ClientEvent::Auth { token }) => token,
         _ => return Err((close_code::AUTH_FAILED, "the first event must be auth")),
     };
-    match tokens::verify_socket_token(&state.db, &token).await {
-        Ok(claims) => Ok(claims),
-        Err(TokenError::Expired) => Err((close_code::TOKEN_EXPIRED, "token expired")),
+    let claims = match tokens::verify_socket_token(&state.db, &token).await {
+        Ok(claims) => claims,
+        Err(TokenError::Expired) => return Err((close_code::TOKEN_EXPIRED, "token expired")),
         Err(TokenError::Store(error)) => {
+            tracing::error!(%error, "socket auth");
+            return Err((INTERNAL_ERROR, "internal error"));
+        }
+        Err(_) => return Err((close_code::AUTH_FAILED, "invalid token")),
+    };
+    match session_origin_allowed(state, &claims.ws, origin.as_deref()).await {
+        Ok(true) => Ok(claims),
+        Ok(false) => Err((close_code::AUTH_FAILED, close_reason::ORIGIN_NOT_ALLOWED)),
+        Err(error) => {
             tracing::error!(%error, "socket auth");
             Err((INTERNAL_ERROR, "internal error"))
         }
-        Err(_) => Err((close_code::AUTH_FAILED, "invalid token")),
     }
 }
 
@@ -187,13 +203,17 @@ async fn authenticate(
 /// its arguments into its body, so the future would hold the socket (and the session) twice
 /// for as long as it lives; an `async move` block uses what it captured in place.
 #[allow(clippy::manual_async_fn)] // on purpose: see above
-fn run(mut socket: WebSocket, state: AppState) -> impl Future<Output = ()> + Send {
+fn run(
+    mut socket: WebSocket,
+    state: AppState,
+    origin: Option<String>,
+) -> impl Future<Output = ()> + Send {
     async move {
         let claims = tokio::select! {
             // Boxed, like every one-off step below: a socket's future is as big as its
             // biggest step, and an idle socket should not keep room for a database call it
             // isn't making.
-            result = Box::pin(authenticate(&mut socket, &state)) => result,
+            result = Box::pin(authenticate(&mut socket, &state, origin)) => result,
             _ = state.shutdown.cancelled() => Err((close_code::GOING_AWAY, "server shutting down")),
         };
         let claims = match claims {

@@ -88,7 +88,7 @@ fn per_socket(bytes: usize) -> usize {
 
 #[test]
 fn one_idle_socket_measured() {
-    let task = future_size!(run; WebSocket, AppState);
+    let task = future_size!(run; WebSocket, AppState, Option<String>);
     let session_task =
         future_size!(run_session; &'static mut WebSocket, Session, Outgoing, CancellationToken);
     let serving = future_size!(serve;
