@@ -14,7 +14,8 @@ pub const MAX_USAGE_DAYS: i64 = 366;
 
 /// Text messages by who wrote them. An auto-reply is the widget's automatic answer to a
 /// conversation's first message; `bot` is every other bot message (webhook bots, captures
-/// sent as the bot).
+/// sent as the bot). A call's record in its conversation is not a text message: the call
+/// counts as voice minutes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextCounts {
     pub visitor: i64,

@@ -269,7 +269,10 @@ async fn recount(sql: &Sql, workspace_id: &str) -> BTreeMap<(i64, bool), Counter
                  AS BIGINT),
             CAST(SUM(CASE WHEN m.auto_reply THEN 1 ELSE 0 END) AS BIGINT)
         FROM messages m JOIN conversations c ON c.id = m.conversation_id
-        WHERE c.workspace_id = $1 GROUP BY 1, 2";
+        WHERE c.workspace_id = $1
+          AND NOT EXISTS (SELECT 1 FROM calls k
+                  WHERE k.id = m.client_msg_id AND k.conversation_id = m.conversation_id)
+        GROUP BY 1, 2";
     recount_into(&mut recount, sql, messages, workspace_id, &[0, 1, 2, 3]).await;
     let calls = "SELECT CAST(COALESCE(k.ended_at, k.created_at) / 86400000 AS BIGINT),
             CAST(CASE WHEN c.preview THEN 1 ELSE 0 END AS BIGINT),
@@ -412,27 +415,100 @@ async fn the_counters_match_a_recount_after_a_mixed_run() {
     .await;
     assert!(ended.duration_ms > 0, "{ended:?}");
 
-    // PREVIEWS JOIN THE RUN HERE: the previews part's preview sessions (a widget session
-    // started with `POST /v1/admin/preview-token`'s token) writing, being answered and
-    // calling, so the recount below checks the preview counters too.
-
-    // The call's record message is written after the call's end is published: wait for it.
-    let call_record = app.sql.clone();
-    let ann_conversation_id = ann_conversation.clone();
-    common::bots::eventually(Duration::from_secs(5), || {
-        let sql = call_record.clone();
-        let conversation_id = ann_conversation_id.clone();
-        async move {
-            let records = sql
-                .i64(
-                    "SELECT COUNT(*) FROM messages WHERE client_msg_id = $1 AND conversation_id = $2",
-                    &[CALL_1.into(), conversation_id.into()],
-                )
-                .await;
-            (records == 1).then_some(())
-        }
+    // A preview (the inbox's live preview: a widget session started with the admin's preview
+    // token) writes, the auto-reply answers it, and it calls: all counted apart.
+    let preview_token = app
+        .as_agent(&admin, Method::POST, "/v1/admin/preview-token", None)
+        .await;
+    assert_eq!(
+        preview_token.status,
+        StatusCode::OK,
+        "{}",
+        preview_token.text
+    );
+    let preview_token = preview_token.json()["token"].as_str().unwrap().to_string();
+    let preview = app
+        .widget_session(&visitor_id(98), Some(&preview_token))
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text);
+    let preview_session_token = preview.json()["session_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let identified = app
+        .identify(
+            &preview_session_token,
+            json!({"email": "admin-trying@example.com"}),
+        )
+        .await;
+    assert_eq!(identified.status, StatusCode::OK, "{}", identified.text);
+    let mut previewing = server.connect().await;
+    send(
+        &mut previewing,
+        json!({"type": "auth", "token": preview_session_token}),
+    )
+    .await;
+    wait_for(&mut previewing, |event| {
+        matches!(event, ServerEvent::Ready { .. }).then_some(())
     })
     .await;
+    let preview_conversation = say(&mut previewing, None, "Trying the widget").await;
+    say(
+        &mut previewing,
+        Some(&preview_conversation.conversation_id),
+        "And again",
+    )
+    .await;
+    // The bot takes new conversations, previews too (that is how a bot is tried out).
+    let bot_in_preview = as_bot(
+        app,
+        &bot.key,
+        Method::POST,
+        &format!(
+            "/v1/conversations/{}/messages",
+            preview_conversation.conversation_id
+        ),
+        Some(json!({"body": "Bot here, in the preview."})),
+    )
+    .await;
+    assert_eq!(
+        bot_in_preview.status,
+        StatusCode::CREATED,
+        "{}",
+        bot_in_preview.text
+    );
+    let preview_call = completed_call(
+        &mut previewing,
+        &mut inbox,
+        &preview_conversation.conversation_id,
+        CALL_2,
+        Duration::from_millis(300),
+    )
+    .await;
+    assert!(preview_call.duration_ms > 0, "{preview_call:?}");
+
+    // A call's record message is written after the call's end is published: wait for both.
+    for (call_id, conversation_id) in [
+        (CALL_1, ann_conversation.clone()),
+        (CALL_2, preview_conversation.conversation_id.clone()),
+    ] {
+        let call_record = app.sql.clone();
+        common::bots::eventually(Duration::from_secs(5), || {
+            let sql = call_record.clone();
+            let conversation_id = conversation_id.clone();
+            async move {
+                let records = sql
+                    .i64(
+                        "SELECT COUNT(*) FROM messages
+                         WHERE client_msg_id = $1 AND conversation_id = $2",
+                        &[call_id.into(), conversation_id.into()],
+                    )
+                    .await;
+                (records == 1).then_some(())
+            }
+        })
+        .await;
+    }
 
     let recounted = recount(&app.sql, &workspace_id).await;
     let today = days::day_of_ms(talk_server::db::now_ms());
@@ -455,7 +531,15 @@ async fn the_counters_match_a_recount_after_a_mixed_run() {
     );
     assert_eq!(reported(&report), recounted);
     assert_eq!(counters(&report.totals), production);
-    assert_eq!(report.preview_totals, UsageCounts::default());
+    // The preview's counters: its two messages, the bot's answer, its call, its conversation
+    // and its session, and nothing of it in production's.
+    let previewed = recounted[&(today, true)];
+    assert_eq!(counters(&report.preview_totals), previewed);
+    assert_eq!(previewed[0], 2, "the preview's two messages");
+    assert_eq!(previewed[2], 1, "the bot's answer in the preview");
+    assert_eq!(previewed[4], 1, "the preview's call");
+    assert_eq!(report.preview_totals.widget_sessions, 1);
+    assert_eq!(report.preview_totals.conversations_inbound, 1);
     assert_eq!(report.quota.text.used, production[..4].iter().sum::<i64>());
     assert_eq!(report.quota.voice.used, production[4]);
     assert_eq!(report.preview_limits.messages_per_day, 200);

@@ -5,6 +5,9 @@
 -- multi-row INSERT, so its counts go in as one upsert per (workspace, day, preview), in key
 -- order. Two nodes' batches then lock usage rows in the same order and can't deadlock, as
 -- per-row upserts in batch order could.
+--
+-- A call's record message (written under the call's id as its `client_msg_id`) is not a text
+-- message: the call counts as voice minutes.
 
 ALTER TABLE messages ADD COLUMN auto_reply BOOLEAN NOT NULL DEFAULT FALSE;
 ALTER TABLE conversations ADD COLUMN outbound BOOLEAN NOT NULL DEFAULT FALSE;
@@ -54,6 +57,8 @@ BEGIN
            COUNT(*) FILTER (WHERE n.author_kind = 'bot' AND NOT n.auto_reply),
            COUNT(*) FILTER (WHERE n.auto_reply)
     FROM new_messages n JOIN conversations c ON c.id = n.conversation_id
+    WHERE NOT EXISTS (SELECT 1 FROM calls k
+                      WHERE k.id = n.client_msg_id AND k.conversation_id = n.conversation_id)
     GROUP BY 1, 2, 3
     ORDER BY 1, 2, 3
     ON CONFLICT (workspace_id, day, preview) DO UPDATE SET
@@ -121,6 +126,8 @@ SELECT c.workspace_id, m.created_at / 86400000, FALSE,
        COUNT(*) FILTER (WHERE m.author_kind = 'agent'),
        COUNT(*) FILTER (WHERE m.author_kind = 'bot')
 FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE NOT EXISTS (SELECT 1 FROM calls k
+                  WHERE k.id = m.client_msg_id AND k.conversation_id = m.conversation_id)
 GROUP BY 1, 2
 ON CONFLICT (workspace_id, day, preview) DO UPDATE SET
     text_visitor = u.text_visitor + EXCLUDED.text_visitor,

@@ -5,6 +5,9 @@
 -- counts can't drift from the data: a message, conversation or session is counted by its
 -- INSERT, a call's voice minutes by the UPDATE that ends it. Rows are only ever added to:
 -- deleting data (the preview clean-up, a workspace's removal aside) never uncounts it.
+--
+-- A call's record message (written under the call's id as its `client_msg_id`) is not a text
+-- message: the call counts as voice minutes.
 
 -- What the counters need to tell apart.
 ALTER TABLE messages ADD COLUMN auto_reply BOOLEAN NOT NULL DEFAULT FALSE;
@@ -59,7 +62,10 @@ BEGIN
     SELECT c.workspace_id, NEW.created_at / 86400000, c.preview,
            NEW.author_kind = 'visitor', NEW.author_kind = 'agent',
            NEW.author_kind = 'bot' AND NOT NEW.auto_reply, NEW.auto_reply
-    FROM conversations c WHERE c.id = NEW.conversation_id
+    FROM conversations c
+    WHERE c.id = NEW.conversation_id
+      AND NOT EXISTS (SELECT 1 FROM calls k
+                      WHERE k.id = NEW.client_msg_id AND k.conversation_id = NEW.conversation_id)
     ON CONFLICT (workspace_id, day, preview) DO UPDATE SET
         text_visitor = text_visitor + excluded.text_visitor,
         text_agent = text_agent + excluded.text_agent,
@@ -108,7 +114,8 @@ INSERT INTO usage_days
 SELECT c.workspace_id, m.created_at / 86400000, FALSE,
        SUM(m.author_kind = 'visitor'), SUM(m.author_kind = 'agent'), SUM(m.author_kind = 'bot')
 FROM messages m JOIN conversations c ON c.id = m.conversation_id
-WHERE true
+WHERE NOT EXISTS (SELECT 1 FROM calls k
+                  WHERE k.id = m.client_msg_id AND k.conversation_id = m.conversation_id)
 GROUP BY 1, 2
 ON CONFLICT (workspace_id, day, preview) DO UPDATE SET
     text_visitor = text_visitor + excluded.text_visitor,
