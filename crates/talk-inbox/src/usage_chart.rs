@@ -13,7 +13,7 @@
 //! that no float formatting goes into the bundle and tests compare exact numbers.
 
 use crate::usage::{grouped, percent, short_day};
-use talk_protocol::{QuotaMode, UsageReport};
+use talk_protocol::{QuotaMeter, QuotaMode, UsageReport};
 
 /// The plot's width for every range: each day gets `PLOT_WIDTH / days` units (at least 2).
 const PLOT_WIDTH: i32 = 720;
@@ -260,6 +260,23 @@ impl Layout {
     }
 }
 
+/// A day of this month in the range: its index in the report, its production use.
+struct MonthDay {
+    index: usize,
+    text: i64,
+    voice: i64,
+}
+
+/// Which of a day's uses a series counts.
+type DayUse = fn(&MonthDay) -> i64;
+
+/// A metered series with a limit: each of this month's days' (index, month-to-date use).
+struct Metered {
+    series: Series,
+    limit: i64,
+    points: Vec<(usize, i64)>,
+}
+
 /// This month against the quota, when the quota is on and has a limit: `None` otherwise.
 fn quota_panel(report: &UsageReport, layout: &Layout, top_y: i32) -> Option<Panel> {
     let quota = &report.quota;
@@ -270,50 +287,41 @@ fn quota_panel(report: &UsageReport, layout: &Layout, top_y: i32) -> Option<Pane
     // The month's days in the range, and each one's use. The meters hold the month's total
     // so far; the days before the range's start are in it, so each day's month-to-date
     // total is counted back from the meter rather than up from the range's first day.
-    let month: Vec<(usize, i64, i64)> = report
+    let month: Vec<MonthDay> = report
         .days
         .iter()
         .enumerate()
         .filter(|(_, day)| day.day.starts_with(&quota.month))
-        .map(|(index, day)| {
-            (
-                index,
-                day.production.text.total(),
-                day.production.voice_minutes,
-            )
+        .map(|(index, day)| MonthDay {
+            index,
+            text: day.production.text.total(),
+            voice: day.production.voice_minutes,
         })
         .collect();
-    let month_to_date = |used: i64, of_day: fn(&(usize, i64, i64)) -> i64| -> Vec<(usize, i64)> {
-        let mut left = used;
-        let mut points: Vec<(usize, i64)> = month
-            .iter()
-            .rev()
-            .map(|day| {
-                let at = (day.0, left.max(0));
-                left -= of_day(day);
-                at
-            })
-            .collect();
-        points.reverse();
-        points
-    };
-    let metered = [
-        (
-            Series::TextOfQuota,
-            quota.text,
-            (|d: &(usize, i64, i64)| d.1) as fn(&_) -> i64,
-        ),
-        (
-            Series::VoiceOfQuota,
-            quota.voice,
-            |d: &(usize, i64, i64)| d.2,
-        ),
+    let metered: [(Series, QuotaMeter, DayUse); 2] = [
+        (Series::TextOfQuota, quota.text, |day| day.text),
+        (Series::VoiceOfQuota, quota.voice, |day| day.voice),
     ];
-    let series: Vec<(Series, i64, Vec<(usize, i64)>)> = metered
+    let series: Vec<Metered> = metered
         .into_iter()
         .filter_map(|(series, meter, of_day)| {
             let limit = meter.limit?;
-            Some((series, limit, month_to_date(meter.used, of_day)))
+            let mut left = meter.used;
+            let mut points: Vec<(usize, i64)> = month
+                .iter()
+                .rev()
+                .map(|day| {
+                    let at = (day.index, left.max(0));
+                    left -= of_day(day);
+                    at
+                })
+                .collect();
+            points.reverse();
+            Some(Metered {
+                series,
+                limit,
+                points,
+            })
         })
         .collect();
     if series.is_empty() {
@@ -321,31 +329,37 @@ fn quota_panel(report: &UsageReport, layout: &Layout, top_y: i32) -> Option<Pane
     }
     let highest = series
         .iter()
-        .flat_map(|(_, limit, points)| points.iter().map(move |(_, used)| percent(*used, *limit)))
+        .flat_map(|metered| {
+            metered
+                .points
+                .iter()
+                .map(|(_, used)| percent(*used, metered.limit))
+        })
         .max()
         .unwrap_or(0);
     let (top, step) = nice_scale(highest.max(100));
     let lines = series
         .iter()
-        .map(|(series, limit, points)| Line {
-            series: *series,
-            points: points
+        .map(|metered| Line {
+            series: metered.series,
+            points: metered
+                .points
                 .iter()
                 .map(|(index, used)| {
                     (
                         layout.middle(*index),
-                        scaled(percent(*used, *limit), top, bottom),
+                        scaled(percent(*used, metered.limit), top, bottom),
                     )
                 })
                 .collect(),
-            total: points.last().map_or(0, |(_, used)| *used),
+            total: metered.points.last().map_or(0, |(_, used)| *used),
         })
         .collect();
     let limits: Vec<String> = series
         .iter()
-        .map(|(series, limit, _)| match series {
-            Series::VoiceOfQuota => format!("{} voice minutes", grouped(*limit)),
-            _ => format!("{} text messages", grouped(*limit)),
+        .map(|metered| match metered.series {
+            Series::VoiceOfQuota => format!("{} voice minutes", grouped(metered.limit)),
+            _ => format!("{} text messages", grouped(metered.limit)),
         })
         .collect();
     Some(Panel {
@@ -414,7 +428,7 @@ pub fn chart(report: &UsageReport) -> Chart {
         .days
         .iter()
         .enumerate()
-        .filter(|(index, _)| (count - 1 - index) % every == 0)
+        .filter(|(index, _)| (count - 1 - index).is_multiple_of(every))
         .map(|(index, day)| DayLabel {
             x: layout.middle(index),
             text: short_day(&day.day),

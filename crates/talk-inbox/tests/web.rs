@@ -1361,6 +1361,7 @@ async fn the_quota_form_checks_its_limits_before_sending_and_shows_the_refusal()
         provide_context(Auth::new());
         view! { <QuotaForm current=current.clone() on_saved=Callback::new(move |_| saved.update(|n| *n += 1))/> }
     });
+    tick().await;
     assert_eq!(value_of(&root, "quota-text"), "100");
     assert_eq!(value_of(&root, "quota-voice"), "500");
     let mode: HtmlSelectElement = find(&root, "quota-mode").unwrap().unchecked_into();
