@@ -286,6 +286,9 @@ pub fn TestMode(
                 "Test mode — conversations here are previews: they don't count toward your usage and don't appear in the inbox."
             </p>
             <p class="inbox-hint">"Chat with your bot or auto-reply and try a call, with your unsaved settings."</p>
+            <p class="inbox-error" role="alert" data-testid="settings-test-error">
+                {move || access.problem.get().map(|problem| format!("Test mode can't start: {problem}"))}
+            </p>
             <Show when=move || open.get()>
                 <PreviewFrame draft capture_key access title="Widget test mode" testid="settings-test-frame"
                     class="inbox-test-frame"/>
