@@ -6,8 +6,9 @@ use talk_browser::http::{fetch_json, fetch_text};
 use talk_protocol::{
     AgentList, AgentMe, AgentProfile, AllowedOrigins, ApiKeyList, Contact, ConversationFilter,
     InboxConversationList, LoginRequest, Message, MessageList, NewAgentRequest, NewAgentResponse,
-    NewApiKeyResponse, PasswordResponse, Presence, PresenceRequest, StartConversationRequest,
-    StartedConversation, WidgetSettings, WorkspaceInfo,
+    NewApiKeyResponse, PasswordResponse, Presence, PresenceRequest, PreviewToken, QuotaSettings,
+    QuotaStatus, StartConversationRequest, StartedConversation, UsageReport, WidgetSettings,
+    WorkspaceInfo,
 };
 
 pub use talk_browser::http::ApiError;
@@ -42,6 +43,9 @@ impl Explained for ApiError {
             "too_many_origins" => "There can be at most 100 allowed origins.",
             "person_never_seen" => {
                 "This person hasn't used the chat on your site yet: there is nowhere to show a message."
+            }
+            "preview_limit_reached" => {
+                "Today's previews reached their fair-use limit. They work again tomorrow (UTC)."
             }
             "too_many_conversations" => {
                 "This person has 10 open conversations already: continue or close one of them."
@@ -390,6 +394,29 @@ impl ApiClient {
             Some(&request),
         )
         .await
+    }
+
+    // Usage, quotas and previews (issue 18). Admins only.
+
+    /// What the workspace used each UTC day from `from` to `to` (`YYYY-MM-DD`, both included).
+    pub async fn usage(&self, from: &str, to: &str) -> Result<UsageReport, ApiError> {
+        self.get(&format!("/v1/admin/usage?from={from}&to={to}"))
+            .await
+    }
+
+    /// The quota's settings and this month's standing.
+    pub async fn quota(&self) -> Result<QuotaStatus, ApiError> {
+        self.get("/v1/admin/quota").await
+    }
+
+    pub async fn save_quota(&self, settings: &QuotaSettings) -> Result<QuotaStatus, ApiError> {
+        self.send("PUT", "/v1/admin/quota", Some(settings)).await
+    }
+
+    /// A token that starts the settings page's preview widgets as previews.
+    pub async fn preview_token(&self) -> Result<PreviewToken, ApiError> {
+        self.send("POST", "/v1/admin/preview-token", None::<&()>)
+            .await
     }
 }
 

@@ -11,6 +11,8 @@ pub mod live;
 pub mod notify;
 pub mod outbox;
 pub mod state;
+pub mod usage;
+pub mod usage_chart;
 pub mod validation;
 
 /// Mounts the app on `<body>`.

@@ -4,12 +4,13 @@
 
 use leptos::prelude::*;
 use std::collections::BTreeMap;
-use talk_browser::testing::{click, find, find_all, test_root, text_of, type_into};
+use talk_browser::testing::{click, find, find_all, test_root, text_of, tick, type_into};
 use talk_inbox::components::settings::WidgetSettingsForm;
 use talk_inbox::components::{
     Auth, BotForm, BotsSection, CaptureForm, CaptureRow, CaptureWidgetsSection, Composer,
     ContactPanel, ConversationList, DeliveryRow, InboxState, MessageLine, NewBotSecrets,
-    PendingLine, SignInForm, StartConversation,
+    PendingLine, QuotaBanner, QuotaForm, SignInForm, StartConversation, UsageChart,
+    UsageReportView,
 };
 use talk_inbox::datetime::{local_to_ms, ms_to_local, LocalDateTime};
 use talk_inbox::outbox::{PendingReply, ReplyState};
@@ -18,10 +19,12 @@ use talk_protocol::{
     AgentProfile, AgentRole, Audience, Author, AuthorKind, Bot, BotCreated, BotInput, BotTakes,
     CaptureDisplay, CaptureSender, CaptureStats, CaptureWidget, CaptureWidgetInput, Contact,
     Conversation, ConversationStatus, DeliveryStatus, FieldValue, Frequency, InboxConversation,
-    Message, PageView, PersonDetail, PersonSummary, Presence, QuickLink, UrlMatch, UrlRule,
-    WebhookDelivery, WidgetSettings, MAX_CAPTURE_RULES,
+    Message, PageView, PersonDetail, PersonSummary, Presence, PreviewLimits, QuickLink, QuotaMeter,
+    QuotaMetric, QuotaMode, QuotaSettings, QuotaStatus, QuotaWarning, ServerEvent, TextCounts,
+    UrlMatch, UrlRule, UsageCounts, UsageDay, UsageReport, WebhookDelivery, WidgetSettings,
+    MAX_CAPTURE_RULES,
 };
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::{HtmlElement, HtmlInputElement, HtmlSelectElement};
 
@@ -1048,4 +1051,426 @@ async fn the_contact_panel_offers_no_new_conversation_where_it_cannot_start_one(
     });
     assert!(find(&root, "contact-start").is_none());
     assert_eq!(text_of(&root, "inbox-contact-name"), "ann@example.com");
+}
+
+// Usage, quotas and previews (issue 18).
+
+fn usage_day(day: &str, visitor: i64, voice: i64, preview: i64) -> UsageDay {
+    UsageDay {
+        day: day.into(),
+        production: UsageCounts {
+            text: TextCounts {
+                visitor,
+                agent: visitor / 2,
+                bot: 0,
+                auto_reply: i64::from(visitor > 0),
+            },
+            voice_minutes: voice,
+            calls: i64::from(voice > 0),
+            conversations_inbound: i64::from(visitor > 0),
+            widget_sessions: 2,
+            ..Default::default()
+        },
+        preview: UsageCounts {
+            text: TextCounts {
+                visitor: preview,
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    }
+}
+
+fn usage_report(mode: QuotaMode) -> UsageReport {
+    let days = vec![
+        usage_day("2025-05-01", 4, 0, 0),
+        usage_day("2025-05-02", 0, 0, 3),
+        usage_day("2025-05-03", 10, 7, 0),
+    ];
+    let mut totals = UsageCounts::default();
+    let mut preview_totals = UsageCounts::default();
+    for day in &days {
+        totals.text.visitor += day.production.text.visitor;
+        totals.text.agent += day.production.text.agent;
+        totals.text.auto_reply += day.production.text.auto_reply;
+        totals.voice_minutes += day.production.voice_minutes;
+        totals.calls += day.production.calls;
+        totals.conversations_inbound += day.production.conversations_inbound;
+        totals.widget_sessions += day.production.widget_sessions;
+        preview_totals.text.visitor += day.preview.text.visitor;
+    }
+    UsageReport {
+        from: "2025-05-01".into(),
+        to: "2025-05-03".into(),
+        days,
+        totals,
+        preview_totals,
+        quota: QuotaStatus {
+            month: "2025-05".into(),
+            settings: QuotaSettings {
+                mode,
+                text_messages_per_month: Some(100),
+                voice_minutes_per_month: None,
+            },
+            text: QuotaMeter {
+                used: 24,
+                limit: Some(100),
+            },
+            voice: QuotaMeter {
+                used: 7,
+                limit: None,
+            },
+        },
+        preview_limits: PreviewLimits {
+            messages_per_day: 200,
+            voice_minutes_per_day: 30,
+        },
+    }
+}
+
+fn attribute(element: &HtmlElement, name: &str) -> String {
+    element.get_attribute(name).unwrap_or_default()
+}
+
+fn attributes(root: &HtmlElement, testid: &str, name: &str) -> Vec<String> {
+    find_all(root, testid)
+        .iter()
+        .map(|element| attribute(element, name))
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn the_usage_chart_is_an_svg_image_with_each_days_counts_and_a_description() {
+    let root = test_root();
+    let report = usage_report(QuotaMode::Soft);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! { <UsageChart report=report.clone()/> }
+    });
+    let svg = find(&root, "usage-chart").expect("the chart");
+    assert_eq!(
+        svg.namespace_uri().as_deref(),
+        Some("http://www.w3.org/2000/svg")
+    );
+    assert_eq!(attribute(&svg, "role"), "img");
+    assert!(attribute(&svg, "viewBox").starts_with("0 0 "));
+    let names: Vec<String> = attribute(&svg, "aria-labelledby")
+        .split(' ')
+        .map(|id| {
+            root.query_selector(&format!("#{id}"))
+                .unwrap()
+                .and_then(|element| element.text_content())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(names[0], "Daily usage");
+    assert!(
+        names[1].starts_with("From 2025-05-01 to 2025-05-03, 3 days: 23 text messages (busiest day 2025-05-03, with 16)"),
+        "{}",
+        names[1]
+    );
+    assert!(names[1].contains("This month: 24 of 100 text messages (24%)."));
+    // A bar per day and series, its count and day in attributes.
+    assert_eq!(
+        attributes(&root, "usage-chart-text", "data-count"),
+        ["7", "0", "16"]
+    );
+    assert_eq!(
+        attributes(&root, "usage-chart-text", "data-day"),
+        ["2025-05-01", "2025-05-02", "2025-05-03"]
+    );
+    assert_eq!(
+        attributes(&root, "usage-chart-preview-text", "data-count"),
+        ["0", "3", "0"]
+    );
+    assert_eq!(
+        attributes(&root, "usage-chart-voice", "data-count"),
+        ["0", "0", "7"]
+    );
+    let heights: Vec<i32> = attributes(&root, "usage-chart-text", "height")
+        .iter()
+        .map(|h| h.parse().unwrap())
+        .collect();
+    assert!(
+        heights[2] > heights[0] && heights[0] > 0 && heights[1] == 0,
+        "{heights:?}"
+    );
+    // The quota on: this month against it, text only (voice has no limit), and its lines.
+    assert!(find(&root, "usage-chart-panel-quota").is_some());
+    assert_eq!(
+        attributes(&root, "usage-chart-text-quota", "data-total"),
+        ["24"]
+    );
+    assert!(find(&root, "usage-chart-voice-quota").is_none());
+    assert!(find(&root, "inbox-chart-quota").is_some());
+    assert!(text_of(&root, "usage-legend").contains("the red line is the quota (100%)"));
+}
+
+#[wasm_bindgen_test]
+fn without_a_quota_the_chart_has_no_quota_panel() {
+    let root = test_root();
+    let report = usage_report(QuotaMode::Off);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! { <UsageChart report=report.clone()/> }
+    });
+    assert!(find(&root, "usage-chart-panel-text").is_some());
+    assert!(find(&root, "usage-chart-panel-quota").is_none());
+    let svg = find(&root, "usage-chart").unwrap();
+    assert!(svg
+        .text_content()
+        .unwrap()
+        .contains("No monthly quota is set."));
+}
+
+/// Replaces `URL.createObjectURL` and links' `click` with recorders (no download starts):
+/// the blobs handed over and the links clicked, as `[download, href]`. `restore` undoes it.
+fn record_downloads() {
+    js_sys::Function::new_no_args(
+        "const url = URL.createObjectURL, click = HTMLAnchorElement.prototype.click; \
+         window.__talkRestore = function () { URL.createObjectURL = url; HTMLAnchorElement.prototype.click = click; }; \
+         window.__talkBlobs = []; window.__talkLinks = []; \
+         URL.createObjectURL = function (blob) { window.__talkBlobs.push(blob); return url.call(URL, blob); }; \
+         HTMLAnchorElement.prototype.click = function () { window.__talkLinks.push([this.download, this.href]); };",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+}
+
+fn restore_downloads() {
+    js_sys::Function::new_no_args("window.__talkRestore();")
+        .call0(&JsValue::NULL)
+        .unwrap();
+}
+
+fn global(path: &str) -> JsValue {
+    js_sys::Function::new_no_args(&format!("return {path};"))
+        .call0(&JsValue::NULL)
+        .unwrap()
+}
+
+#[wasm_bindgen_test]
+async fn the_report_has_a_table_behind_a_toggle_totals_and_a_csv_download() {
+    let root = test_root();
+    let report = usage_report(QuotaMode::Off);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! { <UsageReportView report=report.clone()/> }
+    });
+    let toggle = find(&root, "usage-table-toggle").unwrap();
+    assert_eq!(attribute(&toggle, "aria-expanded"), "false");
+    assert_eq!(attribute(&toggle, "aria-controls"), "usage-table");
+    let holder = root.query_selector("#usage-table").unwrap().unwrap();
+    assert!(holder.has_attribute("hidden"));
+    click(&root, "usage-table-toggle").await;
+    assert_eq!(attribute(&toggle, "aria-expanded"), "true");
+    assert!(!holder.has_attribute("hidden"));
+    assert_eq!(text_of(&root, "usage-table-toggle"), "Hide the table");
+
+    let table = find(&root, "usage-table").unwrap();
+    assert_eq!(
+        table
+            .query_selector("caption")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap(),
+        "Usage per day (UTC), 2025-05-01 to 2025-05-03"
+    );
+    let headers = table
+        .query_selector_all("thead th[scope=col]")
+        .unwrap()
+        .length();
+    assert_eq!(headers, 14);
+    assert_eq!(
+        attributes(&root, "usage-row", "data-day"),
+        ["2025-05-01", "2025-05-02", "2025-05-03"]
+    );
+    let rows = find_all(&root, "usage-row");
+    assert_eq!(
+        rows[2]
+            .query_selector("th[scope=row]")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap(),
+        "2025-05-03"
+    );
+    assert_eq!(text_of(&rows[2], "usage-row-text"), "16");
+    assert_eq!(text_of(&rows[2], "usage-row-voice"), "7");
+    assert_eq!(text_of(&rows[1], "usage-row-preview-text"), "3");
+    let total = find(&root, "usage-row-total").unwrap();
+    assert_eq!(text_of(&total, "usage-row-text"), "23");
+
+    // The totals, production and previews apart.
+    assert_eq!(text_of(&root, "usage-total-text"), "23");
+    assert_eq!(text_of(&root, "usage-total-visitor"), "14");
+    assert_eq!(text_of(&root, "usage-total-auto-reply"), "2");
+    assert_eq!(text_of(&root, "usage-total-voice"), "7");
+    assert_eq!(text_of(&root, "usage-total-calls"), "1");
+    assert_eq!(text_of(&root, "usage-preview-text"), "3");
+    assert!(text_of(&root, "usage-preview-limits")
+        .contains("200 preview messages and 30 preview voice minutes a day"));
+
+    // The CSV, built here, goes to the browser as a download.
+    record_downloads();
+    click(&root, "usage-csv").await;
+    restore_downloads();
+    let links: Vec<Vec<String>> = clicked_links();
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0][0], "talk-usage-2025-05-01-to-2025-05-03.csv");
+    assert!(links[0][1].starts_with("blob:"), "{}", links[0][1]);
+    let blob: web_sys::Blob = js_sys::Reflect::get(&global("window.__talkBlobs"), &0.into())
+        .unwrap()
+        .unchecked_into();
+    assert_eq!(blob.type_(), "text/csv;charset=utf-8");
+    let text = wasm_bindgen_futures::JsFuture::from(blob.text())
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert!(lines[0].starts_with("day,text_messages,"));
+    assert!(
+        lines[3].starts_with("2025-05-03,16,10,5,0,1,7,1,1,0,2,0,0,"),
+        "{}",
+        lines[3]
+    );
+    assert!(lines[4].starts_with("total,23,"));
+    assert_eq!(text_of(&root, "usage-csv-error"), "");
+}
+
+/// The links the export clicked, as `[download, href]`.
+fn clicked_links() -> Vec<Vec<String>> {
+    let links: js_sys::Array = global("window.__talkLinks").unchecked_into();
+    links
+        .iter()
+        .map(|link| {
+            let pair: js_sys::Array = link.unchecked_into();
+            pair.iter()
+                .map(|v| v.as_string().unwrap_or_default())
+                .collect()
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn the_quota_form_checks_its_limits_before_sending_and_shows_the_refusal() {
+    let root = test_root();
+    let saved = RwSignal::new(0);
+    let mut current = usage_report(QuotaMode::Soft).quota;
+    current.settings.voice_minutes_per_month = Some(500);
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        provide_context(Auth::new());
+        view! { <QuotaForm current=current.clone() on_saved=Callback::new(move |_| saved.update(|n| *n += 1))/> }
+    });
+    tick().await;
+    assert_eq!(value_of(&root, "quota-text"), "100");
+    assert_eq!(value_of(&root, "quota-voice"), "500");
+    let mode: HtmlSelectElement = find(&root, "quota-mode").unwrap().unchecked_into();
+    assert_eq!(mode.value(), "1", "soft");
+
+    type_into(&root, "quota-text", "12.5");
+    type_into(&root, "quota-voice", "");
+    click(&root, "quota-save").await;
+    assert_eq!(
+        text_of(&root, "quota-text-error"),
+        "Write a whole number of messages from 1 to 1,000,000,000, or leave it empty for no limit."
+    );
+    assert_eq!(
+        attribute(&find(&root, "quota-text").unwrap(), "aria-invalid"),
+        "true"
+    );
+
+    type_into(&root, "quota-text", "");
+    choose(&root, "quota-mode", "2");
+    click(&root, "quota-save").await;
+    assert_eq!(
+        text_of(&root, "quota-text-error"),
+        "Set a monthly limit for text messages or voice minutes, or turn quotas off."
+    );
+    assert_eq!(text_of(&root, "quota-error"), "", "nothing was sent");
+
+    // Valid: sent, and the test runner's server, which has no admin API, refuses it.
+    type_into(&root, "quota-text", "10000");
+    click(&root, "quota-save").await;
+    assert_eq!(text_of(&root, "quota-text-error"), "");
+    until("the server's refusal", || {
+        !text_of(&root, "quota-error").is_empty()
+    })
+    .await;
+    assert_eq!(saved.get_untracked(), 0);
+}
+
+fn warning(metric: QuotaMetric, level: u8, mode: QuotaMode) -> QuotaWarning {
+    QuotaWarning {
+        month: "2025-05".into(),
+        metric,
+        level,
+        used: if level >= 100 { 10_000 } else { 8_000 },
+        limit: 10_000,
+        mode,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn quota_warnings_show_in_a_banner_polite_then_urgent_and_stay_dismissed() {
+    let root = test_root();
+    let inbox = InboxState::new();
+    let opened = RwSignal::new(0);
+    let auth = Auth::new();
+    let _mounted = leptos::mount::mount_to(root.clone(), move || {
+        view! { <QuotaBanner alerts=inbox.quota on_open_usage=Callback::new(move |()| opened.update(|n| *n += 1))/> }
+    });
+    let polite = find(&root, "quota-banners").unwrap();
+    let urgent = find(&root, "quota-alerts").unwrap();
+    assert_eq!(
+        (attribute(&polite, "role"), attribute(&urgent, "role")),
+        ("status".into(), "alert".into())
+    );
+    assert!(find(&root, "quota-banner").is_none());
+
+    // Live from the socket: the inbox's event handler passes it on.
+    inbox.on_event(
+        ServerEvent::QuotaWarning {
+            warning: warning(QuotaMetric::Text, 80, QuotaMode::Hard),
+        },
+        auth,
+    );
+    tick().await;
+    assert_eq!(
+        text_of(&polite, "quota-banner-text"),
+        "You've used 80% of this month's text messages (8,000 of 10,000)."
+    );
+    assert!(find(&urgent, "quota-banner").is_none());
+    click(&root, "quota-banner-usage").await;
+    assert_eq!(opened.get_untracked(), 1);
+
+    // 100% in hard mode: an alert, which replaces the text warning.
+    inbox
+        .quota
+        .live(warning(QuotaMetric::Text, 100, QuotaMode::Hard));
+    tick().await;
+    assert!(find(&polite, "quota-banner").is_none());
+    assert_eq!(
+        text_of(&urgent, "quota-banner-text"),
+        "You've used 100% of this month's text messages (10,000 of 10,000). New visitor conversations are refused until next month or a higher limit."
+    );
+    inbox
+        .quota
+        .live(warning(QuotaMetric::Voice, 80, QuotaMode::Hard));
+    tick().await;
+    assert_eq!(find_all(&root, "quota-banner").len(), 2);
+
+    // Dismissed: gone, and the same warning again (the standing on the next load) stays away.
+    click(&urgent, "quota-banner-dismiss").await;
+    assert_eq!(attributes(&root, "quota-banner", "data-metric"), ["voice"]);
+    inbox
+        .quota
+        .live(warning(QuotaMetric::Text, 100, QuotaMode::Hard));
+    tick().await;
+    assert_eq!(attributes(&root, "quota-banner", "data-metric"), ["voice"]);
+    // A quota raised meanwhile: the standing says nothing is near a limit any more.
+    let mut status = usage_report(QuotaMode::Soft).quota;
+    status.text.limit = Some(1_000_000);
+    inbox.quota.standing(&status);
+    tick().await;
+    assert!(find(&root, "quota-banner").is_none());
 }

@@ -1,4 +1,4 @@
-use super::{Auth, ContactPanel, ConversationList, StartConversation};
+use super::{Auth, ContactPanel, ConversationList, QuotaAlerts, StartConversation};
 use crate::api::{ApiClient, ApiError, ConversationAction, Explained};
 use crate::components::conversation_view::ConversationView;
 use crate::outbox::{Outbox, PendingReply};
@@ -49,6 +49,8 @@ pub struct InboxState {
     start_busy: RwSignal<bool>,
     start_error: RwSignal<Option<String>>,
     start_attempt: StoredValue<Option<StartAttempt>>,
+    /// The admins' quota warnings, which the socket brings too.
+    pub quota: QuotaAlerts,
 }
 
 impl InboxState {
@@ -76,6 +78,7 @@ impl InboxState {
             start_busy: RwSignal::new(false),
             start_error: RwSignal::new(None),
             start_attempt: StoredValue::new(None),
+            quota: QuotaAlerts::new(),
         }
     }
 
@@ -610,8 +613,8 @@ impl InboxState {
                     note.as_deref().unwrap_or_default(),
                 );
             }
-            // Issue 18: the admins' usage banner takes it (the inbox part).
-            ServerEvent::QuotaWarning { .. } => {}
+            // Sent to admins only, once per threshold and month.
+            ServerEvent::QuotaWarning { warning } => self.quota.live(warning),
             // The inbox's call screen is still to come (#16): the server's call events wait.
             ServerEvent::History { .. }
             | ServerEvent::Pong

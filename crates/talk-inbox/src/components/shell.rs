@@ -1,5 +1,5 @@
 use super::settings::SettingsPage;
-use super::{Auth, InboxPage};
+use super::{Auth, InboxPage, QuotaBanner, UsagePage};
 use crate::api::ApiClient;
 use crate::components::inbox::InboxState;
 use crate::{calls, live, notify};
@@ -17,6 +17,7 @@ pub struct OpenConversation(pub Callback<Conversation>);
 enum Page {
     Inbox,
     Settings,
+    Usage,
 }
 
 /// The signed-in app: header (presence, notifications, pages, sign-out) and the page. The
@@ -35,6 +36,16 @@ pub fn Shell() -> impl IntoView {
         auth.agent
             .with(|a| a.as_ref().is_some_and(|a| a.role == AgentRole::Admin))
     };
+    // Admins hear of this month's quota standing at once; later crossings come live.
+    if auth
+        .agent
+        .with_untracked(|a| a.as_ref().is_some_and(|a| a.role == AgentRole::Admin))
+    {
+        let ignored = RwSignal::new(None::<String>);
+        auth.call(ApiClient.quota(), ignored, move |status| {
+            inbox.quota.standing(&status)
+        });
+    }
 
     live::connect(live::Handlers {
         on_event: Rc::new(move |event| inbox.on_event(event, auth)),
@@ -116,6 +127,14 @@ pub fn Shell() -> impl IntoView {
                     >
                         "Widget settings"
                     </button>
+                    <button
+                        type="button"
+                        data-testid="nav-usage"
+                        aria-current=move || (page.get() == Page::Usage).then_some("page")
+                        on:click=move |_| page.set(Page::Usage)
+                    >
+                        "Usage"
+                    </button>
                 </Show>
             </nav>
             <div class="inbox-header-tools">
@@ -143,9 +162,13 @@ pub fn Shell() -> impl IntoView {
                 <button type="button" data-testid="inbox-sign-out" on:click=sign_out>"Sign out"</button>
             </div>
         </header>
+        <Show when=is_admin>
+            <QuotaBanner alerts=inbox.quota on_open_usage=Callback::new(move |()| page.set(Page::Usage))/>
+        </Show>
         {move || match page.get() {
             Page::Inbox => view! { <InboxPage/> }.into_any(),
             Page::Settings => view! { <SettingsPage/> }.into_any(),
+            Page::Usage => view! { <UsagePage alerts=inbox.quota/> }.into_any(),
         }}
     }
 }

@@ -6,7 +6,10 @@ mod preview;
 mod widget_form;
 
 pub use access::{AgentsSection, ApiKeysSection, OriginsSection};
-pub use preview::{Preview, PREVIEW_READY, PREVIEW_SETTINGS};
+pub use preview::{
+    token_refresh_delay, Preview, PreviewAccess, PreviewFrame, TestMode, PREVIEW_READY,
+    PREVIEW_SETTINGS, PREVIEW_TOKEN,
+};
 pub use widget_form::WidgetSettingsForm;
 
 use super::{Auth, BotsSection, CaptureWidgetsSection};
@@ -20,6 +23,7 @@ pub fn SettingsPage() -> impl IntoView {
     let loaded = RwSignal::new(None::<WidgetSettings>);
     let capture_key = RwSignal::new(None::<String>);
     let load_error = RwSignal::new(None::<String>);
+    let access = PreviewAccess::start(auth);
     auth.call(ApiClient.widget_settings(), load_error, move |settings| {
         loaded.set(Some(settings))
     });
@@ -37,7 +41,7 @@ pub fn SettingsPage() -> impl IntoView {
                 view! {
                     <div class="inbox-settings-layout">
                         <WidgetSettingsForm draft/>
-                        <Preview draft=draft capture_key=capture_key/>
+                        <Preview draft=draft capture_key=capture_key access/>
                     </div>
                 }
             })}
