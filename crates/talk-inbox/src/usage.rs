@@ -3,36 +3,10 @@
 //! the warnings' words.
 
 use crate::validation::{problem, Problem};
+use talk_protocol::days::format_day;
 use talk_protocol::{
     QuotaMetric, QuotaMode, QuotaSettings, QuotaStatus, QuotaWarning, UsageCounts, UsageReport,
 };
-
-pub const MS_PER_DAY: i64 = 86_400_000;
-
-/// The days since 1970-01-01 (UTC) of a Unix-milliseconds instant: the server's `day`.
-pub fn utc_day(ms: i64) -> i64 {
-    ms.div_euclid(MS_PER_DAY)
-}
-
-/// `YYYY-MM-DD` of a day since the epoch (the proleptic Gregorian calendar, H. Hinnant's
-/// `civil_from_days`).
-pub fn day_text(day: i64) -> String {
-    let (year, month, day) = civil(day);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
 
 /// The range picker's choices, in days ending today.
 pub const RANGES: [i64; 3] = [7, 30, 90];
@@ -40,7 +14,7 @@ pub const DEFAULT_RANGE: i64 = 30;
 
 /// `(from, to)` for the last `days` days ending with `today` (both included).
 pub fn last_days(today: i64, days: i64) -> (String, String) {
-    (day_text(today - (days - 1).max(0)), day_text(today))
+    (format_day(today - (days - 1).max(0)), format_day(today))
 }
 
 const MONTHS: [&str; 12] = [
@@ -226,35 +200,17 @@ pub fn check_quota(
 
 // The warnings.
 
-/// The warnings a quota's standing calls for, as the server would send them live: a meter
-/// with a limit at 80% or more (100 once it is reached). None while quotas are off.
+/// The warnings a quota's standing calls for, as the server sends them live: per meter, the
+/// highest threshold reached. None while quotas are off.
 pub fn warnings_for(status: &QuotaStatus) -> Vec<QuotaWarning> {
-    let mode = status.settings.mode;
-    if mode == QuotaMode::Off {
-        return Vec::new();
+    let mut highest: Vec<QuotaWarning> = Vec::new();
+    for warning in status.reached() {
+        match highest.last_mut() {
+            Some(last) if last.metric == warning.metric => *last = warning,
+            _ => highest.push(warning),
+        }
     }
-    [
-        (QuotaMetric::Text, status.text),
-        (QuotaMetric::Voice, status.voice),
-    ]
-    .into_iter()
-    .filter_map(|(metric, meter)| {
-        let limit = meter.limit?;
-        let level = match percent(meter.used, limit) {
-            100.. => 100,
-            80..=99 => 80,
-            _ => return None,
-        };
-        Some(QuotaWarning {
-            month: status.month.clone(),
-            metric,
-            level,
-            used: meter.used,
-            limit,
-            mode,
-        })
-    })
-    .collect()
+    highest
 }
 
 /// What the banner says.
@@ -293,14 +249,7 @@ mod tests {
     use talk_protocol::{PreviewLimits, QuotaMeter, TextCounts, UsageDay};
 
     #[test]
-    fn days_since_the_epoch_are_calendar_dates() {
-        assert_eq!(day_text(0), "1970-01-01");
-        assert_eq!(day_text(-1), "1969-12-31");
-        assert_eq!(day_text(19_782), "2024-02-29");
-        assert_eq!(day_text(19_783), "2024-03-01");
-        assert_eq!(day_text(20_089), "2025-01-01");
-        assert_eq!(utc_day(20_089 * MS_PER_DAY + MS_PER_DAY - 1), 20_089);
-        assert_eq!(utc_day(-1), -1);
+    fn the_range_picker_names_days_and_the_axis_shortens_them() {
         assert_eq!(
             last_days(19_783, 7),
             ("2024-02-24".into(), "2024-03-01".into())

@@ -674,7 +674,14 @@ mod tests {
         for days in [1usize, 7, 30, 90, 366] {
             let report = report(
                 (0..days)
-                    .map(|index| day(&crate::usage::day_text(20_000 + index as i64), 1, 1, 1))
+                    .map(|index| {
+                        day(
+                            &talk_protocol::days::format_day(20_000 + index as i64),
+                            1,
+                            1,
+                            1,
+                        )
+                    })
                     .collect(),
                 no_quota(),
             );
@@ -694,7 +701,7 @@ mod tests {
         }
         let week = chart(&report(
             (0..7)
-                .map(|i| day(&crate::usage::day_text(20_000 + i), 0, 0, 0))
+                .map(|i| day(&talk_protocol::days::format_day(20_000 + i), 0, 0, 0))
                 .collect(),
             no_quota(),
         ));

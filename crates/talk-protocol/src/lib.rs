@@ -10,6 +10,7 @@ pub mod agents;
 pub mod bots;
 pub mod calls;
 pub mod captures;
+pub mod days;
 pub mod inbox;
 pub mod people;
 pub mod realtime;

@@ -126,6 +126,42 @@ pub struct QuotaStatus {
     pub voice: QuotaMeter,
 }
 
+/// The shares of a limit the admins are warned at, in percent.
+pub const QUOTA_WARNING_LEVELS: [u8; 2] = [80, 100];
+
+impl QuotaStatus {
+    /// Every warning threshold the standing has reached, text's then voice's, each in
+    /// ascending order; none while quotas are off. The server sends each once a month; the
+    /// inbox shows the highest per meter.
+    pub fn reached(&self) -> Vec<QuotaWarning> {
+        let mode = self.settings.mode;
+        if mode == QuotaMode::Off {
+            return Vec::new();
+        }
+        let mut reached = Vec::new();
+        for (metric, meter) in [
+            (QuotaMetric::Text, self.text),
+            (QuotaMetric::Voice, self.voice),
+        ] {
+            let Some(limit) = meter.limit else { continue };
+            for level in QUOTA_WARNING_LEVELS {
+                // In i128: a used count near i64::MAX times 100 can't overflow.
+                if i128::from(meter.used) * 100 >= i128::from(limit) * i128::from(level) {
+                    reached.push(QuotaWarning {
+                        month: self.month.clone(),
+                        metric,
+                        level,
+                        used: meter.used,
+                        limit,
+                        mode,
+                    });
+                }
+            }
+        }
+        reached
+    }
+}
+
 /// `ServerEvent::QuotaWarning`: a threshold crossed this month, once per threshold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuotaWarning {

@@ -14,7 +14,7 @@
 //! The realtime session asks the `admit_*` functions below before it writes, so a refusal
 //! loses nothing: the client keeps the message and gets the code.
 
-pub mod days;
+pub use talk_protocol::days;
 pub mod preview;
 pub mod quota;
 pub mod report;

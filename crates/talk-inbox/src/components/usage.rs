@@ -9,8 +9,7 @@ use super::quota_banner::QuotaAlerts;
 use crate::api::ApiClient;
 use crate::components::{Auth, Choice, TextField};
 use crate::usage::{
-    check_quota, csv_file_name, grouped, last_days, percent, usage_csv, utc_day, DEFAULT_RANGE,
-    RANGES,
+    check_quota, csv_file_name, grouped, last_days, percent, usage_csv, DEFAULT_RANGE, RANGES,
 };
 use crate::usage_chart;
 use crate::validation::{problem_for, Problem};
@@ -29,7 +28,10 @@ pub fn UsagePage(alerts: QuotaAlerts) -> impl IntoView {
     let load = move |days: i64| {
         range.set(days);
         loading.set(true);
-        let (from, to) = last_days(utc_day(js_sys::Date::now() as i64), days);
+        let (from, to) = last_days(
+            talk_protocol::days::day_of_ms(js_sys::Date::now() as i64),
+            days,
+        );
         let request = async move {
             let answer = ApiClient.usage(&from, &to).await;
             loading.set(false);

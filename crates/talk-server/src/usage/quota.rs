@@ -20,16 +20,13 @@ use crate::realtime::publish;
 use crate::workspaces::Workspace;
 use crate::AppState;
 use talk_protocol::{
-    error_code, QuotaMeter, QuotaMetric, QuotaMode, QuotaSettings, QuotaStatus, QuotaWarning,
-    ServerEvent, UsageCounts,
+    error_code, QuotaMeter, QuotaMetric, QuotaMode, QuotaSettings, QuotaStatus, ServerEvent,
+    UsageCounts,
 };
 
 /// The largest monthly limit an admin may set (and the smallest is 1: "nothing at all" is
 /// not a quota a chat widget needs).
 pub const MAX_QUOTA_LIMIT: i64 = 1_000_000_000;
-
-/// Percentages of a limit at which the admins are warned.
-const WARNING_LEVELS: [u8; 2] = [80, 100];
 
 /// The settings an admin sent, if every limit is `null` or within `1..=MAX_QUOTA_LIMIT`.
 pub fn validate(settings: &QuotaSettings) -> ApiResult<()> {
@@ -69,37 +66,6 @@ pub fn standing(month: &str, settings: QuotaSettings, used: &UsageCounts) -> Quo
 /// Whether hard mode refuses what would start on this meter.
 fn used_up(mode: QuotaMode, meter: QuotaMeter) -> bool {
     mode == QuotaMode::Hard && meter.limit.is_some_and(|limit| meter.used >= limit)
-}
-
-/// Every threshold the standing has reached, in order (those already sent included: the
-/// store tells which are new).
-pub fn warnings(status: &QuotaStatus) -> Vec<QuotaWarning> {
-    let mode = status.settings.mode;
-    if mode == QuotaMode::Off {
-        return Vec::new();
-    }
-    let meters = [
-        (QuotaMetric::Text, status.text),
-        (QuotaMetric::Voice, status.voice),
-    ];
-    let mut reached = Vec::new();
-    for (metric, meter) in meters {
-        let Some(limit) = meter.limit else { continue };
-        for level in WARNING_LEVELS {
-            // In i128: a used count near i64::MAX times 100 can't overflow.
-            if i128::from(meter.used) * 100 >= i128::from(limit) * i128::from(level) {
-                reached.push(QuotaWarning {
-                    month: status.month.clone(),
-                    metric,
-                    level,
-                    used: meter.used,
-                    limit,
-                    mode,
-                });
-            }
-        }
-    }
-    reached
 }
 
 /// This month's standing of the workspace (one query).
@@ -199,7 +165,7 @@ async fn warn_admins(state: &AppState, workspace_id: &str) -> ApiResult<()> {
         return Ok(());
     }
     let status = status(state, &workspace).await?;
-    for warning in warnings(&status) {
+    for warning in status.reached() {
         if state
             .db
             .record_quota_warning(workspace_id, &warning, db::now_ms())
@@ -312,7 +278,8 @@ mod tests {
                 settings(mode, Some(10), Some(3)),
                 &used(text_used, voice_used),
             );
-            warnings(&status)
+            status
+                .reached()
                 .into_iter()
                 .map(|warning| (warning.metric, warning.level))
                 .collect()
@@ -336,6 +303,6 @@ mod tests {
             settings(QuotaMode::Soft, None, None),
             &used(i64::MAX, 0),
         );
-        assert!(warnings(&status).is_empty(), "no limit, no warning");
+        assert!(status.reached().is_empty(), "no limit, no warning");
     }
 }

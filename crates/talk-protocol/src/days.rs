@@ -1,5 +1,6 @@
-//! UTC days and months as the counters store them (days since 1970-01-01), and their
-//! `YYYY-MM-DD` / `YYYY-MM` names. Pure: no clock, no database.
+//! UTC days and months as the usage counters store them (days since 1970-01-01), and their
+//! `YYYY-MM-DD` / `YYYY-MM` names on the wire (`usage`). Pure: no clock. Here, beside the
+//! types that carry the names, so the server and the inbox name days alike.
 //!
 //! The civil-date arithmetic is Howard Hinnant's `days_from_civil` / `civil_from_days`
 //! (proleptic Gregorian, exact for every day an `i64` of milliseconds can name), written out
