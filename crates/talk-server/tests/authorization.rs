@@ -236,7 +236,7 @@ const MATRIX: &[Row] = &[
     row("PUT", "/v1/admin/bots/{id}", C::AgentCookie, T::Bot, Some(r#"{"name": "Ada", "webhook_url": "http://127.0.0.1:9/hook", "takes": "all_new", "enabled": false}"#), ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
     row("DELETE", "/v1/admin/bots/{id}", C::AgentCookie, T::Bot, None, ["401", "401", "401", "403", "204", "401", "404", "401", "401"]),
     row("GET", "/v1/admin/bots/{id}/deliveries", C::AgentCookie, T::Bot, None, ["401", "401", "401", "403", "200", "401", "404", "401", "401"]),
-    // ---- issue 18: previews ----
+    // Previews (`crate::usage::preview`).
     row("POST", "/v1/admin/preview-token", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),
     // Usage and quotas (issue 18, metering).
     row("GET", "/v1/admin/usage", C::AgentCookie, T::None, None, ["401", "401", "401", "403", "200", "401", "200", "401", "401"]),

@@ -171,13 +171,13 @@ pub fn app(state: AppState) -> Router {
                 .delete(bots::delete_bot),
         )
         .route("/v1/admin/bots/{id}/deliveries", get(bots::list_deliveries))
-        // ---- issue 18: metering and quotas ----
+        // Usage metering and quotas (`crate::usage`).
         .route("/v1/admin/usage", get(usage::get_usage))
         .route(
             "/v1/admin/quota",
             get(usage::get_quota).put(usage::put_quota),
         )
-        // ---- issue 18: previews ----
+        // Previews (`crate::usage::preview`).
         .route("/v1/admin/preview-token", post(previews::create_token))
         // The inbox: the API-key conversation endpoints' handlers, authenticated by the cookie.
         .route(

@@ -597,7 +597,7 @@ pub trait Store: Send + Sync + 'static {
         start: &crate::outbound::OutboundStart,
     ) -> StoreResult<crate::outbound::OutboundOutcome>;
 
-    // ---- issue 18: metering and quotas ----
+    // Usage metering and quotas (`crate::usage`).
     /// The workspace's `usage_days` rows from `from_day` to `to_day` (both included, both
     /// preview flags), oldest first; days without activity have none.
     async fn usage_days(
@@ -630,7 +630,7 @@ pub trait Store: Send + Sync + 'static {
         now: i64,
     ) -> StoreResult<bool>;
 
-    // ---- issue 18: previews ----
+    // Previews (`crate::usage::preview`).
     /// One UTC day's preview counters of the workspace (`usage_days`); zeros for none.
     async fn preview_usage(
         &self,
@@ -643,8 +643,6 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes up to `limit` preview sessions created before `before` that no conversation
     /// rests on any more; how many.
     async fn delete_preview_sessions(&self, before: i64, limit: i64) -> StoreResult<u64>;
-
-    // ---- issue 18: API channel ----
 }
 
 /// Opens (creating if missing, for SQLite) and migrates the database `url` names: `sqlite:…`

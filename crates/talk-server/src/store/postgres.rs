@@ -2373,7 +2373,7 @@ impl Store for PgStore {
         Ok(OutboundOutcome::Started(message))
     }
 
-    // ---- issue 18: metering and quotas ----
+    // Usage metering and quotas (`crate::usage`).
     async fn usage_days(
         &self,
         workspace_id: &str,
@@ -2450,8 +2450,7 @@ impl Store for PgStore {
         Ok(inserted.rows_affected() > 0)
     }
 
-    // ---- issue 18: previews ----
-
+    // Previews (`crate::usage::preview`).
     async fn preview_usage(
         &self,
         workspace_id: &str,
@@ -2507,6 +2506,4 @@ impl Store for PgStore {
         .se()?;
         Ok(result.rows_affected())
     }
-
-    // ---- issue 18: API channel ----
 }

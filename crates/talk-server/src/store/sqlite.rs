@@ -2031,7 +2031,7 @@ impl Store for SqliteStore {
         Ok(OutboundOutcome::Started(message))
     }
 
-    // ---- issue 18: metering and quotas ----
+    // Usage metering and quotas (`crate::usage`).
     async fn usage_days(
         &self,
         workspace_id: &str,
@@ -2108,8 +2108,7 @@ impl Store for SqliteStore {
         Ok(inserted.rows_affected() > 0)
     }
 
-    // ---- issue 18: previews ----
-
+    // Previews (`crate::usage::preview`).
     async fn preview_usage(
         &self,
         workspace_id: &str,
@@ -2165,8 +2164,6 @@ impl Store for SqliteStore {
         .se()?;
         Ok(result.rows_affected())
     }
-
-    // ---- issue 18: API channel ----
 }
 
 /// `SET` and the "unless it is already so" condition of a conversation change, its value
