@@ -631,12 +631,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
 
     // Previews (`crate::usage::preview`).
-    /// One UTC day's preview counters of the workspace (`usage_days`); zeros for none.
-    async fn preview_usage(
-        &self,
-        workspace_id: &str,
-        day: i64,
-    ) -> StoreResult<crate::usage::preview::PreviewUsage>;
     /// Deletes up to `limit` preview conversations created before `before`, their messages,
     /// calls and webhook deliveries with them; how many. `usage_days` keeps its counts.
     async fn delete_preview_conversations(&self, before: i64, limit: i64) -> StoreResult<u64>;

@@ -2109,29 +2109,6 @@ impl Store for SqliteStore {
     }
 
     // Previews (`crate::usage::preview`).
-    async fn preview_usage(
-        &self,
-        workspace_id: &str,
-        day: i64,
-    ) -> StoreResult<crate::usage::preview::PreviewUsage> {
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT text_visitor + text_agent + text_bot + text_auto_reply, voice_minutes
-             FROM usage_days WHERE workspace_id = $1 AND day = $2 AND preview",
-        )
-        .bind(workspace_id)
-        .bind(day)
-        .fetch_optional(&self.pool)
-        .await
-        .se()?;
-        let usage = row.map(
-            |(messages, voice_minutes)| crate::usage::preview::PreviewUsage {
-                messages,
-                voice_minutes,
-            },
-        );
-        Ok(usage.unwrap_or_default())
-    }
-
     async fn delete_preview_conversations(&self, before: i64, limit: i64) -> StoreResult<u64> {
         let result = sqlx::query(
             "DELETE FROM conversations WHERE id IN

@@ -10,25 +10,17 @@ use crate::store::StoreResult;
 use crate::tokens::{self, PreviewClaims};
 use crate::AppState;
 use std::time::Duration;
-use talk_protocol::{error_code, PreviewToken};
+use talk_protocol::days::{day_of_ms, DAY_MS};
+use talk_protocol::{error_code, PreviewToken, UsageCounts};
 use tokio_util::sync::CancellationToken;
 
 /// How long a preview token starts sessions, and how long previews are kept.
 pub const PREVIEW_TTL_SECS: i64 = 24 * 3600;
-const DAY_MS: i64 = 86_400_000;
 const CLEAN_UP_EVERY: Duration = Duration::from_secs(3600);
 /// Rows one clean-up statement deletes: each batch is a short transaction.
 const CLEAN_UP_BATCH: i64 = 500;
 /// What sets a preview conversation's id apart from [`db::new_id`]'s all-hex ones.
 const CONVERSATION_ID_MARK: char = 'p';
-
-/// One UTC day's preview usage of a workspace, as the triggers counted it.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PreviewUsage {
-    /// Text messages of every author (visitor, agent, bot, auto-reply).
-    pub messages: i64,
-    pub voice_minutes: i64,
-}
 
 /// Signs a preview token for the admin: it starts preview sessions for 24 hours.
 pub async fn mint_token(
@@ -56,9 +48,7 @@ pub async fn mint_token(
 /// inbox and a site on one origin share), the same across the admin's previews, and in a
 /// visitor id's shape (32 lowercase hex).
 pub fn visitor_id(agent_id: &str) -> String {
-    let mut id = db::sha256_hex(&format!("preview:{agent_id}"));
-    id.truncate(32);
-    id
+    crate::people::derived_visitor_id("preview", agent_id)
 }
 
 /// A new preview conversation's id: [`db::new_id`]'s length, led by a letter no other id
@@ -73,14 +63,9 @@ pub fn is_preview_conversation(conversation_id: &str) -> bool {
     conversation_id.starts_with(CONVERSATION_ID_MARK)
 }
 
-/// The UTC day (days since the epoch) of a Unix-ms time, as `usage_days.day`.
-fn day_of(ms: i64) -> i64 {
-    ms.div_euclid(DAY_MS)
-}
-
 /// Seconds until the next UTC day begins, when the limits start over (at least 1).
 fn secs_until_tomorrow(now_ms: i64) -> u64 {
-    let next_day = (day_of(now_ms) + 1) * DAY_MS;
+    let next_day = (day_of_ms(now_ms) + 1) * DAY_MS;
     u64::try_from((next_day - now_ms + 999) / 1000)
         .unwrap_or(1)
         .max(1)
@@ -101,14 +86,17 @@ fn check_limit(used: i64, limit: i64, what: &str, now_ms: i64) -> ApiResult<()> 
     })
 }
 
-async fn today(state: &AppState, workspace_id: &str, now_ms: i64) -> ApiResult<PreviewUsage> {
-    Ok(state.db.preview_usage(workspace_id, day_of(now_ms)).await?)
+/// Today's preview counters of the workspace, as the triggers counted them.
+async fn today(state: &AppState, workspace_id: &str, now_ms: i64) -> ApiResult<UsageCounts> {
+    let day = day_of_ms(now_ms);
+    Ok(state.db.usage_total(workspace_id, day, day, true).await?)
 }
 
 /// Today's preview messages reached `preview_messages_per_day`: `preview_limit_reached`.
 pub async fn admit_message(state: &AppState, workspace_id: &str) -> ApiResult<()> {
     let now = db::now_ms();
-    let used = today(state, workspace_id, now).await?.messages;
+    // Text messages of every author (visitor, agent, bot, auto-reply).
+    let used = today(state, workspace_id, now).await?.text.total();
     check_limit(
         used,
         state.settings.preview_messages_per_day,
@@ -224,6 +212,6 @@ mod tests {
         ));
         assert!(check_limit(0, 0, "voice minutes", noon).is_err());
         assert_eq!(secs_until_tomorrow(21_000 * DAY_MS - 1), 1);
-        assert_eq!(day_of(21_000 * DAY_MS - 1), 20_999);
+        assert_eq!(day_of_ms(21_000 * DAY_MS - 1), 20_999);
     }
 }
