@@ -210,6 +210,11 @@ impl Settings {
     pub fn messages_url(&self) -> String {
         format!("{}/v1/talk/messages", self.public_url)
     }
+
+    /// When a browser session's socket token issued at `issued_at` (Unix seconds) expires.
+    pub fn socket_token_expires_at(&self, issued_at: i64) -> i64 {
+        issued_at.saturating_add(i64::try_from(self.socket_token_ttl_secs).unwrap_or(i64::MAX))
+    }
 }
 
 /// A list of URLs: a TOML list or, as environment variables are strings, one comma-separated

@@ -334,6 +334,15 @@ pub async fn visitor_identity(
         .unwrap_or_default())
 }
 
+/// A visitor id the server derives rather than a browser's cookie: the same for the same
+/// `scope` and `owner_id` every time, and shaped like a widget's (32 lowercase hex), e.g. a
+/// person's API-channel visitor (`"api"`) or an admin's preview visitor (`"preview"`).
+pub fn derived_visitor_id(scope: &str, owner_id: &str) -> String {
+    let mut id = db::sha256_hex(&format!("{scope}:{owner_id}"));
+    id.truncate(32);
+    id
+}
+
 /// Records a visitor id the first time it is seen.
 pub async fn upsert_visitor(db: &Db, workspace_id: &str, visitor_id: &str) -> StoreResult<()> {
     db.upsert_visitor(workspace_id, visitor_id, db::now_ms())

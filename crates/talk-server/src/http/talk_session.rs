@@ -383,9 +383,7 @@ pub async fn create(
 /// each new session sees the conversations of the earlier ones. 32 hex chars, like a
 /// widget's visitor id.
 fn api_visitor_id(person_id: &str) -> String {
-    let mut id = db::sha256_hex(&format!("api:{person_id}"));
-    id.truncate(32);
-    id
+    people::derived_visitor_id("api", person_id)
 }
 
 /// The person's API-channel visitor, recorded and linked to the person.
@@ -406,9 +404,7 @@ fn browser_session(
     visitor_id: String,
 ) -> ApiResult<BrowserSession> {
     let settings = &state.settings;
-    let expires_at = talk
-        .iat
-        .saturating_add(i64::try_from(settings.socket_token_ttl_secs).unwrap_or(i64::MAX));
+    let expires_at = settings.socket_token_expires_at(talk.iat);
     let claims = SocketClaims {
         typ: tokens::SOCKET_TYP.to_string(),
         ws: talk.ws.clone(),

@@ -142,8 +142,7 @@ pub async fn start_session(
 
     let settings = &state.settings;
     let issued_at = tokens::now_secs();
-    let expires_at =
-        issued_at + i64::try_from(settings.socket_token_ttl_secs).unwrap_or(i64::MAX / 2_000);
+    let expires_at = settings.socket_token_expires_at(issued_at);
     let claims = SocketClaims {
         typ: tokens::SOCKET_TYP.to_string(),
         ws: workspace.id.clone(),
@@ -163,7 +162,7 @@ pub async fn start_session(
     let session = WidgetSessionResponse {
         session_id,
         session_token: tokens::sign(&key, &claims)?,
-        session_token_expires_at: expires_at * 1000,
+        session_token_expires_at: expires_at.saturating_mul(1000),
         socket_url: settings.socket_url(),
         messages_url: settings.messages_url(),
         ice_servers,
