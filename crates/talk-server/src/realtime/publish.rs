@@ -189,39 +189,51 @@ pub fn in_conversation(
 /// To the workspace's agents only (their inbox sockets), on every node: what visitors must
 /// not see, such as a bot's handoff.
 pub fn to_agents(hub: &Hub, workspace_id: &str, event: ServerEvent) {
-    let topic = Topic::Workspace(workspace_id.to_string());
+    on_every_node(
+        hub,
+        Topic::Workspace(workspace_id.to_string()),
+        event,
+        |event| Signal::ToAgents {
+            workspace_id: workspace_id.to_string(),
+            event,
+        },
+    );
+}
+
+/// Publishes `event` to `topic` here and, with other nodes, on the bus as `signal` says
+/// (whose handler publishes it to the same topic there).
+fn on_every_node(
+    hub: &Hub,
+    topic: Topic,
+    event: ServerEvent,
+    signal: impl FnOnce(ServerEvent) -> Signal,
+) {
     let Some(sequencer) = hub.sequencer() else {
         return hub.publish(&[topic], event, Except::Nobody);
     };
     hub.publish(&[topic], event.clone(), Except::Nobody);
-    sequencer.bus().notify(Signal::ToAgents {
-        workspace_id: workspace_id.to_string(),
-        event,
-    });
+    sequencer.bus().notify(signal(event));
 }
 
 /// To the workspace's admins only (their inbox sockets), on every node: a quota warning.
 pub fn to_admins(hub: &Hub, workspace_id: &str, event: ServerEvent) {
-    let topic = Topic::Admins(workspace_id.to_string());
-    let Some(sequencer) = hub.sequencer() else {
-        return hub.publish(&[topic], event, Except::Nobody);
-    };
-    hub.publish(&[topic], event.clone(), Except::Nobody);
-    sequencer.bus().notify(Signal::ToAdmins {
-        workspace_id: workspace_id.to_string(),
+    on_every_node(
+        hub,
+        Topic::Admins(workspace_id.to_string()),
         event,
-    });
+        |event| Signal::ToAdmins {
+            workspace_id: workspace_id.to_string(),
+            event,
+        },
+    );
 }
 
 /// A call's signalling step to one side, wherever its connection is.
 pub fn to_party(hub: &Hub, party: &str, event: ServerEvent) {
-    let topic = Topic::Party(party.to_string());
-    let Some(sequencer) = hub.sequencer() else {
-        return hub.publish(&[topic], event, Except::Nobody);
-    };
-    hub.publish(&[topic], event.clone(), Except::Nobody);
-    sequencer.bus().notify(Signal::ToParty {
-        party: party.to_string(),
-        event,
+    on_every_node(hub, Topic::Party(party.to_string()), event, |event| {
+        Signal::ToParty {
+            party: party.to_string(),
+            event,
+        }
     });
 }
