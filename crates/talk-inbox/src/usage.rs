@@ -4,6 +4,7 @@
 
 use crate::validation::{problem, Problem};
 use talk_protocol::days::format_day;
+use talk_protocol::MAX_QUOTA_LIMIT;
 use talk_protocol::{
     QuotaMetric, QuotaMode, QuotaSettings, QuotaStatus, QuotaWarning, UsageCounts, UsageReport,
 };
@@ -141,9 +142,8 @@ pub fn csv_file_name(report: &UsageReport) -> String {
 
 // The quota form.
 
-/// A monthly limit as typed: empty is no limit, else a whole number from 1 to this.
-pub const MAX_MONTHLY_LIMIT: i64 = 1_000_000_000;
-
+/// A monthly limit as typed: empty is no limit, else a whole number from 1 to
+/// [`MAX_QUOTA_LIMIT`].
 fn parse_limit(text: &str, field: &str, unit: &str, problems: &mut Vec<Problem>) -> Option<i64> {
     let text = text.trim();
     if text.is_empty() {
@@ -151,7 +151,7 @@ fn parse_limit(text: &str, field: &str, unit: &str, problems: &mut Vec<Problem>)
     }
     match text.parse::<i64>() {
         Ok(value)
-            if (1..=MAX_MONTHLY_LIMIT).contains(&value)
+            if (1..=MAX_QUOTA_LIMIT).contains(&value)
                 && text.bytes().all(|b| b.is_ascii_digit()) =>
         {
             Some(value)
@@ -161,7 +161,7 @@ fn parse_limit(text: &str, field: &str, unit: &str, problems: &mut Vec<Problem>)
                 field,
                 format!(
                     "Write a whole number of {unit} from 1 to {}, or leave it empty for no limit.",
-                    grouped(MAX_MONTHLY_LIMIT)
+                    grouped(MAX_QUOTA_LIMIT)
                 ),
             ));
             None

@@ -91,6 +91,11 @@ pub enum QuotaMode {
     Hard,
 }
 
+/// The largest monthly limit an admin may set (and the smallest is 1: "nothing at all" is
+/// not a quota a chat widget needs). The server refuses others with `invalid_quota`; the
+/// inbox's form checks the same bound.
+pub const MAX_QUOTA_LIMIT: i64 = 1_000_000_000;
+
 /// A workspace's monthly limits (calendar month, UTC). Text counts every production text
 /// message (visitor, agent, bot, auto-reply); `None` leaves that meter unlimited.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,12 +21,8 @@ use crate::workspaces::Workspace;
 use crate::AppState;
 use talk_protocol::{
     error_code, QuotaMeter, QuotaMetric, QuotaMode, QuotaSettings, QuotaStatus, ServerEvent,
-    UsageCounts,
+    UsageCounts, MAX_QUOTA_LIMIT,
 };
-
-/// The largest monthly limit an admin may set (and the smallest is 1: "nothing at all" is
-/// not a quota a chat widget needs).
-pub const MAX_QUOTA_LIMIT: i64 = 1_000_000_000;
 
 /// The settings an admin sent, if every limit is `null` or within `1..=MAX_QUOTA_LIMIT`.
 pub fn validate(settings: &QuotaSettings) -> ApiResult<()> {
